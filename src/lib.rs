@@ -1,1 +1,32 @@
+//! tether: an HTTP/1.x client whose heart is a per-host keep-alive connection pool.
+//!
+//! - Caps connections per host (default 6; [`ClientBuilder::polite`] gives 2) and in total
+//!   (default 256), with fair FIFO waiting and no speculative dialing.
+//! - Keeps connections alive by HTTP/1.1 and HTTP/1.0 rules and honours
+//!   `Keep-Alive: timeout, max`, stopping reuse before the server's timeout.
+//! - Reads every body to its end, or drains it (bounded) when a response is dropped early,
+//!   so its connection can be reused.
+//! - Notices a server's FIN (or an unsolicited `408`) on an idle connection before reuse.
+//! - Retries idempotent requests on a fresh connection after a close race or a `408`, and
+//!   never retries what could run twice.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tether::Error> {
+//! let client = tether::Client::new();
+//! let response = client.get("http://127.0.0.1:8080/").send().await?;
+//! println!("{} {}", response.status(), response.text().await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layers, one way: `client` → `pool` → `conn` → `proto` (see ARCHITECTURE.md).
+
+mod client;
+mod conn;
+mod error;
+mod pool;
 pub mod proto;
+
+pub use client::*;
+pub use error::{Error, ErrorKind, Result};
+pub use pool::{HostStats, Stats};

@@ -1,0 +1,81 @@
+//! Every default in one place (DESIGN.md's Defaults table), and the settings a client runs
+//! with once built.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+
+use crate::proto::HeadLimits;
+
+/// Browsers' per-host cap.
+pub const DEFAULT_MAX_CONNECTIONS_PER_HOST: usize = 6;
+/// The polite per-host cap of RFC 2616 §8.1.4.
+pub const POLITE_MAX_CONNECTIONS_PER_HOST: usize = 2;
+/// The cap over all hosts together.
+pub const DEFAULT_MAX_CONNECTIONS_TOTAL: usize = 256;
+/// How long an idle connection is kept.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long before a server's `Keep-Alive: timeout` the client stops reusing a connection.
+pub const DEFAULT_KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
+/// How many unread body bytes a dropped response may drain to keep its connection.
+pub const DEFAULT_DRAIN_LIMIT: u64 = 256 * 1024;
+/// How long that drain may take.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long opening a connection (TCP and TLS) may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many times one request may be retried on a fresh connection.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The largest response head accepted.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most response header lines accepted.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// How often the background sweep looks at idle connections.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A built client's settings.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub max_per_host: usize,
+    pub max_total: usize,
+    pub max_idle_per_host: Option<usize>,
+    pub idle_timeout: Duration,
+    pub keep_alive_margin: Duration,
+    pub drain_limit: u64,
+    pub drain_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_retries: u32,
+    pub max_requests_per_connection: Option<u32>,
+    pub max_lifetime: Option<Duration>,
+    pub head_limits: HeadLimits,
+    pub timeout: Option<Duration>,
+    pub pool_timeout: Option<Duration>,
+    pub sweep_interval: Duration,
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_per_host: DEFAULT_MAX_CONNECTIONS_PER_HOST,
+            max_total: DEFAULT_MAX_CONNECTIONS_TOTAL,
+            max_idle_per_host: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,
+            drain_limit: DEFAULT_DRAIN_LIMIT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            max_requests_per_connection: None,
+            max_lifetime: None,
+            head_limits: HeadLimits {
+                max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+                max_headers: DEFAULT_MAX_HEADERS,
+            },
+            timeout: None,
+            pool_timeout: None,
+            sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            tls: None,
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The public client: `Client` (cheap to clone; clones share one pool), its builder with
+//! every knob of DESIGN.md's Defaults table, and the request methods. Sending is
+//! `send.rs`, the retry decision `retry.rs`, the response and its body `response.rs`.
+
+mod config;
+mod request;
+mod response;
+mod retry;
+mod send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+
+use crate::error::Error;
+use crate::pool::{Caps, Pool, PoolConfig, Stats};
+use config::Config;
+
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
+    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL,
+    POLITE_MAX_CONNECTIONS_PER_HOST,
+};
+pub use request::{BoxError, IntoUrl, RequestBuilder};
+pub use response::Response;
+
+/// An HTTP/1.x client with a per-host keep-alive connection pool.
+///
+/// Cheap to clone: clones share the pool, its caps and its statistics.
+#[derive(Clone)]
+pub struct Client {
+    pool: Pool,
+    config: Arc<Config>,
+}
+
+impl Client {
+    /// A client with the default settings (see [`ClientBuilder`]).
+    pub fn new() -> Client {
+        ClientBuilder::new().build_infallible()
+    }
+
+    /// A builder to change the settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url.into_url())
+    }
+
+    /// A GET request.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A POST request.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A snapshot of the pool: connections open, idle, in use and waiters (in total and per
+    /// host) and counters of what happened since the client was built.
+    pub fn stats(&self) -> Stats {
+        self.pool.stats()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("max_connections_per_host", &self.config.max_per_host)
+            .field("max_connections_total", &self.config.max_total)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings for a [`Client`]. The defaults:
+///
+/// | knob | default |
+/// |---|---|
+/// | `max_connections_per_host` | 6 (`polite()`: 2, RFC 2616 §8.1.4) |
+/// | `max_connections_total` | 256 |
+/// | `max_idle_per_host` | the per-host cap |
+/// | `idle_timeout` | 90 s |
+/// | `keep_alive_margin` | 1 s before the server's `Keep-Alive: timeout` |
+/// | `drain_limit` / `drain_timeout` | 256 KiB / 2 s |
+/// | `connect_timeout` | 10 s |
+/// | `max_retries` | 2 |
+/// | `max_requests_per_connection` | none (a server's `max=` still applies) |
+/// | `max_lifetime` | none |
+/// | `max_head_bytes` / `max_headers` | 64 KiB / 100 |
+/// | `timeout` (per request) / `pool_timeout` | none / none |
+#[must_use]
+pub struct ClientBuilder {
+    config: Config,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder::new()
+    }
+}
+
+impl ClientBuilder {
+    /// The defaults.
+    pub fn new() -> ClientBuilder {
+        ClientBuilder {
+            config: Config::default(),
+        }
+    }
+
+    /// Most connections open (or being opened) to one host at once.
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.config.max_per_host = n.max(1);
+        self
+    }
+
+    /// The polite preset: at most 2 connections per host (RFC 2616 §8.1.4), for crawlers.
+    pub fn polite(self) -> Self {
+        self.max_connections_per_host(POLITE_MAX_CONNECTIONS_PER_HOST)
+    }
+
+    /// Most connections open (or being opened) over all hosts together.
+    pub fn max_connections_total(mut self, n: usize) -> Self {
+        self.config.max_total = n.max(1);
+        self
+    }
+
+    /// Most idle connections kept per host (default: the per-host cap).
+    pub fn max_idle_per_host(mut self, n: usize) -> Self {
+        self.config.max_idle_per_host = Some(n);
+        self
+    }
+
+    /// How long an idle connection is kept.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.config.idle_timeout = d;
+        self
+    }
+
+    /// How long before a server's `Keep-Alive: timeout` a connection stops being reused.
+    pub fn keep_alive_margin(mut self, d: Duration) -> Self {
+        self.config.keep_alive_margin = d;
+        self
+    }
+
+    /// How many unread bytes a dropped response may drain to keep its connection.
+    pub fn drain_limit(mut self, bytes: u64) -> Self {
+        self.config.drain_limit = bytes;
+        self
+    }
+
+    /// How long that drain may take.
+    pub fn drain_timeout(mut self, d: Duration) -> Self {
+        self.config.drain_timeout = d;
+        self
+    }
+
+    /// How long opening a connection (TCP, and TLS for https) may take.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.config.connect_timeout = d;
+        self
+    }
+
+    /// How many times a request may be retried on a fresh connection.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.config.max_retries = n;
+        self
+    }
+
+    /// Closes a connection after this many responses.
+    pub fn max_requests_per_connection(mut self, n: u32) -> Self {
+        self.config.max_requests_per_connection = Some(n.max(1));
+        self
+    }
+
+    /// Closes a connection once it is this old (checked when it would go idle).
+    pub fn max_lifetime(mut self, d: Duration) -> Self {
+        self.config.max_lifetime = Some(d);
+        self
+    }
+
+    /// The largest response head accepted.
+    pub fn max_head_bytes(mut self, n: usize) -> Self {
+        self.config.head_limits.max_head_bytes = n;
+        self
+    }
+
+    /// The most response header lines accepted.
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.config.head_limits.max_headers = n;
+        self
+    }
+
+    /// A default timeout for every request (a request's own `timeout` wins).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.config.timeout = Some(d);
+        self
+    }
+
+    /// How long a request may wait for a connection when its host or the pool is at a cap.
+    pub fn pool_timeout(mut self, d: Duration) -> Self {
+        self.config.pool_timeout = Some(d);
+        self
+    }
+
+    /// How often the background sweep closes expired and server-closed idle connections.
+    pub fn sweep_interval(mut self, d: Duration) -> Self {
+        self.config.sweep_interval = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let mut config = self.config;
+        if config.tls.is_none() {
+            config.tls = Some(crate::conn::tls::default_config()?);
+        }
+        Ok(Self::assemble(config))
+    }
+
+    /// Builds with the defaults' TLS settings, which cannot fail in practice; if they did,
+    /// https requests would fail with `ErrorKind::Tls`.
+    fn build_infallible(self) -> Client {
+        let mut config = self.config;
+        config.tls = crate::conn::tls::default_config().ok();
+        Self::assemble(config)
+    }
+
+    fn assemble(config: Config) -> Client {
+        let pool = Pool::new(PoolConfig {
+            caps: Caps {
+                per_host: config.max_per_host,
+                total: config.max_total,
+                idle_per_host: config.max_idle_per_host.unwrap_or(config.max_per_host),
+            },
+            idle_timeout: config.idle_timeout,
+            keep_alive_margin: config.keep_alive_margin,
+            max_requests_per_connection: config.max_requests_per_connection,
+            max_lifetime: config.max_lifetime,
+            sweep_interval: config.sweep_interval,
+        });
+        Client {
+            pool,
+            config: Arc::new(config),
+        }
+    }
+}

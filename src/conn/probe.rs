@@ -1,0 +1,67 @@
+//! The liveness probe: is an idle connection still usable? Checked without blocking, by
+//! asking the socket directly (not the runtime's cached readiness, which may not have seen
+//! a FIN that arrived a moment ago).
+//!
+//! - plain TCP: peek one byte. Nothing to read → alive; 0 bytes → the server sent FIN;
+//!   a byte → the server said something unasked (typically `408` before closing); an error
+//!   → reset.
+//! - TLS: records that arrived are read from the socket and given to rustls. Post-handshake
+//!   messages (session tickets, key updates) are consumed there and leave the connection
+//!   alive; application data is unsolicited; `close_notify` or FIN means closed.
+
+use std::io::{self, Read};
+use std::mem::MaybeUninit;
+
+use rustls::ClientConnection;
+use socket2::SockRef;
+use tokio::net::TcpStream;
+
+use crate::pool::Liveness;
+
+/// Probes a plain TCP connection.
+pub(crate) fn probe_tcp(stream: &TcpStream) -> Liveness {
+    let sock = SockRef::from(stream);
+    let mut byte = [MaybeUninit::<u8>::uninit(); 1];
+    loop {
+        return match sock.peek(&mut byte) {
+            Ok(0) => Liveness::Closed,
+            Ok(_) => Liveness::Unsolicited,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Liveness::Alive,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => Liveness::Closed,
+        };
+    }
+}
+
+/// Probes a TLS connection: reads whatever records wait on the socket into rustls.
+pub(crate) fn probe_tls(tcp: &TcpStream, session: &mut ClientConnection) -> Liveness {
+    let sock = SockRef::from(tcp);
+    let mut raw = [0u8; 4096];
+    // Bounded: an idle connection has at most a few small records waiting.
+    for _ in 0..16 {
+        match session.process_new_packets() {
+            Ok(state) if state.plaintext_bytes_to_read() > 0 => return Liveness::Unsolicited,
+            Ok(state) if state.peer_has_closed() => return Liveness::Closed,
+            Ok(_) => {}
+            Err(_) => return Liveness::Closed,
+        }
+        let n = match (&*sock).read(&mut raw) {
+            Ok(0) => return Liveness::Closed,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Liveness::Alive,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Liveness::Closed,
+        };
+        let mut rest = &raw[..n];
+        while !rest.is_empty() {
+            match session.read_tls(&mut rest) {
+                Ok(0) | Err(_) => return Liveness::Closed,
+                Ok(_) => {}
+            }
+            if session.process_new_packets().is_err() {
+                return Liveness::Closed;
+            }
+        }
+    }
+    Liveness::Alive
+}

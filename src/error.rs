@@ -1,0 +1,199 @@
+//! The public error type: an [`ErrorKind`] a caller can match on, the cause behind it, and
+//! two facts the retry logic and callers care about: whether any byte of the request was
+//! written, and whether the connection had been reused from the pool.
+//!
+//! The flat, comparable protocol error lives in [`crate::proto::ProtoError`]; it is kept
+//! as the source of a `Protocol` or `IncompleteBody` error here.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::proto::ProtoError;
+
+/// What went wrong, for callers to match on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The TCP connection could not be opened (refused, unreachable, name not resolved).
+    Connect,
+    /// The TLS handshake failed (untrusted or expired certificate, name mismatch, ...).
+    Tls,
+    /// A deadline passed: connect timeout, request timeout or pool-wait timeout.
+    Timeout,
+    /// The connection closed (EOF or reset) after the request was sent and before any byte
+    /// of a response arrived.
+    ClosedBeforeResponse,
+    /// The connection closed before the end its response body was framed to have.
+    IncompleteBody,
+    /// The server broke HTTP/1.x: malformed, oversized or contradictory response.
+    Protocol,
+    /// The request could not be sent as given: bad URL, method, header name or value.
+    InvalidRequest,
+    /// Another I/O error while writing the request or reading the response.
+    Io,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Connect => "connect error",
+            ErrorKind::Tls => "TLS error",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::ClosedBeforeResponse => "connection closed before a response",
+            ErrorKind::IncompleteBody => "response body incomplete",
+            ErrorKind::Protocol => "HTTP protocol error",
+            ErrorKind::InvalidRequest => "invalid request",
+            ErrorKind::Io => "I/O error",
+        })
+    }
+}
+
+type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The error of every fallible tether operation.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: Option<String>,
+    source: Option<Cause>,
+    request_written: bool,
+    reused: bool,
+}
+
+impl Error {
+    /// A new error of `kind` with a cause.
+    pub(crate) fn new(kind: ErrorKind, source: impl Into<Cause>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: None,
+                source: Some(source.into()),
+                request_written: false,
+                reused: false,
+            }),
+        }
+    }
+
+    /// A new error of `kind` described by a message alone.
+    pub(crate) fn msg(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: Some(message.into()),
+                source: None,
+                request_written: false,
+                reused: false,
+            }),
+        }
+    }
+
+    /// Adds a message in front of the cause.
+    pub(crate) fn context(mut self, message: impl Into<String>) -> Error {
+        self.inner.message = Some(message.into());
+        self
+    }
+
+    /// Records whether request bytes were written and whether the connection was reused.
+    pub(crate) fn with_attempt(mut self, request_written: bool, reused: bool) -> Error {
+        self.inner.request_written = request_written;
+        self.inner.reused = reused;
+        self
+    }
+
+    /// A protocol error from a peer, classified: a short body is `IncompleteBody`.
+    pub(crate) fn proto(err: ProtoError) -> Error {
+        let kind = match err {
+            ProtoError::IncompleteBody => ErrorKind::IncompleteBody,
+            ProtoError::InvalidMethod
+            | ProtoError::InvalidHeaderName
+            | ProtoError::InvalidHeaderValue
+            | ProtoError::InvalidUrl => ErrorKind::InvalidRequest,
+            _ => ErrorKind::Protocol,
+        };
+        Error::new(kind, err)
+    }
+
+    /// A timeout with what timed out.
+    pub(crate) fn timeout(what: &str) -> Error {
+        Error::msg(ErrorKind::Timeout, format!("{what} timed out"))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// True for connect, request and pool-wait timeouts.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == ErrorKind::Timeout
+    }
+
+    /// True when the connection could not be opened.
+    pub fn is_connect(&self) -> bool {
+        self.inner.kind == ErrorKind::Connect
+    }
+
+    /// True when the request was rejected before any byte was sent.
+    pub fn is_invalid_request(&self) -> bool {
+        self.inner.kind == ErrorKind::InvalidRequest
+    }
+
+    /// Whether any byte of the (last attempt of the) request was written to the server.
+    pub fn request_written(&self) -> bool {
+        self.inner.request_written
+    }
+
+    /// Whether the (last attempt of the) request ran on a connection reused from the pool.
+    pub fn connection_reused(&self) -> bool {
+        self.inner.reused
+    }
+
+    /// The protocol error behind this one, if any.
+    pub fn proto_error(&self) -> Option<&ProtoError> {
+        self.inner.source.as_ref()?.downcast_ref::<ProtoError>()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("tether::Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(m) = &self.inner.message {
+            d.field("message", m);
+        }
+        if let Some(s) = &self.inner.source {
+            d.field("source", s);
+        }
+        d.field("request_written", &self.inner.request_written)
+            .field("reused", &self.inner.reused)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner.kind)?;
+        if let Some(m) = &self.inner.message {
+            write!(f, ": {m}")?;
+        }
+        if let Some(s) = &self.inner.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| &**s as &(dyn StdError + 'static))
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,276 @@
+//! One host's share of the pool: its idle stack, how many connections it has open (idle,
+//! in use, or being connected), and its FIFO of waiters.
+//!
+//! Pure bookkeeping: no sockets, no clock (times are passed in), no locking. The rules that
+//! span hosts (the global cap, eviction, who gets a freed slot) live in `state.rs`.
+//!
+//! ```text
+//!   checkout ──► idle stack (LIFO, freshest on top) ──► in use ──► released ──┐
+//!       │                                                                    │
+//!       └─ at cap ─► waiters (FIFO) ◄── a released connection or freed slot ─┘
+//! ```
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// Why an idle connection stops being reusable at its `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    /// The client's own idle timeout.
+    IdleTimeout,
+    /// The server's `Keep-Alive: timeout=N`, less the safety margin.
+    ServerTimeout,
+    /// The client's maximum connection lifetime.
+    Lifetime,
+}
+
+/// When an idle connection expires, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdleTerms {
+    pub expires_at: Instant,
+    pub expiry: Expiry,
+}
+
+/// A connection resting in the idle stack.
+pub(crate) struct Idle<C> {
+    pub conn: C,
+    pub since: Instant,
+    pub terms: IdleTerms,
+}
+
+/// What a waiter receives: a live connection, or a reserved slot to open one with.
+pub(crate) enum Grant<C> {
+    /// A connection released by another request, handed over without idling.
+    Conn(C),
+    /// A slot already counted against the caps: the waiter opens a connection in it.
+    Slot,
+}
+
+/// A request waiting for a connection or a slot.
+pub(crate) struct Waiter<C> {
+    pub id: u64,
+    /// Arrival order across all hosts, so a freed global slot goes to the oldest waiter.
+    pub seq: u64,
+    pub tx: oneshot::Sender<Grant<C>>,
+}
+
+/// One host's idle connections, open count and waiters.
+pub(crate) struct Host<C> {
+    /// Oldest first; checkout pops the freshest from the end.
+    idle: Vec<Idle<C>>,
+    /// Connections open or being opened, idle ones included: the number the cap bounds.
+    open: usize,
+    waiters: VecDeque<Waiter<C>>,
+}
+
+impl<C> Default for Host<C> {
+    fn default() -> Self {
+        Host {
+            idle: Vec::new(),
+            open: 0,
+            waiters: VecDeque::new(),
+        }
+    }
+}
+
+impl<C> Host<C> {
+    /// Connections open or being opened.
+    pub fn open(&self) -> usize {
+        self.open
+    }
+
+    /// Counts one more connection against this host.
+    pub fn add_open(&mut self) {
+        self.open += 1;
+    }
+
+    /// Counts one connection less.
+    pub fn remove_open(&mut self) {
+        debug_assert!(self.open > 0, "host open count underflow");
+        self.open = self.open.saturating_sub(1);
+    }
+
+    /// Idle connections.
+    pub fn idle_len(&self) -> usize {
+        self.idle.len()
+    }
+
+    /// The freshest idle connection.
+    pub fn pop_idle(&mut self) -> Option<Idle<C>> {
+        self.idle.pop()
+    }
+
+    /// The least recently used idle connection.
+    pub fn pop_oldest_idle(&mut self) -> Option<Idle<C>> {
+        if self.idle.is_empty() {
+            None
+        } else {
+            Some(self.idle.remove(0))
+        }
+    }
+
+    /// When the least recently used idle connection went idle.
+    pub fn oldest_idle_since(&self) -> Option<Instant> {
+        self.idle.first().map(|i| i.since)
+    }
+
+    /// Puts a connection on top of the idle stack.
+    pub fn push_idle(&mut self, conn: C, since: Instant, terms: IdleTerms) {
+        self.idle.push(Idle { conn, since, terms });
+    }
+
+    /// Removes the idle connections for which `keep` says no, oldest first.
+    pub fn retain_idle(
+        &mut self,
+        mut keep: impl FnMut(&mut Idle<C>) -> bool,
+        removed: &mut Vec<Idle<C>>,
+    ) {
+        let mut i = 0;
+        while i < self.idle.len() {
+            if keep(&mut self.idle[i]) {
+                i += 1;
+            } else {
+                removed.push(self.idle.remove(i));
+            }
+        }
+    }
+
+    /// Waiters in line.
+    pub fn waiters_len(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// Arrival number of the oldest waiter.
+    pub fn oldest_waiter_seq(&self) -> Option<u64> {
+        self.waiters.front().map(|w| w.seq)
+    }
+
+    /// Joins the back of the line.
+    pub fn push_waiter(&mut self, waiter: Waiter<C>) {
+        self.waiters.push_back(waiter);
+    }
+
+    /// Leaves the front of the line.
+    pub fn pop_waiter(&mut self) -> Option<Waiter<C>> {
+        self.waiters.pop_front()
+    }
+
+    /// Removes a waiter that gave up; false when it was already served.
+    pub fn remove_waiter(&mut self, id: u64) -> bool {
+        match self.waiters.iter().position(|w| w.id == id) {
+            Some(pos) => {
+                self.waiters.remove(pos);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Nothing open and nobody waiting: the host can be forgotten.
+    pub fn is_unused(&self) -> bool {
+        self.open == 0 && self.waiters.is_empty() && self.idle.is_empty()
+    }
+}
+
+impl IdleTerms {
+    /// Idle until `idle_timeout` after `now`, or earlier when the server's timeout or the
+    /// connection's lifetime says so. `None` means: do not idle at all.
+    pub fn compute(
+        now: Instant,
+        idle_timeout: Duration,
+        server_timeout: Option<Duration>,
+        margin: Duration,
+        lifetime_ends: Option<Instant>,
+    ) -> Option<IdleTerms> {
+        let mut terms = IdleTerms {
+            expires_at: now + idle_timeout,
+            expiry: Expiry::IdleTimeout,
+        };
+        if let Some(server) = server_timeout {
+            // Servers round down to whole seconds: N means [N, N+1). At or below the
+            // margin there is no safe moment to reuse the connection.
+            let usable = server.checked_sub(margin).filter(|d| !d.is_zero())?;
+            if now + usable < terms.expires_at {
+                terms = IdleTerms {
+                    expires_at: now + usable,
+                    expiry: Expiry::ServerTimeout,
+                };
+            }
+        }
+        if let Some(end) = lifetime_ends {
+            if end <= now {
+                return None;
+            }
+            if end < terms.expires_at {
+                terms = IdleTerms {
+                    expires_at: end,
+                    expiry: Expiry::Lifetime,
+                };
+            }
+        }
+        Some(terms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_stack_is_lifo_and_oldest_is_first() {
+        let now = Instant::now();
+        let terms = IdleTerms {
+            expires_at: now + Duration::from_secs(90),
+            expiry: Expiry::IdleTimeout,
+        };
+        let mut host: Host<u32> = Host::default();
+        host.push_idle(1, now, terms);
+        host.push_idle(2, now + Duration::from_secs(1), terms);
+        host.push_idle(3, now + Duration::from_secs(2), terms);
+        assert_eq!(host.oldest_idle_since(), Some(now));
+        assert_eq!(host.pop_idle().map(|i| i.conn), Some(3));
+        assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
+        assert_eq!(host.pop_idle().map(|i| i.conn), Some(2));
+        assert!(host.pop_idle().is_none());
+    }
+
+    #[test]
+    fn server_timeout_shortens_idle_expiry_by_the_margin() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let t = IdleTerms::compute(now, secs(90), Some(secs(5)), secs(1), None).unwrap();
+        assert_eq!(t.expires_at, now + secs(4));
+        assert_eq!(t.expiry, Expiry::ServerTimeout);
+        let t = IdleTerms::compute(now, secs(3), Some(secs(5)), secs(1), None).unwrap();
+        assert_eq!(t.expiry, Expiry::IdleTimeout);
+    }
+
+    #[test]
+    fn server_timeout_at_or_below_margin_means_no_reuse() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        assert!(IdleTerms::compute(now, secs(90), Some(secs(1)), secs(1), None).is_none());
+        assert!(IdleTerms::compute(now, secs(90), Some(secs(0)), secs(1), None).is_none());
+    }
+
+    #[test]
+    fn lifetime_bounds_idle_expiry() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let t = IdleTerms::compute(now, secs(90), None, secs(1), Some(now + secs(10))).unwrap();
+        assert_eq!(t.expiry, Expiry::Lifetime);
+        assert!(IdleTerms::compute(now, secs(90), None, secs(1), Some(now)).is_none());
+    }
+
+    #[test]
+    fn removing_a_served_waiter_reports_it_gone() {
+        let mut host: Host<u32> = Host::default();
+        let (tx, _rx) = oneshot::channel();
+        host.push_waiter(Waiter { id: 7, seq: 0, tx });
+        assert!(host.remove_waiter(7));
+        assert!(!host.remove_waiter(7));
+        assert!(host.is_unused());
+    }
+}

@@ -1,0 +1,409 @@
+//! The pool's bookkeeping across hosts: the per-host and global caps, FIFO waiting, handing a
+//! released connection or a freed slot to the oldest waiter, idle expiry, and eviction of
+//! another host's least recently used idle connection at the global cap.
+//!
+//! Pure and synchronous: the caller holds the lock, passes the time in and probes through a
+//! closure; connections let go of are returned in `out` to be closed (and counted) after the
+//! lock is dropped. Generic over the connection type so tests use plain numbers.
+//!
+//! A slot is one unit of both caps. It is taken when a connection starts being opened and
+//! given back only when that connection is gone; an idle connection keeps its slot.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::host::{Expiry, Grant, Host, IdleTerms, Waiter};
+use super::key::PoolKey;
+
+/// The caps the state enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caps {
+    pub per_host: usize,
+    pub total: usize,
+    pub idle_per_host: usize,
+}
+
+/// What the caller of `checkout` does next.
+pub(crate) enum Checkout<C> {
+    /// Use this idle connection (already probed alive), idle for this long.
+    Idle(C, Duration),
+    /// A slot is reserved: open a new connection in it.
+    Connect,
+    /// Wait for a grant; `id` identifies the waiter for cancellation.
+    Wait(u64, oneshot::Receiver<Grant<C>>),
+}
+
+/// What a probe of an idle connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Nothing to read, no FIN: usable.
+    Alive,
+    /// The server closed (FIN) or reset the connection.
+    Closed,
+    /// The server sent bytes nobody asked for (typically a 408 before closing).
+    Unsolicited,
+}
+
+/// Why the state let go of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropCause {
+    /// Its idle time ran out.
+    Expired(Expiry),
+    /// The probe found it closed or talking out of turn.
+    Probe(Liveness),
+    /// Closed to make room for another host at the global cap.
+    Evicted,
+    /// More idle connections than `idle_per_host`.
+    OverIdleLimit,
+}
+
+/// A connection the state let go of, to be closed by the caller.
+pub(crate) struct Dropped<C> {
+    pub key: PoolKey,
+    pub conn: C,
+    pub cause: DropCause,
+    pub idle_for: Duration,
+}
+
+/// Per-host numbers for statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostCounts {
+    pub key: PoolKey,
+    pub open: usize,
+    pub idle: usize,
+    pub waiters: usize,
+}
+
+/// All hosts, the global count, and the caps.
+pub(crate) struct PoolState<C> {
+    hosts: HashMap<PoolKey, Host<C>>,
+    caps: Caps,
+    total_open: usize,
+    waiting: usize,
+    next_waiter: u64,
+}
+
+impl<C> PoolState<C> {
+    /// An empty pool.
+    pub fn new(caps: Caps) -> Self {
+        PoolState {
+            hosts: HashMap::new(),
+            caps,
+            total_open: 0,
+            waiting: 0,
+            next_waiter: 0,
+        }
+    }
+
+    /// Connections open or being opened, all hosts together.
+    #[cfg(test)]
+    pub fn total_open(&self) -> usize {
+        self.total_open
+    }
+
+    /// Takes an idle connection (probing it), reserves a slot, or queues the caller.
+    /// `fresh` skips idle connections: the caller must not reuse one (a retry).
+    pub fn checkout(
+        &mut self,
+        key: &PoolKey,
+        now: Instant,
+        fresh: bool,
+        mut probe: impl FnMut(&mut C) -> Liveness,
+        out: &mut Vec<Dropped<C>>,
+    ) -> Checkout<C> {
+        let host = self.hosts.entry(key.clone()).or_default();
+        if !fresh {
+            while let Some(mut idle) = host.pop_idle() {
+                let idle_for = now.saturating_duration_since(idle.since);
+                let cause = if now >= idle.terms.expires_at {
+                    DropCause::Expired(idle.terms.expiry)
+                } else {
+                    match probe(&mut idle.conn) {
+                        Liveness::Alive => return Checkout::Idle(idle.conn, idle_for),
+                        dead => DropCause::Probe(dead),
+                    }
+                };
+                host.remove_open();
+                debug_assert!(self.total_open > 0, "total open count underflow");
+                self.total_open = self.total_open.saturating_sub(1);
+                out.push(Dropped {
+                    key: key.clone(),
+                    conn: idle.conn,
+                    cause,
+                    idle_for,
+                });
+            }
+        }
+        let no_line = host.waiters_len() == 0;
+        if no_line && host.open() < self.caps.per_host {
+            if self.take_global_slot(key, now, out) {
+                self.reserve(key);
+                return Checkout::Connect;
+            }
+        }
+        if fresh && no_line {
+            // A retry must not reuse an idle connection: at the host cap, or at the global
+            // cap with nothing idle elsewhere, it trades its host's oldest idle one for a
+            // new connection.
+            if let Some(idle) = self.host_mut(key).and_then(|h| h.pop_oldest_idle()) {
+                self.drop_idle_slot(key, idle.conn, idle.since, now, DropCause::Evicted, out);
+                self.reserve(key);
+                return Checkout::Connect;
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        let id = self.next_waiter;
+        self.next_waiter += 1;
+        let seq = id;
+        if let Some(host) = self.host_mut(key) {
+            host.push_waiter(Waiter { id, seq, tx });
+        }
+        self.waiting += 1;
+        Checkout::Wait(id, rx)
+    }
+
+    /// A connection finished a response and may be reused: the oldest waiter of its host
+    /// gets it; else, if another host waits at the global cap, it is closed to free the
+    /// slot; else it joins the idle stack (closing the oldest idle one past the idle cap).
+    pub fn put_idle(
+        &mut self,
+        key: &PoolKey,
+        conn: C,
+        now: Instant,
+        terms: IdleTerms,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            debug_assert!(false, "released a connection of an unknown host");
+            return;
+        };
+        let mut conn = conn;
+        while let Some(waiter) = host.pop_waiter() {
+            self.waiting -= 1;
+            match waiter.tx.send(Grant::Conn(conn)) {
+                Ok(()) => return,
+                Err(Grant::Conn(back)) => conn = back,
+                Err(Grant::Slot) => {
+                    debug_assert!(false, "a connection grant came back as a slot");
+                    return;
+                }
+            }
+        }
+        if self.total_open >= self.caps.total && self.oldest_eligible_waiter().is_some() {
+            self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
+            self.grant_slots(now, out);
+            return;
+        }
+        let Some(host) = self.hosts.get_mut(key) else {
+            return;
+        };
+        host.push_idle(conn, now, terms);
+        if host.idle_len() > self.caps.idle_per_host {
+            if let Some(old) = host.pop_oldest_idle() {
+                self.drop_idle_slot(key, old.conn, old.since, now, DropCause::OverIdleLimit, out);
+                self.grant_slots(now, out);
+            }
+        }
+    }
+
+    /// A connection of `key` is gone (closed, failed to connect, or its slot was never
+    /// used): free its slot and give it to the oldest waiter that can use it.
+    pub fn release_slot(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        match self.hosts.get_mut(key) {
+            Some(host) => host.remove_open(),
+            None => debug_assert!(false, "released a slot of an unknown host"),
+        }
+        self.remove_total();
+        self.grant_slots(now, out);
+    }
+
+    /// A waiter gave up (dropped or timed out). False when it had already been served.
+    pub fn cancel_waiter(&mut self, key: &PoolKey, id: u64) -> bool {
+        let removed = self.hosts.get_mut(key).is_some_and(|h| h.remove_waiter(id));
+        if removed {
+            self.waiting -= 1;
+        }
+        removed
+    }
+
+    /// Closes expired idle connections and those the probe finds dead, forgets hosts with
+    /// nothing left, and hands freed slots to waiters.
+    pub fn sweep(
+        &mut self,
+        now: Instant,
+        mut probe: impl FnMut(&mut C) -> Liveness,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for (key, host) in self.hosts.iter_mut() {
+            let mut causes = Vec::new();
+            host.retain_idle(
+                |idle| {
+                    if now >= idle.terms.expires_at {
+                        causes.push(DropCause::Expired(idle.terms.expiry));
+                        return false;
+                    }
+                    match probe(&mut idle.conn) {
+                        Liveness::Alive => true,
+                        dead => {
+                            causes.push(DropCause::Probe(dead));
+                            false
+                        }
+                    }
+                },
+                &mut removed,
+            );
+            for (idle, cause) in removed.drain(..).zip(causes) {
+                host.remove_open();
+                freed += 1;
+                out.push(Dropped {
+                    key: key.clone(),
+                    conn: idle.conn,
+                    cause,
+                    idle_for: now.saturating_duration_since(idle.since),
+                });
+            }
+        }
+        for _ in 0..freed {
+            self.remove_total();
+        }
+        self.hosts.retain(|_, h| !h.is_unused());
+        self.grant_slots(now, out);
+    }
+
+    /// Per-host counts, for statistics.
+    pub fn host_counts(&self) -> Vec<HostCounts> {
+        let mut v: Vec<HostCounts> = self
+            .hosts
+            .iter()
+            .map(|(key, h)| HostCounts {
+                key: key.clone(),
+                open: h.open(),
+                idle: h.idle_len(),
+                waiters: h.waiters_len(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    fn host_mut(&mut self, key: &PoolKey) -> Option<&mut Host<C>> {
+        self.hosts.get_mut(key)
+    }
+
+    fn reserve(&mut self, key: &PoolKey) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            host.add_open();
+            self.total_open += 1;
+        }
+    }
+
+    fn remove_total(&mut self) {
+        debug_assert!(self.total_open > 0, "total open count underflow");
+        self.total_open = self.total_open.saturating_sub(1);
+    }
+
+    /// True when the global cap has room, after evicting another host's least recently
+    /// used idle connection if that is what it takes.
+    fn take_global_slot(
+        &mut self,
+        for_key: &PoolKey,
+        now: Instant,
+        out: &mut Vec<Dropped<C>>,
+    ) -> bool {
+        if self.total_open < self.caps.total {
+            return true;
+        }
+        self.evict_lru(Some(for_key), now, out)
+    }
+
+    /// Closes the least recently used idle connection of any host but `except`.
+    fn evict_lru(
+        &mut self,
+        except: Option<&PoolKey>,
+        now: Instant,
+        out: &mut Vec<Dropped<C>>,
+    ) -> bool {
+        let victim = self
+            .hosts
+            .iter()
+            .filter(|(k, _)| Some(*k) != except)
+            .filter_map(|(k, h)| h.oldest_idle_since().map(|s| (s, k)))
+            .min_by_key(|(s, _)| *s)
+            .map(|(_, k)| k.clone());
+        let Some(key) = victim else {
+            return false;
+        };
+        if let Some(idle) = self.host_mut(&key).and_then(|h| h.pop_oldest_idle()) {
+            self.drop_idle_slot(&key, idle.conn, idle.since, now, DropCause::Evicted, out);
+        }
+        true
+    }
+
+    /// Lets go of a connection that held a slot of `key` and frees the slot (without
+    /// granting it: the caller decides who gets it).
+    fn drop_idle_slot(
+        &mut self,
+        key: &PoolKey,
+        conn: C,
+        since: Instant,
+        now: Instant,
+        cause: DropCause,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            host.remove_open();
+        }
+        self.remove_total();
+        out.push(Dropped {
+            key: key.clone(),
+            conn,
+            cause,
+            idle_for: now.saturating_duration_since(since),
+        });
+    }
+
+    /// The host whose oldest waiter arrived first among hosts below their own cap.
+    fn oldest_eligible_waiter(&self) -> Option<PoolKey> {
+        if self.waiting == 0 {
+            return None;
+        }
+        self.hosts
+            .iter()
+            .filter(|(_, h)| h.open() < self.caps.per_host)
+            .filter_map(|(k, h)| h.oldest_waiter_seq().map(|s| (s, k)))
+            .min_by_key(|(s, _)| *s)
+            .map(|(_, k)| k.clone())
+    }
+
+    /// Gives free slots to the oldest waiters that can use them, evicting idle connections
+    /// of other hosts at the global cap.
+    fn grant_slots(&mut self, now: Instant, out: &mut Vec<Dropped<C>>) {
+        while let Some(key) = self.oldest_eligible_waiter() {
+            if self.total_open >= self.caps.total && !self.evict_lru(None, now, out) {
+                return;
+            }
+            let Some(host) = self.hosts.get_mut(&key) else {
+                return;
+            };
+            let Some(waiter) = host.pop_waiter() else {
+                return;
+            };
+            self.waiting -= 1;
+            host.add_open();
+            self.total_open += 1;
+            if waiter.tx.send(Grant::Slot).is_err() {
+                // The waiter is gone; the slot goes to the next one.
+                host.remove_open();
+                self.remove_total();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

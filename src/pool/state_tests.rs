@@ -1,0 +1,272 @@
+//! Tests of the pool bookkeeping with plain numbers as connections and a hand-driven clock.
+
+use super::*;
+
+fn key(host: &str) -> PoolKey {
+    PoolKey::new(super::super::key::Scheme::Http, host, 80)
+}
+
+fn caps(per_host: usize, total: usize) -> Caps {
+    Caps {
+        per_host,
+        total,
+        idle_per_host: per_host,
+    }
+}
+
+fn terms(now: Instant, secs: u64) -> IdleTerms {
+    IdleTerms {
+        expires_at: now + Duration::from_secs(secs),
+        expiry: Expiry::IdleTimeout,
+    }
+}
+
+fn alive(_: &mut u32) -> Liveness {
+    Liveness::Alive
+}
+
+fn is_connect(c: &Checkout<u32>) -> bool {
+    matches!(c, Checkout::Connect)
+}
+
+fn waiter(c: Checkout<u32>) -> (u64, oneshot::Receiver<Grant<u32>>) {
+    match c {
+        Checkout::Wait(id, rx) => (id, rx),
+        _ => panic!("expected to wait"),
+    }
+}
+
+#[test]
+fn per_host_cap_makes_the_next_request_wait() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(2, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    let _w = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert_eq!(s.total_open(), 2);
+    assert_eq!(s.host_counts()[0].waiters, 1);
+}
+
+#[test]
+fn released_connection_goes_to_the_oldest_waiter() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    let (_, mut first) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    let (_, mut second) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    s.put_idle(&a, 41, now, terms(now, 90), &mut out);
+    assert!(matches!(first.try_recv(), Ok(Grant::Conn(41))));
+    assert!(second.try_recv().is_err());
+    s.put_idle(&a, 41, now, terms(now, 90), &mut out);
+    assert!(matches!(second.try_recv(), Ok(Grant::Conn(41))));
+    assert_eq!(s.host_counts()[0].idle, 0);
+}
+
+#[test]
+fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    let (_, gone) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    let (_, mut live) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    drop(gone);
+    s.release_slot(&a, now, &mut out);
+    assert!(matches!(live.try_recv(), Ok(Grant::Slot)));
+    assert_eq!(s.total_open(), 1);
+    // The live waiter's connection fails; its slot comes back and nothing is left taken.
+    s.release_slot(&a, now, &mut out);
+    assert_eq!(s.total_open(), 0);
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+}
+
+#[test]
+fn cancelled_waiter_is_removed_from_the_line() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    let (id, _rx) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert!(s.cancel_waiter(&a, id));
+    assert!(!s.cancel_waiter(&a, id));
+    assert_eq!(s.host_counts()[0].waiters, 0);
+}
+
+#[test]
+fn idle_connections_are_reused_last_in_first_out() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(2, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&a, now, false, alive, &mut out);
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    let later = now + Duration::from_secs(1);
+    s.put_idle(&a, 2, later, terms(later, 90), &mut out);
+    let at = later + Duration::from_secs(3);
+    match s.checkout(&a, at, false, alive, &mut out) {
+        Checkout::Idle(c, idle_for) => {
+            assert_eq!(c, 2);
+            assert_eq!(idle_for, Duration::from_secs(3));
+        }
+        _ => panic!("expected the freshest idle connection"),
+    }
+}
+
+#[test]
+fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(3, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    for _ in 0..3 {
+        s.checkout(&a, now, false, alive, &mut out);
+    }
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    s.put_idle(&a, 2, now, terms(now, 5), &mut out);
+    s.put_idle(&a, 3, now, terms(now, 90), &mut out);
+    let at = now + Duration::from_secs(10);
+    let probe = |c: &mut u32| {
+        if *c == 3 {
+            Liveness::Closed
+        } else {
+            Liveness::Alive
+        }
+    };
+    match s.checkout(&a, at, false, probe, &mut out) {
+        Checkout::Idle(c, _) => assert_eq!(c, 1),
+        _ => panic!("expected connection 1"),
+    }
+    let causes: Vec<_> = out.iter().map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(
+        causes,
+        vec![
+            (3, DropCause::Probe(Liveness::Closed)),
+            (2, DropCause::Expired(Expiry::IdleTimeout))
+        ]
+    );
+    assert_eq!(s.total_open(), 1);
+}
+
+#[test]
+fn fresh_checkout_does_not_reuse_idle_connections() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    s.checkout(&a, now, false, alive, &mut out);
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    // At the host cap, the idle connection is traded for a new one.
+    assert!(is_connect(&s.checkout(&a, now, true, alive, &mut out)));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].cause, DropCause::Evicted);
+    assert_eq!(s.total_open(), 1);
+}
+
+#[test]
+fn global_cap_evicts_least_recently_used_idle_connection_of_another_host() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(2, 2));
+    let mut out = Vec::new();
+    let (a, b, c) = (key("a"), key("b"), key("c"));
+    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&b, now, false, alive, &mut out);
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    let later = now + Duration::from_secs(1);
+    s.put_idle(&b, 2, later, terms(later, 90), &mut out);
+    assert!(is_connect(&s.checkout(&c, later, false, alive, &mut out)));
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].key.host(), out[0].conn), ("a", 1));
+    assert_eq!(s.total_open(), 2);
+}
+
+#[test]
+fn global_waiter_gets_the_slot_of_a_connection_released_elsewhere() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(2, 1));
+    let mut out = Vec::new();
+    let (a, b) = (key("a"), key("b"));
+    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    let (_, mut rx) = waiter(s.checkout(&b, now, false, alive, &mut out));
+    // a's connection finishes: instead of idling it is closed and b gets the slot.
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
+    assert_eq!(out.len(), 1);
+    assert_eq!(s.total_open(), 1);
+}
+
+#[test]
+fn global_slot_goes_to_the_oldest_waiter_across_hosts() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 1));
+    let mut out = Vec::new();
+    let (a, b, c) = (key("a"), key("b"), key("c"));
+    s.checkout(&a, now, false, alive, &mut out);
+    let (_, mut rb) = waiter(s.checkout(&b, now, false, alive, &mut out));
+    let (_, mut rc) = waiter(s.checkout(&c, now, false, alive, &mut out));
+    s.release_slot(&a, now, &mut out);
+    assert!(matches!(rb.try_recv(), Ok(Grant::Slot)));
+    assert!(rc.try_recv().is_err());
+    s.release_slot(&b, now, &mut out);
+    assert!(matches!(rc.try_recv(), Ok(Grant::Slot)));
+}
+
+#[test]
+fn over_idle_limit_closes_the_oldest_idle_connection() {
+    let now = Instant::now();
+    let mut s = PoolState::new(Caps {
+        per_host: 3,
+        total: 10,
+        idle_per_host: 1,
+    });
+    let mut out = Vec::new();
+    let a = key("a");
+    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&a, now, false, alive, &mut out);
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    s.put_idle(&a, 2, now, terms(now, 90), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].conn, out[0].cause), (1, DropCause::OverIdleLimit));
+    assert_eq!(s.total_open(), 1);
+}
+
+#[test]
+fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(2, 10));
+    let mut out = Vec::new();
+    let (a, b) = (key("a"), key("b"));
+    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&b, now, false, alive, &mut out);
+    s.checkout(&b, now, false, alive, &mut out);
+    s.put_idle(&a, 1, now, terms(now, 5), &mut out);
+    s.put_idle(&b, 2, now, terms(now, 90), &mut out);
+    s.put_idle(&b, 3, now, terms(now, 90), &mut out);
+    let probe = |c: &mut u32| {
+        if *c == 2 {
+            Liveness::Unsolicited
+        } else {
+            Liveness::Alive
+        }
+    };
+    s.sweep(now + Duration::from_secs(6), probe, &mut out);
+    let mut causes: Vec<_> = out.iter().map(|d| (d.conn, d.cause)).collect();
+    causes.sort_by_key(|c| c.0);
+    assert_eq!(
+        causes,
+        vec![
+            (1, DropCause::Expired(Expiry::IdleTimeout)),
+            (2, DropCause::Probe(Liveness::Unsolicited))
+        ]
+    );
+    let hosts = s.host_counts();
+    assert_eq!(hosts.len(), 1, "host a had nothing left and is forgotten");
+    assert_eq!((hosts[0].open, hosts[0].idle), (1, 1));
+    assert_eq!(s.total_open(), 1);
+}

@@ -1,0 +1,149 @@
+//! Pool statistics: monotonic counters (one atomic each, changed in one place: `count`) and
+//! the public snapshot a caller gets from `Client::stats()`, with per-host gauges read from
+//! the pool state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Something the pool counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Count {
+    ConnectionOpened,
+    ConnectFailed,
+    RequestSent,
+    Reused,
+    IdleClosedByServer,
+    UnsolicitedResponse,
+    RetryCloseRace,
+    Retry408,
+    RetryNothingWritten,
+    BodyDrained,
+    DrainOverLimit,
+    ExpiredIdleTimeout,
+    ExpiredServerTimeout,
+    ExpiredServerMax,
+    ExpiredLifetime,
+    Evicted,
+    ClosedOverIdleLimit,
+}
+
+/// How many kinds of things are counted.
+const COUNTS: usize = Count::ClosedOverIdleLimit as usize + 1;
+
+/// The pool's counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    values: [AtomicU64; COUNTS],
+}
+
+impl Counters {
+    /// Adds one to `what`.
+    pub fn count(&self, what: Count) {
+        self.values[what as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self, what: Count) -> u64 {
+        self.values[what as usize].load(Ordering::Relaxed)
+    }
+
+    /// Fills the counter fields of a snapshot.
+    pub fn snapshot(&self, gauges: Vec<HostStats>) -> Stats {
+        let sum = |f: fn(&HostStats) -> usize| gauges.iter().map(f).sum();
+        Stats {
+            open: sum(|h| h.open),
+            idle: sum(|h| h.idle),
+            in_use: sum(|h| h.in_use),
+            waiters: sum(|h| h.waiters),
+            connections_opened: self.get(Count::ConnectionOpened),
+            connect_errors: self.get(Count::ConnectFailed),
+            requests_sent: self.get(Count::RequestSent),
+            reuses: self.get(Count::Reused),
+            idle_closed_by_server: self.get(Count::IdleClosedByServer),
+            unsolicited_responses: self.get(Count::UnsolicitedResponse),
+            retries_close_race: self.get(Count::RetryCloseRace),
+            retries_408: self.get(Count::Retry408),
+            retries_nothing_written: self.get(Count::RetryNothingWritten),
+            bodies_drained: self.get(Count::BodyDrained),
+            drains_over_limit: self.get(Count::DrainOverLimit),
+            expired_idle_timeout: self.get(Count::ExpiredIdleTimeout),
+            expired_server_timeout: self.get(Count::ExpiredServerTimeout),
+            expired_server_max: self.get(Count::ExpiredServerMax),
+            expired_lifetime: self.get(Count::ExpiredLifetime),
+            evicted: self.get(Count::Evicted),
+            closed_over_idle_limit: self.get(Count::ClosedOverIdleLimit),
+            hosts: gauges,
+        }
+    }
+}
+
+/// A snapshot of the pool: gauges now, counters since the client was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Connections open or being opened, all hosts.
+    pub open: usize,
+    /// Idle connections, all hosts.
+    pub idle: usize,
+    /// Connections in use or being opened, all hosts.
+    pub in_use: usize,
+    /// Requests waiting for a connection, all hosts.
+    pub waiters: usize,
+    /// Connections opened (TCP and, for https, TLS done).
+    pub connections_opened: u64,
+    /// Connection attempts that failed.
+    pub connect_errors: u64,
+    /// Requests written, retries included.
+    pub requests_sent: u64,
+    /// Requests that ran on a connection taken from the pool.
+    pub reuses: u64,
+    /// Idle connections found closed (FIN or reset) by the server.
+    pub idle_closed_by_server: u64,
+    /// Idle connections on which the server sent bytes unasked (such as a `408`).
+    pub unsolicited_responses: u64,
+    /// Retries after a reused connection closed before responding.
+    pub retries_close_race: u64,
+    /// Retries after a `408 Request Timeout` response.
+    pub retries_408: u64,
+    /// Retries after a failure before any byte of the request was written.
+    pub retries_nothing_written: u64,
+    /// Responses dropped early whose rest was drained and whose connection was kept.
+    pub bodies_drained: u64,
+    /// Responses dropped early whose rest was over the drain limit or timeout: closed.
+    pub drains_over_limit: u64,
+    /// Idle connections closed by the client's idle timeout.
+    pub expired_idle_timeout: u64,
+    /// Connections closed before the server's `Keep-Alive: timeout` (less the margin).
+    pub expired_server_timeout: u64,
+    /// Connections closed because the server's `Keep-Alive: max` was used up.
+    pub expired_server_max: u64,
+    /// Connections closed at the client's maximum lifetime or request count.
+    pub expired_lifetime: u64,
+    /// Idle connections closed to make room for another host at the global cap.
+    pub evicted: u64,
+    /// Idle connections closed because the host had more than `max_idle_per_host`.
+    pub closed_over_idle_limit: u64,
+    /// Per host, sorted by scheme, host and port.
+    pub hosts: Vec<HostStats>,
+}
+
+/// One host's gauges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostStats {
+    /// `scheme://host:port`.
+    pub host: String,
+    /// Connections open or being opened.
+    pub open: usize,
+    /// Idle connections.
+    pub idle: usize,
+    /// Connections in use or being opened.
+    pub in_use: usize,
+    /// Requests waiting.
+    pub waiters: usize,
+}
+
+impl Stats {
+    /// The gauges of one host (`scheme://host:port`), if the pool knows it.
+    pub fn host(&self, host: &str) -> Option<&HostStats> {
+        self.hosts.iter().find(|h| h.host == host)
+    }
+}
