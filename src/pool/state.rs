@@ -137,11 +137,9 @@ impl<C> PoolState<C> {
             }
         }
         let no_line = host.waiters_len() == 0;
-        if no_line && host.open() < self.caps.per_host {
-            if self.take_global_slot(key, now, out) {
-                self.reserve(key);
-                return Checkout::Connect;
-            }
+        if no_line && host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
+            self.reserve(key);
+            return Checkout::Connect;
         }
         if fresh && no_line {
             // A retry must not reuse an idle connection: at the host cap, or at the global

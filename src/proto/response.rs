@@ -1,0 +1,355 @@
+//! Response heads: parsing the status line and header fields (RFC 9112 §4, §5) with
+//! `httparse`, within limits.
+//!
+//! Covers: one head at a time from the front of a buffer, leading empty lines tolerated
+//! (RFC 9112 §2.2), the size and count limits, and the classification of a head as interim
+//! (1xx), upgrade (101) or final. Does not cover: skipping interim heads or tracking state
+//! across reads (see `reader.rs`), or what the headers mean for the body (see `framing.rs`).
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
+
+use super::error::ProtoError;
+
+/// Limits on a response head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeadLimits {
+    /// Largest head in bytes, status line and blank line included.
+    pub max_head_bytes: usize,
+    /// Most header fields in one head.
+    pub max_headers: usize,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 100,
+        }
+    }
+}
+
+/// What a response head is, by its status code (RFC 9110 §15.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadKind {
+    /// Any 1xx but 101: informational, a final response follows.
+    Interim,
+    /// 101 Switching Protocols.
+    Upgrade,
+    /// 2xx–5xx: the response.
+    Final,
+}
+
+/// A parsed response head.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The status code.
+    pub status: StatusCode,
+    /// The reason phrase (empty when missing or not UTF-8).
+    pub reason: String,
+    /// The header fields, in the order received.
+    pub headers: HeaderMap,
+}
+
+impl ResponseHead {
+    /// Classifies the head by its status code.
+    pub fn kind(&self) -> HeadKind {
+        match self.status.as_u16() {
+            101 => HeadKind::Upgrade,
+            100..=199 => HeadKind::Interim,
+            _ => HeadKind::Final,
+        }
+    }
+}
+
+/// Header slots on the stack; larger limits fall back to the heap.
+const STACK_HEADERS: usize = 128;
+
+/// Parses one response head from the front of `buf`.
+///
+/// `Ok(None)`: more bytes are needed (and `buf` is still within `max_head_bytes`, else
+/// `HeadTooLarge`). `Ok(Some((head, n)))`: the head took the first `n` bytes of `buf`.
+pub fn parse_response_head(
+    buf: &[u8],
+    limits: &HeadLimits,
+) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+    if limits.max_headers <= STACK_HEADERS {
+        let mut slots = [httparse::EMPTY_HEADER; STACK_HEADERS];
+        parse_with(buf, limits, &mut slots[..limits.max_headers])
+    } else {
+        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        parse_with(buf, limits, &mut slots)
+    }
+}
+
+fn parse_with<'b>(
+    buf: &'b [u8],
+    limits: &HeadLimits,
+    slots: &mut [httparse::Header<'b>],
+) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+    let mut parsed = httparse::Response::new(slots);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_head_bytes {
+                return Err(ProtoError::HeadTooLarge);
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(map_error(e, buf)),
+    };
+    if len > limits.max_head_bytes {
+        return Err(ProtoError::HeadTooLarge);
+    }
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(ProtoError::UnsupportedVersion),
+    };
+    let code = parsed.code.ok_or(ProtoError::InvalidHead)?;
+    let status = StatusCode::from_u16(code).map_err(|_| ProtoError::InvalidHead)?;
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ProtoError::InvalidHead)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| ProtoError::InvalidHead)?;
+        headers.append(name, value);
+    }
+    let head = ResponseHead {
+        version,
+        status,
+        reason: parsed.reason.unwrap_or("").to_owned(),
+        headers,
+    };
+    Ok(Some((head, len)))
+}
+
+fn map_error(e: httparse::Error, buf: &[u8]) -> ProtoError {
+    match e {
+        httparse::Error::TooManyHeaders => ProtoError::TooManyHeaders,
+        // httparse reports any unexpected first line as a version error; only a line that
+        // really starts with `HTTP/<digit>` names an unsupported version.
+        httparse::Error::Version if names_a_version(buf) => ProtoError::UnsupportedVersion,
+        _ => ProtoError::InvalidHead,
+    }
+}
+
+fn names_a_version(buf: &[u8]) -> bool {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = &buf[start..];
+    line.len() > 5 && line.starts_with(b"HTTP/") && line[5].is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+        parse_response_head(buf, &HeadLimits::default())
+    }
+
+    fn parse_err(buf: &[u8]) -> ProtoError {
+        parse(buf).unwrap_err()
+    }
+
+    #[test]
+    fn nginx_head_parses_with_headers_in_order_and_length_consumed() {
+        let buf =
+            b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n\
+Content-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\
+Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
+        let (head, n) = parse(buf).unwrap().unwrap();
+        assert_eq!(&buf[n..], b"5\r\nhello");
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.status, StatusCode::OK);
+        assert_eq!(head.reason, "OK");
+        assert_eq!(head.headers["server"], "nginx/1.24.0");
+        let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(head.kind(), HeadKind::Final);
+    }
+
+    #[test]
+    fn partial_head_needs_more_bytes() {
+        for cut in [
+            &b""[..],
+            b"HTT",
+            b"HTTP/1.1 200 OK\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n\r",
+        ] {
+            assert!(parse(cut).unwrap().is_none(), "{cut:?}");
+        }
+    }
+
+    #[test]
+    fn http10_head_and_missing_reason_are_accepted() {
+        let (head, n) = parse(b"HTTP/1.0 404\r\n\r\n").unwrap().unwrap();
+        assert_eq!(n, 16);
+        assert_eq!(head.version, Version::HTTP_10);
+        assert_eq!(head.status, StatusCode::NOT_FOUND);
+        assert_eq!(head.reason, "");
+    }
+
+    #[test]
+    fn leading_empty_lines_and_bare_lf_lines_are_tolerated() {
+        let buf = b"\r\n\nHTTP/1.1 204 No Content\nX: y\n\nrest";
+        let (head, n) = parse(buf).unwrap().unwrap();
+        assert_eq!(&buf[n..], b"rest");
+        assert_eq!(head.status, StatusCode::NO_CONTENT);
+        assert_eq!(head.headers["x"], "y");
+    }
+
+    #[test]
+    fn interim_upgrade_and_final_heads_are_told_apart() {
+        let kind = |line: &[u8]| parse(line).unwrap().unwrap().0.kind();
+        assert_eq!(kind(b"HTTP/1.1 100 Continue\r\n\r\n"), HeadKind::Interim);
+        assert_eq!(kind(b"HTTP/1.1 103 Early Hints\r\n\r\n"), HeadKind::Interim);
+        assert_eq!(
+            kind(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
+            HeadKind::Upgrade
+        );
+        assert_eq!(kind(b"HTTP/1.1 500 Oops\r\n\r\n"), HeadKind::Final);
+    }
+
+    #[test]
+    fn garbage_status_line_is_an_invalid_head() {
+        assert_eq!(
+            parse_err(b"<html>hello</html>\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+        assert_eq!(
+            parse_err(b"HTTP/1.1 OK 200\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+        assert_eq!(parse_err(b"HTTP/1.1 20\r\n\r\n"), ProtoError::InvalidHead);
+        assert_eq!(
+            parse_err(b"SSH-2.0-OpenSSH_9.6\r\n"),
+            ProtoError::InvalidHead
+        );
+    }
+
+    #[test]
+    fn http2_and_other_versions_are_unsupported() {
+        assert_eq!(
+            parse_err(b"HTTP/2.0 200 OK\r\n\r\n"),
+            ProtoError::UnsupportedVersion
+        );
+        assert_eq!(
+            parse_err(b"HTTP/1.2 200 OK\r\n\r\n"),
+            ProtoError::UnsupportedVersion
+        );
+        assert_eq!(
+            parse_err(b"\r\nHTTP/3 200\r\n\r\n"),
+            ProtoError::UnsupportedVersion
+        );
+    }
+
+    #[test]
+    fn bare_cr_or_nul_in_a_header_is_an_invalid_head() {
+        assert_eq!(
+            parse_err(b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+        assert_eq!(
+            parse_err(b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+        assert_eq!(
+            parse_err(b"HTTP/1.1 200 OK\r\nBad Name: v\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+        assert_eq!(
+            parse_err(b"HTTP/1.1 200 OK\r\n folded\r\n\r\n"),
+            ProtoError::InvalidHead
+        );
+    }
+
+    #[test]
+    fn too_many_headers_is_refused_at_the_limit_plus_one() {
+        let limits = HeadLimits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 3,
+        };
+        let ok = b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n";
+        assert!(parse_response_head(ok, &limits).unwrap().is_some());
+        let over = b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n";
+        assert_eq!(
+            parse_response_head(over, &limits).unwrap_err(),
+            ProtoError::TooManyHeaders
+        );
+    }
+
+    #[test]
+    fn default_limit_of_100_headers_holds() {
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..100 {
+            head.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+        }
+        let mut over = head.clone();
+        head.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&head).unwrap().unwrap().0.headers.len(), 100);
+        over.extend_from_slice(b"x-100: v\r\n\r\n");
+        assert_eq!(parse_err(&over), ProtoError::TooManyHeaders);
+    }
+
+    #[test]
+    fn heap_slots_serve_limits_above_the_stack_array() {
+        let limits = HeadLimits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 500,
+        };
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..300 {
+            head.extend_from_slice(format!("x-{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"\r\n");
+        let (parsed, _) = parse_response_head(&head, &limits).unwrap().unwrap();
+        assert_eq!(parsed.headers.len(), 300);
+    }
+
+    #[test]
+    fn oversized_head_is_refused_complete_or_not() {
+        let limits = HeadLimits {
+            max_head_bytes: 40,
+            max_headers: 100,
+        };
+        let big = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert!(big.len() > 40);
+        assert_eq!(
+            parse_response_head(big, &limits).unwrap_err(),
+            ProtoError::HeadTooLarge
+        );
+        let complete = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        assert_eq!(
+            parse_response_head(complete, &limits).unwrap_err(),
+            ProtoError::HeadTooLarge
+        );
+        // A small head followed by a large body is fine.
+        let mut small = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        small.extend_from_slice(&[b'x'; 100]);
+        assert_eq!(parse_response_head(&small, &limits).unwrap().unwrap().1, 19);
+    }
+
+    #[test]
+    fn partial_head_exactly_at_the_limit_still_needs_more() {
+        let limits = HeadLimits {
+            max_head_bytes: 21,
+            max_headers: 100,
+        };
+        let buf = b"HTTP/1.1 200 OK\r\nX: 1";
+        assert_eq!(buf.len(), 21);
+        assert!(parse_response_head(buf, &limits).unwrap().is_none());
+    }
+
+    #[test]
+    fn obs_text_in_values_is_kept() {
+        let (head, _) = parse(b"HTTP/1.1 200 OK\r\nX: caf\xe9\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.headers["x"].as_bytes(), b"caf\xe9");
+    }
+}
