@@ -1,0 +1,214 @@
+//! A self-contained demonstration of tether's pool against a local server.
+//!
+//! The server (on 127.0.0.1, port chosen by the OS) answers every request with
+//! `Keep-Alive: timeout=2, max=5`, closes a connection after its fifth response, and, like
+//! a load balancer with a shorter timeout than it admits to, closes every other connection
+//! after 300 ms of idleness. It also drops one request on the floor (reads it, closes
+//! without answering) to show a close race being retried.
+//!
+//! The client, with a per-host cap of 2, runs a burst of concurrent requests, lets its
+//! connections go stale, runs another burst, and prints what its pool did.
+//!
+//! Run: `cargo run --example demo`
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the demo server counts.
+#[derive(Default)]
+struct ServerCounts {
+    connections: AtomicUsize,
+    requests: AtomicUsize,
+    closed_idle: AtomicUsize,
+    open: AtomicUsize,
+    max_open: AtomicUsize,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let counts = Arc::new(ServerCounts::default());
+    let server = tokio::spawn(serve(listener, counts.clone()));
+
+    let client = tether::Client::builder()
+        .polite() // at most 2 connections to the host
+        .build()?;
+    let url = format!("http://{addr}/hello");
+    let started = Instant::now();
+
+    println!("tether demo: server at http://{addr} (Keep-Alive: timeout=2, max=5)\n");
+    burst(
+        &client,
+        &url,
+        20,
+        "burst of 20 concurrent GETs through a cap of 2",
+    )
+    .await?;
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    burst(
+        &client,
+        &url,
+        10,
+        "after 600 ms idle: the server closed some connections",
+    )
+    .await?;
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    burst(
+        &client,
+        &url,
+        10,
+        "after 1.3 s idle: past the server's timeout less the margin",
+    )
+    .await?;
+
+    let stats = client.stats();
+    let rows: [(&str, String); 11] = [
+        (
+            "requests sent (retries included)",
+            stats.requests_sent.to_string(),
+        ),
+        ("connections opened", stats.connections_opened.to_string()),
+        ("requests on a reused connection", stats.reuses.to_string()),
+        (
+            "idle connections found closed by the server",
+            stats.idle_closed_by_server.to_string(),
+        ),
+        (
+            "unsolicited responses on idle connections",
+            stats.unsolicited_responses.to_string(),
+        ),
+        (
+            "expired: server Keep-Alive timeout",
+            stats.expired_server_timeout.to_string(),
+        ),
+        (
+            "expired: server Keep-Alive max",
+            stats.expired_server_max.to_string(),
+        ),
+        (
+            "retried after a close race",
+            stats.retries_close_race.to_string(),
+        ),
+        ("retried after a 408", stats.retries_408.to_string()),
+        (
+            "most connections open at once (server side)",
+            counts.max_open.load(Ordering::Relaxed).to_string(),
+        ),
+        ("elapsed", format!("{:.1?}", started.elapsed())),
+    ];
+    println!("\n{:<46} {:>10}", "what the pool did", "count");
+    println!("{}", "-".repeat(57));
+    for (what, value) in rows {
+        println!("{what:<46} {value:>10}");
+    }
+    println!(
+        "\nserver side: {} connections accepted, {} requests received, {} idle connections closed early",
+        counts.connections.load(Ordering::Relaxed),
+        counts.requests.load(Ordering::Relaxed),
+        counts.closed_idle.load(Ordering::Relaxed),
+    );
+    server.abort();
+    Ok(())
+}
+
+/// Sends `n` concurrent GETs and reports their outcome.
+async fn burst(
+    client: &tether::Client,
+    url: &str,
+    n: usize,
+    label: &str,
+) -> Result<(), tether::Error> {
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let response = client.get(&url).send().await?;
+            response.bytes().await.map(|b| b.len())
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(e)) => println!("  request failed: {e}"),
+            Err(e) => println!("  task failed: {e}"),
+        }
+    }
+    let s = client.stats();
+    println!(
+        "{label}\n  {ok}/{n} succeeded; so far: {} opened, {} reused, {} found closed, {} retried",
+        s.connections_opened,
+        s.reuses,
+        s.idle_closed_by_server + s.unsolicited_responses,
+        s.retries_close_race + s.retries_408 + s.retries_nothing_written,
+    );
+    Ok(())
+}
+
+/// Accepts connections until aborted.
+async fn serve(listener: TcpListener, counts: Arc<ServerCounts>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let n = counts.connections.fetch_add(1, Ordering::Relaxed);
+        let open = counts.open.fetch_add(1, Ordering::Relaxed) + 1;
+        counts.max_open.fetch_max(open, Ordering::Relaxed);
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            serve_conn(stream, n, &counts).await;
+            counts.open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Serves one connection: at most 5 responses; odd-numbered connections are closed after
+/// 300 ms idle; the server's third request overall is read and dropped unanswered.
+async fn serve_conn(mut stream: TcpStream, conn: usize, counts: &ServerCounts) {
+    let idle_limit = if conn % 2 == 1 {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(2)
+    };
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for served in 1..=5 {
+        // Read one request head (the demo's requests have no body).
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                buf.drain(..end + 4);
+                break;
+            }
+            match tokio::time::timeout(idle_limit, stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                Err(_) => {
+                    counts.closed_idle.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+        let seq = counts.requests.fetch_add(1, Ordering::Relaxed);
+        if seq == 2 {
+            return; // a close race: the request was read, no response comes
+        }
+        let body = "hello from the demo server\n";
+        let connection = if served == 5 { "close" } else { "keep-alive" };
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: {connection}\r\nKeep-Alive: timeout=2, max={}\r\n\r\n{body}",
+            body.len(),
+            5 - served,
+        );
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
