@@ -187,6 +187,9 @@ impl BodyReader {
             let step = match read {
                 Ok(0) => self.eof(),
                 Ok(_) => self.decode_buffered(),
+                // A reset cuts the body short just as an early EOF does.
+                Err(e) if is_reset(&e) => Err(Error::new(ErrorKind::IncompleteBody, e)
+                    .context("the connection was reset before the end of the body")),
                 Err(e) => Err(Error::new(ErrorKind::Io, e).context("reading the response body")),
             };
             if let Err(e) = step {
@@ -276,6 +279,16 @@ impl Drop for BodyReader {
         );
         runtime.spawn(drain(pooled, reader, self.drain_limit, self.drain_timeout));
     }
+}
+
+/// Errors that mean the peer reset or aborted the connection.
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// Why a drain gave up.
