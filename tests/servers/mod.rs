@@ -1,0 +1,358 @@
+//! Real HTTP servers for the interop tests (`tests/nginx.rs`, `tests/python_server.rs`):
+//! nginx and Python's `http.server`, started by the test itself as a foreground child
+//! process listening on 127.0.0.1, with its configuration, pid, logs and temp files in a
+//! per-test directory under `std::env::temp_dir()`.
+//!
+//! A [`ServerProcess`] kills and reaps its child when dropped, so the server stops even
+//! when the test panics; its directory is removed then too. Each server writes an access
+//! log that says which connection served each request (nginx: `$connection` and
+//! `$connection_requests`; the Python script: the client's port), read with
+//! [`ServerProcess::wait_log_lines`].
+//!
+//! When a server binary is not installed, [`installed`] prints that the test is skipped
+//! and returns `false`, unless `TETHER_REQUIRE_SERVERS` is set (CI sets it): then it
+//! panics, so a missing server fails the run instead of passing silently.
+//!
+//! Not covered here: TLS, and servers that need root or a fixed port.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to start, and a log to show its lines (real time).
+const START_LIMIT: Duration = Duration::from_secs(15);
+/// How many ports to try when the one picked was taken in the meantime.
+const PORT_ATTEMPTS: usize = 5;
+
+/// Whether `binary` can be run. If not: panics when `TETHER_REQUIRE_SERVERS` is set,
+/// else prints that `test` is skipped and returns `false`.
+pub fn installed(binary: &str, version_flag: &str, test: &str) -> bool {
+    let found = Command::new(binary)
+        .arg(version_flag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return true;
+    }
+    let required = std::env::var_os("TETHER_REQUIRE_SERVERS").is_some_and(|v| !v.is_empty());
+    if required {
+        panic!("{test}: `{binary}` is not installed and TETHER_REQUIRE_SERVERS is set");
+    }
+    println!("{test}: skipped, `{binary}` is not installed (set TETHER_REQUIRE_SERVERS=1 to fail instead)");
+    false
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new, empty directory named after `label`.
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tether-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server: its child process, port and directory. Dropping it kills the child,
+/// waits for it, and removes the directory.
+pub struct ServerProcess {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    /// Dropped after the child is reaped (fields drop in order, after `Drop::drop`).
+    dir: TempDir,
+}
+
+impl ServerProcess {
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The access log's lines so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits (polling, real time) until the access log holds at least `n` lines, and
+    /// returns them. A server may write its log line just after the response, so the
+    /// client can be done before the line is there. Panics after [`START_LIMIT`].
+    pub fn wait_log_lines(&self, n: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let lines = self.log_lines();
+            if lines.len() >= n {
+                return lines;
+            }
+            if start.elapsed() > START_LIMIT {
+                panic!(
+                    "{}: the access log has {} lines, expected {n}: {lines:#?}\n{}",
+                    self.name,
+                    lines.len(),
+                    self.diagnostics()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The server's error log (or output), for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for name in ["error.log", "stderr.log"] {
+            if let Ok(text) = std::fs::read_to_string(self.dir().join(name)) {
+                out.push_str(&format!("--- {} {name} ---\n{text}", self.name));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (bound with port 0, then released).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// nginx settings a test varies; the rest is in `tests/servers/nginx.conf.template`.
+#[derive(Clone, Debug)]
+pub struct NginxConf {
+    /// The `keepalive_timeout` directive's arguments, e.g. `"1s"` or `"1s 1s"` (the
+    /// second one makes nginx send `Keep-Alive: timeout=N`).
+    pub keepalive_timeout: &'static str,
+    /// `keepalive_requests`: nginx answers the last one with `Connection: close`.
+    pub keepalive_requests: u32,
+}
+
+const NGINX_TEMPLATE: &str = include_str!("nginx.conf.template");
+
+/// Starts nginx in the foreground (`daemon off; master_process off;`) with `conf`, on a
+/// free port of 127.0.0.1 (another one is tried if it was taken in the meantime).
+/// Ready when it has written its pid file, which it does after binding its socket.
+pub fn start_nginx(label: &str, conf: &NginxConf) -> ServerProcess {
+    let mut last_failure = String::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let dir = TempDir::new(label);
+        std::fs::create_dir_all(dir.path().join("tmp")).expect("create nginx tmp dir");
+        let port = free_port();
+        let text = NGINX_TEMPLATE
+            .replace("@PORT@", &port.to_string())
+            .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
+            .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string());
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, text).expect("write nginx.conf");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-e")
+            .arg("error.log")
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-g")
+            .arg("daemon off; master_process off;")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run nginx: {e}"));
+        let mut server = ServerProcess {
+            name: "nginx",
+            child,
+            port,
+            log: dir.path().join("access.log"),
+            dir,
+        };
+        let pid_file = server.dir().join("nginx.pid");
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                last_failure = format!("nginx exited with {status}\n{}", server.diagnostics());
+                break;
+            }
+            if pid_file.exists() {
+                return server;
+            }
+            if start.elapsed() > START_LIMIT {
+                panic!("nginx did not start in time\n{}", server.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !last_failure.contains("in use") {
+            break;
+        }
+    }
+    panic!("nginx failed to start: {last_failure}");
+}
+
+/// One nginx access-log line (format `conns` in the template).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NginxLogLine {
+    /// `$connection`: the connection's serial number.
+    pub connection: u64,
+    /// `$connection_requests`: this request's number on its connection (from 1).
+    pub connection_requests: u64,
+    pub method: String,
+    pub uri: String,
+    pub status: u16,
+}
+
+/// Parses lines written with `log_format conns '$connection $connection_requests
+/// $request_method $request_uri $status'`.
+pub fn parse_nginx_log(lines: &[String]) -> Vec<NginxLogLine> {
+    lines
+        .iter()
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(f.len(), 5, "unexpected nginx log line {line:?}");
+            NginxLogLine {
+                connection: f[0].parse().expect("$connection"),
+                connection_requests: f[1].parse().expect("$connection_requests"),
+                method: f[2].to_owned(),
+                uri: f[3].to_owned(),
+                status: f[4].parse().expect("$status"),
+            }
+        })
+        .collect()
+}
+
+/// Python's `http.server` (the `protocol_version` its handler speaks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PythonProtocol {
+    /// The module's default: HTTP/1.0, one request per connection.
+    Http10,
+    /// `protocol_version = "HTTP/1.1"`: persistent connections.
+    Http11,
+}
+
+/// The body of `/hello.txt` on the Python server.
+pub const PYTHON_HELLO: &str = "hello from python\n";
+
+/// Starts `tests/servers/http_server.py` (Python's `http.server` with a threading server
+/// and an access log naming each request's client port) serving a directory that holds
+/// `hello.txt`. The script binds port 0 itself and prints the port.
+pub fn start_python(label: &str, protocol: PythonProtocol) -> ServerProcess {
+    let dir = TempDir::new(label);
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).expect("create python root");
+    std::fs::write(root.join("hello.txt"), PYTHON_HELLO).expect("write hello.txt");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/http_server.py");
+    let log = dir.path().join("access.log");
+    let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
+    let mut child = Command::new("python3")
+        .arg("-u")
+        .arg(&script)
+        .arg("--protocol")
+        .arg(match protocol {
+            PythonProtocol::Http10 => "HTTP/1.0",
+            PythonProtocol::Http11 => "HTTP/1.1",
+        })
+        .arg("--root")
+        .arg(&root)
+        .arg("--log")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+    let stdout = child.stdout.take().expect("python stdout");
+    // The first line is the port; read it on a thread so a hung script cannot hang us.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut server = ServerProcess {
+        name: "python http.server",
+        child,
+        port: 0,
+        log,
+        dir,
+    };
+    let line = rx.recv_timeout(START_LIMIT).unwrap_or_default();
+    server.port = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "python server did not report its port (got {line:?})\n{}",
+                server.diagnostics()
+            )
+        });
+    server
+}
+
+/// One line of the Python script's access log: `PEER_PORT METHOD PATH STATUS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PythonLogLine {
+    /// The client's port: one per connection.
+    pub peer_port: u16,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+pub fn parse_python_log(lines: &[String]) -> Vec<PythonLogLine> {
+    lines
+        .iter()
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(f.len(), 4, "unexpected python log line {line:?}");
+            PythonLogLine {
+                peer_port: f[0].parse().expect("peer port"),
+                method: f[1].to_owned(),
+                path: f[2].to_owned(),
+                status: f[3].parse().expect("status"),
+            }
+        })
+        .collect()
+}
