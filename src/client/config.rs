@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 
+use crate::conn::tls::TlsSettings;
 use crate::proto::HeadLimits;
 
 /// Browsers' per-host cap.
@@ -51,6 +52,10 @@ pub(crate) struct Config {
     pub timeout: Option<Duration>,
     pub pool_timeout: Option<Duration>,
     pub sweep_interval: Duration,
+    /// What the builder was told about TLS (roots, client identity).
+    pub tls_settings: TlsSettings,
+    /// The rustls configuration built from `tls_settings`: one per client, so one session
+    /// cache for all its connections.
     pub tls: Option<Arc<ClientConfig>>,
 }
 
@@ -75,6 +80,7 @@ impl Default for Config {
             timeout: None,
             pool_timeout: None,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            tls_settings: TlsSettings::default(),
             tls: None,
         }
     }

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::pool::{Caps, Pool, PoolConfig, Stats};
 use config::Config;
 
+pub use crate::conn::tls::{Certificate, Identity, PemError};
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
@@ -114,6 +115,11 @@ impl std::fmt::Debug for Client {
 /// | `max_lifetime` | none |
 /// | `max_head_bytes` / `max_headers` | 64 KiB / 100 |
 /// | `timeout` (per request) / `pool_timeout` | none / none |
+/// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
+/// | client certificate (`identity`) | none |
+///
+/// TLS uses rustls with the ring crypto provider, offers ALPN `http/1.1` and TLS 1.2 and
+/// 1.3, and resumes sessions across the client's connections.
 #[must_use]
 pub struct ClientBuilder {
     config: Config,
@@ -234,12 +240,33 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Trusts `cert` as a root, besides the roots trusted already (webpki-roots by default).
+    pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
+        self.config.tls_settings.roots.push(cert);
+        self
+    }
+
+    /// Trusts only `certs` as roots: webpki-roots and any root added before are dropped
+    /// (`add_root_certificate` afterwards adds to this set). `build` fails with
+    /// `ErrorKind::Tls` if no root is left.
+    pub fn tls_roots_only(mut self, certs: impl IntoIterator<Item = Certificate>) -> Self {
+        self.config.tls_settings.built_in_roots = false;
+        self.config.tls_settings.roots = certs.into_iter().collect();
+        self
+    }
+
+    /// Presents `identity` (a certificate chain and its key) to servers that ask for a
+    /// client certificate: mutual TLS.
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.config.tls_settings.identity = Some(identity);
+        self
+    }
+
+    /// Builds the client. Fails with `ErrorKind::Tls` when the TLS settings cannot be used
+    /// (no root left to trust, a client key that does not fit its certificate).
     pub fn build(self) -> Result<Client, Error> {
         let mut config = self.config;
-        if config.tls.is_none() {
-            config.tls = Some(crate::conn::tls::default_config()?);
-        }
+        config.tls = Some(crate::conn::tls::client_config(&config.tls_settings)?);
         Ok(Self::assemble(config))
     }
 

@@ -1,33 +1,239 @@
-//! TLS with rustls: the client configuration (webpki-roots by default, ALPN `http/1.1`, one
-//! session cache shared by every connection of the client so later connections resume) and
-//! the handshake over an open TCP stream, with SNI from the URL's host name (none for IP
-//! literals, as RFC 6066 §3 requires).
+//! TLS with rustls and the ring provider: the client configuration and the handshake.
+//!
+//! - Trust: webpki-roots by default, plus any [`Certificate`] added on the builder, or only
+//!   the given certificates when the built-in roots are dropped. A client [`Identity`]
+//!   (certificate chain and key) is presented to servers that ask for one (mutual TLS).
+//! - One `Arc<ClientConfig>` per client, so one session cache (rustls' default in-memory
+//!   store) serves every connection of the client and later connections resume. Two
+//!   clients never share sessions, nor connections (each has its own pool).
+//! - The handshake sends SNI from the URL's host name (none for IP literals, as RFC 6066 §3
+//!   requires), offers ALPN `http/1.1` only, and accepts TLS 1.2 and 1.3.
+//! - A failed handshake is `ErrorKind::Tls` with a message saying what was wrong
+//!   (untrusted, expired, not valid for the host name, client certificate refused, ...).
+//!
+//! Not here: the deadline of the handshake (the connect timeout, in `Connection::open`) and
+//! the idle probe of a TLS connection (`probe.rs`).
 
+use std::fmt;
+use std::io;
 use std::sync::Arc;
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, ErrorKind};
 
-/// The default client configuration: webpki-roots, ALPN `http/1.1`, TLS 1.2 and 1.3.
-pub(crate) fn default_config() -> Result<Arc<ClientConfig>, Error> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    config_with_roots(roots)
+/// What was wrong with PEM or DER input given to [`Certificate`] or [`Identity`]. It is the
+/// source (see [`std::error::Error::source`]) of the `ErrorKind::Tls` error returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PemError {
+    /// The PEM text is broken: a section without its end, bad base64, an oversized section.
+    Malformed,
+    /// No `CERTIFICATE` section was found.
+    NoCertificate,
+    /// No private key section (`PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`) was found.
+    NoPrivateKey,
+    /// A certificate's DER could not be parsed as an X.509 certificate.
+    InvalidCertificate,
+    /// The private key is of a kind or shape the crypto provider cannot use.
+    InvalidPrivateKey,
 }
 
-/// A client configuration trusting `roots`, with the ring provider.
-pub(crate) fn config_with_roots(roots: RootCertStore) -> Result<Arc<ClientConfig>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
+impl fmt::Display for PemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PemError::Malformed => "malformed PEM",
+            PemError::NoCertificate => "no CERTIFICATE section in the PEM input",
+            PemError::NoPrivateKey => "no private key section in the PEM input",
+            PemError::InvalidCertificate => "the certificate is not valid X.509 DER",
+            PemError::InvalidPrivateKey => "the private key cannot be used",
+        })
+    }
+}
+
+impl std::error::Error for PemError {}
+
+fn pem_error(err: PemError) -> Error {
+    Error::new(ErrorKind::Tls, err)
+}
+
+/// An X.509 certificate to trust as a root (see `ClientBuilder::add_root_certificate`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    der: CertificateDer<'static>,
+}
+
+impl Certificate {
+    /// The first `CERTIFICATE` section of PEM text.
+    ///
+    /// Errors (`ErrorKind::Tls`, with a [`PemError`] as source): malformed PEM, no
+    /// certificate in it, or a certificate that does not parse.
+    pub fn from_pem(pem: &[u8]) -> Result<Certificate, Error> {
+        Certificate::from_pem_bundle(pem)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| pem_error(PemError::NoCertificate))
+    }
+
+    /// Every `CERTIFICATE` section of PEM text (a CA bundle), at least one.
+    pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<Certificate>, Error> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .map(|der| match der {
+                Ok(der) => Certificate::checked(der),
+                Err(e) => Err(malformed(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if certs.is_empty() {
+            return Err(pem_error(PemError::NoCertificate));
+        }
+        Ok(certs)
+    }
+
+    /// A DER-encoded certificate. Errors with [`PemError::InvalidCertificate`] when it does
+    /// not parse.
+    pub fn from_der(der: impl Into<Vec<u8>>) -> Result<Certificate, Error> {
+        Certificate::checked(CertificateDer::from(der.into()))
+    }
+
+    /// The certificate's DER encoding.
+    pub fn as_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    fn checked(der: CertificateDer<'static>) -> Result<Certificate, Error> {
+        // Parsing it as a trust anchor is what the client will do with it later.
+        RootCertStore::empty()
+            .add(der.clone())
+            .map_err(|_| pem_error(PemError::InvalidCertificate))?;
+        Ok(Certificate { der })
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("der_len", &self.der.len())
+            .finish()
+    }
+}
+
+/// A client certificate chain and its private key, for mutual TLS (see
+/// `ClientBuilder::identity`).
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Identity {
+    /// From PEM: the certificate chain (leaf first) and the private key (PKCS#8, PKCS#1 or
+    /// SEC1). Errors (`ErrorKind::Tls`, with a [`PemError`] as source): malformed PEM, no
+    /// certificate, no key, or a key the crypto provider cannot use.
+    pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Identity, Error> {
+        let chain = Certificate::from_pem_bundle(cert_chain_pem)?
+            .into_iter()
+            .map(|c| c.der)
+            .collect();
+        let key = match PrivateKeyDer::from_pem_slice(key_pem) {
+            Ok(key) => key,
+            Err(pem::Error::NoItemsFound) => return Err(pem_error(PemError::NoPrivateKey)),
+            Err(e) => return Err(malformed(e)),
+        };
+        provider()
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| {
+                Error::new(ErrorKind::Tls, PemError::InvalidPrivateKey).context(e.to_string())
+            })?;
+        Ok(Identity { chain, key })
+    }
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Identity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key.
+        f.debug_struct("Identity")
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn malformed(e: pem::Error) -> Error {
+    Error::new(ErrorKind::Tls, PemError::Malformed).context(format!("{e:?}"))
+}
+
+/// The TLS settings a builder collects; turned into one `ClientConfig` at build.
+#[derive(Clone, Debug)]
+pub(crate) struct TlsSettings {
+    /// Whether webpki-roots are trusted.
+    pub built_in_roots: bool,
+    /// Roots trusted besides (or, without built-in roots, instead of) webpki-roots.
+    pub roots: Vec<Certificate>,
+    /// The client certificate for mutual TLS.
+    pub identity: Option<Identity>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            built_in_roots: true,
+            roots: Vec::new(),
+            identity: None,
+        }
+    }
+}
+
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The default client configuration: webpki-roots, ALPN `http/1.1`, TLS 1.2 and 1.3.
+pub(crate) fn default_config() -> Result<Arc<ClientConfig>, Error> {
+    client_config(&TlsSettings::default())
+}
+
+/// The client configuration for `settings`, with the ring provider.
+pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, Error> {
+    let mut roots = RootCertStore::empty();
+    if settings.built_in_roots {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for cert in &settings.roots {
+        roots
+            .add(cert.der.clone())
+            .map_err(|e| Error::new(ErrorKind::Tls, e).context("adding a root certificate"))?;
+    }
+    if roots.is_empty() {
+        return Err(Error::msg(
+            ErrorKind::Tls,
+            "no root certificates to trust: the built-in roots were dropped and none were given",
+        ));
+    }
+    let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorKind::Tls, e))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match &settings.identity {
+        None => builder.with_no_client_auth(),
+        Some(id) => builder
+            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+            .map_err(|e| {
+                Error::new(ErrorKind::Tls, e).context("the client certificate cannot be used")
+            })?,
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -50,6 +256,101 @@ pub(crate) async fn handshake(
         .connect(name, tcp)
         .await
         .map_err(|e| {
-            Error::new(ErrorKind::Tls, e).context(format!("TLS handshake with {host} failed"))
+            let message = describe_failure(&e, host);
+            tracing::debug!(host, error = %e, "TLS handshake failed");
+            Error::new(ErrorKind::Tls, e).context(message)
         })
+}
+
+/// The rustls error inside an I/O error from tokio-rustls, if that is what it is.
+pub(crate) fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// The error for an I/O failure on an established connection while `doing` something:
+/// `ErrorKind::Tls` when rustls reports it (such as a server's alert refusing the client
+/// certificate, which TLS 1.3 sends after the client's side of the handshake is done),
+/// `ErrorKind::Io` otherwise.
+pub(crate) fn io_error(e: io::Error, doing: &str) -> Error {
+    let message = match rustls_error(&e) {
+        None => return Error::new(ErrorKind::Io, e).context(doing.to_owned()),
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("{doing}: {}", describe_alert(*alert, "the server"))
+        }
+        Some(_) => doing.to_owned(),
+    };
+    Error::new(ErrorKind::Tls, e).context(message)
+}
+
+/// Says in words why a handshake with `host` failed.
+fn describe_failure(e: &io::Error, host: &str) -> String {
+    let Some(err) = rustls_error(e) else {
+        return match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                format!("{host} closed the connection during the TLS handshake")
+            }
+            _ => format!("the TLS handshake with {host} failed"),
+        };
+    };
+    match err {
+        rustls::Error::InvalidCertificate(cert) => describe_certificate(cert, host),
+        rustls::Error::AlertReceived(alert) => describe_alert(*alert, host),
+        rustls::Error::PeerIncompatible(_) => {
+            format!("{host} has no TLS version or cipher suite in common with the client")
+        }
+        rustls::Error::NoApplicationProtocol => {
+            format!("{host} does not speak http/1.1 (ALPN)")
+        }
+        _ => format!("the TLS handshake with {host} failed"),
+    }
+}
+
+fn describe_certificate(err: &CertificateError, host: &str) -> String {
+    match err {
+        CertificateError::UnknownIssuer => {
+            format!("the certificate of {host} is untrusted: it is not issued by a trusted root")
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            format!("the certificate of {host} has expired")
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            format!("the certificate of {host} is not valid yet")
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            format!("host name mismatch: the certificate is not valid for {host}")
+        }
+        CertificateError::Revoked => format!("the certificate of {host} has been revoked"),
+        CertificateError::BadSignature => {
+            format!("the certificate of {host} has a bad signature")
+        }
+        CertificateError::BadEncoding => format!("the certificate of {host} is malformed"),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            format!("the certificate of {host} is not meant for a TLS server")
+        }
+        _ => format!("the certificate of {host} was rejected"),
+    }
+}
+
+fn describe_alert(alert: AlertDescription, host: &str) -> String {
+    match alert {
+        AlertDescription::CertificateRequired => {
+            format!("{host} requires a client certificate and none was given")
+        }
+        AlertDescription::BadCertificate
+        | AlertDescription::UnknownCA
+        | AlertDescription::CertificateUnknown
+        | AlertDescription::UnsupportedCertificate
+        | AlertDescription::CertificateExpired
+        | AlertDescription::CertificateRevoked
+        | AlertDescription::AccessDenied => {
+            format!("{host} refused the client certificate ({alert:?})")
+        }
+        AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure => {
+            format!("{host} refused the TLS handshake ({alert:?})")
+        }
+        AlertDescription::NoApplicationProtocol => {
+            format!("{host} does not speak http/1.1 (ALPN)")
+        }
+        _ => format!("{host} ended the TLS handshake with alert {alert:?}"),
+    }
 }
