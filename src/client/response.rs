@@ -190,7 +190,7 @@ impl BodyReader {
                 // A reset cuts the body short just as an early EOF does.
                 Err(e) if is_reset(&e) => Err(Error::new(ErrorKind::IncompleteBody, e)
                     .context("the connection was reset before the end of the body")),
-                Err(e) => Err(Error::new(ErrorKind::Io, e).context("reading the response body")),
+                Err(e) => Err(crate::conn::tls::io_error(e, "reading the response body")),
             };
             if let Err(e) = step {
                 self.fail();

@@ -252,8 +252,7 @@ async fn exchange(
             }
             Err(e) => {
                 return Err(Failed {
-                    error: Error::new(ErrorKind::Io, e)
-                        .context("reading the response")
+                    error: crate::conn::tls::io_error(e, "reading the response")
                         .with_attempt(true, reused),
                     failure: Failure::Other,
                 })
