@@ -13,9 +13,10 @@
 //! timers (idle timeouts, accept delay, drip) use tokio's clock, so paused tests drive
 //! them deterministically.
 //!
-//! Not covered: TLS, HTTP/2, `Expect: 100-continue` (a script can send an interim
-//! response itself with [`Reply::Raw`]), closing because a *request* said
-//! `Connection: close` (a `respond` closure can return `.closing()` for that).
+//! Not covered here: TLS (`tls.rs` is a separate rustls server with its own counters),
+//! HTTP/2, `Expect: 100-continue` (a script can send an interim response itself with
+//! [`Reply::Raw`]), closing because a *request* said `Connection: close` (a `respond`
+//! closure can return `.closing()` for that).
 //!
 //! Files: `script.rs` (what to do: [`Script`], [`ConnPolicy`], [`Reply`]),
 //! `request.rs` (reading and decoding requests), `conn.rs` (one connection's life).
@@ -25,6 +26,7 @@
 mod conn;
 mod request;
 mod script;
+pub mod tls;
 
 // Each test binary uses only some of these.
 #[allow(unused_imports)]

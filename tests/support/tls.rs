@@ -1,0 +1,782 @@
+//! A local TLS test server (rustls, ring provider) and the certificates it needs, made per
+//! test with rcgen.
+//!
+//! - [`TestCa`]: a throw-away certificate authority issuing server and client certificates
+//!   (valid now, or expired long ago).
+//! - [`TlsServer`]: a `TlsAcceptor` on 127.0.0.1:0 answering simple HTTP/1.1 (GET → `hello`,
+//!   a target starting with `/big` → [`BIG_BODY`] bytes, any other method → its body echoed; `Content-Length` request bodies only). It records
+//!   every ClientHello (SNI, ALPN offered) and every completed handshake (version, resumed
+//!   or full, client certificate presented), counts connections and requests, and can do
+//!   something to a connection left idle for a while: send `close_notify`, send a FIN, or
+//!   send a TLS 1.3 `KeyUpdate` (a post-handshake message that must not look like data).
+//!   With [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart
+//!   by the first byte: 0x16 starts a TLS handshake).
+//! - [`SilentServer`]: accepts TCP connections and never says a word (a TLS handshake that
+//!   never completes).
+//!
+//! Every server stops by itself: when dropped (its tasks are aborted) and in any case after
+//! its lifetime (60 s of real time by default).
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{Acceptor, WebPkiClientVerifier};
+use rustls::{HandshakeKind, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::LazyConfigAcceptor;
+
+use super::{real_time_sleep, WAIT_LIMIT};
+
+/// The size of the body answered to a target starting with `/big`: more than a client
+/// reads with the head, so a response held unread keeps its connection busy.
+pub const BIG_BODY: usize = 1 << 20;
+
+/// How long a server runs at most (real time) unless told otherwise.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate authority made for one test.
+pub struct TestCa {
+    params: CertificateParams,
+    key: KeyPair,
+    cert: rcgen::Certificate,
+}
+
+/// A certificate (leaf) with its private key, in the forms tests need.
+#[derive(Clone)]
+pub struct CertKey {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub cert_der: CertificateDer<'static>,
+    pub key_der: Vec<u8>,
+}
+
+impl CertKey {
+    fn private_key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
+    }
+}
+
+/// Whether a leaf is for a server or a client, and whether it has expired.
+#[derive(Clone, Copy)]
+enum Leaf {
+    Server { expired: bool },
+    Client,
+}
+
+impl TestCa {
+    /// A new CA named `name`.
+    pub fn new(name: &str) -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { params, key, cert }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn cert_pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// The CA certificate, DER.
+    pub fn cert_der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
+    }
+
+    /// The CA certificate as tether takes it.
+    pub fn certificate(&self) -> tether::Certificate {
+        tether::Certificate::from_pem(self.cert_pem().as_bytes()).unwrap()
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses), valid now.
+    pub fn server_cert(&self, names: &[&str]) -> CertKey {
+        self.issue(names, Leaf::Server { expired: false })
+    }
+
+    /// A server certificate for `names` that expired in 2001.
+    pub fn expired_server_cert(&self, names: &[&str]) -> CertKey {
+        self.issue(names, Leaf::Server { expired: true })
+    }
+
+    /// A client certificate (for mutual TLS) named `name`.
+    pub fn client_cert(&self, name: &str) -> CertKey {
+        self.issue(&[name], Leaf::Client)
+    }
+
+    fn issue(&self, names: &[&str], leaf: Leaf) -> CertKey {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        match leaf {
+            Leaf::Server { expired } => {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+                if expired {
+                    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+                    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+                }
+            }
+            Leaf::Client => {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            }
+        }
+        let key = KeyPair::generate().unwrap();
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        CertKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+            key_der: key.serialize_der(),
+        }
+    }
+}
+
+/// Which TLS versions the server accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Versions {
+    Both,
+    Tls12Only,
+    Tls13Only,
+}
+
+/// What the server does to a connection left idle after a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleAction {
+    /// Sends `close_notify` (TCP stays open until the client closes).
+    CloseNotify,
+    /// Shuts down its TCP write side (FIN) without `close_notify`.
+    Fin,
+    /// Sends a TLS 1.3 `KeyUpdate` and carries on serving.
+    KeyUpdate,
+}
+
+/// One ClientHello as the server saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The SNI host name, if one was sent.
+    pub sni: Option<String>,
+    /// The ALPN protocols offered, in order.
+    pub alpn: Vec<String>,
+}
+
+/// One completed handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Connection number (accept order).
+    pub conn: usize,
+    /// "TLSv1_2" or "TLSv1_3".
+    pub version: String,
+    /// The client resumed an earlier session.
+    pub resumed: bool,
+    /// The ALPN protocol agreed.
+    pub alpn: Option<String>,
+    /// The client presented a certificate.
+    pub client_cert: bool,
+}
+
+/// One complete request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub conn: usize,
+    pub tls: bool,
+    pub method: String,
+    pub target: String,
+    pub body: Vec<u8>,
+}
+
+/// What the server has seen so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsStats {
+    /// TCP connections accepted.
+    pub accepted: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// ClientHellos received, in order.
+    pub hellos: Vec<Hello>,
+    /// Handshakes completed, in order.
+    pub sessions: Vec<Session>,
+    /// Handshakes that failed (the client gave up, or its certificate was refused).
+    pub failed_handshakes: usize,
+    /// Connections served as plain HTTP (with `accept_plain`).
+    pub plain_conns: usize,
+    /// Complete requests.
+    pub requests: usize,
+    /// Complete requests per connection, by accept order.
+    pub requests_per_conn: Vec<usize>,
+    /// Idle actions done (close_notify, FIN or KeyUpdate sent).
+    pub idle_actions: usize,
+    /// Connections the client closed (EOF or error on read).
+    pub closed_by_client: usize,
+}
+
+impl TlsStats {
+    /// Handshakes that resumed a session.
+    pub fn resumed(&self) -> usize {
+        self.sessions.iter().filter(|s| s.resumed).count()
+    }
+
+    /// Full (not resumed) handshakes.
+    pub fn full_handshakes(&self) -> usize {
+        self.sessions.iter().filter(|s| !s.resumed).count()
+    }
+}
+
+/// How a [`TlsServer`] is set up.
+pub struct TlsServerBuilder {
+    cert: CertKey,
+    versions: Versions,
+    client_ca: Option<CertificateDer<'static>>,
+    idle: Option<(Duration, IdleAction)>,
+    accept_plain: bool,
+    lifetime: Duration,
+}
+
+impl TlsServerBuilder {
+    /// Accepts only these TLS versions.
+    pub fn versions(mut self, v: Versions) -> Self {
+        self.versions = v;
+        self
+    }
+
+    /// Requires a client certificate issued by `ca` (mutual TLS).
+    pub fn require_client_cert(mut self, ca: CertificateDer<'static>) -> Self {
+        self.client_ca = Some(ca);
+        self
+    }
+
+    /// Does `action` to a connection idle for `after` since its last response.
+    pub fn when_idle(mut self, after: Duration, action: IdleAction) -> Self {
+        self.idle = Some((after, action));
+        self
+    }
+
+    /// Also serves plain HTTP on the same port.
+    pub fn accept_plain(mut self) -> Self {
+        self.accept_plain = true;
+        self
+    }
+
+    /// Stops after `d` of real time at the latest.
+    pub fn lifetime(mut self, d: Duration) -> Self {
+        self.lifetime = d;
+        self
+    }
+
+    /// Binds 127.0.0.1:0 and starts serving.
+    pub async fn start(self) -> TlsServer {
+        let versions: &[&'static SupportedProtocolVersion] = match self.versions {
+            Versions::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            Versions::Tls12Only => &[&rustls::version::TLS12],
+            Versions::Tls13Only => &[&rustls::version::TLS13],
+        };
+        let builder = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)
+            .unwrap();
+        let builder = match &self.client_ca {
+            Some(ca) => {
+                let mut roots = RootCertStore::empty();
+                roots.add(ca.clone()).unwrap();
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                        .build()
+                        .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
+            .with_single_cert(vec![self.cert.cert_der.clone()], self.cert.private_key())
+            .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let shared = Arc::new(Shared {
+            config: Arc::new(config),
+            idle: self.idle,
+            accept_plain: self.accept_plain,
+            stats: watch::channel(TlsStats::default()).0,
+            requests: std::sync::Mutex::new(Vec::new()),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared))).abort_handle();
+        let lifetime = stop_after(task.clone(), self.lifetime);
+        TlsServer {
+            addr,
+            shared,
+            task,
+            _lifetime: lifetime,
+        }
+    }
+}
+
+/// Aborts `task` after `lifetime` of real time, unless the returned sender is dropped first.
+fn stop_after(task: tokio::task::AbortHandle, lifetime: Duration) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let _ = std::thread::Builder::new()
+        .name("tls-server-lifetime".into())
+        .spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(lifetime) {
+                task.abort();
+            }
+        });
+    tx
+}
+
+struct Shared {
+    config: Arc<ServerConfig>,
+    idle: Option<(Duration, IdleAction)>,
+    accept_plain: bool,
+    stats: watch::Sender<TlsStats>,
+    requests: std::sync::Mutex<Vec<Request>>,
+}
+
+/// A running TLS test server. Dropping it stops it.
+pub struct TlsServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::AbortHandle,
+    _lifetime: std::sync::mpsc::Sender<()>,
+}
+
+impl TlsServer {
+    /// A server presenting `cert`; TLS 1.2 and 1.3, no client certificate, no idle action.
+    pub fn builder(cert: CertKey) -> TlsServerBuilder {
+        TlsServerBuilder {
+            cert,
+            versions: Versions::Both,
+            client_ca: None,
+            idle: None,
+            accept_plain: false,
+            lifetime: DEFAULT_LIFETIME,
+        }
+    }
+
+    /// The port it listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `https://HOST:PORT/PATH` with `host` such as "localhost" or "127.0.0.1".
+    pub fn url(&self, host: &str, path: &str) -> String {
+        format!(
+            "https://{host}:{}/{}",
+            self.addr.port(),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// A snapshot of what the server saw.
+    pub fn stats(&self) -> TlsStats {
+        self.shared.stats.borrow().clone()
+    }
+
+    /// Every complete request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits until `pred(stats)` holds, re-checking on every server event; panics after
+    /// [`WAIT_LIMIT`] of real time.
+    pub async fn wait_until(&self, pred: impl Fn(&TlsStats) -> bool) {
+        let mut rx = self.shared.stats.subscribe();
+        tokio::select! {
+            biased;
+            res = rx.wait_for(|s| pred(s)) => {
+                if res.is_err() {
+                    panic!("TlsServer::wait_until: the server stopped; stats: {:?}", self.stats());
+                }
+            }
+            () = real_time_sleep(WAIT_LIMIT) => panic!(
+                "TlsServer::wait_until: condition not met within {WAIT_LIMIT:?}; stats now: {:?}",
+                self.stats()
+            ),
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let mut conn = 0;
+                    shared.stats.send_modify(|s| {
+                        conn = s.accepted;
+                        s.accepted += 1;
+                        s.open += 1;
+                        s.requests_per_conn.push(0);
+                    });
+                    let shared = Arc::clone(&shared);
+                    conns.spawn(async move {
+                        let _open = OpenGuard(Arc::clone(&shared));
+                        serve(&shared, conn, tcp).await;
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            },
+            Some(_) = conns.join_next() => {}
+        }
+    }
+}
+
+/// Keeps `open` exact, even when the task is aborted.
+struct OpenGuard(Arc<Shared>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0
+            .stats
+            .send_modify(|s| s.open = s.open.saturating_sub(1));
+    }
+}
+
+async fn serve(shared: &Shared, conn: usize, tcp: TcpStream) {
+    let mut first = [0u8; 1];
+    let is_tls = match tcp.peek(&mut first).await {
+        Ok(1) => first[0] == 0x16,
+        _ => return client_gone(shared),
+    };
+    let io = if is_tls || !shared.accept_plain {
+        match handshake(shared, conn, tcp).await {
+            Some(tls) => Io::Tls(Box::new(tls)),
+            None => return,
+        }
+    } else {
+        shared.stats.send_modify(|s| s.plain_conns += 1);
+        Io::Plain(tcp)
+    };
+    serve_http(shared, conn, io).await;
+}
+
+async fn handshake(shared: &Shared, conn: usize, tcp: TcpStream) -> Option<TlsStream<TcpStream>> {
+    let start = match LazyConfigAcceptor::new(Acceptor::default(), tcp).await {
+        Ok(start) => start,
+        Err(_) => {
+            shared.stats.send_modify(|s| s.failed_handshakes += 1);
+            return None;
+        }
+    };
+    let hello = start.client_hello();
+    let seen = Hello {
+        sni: hello.server_name().map(str::to_owned),
+        alpn: hello
+            .alpn()
+            .map(|protos| {
+                protos
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    shared.stats.send_modify(|s| s.hellos.push(seen));
+    let tls = match start
+        .into_stream(Arc::clone(&shared.config))
+        .into_fallible()
+        .await
+    {
+        Ok(tls) => tls,
+        Err((_, mut tcp)) => {
+            shared.stats.send_modify(|s| s.failed_handshakes += 1);
+            // The alert is out; end with a FIN and wait for the client to close, so it
+            // reads the alert rather than a reset (closing with unread bytes sends RST).
+            let _ = tcp.shutdown().await;
+            let mut sink = [0u8; 4096];
+            while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+            return None;
+        }
+    };
+    let session = {
+        let (_, c) = tls.get_ref();
+        Session {
+            conn,
+            version: c
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            resumed: c.handshake_kind() == Some(HandshakeKind::Resumed),
+            alpn: c
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            client_cert: c.peer_certificates().is_some_and(|c| !c.is_empty()),
+        }
+    };
+    shared.stats.send_modify(|s| s.sessions.push(session));
+    Some(tls)
+}
+
+fn client_gone(shared: &Shared) {
+    shared.stats.send_modify(|s| s.closed_by_client += 1);
+}
+
+/// A request head and body read off the connection.
+struct Parsed {
+    method: String,
+    target: String,
+    body: Vec<u8>,
+}
+
+/// Serves requests until the client goes or an idle action ends the connection.
+async fn serve_http(shared: &Shared, conn: usize, mut io: Io) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut answered = 0usize;
+    loop {
+        // Idle between responses: maybe act on it.
+        if buf.is_empty() && answered > 0 {
+            if let Some((after, action)) = shared.idle {
+                let mut chunk = [0u8; 4096];
+                match tokio::time::timeout(after, io.read(&mut chunk)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return client_gone(shared),
+                    Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+                    Err(_) => {
+                        if !io.idle_action(action).await {
+                            return client_gone(shared);
+                        }
+                        shared.stats.send_modify(|s| s.idle_actions += 1);
+                        if action != IdleAction::KeyUpdate {
+                            // Wait for the client to close its side.
+                            let _ = drain(&mut io).await;
+                            return client_gone(shared);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(req) = read_request(&mut io, &mut buf).await else {
+            return client_gone(shared);
+        };
+        let body = if req.target.starts_with("/big") {
+            vec![b'x'; BIG_BODY]
+        } else if req.method == "GET" || req.method == "HEAD" {
+            b"hello".to_vec()
+        } else {
+            req.body.clone()
+        };
+        {
+            let mut all = shared.requests.lock().unwrap_or_else(|e| e.into_inner());
+            all.push(Request {
+                conn,
+                tls: matches!(io, Io::Tls(_)),
+                method: req.method.clone(),
+                target: req.target,
+                body: req.body,
+            });
+        }
+        shared.stats.send_modify(|s| {
+            s.requests += 1;
+            if let Some(n) = s.requests_per_conn.get_mut(conn) {
+                *n += 1;
+            }
+        });
+        let mut out =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        if req.method != "HEAD" {
+            out.extend_from_slice(&body);
+        }
+        if io.write_all(&out).await.is_err() || io.flush().await.is_err() {
+            return client_gone(shared);
+        }
+        answered += 1;
+    }
+}
+
+/// Reads until EOF or error, discarding.
+async fn drain(io: &mut Io) -> io::Result<()> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if io.read(&mut chunk).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads one request (head, then a `Content-Length` body); `None` when the client closed
+/// or sent something unparseable.
+async fn read_request(io: &mut Io, buf: &mut Vec<u8>) -> Option<Parsed> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let method = req.method.unwrap_or_default().to_owned();
+                let target = req.path.unwrap_or_default().to_owned();
+                let length = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                    .unwrap_or(0usize);
+                while buf.len() < head_len + length {
+                    let n = io.read(&mut chunk).await.ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let body = buf[head_len..head_len + length].to_vec();
+                buf.drain(..head_len + length);
+                return Some(Parsed {
+                    method,
+                    target,
+                    body,
+                });
+            }
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return None,
+        }
+        let n = io.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A served connection: plain or TLS.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Io {
+    /// Does `action`; false when the connection failed meanwhile.
+    async fn idle_action(&mut self, action: IdleAction) -> bool {
+        match (self, action) {
+            (Io::Tls(tls), IdleAction::CloseNotify) => {
+                tls.get_mut().1.send_close_notify();
+                tls.flush().await.is_ok()
+            }
+            (Io::Tls(tls), IdleAction::KeyUpdate) => {
+                tls.get_mut().1.refresh_traffic_keys().is_ok() && tls.flush().await.is_ok()
+            }
+            (Io::Tls(tls), IdleAction::Fin) => tls.get_mut().0.shutdown().await.is_ok(),
+            (Io::Plain(tcp), _) => tcp.shutdown().await.is_ok(),
+        }
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Accepts TCP connections and never speaks: a TLS handshake against it never completes.
+pub struct SilentServer {
+    addr: SocketAddr,
+    accepted: watch::Receiver<usize>,
+    task: tokio::task::AbortHandle,
+    _lifetime: std::sync::mpsc::Sender<()>,
+}
+
+impl SilentServer {
+    /// Binds 127.0.0.1:0 and starts accepting.
+    pub async fn start() -> SilentServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(0usize);
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                held.push(tcp);
+                tx.send_modify(|n| *n += 1);
+            }
+        })
+        .abort_handle();
+        let lifetime = stop_after(task.clone(), DEFAULT_LIFETIME);
+        SilentServer {
+            addr,
+            accepted: rx,
+            task,
+            _lifetime: lifetime,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("https://{}/", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        *self.accepted.borrow()
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
