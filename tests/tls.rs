@@ -1,0 +1,570 @@
+//! HTTPS through the pool: trust (added roots, replaced roots, mutual TLS), certificate
+//! failures (untrusted, expired, name mismatch) that are neither retried nor pooled, SNI and
+//! ALPN, TLS 1.2 and 1.3, one handshake for many requests, session resumption across the
+//! client's connections, the idle probe under TLS (post-handshake messages, close_notify,
+//! FIN), keys that keep http and https apart, and the handshake deadline.
+//!
+//! Every test runs against a local rustls server (tests/support/tls.rs) with certificates
+//! made in the test by rcgen.
+
+mod support;
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use support::tls::{IdleAction, SilentServer, TestCa, TlsServer, Versions, BIG_BODY};
+use tether::{Certificate, Client, ErrorKind, Identity, PemError, Stats};
+
+/// The names the test servers' certificates are valid for.
+const NAMES: &[&str] = &["localhost", "127.0.0.1"];
+
+fn client_trusting(ca: &TestCa) -> Client {
+    Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap()
+}
+
+fn retries(s: &Stats) -> u64 {
+    s.retries_close_race + s.retries_408 + s.retries_nothing_written
+}
+
+fn pem_error(err: &tether::Error) -> Option<PemError> {
+    err.source()?.downcast_ref::<PemError>().copied()
+}
+
+// --- 1. trust ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn get_and_post_succeed_with_the_test_ca_added_as_a_root() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let client = client_trusting(&ca);
+
+    let resp = client
+        .get(server.url("localhost", "/a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "hello");
+
+    let resp = client
+        .post(server.url("localhost", "/b"))
+        .body("posted body")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "posted body");
+
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].target.as_str()),
+        ("GET", "/a")
+    );
+    assert_eq!(
+        (reqs[1].method.as_str(), reqs[1].target.as_str()),
+        ("POST", "/b")
+    );
+    assert_eq!(reqs[1].body, b"posted body");
+    assert!(reqs.iter().all(|r| r.tls));
+    assert_eq!(client.stats().connections_opened, 1);
+}
+
+#[tokio::test]
+async fn a_root_given_as_der_is_trusted() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let root = Certificate::from_der(ca.cert_der().to_vec()).unwrap();
+    assert_eq!(root.as_der(), &ca.cert_der()[..]);
+    let client = Client::builder()
+        .add_root_certificate(root)
+        .build()
+        .unwrap();
+    let resp = client
+        .get(server.url("127.0.0.1", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+}
+
+#[tokio::test]
+async fn the_default_trust_store_does_not_trust_a_private_ca() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let err = Client::new()
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.to_string().contains("untrusted"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_roots_only_replaces_the_roots() {
+    let ca = TestCa::new("test CA");
+    let other = TestCa::new("other CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+
+    let only_ours = Client::builder()
+        .tls_roots_only([ca.certificate()])
+        .build()
+        .unwrap();
+    let resp = only_ours
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+
+    // A root added first is dropped by `tls_roots_only`.
+    let replaced = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .tls_roots_only([other.certificate()])
+        .build()
+        .unwrap();
+    let err = replaced
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.to_string().contains("untrusted"), "{err}");
+
+    let err = Client::builder()
+        .tls_roots_only(Vec::new())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+}
+
+#[tokio::test]
+async fn bad_pem_and_der_give_typed_errors() {
+    let ca = TestCa::new("test CA");
+    let client_cert = ca.client_cert("client");
+
+    let err = Certificate::from_pem(b"not a certificate at all").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls);
+    assert_eq!(pem_error(&err), Some(PemError::NoCertificate));
+
+    let pem = ca.cert_pem();
+    let truncated = &pem.as_bytes()[..pem.len() / 2];
+    let err = Certificate::from_pem(truncated).unwrap_err();
+    assert_eq!(pem_error(&err), Some(PemError::Malformed), "{err}");
+
+    let err = Certificate::from_der(b"not der".to_vec()).unwrap_err();
+    assert_eq!(pem_error(&err), Some(PemError::InvalidCertificate), "{err}");
+
+    // A key where the certificate should be, and no key where the key should be.
+    let err = Certificate::from_pem(client_cert.key_pem.as_bytes()).unwrap_err();
+    assert_eq!(pem_error(&err), Some(PemError::NoCertificate));
+    let err = Identity::from_pem(client_cert.cert_pem.as_bytes(), b"").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls);
+    assert_eq!(pem_error(&err), Some(PemError::NoPrivateKey));
+
+    // A valid key that does not belong to the certificate: refused when the client is built.
+    let stranger = ca.client_cert("someone else");
+    let id =
+        Identity::from_pem(client_cert.cert_pem.as_bytes(), stranger.key_pem.as_bytes()).unwrap();
+    let err = Client::builder().identity(id).build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+
+    // A bundle keeps every certificate.
+    let bundle = format!("{}{}", ca.cert_pem(), client_cert.cert_pem);
+    assert_eq!(
+        Certificate::from_pem_bundle(bundle.as_bytes())
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn mutual_tls_presents_the_client_certificate() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .require_client_cert(ca.cert_der())
+        .start()
+        .await;
+    let id = ca.client_cert("client");
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .identity(Identity::from_pem(id.cert_pem.as_bytes(), id.key_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let resp = client
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.text().await.unwrap(), "hello");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.sessions.len(), 1);
+    assert!(stats.sessions[0].client_cert);
+    assert_eq!(stats.requests_per_conn, vec![2]);
+}
+
+#[tokio::test]
+async fn mutual_tls_without_a_client_certificate_is_refused() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .require_client_cert(ca.cert_der())
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let err = client
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+    assert!(err.to_string().contains("client certificate"), "{err}");
+    server.wait_until(|s| s.failed_handshakes == 1).await;
+    assert_eq!(retries(&client.stats()), 0);
+    assert_eq!(server.stats().accepted, 1, "not retried");
+}
+
+// --- 2. certificate failures ----------------------------------------------------------------
+
+/// Requests `url` once, expects a TLS error, and checks nothing was retried or pooled.
+async fn expect_tls_failure(client: &Client, server: &TlsServer, url: String, says: &str) {
+    let err = client.get(url).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+    assert!(
+        err.to_string().contains(says),
+        "message should say {says:?}: {err}"
+    );
+    assert!(!err.request_written());
+    let stats = client.stats();
+    assert_eq!(retries(&stats), 0, "{stats:?}");
+    assert_eq!(stats.open, 0, "{stats:?}");
+    assert_eq!(stats.connections_opened, 0, "{stats:?}");
+    assert_eq!(stats.connect_errors, 1, "{stats:?}");
+    server.wait_until(|s| s.failed_handshakes == 1).await;
+    let seen = server.stats();
+    assert_eq!(seen.accepted, 1, "one attempt only: {seen:?}");
+    assert_eq!(seen.requests, 0);
+}
+
+#[tokio::test]
+async fn untrusted_certificate_fails_with_a_tls_error_and_is_not_retried() {
+    let ca = TestCa::new("test CA");
+    let stranger = TestCa::new("unknown CA");
+    let server = TlsServer::builder(stranger.server_cert(NAMES))
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    expect_tls_failure(&client, &server, server.url("localhost", "/"), "untrusted").await;
+}
+
+#[tokio::test]
+async fn expired_certificate_fails_with_a_tls_error_and_is_not_retried() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.expired_server_cert(NAMES))
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    expect_tls_failure(&client, &server, server.url("localhost", "/"), "expired").await;
+}
+
+#[tokio::test]
+async fn host_name_mismatch_fails_with_a_tls_error_and_is_not_retried() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(&["example.com"]))
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    expect_tls_failure(
+        &client,
+        &server,
+        server.url("localhost", "/"),
+        "mismatch: the certificate is not valid for localhost",
+    )
+    .await;
+}
+
+// --- 3. SNI, ALPN, versions --------------------------------------------------------------
+
+#[tokio::test]
+async fn sni_carries_the_host_name_but_not_an_ip_literal_and_alpn_offers_http11() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let client = client_trusting(&ca);
+    for host in ["localhost", "127.0.0.1"] {
+        let resp = client.get(server.url(host, "/")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "hello");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.hellos.len(), 2, "{stats:?}");
+    assert_eq!(stats.hellos[0].sni.as_deref(), Some("localhost"));
+    assert_eq!(stats.hellos[1].sni, None, "no SNI for an IP literal");
+    for hello in &stats.hellos {
+        assert_eq!(hello.alpn, vec!["http/1.1".to_string()]);
+    }
+    for session in &stats.sessions {
+        assert_eq!(session.alpn.as_deref(), Some("http/1.1"));
+    }
+}
+
+#[tokio::test]
+async fn tls12_and_tls13_both_work() {
+    let ca = TestCa::new("test CA");
+    for (versions, expected) in [
+        (Versions::Tls12Only, "TLSv1_2"),
+        (Versions::Tls13Only, "TLSv1_3"),
+    ] {
+        let server = TlsServer::builder(ca.server_cert(NAMES))
+            .versions(versions)
+            .start()
+            .await;
+        let client = client_trusting(&ca);
+        for _ in 0..2 {
+            let resp = client
+                .post(server.url("localhost", "/"))
+                .body("x")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.text().await.unwrap(), "x");
+        }
+        let stats = server.stats();
+        assert_eq!(stats.sessions.len(), 1, "{stats:?}");
+        assert_eq!(stats.sessions[0].version, expected);
+        assert_eq!(stats.requests_per_conn, vec![2]);
+    }
+}
+
+// --- 4. handshakes and resumption ----------------------------------------------------------
+
+#[tokio::test]
+async fn hundred_sequential_gets_make_one_handshake() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let client = client_trusting(&ca);
+    for _ in 0..100 {
+        let resp = client
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.text().await.unwrap(), "hello");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.hellos.len(), 1);
+    assert_eq!(stats.sessions.len(), 1);
+    assert_eq!(stats.requests_per_conn, vec![100]);
+    let c = client.stats();
+    assert_eq!((c.connections_opened, c.reuses), (1, 99));
+}
+
+/// Opens two connections at once from `client` (and a clone of it): the second resumes.
+async fn second_connection_resumes(versions: Versions) {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .versions(versions)
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let url = server.url("localhost", "/");
+    let first = client
+        .get(server.url("localhost", "/big"))
+        .send()
+        .await
+        .unwrap();
+    // `first` holds its connection (its body is unread), so the clone's request needs a
+    // second one.
+    let second = client.clone().get(&url).send().await.unwrap();
+    assert_eq!(second.text().await.unwrap(), "hello");
+    assert_eq!(first.bytes().await.unwrap().len(), BIG_BODY);
+    let stats = server.stats();
+    assert_eq!(stats.sessions.len(), 2, "{stats:?}");
+    assert!(!stats.sessions[0].resumed);
+    assert!(stats.sessions[1].resumed, "{stats:?}");
+    assert_eq!(client.stats().connections_opened, 2);
+
+    // Another client has its own session cache: a full handshake.
+    let other = client_trusting(&ca);
+    let resp = other.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    let stats = server.stats();
+    assert_eq!(stats.sessions.len(), 3);
+    assert!(!stats.sessions[2].resumed, "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_second_connection_resumes_the_tls13_session() {
+    second_connection_resumes(Versions::Tls13Only).await;
+}
+
+#[tokio::test]
+async fn a_second_connection_resumes_the_tls12_session() {
+    second_connection_resumes(Versions::Tls12Only).await;
+}
+
+// --- 5. the idle probe under TLS --------------------------------------------------------------
+
+#[tokio::test]
+async fn session_tickets_after_the_handshake_do_not_spoil_reuse() {
+    let ca = TestCa::new("test CA");
+    // TLS 1.3: the server sends its session tickets right after the handshake.
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .versions(Versions::Tls13Only)
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    for _ in 0..3 {
+        let resp = client
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.text().await.unwrap(), "hello");
+    }
+    let c = client.stats();
+    assert_eq!(c.connections_opened, 1, "{c:?}");
+    assert_eq!((c.idle_closed_by_server, c.unsolicited_responses), (0, 0));
+    assert_eq!(server.stats().requests_per_conn, vec![3]);
+}
+
+#[tokio::test]
+async fn a_post_handshake_message_on_an_idle_connection_does_not_spoil_reuse() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .versions(Versions::Tls13Only)
+        .when_idle(Duration::from_millis(20), IdleAction::KeyUpdate)
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let url = server.url("localhost", "/");
+    let resp = client.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    // The KeyUpdate reaches the idle connection before the next checkout probes it.
+    server.wait_until(|s| s.idle_actions == 1).await;
+    let resp = client.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    let c = client.stats();
+    assert_eq!(c.connections_opened, 1, "{c:?}");
+    assert_eq!((c.idle_closed_by_server, c.unsolicited_responses), (0, 0));
+    assert_eq!(server.stats().requests_per_conn, vec![2]);
+}
+
+/// The server ends an idle connection with `action`; the next request takes a fresh one.
+async fn idle_close_takes_a_fresh_connection(action: IdleAction) {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .when_idle(Duration::from_millis(20), action)
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let url = server.url("localhost", "/");
+    let resp = client.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    server.wait_until(|s| s.idle_actions == 1).await;
+    let resp = client.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    let c = client.stats();
+    assert_eq!(c.connections_opened, 2, "{c:?}");
+    assert_eq!(c.idle_closed_by_server, 1, "{c:?}");
+    assert_eq!(retries(&c), 0, "{c:?}");
+    assert_eq!(c.reuses, 0);
+    // The client closed the dead connection (no CLOSE_WAIT left behind).
+    server.wait_until(|s| s.closed_by_client >= 1).await;
+    assert_eq!(server.stats().requests_per_conn, vec![1, 1]);
+}
+
+#[tokio::test]
+async fn close_notify_on_an_idle_connection_takes_a_fresh_one() {
+    idle_close_takes_a_fresh_connection(IdleAction::CloseNotify).await;
+}
+
+#[tokio::test]
+async fn fin_on_an_idle_tls_connection_takes_a_fresh_one() {
+    idle_close_takes_a_fresh_connection(IdleAction::Fin).await;
+}
+
+// --- 6. keys --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn https_and_http_to_the_same_host_and_port_never_share_a_connection() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .accept_plain()
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let https = server.url("127.0.0.1", "/");
+    let http = format!("http://127.0.0.1:{}/", server.port());
+    for _ in 0..3 {
+        for url in [&https, &http] {
+            let resp = client.get(url).send().await.unwrap();
+            assert_eq!(resp.text().await.unwrap(), "hello");
+        }
+    }
+    let stats = server.stats();
+    assert_eq!(stats.accepted, 2, "{stats:?}");
+    assert_eq!((stats.sessions.len(), stats.plain_conns), (1, 1));
+    assert_eq!(stats.requests_per_conn, vec![3, 3]);
+    // Every request on a connection arrived the way that connection began.
+    let reqs = server.requests();
+    for conn in 0..2 {
+        let tls: Vec<bool> = reqs
+            .iter()
+            .filter(|r| r.conn == conn)
+            .map(|r| r.tls)
+            .collect();
+        assert!(tls.windows(2).all(|w| w[0] == w[1]), "{reqs:?}");
+    }
+    let c = client.stats();
+    assert_eq!(c.connections_opened, 2);
+    assert_eq!(c.hosts.len(), 2, "{c:?}");
+}
+
+#[tokio::test]
+async fn clients_with_different_roots_never_share_a_connection() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let url = server.url("localhost", "/");
+    let trusting = client_trusting(&ca);
+    let other_ca = TestCa::new("other CA");
+    let not_trusting = client_trusting(&other_ca);
+
+    let resp = trusting.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    assert_eq!(trusting.stats().idle, 1);
+
+    // An idle, verified connection to the same key exists; the other client cannot use it.
+    let err = not_trusting.get(&url).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    let s = not_trusting.stats();
+    assert_eq!((s.open, s.connections_opened, s.reuses), (0, 0, 0));
+
+    let resp = trusting.get(&url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    let t = trusting.stats();
+    assert_eq!((t.connections_opened, t.reuses), (1, 1));
+    assert_eq!(server.stats().requests, 2);
+}
+
+// --- deadline -------------------------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn a_tls_handshake_that_never_completes_times_out_at_the_connect_timeout() {
+    let server = SilentServer::start().await;
+    let client = Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let err = client.get(server.url()).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.is_timeout());
+    assert!(err.to_string().contains("TLS handshake"), "{err}");
+    assert_eq!(server.accepted(), 1, "the TCP connection was made");
+    let c = client.stats();
+    assert_eq!((c.open, retries(&c)), (0, 0));
+}
