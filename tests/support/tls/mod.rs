@@ -4,10 +4,10 @@
 //! - [`TestCa`]: a throw-away certificate authority issuing server and client certificates
 //!   (valid now, or expired long ago).
 //! - [`TlsServer`]: a `TlsAcceptor` on 127.0.0.1:0 answering simple HTTP/1.1 (GET → `hello`,
-//!   a target starting with `/big` → [`BIG_BODY`] bytes, any other method → its body echoed; `Content-Length` request bodies only). It records
-//!   every ClientHello (SNI, ALPN offered) and every completed handshake (version, resumed
-//!   or full, client certificate presented), counts connections and requests, and can do
-//!   something to a connection left idle for a while: send `close_notify`, send a FIN, or
+//!   a target starting with `/big` → [`BIG_BODY`] bytes, any other method → its body
+//!   echoed; `Content-Length` request bodies only). It records every ClientHello (SNI,
+//!   ALPN offered) and every completed handshake (version, resumed or full, client
+//!   certificate presented), counts connections and requests, and can do something to a connection left idle for a while: send `close_notify`, send a FIN, or
 //!   send a TLS 1.3 `KeyUpdate` (a post-handshake message that must not look like data).
 //!   With [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart
 //!   by the first byte: 0x16 starts a TLS handshake).
@@ -16,22 +16,28 @@
 //!
 //! Every server stops by itself: when dropped (its tasks are aborted) and in any case after
 //! its lifetime (60 s of real time by default).
+//!
+//! Files: this one (setup, accept, handshake, counters), `http.rs` (one connection's
+//! request loop and idle actions), `pki.rs` (certificates), `silent.rs`.
 
-use std::io;
+mod http;
+mod pki;
+mod silent;
+
+// Only the TLS tests use these; other test binaries compile them unused.
+#[allow(unused_imports)]
+pub use pki::{CertKey, TestCa};
+#[allow(unused_imports)]
+pub use silent::SilentServer;
+
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use rustls::server::{Acceptor, WebPkiClientVerifier};
 use rustls::{HandshakeKind, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -39,6 +45,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::{real_time_sleep, WAIT_LIMIT};
+use http::{serve_http, Io};
 
 /// The size of the body answered to a target starting with `/big`: more than a client
 /// reads with the head, so a response held unread keeps its connection busy.
@@ -49,113 +56,6 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A certificate authority made for one test.
-pub struct TestCa {
-    params: CertificateParams,
-    key: KeyPair,
-    cert: rcgen::Certificate,
-}
-
-/// A certificate (leaf) with its private key, in the forms tests need.
-#[derive(Clone)]
-pub struct CertKey {
-    pub cert_pem: String,
-    pub key_pem: String,
-    pub cert_der: CertificateDer<'static>,
-    pub key_der: Vec<u8>,
-}
-
-impl CertKey {
-    fn private_key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
-    }
-}
-
-/// Whether a leaf is for a server or a client, and whether it has expired.
-#[derive(Clone, Copy)]
-enum Leaf {
-    Server { expired: bool },
-    Client,
-}
-
-impl TestCa {
-    /// A new CA named `name`.
-    pub fn new(name: &str) -> TestCa {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        TestCa { params, key, cert }
-    }
-
-    /// The CA certificate, PEM.
-    pub fn cert_pem(&self) -> String {
-        self.cert.pem()
-    }
-
-    /// The CA certificate, DER.
-    pub fn cert_der(&self) -> CertificateDer<'static> {
-        self.cert.der().clone()
-    }
-
-    /// The CA certificate as tether takes it.
-    pub fn certificate(&self) -> tether::Certificate {
-        tether::Certificate::from_pem(self.cert_pem().as_bytes()).unwrap()
-    }
-
-    /// A server certificate for `names` (DNS names or IP addresses), valid now.
-    pub fn server_cert(&self, names: &[&str]) -> CertKey {
-        self.issue(names, Leaf::Server { expired: false })
-    }
-
-    /// A server certificate for `names` that expired in 2001.
-    pub fn expired_server_cert(&self, names: &[&str]) -> CertKey {
-        self.issue(names, Leaf::Server { expired: true })
-    }
-
-    /// A client certificate (for mutual TLS) named `name`.
-    pub fn client_cert(&self, name: &str) -> CertKey {
-        self.issue(&[name], Leaf::Client)
-    }
-
-    fn issue(&self, names: &[&str], leaf: Leaf) -> CertKey {
-        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-        let mut params = CertificateParams::new(names.clone()).unwrap();
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        match leaf {
-            Leaf::Server { expired } => {
-                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-                if expired {
-                    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-                    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
-                }
-            }
-            Leaf::Client => {
-                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            }
-        }
-        let key = KeyPair::generate().unwrap();
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        CertKey {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            cert_der: cert.der().clone(),
-            key_der: key.serialize_der(),
-        }
-    }
 }
 
 /// Which TLS versions the server accepts.
@@ -544,239 +444,4 @@ async fn handshake(shared: &Shared, conn: usize, tcp: TcpStream) -> Option<TlsSt
 
 fn client_gone(shared: &Shared) {
     shared.stats.send_modify(|s| s.closed_by_client += 1);
-}
-
-/// A request head and body read off the connection.
-struct Parsed {
-    method: String,
-    target: String,
-    body: Vec<u8>,
-}
-
-/// Serves requests until the client goes or an idle action ends the connection.
-async fn serve_http(shared: &Shared, conn: usize, mut io: Io) {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut answered = 0usize;
-    loop {
-        // Idle between responses: maybe act on it.
-        if buf.is_empty() && answered > 0 {
-            if let Some((after, action)) = shared.idle {
-                let mut chunk = [0u8; 4096];
-                match tokio::time::timeout(after, io.read(&mut chunk)).await {
-                    Ok(Ok(0)) | Ok(Err(_)) => return client_gone(shared),
-                    Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-                    Err(_) => {
-                        if !io.idle_action(action).await {
-                            return client_gone(shared);
-                        }
-                        shared.stats.send_modify(|s| s.idle_actions += 1);
-                        if action != IdleAction::KeyUpdate {
-                            // Wait for the client to close its side.
-                            let _ = drain(&mut io).await;
-                            return client_gone(shared);
-                        }
-                    }
-                }
-            }
-        }
-        let Some(req) = read_request(&mut io, &mut buf).await else {
-            return client_gone(shared);
-        };
-        let body = if req.target.starts_with("/big") {
-            vec![b'x'; BIG_BODY]
-        } else if req.method == "GET" || req.method == "HEAD" {
-            b"hello".to_vec()
-        } else {
-            req.body.clone()
-        };
-        {
-            let mut all = shared.requests.lock().unwrap_or_else(|e| e.into_inner());
-            all.push(Request {
-                conn,
-                tls: matches!(io, Io::Tls(_)),
-                method: req.method.clone(),
-                target: req.target,
-                body: req.body,
-            });
-        }
-        shared.stats.send_modify(|s| {
-            s.requests += 1;
-            if let Some(n) = s.requests_per_conn.get_mut(conn) {
-                *n += 1;
-            }
-        });
-        let mut out =
-            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
-        if req.method != "HEAD" {
-            out.extend_from_slice(&body);
-        }
-        if io.write_all(&out).await.is_err() || io.flush().await.is_err() {
-            return client_gone(shared);
-        }
-        answered += 1;
-    }
-}
-
-/// Reads until EOF or error, discarding.
-async fn drain(io: &mut Io) -> io::Result<()> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        if io.read(&mut chunk).await? == 0 {
-            return Ok(());
-        }
-    }
-}
-
-/// Reads one request (head, then a `Content-Length` body); `None` when the client closed
-/// or sent something unparseable.
-async fn read_request(io: &mut Io, buf: &mut Vec<u8>) -> Option<Parsed> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(buf) {
-            Ok(httparse::Status::Complete(head_len)) => {
-                let method = req.method.unwrap_or_default().to_owned();
-                let target = req.path.unwrap_or_default().to_owned();
-                let length = req
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
-                    .unwrap_or(0usize);
-                while buf.len() < head_len + length {
-                    let n = io.read(&mut chunk).await.ok()?;
-                    if n == 0 {
-                        return None;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let body = buf[head_len..head_len + length].to_vec();
-                buf.drain(..head_len + length);
-                return Some(Parsed {
-                    method,
-                    target,
-                    body,
-                });
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(_) => return None,
-        }
-        let n = io.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// A served connection: plain or TLS.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Io {
-    /// Does `action`; false when the connection failed meanwhile.
-    async fn idle_action(&mut self, action: IdleAction) -> bool {
-        match (self, action) {
-            (Io::Tls(tls), IdleAction::CloseNotify) => {
-                tls.get_mut().1.send_close_notify();
-                tls.flush().await.is_ok()
-            }
-            (Io::Tls(tls), IdleAction::KeyUpdate) => {
-                tls.get_mut().1.refresh_traffic_keys().is_ok() && tls.flush().await.is_ok()
-            }
-            (Io::Tls(tls), IdleAction::Fin) => tls.get_mut().0.shutdown().await.is_ok(),
-            (Io::Plain(tcp), _) => tcp.shutdown().await.is_ok(),
-        }
-    }
-}
-
-impl AsyncRead for Io {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Io {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// Accepts TCP connections and never speaks: a TLS handshake against it never completes.
-pub struct SilentServer {
-    addr: SocketAddr,
-    accepted: watch::Receiver<usize>,
-    task: tokio::task::AbortHandle,
-    _lifetime: std::sync::mpsc::Sender<()>,
-}
-
-impl SilentServer {
-    /// Binds 127.0.0.1:0 and starts accepting.
-    pub async fn start() -> SilentServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = watch::channel(0usize);
-        let task = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((tcp, _)) = listener.accept().await {
-                held.push(tcp);
-                tx.send_modify(|n| *n += 1);
-            }
-        })
-        .abort_handle();
-        let lifetime = stop_after(task.clone(), DEFAULT_LIFETIME);
-        SilentServer {
-            addr,
-            accepted: rx,
-            task,
-            _lifetime: lifetime,
-        }
-    }
-
-    /// `https://127.0.0.1:PORT/`.
-    pub fn url(&self) -> String {
-        format!("https://{}/", self.addr)
-    }
-
-    /// Connections accepted so far.
-    pub fn accepted(&self) -> usize {
-        *self.accepted.borrow()
-    }
-}
-
-impl Drop for SilentServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
