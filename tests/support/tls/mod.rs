@@ -7,10 +7,11 @@
 //!   a target starting with `/big` → [`BIG_BODY`] bytes, any other method → its body
 //!   echoed; `Content-Length` request bodies only). It records every ClientHello (SNI,
 //!   ALPN offered) and every completed handshake (version, resumed or full, client
-//!   certificate presented), counts connections and requests, and can do something to a connection left idle for a while: send `close_notify`, send a FIN, or
-//!   send a TLS 1.3 `KeyUpdate` (a post-handshake message that must not look like data).
-//!   With [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart
-//!   by the first byte: 0x16 starts a TLS handshake).
+//!   certificate presented), counts connections and requests, and can do something to a
+//!   connection left idle for a while: send `close_notify`, send a FIN, or send a TLS 1.3
+//!   `KeyUpdate` (a post-handshake message that must not look like data). With
+//!   [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart by
+//!   the first byte: 0x16 starts a TLS handshake).
 //! - [`SilentServer`]: accepts TCP connections and never says a word (a TLS handshake that
 //!   never completes).
 //!
