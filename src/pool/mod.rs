@@ -126,7 +126,7 @@ impl Pool {
                 Ok(Lease::Reused(self.pooled(key, conn)))
             }
             Checkout::Connect => Ok(Lease::Open(self.slot(key))),
-            Checkout::Wait(id, rx) => self.wait(key, id, rx, deadline).await,
+            Checkout::Wait(id, rx) => self.wait(key, id, rx, fresh, deadline).await,
         }
     }
 
@@ -135,6 +135,7 @@ impl Pool {
         key: &PoolKey,
         id: u64,
         rx: oneshot::Receiver<Grant<Connection>>,
+        fresh: bool,
         deadline: Option<Instant>,
     ) -> Result<Lease, Error> {
         tracing::debug!(host = %key, waiter = id, "waiting for a connection");
@@ -154,6 +155,14 @@ impl Pool {
         };
         guard.done = true;
         match got {
+            Ok(Grant::Conn(conn)) if fresh => {
+                // A retry must not reuse a connection: close the one handed over and open
+                // a new one in its slot (the slot stays counted against the caps).
+                tracing::debug!(host = %key, conn = conn.id(), "handed a released connection, but a retry needs a new one: closing it");
+                self.inner.counters.count(Count::Evicted);
+                drop(conn);
+                Ok(Lease::Open(self.slot(key)))
+            }
             Ok(Grant::Conn(conn)) => {
                 tracing::debug!(host = %key, conn = conn.id(), "handed a released connection");
                 Ok(Lease::Reused(self.pooled(key, conn)))
