@@ -24,11 +24,14 @@
 #![allow(dead_code)]
 
 mod conn;
+mod poll;
 mod request;
 mod script;
 pub mod tls;
 
 // Each test binary uses only some of these.
+#[allow(unused_imports)]
+pub use poll::{eventually, POLL_LIMIT};
 #[allow(unused_imports)]
 pub use script::{BodyMode, ConnPolicy, Reply, ResponseSpec, Script};
 
