@@ -1,0 +1,174 @@
+//! Server-side FIN and stale connections: an idle connection the server closed (FIN) or
+//! spoke on unasked (a `408` before closing) is found before reuse and replaced without
+//! an error; the background sweep closes such connections, and expired ones, without any
+//! request, and forgets hosts with nothing left.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{eventually, ConnPolicy, Script, TestServer};
+use tether::Client;
+
+async fn get_ok(client: &Client, url: String) {
+    let resp = client.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+}
+
+/// Every connection is closed by the server once idle this long.
+const SERVER_IDLE: Duration = Duration::from_millis(30);
+
+fn idle_close() -> Script {
+    Script::new().conn_policy(ConnPolicy {
+        idle_close: Some(SERVER_IDLE),
+        ..ConnPolicy::default()
+    })
+}
+
+fn idle_408() -> Script {
+    Script::new().conn_policy(ConnPolicy {
+        idle_408: Some(SERVER_IDLE),
+        ..ConnPolicy::default()
+    })
+}
+
+#[tokio::test]
+async fn idle_conn_closed_by_server_is_not_reused() {
+    let server = TestServer::start(idle_close()).await;
+    let client = Client::new();
+    get_ok(&client, server.url("/")).await;
+    server.wait_until(|s| s.closed_by_server == 1).await;
+    get_ok(&client, server.url("/")).await;
+    let stats = client.stats();
+    assert_eq!(stats.idle_closed_by_server, 1);
+    assert_eq!(stats.connections_opened, 2);
+    assert_eq!(stats.reuses, 0);
+    assert_eq!(
+        stats.retries_close_race + stats.retries_nothing_written,
+        0,
+        "found before the request, not by a failed attempt"
+    );
+    let s = server.stats();
+    assert_eq!(s.accepted, 2);
+    assert_eq!(s.requests_per_conn, vec![1, 1]);
+    // The dead connection was closed on the client's side too.
+    server
+        .wait_until(|s| s.client_closed_after_server_fin == 1)
+        .await;
+}
+
+#[tokio::test]
+async fn idle_conn_that_got_an_unsolicited_408_is_not_reused_and_the_408_is_not_seen() {
+    let server = TestServer::start(idle_408()).await;
+    let client = Client::new();
+    get_ok(&client, server.url("/")).await;
+    server.wait_until(|s| s.closed_by_server == 1).await;
+    // `get_ok` checks the answer is the 200 of a new connection.
+    get_ok(&client, server.url("/")).await;
+    let stats = client.stats();
+    assert_eq!(stats.unsolicited_responses, 1);
+    assert_eq!(stats.idle_closed_by_server, 0);
+    assert_eq!(stats.retries_408, 0);
+    assert_eq!(server.stats().accepted, 2);
+    assert_eq!(server.stats().requests_per_conn, vec![1, 1]);
+}
+
+#[tokio::test]
+async fn idle_conn_reset_by_server_is_not_reused() {
+    let server = TestServer::start(Script::new().conn_policy(ConnPolicy {
+        idle_reset: Some(SERVER_IDLE),
+        ..ConnPolicy::default()
+    }))
+    .await;
+    let client = Client::new();
+    get_ok(&client, server.url("/")).await;
+    server.wait_until(|s| s.resets_sent == 1).await;
+    get_ok(&client, server.url("/")).await;
+    assert_eq!(client.stats().idle_closed_by_server, 1);
+    assert_eq!(server.stats().accepted, 2);
+}
+
+#[tokio::test]
+async fn sweep_closes_idle_conns_the_server_closed_without_any_request() {
+    let server = TestServer::start(idle_close()).await;
+    let client = Client::builder()
+        .sweep_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    get_ok(&client, server.url("/")).await;
+    get_ok(&client, server.url("/")).await;
+    assert_eq!(client.stats().idle, 1);
+    server.wait_until(|s| s.closed_by_server == 1).await;
+    // No request: the sweep finds the FIN and closes our side (no CLOSE_WAIT).
+    server
+        .wait_until(|s| s.client_closed_after_server_fin == 1)
+        .await;
+    eventually("the host is forgotten", || client.stats().hosts.is_empty()).await;
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (0, 0));
+    assert_eq!(stats.idle_closed_by_server, 1);
+    assert_eq!(server.stats().accepted, 1);
+}
+
+#[tokio::test]
+async fn sweep_closes_idle_conns_that_got_an_unsolicited_408() {
+    let server = TestServer::start(idle_408()).await;
+    let client = Client::builder()
+        .sweep_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    get_ok(&client, server.url("/")).await;
+    server.wait_until(|s| s.closed_by_server == 1).await;
+    // Closing a socket with unread bytes (the 408) sends a reset, which the server's
+    // counters do not tell from a vanished client: watch the client's side instead.
+    eventually("the host is forgotten", || client.stats().hosts.is_empty()).await;
+    let stats = client.stats();
+    assert_eq!(stats.unsolicited_responses, 1);
+    assert_eq!((stats.open, stats.idle), (0, 0));
+}
+
+#[tokio::test]
+async fn sweep_closes_expired_idle_conns_and_forgets_their_hosts() {
+    let a = TestServer::start_on("127.0.0.1", Script::new()).await;
+    let b = TestServer::start_on("127.0.0.2", Script::new()).await;
+    let client = Client::builder()
+        .idle_timeout(Duration::from_millis(40))
+        .sweep_interval(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    get_ok(&client, a.url("/")).await;
+    get_ok(&client, b.url("/")).await;
+    assert_eq!(client.stats().hosts.len(), 2);
+    // The client, not the server, ends them.
+    a.wait_until(|s| s.closed_by_client == 1).await;
+    b.wait_until(|s| s.closed_by_client == 1).await;
+    eventually("both hosts are forgotten", || {
+        client.stats().hosts.is_empty()
+    })
+    .await;
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (0, 0));
+    assert_eq!(stats.expired_idle_timeout, 2);
+    assert_eq!(a.stats().closed_by_server + b.stats().closed_by_server, 0);
+}
+
+#[tokio::test]
+async fn sweep_keeps_live_idle_conns() {
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::builder()
+        .sweep_interval(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    get_ok(&client, server.url("/")).await;
+    assert_eq!(client.stats().idle, 1);
+    // Several sweeps run over the idle connection as tokio's clock is moved on.
+    tokio::time::pause();
+    for _ in 0..10 {
+        tokio::time::advance(Duration::from_millis(5)).await;
+    }
+    tokio::time::resume();
+    get_ok(&client, server.url("/")).await;
+    assert_eq!(server.stats().accepted, 1);
+    assert_eq!(client.stats().reuses, 1);
+}
