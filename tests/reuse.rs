@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{ConnPolicy, Reply, Script, TestServer};
+use support::{Reply, Script, TestServer};
 
 #[tokio::test]
 async fn hundred_sequential_gets_use_one_connection() {
@@ -82,24 +82,76 @@ async fn close_delimited_body_is_read_whole_and_not_reused() {
 
 #[tokio::test]
 async fn keep_alive_max_stops_reuse_after_that_many_more_requests() {
-    // max=2 on every response: the server allows two more, so each connection serves 3.
-    let server = TestServer::start(
-        Script::new().always(Reply::ok("ok").with_header("Keep-Alive", "timeout=30, max=2")),
-    )
+    // As Apache does: each connection takes 3 requests, and each response says how many
+    // more it will take (max=2, max=1, max=0). The server itself would keep going.
+    let server = TestServer::start(Script::new().respond(|req| {
+        let max = 2usize.saturating_sub(req.index_on_conn);
+        Reply::ok("ok").with_header("Keep-Alive", &format!("timeout=30, max={max}"))
+    }))
     .await;
     let client = tether::Client::new();
-    // Each response says max=2 anew, so we count down from the last one we saw.
-    for _ in 0..4 {
-        client
-            .get(server.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+    for _ in 0..7 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok");
     }
-    assert!(server.stats().accepted >= 1);
-    let _ = ConnPolicy::default();
-    let _ = Duration::ZERO;
+    assert_eq!(server.stats().requests_per_conn, vec![3, 3, 1]);
+    let stats = client.stats();
+    assert_eq!(stats.expired_server_max, 2);
+    assert_eq!(stats.reuses, 4);
+    assert_eq!(stats.retries_close_race, 0);
+    // Closed by the client after the last allowed response.
+    server.wait_until(|s| s.closed_by_client == 2).await;
+}
+
+#[tokio::test]
+async fn keep_alive_max_said_once_is_counted_down_by_the_client() {
+    // Only the first response of a connection says max=2: two more requests, then close.
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.index_on_conn == 0 {
+            Reply::ok("ok").with_header("Keep-Alive", "timeout=30, max=2")
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = tether::Client::new();
+    for _ in 0..4 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    assert_eq!(server.stats().requests_per_conn, vec![3, 1]);
+    assert_eq!(client.stats().expired_server_max, 1);
+}
+
+#[tokio::test]
+async fn idle_connections_are_reused_freshest_first() {
+    // Two connections go idle one after the other; the next request takes the one that
+    // went idle last. The bodies trickle in, so neither is complete when its head is
+    // returned: each goes idle when its body is read.
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/hold" {
+            Reply::Drip {
+                head: b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n".to_vec(),
+                body: vec![b'd'; 20],
+                every: Duration::from_millis(2),
+            }
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = tether::Client::new();
+    let first = client.get(server.url("/hold")).send().await.unwrap();
+    let second = client.get(server.url("/hold")).send().await.unwrap();
+    assert_eq!(server.stats().accepted, 2);
+    assert_eq!(first.bytes().await.unwrap().len(), 20);
+    assert_eq!(second.bytes().await.unwrap().len(), 20);
+    let resp = client.get(server.url("/next")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let next = server
+        .requests()
+        .into_iter()
+        .find(|r| r.target == "/next")
+        .unwrap();
+    assert_eq!(next.conn, 1, "the connection released last is reused first");
 }

@@ -63,8 +63,12 @@ impl Response {
         let keep_alive = proto::keep_alive(sent_connection, head.version, &head.headers, &framing);
         if keep_alive.close.is_none() {
             let conn = pooled.conn();
-            conn.server_timeout = keep_alive.timeout;
-            conn.server_remaining = keep_alive.max;
+            // A response that does not repeat `Keep-Alive` leaves the server's terms as
+            // they were, one request further on: `max=M` allows M more requests in all.
+            conn.server_timeout = keep_alive.timeout.or(conn.server_timeout);
+            conn.server_remaining = keep_alive
+                .max
+                .or(conn.server_remaining.map(|n| n.saturating_sub(1)));
         }
         if let Some(reason) = keep_alive.close {
             let conn = pooled.conn().id();
