@@ -122,7 +122,7 @@ impl Pool {
         self.inner.finish(out);
         match outcome {
             Checkout::Idle(conn, idle_for) => {
-                tracing::debug!(host = %key, conn = conn.id(), idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
+                tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
                 Ok(Lease::Reused(self.pooled(key, conn)))
             }
             Checkout::Connect => Ok(Lease::Open(self.slot(key))),
@@ -164,7 +164,7 @@ impl Pool {
                 Ok(Lease::Open(self.slot(key)))
             }
             Ok(Grant::Conn(conn)) => {
-                tracing::debug!(host = %key, conn = conn.id(), "handed a released connection");
+                tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = 0u64, "handed a released connection");
                 Ok(Lease::Reused(self.pooled(key, conn)))
             }
             Ok(Grant::Slot) => Ok(Lease::Open(self.slot(key))),
@@ -256,7 +256,7 @@ impl Slot {
     /// Puts a newly opened connection in the slot.
     pub fn fill(self, conn: Connection) -> Pooled {
         self.pool.counters.count(Count::ConnectionOpened);
-        tracing::debug!(host = %self.key, conn = conn.id(), "opened connection");
+        tracing::debug!(host = %self.key, conn = conn.id(), reused = false, "opened connection");
         Pooled {
             conn,
             slot: self,
@@ -323,7 +323,7 @@ impl Pooled {
         let now = now();
         if conn.server_remaining == Some(0) {
             pool.counters.count(Count::ExpiredServerMax);
-            tracing::debug!(host = %slot.key, conn = conn.id(), "server keep-alive max reached: closing");
+            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "server keep-alive max", "server keep-alive max reached: closing");
             return;
         }
         if config
@@ -331,10 +331,11 @@ impl Pooled {
             .is_some_and(|m| conn.responses >= m)
         {
             pool.counters.count(Count::ExpiredLifetime);
+            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "max requests per connection", "request limit reached: closing");
             return;
         }
         if !conn.prepare_idle() {
-            tracing::debug!(host = %slot.key, conn = conn.id(), "bytes after the response: closing");
+            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "bytes after the response", "bytes after the response: closing");
             return;
         }
         let lifetime_ends = config.max_lifetime.map(|l| conn.created() + l);
@@ -345,13 +346,16 @@ impl Pooled {
             config.keep_alive_margin,
             lifetime_ends,
         ) else {
-            let what = if conn.server_timeout.is_some() {
-                Count::ExpiredServerTimeout
+            let server_too_short = conn
+                .server_timeout
+                .is_some_and(|t| t <= config.keep_alive_margin);
+            let (what, cause) = if server_too_short {
+                (Count::ExpiredServerTimeout, "server keep-alive timeout")
             } else {
-                Count::ExpiredLifetime
+                (Count::ExpiredLifetime, "lifetime")
             };
             pool.counters.count(what);
-            tracing::debug!(host = %slot.key, conn = conn.id(), "keep-alive timeout too short to reuse: closing");
+            tracing::debug!(host = %slot.key, conn = conn.id(), cause, "too little idle time left to reuse: closing");
             return;
         };
         slot.armed = false;
