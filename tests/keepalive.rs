@@ -137,3 +137,25 @@ async fn requests_ask_for_keep_alive() {
     let req = &server.requests()[0];
     assert_eq!(req.header("connection"), Some("keep-alive"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn conn_past_max_lifetime_is_not_reused() {
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::builder()
+        .max_lifetime(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    get_ok_plain(&client, &server).await;
+    tokio::time::advance(Duration::from_secs(5)).await;
+    get_ok_plain(&client, &server).await;
+    assert_eq!(server.stats().accepted, 1, "5 s old: reused");
+    tokio::time::advance(Duration::from_secs(6)).await;
+    get_ok_plain(&client, &server).await;
+    assert_eq!(server.stats().accepted, 2, "11 s old: not reused");
+    assert_eq!(client.stats().expired_lifetime, 1);
+}
+
+async fn get_ok_plain(client: &Client, server: &TestServer) {
+    let resp = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+}

@@ -119,7 +119,8 @@ impl Connection {
             io,
             buf: BytesMut::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            created: Instant::now(),
+            // The pool's clock (tokio's), which `max_lifetime` is checked against.
+            created: crate::pool::now(),
             responses: 0,
             server_remaining: None,
             server_timeout: None,
