@@ -120,20 +120,22 @@ async fn nginx_keepalive_requests_limit_ends_each_connection_without_errors() {
 const GAPS_AROUND_ONE_SECOND: [f64; 9] = [0.5, 0.9, 1.0, 1.1, 1.5, 0.0, 0.5, 0.2, 0.0];
 
 /// Runs one GET after each gap, then returns nginx's log of them (one line per request,
-/// in order: the requests are sequential).
+/// in order: the requests are sequential), leaving out the `already` lines of earlier
+/// requests.
 async fn gets_with_gaps(
     client: &tether::Client,
     nginx: &ServerProcess,
     gaps: &[f64],
+    already: usize,
 ) -> Vec<NginxLogLine> {
     get_ok(client, nginx, "/gap/0").await;
     for (i, gap) in gaps.iter().enumerate() {
         tokio::time::sleep(Duration::from_secs_f64(*gap)).await;
         get_ok(client, nginx, &format!("/gap/{}", i + 1)).await;
     }
-    let log = parse_nginx_log(&nginx.wait_log_lines(gaps.len() + 1));
-    assert_eq!(log.len(), gaps.len() + 1, "{log:#?}");
-    log
+    let mut log = parse_nginx_log(&nginx.wait_log_lines(already + gaps.len() + 1));
+    assert_eq!(log.len(), already + gaps.len() + 1, "{log:#?}");
+    log.split_off(already)
 }
 
 #[tokio::test]
@@ -149,7 +151,7 @@ async fn gets_around_nginx_keepalive_timeout_and_request_limit_never_fail() {
         return;
     };
     let client = tether::Client::new();
-    let log = gets_with_gaps(&client, &nginx, &GAPS_AROUND_ONE_SECOND).await;
+    let log = gets_with_gaps(&client, &nginx, &GAPS_AROUND_ONE_SECOND, 0).await;
     // Each request, from the gap before it and the previous request's number on its
     // connection: a new connection after the third request (nginx said close) or after
     // a gap well past the timeout; the same one after a gap well under it; near the
@@ -213,7 +215,8 @@ async fn nginx_keep_alive_timeout_header_of_one_second_means_no_reuse_and_no_rac
         Some("timeout=1"),
         "{headers:?}"
     );
-    let log = gets_with_gaps(&client, &nginx, &GAPS_AROUND_ONE_SECOND).await;
+    nginx.wait_log_lines(1);
+    let log = gets_with_gaps(&client, &nginx, &GAPS_AROUND_ONE_SECOND, 1).await;
     // timeout=1 is at or below the 1 s margin: the client never reuses, so nginx never
     // closes a connection under it.
     assert!(log.iter().all(|l| l.connection_requests == 1), "{log:#?}");
@@ -224,6 +227,11 @@ async fn nginx_keep_alive_timeout_header_of_one_second_means_no_reuse_and_no_rac
         "{stats:?}"
     );
     assert_eq!(stats.reuses, 0, "{stats:?}");
+    // Each connection was closed by the client as soon as its response ended.
+    assert_eq!(
+        stats.expired_server_timeout, stats.connections_opened,
+        "{stats:?}"
+    );
     assert_eq!(
         (stats.retries_close_race, stats.idle_closed_by_server),
         (0, 0),
@@ -247,7 +255,7 @@ async fn nginx_keep_alive_timeout_header_is_honoured_before_nginx_closes() {
     // nginx closes at 3 s.
     let client = tether::Client::new();
     let gaps = [0.5, 1.5, 2.5, 0.2];
-    let log = gets_with_gaps(&client, &nginx, &gaps).await;
+    let log = gets_with_gaps(&client, &nginx, &gaps, 0).await;
     let numbers: Vec<u64> = log.iter().map(|l| l.connection_requests).collect();
     assert_eq!(numbers, vec![1, 2, 3, 1, 2], "{log:#?}");
     let stats = client.stats();
