@@ -1,0 +1,166 @@
+//! The clients compared, behind one interface: tether, hyper-util's legacy pooled client and
+//! reqwest (HTTP/1.1 only, no TLS). Each is built with the same per-host cap (and global cap,
+//! where the benchmark has one). tether enforces caps itself; hyper-util and reqwest have
+//! none on open connections, so the benchmark holds a semaphore per host (and a global one)
+//! around each request, from before it is sent until its body has been read.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::Semaphore;
+
+/// Which client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Tether,
+    HyperUtil,
+    Reqwest,
+}
+
+impl Which {
+    pub const ALL: [Which; 3] = [Which::Tether, Which::HyperUtil, Which::Reqwest];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Tether => "tether",
+            Which::HyperUtil => "hyper-util",
+            Which::Reqwest => "reqwest",
+        }
+    }
+}
+
+/// Caps every client gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Hosts, numbered `0..hosts` by the benchmark.
+    pub hosts: usize,
+    pub per_host: usize,
+    /// A global cap on requests (hyper-util, reqwest) or connections (tether).
+    pub total: Option<usize>,
+}
+
+/// Semaphores standing in for caps the client does not have.
+pub struct Limits {
+    per_host: Vec<Semaphore>,
+    total: Option<Semaphore>,
+}
+
+impl Limits {
+    fn new(caps: Caps) -> Limits {
+        Limits {
+            per_host: (0..caps.hosts)
+                .map(|_| Semaphore::new(caps.per_host))
+                .collect(),
+            total: caps.total.map(Semaphore::new),
+        }
+    }
+}
+
+/// One client of any kind.
+pub enum AnyClient {
+    Tether(tether::Client),
+    HyperUtil(
+        hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
+        Arc<Limits>,
+    ),
+    Reqwest(reqwest::Client, Arc<Limits>),
+}
+
+impl AnyClient {
+    /// A client of kind `which` with `caps`, otherwise its defaults (idle connections are
+    /// kept up to the per-host cap, for 90 s).
+    pub fn new(which: Which, caps: Caps) -> AnyClient {
+        match which {
+            Which::Tether => {
+                let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
+                if let Some(total) = caps.total {
+                    b = b.max_connections_total(total);
+                }
+                AnyClient::Tether(b.build().expect("tether client"))
+            }
+            Which::HyperUtil => {
+                let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                    .pool_timer(TokioTimer::new())
+                    .pool_max_idle_per_host(caps.per_host)
+                    .build_http();
+                AnyClient::HyperUtil(client, Arc::new(Limits::new(caps)))
+            }
+            Which::Reqwest => {
+                let client = reqwest::Client::builder()
+                    .pool_max_idle_per_host(caps.per_host)
+                    .build()
+                    .expect("reqwest client");
+                AnyClient::Reqwest(client, Arc::new(Limits::new(caps)))
+            }
+        }
+    }
+
+    /// `GET url` (on host number `host`); the body length.
+    pub async fn get(&self, host: usize, url: &str) -> Result<usize, String> {
+        self.request(host, Method::GET, url, None).await
+    }
+
+    /// `POST url` with `body`; the response body length.
+    pub async fn post(&self, host: usize, url: &str, body: Bytes) -> Result<usize, String> {
+        self.request(host, Method::POST, url, Some(body)).await
+    }
+
+    /// Sends a request and reads its whole body, under the caps.
+    pub async fn request(
+        &self,
+        host: usize,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+    ) -> Result<usize, String> {
+        match self {
+            AnyClient::Tether(c) => {
+                let mut req = c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(bytes.len())
+            }
+            AnyClient::HyperUtil(c, limits) => {
+                let _host = limits.per_host[host].acquire().await;
+                let _total = match &limits.total {
+                    Some(s) => Some(s.acquire().await),
+                    None => None,
+                };
+                let req = http::Request::builder()
+                    .method(method)
+                    .uri(url)
+                    .body(Full::new(body.unwrap_or_default()))
+                    .map_err(|e| e.to_string())?;
+                let resp = c.request(req).await.map_err(|e| e.to_string())?;
+                let bytes = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .to_bytes();
+                Ok(bytes.len())
+            }
+            AnyClient::Reqwest(c, limits) => {
+                let _host = limits.per_host[host].acquire().await;
+                let _total = match &limits.total {
+                    Some(s) => Some(s.acquire().await),
+                    None => None,
+                };
+                let mut req = c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(bytes.len())
+            }
+        }
+    }
+}

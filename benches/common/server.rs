@@ -1,0 +1,335 @@
+//! The benchmarks' HTTP/1.1 server: a small keep-alive server (tokio and httparse) that runs
+//! in a child process, so the client's CPU time and memory are measured without it.
+//!
+//! It listens on one or more loopback addresses (127.0.0.1, or 127.0.A.B for many "hosts"),
+//! each on its own port, and answers every request with `200 OK` and a body of zeros whose
+//! size the path names: `/b/<size>`. A path `/gate/<n>/<size>` holds the answer until its
+//! listener has `n` connections open at once (to make a client open `n` of them).
+//!
+//! The parent talks to it over the child's stdin/stdout, one line each way:
+//! - at start the child prints `LISTEN <ip>:<port>` per listener, then `READY`;
+//! - `stats` → `STATS <accepted> <requests> <max_open_per_host> <open> <max_open_total>`,
+//!   counted since the previous `stats`; the maxima start again from what is open now;
+//! - end of stdin → the child exits (so it never outlives the benchmark).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const ENV: &str = "TETHER_BENCH_SERVER_HOSTS";
+
+/// The largest body the server sends.
+const MAX_BODY: usize = 1 << 20;
+static ZEROS: [u8; MAX_BODY] = [0; MAX_BODY];
+
+/// If this process was started as the server child, serves and exits; otherwise returns.
+pub fn run_if_child() {
+    let Ok(hosts) = std::env::var(ENV) else {
+        return;
+    };
+    let hosts: usize = hosts.parse().expect("host count");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    rt.block_on(serve(hosts));
+    std::process::exit(0);
+}
+
+/// The listen address of host number `i` (0-based): 127.0.0.1 for a single host, else
+/// 127.0.A.B with B in 1..=250.
+pub fn host_ip(i: usize, hosts: usize) -> String {
+    if hosts == 1 {
+        "127.0.0.1".to_string()
+    } else {
+        format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250)
+    }
+}
+
+#[derive(Default)]
+struct HostCounters {
+    open: AtomicUsize,
+    max_open: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Totals {
+    accepted: AtomicUsize,
+    requests: AtomicUsize,
+    open: AtomicUsize,
+    max_open: AtomicUsize,
+}
+
+async fn serve(hosts: usize) {
+    let totals = Arc::new(Totals::default());
+    let mut all = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for i in 0..hosts {
+        let ip = host_ip(i, hosts);
+        let listener = TcpListener::bind((ip.as_str(), 0)).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        writeln!(out, "LISTEN {addr}").expect("stdout");
+        let host = Arc::new(HostCounters::default());
+        let (open_tx, _) = watch::channel(0usize);
+        let open_tx = Arc::new(open_tx);
+        all.push(host.clone());
+        tokio::spawn(accept_loop(listener, host, open_tx, totals.clone()));
+    }
+    writeln!(out, "READY").expect("stdout");
+    out.flush().expect("stdout");
+    drop(out);
+    // Commands come on stdin, read by a blocking thread.
+    let (cmd_tx, mut cmd_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if cmd_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(cmd) = cmd_rx.recv().await {
+        if cmd.trim() == "stats" {
+            let mut max_open = 0;
+            let mut open = 0;
+            for h in &all {
+                let now_open = h.open.load(Ordering::SeqCst);
+                max_open = max_open.max(h.max_open.swap(now_open, Ordering::SeqCst));
+                open += now_open;
+            }
+            let accepted = totals.accepted.swap(0, Ordering::SeqCst);
+            let requests = totals.requests.swap(0, Ordering::SeqCst);
+            let total_open = totals.open.load(Ordering::SeqCst);
+            let max_total = totals.max_open.swap(total_open, Ordering::SeqCst);
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "STATS {accepted} {requests} {max_open} {open} {max_total}"
+            )
+            .expect("stdout");
+            out.flush().expect("stdout");
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    host: Arc<HostCounters>,
+    open_tx: Arc<watch::Sender<usize>>,
+    totals: Arc<Totals>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        totals.accepted.fetch_add(1, Ordering::SeqCst);
+        let open = host.open.fetch_add(1, Ordering::SeqCst) + 1;
+        host.max_open.fetch_max(open, Ordering::SeqCst);
+        open_tx.send_replace(open);
+        let total_open = totals.open.fetch_add(1, Ordering::SeqCst) + 1;
+        totals.max_open.fetch_max(total_open, Ordering::SeqCst);
+        let (host, open_tx, totals) = (host.clone(), open_tx.clone(), totals.clone());
+        tokio::spawn(async move {
+            let _ = connection(stream, &open_tx, &totals).await;
+            let open = host.open.fetch_sub(1, Ordering::SeqCst) - 1;
+            open_tx.send_replace(open);
+            totals.open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// Serves one keep-alive connection until the client closes it.
+async fn connection(
+    mut stream: TcpStream,
+    open_tx: &watch::Sender<usize>,
+    totals: &Totals,
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        // Parse a request head from what is buffered.
+        let parsed = {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&buf) {
+                Ok(httparse::Status::Complete(head_len)) => {
+                    let mut body_len = 0usize;
+                    let mut close = false;
+                    for h in req.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("content-length") {
+                            body_len = std::str::from_utf8(h.value)
+                                .ok()
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                        } else if h.name.eq_ignore_ascii_case("connection")
+                            && h.value.eq_ignore_ascii_case(b"close")
+                        {
+                            close = true;
+                        }
+                    }
+                    let path = req.path.unwrap_or("/").to_string();
+                    Some((head_len, body_len, close, path))
+                }
+                Ok(httparse::Status::Partial) => None,
+                Err(_) => return Ok(()),
+            }
+        };
+        let Some((head_len, body_len, close, path)) = parsed else {
+            if read_more(&mut stream, &mut buf).await? == 0 {
+                return Ok(());
+            }
+            continue;
+        };
+        while buf.len() < head_len + body_len {
+            if read_more(&mut stream, &mut buf).await? == 0 {
+                return Ok(());
+            }
+        }
+        buf.drain(..head_len + body_len);
+        totals.requests.fetch_add(1, Ordering::Relaxed);
+        let (gate, size) = route(&path);
+        if gate > 0 {
+            let mut rx = open_tx.subscribe();
+            let _ = rx.wait_for(|&open| open >= gate).await;
+        }
+        out.clear();
+        let close_hdr = if close { "Connection: close\r\n" } else { "" };
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n{close_hdr}\r\n"
+        )?;
+        if size <= 16 * 1024 {
+            out.extend_from_slice(&ZEROS[..size]);
+            stream.write_all(&out).await?;
+        } else {
+            stream.write_all(&out).await?;
+            stream.write_all(&ZEROS[..size]).await?;
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < 2048 {
+        buf.reserve(8192);
+    }
+    stream.read_buf(buf).await
+}
+
+/// `(gate, body size)` from a path `/b/<size>` or `/gate/<n>/<size>`.
+fn route(path: &str) -> (usize, usize) {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let num = |s: Option<&str>| s.and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    match parts.next() {
+        Some("gate") => {
+            let gate = num(parts.next());
+            (gate, num(parts.next()).min(MAX_BODY))
+        }
+        _ => (0, num(parts.next()).min(MAX_BODY)),
+    }
+}
+
+/// What the server counted since the previous call.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub accepted: usize,
+    /// Requests answered.
+    pub requests: usize,
+    /// The most connections any one listener had open at once.
+    pub max_open_per_host: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// The most connections open at once over all listeners.
+    pub max_open_total: usize,
+}
+
+/// The parent's handle on the server child. Dropping it ends the child.
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// Listen addresses, in host order.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Starts the child with `hosts` listeners and waits until they listen.
+    pub fn start(hosts: usize) -> Server {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut child = Command::new(exe)
+            .env(ENV, hosts.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server child");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().expect("child stdout"));
+        let mut addrs = Vec::with_capacity(hosts);
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).expect("read child") == 0 {
+                panic!("the server child exited early");
+            }
+            let line = line.trim();
+            if line == "READY" {
+                break;
+            }
+            if let Some(addr) = line.strip_prefix("LISTEN ") {
+                addrs.push(addr.parse().expect("listen address"));
+            }
+        }
+        Server {
+            child,
+            stdin,
+            stdout,
+            addrs,
+        }
+    }
+
+    /// The base URL of host `i`.
+    pub fn url(&self, i: usize) -> String {
+        format!("http://{}", self.addrs[i])
+    }
+
+    /// Counters since the previous call (see the module comment).
+    pub fn stats(&mut self) -> ServerStats {
+        let stdin = self.stdin.as_mut().expect("child stdin");
+        writeln!(stdin, "stats").expect("write child");
+        stdin.flush().expect("flush child");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read child");
+        let nums: Vec<usize> = line
+            .trim()
+            .strip_prefix("STATS ")
+            .expect("a STATS line")
+            .split(' ')
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        ServerStats {
+            accepted: nums[0],
+            requests: nums[1],
+            max_open_per_host: nums[2],
+            open: nums[3],
+            max_open_total: nums[4],
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // End of stdin stops the child.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}

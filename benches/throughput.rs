@@ -1,0 +1,236 @@
+//! Throughput and client CPU cost: tether, hyper-util's legacy pooled client and reqwest,
+//! side by side against the same local keep-alive server (a child process).
+//!
+//! Every client runs on one current-thread tokio runtime in its own thread; its CPU time is
+//! read from `/proc/self/task/*/schedstat` (the server is another process, so all of this
+//! process's CPU is the client's). Clients are interleaved round-robin within each
+//! repetition, rotating who goes first, so machine noise falls on all of them alike;
+//! the table shows medians.
+//!
+//! `cargo bench --bench throughput` (about 2 minutes); quick mode:
+//! `TETHER_BENCH_QUICK=1 cargo bench --bench throughput` or `... -- --quick`.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::clients::{AnyClient, Caps, Which};
+use common::server::Server;
+
+struct Workload {
+    name: &'static str,
+    path: &'static str,
+    post: Option<usize>,
+    expect: usize,
+    concurrency: usize,
+    cap: usize,
+    requests: usize,
+}
+
+fn workloads(quick: bool) -> Vec<Workload> {
+    let scale = |n: usize| if quick { n / 5 } else { n };
+    vec![
+        Workload {
+            name: "GET 1 KiB, 6 concurrent, cap 6",
+            path: "/b/1024",
+            post: None,
+            expect: 1024,
+            concurrency: 6,
+            cap: 6,
+            requests: scale(40_000),
+        },
+        Workload {
+            name: "GET 1 KiB, 64 concurrent, cap 64",
+            path: "/b/1024",
+            post: None,
+            expect: 1024,
+            concurrency: 64,
+            cap: 64,
+            requests: scale(40_000),
+        },
+        Workload {
+            name: "GET 1 MiB, 6 concurrent, cap 6",
+            path: "/b/1048576",
+            post: None,
+            expect: 1 << 20,
+            concurrency: 6,
+            cap: 6,
+            requests: scale(2_000),
+        },
+        Workload {
+            name: "POST 4 KiB (1 KiB back), 6 concurrent, cap 6",
+            path: "/b/1024",
+            post: Some(4096),
+            expect: 1024,
+            concurrency: 6,
+            cap: 6,
+            requests: scale(40_000),
+        },
+    ]
+}
+
+/// One measured run: wall time and client CPU time.
+struct Sample {
+    wall: Duration,
+    cpu_ns: u64,
+}
+
+/// Runs `w.requests` requests, `w.concurrency` at a time, on the current runtime.
+async fn run(client: &Arc<AnyClient>, url: &Arc<str>, w: &Workload) -> Sample {
+    let next = Arc::new(AtomicUsize::new(0));
+    let body = w.post.map(|n| Bytes::from(vec![b'x'; n]));
+    let cpu0 = common::process_cpu_ns();
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..w.concurrency {
+        let (client, url, next, body) = (client.clone(), url.clone(), next.clone(), body.clone());
+        let (total, expect) = (w.requests, w.expect);
+        tasks.spawn(async move {
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let got = match &body {
+                    Some(b) => client.post(0, &url, b.clone()).await,
+                    None => client.get(0, &url).await,
+                };
+                match got {
+                    Ok(n) if n == expect => {}
+                    Ok(n) => panic!("body of {n} bytes, expected {expect}"),
+                    Err(e) => panic!("request failed: {e}"),
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a worker panicked");
+    }
+    Sample {
+        wall: t0.elapsed(),
+        cpu_ns: common::process_cpu_ns() - cpu0,
+    }
+}
+
+struct Row {
+    which: Which,
+    rps: f64,
+    per_cpu_s: f64,
+    conns: usize,
+}
+
+fn main() {
+    common::server::run_if_child();
+    let quick = common::quick();
+    let reps = if quick { 3 } else { 7 };
+    println!(
+        "tether throughput benchmark{}",
+        if quick { " (quick)" } else { "" }
+    );
+    println!("machine: {}", common::machine());
+    println!("repetitions: {reps}, clients interleaved round-robin; medians shown\n");
+
+    let mut server = Server::start(1);
+    let url_base = server.url(0);
+    let client_thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        let mut report = Vec::new();
+        for w in workloads(quick) {
+            let url: Arc<str> = format!("{url_base}{}", w.path).into();
+            let caps = Caps {
+                hosts: 1,
+                per_host: w.cap,
+                total: None,
+            };
+            let clients: Vec<(Which, Arc<AnyClient>)> = rt.block_on(async {
+                Which::ALL
+                    .iter()
+                    .map(|&which| (which, Arc::new(AnyClient::new(which, caps))))
+                    .collect()
+            });
+            // Warm up: open connections, fill caches.
+            let warm = Workload {
+                requests: (w.requests / 10).max(w.concurrency),
+                ..w
+            };
+            for (_, client) in &clients {
+                rt.block_on(run(client, &url, &warm));
+            }
+            server.stats();
+            let mut samples: Vec<Vec<Sample>> = clients.iter().map(|_| Vec::new()).collect();
+            let mut conns = vec![0usize; clients.len()];
+            for rep in 0..reps {
+                for k in 0..clients.len() {
+                    let i = (rep + k) % clients.len();
+                    samples[i].push(rt.block_on(run(&clients[i].1, &url, &w)));
+                    conns[i] += server.stats().accepted;
+                }
+            }
+            let rows: Vec<Row> = clients
+                .iter()
+                .zip(&samples)
+                .zip(&conns)
+                .map(|(((which, _), s), &conns)| {
+                    let rps: Vec<f64> = s
+                        .iter()
+                        .map(|s| w.requests as f64 / s.wall.as_secs_f64())
+                        .collect();
+                    let per_cpu: Vec<f64> = s
+                        .iter()
+                        .map(|s| w.requests as f64 / (s.cpu_ns.max(1) as f64 / 1e9))
+                        .collect();
+                    Row {
+                        which: *which,
+                        rps: common::median(&rps),
+                        per_cpu_s: common::median(&per_cpu),
+                        conns,
+                    }
+                })
+                .collect();
+            print_table(&w, &rows);
+            report.push((w.name, rows));
+            drop(clients);
+        }
+        report
+    });
+    let report = client_thread.join().expect("client thread");
+    println!("summary: requests per client CPU-second, as a multiple of hyper-util's");
+    for (name, rows) in &report {
+        let hyper = rows
+            .iter()
+            .find(|r| r.which == Which::HyperUtil)
+            .map_or(f64::NAN, |r| r.per_cpu_s);
+        let line: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} {:.2}x", r.which.name(), r.per_cpu_s / hyper))
+            .collect();
+        println!("  {name}: {}", line.join(", "));
+    }
+}
+
+fn print_table(w: &Workload, rows: &[Row]) {
+    let hyper = rows
+        .iter()
+        .find(|r| r.which == Which::HyperUtil)
+        .map_or(f64::NAN, |r| r.per_cpu_s);
+    println!("{} ({} requests per run)", w.name, w.requests);
+    println!(
+        "| client     | requests/s | requests per client CPU-s | vs hyper-util | connections opened |"
+    );
+    println!(
+        "|------------|-----------:|--------------------------:|--------------:|-------------------:|"
+    );
+    for r in rows {
+        println!(
+            "| {:<10} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
+            r.which.name(),
+            r.rps,
+            r.per_cpu_s,
+            r.per_cpu_s / hyper,
+            r.conns
+        );
+    }
+    println!();
+}
