@@ -298,7 +298,7 @@ async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
     println!(
         "soak: client: connections opened {}, reuses {}, requests sent {}, retries: close race {}, \
          408 {}, nothing written {}; idle closed by server {}, unsolicited 408s {}, \
-         closed to give a retry a new connection {}",
+         evicted (here: closed so a retry gets a new connection) {}",
         c.connections_opened,
         c.reuses,
         c.requests_sent,
