@@ -25,8 +25,11 @@ use tokio_rustls::client::TlsStream;
 use crate::error::{Error, ErrorKind};
 use crate::pool::{Liveness, PoolKey, Scheme};
 
-/// How much room a read asks for at least.
+/// How much room a read asks for at first. A read that fills its room doubles the next
+/// one's, up to `READ_MAX`, so a large body takes few reads (and few chunks); the size
+/// starts again from `READ_CHUNK` when the connection goes idle.
 const READ_CHUNK: usize = 8 * 1024;
+const READ_MAX: usize = 256 * 1024;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -80,6 +83,8 @@ impl AsyncWrite for Io {
 pub(crate) struct Connection {
     io: Io,
     buf: BytesMut,
+    /// Room the next read asks for (`READ_CHUNK` to `READ_MAX`).
+    read_size: usize,
     id: u64,
     created: Instant,
     /// Responses completed on this connection.
@@ -118,6 +123,7 @@ impl Connection {
         Ok(Connection {
             io,
             buf: BytesMut::new(),
+            read_size: READ_CHUNK,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             // The pool's clock (tokio's), which `max_lifetime` is checked against.
             created: crate::pool::now(),
@@ -163,10 +169,15 @@ impl Connection {
 
     /// Reads more bytes into the buffer; 0 means the peer closed.
     pub async fn read_more(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 2 {
-            self.buf.reserve(READ_CHUNK);
+        if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            self.buf.reserve(self.read_size);
         }
-        self.io.read_buf(&mut self.buf).await
+        let room = self.buf.capacity() - self.buf.len();
+        let n = self.io.read_buf(&mut self.buf).await?;
+        if n == room && self.read_size < READ_MAX {
+            self.read_size *= 2;
+        }
+        Ok(n)
     }
 
     /// Gets ready to rest idle: an idle connection keeps no read buffer. False when bytes
@@ -176,6 +187,7 @@ impl Connection {
             return false;
         }
         self.buf = BytesMut::new();
+        self.read_size = READ_CHUNK;
         true
     }
 
