@@ -22,6 +22,9 @@ use crate::error::{Error, ErrorKind};
 use crate::pool::{Count, Pooled};
 use crate::proto::{self, Event, Framing, KeepAlive, ResponseHead, ResponseReader};
 
+/// The most `Response::bytes` allocates up front on a server's `Content-Length`.
+const BYTES_PREALLOCATE_MAX: usize = 16 * 1024 * 1024;
+
 /// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`
 /// or `text`.
 pub struct Response {
@@ -134,7 +137,15 @@ impl Response {
         let Some(second) = self.body.chunk().await? else {
             return Ok(first);
         };
-        let mut all = BytesMut::with_capacity(first.len() + second.len());
+        // Sized once from `Content-Length` when the server gave one (trusted up to a bound:
+        // past it the buffer grows as bytes arrive), so a large body is copied once.
+        let hint = self
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(BYTES_PREALLOCATE_MAX);
+        let mut all = BytesMut::with_capacity(hint.max(first.len() + second.len()));
         all.extend_from_slice(&first);
         all.extend_from_slice(&second);
         while let Some(more) = self.body.chunk().await? {
