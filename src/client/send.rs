@@ -56,14 +56,17 @@ async fn run(
     let key = PoolKey::from_url(&parts.url).ok_or_else(|| {
         Error::proto(proto::ProtoError::InvalidUrl).context(format!("cannot request {}", parts.url))
     })?;
-    if !parts.headers.iter().any(|(n, _)| n == CONNECTION) {
-        parts
-            .headers
-            .push((CONNECTION, HeaderValue::from_static("keep-alive")));
-    }
+    // The caller's `Connection` headers, for the keep-alive decision. Without any, the
+    // default `keep-alive` is added, which asks nothing the decision looks at: the map
+    // stays empty (and allocates nothing).
     let mut sent_connection = HeaderMap::new();
     for (name, value) in parts.headers.iter().filter(|(n, _)| n == CONNECTION) {
         sent_connection.append(name, value.clone());
+    }
+    if sent_connection.is_empty() {
+        parts
+            .headers
+            .push((CONNECTION, HeaderValue::from_static("keep-alive")));
     }
     let mut head = Vec::with_capacity(256);
     proto::encode_request_head(
