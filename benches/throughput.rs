@@ -137,7 +137,14 @@ fn main() {
             .build()
             .expect("client runtime");
         let mut report = Vec::new();
-        for w in workloads(quick) {
+        // For profiling: `TETHER_BENCH_ONLY=<part of a workload name>` and
+        // `TETHER_BENCH_CLIENTS=tether,hyper-util` narrow the run.
+        let only = std::env::var("TETHER_BENCH_ONLY").unwrap_or_default();
+        let chosen = std::env::var("TETHER_BENCH_CLIENTS").unwrap_or_default();
+        for w in workloads(quick)
+            .into_iter()
+            .filter(|w| w.name.contains(&only))
+        {
             let url: Arc<str> = format!("{url_base}{}", w.path).into();
             let caps = Caps {
                 hosts: 1,
@@ -147,6 +154,7 @@ fn main() {
             let clients: Vec<(Which, Arc<AnyClient>)> = rt.block_on(async {
                 Which::ALL
                     .iter()
+                    .filter(|w| chosen.is_empty() || chosen.split(',').any(|c| c == w.name()))
                     .map(|&which| (which, Arc::new(AnyClient::new(which, caps))))
                     .collect()
             });
