@@ -151,7 +151,14 @@ async fn at_the_global_cap_an_idle_connection_of_another_host_is_closed_to_make_
     let a = TestServer::start_on("127.0.0.1", Script::new()).await;
     let b = TestServer::start_on("127.0.0.2", Script::new()).await;
     let c = TestServer::start_on("127.0.0.3", Script::new()).await;
-    let client = Client::builder().max_connections_total(2).build().unwrap();
+    // No sweep during the test, and a hang guard: the room must be made at once, by the
+    // request that needs it.
+    let client = Client::builder()
+        .max_connections_total(2)
+        .sweep_interval(Duration::from_secs(3600))
+        .pool_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     get_ok(&client, a.url("/")).await;
     get_ok(&client, b.url("/")).await;
     assert_eq!(client.stats().idle, 2);
@@ -171,15 +178,52 @@ async fn at_the_global_cap_an_idle_connection_of_another_host_is_closed_to_make_
 }
 
 #[tokio::test]
+async fn at_the_global_cap_a_released_connection_is_closed_for_a_waiter_of_another_host() {
+    let a = TestServer::start_on(
+        "127.0.0.1",
+        Script::new().always(Reply::Drip {
+            head: b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec(),
+            body: b"0123456789".to_vec(),
+            every: Duration::from_millis(1),
+        }),
+    )
+    .await;
+    let b = TestServer::start_on("127.0.0.2", Script::new()).await;
+    let client = Client::builder()
+        .max_connections_total(1)
+        .sweep_interval(Duration::from_secs(3600))
+        .pool_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let from_a = client.get(a.url("/")).send().await.unwrap();
+    let cl = client.clone();
+    let url = b.url("/");
+    let to_b = tokio::spawn(async move { get_ok(&cl, url).await });
+    eventually("the request to B waits", || client.stats().waiters == 1).await;
+    // A's body ends: its connection could idle, but B is waiting for the only slot.
+    assert_eq!(from_a.text().await.unwrap(), "0123456789");
+    to_b.await.unwrap();
+    a.wait_until(|s| s.closed_by_client == 1).await;
+    let stats = client.stats();
+    assert_eq!(stats.evicted, 1);
+    assert_eq!((stats.open, stats.idle), (1, 1));
+    assert_eq!(b.stats().accepted, 1);
+}
+
+#[tokio::test]
 async fn many_concurrent_requests_over_three_hosts_at_the_global_cap_all_complete() {
     let servers = [
         TestServer::start_on("127.0.0.1", Script::new()).await,
         TestServer::start_on("127.0.0.2", Script::new()).await,
         TestServer::start_on("127.0.0.3", Script::new()).await,
     ];
+    // No sweep to fall back on: released connections must make room for the other
+    // hosts' waiters at once (the pool timeout only turns a stuck request into a failure).
     let client = Client::builder()
         .max_connections_per_host(3)
         .max_connections_total(4)
+        .sweep_interval(Duration::from_secs(3600))
+        .pool_timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let mut set = JoinSet::new();
