@@ -1,6 +1,7 @@
 //! Client memory per idle connection: 10,000 idle keep-alive connections over 1,000 hosts
 //! (listeners on 127.0.A.B, in a child process), for tether, hyper-util and reqwest, one
-//! client at a time (each dropped before the next is built).
+//! client at a time, each in a fresh process (so none inherits what the allocator kept
+//! from another).
 //!
 //! Each host gets 10 concurrent GETs that the server answers only once 10 connections to
 //! it are open, so every client opens exactly 10 per host; when all bodies have been read
@@ -17,7 +18,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::clients::{AnyClient, Caps, Which};
 use common::server::Server;
@@ -35,96 +36,59 @@ struct Row {
     peak_heap: f64,
 }
 
-fn main() {
-    common::server::run_if_child();
-    let quick = common::quick();
-    let mut hosts = if quick { 100 } else { 1_000 };
+/// Hosts to use: 1,000 (100 in quick mode), fewer if open files are limited.
+fn hosts(say: bool) -> usize {
+    let mut hosts = if common::quick() { 100 } else { 1_000 };
     if let Some((soft, hard)) = common::open_files_limit() {
         let fit = (soft.saturating_sub(1_600) / PER_HOST as u64) as usize;
         if fit < hosts {
-            println!(
-                "open files limit {soft} (hard {hard}): using {fit} hosts instead of {hosts}; \
-                 run `ulimit -n 65536` first for the full size"
-            );
+            if say {
+                println!(
+                    "open files limit {soft} (hard {hard}): using {fit} hosts instead of \
+                     {hosts}; run `ulimit -n 65536` first for the full size"
+                );
+            }
             hosts = fit.max(1);
         }
     }
+    hosts
+}
+
+fn main() {
+    common::server::run_if_child();
+    if let Some(i) = common::child_run() {
+        let r = run(Which::ALL[i]);
+        println!("RESULT {} {} {} {}", r.conns, r.heap, r.rss, r.peak_heap);
+        return;
+    }
+    let quick = common::quick();
+    let hosts = hosts(true);
     println!(
         "tether idle-memory benchmark{}",
         if quick { " (quick)" } else { "" }
     );
     println!("machine: {}", common::machine());
     println!(
-        "{} idle connections over {hosts} hosts ({PER_HOST} each)\n",
+        "{} idle connections over {hosts} hosts ({PER_HOST} each); each client in a fresh \
+         process\n",
         hosts * PER_HOST
     );
-
-    let mut server = Server::start(hosts);
-    let urls: Vec<String> = (0..hosts)
-        .map(|i| format!("{}/gate/{PER_HOST}/64", server.url(i)))
-        .collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    // Warm the runtime (timer wheel, I/O driver) so its first-use allocations are not
-    // counted against the first client.
-    rt.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
-
     let mut rows = Vec::new();
-    for which in Which::ALL {
-        server.stats();
-        let heap0 = common::heap_live();
-        let rss0 = common::rss_bytes();
-        common::reset_heap_peak();
-        let caps = Caps {
-            hosts,
-            per_host: PER_HOST,
-            total: Some(hosts * PER_HOST),
-        };
-        let client = Arc::new(AnyClient::new(which, caps));
-        rt.block_on(async {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (host, url) in urls.iter().enumerate() {
-                for _ in 0..PER_HOST {
-                    let (client, url) = (client.clone(), url.clone());
-                    tasks.spawn(async move { client.get(host, &url).await });
-                }
-            }
-            while let Some(done) = tasks.join_next().await {
-                match done.expect("a request task panicked") {
-                    Ok(64) => {}
-                    other => panic!("{}: unexpected result {other:?}", which.name()),
-                }
-            }
-            // Let connection tasks (hyper-util) park their connections in the pool.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        });
-        let heap1 = common::heap_live();
-        let rss1 = common::rss_bytes();
-        let stats = server.stats();
-        let conns = stats.open;
-        if let AnyClient::Tether(c) = &*client {
-            let s = c.stats();
-            println!("tether pool: open {}, idle {}", s.open, s.idle);
-        }
+    for (i, which) in Which::ALL.into_iter().enumerate() {
+        let result = common::run_in_child(i);
+        let n: Vec<f64> = result
+            .first()
+            .expect("a result line")
+            .split(' ')
+            .map(|v| v.parse().expect("a number"))
+            .collect();
         rows.push(Row {
             which,
-            conns,
-            heap: (heap1 as f64 - heap0 as f64) / conns.max(1) as f64,
-            rss: (rss1 as f64 - rss0 as f64) / conns.max(1) as f64,
-            peak_heap: (common::heap_peak() as f64 - heap0 as f64) / conns.max(1) as f64,
+            conns: n[0] as usize,
+            heap: n[1],
+            rss: n[2],
+            peak_heap: n[3],
         });
-        drop(client);
-        // Let the runtime close what the client left (hyper-util's connection tasks), and
-        // wait for the server to see every connection gone before the next client.
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
-            if server.stats().open == 0 || Instant::now() > until {
-                break;
-            }
-        }
     }
 
     println!(
@@ -154,5 +118,63 @@ fn main() {
             "\ngoal: an idle connection costs at most 2 KiB of client heap: {verdict} ({})",
             common::kib(t.heap)
         );
+    }
+}
+
+/// Opens the idle connections with one client, in this (fresh) process, against its own
+/// server child, and measures.
+fn run(which: Which) -> Row {
+    let hosts = hosts(false);
+    let mut server = Server::start(hosts);
+    let urls: Vec<String> = (0..hosts)
+        .map(|i| format!("{}/gate/{PER_HOST}/64", server.url(i)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    // Warm the runtime (timer wheel, I/O driver) so its first-use allocations are not
+    // counted against the client.
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+    server.stats();
+    let heap0 = common::heap_live();
+    let rss0 = common::rss_bytes();
+    common::reset_heap_peak();
+    let caps = Caps {
+        hosts,
+        per_host: PER_HOST,
+        total: Some(hosts * PER_HOST),
+    };
+    let client = Arc::new(AnyClient::new(which, caps));
+    rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (host, url) in urls.iter().enumerate() {
+            for _ in 0..PER_HOST {
+                let (client, url) = (client.clone(), url.clone());
+                tasks.spawn(async move { client.get(host, &url).await });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done.expect("a request task panicked") {
+                Ok(64) => {}
+                other => panic!("{}: unexpected result {other:?}", which.name()),
+            }
+        }
+        // Let connection tasks (hyper-util) park their connections in the pool.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+    let heap1 = common::heap_live();
+    let rss1 = common::rss_bytes();
+    let conns = server.stats().open;
+    if let AnyClient::Tether(c) = &*client {
+        let s = c.stats();
+        println!("tether pool: open {}, idle {}", s.open, s.idle);
+    }
+    Row {
+        which,
+        conns,
+        heap: (heap1 as f64 - heap0 as f64) / conns.max(1) as f64,
+        rss: (rss1 as f64 - rss0 as f64) / conns.max(1) as f64,
+        peak_heap: (common::heap_peak() as f64 - heap0 as f64) / conns.max(1) as f64,
     }
 }

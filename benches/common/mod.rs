@@ -216,3 +216,33 @@ pub fn machine() -> String {
         .join(" ");
     format!("{cpus} x {model}; load average {load}")
 }
+
+const RUN_ENV: &str = "TETHER_BENCH_RUN";
+
+/// The run this process was started for by `run_in_child`, if any.
+pub fn child_run() -> Option<usize> {
+    std::env::var(RUN_ENV).ok()?.parse().ok()
+}
+
+/// Runs the benchmark's run number `i` in a fresh process (this executable again, with the
+/// same arguments), so that one client's memory figures do not inherit what the allocator
+/// kept from another's. Lines the child prints that start with `RESULT ` are returned
+/// (without the prefix); the others are passed through.
+pub fn run_in_child(i: usize) -> Vec<String> {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = std::process::Command::new(exe)
+        .args(std::env::args().skip(1))
+        .env(RUN_ENV, i.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the benchmark child");
+    assert!(out.status.success(), "benchmark run {i} failed");
+    let mut results = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.strip_prefix("RESULT ") {
+            Some(r) => results.push(r.to_string()),
+            None => println!("{line}"),
+        }
+    }
+    results
+}
