@@ -176,6 +176,7 @@ async fn truncated_length_body_is_incomplete_body_while_reading() {
         ErrorKind::IncompleteBody,
         Some(ProtoError::IncompleteBody),
     );
+    assert!(e.request_written() && !e.connection_reused());
     next_request_succeeds_on_a_fresh_connection(&client, &server).await;
 }
 

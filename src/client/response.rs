@@ -49,6 +49,8 @@ struct BodyReader {
     done: bool,
     /// An error found while decoding ahead, returned by the next read.
     error: Option<Error>,
+    /// Whether the connection served earlier requests (for errors).
+    reused: bool,
 }
 
 impl Response {
@@ -77,6 +79,7 @@ impl Response {
             let conn = pooled.conn().id();
             tracing::debug!(host = %pooled.key(), conn, reason = ?reason, "connection will close after this response");
         }
+        let reused = pooled.reused();
         let mut body = BodyReader {
             conn: Some(pooled),
             reader,
@@ -87,6 +90,7 @@ impl Response {
             drain_timeout: client.config.drain_timeout,
             done: false,
             error: None,
+            reused,
         };
         // Whatever of the body is already buffered is decoded now, so a response whose
         // body arrived with its head gives its connection back at once.
@@ -172,7 +176,15 @@ impl std::fmt::Debug for Response {
 }
 
 impl BodyReader {
+    /// The next piece of the body; errors say the request was written (a response began).
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let reused = self.reused;
+        self.next_chunk()
+            .await
+            .map_err(|e| e.with_attempt(true, reused))
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
                 return Ok(Some(chunk));
