@@ -4,6 +4,7 @@
 //! none on open connections, so the benchmark holds a semaphore per host (and a global one)
 //! around each request, from before it is sent until its body has been read.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,20 +18,30 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
     Tether,
+    /// tether given a `url::Url` parsed once, instead of a string parsed per request.
+    TetherParsedUrl,
     HyperUtil,
     Reqwest,
 }
 
 impl Which {
+    /// The three clients compared (tether taking string URLs, as the others do).
     pub const ALL: [Which; 3] = [Which::Tether, Which::HyperUtil, Which::Reqwest];
 
     pub fn name(self) -> &'static str {
         match self {
             Which::Tether => "tether",
+            Which::TetherParsedUrl => "tether (Url)",
             Which::HyperUtil => "hyper-util",
             Which::Reqwest => "reqwest",
         }
     }
+}
+
+thread_local! {
+    /// The last URL string `TetherParsedUrl` saw and its parse: each benchmark run uses one
+    /// URL per host, so this stands for an application that keeps its `Url`s.
+    static PARSED: RefCell<Option<(String, url::Url)>> = const { RefCell::new(None) };
 }
 
 /// Caps every client gets.
@@ -63,6 +74,7 @@ impl Limits {
 /// One client of any kind.
 pub enum AnyClient {
     Tether(tether::Client),
+    TetherParsedUrl(tether::Client),
     HyperUtil(
         hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
         Arc<Limits>,
@@ -75,12 +87,17 @@ impl AnyClient {
     /// kept up to the per-host cap, for 90 s).
     pub fn new(which: Which, caps: Caps) -> AnyClient {
         match which {
-            Which::Tether => {
+            Which::Tether | Which::TetherParsedUrl => {
                 let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
                 if let Some(total) = caps.total {
                     b = b.max_connections_total(total);
                 }
-                AnyClient::Tether(b.build().expect("tether client"))
+                let client = b.build().expect("tether client");
+                if which == Which::Tether {
+                    AnyClient::Tether(client)
+                } else {
+                    AnyClient::TetherParsedUrl(client)
+                }
             }
             Which::HyperUtil => {
                 let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
@@ -119,6 +136,26 @@ impl AnyClient {
     ) -> Result<usize, String> {
         match self {
             AnyClient::Tether(c) => {
+                let mut req = c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(bytes.len())
+            }
+            AnyClient::TetherParsedUrl(c) => {
+                let url = PARSED.with(|cache| -> Result<url::Url, String> {
+                    let mut cache = cache.borrow_mut();
+                    if let Some((s, u)) = &*cache {
+                        if s == url {
+                            return Ok(u.clone());
+                        }
+                    }
+                    let u = url::Url::parse(url).map_err(|e| e.to_string())?;
+                    *cache = Some((url.to_string(), u.clone()));
+                    Ok(u)
+                })?;
                 let mut req = c.request(method, url);
                 if let Some(body) = body {
                     req = req.body(body);
