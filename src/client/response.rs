@@ -42,7 +42,7 @@ struct BodyReader {
     reader: ResponseReader,
     keep_alive: KeepAlive,
     /// Chunks decoded from the buffer but not yet returned.
-    pending: VecDeque<Bytes>,
+    pending: Pending,
     deadline: Option<Instant>,
     drain_limit: u64,
     drain_timeout: Duration,
@@ -84,7 +84,7 @@ impl Response {
             conn: Some(pooled),
             reader,
             keep_alive,
-            pending: VecDeque::new(),
+            pending: Pending::default(),
             deadline,
             drain_limit: client.config.drain_limit,
             drain_timeout: client.config.drain_timeout,
@@ -186,7 +186,7 @@ impl BodyReader {
 
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
-            if let Some(chunk) = self.pending.pop_front() {
+            if let Some(chunk) = self.pending.pop() {
                 return Ok(Some(chunk));
             }
             if let Some(e) = self.error.take() {
@@ -238,7 +238,7 @@ impl BodyReader {
                 .next(pooled.conn().buf())
                 .map_err(Error::proto)?
             {
-                Event::Data(chunk) => self.pending.push_back(chunk),
+                Event::Data(chunk) => self.pending.push(chunk),
                 Event::NeedMore => return Ok(()),
                 Event::End => {
                     self.finish();
@@ -256,7 +256,7 @@ impl BodyReader {
         };
         loop {
             match self.reader.eof(pooled.conn().buf()).map_err(Error::proto)? {
-                Event::Data(chunk) => self.pending.push_back(chunk),
+                Event::Data(chunk) => self.pending.push(chunk),
                 Event::End => {
                     // Closed by the peer: never reusable, whatever the headers said.
                     self.keep_alive.close = Some(proto::CloseReason::CloseDelimitedBody);
@@ -316,6 +316,28 @@ fn is_reset(e: &std::io::Error) -> bool {
             | std::io::ErrorKind::ConnectionAborted
             | std::io::ErrorKind::UnexpectedEof
     )
+}
+
+/// Decoded chunks not yet returned, in order. Most bodies decode to one chunk at a time,
+/// which is held without allocating.
+#[derive(Default)]
+struct Pending {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Pending {
+    fn push(&mut self, chunk: Bytes) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(chunk);
+        } else {
+            self.rest.push_back(chunk);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Bytes> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }
 
 /// Why a drain gave up.

@@ -41,7 +41,11 @@ impl PoolKey {
     pub fn new(scheme: Scheme, host: &str, port: u16) -> PoolKey {
         PoolKey {
             scheme,
-            host: Arc::from(host.to_ascii_lowercase()),
+            host: if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                Arc::from(host.to_ascii_lowercase())
+            } else {
+                Arc::from(host)
+            },
             port,
         }
     }

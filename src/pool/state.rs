@@ -173,28 +173,34 @@ impl<C> PoolState<C> {
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
-        let Some(host) = self.hosts.get_mut(key) else {
-            debug_assert!(false, "released a connection of an unknown host");
-            return;
-        };
         let mut conn = conn;
-        while let Some(waiter) = host.pop_waiter() {
-            self.waiting -= 1;
-            match waiter.tx.send(Grant::Conn(conn)) {
-                Ok(()) => return,
-                Err(Grant::Conn(back)) => conn = back,
-                Err(Grant::Slot) => {
-                    debug_assert!(false, "a connection grant came back as a slot");
-                    return;
+        if self.waiting > 0 {
+            let Some(host) = self.hosts.get_mut(key) else {
+                debug_assert!(false, "released a connection of an unknown host");
+                return;
+            };
+            while let Some(waiter) = host.pop_waiter() {
+                self.waiting -= 1;
+                match waiter.tx.send(Grant::Conn(conn)) {
+                    Ok(()) => return,
+                    Err(Grant::Conn(back)) => conn = back,
+                    Err(Grant::Slot) => {
+                        debug_assert!(false, "a connection grant came back as a slot");
+                        return;
+                    }
                 }
             }
         }
-        if self.total_open >= self.caps.total && self.oldest_eligible_waiter().is_some() {
+        if self.waiting > 0
+            && self.total_open >= self.caps.total
+            && self.oldest_eligible_waiter().is_some()
+        {
             self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
             self.grant_slots(now, out);
             return;
         }
         let Some(host) = self.hosts.get_mut(key) else {
+            debug_assert!(false, "released a connection of an unknown host");
             return;
         };
         host.push_idle(conn, now, terms);
