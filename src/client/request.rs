@@ -163,9 +163,9 @@ impl RequestBuilder {
     }
 
     /// Sends the request and waits for the response head.
-    pub async fn send(self) -> Result<Response, Error> {
-        let parts = self.parts?;
-        super::send::send(&self.client, parts).await
+    pub fn send(self) -> impl std::future::Future<Output = Result<Response, Error>> + Send {
+        // Not an `async fn` itself: one layer less of future to build and move per request.
+        super::send::send(self.client, self.parts)
     }
 }
 

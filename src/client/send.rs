@@ -29,7 +29,12 @@ const COALESCE_BODY: usize = 64 * 1024;
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Runs a request to its response head.
-pub(crate) async fn send(client: &Client, parts: RequestParts) -> Result<Response, Error> {
+pub(crate) async fn send(
+    client: Client,
+    parts: Result<RequestParts, Error>,
+) -> Result<Response, Error> {
+    let parts = parts?;
+    let client = &client;
     let timeout = parts.timeout.or(client.config.timeout);
     let deadline = timeout.map(|t| now() + t);
     let run = run(client, parts, deadline);
@@ -166,13 +171,14 @@ async fn acquire(
     match client.pool.checkout(key, fresh, wait_deadline).await? {
         Lease::Reused(pooled) => Ok(pooled),
         Lease::Open(slot) => {
-            match Connection::open(
+            // Boxed: dialing (TLS above all) needs far more state than a reused connection,
+            // and every request's future would otherwise carry that size.
+            let open = Box::pin(Connection::open(
                 key,
                 client.config.connect_timeout,
                 client.config.tls.as_ref(),
-            )
-            .await
-            {
+            ));
+            match open.await {
                 Ok(conn) => Ok(slot.fill(conn)),
                 Err(e) => {
                     slot.connect_failed(&e);

@@ -126,7 +126,8 @@ impl Pool {
                 Ok(Lease::Reused(self.pooled(key, conn)))
             }
             Checkout::Connect => Ok(Lease::Open(self.slot(key))),
-            Checkout::Wait(id, rx) => self.wait(key, id, rx, fresh, deadline).await,
+            // Boxed: only a request that has to wait pays for the waiting state.
+            Checkout::Wait(id, rx) => Box::pin(self.wait(key, id, rx, fresh, deadline)).await,
         }
     }
 
