@@ -1,10 +1,10 @@
 //! A self-contained demonstration of tether's pool against a local server.
 //!
 //! The server (on 127.0.0.1, port chosen by the OS) answers every request with
-//! `Keep-Alive: timeout=2, max=5`, closes a connection after its fifth response, and, like
-//! a load balancer with a shorter timeout than it admits to, closes every other connection
-//! after 300 ms of idleness. It also drops one request on the floor (reads it, closes
-//! without answering) to show a close race being retried.
+//! `Keep-Alive: timeout=2, max=5` and closes a connection after its fifth response. For its
+//! first half second, like a load balancer with a shorter timeout than it admits to, it
+//! closes the connections it accepts after 300 ms of idleness. It also drops one request on
+//! the floor (reads it, closes without answering) to show a close race being retried.
 //!
 //! The client, with a per-host cap of 2, runs a burst of concurrent requests, lets its
 //! connections go stale, runs another burst, and prints what its pool did.
@@ -24,8 +24,8 @@ struct ServerCounts {
     connections: AtomicUsize,
     requests: AtomicUsize,
     closed_idle: AtomicUsize,
-    open: AtomicUsize,
-    max_open: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 #[tokio::main]
@@ -54,8 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     burst(
         &client,
         &url,
-        10,
-        "after 600 ms idle: the server closed some connections",
+        6,
+        "after 600 ms idle: the server has closed its idle connections",
     )
     .await?;
 
@@ -63,8 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     burst(
         &client,
         &url,
-        10,
-        "after 1.3 s idle: past the server's timeout less the margin",
+        6,
+        "after 1.3 s idle: past the server's timeout (2 s) less the margin (1 s)",
     )
     .await?;
 
@@ -98,8 +98,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("retried after a 408", stats.retries_408.to_string()),
         (
-            "most connections open at once (server side)",
-            counts.max_open.load(Ordering::Relaxed).to_string(),
+            "most requests in flight at once (server side)",
+            counts.max_in_flight.load(Ordering::Relaxed).to_string(),
         ),
         ("elapsed", format!("{:.1?}", started.elapsed())),
     ];
@@ -155,29 +155,25 @@ async fn burst(
 
 /// Accepts connections until aborted.
 async fn serve(listener: TcpListener, counts: Arc<ServerCounts>) {
+    let started = Instant::now();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
         let n = counts.connections.fetch_add(1, Ordering::Relaxed);
-        let open = counts.open.fetch_add(1, Ordering::Relaxed) + 1;
-        counts.max_open.fetch_max(open, Ordering::Relaxed);
         let counts = counts.clone();
-        tokio::spawn(async move {
-            serve_conn(stream, n, &counts).await;
-            counts.open.fetch_sub(1, Ordering::Relaxed);
-        });
+        let idle_limit = if started.elapsed() < Duration::from_millis(500) {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(2)
+        };
+        tokio::spawn(async move { serve_conn(stream, idle_limit, &counts).await });
     }
 }
 
-/// Serves one connection: at most 5 responses; odd-numbered connections are closed after
-/// 300 ms idle; the server's third request overall is read and dropped unanswered.
-async fn serve_conn(mut stream: TcpStream, conn: usize, counts: &ServerCounts) {
-    let idle_limit = if conn % 2 == 1 {
-        Duration::from_millis(300)
-    } else {
-        Duration::from_secs(2)
-    };
+/// Serves one connection: at most 5 responses, closed when idle past `idle_limit`; the
+/// server's third request overall is read and dropped unanswered.
+async fn serve_conn(mut stream: TcpStream, idle_limit: Duration, counts: &ServerCounts) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     for served in 1..=5 {
@@ -200,6 +196,11 @@ async fn serve_conn(mut stream: TcpStream, conn: usize, counts: &ServerCounts) {
         if seq == 2 {
             return; // a close race: the request was read, no response comes
         }
+        // Between reading a request and answering it, the request is in flight; with a
+        // cap of 2 connections the server never sees more than 2 at once.
+        let in_flight = counts.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counts.max_in_flight.fetch_max(in_flight, Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(2)).await;
         let body = "hello from the demo server\n";
         let connection = if served == 5 { "close" } else { "keep-alive" };
         let response = format!(
@@ -207,7 +208,9 @@ async fn serve_conn(mut stream: TcpStream, conn: usize, counts: &ServerCounts) {
             body.len(),
             5 - served,
         );
-        if stream.write_all(response.as_bytes()).await.is_err() {
+        let written = stream.write_all(response.as_bytes()).await;
+        counts.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if written.is_err() {
             return;
         }
     }
