@@ -160,7 +160,7 @@ async fn serve(listener: TcpListener, counts: Arc<ServerCounts>) {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
-        let n = counts.connections.fetch_add(1, Ordering::Relaxed);
+        counts.connections.fetch_add(1, Ordering::Relaxed);
         let counts = counts.clone();
         let idle_limit = if started.elapsed() < Duration::from_millis(500) {
             Duration::from_millis(300)
