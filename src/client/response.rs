@@ -59,13 +59,18 @@ impl Response {
         head: ResponseHead,
         framing: Framing,
         reader: ResponseReader,
+        request_complete: bool,
         mut pooled: Pooled,
         sent_connection: &HeaderMap,
         url: Url,
         deadline: Option<Instant>,
         client: &Client,
     ) -> Response {
-        let keep_alive = proto::keep_alive(sent_connection, head.version, &head.headers, &framing);
+        let mut keep_alive =
+            proto::keep_alive(sent_connection, head.version, &head.headers, &framing);
+        if !request_complete {
+            keep_alive.close = Some(proto::CloseReason::RequestNotFullySent);
+        }
         if keep_alive.close.is_none() {
             let conn = pooled.conn();
             // A response that does not repeat `Keep-Alive` leaves the server's terms as

@@ -109,8 +109,8 @@ async fn run(
         }
         let result = exchange(&mut pooled, &head, &mut parts.body, &parts.method, client).await;
         let (failure, outcome) = match result {
-            Ok((resp_head, framing, reader)) if resp_head.status == StatusCode::REQUEST_TIMEOUT => {
-                (Failure::Status408, Ok((resp_head, framing, reader)))
+            Ok(answer) if answer.head.status == StatusCode::REQUEST_TIMEOUT => {
+                (Failure::Status408, Ok(answer))
             }
             Ok(ok) => (Failure::Other, Ok(ok)),
             Err(failed) => (failed.failure, Err(failed.error)),
@@ -142,10 +142,11 @@ async fn run(
             continue;
         }
         return match outcome {
-            Ok((resp_head, framing, reader)) => Ok(Response::new(
-                resp_head,
-                framing,
-                reader,
+            Ok(answer) => Ok(Response::new(
+                answer.head,
+                answer.framing,
+                answer.reader,
+                answer.request_complete,
                 pooled,
                 &sent_connection,
                 parts.url,
@@ -189,21 +190,48 @@ async fn acquire(
     }
 }
 
-/// Writes the request and reads the final response head.
+/// A response head, and whether the whole request had been written when it came.
+struct Answer {
+    head: ResponseHead,
+    framing: Framing,
+    reader: ResponseReader,
+    request_complete: bool,
+}
+
+/// Writes the request and reads the final response head. A server may answer before it has
+/// read the whole request (a `413` to a large upload) and close; when writing fails that
+/// way, the answer already sent is read and returned instead of the write error.
 async fn exchange(
     pooled: &mut Pooled,
     head: &[u8],
     body: &mut Body,
     method: &http::Method,
     client: &Client,
-) -> Result<(ResponseHead, Framing, ResponseReader), Failed> {
+) -> Result<Answer, Failed> {
     let reused = pooled.reused();
     let conn = pooled.conn();
     let mut written = 0u64;
+    let mut reader = ResponseReader::new(method, client.config.head_limits);
     if let Err(e) = write_request(conn, head, body, &mut written).await {
+        let closed = is_closed(&e);
+        if closed && written > 0 {
+            if let Ok((head, framing)) = read_head(conn, &mut reader, reused).await {
+                tracing::debug!(
+                    conn = conn.id(),
+                    status = head.status.as_u16(),
+                    "the server answered before the whole request was sent"
+                );
+                return Ok(Answer {
+                    head,
+                    framing,
+                    reader,
+                    request_complete: false,
+                });
+            }
+        }
         let failure = match () {
-            _ if written == 0 && is_closed(&e) => Failure::NothingWritten,
-            _ if is_closed(&e) => Failure::ClosedBeforeResponse,
+            _ if written == 0 && closed => Failure::NothingWritten,
+            _ if closed => Failure::ClosedBeforeResponse,
             _ => Failure::Other,
         };
         let kind = if failure == Failure::Other {
@@ -216,7 +244,21 @@ async fn exchange(
             .with_attempt(written > 0, reused);
         return Err(Failed { error, failure });
     }
-    let mut reader = ResponseReader::new(method, client.config.head_limits);
+    let (head, framing) = read_head(conn, &mut reader, reused).await?;
+    Ok(Answer {
+        head,
+        framing,
+        reader,
+        request_complete: true,
+    })
+}
+
+/// Reads until the final response head.
+async fn read_head(
+    conn: &mut Connection,
+    reader: &mut ResponseReader,
+    reused: bool,
+) -> Result<(ResponseHead, Framing), Failed> {
     let mut received = !conn.buf().is_empty();
     loop {
         let event = match reader.next(conn.buf()) {
@@ -224,7 +266,7 @@ async fn exchange(
             Err(e) => return Err(protocol(e, reused)),
         };
         match event {
-            Event::Head(resp_head, framing) => return Ok((resp_head, framing, reader)),
+            Event::Head(resp_head, framing) => return Ok((resp_head, framing)),
             Event::NeedMore => {}
             Event::Data(_) | Event::End => {
                 return Err(protocol(proto::ProtoError::InvalidHead, reused));

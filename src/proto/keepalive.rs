@@ -32,6 +32,9 @@ pub enum CloseReason {
     CloseDelimitedBody,
     /// `Transfer-Encoding` together with `Content-Length` (RFC 9112 §6.3 rule 3).
     TransferEncodingWithContentLength,
+    /// The server answered before the whole request was sent (RFC 9112 §9.6 lets it);
+    /// the rest of the request is still owed, so the connection cannot carry another.
+    RequestNotFullySent,
 }
 
 /// The keep-alive decision for one exchange.
