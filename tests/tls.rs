@@ -25,6 +25,12 @@ fn client_trusting(ca: &TestCa) -> Client {
         .unwrap()
 }
 
+/// GETs `url` and checks the test server's usual answer.
+async fn get_hello(client: &Client, url: impl tether::IntoUrl) {
+    let resp = client.get(url).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+}
+
 fn retries(s: &Stats) -> u64 {
     s.retries_close_race + s.retries_408 + s.retries_nothing_written
 }
@@ -83,12 +89,7 @@ async fn a_root_given_as_der_is_trusted() {
         .add_root_certificate(root)
         .build()
         .unwrap();
-    let resp = client
-        .get(server.url("127.0.0.1", "/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&client, server.url("127.0.0.1", "/")).await;
 }
 
 #[tokio::test]
@@ -114,12 +115,7 @@ async fn tls_roots_only_replaces_the_roots() {
         .tls_roots_only([ca.certificate()])
         .build()
         .unwrap();
-    let resp = only_ours
-        .get(server.url("localhost", "/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&only_ours, server.url("localhost", "/")).await;
 
     // A root added first is dropped by `tls_roots_only`.
     let replaced = Client::builder()
@@ -197,12 +193,7 @@ async fn mutual_tls_presents_the_client_certificate() {
         .build()
         .unwrap();
     for _ in 0..2 {
-        let resp = client
-            .get(server.url("localhost", "/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.text().await.unwrap(), "hello");
+        get_hello(&client, server.url("localhost", "/")).await;
     }
     let stats = server.stats();
     assert_eq!(stats.sessions.len(), 1);
@@ -297,8 +288,7 @@ async fn sni_carries_the_host_name_but_not_an_ip_literal_and_alpn_offers_http11(
     let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
     let client = client_trusting(&ca);
     for host in ["localhost", "127.0.0.1"] {
-        let resp = client.get(server.url(host, "/")).send().await.unwrap();
-        assert_eq!(resp.text().await.unwrap(), "hello");
+        get_hello(&client, server.url(host, "/")).await;
     }
     let stats = server.stats();
     assert_eq!(stats.hellos.len(), 2, "{stats:?}");
@@ -348,12 +338,7 @@ async fn hundred_sequential_gets_make_one_handshake() {
     let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
     let client = client_trusting(&ca);
     for _ in 0..100 {
-        let resp = client
-            .get(server.url("localhost", "/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.text().await.unwrap(), "hello");
+        get_hello(&client, server.url("localhost", "/")).await;
     }
     let stats = server.stats();
     assert_eq!(stats.hellos.len(), 1);
@@ -390,8 +375,7 @@ async fn second_connection_resumes(versions: Versions) {
 
     // Another client has its own session cache: a full handshake.
     let other = client_trusting(&ca);
-    let resp = other.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&other, &url).await;
     let stats = server.stats();
     assert_eq!(stats.sessions.len(), 3);
     assert!(!stats.sessions[2].resumed, "{stats:?}");
@@ -419,12 +403,7 @@ async fn session_tickets_after_the_handshake_do_not_spoil_reuse() {
         .await;
     let client = client_trusting(&ca);
     for _ in 0..3 {
-        let resp = client
-            .get(server.url("localhost", "/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.text().await.unwrap(), "hello");
+        get_hello(&client, server.url("localhost", "/")).await;
     }
     let c = client.stats();
     assert_eq!(c.connections_opened, 1, "{c:?}");
@@ -442,12 +421,10 @@ async fn a_post_handshake_message_on_an_idle_connection_does_not_spoil_reuse() {
         .await;
     let client = client_trusting(&ca);
     let url = server.url("localhost", "/");
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&client, &url).await;
     // The KeyUpdate reaches the idle connection before the next checkout probes it.
     server.wait_until(|s| s.idle_actions == 1).await;
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&client, &url).await;
     let c = client.stats();
     assert_eq!(c.connections_opened, 1, "{c:?}");
     assert_eq!((c.idle_closed_by_server, c.unsolicited_responses), (0, 0));
@@ -463,11 +440,9 @@ async fn idle_close_takes_a_fresh_connection(action: IdleAction) {
         .await;
     let client = client_trusting(&ca);
     let url = server.url("localhost", "/");
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&client, &url).await;
     server.wait_until(|s| s.idle_actions == 1).await;
-    let resp = client.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&client, &url).await;
     let c = client.stats();
     assert_eq!(c.connections_opened, 2, "{c:?}");
     assert_eq!(c.idle_closed_by_server, 1, "{c:?}");
@@ -502,8 +477,7 @@ async fn https_and_http_to_the_same_host_and_port_never_share_a_connection() {
     let http = format!("http://127.0.0.1:{}/", server.port());
     for _ in 0..3 {
         for url in [&https, &http] {
-            let resp = client.get(url).send().await.unwrap();
-            assert_eq!(resp.text().await.unwrap(), "hello");
+            get_hello(&client, url).await;
         }
     }
     let stats = server.stats();
@@ -534,8 +508,7 @@ async fn clients_with_different_roots_never_share_a_connection() {
     let other_ca = TestCa::new("other CA");
     let not_trusting = client_trusting(&other_ca);
 
-    let resp = trusting.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&trusting, &url).await;
     assert_eq!(trusting.stats().idle, 1);
 
     // An idle, verified connection to the same key exists; the other client cannot use it.
@@ -544,8 +517,7 @@ async fn clients_with_different_roots_never_share_a_connection() {
     let s = not_trusting.stats();
     assert_eq!((s.open, s.connections_opened, s.reuses), (0, 0, 0));
 
-    let resp = trusting.get(&url).send().await.unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello");
+    get_hello(&trusting, &url).await;
     let t = trusting.stats();
     assert_eq!((t.connections_opened, t.reuses), (1, 1));
     assert_eq!(server.stats().requests, 2);
