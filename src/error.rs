@@ -1,6 +1,8 @@
 //! The public error type: an [`ErrorKind`] a caller can match on, the cause behind it, and
-//! two facts the retry logic and callers care about: whether any byte of the request was
-//! written, and whether the connection had been reused from the pool.
+//! three facts the retry logic and callers care about: whether any byte of the request was
+//! written, whether all of it was, and whether the connection had been reused from the
+//! pool. They hold for every error, timeouts included: a caller deciding whether to repeat
+//! a POST can trust them.
 //!
 //! The flat, comparable protocol error lives in [`crate::proto::ProtoError`]; it is kept
 //! as the source of a `Protocol` or `IncompleteBody` error here.
@@ -18,7 +20,8 @@ pub enum ErrorKind {
     Connect,
     /// The TLS handshake failed (untrusted or expired certificate, name mismatch, ...).
     Tls,
-    /// A deadline passed: connect timeout, request timeout or pool-wait timeout.
+    /// A deadline passed: connect timeout, request timeout, read timeout or pool-wait
+    /// timeout.
     Timeout,
     /// The connection closed (EOF or reset) after the request was sent and before any byte
     /// of a response arrived.
@@ -31,6 +34,9 @@ pub enum ErrorKind {
     InvalidRequest,
     /// Another I/O error while writing the request or reading the response.
     Io,
+    /// The async runtime cannot run the request: no tokio runtime, or one built without
+    /// timers or I/O (`enable_all()` on the runtime builder gives both).
+    Runtime,
 }
 
 impl fmt::Display for ErrorKind {
@@ -44,6 +50,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Protocol => "HTTP protocol error",
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::Io => "I/O error",
+            ErrorKind::Runtime => "runtime error",
         })
     }
 }
@@ -60,6 +67,7 @@ struct Inner {
     message: Option<String>,
     source: Option<Cause>,
     request_written: bool,
+    request_complete: bool,
     reused: bool,
 }
 
@@ -72,6 +80,7 @@ impl Error {
                 message: None,
                 source: Some(source.into()),
                 request_written: false,
+                request_complete: false,
                 reused: false,
             }),
         }
@@ -85,6 +94,7 @@ impl Error {
                 message: Some(message.into()),
                 source: None,
                 request_written: false,
+                request_complete: false,
                 reused: false,
             }),
         }
@@ -96,9 +106,11 @@ impl Error {
         self
     }
 
-    /// Records whether request bytes were written and whether the connection was reused.
-    pub(crate) fn with_attempt(mut self, request_written: bool, reused: bool) -> Error {
-        self.inner.request_written = request_written;
+    /// Records how much of the request was written (`written` bytes, all of it or not) and
+    /// whether the connection was reused.
+    pub(crate) fn with_attempt(mut self, written: u64, complete: bool, reused: bool) -> Error {
+        self.inner.request_written = written > 0 || complete;
+        self.inner.request_complete = complete;
         self.inner.reused = reused;
         self
     }
@@ -126,7 +138,7 @@ impl Error {
         self.inner.kind
     }
 
-    /// True for connect, request and pool-wait timeouts.
+    /// True for connect, request, read and pool-wait timeouts.
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
     }
@@ -142,8 +154,14 @@ impl Error {
     }
 
     /// Whether any byte of the (last attempt of the) request was written to the server.
+    /// When false, the server cannot have acted on it: repeating it is safe.
     pub fn request_written(&self) -> bool {
         self.inner.request_written
+    }
+
+    /// Whether all of the (last attempt of the) request was written to the server.
+    pub fn request_fully_written(&self) -> bool {
+        self.inner.request_complete
     }
 
     /// Whether the (last attempt of the) request ran on a connection reused from the pool.
@@ -168,6 +186,7 @@ impl fmt::Debug for Error {
             d.field("source", s);
         }
         d.field("request_written", &self.inner.request_written)
+            .field("request_fully_written", &self.inner.request_complete)
             .field("reused", &self.inner.reused)
             .finish()
     }

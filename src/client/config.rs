@@ -7,6 +7,7 @@ use std::time::Duration;
 use rustls::ClientConfig;
 
 use crate::conn::tls::TlsSettings;
+use crate::conn::ReuseLimits;
 use crate::proto::HeadLimits;
 
 /// Browsers' per-host cap.
@@ -51,7 +52,10 @@ pub(crate) struct Config {
     pub head_limits: HeadLimits,
     pub timeout: Option<Duration>,
     pub pool_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
     pub sweep_interval: Duration,
+    /// The limits of the reuse decision, gathered from the fields above by `build`.
+    pub reuse: ReuseLimits,
     /// What the builder was told about TLS (roots, client identity).
     pub tls_settings: TlsSettings,
     /// The rustls configuration built from `tls_settings`: one per client, so one session
@@ -79,7 +83,14 @@ impl Default for Config {
             },
             timeout: None,
             pool_timeout: None,
+            read_timeout: None,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            reuse: ReuseLimits {
+                idle_timeout: DEFAULT_IDLE_TIMEOUT,
+                keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,
+                max_requests: None,
+                max_lifetime: None,
+            },
             tls_settings: TlsSettings::default(),
             tls: None,
         }

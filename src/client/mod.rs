@@ -7,24 +7,27 @@ mod request;
 mod response;
 mod retry;
 mod send;
+mod url_auth;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
 
+use crate::conn::ReuseLimits;
 use crate::error::Error;
 use crate::pool::{Caps, Pool, PoolConfig, Stats};
 use config::Config;
 
 pub use crate::conn::tls::{Certificate, Identity, PemError};
+pub use crate::conn::BoxError;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
     DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL,
     POLITE_MAX_CONNECTIONS_PER_HOST,
 };
-pub use request::{BoxError, IntoUrl, RequestBuilder};
+pub use request::{IntoUrl, RequestBuilder};
 pub use response::Response;
 
 /// An HTTP/1.x client with a per-host keep-alive connection pool.
@@ -114,7 +117,7 @@ impl std::fmt::Debug for Client {
 /// | `max_requests_per_connection` | none (a server's `max=` still applies) |
 /// | `max_lifetime` | none |
 /// | `max_head_bytes` / `max_headers` | 64 KiB / 100 |
-/// | `timeout` (per request) / `pool_timeout` | none / none |
+/// | `timeout` (per request) / `pool_timeout` / `read_timeout` | none / none / none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
 ///
@@ -228,6 +231,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest wait for the next bytes of a response head or body, once the request
+    /// is written: a stalled response is caught even without an overall `timeout`.
+    pub fn read_timeout(mut self, d: Duration) -> Self {
+        self.config.read_timeout = Some(d);
+        self
+    }
+
     /// How long a request may wait for a connection when its host or the pool is at a cap.
     pub fn pool_timeout(mut self, d: Duration) -> Self {
         self.config.pool_timeout = Some(d);
@@ -278,17 +288,19 @@ impl ClientBuilder {
         Self::assemble(config)
     }
 
-    fn assemble(config: Config) -> Client {
+    fn assemble(mut config: Config) -> Client {
+        config.reuse = ReuseLimits {
+            idle_timeout: config.idle_timeout,
+            keep_alive_margin: config.keep_alive_margin,
+            max_requests: config.max_requests_per_connection,
+            max_lifetime: config.max_lifetime,
+        };
         let pool = Pool::new(PoolConfig {
             caps: Caps {
                 per_host: config.max_per_host,
                 total: config.max_total,
                 idle_per_host: config.max_idle_per_host.unwrap_or(config.max_per_host),
             },
-            idle_timeout: config.idle_timeout,
-            keep_alive_margin: config.keep_alive_margin,
-            max_requests_per_connection: config.max_requests_per_connection,
-            max_lifetime: config.max_lifetime,
             sweep_interval: config.sweep_interval,
         });
         Client {

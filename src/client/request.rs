@@ -2,7 +2,6 @@
 //! replayed, or a stream that cannot) and a timeout. Errors in what the caller gives (a bad
 //! URL, header name or value) are kept and returned by `send`, before any byte is written.
 
-use std::error::Error as StdError;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -11,31 +10,10 @@ use futures_core::Stream;
 use http::{HeaderName, HeaderValue, Method};
 use url::Url;
 
-use super::Client;
+use super::{url_auth, Client};
+use crate::conn::{Body, BoxError};
 use crate::error::{Error, ErrorKind};
 use crate::Response;
-
-/// A boxed error from a body stream.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
-
-type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
-
-/// A request body.
-pub(crate) enum Body {
-    /// No body.
-    Empty,
-    /// Bytes in memory: sent with `Content-Length`, replayable on a retry.
-    Full(Bytes),
-    /// A stream of unknown size: sent chunked, never replayed. Taken by the first attempt.
-    Stream(Option<BodyStream>),
-}
-
-impl Body {
-    /// Whether the body can be sent again.
-    pub fn is_replayable(&self) -> bool {
-        !matches!(self, Body::Stream(_))
-    }
-}
 
 /// Something that can be turned into a URL: `&str`, `String`, `url::Url`.
 pub trait IntoUrl {
@@ -58,7 +36,8 @@ impl IntoUrl for &Url {
 impl IntoUrl for &str {
     fn into_url(self) -> Result<Url, Error> {
         Url::parse(self).map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest, e).context(format!("invalid URL {self:?}"))
+            Error::new(ErrorKind::InvalidRequest, e)
+                .context(format!("invalid URL {:?}", url_auth::redact_str(self)))
         })
     }
 }

@@ -1,29 +1,37 @@
 //! The response and its body. The body owns the connection until the body's end has been
 //! read; at that moment (often before the caller reads anything, when the whole body is
-//! already buffered) the connection goes back to the pool. Dropped early, the rest of the
-//! body is drained in the background, bounded by `drain_limit` and `drain_timeout`, and the
-//! connection is reused only if the drain reached the end within both.
+//! already buffered) the connection's reuse is decided and carried out. Dropped early, the
+//! rest of the body is drained in the background, bounded by `drain_limit` and
+//! `drain_timeout`, and the connection is reused only if the drain reached the end within
+//! both.
 //!
 //! ```text
-//!   Reading ──(end of body read)──► Done: connection released (or closed if not reusable)
+//!   Reading ──(end of body read)──► Done: reuse decided (idle or closed)
 //!      │ error / EOF too soon ───► Done: connection closed
-//!      └─(dropped)──► drain task ─► released, or closed past a bound
+//!      └─(dropped)──► drain task ─► reuse decided, or closed past a bound
 //! ```
+//!
+//! Reading the socket is the connection's job (`conn::exchange`); this file decides when
+//! the exchange ends and what the caller sees.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
-use super::Client;
-use crate::error::{Error, ErrorKind};
+use super::config::Config;
+use crate::clock::{self, now};
+use crate::conn::{Answer, BodyEvent, DrainStop, Ended, Timeouts};
+use crate::error::Error;
 use crate::pool::{Count, Pooled};
-use crate::proto::{self, Event, Framing, KeepAlive, ResponseHead, ResponseReader};
+use crate::proto::{KeepAlive, ResponseReader};
 
-/// The most `Response::bytes` allocates up front on a server's `Content-Length`.
-const BYTES_PREALLOCATE_MAX: usize = 16 * 1024 * 1024;
+/// How much `Response::bytes` reserves at first, and at least at each growth, when the
+/// server gave a `Content-Length`: it is trusted only as far as bytes have arrived, so a
+/// server that claims gigabytes and sends a few bytes costs a few bytes.
+const BYTES_GROWTH_MIN: usize = 64 * 1024;
 
 /// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`
 /// or `text`.
@@ -35,17 +43,25 @@ pub struct Response {
     body: BodyReader,
 }
 
+/// What the body needs besides the head: where it came from and the client's settings.
+pub(crate) struct BodyContext {
+    /// The requested URL, without userinfo.
+    pub url: Url,
+    /// The request's deadline and read timeout, for the body's reads.
+    pub timeouts: Timeouts,
+    pub config: Arc<Config>,
+}
+
 /// The body's reading state.
 struct BodyReader {
     /// The connection, until the body's end or an error.
     conn: Option<Pooled>,
     reader: ResponseReader,
     keep_alive: KeepAlive,
+    request_complete: bool,
     /// Chunks decoded from the buffer but not yet returned.
     pending: Pending,
-    deadline: Option<Instant>,
-    drain_limit: u64,
-    drain_timeout: Duration,
+    config: Arc<Config>,
     done: bool,
     /// An error found while decoding ahead, returned by the next read.
     error: Option<Error>,
@@ -54,60 +70,37 @@ struct BodyReader {
 }
 
 impl Response {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        head: ResponseHead,
-        framing: Framing,
+        answer: Answer,
+        keep_alive: KeepAlive,
         reader: ResponseReader,
-        request_complete: bool,
         mut pooled: Pooled,
-        sent_connection: &HeaderMap,
-        url: Url,
-        deadline: Option<Instant>,
-        client: &Client,
+        context: BodyContext,
     ) -> Response {
-        let mut keep_alive =
-            proto::keep_alive(sent_connection, head.version, &head.headers, &framing);
-        if !request_complete {
-            keep_alive.close = Some(proto::CloseReason::RequestNotFullySent);
-        }
-        if keep_alive.close.is_none() {
-            let conn = pooled.conn();
-            // A response that does not repeat `Keep-Alive` leaves the server's terms as
-            // they were, one request further on: `max=M` allows M more requests in all.
-            conn.server_timeout = keep_alive.timeout.or(conn.server_timeout);
-            conn.server_remaining = keep_alive
-                .max
-                .or(conn.server_remaining.map(|n| n.saturating_sub(1)));
-        }
         if let Some(reason) = keep_alive.close {
-            let conn = pooled.conn().id();
-            tracing::debug!(host = %pooled.key(), conn, reason = ?reason, "connection will close after this response");
+            tracing::debug!(host = %pooled.key(), conn = pooled.conn_id(), reason = ?reason, "connection will close after this response");
         }
+        pooled.conn().set_timeouts(context.timeouts);
         let reused = pooled.reused();
         let mut body = BodyReader {
             conn: Some(pooled),
             reader,
             keep_alive,
+            request_complete: answer.request_complete,
             pending: Pending::default(),
-            deadline,
-            drain_limit: client.config.drain_limit,
-            drain_timeout: client.config.drain_timeout,
+            config: context.config,
             done: false,
             error: None,
             reused,
         };
         // Whatever of the body is already buffered is decoded now, so a response whose
         // body arrived with its head gives its connection back at once.
-        if let Err(e) = body.decode_buffered() {
-            body.fail();
-            body.error = Some(e);
-        }
+        body.decode_ahead();
         Response {
-            status: head.status,
-            version: head.version,
-            headers: head.headers,
-            url,
+            status: answer.head.status,
+            version: answer.head.version,
+            headers: answer.head.headers,
+            url: context.url,
             body,
         }
     }
@@ -127,7 +120,8 @@ impl Response {
         &self.headers
     }
 
-    /// The URL that was requested.
+    /// The URL that was requested, without userinfo (credentials in the URL were sent as
+    /// `Authorization` and are not kept).
     pub fn url(&self) -> &Url {
         &self.url
     }
@@ -146,18 +140,20 @@ impl Response {
         let Some(second) = self.body.chunk().await? else {
             return Ok(first);
         };
-        // Sized once from `Content-Length` when the server gave one (trusted up to a bound:
-        // past it the buffer grows as bytes arrive), so a large body is copied once.
-        let hint = self
+        // The server's `Content-Length` sizes the buffer, but never ahead of what has
+        // arrived: each growth at most doubles it, so a large body is copied a few times
+        // at most and a false length costs nothing.
+        let declared = self
             .headers
             .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-            .unwrap_or(0)
-            .min(BYTES_PREALLOCATE_MAX);
-        let mut all = BytesMut::with_capacity(hint.max(first.len() + second.len()));
-        all.extend_from_slice(&first);
-        all.extend_from_slice(&second);
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let mut all = BytesMut::new();
+        for piece in [first, second] {
+            grow(&mut all, piece.len(), declared);
+            all.extend_from_slice(&piece);
+        }
         while let Some(more) = self.body.chunk().await? {
+            grow(&mut all, more.len(), declared);
             all.extend_from_slice(&more);
         }
         Ok(all.freeze())
@@ -168,6 +164,23 @@ impl Response {
         let bytes = self.bytes().await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// Makes room in `all` for `incoming` more bytes: at least double what is there (at least
+/// `BYTES_GROWTH_MIN`), but no more than the declared length still needs.
+fn grow(all: &mut BytesMut, incoming: usize, declared: Option<usize>) {
+    let room = all.capacity() - all.len();
+    if room >= incoming {
+        return;
+    }
+    let mut want = incoming.max(all.len()).max(BYTES_GROWTH_MIN);
+    if let Some(declared) = declared {
+        let still = declared.saturating_sub(all.len());
+        if still >= incoming {
+            want = want.min(still);
+        }
+    }
+    all.reserve(want);
 }
 
 impl std::fmt::Debug for Response {
@@ -183,106 +196,68 @@ impl std::fmt::Debug for Response {
 impl BodyReader {
     /// The next piece of the body; errors say the request was written (a response began).
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        let reused = self.reused;
-        self.next_chunk()
-            .await
-            .map_err(|e| e.with_attempt(true, reused))
-    }
-
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        loop {
-            if let Some(chunk) = self.pending.pop() {
-                return Ok(Some(chunk));
+        if let Some(chunk) = self.pending.pop() {
+            return Ok(Some(chunk));
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let Some(pooled) = self.conn.as_mut() else {
+            return Ok(None);
+        };
+        match pooled.conn().read_body(&mut self.reader).await {
+            Ok(BodyEvent::Data(chunk)) => {
+                // The end may be buffered right behind it: release the connection now.
+                self.decode_ahead();
+                Ok(Some(chunk))
             }
-            if let Some(e) = self.error.take() {
-                return Err(e);
+            Ok(BodyEvent::End { closed_by_peer }) => {
+                self.finish(closed_by_peer);
+                Ok(None)
             }
-            if self.done {
-                return Ok(None);
-            }
-            let read = {
-                let Some(pooled) = self.conn.as_mut() else {
-                    return Ok(None);
-                };
-                let read = pooled.conn().read_more();
-                match self.deadline {
-                    Some(d) => match tokio::time::timeout_at(d.into(), read).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            self.fail();
-                            return Err(Error::timeout("reading the response body"));
-                        }
-                    },
-                    None => read.await,
-                }
-            };
-            let step = match read {
-                Ok(0) => self.eof(),
-                Ok(_) => self.decode_buffered(),
-                // A reset cuts the body short just as an early EOF does.
-                Err(e) if is_reset(&e) => Err(Error::new(ErrorKind::IncompleteBody, e)
-                    .context("the connection was reset before the end of the body")),
-                Err(e) => Err(crate::conn::tls::io_error(e, "reading the response body")),
-            };
-            if let Err(e) = step {
+            Err(e) => {
                 self.fail();
-                return Err(e);
+                Err(self.attempted(e))
             }
         }
     }
 
-    /// Decodes what the buffer holds into `pending`; at the body's end, releases the
-    /// connection.
-    fn decode_buffered(&mut self) -> Result<(), Error> {
-        let Some(pooled) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        loop {
-            match self
-                .reader
-                .next(pooled.conn().buf())
-                .map_err(Error::proto)?
-            {
-                Event::Data(chunk) => self.pending.push(chunk),
-                Event::NeedMore => return Ok(()),
-                Event::End => {
-                    self.finish();
-                    return Ok(());
-                }
-                Event::Head(..) => return Err(Error::proto(proto::ProtoError::InvalidHead)),
-            }
-        }
+    /// The facts of the attempt, on a body error: the whole request had been written
+    /// unless the server answered early.
+    fn attempted(&self, e: Error) -> Error {
+        e.with_attempt(1, self.request_complete, self.reused)
     }
 
-    /// The peer closed: the end of a close-delimited body, or a short one.
-    fn eof(&mut self) -> Result<(), Error> {
-        let Some(pooled) = self.conn.as_mut() else {
-            return Ok(());
-        };
-        loop {
-            match self.reader.eof(pooled.conn().buf()).map_err(Error::proto)? {
-                Event::Data(chunk) => self.pending.push(chunk),
-                Event::End => {
-                    // Closed by the peer: never reusable, whatever the headers said.
-                    self.keep_alive.close = Some(proto::CloseReason::CloseDelimitedBody);
-                    self.finish();
-                    return Ok(());
-                }
-                Event::NeedMore | Event::Head(..) => {
-                    return Err(Error::proto(proto::ProtoError::IncompleteBody))
+    /// Decodes what the buffer holds into `pending`, without reading; at the body's end,
+    /// releases the connection. An error is kept for the next read.
+    fn decode_ahead(&mut self) {
+        while let Some(pooled) = self.conn.as_mut() {
+            match pooled.conn().buffered_body(&mut self.reader) {
+                Ok(Some(BodyEvent::Data(chunk))) => self.pending.push(chunk),
+                Ok(Some(BodyEvent::End { closed_by_peer })) => self.finish(closed_by_peer),
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail();
+                    self.error = Some(self.attempted(e));
                 }
             }
         }
     }
 
-    /// The body's end was read: release or close the connection.
-    fn finish(&mut self) {
+    /// The body's end was read: the reuse decision, carried out.
+    fn finish(&mut self, closed_by_peer: bool) {
         self.done = true;
-        if let Some(mut pooled) = self.conn.take() {
-            pooled.conn().responses += 1;
-            if self.keep_alive.close.is_none() {
-                pooled.release();
-            }
+        if let Some(pooled) = self.conn.take() {
+            end_exchange(
+                pooled,
+                self.keep_alive,
+                self.request_complete,
+                closed_by_peer,
+                &self.config,
+            );
         }
     }
 
@@ -293,34 +268,47 @@ impl BodyReader {
     }
 }
 
+/// The one place an exchange's end is turned into the reuse decision and carried out.
+fn end_exchange(
+    mut pooled: Pooled,
+    keep_alive: KeepAlive,
+    request_complete: bool,
+    closed_by_peer: bool,
+    config: &Config,
+) {
+    let ended = Ended {
+        keep_alive,
+        request_complete,
+        closed_by_peer,
+        leftover: false,
+    };
+    let reuse = pooled.conn().finish_exchange(ended, now(), &config.reuse);
+    pooled.release(reuse);
+}
+
 impl Drop for BodyReader {
     fn drop(&mut self) {
         let Some(pooled) = self.conn.take() else {
             return;
         };
-        if self.keep_alive.close.is_some() {
+        if self.keep_alive.close.is_some() || !self.request_complete {
             // Not reusable anyway: close now rather than read what nobody wants.
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // The drain runs on the connection's own runtime, which is the one here unless the
+        // response moved; a runtime without timers could not bound it.
+        let Ok(runtime) = crate::runtime::current() else {
             return;
         };
+        if pooled.runtime() != Some(runtime.id()) {
+            return;
+        }
         let reader = std::mem::replace(
             &mut self.reader,
-            ResponseReader::new(&http::Method::GET, proto::HeadLimits::default()),
+            ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
         );
-        runtime.spawn(drain(pooled, reader, self.drain_limit, self.drain_timeout));
+        runtime.spawn(drain(pooled, reader, self.keep_alive, self.config.clone()));
     }
-}
-
-/// Errors that mean the peer reset or aborted the connection.
-fn is_reset(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::UnexpectedEof
-    )
 }
 
 /// Decoded chunks not yet returned, in order. Most bodies decode to one chunk at a time,
@@ -345,50 +333,27 @@ impl Pending {
     }
 }
 
-/// Why a drain gave up.
-enum DrainStop {
-    /// Past the byte limit or the time limit: the connection is closed.
-    OverLimit,
-    /// The body broke (short, malformed, I/O error): the connection is closed.
-    Broken,
-}
-
 /// Reads and discards the rest of a dropped response's body; the connection is reused only
-/// if the end comes within `limit` bytes and `timeout`.
-async fn drain(mut pooled: Pooled, mut reader: ResponseReader, limit: u64, timeout: Duration) {
+/// if the end comes within `drain_limit` bytes and `drain_timeout`.
+async fn drain(
+    mut pooled: Pooled,
+    mut reader: ResponseReader,
+    keep_alive: KeepAlive,
+    config: Arc<Config>,
+) {
     let host = pooled.key().clone();
-    let conn_id = pooled.conn().id();
+    let conn_id = pooled.conn_id();
     let mut drained = 0u64;
-    let run = async {
-        loop {
-            loop {
-                match reader.next(pooled.conn().buf()) {
-                    Ok(Event::Data(chunk)) => {
-                        drained += chunk.len() as u64;
-                        if drained > limit {
-                            return Err(DrainStop::OverLimit);
-                        }
-                    }
-                    Ok(Event::End) => return Ok(()),
-                    Ok(Event::NeedMore) => break,
-                    Ok(Event::Head(..)) | Err(_) => return Err(DrainStop::Broken),
-                }
-            }
-            match pooled.conn().read_more().await {
-                Ok(0) | Err(_) => return Err(DrainStop::Broken),
-                Ok(_) => {}
-            }
-        }
-    };
-    let outcome = tokio::time::timeout(timeout, run)
-        .await
-        .unwrap_or(Err(DrainStop::OverLimit));
+    let deadline = clock::after(now(), config.drain_timeout);
+    let outcome = pooled
+        .conn()
+        .drain(&mut reader, config.drain_limit, deadline, &mut drained)
+        .await;
     match outcome {
-        Ok(()) => {
+        Ok(closed_by_peer) => {
             pooled.count(Count::BodyDrained);
-            tracing::debug!(host = %host, conn = conn_id, drained, "drained dropped body; connection kept");
-            pooled.conn().responses += 1;
-            pooled.release();
+            tracing::debug!(host = %host, conn = conn_id, drained, "drained dropped body");
+            end_exchange(pooled, keep_alive, true, closed_by_peer, &config);
         }
         Err(DrainStop::OverLimit) => {
             pooled.count(Count::DrainOverLimit);

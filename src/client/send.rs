@@ -1,30 +1,29 @@
-//! `send`: checkout → write → read the head → retry, on the caller's task.
+//! `send`: prepare → (checkout → exchange → retry decision)* → response, on the caller's
+//! task.
 //!
-//! The head is encoded (and so validated) once, before any connection is touched, and the
-//! same bytes are written by every attempt. A failed attempt is classified (`Failure`) and
-//! `retry::should_retry` decides; a retry always takes a fresh connection. The whole of it
-//! runs under the request's deadline.
+//! `prepare` encodes (and so validates) the head once, before any connection is touched;
+//! every attempt writes the same bytes. `attempt` runs one exchange on one connection and
+//! classifies how it failed; `retry::should_retry` decides; a retry always takes a fresh
+//! connection. Deadlines are applied where each wait happens (the pool wait, the dial, the
+//! exchange's writes and reads), so every error, a timeout included, knows how much of
+//! the request had been written.
 
-use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::header::CONNECTION;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use tokio::runtime::Handle;
+use url::Url;
 
-use super::request::{Body, RequestParts};
-use super::response::Response;
+use super::request::RequestParts;
+use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
-use super::Client;
-use crate::conn::Connection;
-use crate::error::{Error, ErrorKind};
-use crate::pool::{now, Count, Lease, PoolKey, Pooled};
-use crate::proto::{
-    self, Event, Framing, RequestBody, RequestHead, ResponseHead, ResponseReader, TargetForm,
-};
-
-/// Bodies up to this size are written in the same write as the head.
-const COALESCE_BODY: usize = 64 * 1024;
+use super::{url_auth, Client};
+use crate::clock::{self, now};
+use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Timeouts};
+use crate::error::Error;
+use crate::pool::{Count, Lease, PoolKey, Pooled};
+use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -33,34 +32,92 @@ pub(crate) async fn send(
     client: Client,
     parts: Result<RequestParts, Error>,
 ) -> Result<Response, Error> {
-    let parts = parts?;
-    let client = &client;
-    let timeout = parts.timeout.or(client.config.timeout);
-    let deadline = timeout.map(|t| now() + t);
-    let run = run(client, parts, deadline);
-    match deadline {
-        Some(d) => match tokio::time::timeout_at(d.into(), run).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::timeout("request")),
-        },
-        None => run.await,
+    let runtime = crate::runtime::current()?;
+    let mut request = prepare(parts?)?;
+    let deadline = request
+        .timeout
+        .or(client.config.timeout)
+        .and_then(|t| clock::after(now(), t));
+    let mut attempt = Attempt {
+        reused: false,
+        idempotent: request.idempotent,
+        replayable: request.body.is_replayable(),
+        retries: 0,
+        max_retries: client.config.max_retries,
+        retried_408: false,
+    };
+    loop {
+        let fresh = attempt.retries > 0;
+        let mut pooled = acquire(&client, &request.key, fresh, deadline, &runtime).await?;
+        attempt.reused = pooled.reused();
+        let (result, progress) = exchange(&client, &mut pooled, &mut request, deadline).await;
+        let failure = match &result {
+            Ok((answer, _)) if answer.head.status == StatusCode::REQUEST_TIMEOUT => {
+                Some(Failure::Status408)
+            }
+            Ok(_) => None,
+            Err(e) if e.broke == Broke::Closed && progress.written == 0 => {
+                Some(Failure::NothingWritten)
+            }
+            Err(e) if e.broke == Broke::Closed => Some(Failure::ClosedBeforeResponse),
+            Err(_) => Some(Failure::Other),
+        };
+        if let Some(cause) = failure.and_then(|f| should_retry(f, attempt)) {
+            count_retry(&pooled, &request.key, cause, attempt);
+            attempt.retries += 1;
+            attempt.retried_408 |= cause == RetryCause::RequestTimeout408;
+            // The failed connection is closed here; its slot goes back to the pool.
+            drop(pooled);
+            continue;
+        }
+        return match result {
+            Ok((answer, reader)) => {
+                let keep_alive = proto::keep_alive(
+                    &request.sent_connection,
+                    answer.head.version,
+                    &answer.head.headers,
+                    &answer.framing,
+                );
+                let context = BodyContext {
+                    url: request.url,
+                    timeouts: Timeouts {
+                        request: deadline,
+                        read: client.config.read_timeout,
+                    },
+                    config: client.config.clone(),
+                };
+                Ok(Response::new(answer, keep_alive, reader, pooled, context))
+            }
+            Err(e) => {
+                Err(e
+                    .error
+                    .with_attempt(progress.written, progress.complete, attempt.reused))
+            }
+        };
     }
 }
 
-/// One failed attempt: the error for the caller and its class for the retry decision.
-struct Failed {
-    error: Error,
-    failure: Failure,
+/// A request ready to be sent any number of times.
+struct Prepared {
+    key: PoolKey,
+    method: Method,
+    /// The URL, without its userinfo (moved into `Authorization`).
+    url: Url,
+    head: Vec<u8>,
+    body: Body,
+    /// The caller's `Connection` headers, for the keep-alive decision.
+    sent_connection: HeaderMap,
+    idempotent: bool,
+    timeout: Option<Duration>,
 }
 
-async fn run(
-    client: &Client,
-    mut parts: RequestParts,
-    deadline: Option<Instant>,
-) -> Result<Response, Error> {
-    let key = PoolKey::from_url(&parts.url).ok_or_else(|| {
-        Error::proto(proto::ProtoError::InvalidUrl).context(format!("cannot request {}", parts.url))
-    })?;
+/// Turns the caller's request into what every attempt writes.
+fn prepare(mut parts: RequestParts) -> Result<Prepared, Error> {
+    let Some(key) = PoolKey::from_url(&parts.url) else {
+        return Err(Error::proto(proto::ProtoError::InvalidUrl)
+            .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
+    };
+    url_auth::take_credentials(&mut parts.url, &mut parts.headers);
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is added, which asks nothing the decision looks at: the map
     // stays empty (and allocates nothing).
@@ -91,71 +148,16 @@ async fn run(
     .map_err(Error::proto)?;
     let idempotent = proto::is_idempotent(&parts.method)
         || parts.headers.iter().any(|(n, _)| n == IDEMPOTENCY_KEY);
-    let mut attempt = Attempt {
-        reused: false,
+    Ok(Prepared {
+        key,
+        method: parts.method,
+        url: parts.url,
+        head,
+        body: parts.body,
+        sent_connection,
         idempotent,
-        replayable: parts.body.is_replayable(),
-        retries: 0,
-        max_retries: client.config.max_retries,
-        retried_408: false,
-    };
-    let mut fresh = false;
-    loop {
-        let mut pooled = acquire(client, &key, fresh, deadline).await?;
-        attempt.reused = pooled.reused();
-        pooled.count(Count::RequestSent);
-        if attempt.reused {
-            pooled.count(Count::Reused);
-        }
-        let result = exchange(&mut pooled, &head, &mut parts.body, &parts.method, client).await;
-        let (failure, outcome) = match result {
-            Ok(answer) if answer.head.status == StatusCode::REQUEST_TIMEOUT => {
-                (Failure::Status408, Ok(answer))
-            }
-            Ok(ok) => (Failure::Other, Ok(ok)),
-            Err(failed) => (failed.failure, Err(failed.error)),
-        };
-        let cause = match &outcome {
-            Ok(_) if failure != Failure::Status408 => None,
-            _ => should_retry(failure, attempt),
-        };
-        if let Some(cause) = cause {
-            let (what, label) = match cause {
-                RetryCause::NothingWritten => (Count::RetryNothingWritten, "nothing written"),
-                RetryCause::CloseRace => (Count::RetryCloseRace, "closed before response"),
-                RetryCause::RequestTimeout408 => (Count::Retry408, "408 request timeout"),
-            };
-            pooled.count(what);
-            tracing::debug!(
-                host = %key,
-                conn = pooled.conn().id(),
-                reused = attempt.reused,
-                cause = label,
-                retry = attempt.retries + 1,
-                "retrying on a fresh connection"
-            );
-            attempt.retries += 1;
-            attempt.retried_408 |= cause == RetryCause::RequestTimeout408;
-            fresh = true;
-            // The failed connection is closed here; its slot goes back to the pool.
-            drop(pooled);
-            continue;
-        }
-        return match outcome {
-            Ok(answer) => Ok(Response::new(
-                answer.head,
-                answer.framing,
-                answer.reader,
-                answer.request_complete,
-                pooled,
-                &sent_connection,
-                parts.url,
-                deadline,
-                client,
-            )),
-            Err(error) => Err(error),
-        };
-    }
+        timeout: parts.timeout,
+    })
 }
 
 /// A connection for the request: taken from the pool, or opened in a reserved slot.
@@ -164,21 +166,24 @@ async fn acquire(
     key: &PoolKey,
     fresh: bool,
     deadline: Option<Instant>,
+    runtime: &Handle,
 ) -> Result<Pooled, Error> {
-    let wait_deadline = match (deadline, client.config.pool_timeout) {
-        (Some(d), Some(p)) => Some(d.min(now() + p)),
-        (d, p) => d.or(p.map(|p| now() + p)),
-    };
-    match client.pool.checkout(key, fresh, wait_deadline).await? {
+    let config = &client.config;
+    let wait_until = clock::earliest(
+        deadline,
+        config.pool_timeout.and_then(|p| clock::after(now(), p)),
+    );
+    match client
+        .pool
+        .checkout(key, fresh, wait_until, runtime)
+        .await?
+    {
         Lease::Reused(pooled) => Ok(pooled),
         Lease::Open(slot) => {
+            let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
             // Boxed: dialing (TLS above all) needs far more state than a reused connection,
             // and every request's future would otherwise carry that size.
-            let open = Box::pin(Connection::open(
-                key,
-                client.config.connect_timeout,
-                client.config.tls.as_ref(),
-            ));
+            let open = Box::pin(Connection::open(key, connect_by, config.tls.as_ref()));
             match open.await {
                 Ok(conn) => Ok(slot.fill(conn)),
                 Err(e) => {
@@ -190,185 +195,50 @@ async fn acquire(
     }
 }
 
-/// A response head, and whether the whole request had been written when it came.
-struct Answer {
-    head: ResponseHead,
-    framing: Framing,
-    reader: ResponseReader,
-    request_complete: bool,
-}
-
-/// Writes the request and reads the final response head. A server may answer before it has
-/// read the whole request (a `413` to a large upload) and close; when writing fails that
-/// way, the answer already sent is read and returned instead of the write error.
+/// One attempt: the exchange on `pooled`, and how much of the request went out.
 async fn exchange(
-    pooled: &mut Pooled,
-    head: &[u8],
-    body: &mut Body,
-    method: &http::Method,
     client: &Client,
-) -> Result<Answer, Failed> {
-    let reused = pooled.reused();
-    let conn = pooled.conn();
-    let mut written = 0u64;
-    let mut reader = ResponseReader::new(method, client.config.head_limits);
-    if let Err(e) = write_request(conn, head, body, &mut written).await {
-        let closed = is_closed(&e);
-        if closed && written > 0 {
-            if let Ok((head, framing)) = read_head(conn, &mut reader, reused).await {
-                tracing::debug!(
-                    conn = conn.id(),
-                    status = head.status.as_u16(),
-                    "the server answered before the whole request was sent"
-                );
-                return Ok(Answer {
-                    head,
-                    framing,
-                    reader,
-                    request_complete: false,
-                });
-            }
-        }
-        let failure = match () {
-            _ if written == 0 && closed => Failure::NothingWritten,
-            _ if closed => Failure::ClosedBeforeResponse,
-            _ => Failure::Other,
-        };
-        let kind = if failure == Failure::Other {
-            ErrorKind::Io
-        } else {
-            ErrorKind::ClosedBeforeResponse
-        };
-        let error = Error::new(kind, e)
-            .context("writing the request")
-            .with_attempt(written > 0, reused);
-        return Err(Failed { error, failure });
+    pooled: &mut Pooled,
+    request: &mut Prepared,
+    deadline: Option<Instant>,
+) -> (Result<(Answer, ResponseReader), ExchangeError>, Progress) {
+    pooled.count(Count::RequestSent);
+    if pooled.reused() {
+        pooled.count(Count::Reused);
     }
-    let (head, framing) = read_head(conn, &mut reader, reused).await?;
-    Ok(Answer {
-        head,
-        framing,
-        reader,
-        request_complete: true,
-    })
+    let mut progress = Progress::default();
+    let mut reader = ResponseReader::new(&request.method, client.config.head_limits);
+    let timeouts = Timeouts {
+        request: deadline,
+        read: client.config.read_timeout,
+    };
+    let result = pooled
+        .conn()
+        .exchange(
+            &request.head,
+            &mut request.body,
+            &mut reader,
+            timeouts,
+            &mut progress,
+        )
+        .await;
+    (result.map(|answer| (answer, reader)), progress)
 }
 
-/// Reads until the final response head.
-async fn read_head(
-    conn: &mut Connection,
-    reader: &mut ResponseReader,
-    reused: bool,
-) -> Result<(ResponseHead, Framing), Failed> {
-    let mut received = !conn.buf().is_empty();
-    loop {
-        let event = match reader.next(conn.buf()) {
-            Ok(event) => event,
-            Err(e) => return Err(protocol(e, reused)),
-        };
-        match event {
-            Event::Head(resp_head, framing) => return Ok((resp_head, framing)),
-            Event::NeedMore => {}
-            Event::Data(_) | Event::End => {
-                return Err(protocol(proto::ProtoError::InvalidHead, reused));
-            }
-        }
-        match conn.read_more().await {
-            Ok(0) if !received => {
-                let error = Error::msg(
-                    ErrorKind::ClosedBeforeResponse,
-                    "the server closed the connection before responding",
-                )
-                .with_attempt(true, reused);
-                return Err(Failed {
-                    error,
-                    failure: Failure::ClosedBeforeResponse,
-                });
-            }
-            Ok(0) => {
-                let err = match reader.eof(conn.buf()) {
-                    Err(e) => e,
-                    Ok(_) => proto::ProtoError::IncompleteHead,
-                };
-                return Err(protocol(err, reused));
-            }
-            Ok(_) => received = true,
-            Err(e) if !received && is_closed(&e) => {
-                let error = Error::new(ErrorKind::ClosedBeforeResponse, e)
-                    .context("the connection was reset before a response")
-                    .with_attempt(true, reused);
-                return Err(Failed {
-                    error,
-                    failure: Failure::ClosedBeforeResponse,
-                });
-            }
-            Err(e) => {
-                return Err(Failed {
-                    error: crate::conn::tls::io_error(e, "reading the response")
-                        .with_attempt(true, reused),
-                    failure: Failure::Other,
-                })
-            }
-        }
-    }
-}
-
-fn protocol(e: proto::ProtoError, reused: bool) -> Failed {
-    Failed {
-        error: Error::proto(e).with_attempt(true, reused),
-        failure: Failure::Other,
-    }
-}
-
-/// Errors that mean the peer closed the connection under us.
-fn is_closed(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::WriteZero
-    )
-}
-
-/// Writes head and body; small bodies go out in the same write as the head.
-async fn write_request(
-    conn: &mut Connection,
-    head: &[u8],
-    body: &mut Body,
-    written: &mut u64,
-) -> io::Result<()> {
-    match body {
-        Body::Empty => conn.write_all(head, written).await?,
-        Body::Full(bytes) if bytes.len() <= COALESCE_BODY => {
-            let mut out = Vec::with_capacity(head.len() + bytes.len());
-            out.extend_from_slice(head);
-            out.extend_from_slice(bytes);
-            conn.write_all(&out, written).await?;
-        }
-        Body::Full(bytes) => {
-            conn.write_all(head, written).await?;
-            conn.write_all(bytes, written).await?;
-        }
-        Body::Stream(stream) => {
-            conn.write_all(head, written).await?;
-            let Some(mut stream) = stream.take() else {
-                return Err(io::Error::other(
-                    "the body stream was already used by an earlier attempt",
-                ));
-            };
-            let mut frame = Vec::new();
-            while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-                let chunk: Bytes = chunk.map_err(io::Error::other)?;
-                frame.clear();
-                proto::encode_chunk(&chunk, &mut frame);
-                conn.write_all(&frame, written).await?;
-            }
-            frame.clear();
-            proto::encode_last_chunk(&mut frame);
-            conn.write_all(&frame, written).await?;
-        }
-    }
-    conn.flush().await
+/// Counts and traces a retry.
+fn count_retry(pooled: &Pooled, key: &PoolKey, cause: RetryCause, attempt: Attempt) {
+    let (what, label) = match cause {
+        RetryCause::NothingWritten => (Count::RetryNothingWritten, "nothing written"),
+        RetryCause::CloseRace => (Count::RetryCloseRace, "closed before response"),
+        RetryCause::RequestTimeout408 => (Count::Retry408, "408 request timeout"),
+    };
+    pooled.count(what);
+    tracing::debug!(
+        host = %key,
+        conn = pooled.conn_id(),
+        reused = attempt.reused,
+        cause = label,
+        retry = attempt.retries + 1,
+        "retrying on a fresh connection"
+    );
 }

@@ -6,19 +6,22 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::Instant;
 
 use tokio::net::TcpStream;
 
 use crate::error::{Error, ErrorKind};
 
-/// Opens a TCP connection to `host:port` within `timeout`.
+/// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit).
 pub(crate) async fn connect_tcp(
     host: &str,
     port: u16,
-    timeout: Duration,
+    deadline: Option<Instant>,
 ) -> Result<TcpStream, Error> {
-    match tokio::time::timeout(timeout, dial(host, port)).await {
+    let Some(deadline) = deadline else {
+        return dial(host, port).await;
+    };
+    match tokio::time::timeout_at(deadline.into(), dial(host, port)).await {
         Ok(result) => result,
         Err(_) => {
             Err(Error::timeout("connect").context(format!("connect to {host}:{port} timed out")))

@@ -1,29 +1,44 @@
-//! One HTTP/1.x connection: its socket (plain or TLS), its read buffer, and what the pool
-//! needs to know about it (id, age, requests served, the server's keep-alive terms).
+//! One HTTP/1.x connection: its socket (plain or TLS), its read buffer, and what the
+//! reuse decision needs to know about it (id, age, runtime, responses served, the server's
+//! keep-alive terms).
 //!
-//! It writes bytes (counting how many went out, so a failed request knows whether anything
-//! was sent), reads more bytes into the buffer, and probes itself for liveness while idle.
-//! It knows nothing of the pool or of HTTP framing: `proto` decides what the bytes mean.
+//! It dials (`connect.rs`, `tls.rs`), runs one exchange at a time (`exchange.rs`: write the
+//! request while watching for an early answer, read the head, read or drain the body),
+//! decides after each whether it may be reused (`reuse.rs`, pure) and probes itself while
+//! idle (`probe.rs`). It knows nothing of the pool or the client: `proto` decides what the
+//! bytes mean, and the pool carries out the reuse decision.
 
 pub(crate) mod connect;
+mod exchange;
+pub(crate) mod origin;
 pub(crate) mod probe;
+pub(crate) mod reuse;
 pub(crate) mod tls;
+mod write;
 
+use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use crate::clock;
 use crate::error::{Error, ErrorKind};
-use crate::pool::{Liveness, PoolKey, Scheme};
+
+pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
+pub(crate) use origin::{Origin, Scheme};
+pub(crate) use probe::Liveness;
+pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
+pub(crate) use write::Body;
+pub use write::BoxError;
 
 /// How much room a read asks for at first. A read that fills its room doubles the next
 /// one's, up to `READ_MAX`, so a large body takes few reads (and few chunks); the size
@@ -79,7 +94,7 @@ impl AsyncWrite for Io {
     }
 }
 
-/// An open connection to one pool key.
+/// An open connection to one origin.
 pub(crate) struct Connection {
     io: Io,
     buf: BytesMut,
@@ -87,24 +102,27 @@ pub(crate) struct Connection {
     read_size: usize,
     id: u64,
     created: Instant,
+    /// The runtime whose I/O driver the socket is registered with.
+    runtime: Option<tokio::runtime::Id>,
     /// Responses completed on this connection.
-    pub responses: u32,
-    /// Requests the server still allows (`Keep-Alive: max=M`), when it said.
-    pub server_remaining: Option<u32>,
-    /// The server's idle timeout (`Keep-Alive: timeout=N`), when it said.
-    pub server_timeout: Option<Duration>,
+    responses: u32,
+    /// What the server said of its terms so far.
+    terms: reuse::ServerTerms,
+    /// Bytes read since the current exchange began: a response has begun when non-zero.
+    received: u64,
+    /// The deadlines of the current exchange's reads.
+    timeouts: Timeouts,
 }
 
 impl Connection {
-    /// Dials `key`: TCP, then TLS for https.
+    /// Dials `origin`: TCP, then TLS for https, all by `deadline` (`None`: no limit).
     pub async fn open(
-        key: &PoolKey,
-        connect_timeout: Duration,
+        origin: &Origin,
+        deadline: Option<Instant>,
         tls: Option<&Arc<ClientConfig>>,
     ) -> Result<Connection, Error> {
-        let deadline = Instant::now() + connect_timeout;
-        let tcp = connect::connect_tcp(key.host(), key.port(), connect_timeout).await?;
-        let io = match key.scheme() {
+        let tcp = connect::connect_tcp(origin.host(), origin.port(), deadline).await?;
+        let io = match origin.scheme() {
             Scheme::Http => Io::Tcp(tcp),
             Scheme::Https => {
                 let Some(tls) = tls else {
@@ -113,10 +131,13 @@ impl Connection {
                         "no TLS configuration could be built",
                     ));
                 };
-                let left = deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, tls::handshake(tls, key.host(), tcp)).await {
-                    Ok(stream) => Io::Tls(Box::new(stream?)),
-                    Err(_) => return Err(Error::timeout("TLS handshake")),
+                let handshake = tls::handshake(tls, origin.host(), tcp);
+                match deadline {
+                    None => Io::Tls(Box::new(handshake.await?)),
+                    Some(d) => match tokio::time::timeout_at(d.into(), handshake).await {
+                        Ok(stream) => Io::Tls(Box::new(stream?)),
+                        Err(_) => return Err(Error::timeout("TLS handshake")),
+                    },
                 }
             }
         };
@@ -125,11 +146,13 @@ impl Connection {
             buf: BytesMut::new(),
             read_size: READ_CHUNK,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            // The pool's clock (tokio's), which `max_lifetime` is checked against.
-            created: crate::pool::now(),
+            // The pool's clock, which `max_lifetime` is checked against.
+            created: clock::now(),
+            runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
             responses: 0,
-            server_remaining: None,
-            server_timeout: None,
+            terms: reuse::ServerTerms::default(),
+            received: 0,
+            timeouts: Timeouts::default(),
         })
     }
 
@@ -138,57 +161,76 @@ impl Connection {
         self.id
     }
 
-    /// When the connection was opened.
-    pub fn created(&self) -> Instant {
-        self.created
+    /// Sets the deadlines for the reads of the rest of this exchange (the body's).
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    /// The runtime the connection was opened on (`None` outside any runtime).
+    pub fn runtime(&self) -> Option<tokio::runtime::Id> {
+        self.runtime
     }
 
     /// The read buffer: bytes received and not yet consumed.
-    pub fn buf(&mut self) -> &mut BytesMut {
+    fn buf(&mut self) -> &mut BytesMut {
         &mut self.buf
     }
 
-    /// Writes all of `data`, adding to `written` as bytes go out.
-    pub async fn write_all(&mut self, data: &[u8], written: &mut u64) -> io::Result<()> {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let n = self.io.write(rest).await?;
-            if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            *written += n as u64;
-            rest = &rest[n..];
-        }
-        Ok(())
-    }
-
-    /// Flushes what TLS may buffer.
-    pub async fn flush(&mut self) -> io::Result<()> {
-        self.io.flush().await
-    }
-
-    /// Reads more bytes into the buffer; 0 means the peer closed.
-    pub async fn read_more(&mut self) -> io::Result<usize> {
+    /// Makes room for the next read: a read that fills its room doubles the next one's.
+    fn reserve_for_read(&mut self) {
         if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
             self.buf.reserve(self.read_size);
         }
-        let room = self.buf.capacity() - self.buf.len();
-        let n = self.io.read_buf(&mut self.buf).await?;
-        if n == room && self.read_size < READ_MAX {
-            self.read_size *= 2;
-        }
-        Ok(n)
     }
 
-    /// Gets ready to rest idle: an idle connection keeps no read buffer. False when bytes
-    /// beyond the response are waiting, which makes the connection unusable.
-    pub fn prepare_idle(&mut self) -> bool {
-        if !self.buf.is_empty() {
-            return false;
+    /// Polls one read into the buffer; 0 means the peer closed.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        self.reserve_for_read();
+        let room = self.buf.capacity() - self.buf.len();
+        let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
+        if let Poll::Ready(Ok(n)) = read {
+            self.received += n as u64;
+            if n == room && self.read_size < READ_MAX {
+                self.read_size *= 2;
+            }
         }
-        self.buf = BytesMut::new();
-        self.read_size = READ_CHUNK;
-        true
+        read
+    }
+
+    /// Reads more bytes into the buffer within the exchange's deadlines; 0 means the peer
+    /// closed.
+    async fn read_more(&mut self) -> Result<usize, exchange::ReadError> {
+        let (deadline, which) = self.timeouts.next_read(clock::now);
+        let read = std::future::poll_fn(|cx| self.poll_read_more(cx));
+        match deadline {
+            None => read.await.map_err(exchange::ReadError::Io),
+            Some(at) => match tokio::time::timeout_at(at.into(), read).await {
+                Ok(r) => r.map_err(exchange::ReadError::Io),
+                Err(_) => Err(exchange::ReadError::TimedOut(which)),
+            },
+        }
+    }
+
+    /// The exchange's response is complete and its connection is offered for reuse: the
+    /// one place the reuse decision is made. An idle connection keeps no read buffer.
+    pub fn finish_exchange(&mut self, ended: Ended, now: Instant, limits: &ReuseLimits) -> Reuse {
+        self.responses = self.responses.saturating_add(1);
+        let history = reuse::History {
+            created: self.created,
+            responses: self.responses,
+            terms: self.terms,
+        };
+        let ended = Ended {
+            leftover: ended.leftover || !self.buf.is_empty(),
+            ..ended
+        };
+        let (answer, terms) = reuse::decide(now, history, ended, limits);
+        self.terms = terms;
+        if let Reuse::Idle(_) = answer {
+            self.buf = BytesMut::new();
+            self.read_size = READ_CHUNK;
+        }
+        answer
     }
 
     /// Checks without blocking whether the server closed or spoke while idle.

@@ -16,7 +16,16 @@ use rustls::ClientConnection;
 use socket2::SockRef;
 use tokio::net::TcpStream;
 
-use crate::pool::Liveness;
+/// What a probe of an idle connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Nothing to read, no FIN: usable.
+    Alive,
+    /// The server closed (FIN) or reset the connection.
+    Closed,
+    /// The server sent bytes nobody asked for (typically a 408 before closing).
+    Unsolicited,
+}
 
 /// Probes a plain TCP connection.
 pub(crate) fn probe_tcp(stream: &TcpStream) -> Liveness {

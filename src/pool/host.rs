@@ -11,27 +11,11 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-/// Why an idle connection stops being reusable at its `expires_at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expiry {
-    /// The client's own idle timeout.
-    IdleTimeout,
-    /// The server's `Keep-Alive: timeout=N`, less the safety margin.
-    ServerTimeout,
-    /// The client's maximum connection lifetime.
-    Lifetime,
-}
-
-/// When an idle connection expires, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IdleTerms {
-    pub expires_at: Instant,
-    pub expiry: Expiry,
-}
+use crate::conn::IdleTerms;
 
 /// A connection resting in the idle stack.
 pub(crate) struct Idle<C> {
@@ -42,8 +26,9 @@ pub(crate) struct Idle<C> {
 
 /// What a waiter receives: a live connection, or a reserved slot to open one with.
 pub(crate) enum Grant<C> {
-    /// A connection released by another request, handed over without idling.
-    Conn(C),
+    /// A connection released by another request, handed over without idling, with the
+    /// terms it would have idled on (kept if it comes back unused).
+    Conn(C, IdleTerms),
     /// A slot already counted against the caps: the waiter opens a connection in it.
     Slot,
 }
@@ -97,11 +82,6 @@ impl<C> Host<C> {
         self.idle.len()
     }
 
-    /// The freshest idle connection.
-    pub fn pop_idle(&mut self) -> Option<Idle<C>> {
-        self.idle.pop()
-    }
-
     /// The least recently used idle connection.
     pub fn pop_oldest_idle(&mut self) -> Option<Idle<C>> {
         if self.idle.is_empty() {
@@ -109,6 +89,20 @@ impl<C> Host<C> {
         } else {
             Some(self.idle.remove(0))
         }
+    }
+
+    /// Takes the freshest idle connection that `own` accepts (one of the caller's runtime),
+    /// leaving the others in place.
+    pub fn take_freshest(&mut self, mut own: impl FnMut(&C) -> bool) -> Option<Idle<C>> {
+        let pos = self.idle.iter().rposition(|i| own(&i.conn))?;
+        Some(self.idle.remove(pos))
+    }
+
+    /// Takes the least recently used idle connection that `own` refuses (one of another
+    /// runtime).
+    pub fn take_oldest_foreign(&mut self, mut own: impl FnMut(&C) -> bool) -> Option<Idle<C>> {
+        let pos = self.idle.iter().position(|i| !own(&i.conn))?;
+        Some(self.idle.remove(pos))
     }
 
     /// When the least recently used idle connection went idle.
@@ -174,94 +168,27 @@ impl<C> Host<C> {
     }
 }
 
-impl IdleTerms {
-    /// Idle until `idle_timeout` after `now`, or earlier when the server's timeout or the
-    /// connection's lifetime says so. `None` means: do not idle at all.
-    pub fn compute(
-        now: Instant,
-        idle_timeout: Duration,
-        server_timeout: Option<Duration>,
-        margin: Duration,
-        lifetime_ends: Option<Instant>,
-    ) -> Option<IdleTerms> {
-        let mut terms = IdleTerms {
-            expires_at: now + idle_timeout,
-            expiry: Expiry::IdleTimeout,
-        };
-        if let Some(server) = server_timeout {
-            // Servers round down to whole seconds: N means [N, N+1). At or below the
-            // margin there is no safe moment to reuse the connection.
-            let usable = server.checked_sub(margin).filter(|d| !d.is_zero())?;
-            if now + usable < terms.expires_at {
-                terms = IdleTerms {
-                    expires_at: now + usable,
-                    expiry: Expiry::ServerTimeout,
-                };
-            }
-        }
-        if let Some(end) = lifetime_ends {
-            if end <= now {
-                return None;
-            }
-            if end < terms.expires_at {
-                terms = IdleTerms {
-                    expires_at: end,
-                    expiry: Expiry::Lifetime,
-                };
-            }
-        }
-        Some(terms)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn idle_stack_is_lifo_and_oldest_is_first() {
         let now = Instant::now();
         let terms = IdleTerms {
-            expires_at: now + Duration::from_secs(90),
-            expiry: Expiry::IdleTimeout,
+            expires_at: Some(now + Duration::from_secs(90)),
+            expiry: crate::conn::Expiry::IdleTimeout,
         };
         let mut host: Host<u32> = Host::default();
         host.push_idle(1, now, terms);
         host.push_idle(2, now + Duration::from_secs(1), terms);
         host.push_idle(3, now + Duration::from_secs(2), terms);
         assert_eq!(host.oldest_idle_since(), Some(now));
-        assert_eq!(host.pop_idle().map(|i| i.conn), Some(3));
+        assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(3));
         assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
-        assert_eq!(host.pop_idle().map(|i| i.conn), Some(2));
-        assert!(host.pop_idle().is_none());
-    }
-
-    #[test]
-    fn server_timeout_shortens_idle_expiry_by_the_margin() {
-        let now = Instant::now();
-        let secs = Duration::from_secs;
-        let t = IdleTerms::compute(now, secs(90), Some(secs(5)), secs(1), None).unwrap();
-        assert_eq!(t.expires_at, now + secs(4));
-        assert_eq!(t.expiry, Expiry::ServerTimeout);
-        let t = IdleTerms::compute(now, secs(3), Some(secs(5)), secs(1), None).unwrap();
-        assert_eq!(t.expiry, Expiry::IdleTimeout);
-    }
-
-    #[test]
-    fn server_timeout_at_or_below_margin_means_no_reuse() {
-        let now = Instant::now();
-        let secs = Duration::from_secs;
-        assert!(IdleTerms::compute(now, secs(90), Some(secs(1)), secs(1), None).is_none());
-        assert!(IdleTerms::compute(now, secs(90), Some(secs(0)), secs(1), None).is_none());
-    }
-
-    #[test]
-    fn lifetime_bounds_idle_expiry() {
-        let now = Instant::now();
-        let secs = Duration::from_secs;
-        let t = IdleTerms::compute(now, secs(90), None, secs(1), Some(now + secs(10))).unwrap();
-        assert_eq!(t.expiry, Expiry::Lifetime);
-        assert!(IdleTerms::compute(now, secs(90), None, secs(1), Some(now)).is_none());
+        assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(2));
+        assert!(host.take_freshest(|_| true).is_none());
     }
 
     #[test]

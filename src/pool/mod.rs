@@ -14,42 +14,41 @@
 //!                       └─► slot freed ─► next waiter
 //! ```
 //! It owns no sockets of its own: connections are opened by the client and only held here.
+//! Whether a connection may be reused is decided by the connection layer
+//! (`conn::reuse`); `Pooled::release` carries the answer out.
+//!
+//! Connections belong to the runtime that opened them: a checkout takes only idle
+//! connections of its own runtime, and a connection handed to a waiter of another runtime
+//! (or one that a late byte made unusable) is closed and replaced in the same slot.
 
 mod host;
-mod key;
 mod reaper;
 mod state;
 mod stats;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::conn::Connection;
+use crate::clock::now;
+use crate::conn::{Connection, Expiry, Liveness, NoReuse, Origin, Reuse};
 use crate::error::Error;
 
-pub(crate) use host::{Expiry, Grant, IdleTerms};
-pub use key::{PoolKey, Scheme};
-pub(crate) use state::{Caps, Checkout, DropCause, Dropped, Liveness, PoolState};
+pub(crate) use host::Grant;
+pub(crate) use state::{Caps, Checkout, DropCause, Dropped, PoolState};
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
+
+/// The pool's key for a host: its origin (scheme, lower-cased host, port).
+pub(crate) type PoolKey = Origin;
 
 /// The pool's settings (the client builder fills them from its defaults).
 #[derive(Debug, Clone)]
 pub(crate) struct PoolConfig {
     pub caps: Caps,
-    pub idle_timeout: Duration,
-    pub keep_alive_margin: Duration,
-    pub max_requests_per_connection: Option<u32>,
-    pub max_lifetime: Option<Duration>,
     pub sweep_interval: Duration,
-}
-
-/// The time, from tokio's clock so that tests with paused time see it move.
-pub(crate) fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 /// A pool shared by a client and its clones.
@@ -59,10 +58,28 @@ pub(crate) struct Pool {
 }
 
 pub(crate) struct PoolInner {
-    state: Mutex<PoolState<Connection>>,
+    state: Mutex<Locked>,
     config: PoolConfig,
     counters: Counters,
-    sweeping: AtomicBool,
+}
+
+/// What the pool's one mutex guards.
+struct Locked {
+    state: PoolState<Connection>,
+    sweeper: reaper::Sweeper<tokio::runtime::Id>,
+}
+
+impl std::ops::Deref for Locked {
+    type Target = PoolState<Connection>;
+    fn deref(&self) -> &Self::Target {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.state
+    }
 }
 
 /// What a checkout gives: a pooled connection, or a slot to open one in.
@@ -78,10 +95,12 @@ impl Pool {
     pub fn new(config: PoolConfig) -> Pool {
         Pool {
             inner: Arc::new(PoolInner {
-                state: Mutex::new(PoolState::new(config.caps)),
+                state: Mutex::new(Locked {
+                    state: PoolState::new(config.caps),
+                    sweeper: reaper::Sweeper::new(config.sweep_interval),
+                }),
                 config,
                 counters: Counters::default(),
-                sweeping: AtomicBool::new(false),
             }),
         }
     }
@@ -104,22 +123,35 @@ impl Pool {
         self.inner.counters.snapshot(gauges)
     }
 
-    /// A live idle connection of `key` (unless `fresh`), a slot to open one, or a wait in
-    /// line until one of those is handed over or `deadline` passes.
+    /// A live idle connection of `key` opened on `runtime` (unless `fresh`), a slot to open
+    /// one, or a wait in line until one of those is handed over or `deadline` passes. Also
+    /// starts the background sweep on `runtime` when it does not run there.
     pub async fn checkout(
         &self,
         key: &PoolKey,
         fresh: bool,
         deadline: Option<Instant>,
+        runtime: &Handle,
     ) -> Result<Lease, Error> {
-        self.start_sweep();
         let mut out = Vec::new();
         let now = now();
-        let outcome = self
-            .inner
-            .lock()
-            .checkout(key, now, fresh, Connection::probe, &mut out);
+        let id = runtime.id();
+        let (outcome, sweep) = {
+            let mut locked = self.inner.lock();
+            let outcome = locked.checkout(
+                key,
+                now,
+                fresh,
+                |c| c.runtime() == Some(id),
+                Connection::probe,
+                &mut out,
+            );
+            (outcome, locked.sweeper.start_on(id, now))
+        };
         self.inner.finish(out);
+        if let Some(generation) = sweep {
+            runtime.spawn(reaper::sweep_loop(Arc::downgrade(&self.inner), generation));
+        }
         match outcome {
             Checkout::Idle(conn, idle_for) => {
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
@@ -127,7 +159,9 @@ impl Pool {
             }
             Checkout::Connect => Ok(Lease::Open(self.slot(key))),
             // Boxed: only a request that has to wait pays for the waiting state.
-            Checkout::Wait(id, rx) => Box::pin(self.wait(key, id, rx, fresh, deadline)).await,
+            Checkout::Wait(waiter, rx) => {
+                Box::pin(self.wait(key, waiter, rx, fresh, deadline, id)).await
+            }
         }
     }
 
@@ -138,6 +172,7 @@ impl Pool {
         rx: oneshot::Receiver<Grant<Connection>>,
         fresh: bool,
         deadline: Option<Instant>,
+        runtime: tokio::runtime::Id,
     ) -> Result<Lease, Error> {
         tracing::debug!(host = %key, waiter = id, "waiting for a connection");
         let mut guard = WaitGuard {
@@ -156,15 +191,31 @@ impl Pool {
         };
         guard.done = true;
         match got {
-            Ok(Grant::Conn(conn)) if fresh => {
-                // A retry must not reuse a connection: close the one handed over and open
-                // a new one in its slot (the slot stays counted against the caps).
-                tracing::debug!(host = %key, conn = conn.id(), "handed a released connection, but a retry needs a new one: closing it");
-                self.inner.counters.count(Count::Evicted);
-                drop(conn);
-                Ok(Lease::Open(self.slot(key)))
-            }
-            Ok(Grant::Conn(conn)) => {
+            Ok(Grant::Conn(mut conn, _)) => {
+                // Handed over straight from a response that just ended, without idling:
+                // it must still suit this request.
+                let unusable = if fresh {
+                    // A retry must not reuse a connection.
+                    Some((Count::Evicted, "a retry needs a new connection"))
+                } else if conn.runtime() != Some(runtime) {
+                    Some((Count::ClosedOtherRuntime, "opened on another runtime"))
+                } else {
+                    match conn.probe() {
+                        Liveness::Alive => None,
+                        Liveness::Unsolicited => {
+                            Some((Count::UnsolicitedResponse, "unsolicited response"))
+                        }
+                        Liveness::Closed => Some((Count::IdleClosedByServer, "closed by server")),
+                    }
+                };
+                if let Some((what, cause)) = unusable {
+                    // Closed here; a new connection is opened in its slot (the slot stays
+                    // counted against the caps).
+                    tracing::debug!(host = %key, conn = conn.id(), cause, "handed a released connection that cannot serve this request: closing it");
+                    self.inner.counters.count(what);
+                    drop(conn);
+                    return Ok(Lease::Open(self.slot(key)));
+                }
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = 0u64, "handed a released connection");
                 Ok(Lease::Reused(self.pooled(key, conn)))
             }
@@ -188,24 +239,10 @@ impl Pool {
             reused: true,
         }
     }
-
-    fn start_sweep(&self) {
-        if self.inner.sweeping.load(Ordering::Relaxed)
-            || self.inner.sweeping.swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(reaper::sweep_loop(Arc::downgrade(&self.inner)));
-            }
-            Err(_) => self.inner.sweeping.store(false, Ordering::Release),
-        }
-    }
 }
 
 impl PoolInner {
-    fn lock(&self) -> MutexGuard<'_, PoolState<Connection>> {
+    fn lock(&self) -> MutexGuard<'_, Locked> {
         // A panic while holding the lock leaves consistent-enough counts; keep serving.
         self.state
             .lock()
@@ -231,17 +268,27 @@ impl PoolInner {
                 DropCause::Probe(_) => (Count::IdleClosedByServer, "closed by server"),
                 DropCause::Evicted => (Count::Evicted, "evicted for another host"),
                 DropCause::OverIdleLimit => (Count::ClosedOverIdleLimit, "over idle limit"),
+                DropCause::OtherRuntime => (Count::ClosedOtherRuntime, "opened on another runtime"),
             };
             self.counters.count(what);
             tracing::debug!(host = %d.key, conn, idle_ms, cause = reason, "closing idle connection");
         }
     }
 
-    /// Sweeps expired and dead idle connections; the reaper calls this.
-    fn sweep(&self) {
+    /// Sweeps expired and dead idle connections; the reaper of `generation` calls this.
+    /// False when that sweep was replaced by one on another runtime.
+    fn sweep(&self, generation: u64) -> bool {
         let mut out = Vec::new();
-        self.lock().sweep(now(), Connection::probe, &mut out);
+        let now = now();
+        {
+            let mut locked = self.lock();
+            if !locked.sweeper.tick(generation, now) {
+                return false;
+            }
+            locked.sweep(now, Connection::probe, &mut out);
+        }
         self.finish(out);
+        true
     }
 }
 
@@ -297,6 +344,16 @@ impl Pooled {
         &mut self.conn
     }
 
+    /// The connection's id, for tracing.
+    pub fn conn_id(&self) -> u64 {
+        self.conn.id()
+    }
+
+    /// The runtime the connection was opened on.
+    pub fn runtime(&self) -> Option<tokio::runtime::Id> {
+        self.conn.runtime()
+    }
+
     /// Whether it served an earlier request.
     pub fn reused(&self) -> bool {
         self.reused
@@ -312,56 +369,49 @@ impl Pooled {
         self.slot.pool.counters.count(what);
     }
 
-    /// Gives the connection back after a complete response that allows reuse: to the next
-    /// waiter or the idle stack, unless the server's `max`, the client's limits or the
-    /// server's timeout say it is done.
-    pub fn release(self) {
-        let Pooled {
-            mut conn, mut slot, ..
-        } = self;
+    /// Carries out the reuse decision made when its response ended: back to the next
+    /// waiter or the idle stack on `Reuse::Idle`, closed (counted and traced) otherwise.
+    pub fn release(self, reuse: Reuse) {
+        let Pooled { conn, mut slot, .. } = self;
         let pool = slot.pool.clone();
-        let config = &pool.config;
-        let now = now();
-        if conn.server_remaining == Some(0) {
-            pool.counters.count(Count::ExpiredServerMax);
-            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "server keep-alive max", "server keep-alive max reached: closing");
-            return;
-        }
-        if config
-            .max_requests_per_connection
-            .is_some_and(|m| conn.responses >= m)
-        {
-            pool.counters.count(Count::ExpiredLifetime);
-            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "max requests per connection", "request limit reached: closing");
-            return;
-        }
-        if !conn.prepare_idle() {
-            tracing::debug!(host = %slot.key, conn = conn.id(), cause = "bytes after the response", "bytes after the response: closing");
-            return;
-        }
-        let lifetime_ends = config.max_lifetime.map(|l| conn.created() + l);
-        let Some(terms) = IdleTerms::compute(
-            now,
-            config.idle_timeout,
-            conn.server_timeout,
-            config.keep_alive_margin,
-            lifetime_ends,
-        ) else {
-            let server_too_short = conn
-                .server_timeout
-                .is_some_and(|t| t <= config.keep_alive_margin);
-            let (what, cause) = if server_too_short {
-                (Count::ExpiredServerTimeout, "server keep-alive timeout")
-            } else {
-                (Count::ExpiredLifetime, "lifetime")
-            };
-            pool.counters.count(what);
-            tracing::debug!(host = %slot.key, conn = conn.id(), cause, "too little idle time left to reuse: closing");
-            return;
+        let terms = match reuse {
+            Reuse::Idle(terms) => terms,
+            Reuse::Close(why) => {
+                let counted = match why {
+                    NoReuse::ServerMax => Some(Count::ExpiredServerMax),
+                    NoReuse::RequestLimit | NoReuse::Lifetime => Some(Count::ExpiredLifetime),
+                    NoReuse::ServerTimeout => Some(Count::ExpiredServerTimeout),
+                    NoReuse::BytesAfterResponse | NoReuse::Exchange(_) => None,
+                };
+                if let Some(what) = counted {
+                    pool.counters.count(what);
+                }
+                let id = conn.id();
+                let cause = why.label();
+                match why {
+                    NoReuse::ServerMax => {
+                        tracing::debug!(host = %slot.key, conn = id, cause, "server keep-alive max reached: closing")
+                    }
+                    NoReuse::RequestLimit => {
+                        tracing::debug!(host = %slot.key, conn = id, cause, "request limit reached: closing")
+                    }
+                    NoReuse::ServerTimeout | NoReuse::Lifetime => {
+                        tracing::debug!(host = %slot.key, conn = id, cause, "too little idle time left to reuse: closing")
+                    }
+                    NoReuse::BytesAfterResponse => {
+                        tracing::debug!(host = %slot.key, conn = id, cause, "bytes after the response: closing")
+                    }
+                    NoReuse::Exchange(reason) => {
+                        tracing::debug!(host = %slot.key, conn = id, cause, reason = ?reason, "connection not reusable: closing")
+                    }
+                }
+                return;
+            }
         };
         slot.armed = false;
         let mut out = Vec::new();
-        pool.lock().put_idle(&slot.key, conn, now, terms, &mut out);
+        pool.lock()
+            .put_idle(&slot.key, conn, now(), terms, &mut out);
         pool.finish(out);
     }
 }
@@ -392,12 +442,15 @@ impl Drop for WaitGuard {
             armed: true,
         };
         match self.rx.try_recv() {
-            Ok(Grant::Conn(conn)) => Pooled {
-                conn,
-                slot: back,
-                reused: true,
+            Ok(Grant::Conn(conn, terms)) => {
+                // Back on the terms its last response gave; checkout probes it before reuse.
+                back.armed = false;
+                let mut out = Vec::new();
+                self.pool
+                    .lock()
+                    .put_idle(&self.key, conn, now(), terms, &mut out);
+                self.pool.finish(out);
             }
-            .release(),
             // A granted slot is freed by dropping `back`.
             Ok(Grant::Slot) => drop(back),
             Err(_) => back.armed = false,

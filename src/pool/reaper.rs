@@ -2,24 +2,116 @@
 //! that the server closed (so no socket lingers in CLOSE_WAIT) and forgets hosts with
 //! nothing left. One task per pool, holding only a weak reference: it ends when the last
 //! client clone is dropped.
+//!
+//! The sweep runs on the runtime the client is used from now. A client outlives runtimes
+//! (one `#[tokio::test]` after another, a `Runtime::block_on` per call), and a task on a
+//! runtime that ended, or that nobody drives any more, never runs again. So every checkout
+//! asks [`Sweeper::start_on`]: when the sweep lives on another runtime, or has not ticked
+//! for three intervals, a new one starts here with a new generation, and an older sweep
+//! that ever wakes again sees it was replaced and ends.
+//!
+//! ```text
+//!   none ─checkout on R─► running on R (generation g) ─tick─► running on R
+//!                            │ checkout on S, or no tick for 3 intervals
+//!                            └─► running on S (generation g+1); the old task ends when it wakes
+//! ```
 
 use std::sync::Weak;
+use std::time::{Duration, Instant};
 
 use super::PoolInner;
 
-/// Runs until the pool is gone.
-pub(super) async fn sweep_loop(pool: Weak<PoolInner>) {
+/// Which runtime the sweep runs on, and whether it still ticks. Pure: the caller passes
+/// the runtime and the time.
+#[derive(Debug)]
+pub(crate) struct Sweeper<R> {
+    runtime: Option<R>,
+    generation: u64,
+    last_tick: Option<Instant>,
+    interval: Duration,
+}
+
+impl<R: Copy + Eq> Sweeper<R> {
+    /// No sweep yet; sweeps tick every `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Sweeper {
+            runtime: None,
+            generation: 0,
+            last_tick: None,
+            interval,
+        }
+    }
+
+    /// A request runs on `runtime` at `now`: the generation of a sweep to start there, if
+    /// the running one (if any) lives elsewhere or has stopped ticking.
+    pub fn start_on(&mut self, runtime: R, now: Instant) -> Option<u64> {
+        let stalled = self
+            .last_tick
+            .is_some_and(|t| now.saturating_duration_since(t) > self.interval.saturating_mul(3));
+        if self.runtime == Some(runtime) && !stalled {
+            return None;
+        }
+        self.runtime = Some(runtime);
+        self.generation += 1;
+        self.last_tick = Some(now);
+        Some(self.generation)
+    }
+
+    /// The sweep of `generation` ticks at `now`: false when it was replaced and must end.
+    pub fn tick(&mut self, generation: u64, now: Instant) -> bool {
+        if generation != self.generation {
+            return false;
+        }
+        self.last_tick = Some(now);
+        true
+    }
+}
+
+/// Runs until the pool is gone or this sweep is replaced.
+pub(super) async fn sweep_loop(pool: Weak<PoolInner>, generation: u64) {
     let Some(interval) = pool.upgrade().map(|p| p.config.sweep_interval) else {
         return;
     };
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
     loop {
-        ticker.tick().await;
+        // `sleep` treats a duration past what an `Instant` holds as "never".
+        tokio::time::sleep(interval).await;
         match pool.upgrade() {
-            Some(pool) => pool.sweep(),
-            None => return,
+            Some(pool) if pool.sweep(generation) => {}
+            _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_follows_the_runtime_in_use() {
+        let t = Instant::now();
+        let mut s = Sweeper::new(Duration::from_secs(1));
+        assert_eq!(s.start_on(1, t), Some(1), "the first request starts it");
+        assert_eq!(s.start_on(1, t), None, "running there already");
+        assert!(s.tick(1, t + Duration::from_secs(1)));
+        assert_eq!(s.start_on(2, t), Some(2), "another runtime: start there");
+        assert!(!s.tick(1, t + Duration::from_secs(2)), "the old one ends");
+        assert!(s.tick(2, t + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_sweep_that_stopped_ticking_is_replaced_on_the_same_runtime() {
+        let t = Instant::now();
+        let mut s = Sweeper::new(Duration::from_secs(1));
+        s.start_on(7, t);
+        assert_eq!(s.start_on(7, t + Duration::from_secs(3)), None);
+        assert_eq!(s.start_on(7, t + Duration::from_secs(4)), Some(2));
+    }
+
+    #[test]
+    fn an_endless_interval_never_looks_stalled() {
+        let t = Instant::now();
+        let mut s = Sweeper::new(Duration::MAX);
+        s.start_on(1, t);
+        assert_eq!(s.start_on(1, t + Duration::from_secs(1_000_000)), None);
     }
 }

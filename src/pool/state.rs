@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::host::{Expiry, Grant, Host, IdleTerms, Waiter};
-use super::key::PoolKey;
+use super::host::{Grant, Host, Waiter};
+use super::PoolKey;
+use crate::conn::{Expiry, IdleTerms, Liveness};
 
 /// The caps the state enforces.
 #[derive(Debug, Clone, Copy)]
@@ -35,17 +36,6 @@ pub(crate) enum Checkout<C> {
     Wait(u64, oneshot::Receiver<Grant<C>>),
 }
 
-/// What a probe of an idle connection found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Liveness {
-    /// Nothing to read, no FIN: usable.
-    Alive,
-    /// The server closed (FIN) or reset the connection.
-    Closed,
-    /// The server sent bytes nobody asked for (typically a 408 before closing).
-    Unsolicited,
-}
-
 /// Why the state let go of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DropCause {
@@ -57,6 +47,8 @@ pub(crate) enum DropCause {
     Evicted,
     /// More idle connections than `idle_per_host`.
     OverIdleLimit,
+    /// Opened on another runtime, and its slot was needed on this one.
+    OtherRuntime,
 }
 
 /// A connection the state let go of, to be closed by the caller.
@@ -104,20 +96,23 @@ impl<C> PoolState<C> {
     }
 
     /// Takes an idle connection (probing it), reserves a slot, or queues the caller.
-    /// `fresh` skips idle connections: the caller must not reuse one (a retry).
+    /// `fresh` skips idle connections: the caller must not reuse one (a retry). `own` tells
+    /// the caller's connections (those of its runtime) from the others, which are left idle
+    /// for their own runtime, or closed when their slot is needed.
     pub fn checkout(
         &mut self,
         key: &PoolKey,
         now: Instant,
         fresh: bool,
+        mut own: impl FnMut(&C) -> bool,
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
     ) -> Checkout<C> {
         let host = self.hosts.entry(key.clone()).or_default();
         if !fresh {
-            while let Some(mut idle) = host.pop_idle() {
+            while let Some(mut idle) = host.take_freshest(&mut own) {
                 let idle_for = now.saturating_duration_since(idle.since);
-                let cause = if now >= idle.terms.expires_at {
+                let cause = if idle.terms.expired(now) {
                     DropCause::Expired(idle.terms.expiry)
                 } else {
                     match probe(&mut idle.conn) {
@@ -141,12 +136,25 @@ impl<C> PoolState<C> {
             self.reserve(key);
             return Checkout::Connect;
         }
-        if fresh && no_line {
-            // A retry must not reuse an idle connection: at the host cap, or at the global
-            // cap with nothing idle elsewhere, it trades its host's oldest idle one for a
-            // new connection.
-            if let Some(idle) = self.host_mut(key).and_then(|h| h.pop_oldest_idle()) {
-                self.drop_idle_slot(key, idle.conn, idle.since, now, DropCause::Evicted, out);
+        if no_line {
+            // At the host cap, or at the global cap with nothing idle elsewhere: a retry
+            // (which must not reuse an idle connection) trades its host's oldest idle one
+            // for a new connection, and any request trades an idle connection of another
+            // runtime, which it cannot use.
+            let traded = self.host_mut(key).and_then(|h| {
+                if fresh {
+                    h.pop_oldest_idle()
+                } else {
+                    h.take_oldest_foreign(&mut own)
+                }
+            });
+            if let Some(idle) = traded {
+                let cause = if fresh {
+                    DropCause::Evicted
+                } else {
+                    DropCause::OtherRuntime
+                };
+                self.drop_idle_slot(key, idle.conn, idle.since, now, cause, out);
                 self.reserve(key);
                 return Checkout::Connect;
             }
@@ -181,9 +189,9 @@ impl<C> PoolState<C> {
             };
             while let Some(waiter) = host.pop_waiter() {
                 self.waiting -= 1;
-                match waiter.tx.send(Grant::Conn(conn)) {
+                match waiter.tx.send(Grant::Conn(conn, terms)) {
                     Ok(()) => return,
-                    Err(Grant::Conn(back)) => conn = back,
+                    Err(Grant::Conn(back, _)) => conn = back,
                     Err(Grant::Slot) => {
                         debug_assert!(false, "a connection grant came back as a slot");
                         return;
@@ -246,7 +254,7 @@ impl<C> PoolState<C> {
             let mut causes = Vec::new();
             host.retain_idle(
                 |idle| {
-                    if now >= idle.terms.expires_at {
+                    if idle.terms.expired(now) {
                         causes.push(DropCause::Expired(idle.terms.expiry));
                         return false;
                     }

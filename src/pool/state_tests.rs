@@ -3,7 +3,7 @@
 use super::*;
 
 fn key(host: &str) -> PoolKey {
-    PoolKey::new(super::super::key::Scheme::Http, host, 80)
+    PoolKey::new(crate::conn::Scheme::Http, host, 80)
 }
 
 fn caps(per_host: usize, total: usize) -> Caps {
@@ -16,9 +16,13 @@ fn caps(per_host: usize, total: usize) -> Caps {
 
 fn terms(now: Instant, secs: u64) -> IdleTerms {
     IdleTerms {
-        expires_at: now + Duration::from_secs(secs),
+        expires_at: Some(now + Duration::from_secs(secs)),
         expiry: Expiry::IdleTimeout,
     }
+}
+
+fn any(_: &u32) -> bool {
+    true
 }
 
 fn alive(_: &mut u32) -> Liveness {
@@ -42,9 +46,13 @@ fn per_host_cap_makes_the_next_request_wait() {
     let mut s = PoolState::new(caps(2, 10));
     let mut out = Vec::new();
     let a = key("a");
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    let _w = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let _w = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     assert_eq!(s.total_open(), 2);
     assert_eq!(s.host_counts()[0].waiters, 1);
 }
@@ -55,14 +63,16 @@ fn released_connection_goes_to_the_oldest_waiter() {
     let mut s = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    let (_, mut first) = waiter(s.checkout(&a, now, false, alive, &mut out));
-    let (_, mut second) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let (_, mut first) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (_, mut second) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     s.put_idle(&a, 41, now, terms(now, 90), &mut out);
-    assert!(matches!(first.try_recv(), Ok(Grant::Conn(41))));
+    assert!(matches!(first.try_recv(), Ok(Grant::Conn(41, _))));
     assert!(second.try_recv().is_err());
     s.put_idle(&a, 41, now, terms(now, 90), &mut out);
-    assert!(matches!(second.try_recv(), Ok(Grant::Conn(41))));
+    assert!(matches!(second.try_recv(), Ok(Grant::Conn(41, _))));
     assert_eq!(s.host_counts()[0].idle, 0);
 }
 
@@ -72,9 +82,11 @@ fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
     let mut s = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    let (_, gone) = waiter(s.checkout(&a, now, false, alive, &mut out));
-    let (_, mut live) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let (_, gone) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (_, mut live) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     drop(gone);
     s.release_slot(&a, now, &mut out);
     assert!(matches!(live.try_recv(), Ok(Grant::Slot)));
@@ -82,7 +94,9 @@ fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
     // The live waiter's connection fails; its slot comes back and nothing is left taken.
     s.release_slot(&a, now, &mut out);
     assert_eq!(s.total_open(), 0);
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
 }
 
 #[test]
@@ -91,8 +105,10 @@ fn cancelled_waiter_is_removed_from_the_line() {
     let mut s = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    let (id, _rx) = waiter(s.checkout(&a, now, false, alive, &mut out));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let (id, _rx) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     assert!(s.cancel_waiter(&a, id));
     assert!(!s.cancel_waiter(&a, id));
     assert_eq!(s.host_counts()[0].waiters, 0);
@@ -104,13 +120,13 @@ fn idle_connections_are_reused_last_in_first_out() {
     let mut s = PoolState::new(caps(2, 10));
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, alive, &mut out);
-    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(1);
     s.put_idle(&a, 2, later, terms(later, 90), &mut out);
     let at = later + Duration::from_secs(3);
-    match s.checkout(&a, at, false, alive, &mut out) {
+    match s.checkout(&a, at, false, any, alive, &mut out) {
         Checkout::Idle(c, idle_for) => {
             assert_eq!(c, 2);
             assert_eq!(idle_for, Duration::from_secs(3));
@@ -126,7 +142,7 @@ fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
     let mut out = Vec::new();
     let a = key("a");
     for _ in 0..3 {
-        s.checkout(&a, now, false, alive, &mut out);
+        s.checkout(&a, now, false, any, alive, &mut out);
     }
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     s.put_idle(&a, 2, now, terms(now, 5), &mut out);
@@ -139,7 +155,7 @@ fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
             Liveness::Alive
         }
     };
-    match s.checkout(&a, at, false, probe, &mut out) {
+    match s.checkout(&a, at, false, any, probe, &mut out) {
         Checkout::Idle(c, _) => assert_eq!(c, 1),
         _ => panic!("expected connection 1"),
     }
@@ -160,10 +176,10 @@ fn fresh_checkout_does_not_reuse_idle_connections() {
     let mut s = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     // At the host cap, the idle connection is traded for a new one.
-    assert!(is_connect(&s.checkout(&a, now, true, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&a, now, true, any, alive, &mut out)));
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].cause, DropCause::Evicted);
     assert_eq!(s.total_open(), 1);
@@ -175,12 +191,14 @@ fn global_cap_evicts_least_recently_used_idle_connection_of_another_host() {
     let mut s = PoolState::new(caps(2, 2));
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
-    s.checkout(&a, now, false, alive, &mut out);
-    s.checkout(&b, now, false, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&b, now, false, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(1);
     s.put_idle(&b, 2, later, terms(later, 90), &mut out);
-    assert!(is_connect(&s.checkout(&c, later, false, alive, &mut out)));
+    assert!(is_connect(
+        &s.checkout(&c, later, false, any, alive, &mut out)
+    ));
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].key.host(), out[0].conn), ("a", 1));
     assert_eq!(s.total_open(), 2);
@@ -192,8 +210,10 @@ fn global_waiter_gets_the_slot_of_a_connection_released_elsewhere() {
     let mut s = PoolState::new(caps(2, 1));
     let mut out = Vec::new();
     let (a, b) = (key("a"), key("b"));
-    assert!(is_connect(&s.checkout(&a, now, false, alive, &mut out)));
-    let (_, mut rx) = waiter(s.checkout(&b, now, false, alive, &mut out));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let (_, mut rx) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
     // a's connection finishes: instead of idling it is closed and b gets the slot.
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
@@ -207,9 +227,9 @@ fn global_slot_goes_to_the_oldest_waiter_across_hosts() {
     let mut s = PoolState::new(caps(1, 1));
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
-    s.checkout(&a, now, false, alive, &mut out);
-    let (_, mut rb) = waiter(s.checkout(&b, now, false, alive, &mut out));
-    let (_, mut rc) = waiter(s.checkout(&c, now, false, alive, &mut out));
+    s.checkout(&a, now, false, any, alive, &mut out);
+    let (_, mut rb) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
+    let (_, mut rc) = waiter(s.checkout(&c, now, false, any, alive, &mut out));
     s.release_slot(&a, now, &mut out);
     assert!(matches!(rb.try_recv(), Ok(Grant::Slot)));
     assert!(rc.try_recv().is_err());
@@ -227,8 +247,8 @@ fn over_idle_limit_closes_the_oldest_idle_connection() {
     });
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, alive, &mut out);
-    s.checkout(&a, now, false, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     s.put_idle(&a, 2, now, terms(now, 90), &mut out);
     assert_eq!(out.len(), 1);
@@ -242,9 +262,9 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     let mut s = PoolState::new(caps(2, 10));
     let mut out = Vec::new();
     let (a, b) = (key("a"), key("b"));
-    s.checkout(&a, now, false, alive, &mut out);
-    s.checkout(&b, now, false, alive, &mut out);
-    s.checkout(&b, now, false, alive, &mut out);
+    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&b, now, false, any, alive, &mut out);
+    s.checkout(&b, now, false, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 5), &mut out);
     s.put_idle(&b, 2, now, terms(now, 90), &mut out);
     s.put_idle(&b, 3, now, terms(now, 90), &mut out);
@@ -269,4 +289,38 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     assert_eq!(hosts.len(), 1, "host a had nothing left and is forgotten");
     assert_eq!((hosts[0].open, hosts[0].idle), (1, 1));
     assert_eq!(s.total_open(), 1);
+}
+
+#[test]
+fn idle_connections_of_another_runtime_are_left_for_it() {
+    // Odd numbers stand for connections of this runtime, even ones for another's.
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(3, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    for _ in 0..3 {
+        assert!(is_connect(
+            &s.checkout(&a, now, false, any, alive, &mut out)
+        ));
+    }
+    for conn in [1, 2, 4] {
+        s.put_idle(&a, conn, now, terms(now, 90), &mut out);
+    }
+    let mine = |c: &u32| c % 2 == 1;
+    match s.checkout(&a, now, false, mine, alive, &mut out) {
+        Checkout::Idle(conn, _) => assert_eq!(conn, 1, "the freshest of its own, under others'"),
+        _ => panic!("expected the idle connection of this runtime"),
+    }
+    // None of its own is left: at the host cap, it trades the oldest foreign one.
+    assert!(is_connect(
+        &s.checkout(&a, now, false, mine, alive, &mut out)
+    ));
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].conn, out[0].cause), (2, DropCause::OtherRuntime));
+    assert_eq!(s.total_open(), 3);
+    let theirs = |c: &u32| c % 2 == 0;
+    match s.checkout(&a, now, false, theirs, alive, &mut out) {
+        Checkout::Idle(conn, _) => assert_eq!(conn, 4, "the other runtime still has its own"),
+        _ => panic!("expected the other runtime's idle connection"),
+    }
 }

@@ -24,10 +24,11 @@ pub(crate) enum Count {
     ExpiredLifetime,
     Evicted,
     ClosedOverIdleLimit,
+    ClosedOtherRuntime,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::ClosedOverIdleLimit as usize + 1;
+const COUNTS: usize = Count::ClosedOtherRuntime as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -70,6 +71,7 @@ impl Counters {
             expired_lifetime: self.get(Count::ExpiredLifetime),
             evicted: self.get(Count::Evicted),
             closed_over_idle_limit: self.get(Count::ClosedOverIdleLimit),
+            closed_other_runtime: self.get(Count::ClosedOtherRuntime),
             hosts: gauges,
         }
     }
@@ -122,6 +124,9 @@ pub struct Stats {
     pub evicted: u64,
     /// Idle connections closed because the host had more than `max_idle_per_host`.
     pub closed_over_idle_limit: u64,
+    /// Connections closed because they were opened on another runtime than the request's
+    /// (their slot was needed, or one was handed to a waiter of another runtime).
+    pub closed_other_runtime: u64,
     /// Per host, sorted by scheme, host and port.
     pub hosts: Vec<HostStats>,
 }

@@ -3,7 +3,8 @@
 //! §19.7.1.1, still sent by Apache and others).
 //!
 //! Covers, in this order of precedence: the request asked to close; the response asked to
-//! close; an HTTP/1.0 response without `Connection: keep-alive`; a body delimited by close;
+//! close; an HTTP/1.0 response without `Connection: keep-alive`; an HTTP/1.0 response with
+//! `Transfer-Encoding` (RFC 9112 §6.1); a body delimited by close;
 //! a response with both `Transfer-Encoding` and `Content-Length`. The first that applies is
 //! the reason, so an HTTP/1.0 response with `keep-alive` but no length reports
 //! `CloseDelimitedBody`. The `Keep-Alive` parameters are parsed whatever the decision.
@@ -14,7 +15,7 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderName, CONNECTION};
+use http::header::{HeaderName, CONNECTION, TRANSFER_ENCODING};
 use http::{HeaderMap, Version};
 
 use super::framing::{trim_ows, BodyFraming, Framing};
@@ -28,6 +29,9 @@ pub enum CloseReason {
     ResponseAskedClose,
     /// An HTTP/1.0 response without `Connection: keep-alive` (RFC 9112 §9.3).
     Http10WithoutKeepAlive,
+    /// An HTTP/1.0 response with `Transfer-Encoding`: its framing is faulty (RFC 9112
+    /// §6.1), so the connection is closed after it whatever else it says.
+    Http10TransferEncoding,
     /// The body was delimited by the server closing (RFC 9112 §6.3 rule 8).
     CloseDelimitedBody,
     /// `Transfer-Encoding` together with `Content-Length` (RFC 9112 §6.3 rule 3).
@@ -67,6 +71,8 @@ pub fn keep_alive(
         Some(CloseReason::ResponseAskedClose)
     } else if http10 && !response_tokens.keep_alive {
         Some(CloseReason::Http10WithoutKeepAlive)
+    } else if http10 && response_headers.contains_key(TRANSFER_ENCODING) {
+        Some(CloseReason::Http10TransferEncoding)
     } else if framing.body == BodyFraming::CloseDelimited {
         Some(CloseReason::CloseDelimitedBody)
     } else if framing.te_with_cl {
@@ -281,6 +287,31 @@ mod tests {
             assert_eq!(ka.close, None, "{body:?}");
             assert_eq!(ka.timeout, Some(Duration::from_secs(15)));
         }
+    }
+
+    #[test]
+    fn http10_with_transfer_encoding_closes_even_with_keep_alive() {
+        let framing = Framing {
+            body: BodyFraming::Chunked,
+            te_with_cl: false,
+        };
+        let ka = decide(
+            &[],
+            Version::HTTP_10,
+            &[
+                ("connection", "keep-alive"),
+                ("transfer-encoding", "chunked"),
+            ],
+            framing,
+        );
+        assert_eq!(ka.close, Some(CloseReason::Http10TransferEncoding));
+        let ka = decide(
+            &[],
+            Version::HTTP_11,
+            &[("transfer-encoding", "chunked")],
+            framing,
+        );
+        assert_eq!(ka.close, None, "HTTP/1.1 chunked persists");
     }
 
     #[test]

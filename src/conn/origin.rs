@@ -1,15 +1,16 @@
-//! The pool key: which connections may serve which requests.
+//! The origin a connection is for: (scheme, lower-cased host, port), RFC 9110 §4.3.2.
 //!
-//! Connections are shared only between requests with the same scheme, lower-cased host and
-//! port (RFC 9110 §4.3.2 origin). TLS settings are per client and every client has its own
-//! pool, so a key never needs to tell two TLS configurations apart.
+//! It says where a connection goes (the connection layer dials it) and which requests a
+//! connection may serve (the pool keys its hosts by it). Connections are shared only
+//! between requests of the same origin. TLS settings are per client and every client has
+//! its own pool, so an origin never needs to tell two TLS configurations apart.
 
 use std::fmt;
 use std::sync::Arc;
 
 use url::Url;
 
-/// The URL scheme of a pooled connection.
+/// The URL scheme of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scheme {
     /// Plain TCP.
@@ -28,18 +29,19 @@ impl Scheme {
     }
 }
 
-/// (scheme, lower-cased host, port): the unit of the per-host cap and of reuse.
+/// (scheme, lower-cased host, port): where a connection goes, the unit of the per-host cap
+/// and of reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PoolKey {
+pub struct Origin {
     scheme: Scheme,
     host: Arc<str>,
     port: u16,
 }
 
-impl PoolKey {
+impl Origin {
     /// A key from parts; the host is lower-cased.
-    pub fn new(scheme: Scheme, host: &str, port: u16) -> PoolKey {
-        PoolKey {
+    pub fn new(scheme: Scheme, host: &str, port: u16) -> Origin {
+        Origin {
             scheme,
             host: if host.bytes().any(|b| b.is_ascii_uppercase()) {
                 Arc::from(host.to_ascii_lowercase())
@@ -51,7 +53,7 @@ impl PoolKey {
     }
 
     /// The key for a URL, or `None` when the URL is not http(s) or has no host.
-    pub fn from_url(url: &Url) -> Option<PoolKey> {
+    pub fn from_url(url: &Url) -> Option<Origin> {
         let scheme = match url.scheme() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
@@ -59,7 +61,7 @@ impl PoolKey {
         };
         let host = url.host_str()?;
         let port = url.port_or_known_default()?;
-        Some(PoolKey::new(scheme, host, port))
+        Some(Origin::new(scheme, host, port))
     }
 
     /// The scheme.
@@ -78,7 +80,7 @@ impl PoolKey {
     }
 }
 
-impl fmt::Display for PoolKey {
+impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
     }
@@ -88,8 +90,8 @@ impl fmt::Display for PoolKey {
 mod tests {
     use super::*;
 
-    fn key(s: &str) -> PoolKey {
-        PoolKey::from_url(&Url::parse(s).unwrap()).unwrap()
+    fn key(s: &str) -> Origin {
+        Origin::from_url(&Url::parse(s).unwrap()).unwrap()
     }
 
     #[test]
@@ -106,6 +108,6 @@ mod tests {
 
     #[test]
     fn non_http_urls_have_no_key() {
-        assert!(PoolKey::from_url(&Url::parse("ftp://example.com/").unwrap()).is_none());
+        assert!(Origin::from_url(&Url::parse("ftp://example.com/").unwrap()).is_none());
     }
 }

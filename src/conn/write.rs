@@ -1,0 +1,265 @@
+//! Writing a request: the head, then the body (bytes held in memory, or a stream sent
+//! chunked), counting every byte that goes out, while watching the socket for an early
+//! answer.
+//!
+//! A server may give its final answer before it has read the whole request (RFC 9112
+//! §9.6: a `413` to an upload, a `401`), and then stop reading without closing. So whenever
+//! the write (or the body stream) would block, the socket is read too, on the same task: a
+//! complete final head ends the writing at once. Reads cost nothing on the common path,
+//! where writes never block. Interim (1xx) heads are skipped by the response reader.
+//!
+//! ```text
+//!   Head ─► Full body ─────────────────────┐
+//!     │  └► Frame (head + small body) ─────┼─► Flush ─► Done
+//!     └──► NextChunk ⇄ Frame (a chunk) ─► Frame (last chunk)
+//!   any stage that would block ─► read: a final head ─► EarlyAnswer
+//! ```
+
+use std::error::Error as StdError;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use tokio::io::AsyncWrite;
+
+use super::Connection;
+use crate::proto::{self, Event, Framing, ResponseHead, ResponseReader};
+
+/// A boxed error from a body stream.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A request body stream of unknown size.
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
+
+/// Bodies up to this size are written in the same write as the head.
+const COALESCE_BODY: usize = 64 * 1024;
+
+/// A request body.
+pub(crate) enum Body {
+    /// No body.
+    Empty,
+    /// Bytes in memory: sent with `Content-Length`, replayable on a retry.
+    Full(Bytes),
+    /// A stream of unknown size: sent chunked, never replayed. Taken by the first attempt.
+    Stream(Option<BodyStream>),
+}
+
+impl Body {
+    /// Whether the body can be sent again.
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self, Body::Stream(_))
+    }
+}
+
+/// How writing the request ended.
+pub(super) enum Written {
+    /// All of it went out.
+    Complete,
+    /// A final response head arrived first; writing stopped.
+    EarlyAnswer(ResponseHead, Framing),
+}
+
+/// Why writing the request failed.
+pub(super) enum WriteError {
+    /// The socket failed.
+    Io(io::Error),
+    /// The body stream failed, or was already used by an earlier attempt.
+    Body(BoxError),
+    /// The request deadline passed.
+    TimedOut,
+}
+
+/// Where the writer is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The head alone.
+    Head,
+    /// A body held in memory, after its head.
+    Full,
+    /// `frame` (the head with a small body, or one chunk), then `after`.
+    Frame {
+        after: After,
+    },
+    /// The next chunk of the body stream.
+    NextChunk,
+    Flush,
+    Done,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    NextChunk,
+    Flush,
+}
+
+/// Writes one request; see the module docs.
+pub(super) struct RequestWriter<'a> {
+    head: &'a [u8],
+    full: Option<Bytes>,
+    stream: Option<BodyStream>,
+    frame: Vec<u8>,
+    stage: Stage,
+    /// Bytes of the current stage's data already written.
+    off: usize,
+    /// Still watching for an early answer (off once the peer's side ended or spoke badly).
+    watch: bool,
+    /// A stream that was already used by an earlier attempt.
+    stream_spent: bool,
+}
+
+impl<'a> RequestWriter<'a> {
+    pub(super) fn new(head: &'a [u8], body: &mut Body) -> RequestWriter<'a> {
+        let mut writer = RequestWriter {
+            head,
+            full: None,
+            stream: None,
+            frame: Vec::new(),
+            stage: Stage::Head,
+            off: 0,
+            watch: true,
+            stream_spent: false,
+        };
+        match body {
+            Body::Empty => {}
+            Body::Full(bytes) if bytes.len() <= COALESCE_BODY => {
+                writer.frame.reserve_exact(head.len() + bytes.len());
+                writer.frame.extend_from_slice(head);
+                writer.frame.extend_from_slice(bytes);
+                writer.stage = Stage::Frame {
+                    after: After::Flush,
+                };
+            }
+            Body::Full(bytes) => writer.full = Some(bytes.clone()),
+            Body::Stream(stream) => match stream.take() {
+                Some(s) => writer.stream = Some(s),
+                None => writer.stream_spent = true,
+            },
+        }
+        writer
+    }
+
+    /// Drives the writing; `written` counts bytes as they go out.
+    pub(super) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+        reader: &mut ResponseReader,
+        written: &mut u64,
+    ) -> Poll<Result<Written, WriteError>> {
+        if self.stream_spent {
+            return Poll::Ready(Err(WriteError::Body(
+                "the body stream was already used by an earlier attempt".into(),
+            )));
+        }
+        loop {
+            let data: &[u8] = match self.stage {
+                Stage::Head => self.head,
+                Stage::Full => self.full.as_deref().unwrap_or_default(),
+                Stage::Frame { .. } => &self.frame,
+                Stage::NextChunk => {
+                    let Some(stream) = self.stream.as_mut() else {
+                        self.stage = Stage::Flush;
+                        continue;
+                    };
+                    match stream.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(Ok(chunk))) => {
+                            self.frame.clear();
+                            proto::encode_chunk(&chunk, &mut self.frame);
+                            self.set_stage(Stage::Frame {
+                                after: After::NextChunk,
+                            });
+                        }
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(WriteError::Body(e))),
+                        Poll::Ready(None) => {
+                            self.frame.clear();
+                            proto::encode_last_chunk(&mut self.frame);
+                            self.stream = None;
+                            self.set_stage(Stage::Frame {
+                                after: After::Flush,
+                            });
+                        }
+                        Poll::Pending => return self.watch_for_answer(cx, conn, reader),
+                    }
+                    continue;
+                }
+                Stage::Flush => match Pin::new(&mut conn.io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.stage = Stage::Done;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
+                    Poll::Pending => return self.watch_for_answer(cx, conn, reader),
+                },
+                Stage::Done => return Poll::Ready(Ok(Written::Complete)),
+            };
+            let rest = data.get(self.off..).unwrap_or_default();
+            if rest.is_empty() {
+                self.next_stage();
+                continue;
+            }
+            match Pin::new(&mut conn.io).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(WriteError::Io(io::ErrorKind::WriteZero.into())))
+                }
+                Poll::Ready(Ok(n)) => {
+                    *written += n as u64;
+                    self.off += n;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
+                Poll::Pending => return self.watch_for_answer(cx, conn, reader),
+            }
+        }
+    }
+
+    fn set_stage(&mut self, stage: Stage) {
+        self.stage = stage;
+        self.off = 0;
+    }
+
+    /// The current stage's data is all written.
+    fn next_stage(&mut self) {
+        let next = match self.stage {
+            Stage::Head if self.full.is_some() => Stage::Full,
+            Stage::Head if self.stream.is_some() => Stage::NextChunk,
+            Stage::Frame {
+                after: After::NextChunk,
+            } => Stage::NextChunk,
+            _ => Stage::Flush,
+        };
+        self.set_stage(next);
+    }
+
+    /// Writing would block: reads what the server sent meanwhile. A complete final head
+    /// ends the writing; otherwise the caller is woken by whichever side is ready first.
+    fn watch_for_answer(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+        reader: &mut ResponseReader,
+    ) -> Poll<Result<Written, WriteError>> {
+        while self.watch {
+            match reader.next(conn.buf()) {
+                Ok(Event::Head(head, framing)) => {
+                    return Poll::Ready(Ok(Written::EarlyAnswer(head, framing)))
+                }
+                Ok(Event::NeedMore) => {}
+                // A protocol error stays in the reader; reading the head reports it.
+                Ok(Event::Data(_) | Event::End) | Err(_) => self.watch = false,
+            }
+            if !self.watch {
+                break;
+            }
+            match conn.poll_read_more(cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                    // The peer ended its side: what that means, the write will tell.
+                    self.watch = false;
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    }
+}
