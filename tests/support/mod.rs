@@ -19,12 +19,15 @@
 //! closure can return `.closing()` for that).
 //!
 //! Files: `script.rs` (what to do: [`Script`], [`ConnPolicy`], [`Reply`]),
-//! `request.rs` (reading and decoding requests), `conn.rs` (one connection's life).
+//! `request.rs` (reading and decoding requests), `conn.rs` (one connection's life),
+//! `raw.rs` (a raw server for what a script cannot say: acting mid-request).
 
 #![allow(dead_code)]
 
 mod conn;
+pub mod elsewhere;
 mod poll;
+pub mod raw;
 mod request;
 mod script;
 pub mod tls;

@@ -1,0 +1,255 @@
+//! Errors tell the truth about what was sent: `request_written()` (any byte went out),
+//! `request_fully_written()` (all of it did) and `connection_reused()`, for every error a
+//! caller can see, the request timeout and `read_timeout` included. A caller following the
+//! rule "repeat only what was not written" must never send a POST twice.
+
+mod support;
+
+use std::time::Duration;
+
+use support::raw::{read_head, read_to_close, RawServer};
+use support::{Reply, Script, TestServer};
+use tether::{Client, ErrorKind};
+use tokio::io::AsyncWriteExt;
+
+const SHORT: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_request_timeout_after_the_whole_post_was_read_says_it_was_written() {
+    let server = TestServer::start(Script::new().always(Reply::Stall)).await;
+    let client = Client::new();
+    let err = client
+        .post(server.url("/pay"))
+        .body("amount=10")
+        .timeout(SHORT)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.request_written(), "{err:?}");
+    assert!(err.request_fully_written(), "{err:?}");
+    assert!(!err.connection_reused());
+    assert_eq!(
+        server.stats().requests,
+        1,
+        "the server saw exactly one request"
+    );
+    assert_eq!(client.stats().requests_sent, 1, "and it was not retried");
+}
+
+#[tokio::test]
+async fn a_read_timeout_after_the_whole_post_was_read_says_it_was_written_on_a_reused_connection() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/stall" {
+            Reply::Stall
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = Client::builder().read_timeout(SHORT).build().unwrap();
+    let warm = client.get(server.url("/warm")).send().await.unwrap();
+    assert_eq!(warm.text().await.unwrap(), "ok");
+    let err = client
+        .post(server.url("/stall"))
+        .body("amount=10")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.to_string().contains("read timeout"), "{err}");
+    assert!(
+        err.request_written() && err.request_fully_written(),
+        "{err:?}"
+    );
+    assert!(err.connection_reused(), "{err:?}");
+    assert_eq!(server.stats().requests, 2);
+    assert_eq!(server.stats().accepted, 1);
+}
+
+#[tokio::test]
+async fn a_read_timeout_between_body_bytes_ends_a_stalled_body() {
+    let server = TestServer::start(Script::new().always(Reply::StallMidBody {
+        head: b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n".to_vec(),
+        sent: b"hello".to_vec(),
+    }))
+    .await;
+    let client = Client::builder().read_timeout(SHORT).build().unwrap();
+    let resp = client.get(server.url("/")).send().await.unwrap();
+    let err = resp.bytes().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.request_written() && err.request_fully_written());
+    server.wait_until(|s| s.closed_by_client == 1).await;
+    assert_eq!(client.stats().open, 0);
+}
+
+#[tokio::test]
+async fn a_timeout_while_the_body_is_being_written_says_written_but_not_all_of_it() {
+    // The server reads the head and then nothing: the upload blocks once the socket
+    // buffers are full.
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    })
+    .await;
+    let client = Client::new();
+    let err = client
+        .post(server.url("/upload"))
+        .body(vec![b'x'; 32 * 1024 * 1024])
+        .timeout(SHORT)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.request_written(), "{err:?}");
+    assert!(!err.request_fully_written(), "{err:?}");
+    assert_eq!(
+        client.stats().open,
+        0,
+        "the half-written connection is closed"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_waiting_for_a_connection_says_nothing_was_written() {
+    let server = TestServer::start(Script::new().always(Reply::Stall)).await;
+    let client = Client::builder()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let first = tokio::spawn({
+        let client = client.clone();
+        let url = server.url("/held");
+        async move { client.get(url).timeout(Duration::from_secs(5)).send().await }
+    });
+    server.wait_requests(1).await;
+    let err = client
+        .post(server.url("/waits"))
+        .body("x")
+        .timeout(SHORT)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(
+        !err.request_written() && !err.request_fully_written(),
+        "{err:?}"
+    );
+    assert!(!err.connection_reused());
+    first.abort();
+}
+
+#[tokio::test]
+async fn a_write_that_fails_after_part_of_a_response_arrived_is_not_retried() {
+    // Connection 0: a GET answered normally (so the connection is reused), then a PUT
+    // whose head gets the start of a response head, and then a reset with the body
+    // unread. An idempotent request on a reused connection is retried after a close race,
+    // but this was no close race: a response had begun.
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        if stream.write_all(ok).await.is_err() {
+            return;
+        }
+        read_head(&mut stream).await;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Le").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Closing with the body unread sends a reset.
+        drop(stream);
+    })
+    .await;
+    let client = Client::new();
+    let warm = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(warm.text().await.unwrap(), "ok");
+    let err = client
+        .put(server.url("/doc"))
+        .body(vec![b'y'; 16 * 1024 * 1024])
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_err();
+    assert_ne!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert_ne!(err.kind(), ErrorKind::ClosedBeforeResponse, "{err:?}");
+    assert!(err.request_written() && err.connection_reused(), "{err:?}");
+    let stats = client.stats();
+    assert_eq!(stats.retries_close_race, 0, "{stats:?}");
+    assert_eq!(stats.requests_sent, 2);
+    assert_eq!(server.accepted(), 1, "no retry on a new connection");
+}
+
+#[tokio::test]
+async fn an_early_answer_while_the_server_keeps_reading_nothing_is_returned_at_once() {
+    // The server answers the head of an upload with 413 and then neither reads nor
+    // closes. The answer must reach the caller well before the request timeout.
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!";
+        if stream.write_all(answer).await.is_err() {
+            return;
+        }
+        // Hold the connection, reading nothing, until the client closes it.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(stream);
+    })
+    .await;
+    let client = Client::new();
+    let resp = client
+        .post(server.url("/upload"))
+        .body(vec![b'x'; 8 * 1024 * 1024])
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the 413, not a timeout");
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.text().await.unwrap(), "too big!");
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (0, 0), "the connection is closed");
+    assert_eq!(stats.requests_sent, 1);
+}
+
+#[tokio::test]
+async fn an_early_answer_to_a_streamed_upload_that_waits_on_its_source_is_returned() {
+    // The body stream yields one chunk and then waits forever; the server answers 401 to
+    // the head. The caller gets the 401 while its stream is still pending.
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        let answer = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope";
+        if stream.write_all(answer).await.is_ok() {
+            read_to_close(&mut stream).await;
+        }
+    })
+    .await;
+    let client = Client::new();
+    let chunks = futures_stream(vec![b"first".to_vec()]);
+    let resp = client
+        .post(server.url("/upload"))
+        .body_stream(chunks)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the 401, not a timeout");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.text().await.unwrap(), "nope");
+    assert_eq!(client.stats().open, 0);
+}
+
+/// A stream that yields `chunks` and then never ends.
+fn futures_stream(
+    chunks: Vec<Vec<u8>>,
+) -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    struct Pending(std::collections::VecDeque<Vec<u8>>);
+    impl futures_core::Stream for Pending {
+        type Item = Result<bytes::Bytes, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            match self.0.pop_front() {
+                Some(c) => std::task::Poll::Ready(Some(Ok(c.into()))),
+                None => std::task::Poll::Pending,
+            }
+        }
+    }
+    Pending(chunks.into())
+}
