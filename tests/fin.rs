@@ -172,3 +172,40 @@ async fn sweep_keeps_live_idle_conns() {
     assert_eq!(server.stats().accepted, 1);
     assert_eq!(client.stats().reuses, 1);
 }
+
+#[tokio::test]
+async fn a_connection_handed_straight_to_a_waiter_is_probed_first() {
+    // The server answers the first request with a framed body and then closes (FIN)
+    // without saying so. Released at the body's end, the connection goes straight to the
+    // request waiting at the cap of 1, without idling: that request must see the FIN and
+    // open a new connection, rather than send a POST into a closed one.
+    let mut first = b"HTTP/1.1 200 OK\r\nContent-Length: 32768\r\n\r\n".to_vec();
+    first.extend_from_slice(&[b'a'; 32768]);
+    let server = TestServer::start(Script::new().sequence(vec![
+        support::Reply::RawThenClose(first),
+        support::Reply::ok("ok"),
+    ]))
+    .await;
+    let client = Client::builder()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let held = client.get(server.url("/first")).send().await.unwrap();
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        let url = server.url("/second");
+        async move { client.post(url).body("once").send().await }
+    });
+    eventually("the second request waits", || client.stats().waiters == 1).await;
+    server.wait_until(|s| s.closed_by_server == 1).await;
+    assert_eq!(held.bytes().await.unwrap().len(), 32768);
+    let resp = waiting
+        .await
+        .unwrap()
+        .expect("the POST went out on a new connection");
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let stats = client.stats();
+    assert_eq!(stats.idle_closed_by_server, 1, "{stats:?}");
+    assert_eq!(stats.retries_close_race, 0);
+    assert_eq!(server.stats().accepted, 2);
+}

@@ -68,6 +68,26 @@ async fn http10_with_keep_alive_reuses_the_connection() {
 }
 
 #[tokio::test]
+async fn http10_with_transfer_encoding_is_never_reused() {
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing; the
+    // body is read as chunked, and the connection is closed after it, keep-alive or not.
+    let server = TestServer::start(Script::new().always(
+        Reply::http10("chunked in 1.0", true).with_framing(support::BodyMode::Chunked { chunk: 4 }),
+    ))
+    .await;
+    let client = tether::Client::new();
+    for _ in 0..3 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_10);
+        assert!(resp.headers().contains_key("transfer-encoding"));
+        assert_eq!(resp.text().await.unwrap(), "chunked in 1.0");
+    }
+    assert_eq!(server.stats().accepted, 3, "a connection per response");
+    assert_eq!(client.stats().reuses, 0);
+    server.wait_until(|s| s.closed_by_client == 3).await;
+}
+
+#[tokio::test]
 async fn close_delimited_body_is_read_whole_and_not_reused() {
     let body = vec![b'z'; 50_000];
     let server =

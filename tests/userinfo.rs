@@ -1,0 +1,172 @@
+//! URL userinfo is honoured and never leaked: `http://alice:s3cret@host/` sends
+//! `Authorization: Basic` with the percent-decoded credentials unless the caller set
+//! `Authorization`, and the password appears in no `Debug`, `Display`, error message or
+//! tracing field.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use support::{Reply, Script, TestServer};
+use tether::Client;
+
+/// `user:password` in standard base64, written out by hand for the test.
+const ALICE_BASIC: &str = "Basic YWxpY2U6czNjcjN0OnBhc3M="; // alice:s3cr3t:pass
+
+const SECRET: &str = "s3cr3t";
+
+/// Collects everything the fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Written(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Written {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Written {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// Every tracing event of this thread, at every level, with every field, as text.
+fn capture_tracing() -> (Written, tracing::subscriber::DefaultGuard) {
+    let out = Written::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (out, tracing::subscriber::set_default(subscriber))
+}
+
+fn with_userinfo(server: &TestServer, path: &str) -> String {
+    // "s3cr3t:pass" percent-encodes its colon, as a password's colon must be.
+    format!("http://alice:{SECRET}%3Apass@{}{path}", server.addr())
+}
+
+#[tokio::test]
+async fn userinfo_is_sent_as_basic_auth_and_kept_out_of_everything_shown() {
+    let (traced, _guard) = capture_tracing();
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::new();
+    let resp = client
+        .get(with_userinfo(&server, "/private"))
+        .send()
+        .await
+        .unwrap();
+    let shown = format!("{resp:?} {}", resp.url());
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert_eq!(resp.url().username(), "", "userinfo is not kept in the URL");
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let req = &server.requests()[0];
+    assert_eq!(req.header("authorization"), Some(ALICE_BASIC));
+    assert!(
+        !String::from_utf8_lossy(&req.raw_head).contains(SECRET),
+        "the request line carries no userinfo"
+    );
+    assert_eq!(req.target, "/private");
+    let traced = traced.text();
+    assert!(traced.contains("opened connection"), "tracing was captured");
+    assert!(!traced.contains(SECRET), "{traced}");
+    assert!(
+        !traced.contains("YWxpY2U6"),
+        "no Authorization value in tracing"
+    );
+}
+
+#[tokio::test]
+async fn the_callers_authorization_wins_over_userinfo() {
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::new();
+    let resp = client
+        .get(with_userinfo(&server, "/"))
+        .header("Authorization", "Bearer token-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let req = &server.requests()[0];
+    assert_eq!(req.header_all("authorization"), vec!["Bearer token-1"]);
+}
+
+#[tokio::test]
+async fn a_user_without_password_is_sent_with_an_empty_one() {
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::new();
+    let url = format!("http://bob@{}/", server.addr());
+    client.get(url).send().await.unwrap();
+    // "bob:" in base64.
+    assert_eq!(
+        server.requests()[0].header("authorization"),
+        Some("Basic Ym9iOg==")
+    );
+}
+
+#[tokio::test]
+async fn errors_never_show_the_password() {
+    let (traced, _guard) = capture_tracing();
+    let client = Client::new();
+    // Nothing listens there: a connect error.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unused.local_addr().unwrap().port();
+    drop(unused);
+    let err = client
+        .get(format!("http://alice:{SECRET}@127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    // A URL that does not parse, and one that is not http.
+    let bad = client
+        .get(format!("http://alice:{SECRET}@bad host/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(bad.is_invalid_request(), "{bad:?}");
+    let ftp = client
+        .get(format!("ftp://alice:{SECRET}@127.0.0.1/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(ftp.is_invalid_request(), "{ftp:?}");
+    for e in [&err, &bad, &ftp] {
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+    let traced = traced.text();
+    assert!(!traced.contains(SECRET), "{traced}");
+}
+
+#[tokio::test]
+async fn a_retry_resends_the_same_credentials() {
+    // A 408 is retried on a fresh connection: the retry carries Authorization too.
+    let server = TestServer::start(
+        Script::new().sequence(vec![Reply::status(408).closing(), Reply::ok("second")]),
+    )
+    .await;
+    let client = Client::new();
+    let resp = client
+        .get(with_userinfo(&server, "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "second");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    for req in reqs {
+        assert_eq!(req.header("authorization"), Some(ALICE_BASIC));
+    }
+}
