@@ -196,8 +196,10 @@ async fn serve_conn(mut stream: TcpStream, idle_limit: Duration, counts: &Server
         if seq == 2 {
             return; // a close race: the request was read, no response comes
         }
-        // Between reading a request and answering it, the request is in flight; with a
-        // cap of 2 connections the server never sees more than 2 at once.
+        // Between reading a request and starting to answer it, the request is in flight;
+        // with a cap of 2 connections the server never sees more than 2 at once. (Counted
+        // down before writing: once the answer is on its way, the client may release the
+        // connection and send its next request before this task runs again.)
         let in_flight = counts.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         counts.max_in_flight.fetch_max(in_flight, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -208,9 +210,8 @@ async fn serve_conn(mut stream: TcpStream, idle_limit: Duration, counts: &Server
             body.len(),
             5 - served,
         );
-        let written = stream.write_all(response.as_bytes()).await;
         counts.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if written.is_err() {
+        if stream.write_all(response.as_bytes()).await.is_err() {
             return;
         }
     }
