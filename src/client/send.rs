@@ -51,17 +51,7 @@ pub(crate) async fn send(
         let mut pooled = acquire(&client, &request.key, fresh, deadline, &runtime).await?;
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(&client, &mut pooled, &mut request, deadline).await;
-        let failure = match &result {
-            Ok((answer, _)) if answer.head.status == StatusCode::REQUEST_TIMEOUT => {
-                Some(Failure::Status408)
-            }
-            Ok(_) => None,
-            Err(e) if e.broke == Broke::Closed && progress.written == 0 => {
-                Some(Failure::NothingWritten)
-            }
-            Err(e) if e.broke == Broke::Closed => Some(Failure::ClosedBeforeResponse),
-            Err(_) => Some(Failure::Other),
-        };
+        let failure = classify(&result, &progress);
         if let Some(cause) = failure.and_then(|f| should_retry(f, attempt)) {
             count_retry(&pooled, &request.key, cause, attempt);
             attempt.retries += 1;
@@ -71,29 +61,58 @@ pub(crate) async fn send(
             continue;
         }
         return match result {
-            Ok((answer, reader)) => {
-                let keep_alive = proto::keep_alive(
-                    &request.sent_connection,
-                    answer.head.version,
-                    &answer.head.headers,
-                    &answer.framing,
-                );
-                let context = BodyContext {
-                    url: request.url,
-                    timeouts: Timeouts {
-                        request: deadline,
-                        read: client.config.read_timeout,
-                    },
-                    config: client.config.clone(),
-                };
-                Ok(Response::new(answer, keep_alive, reader, pooled, context))
-            }
+            Ok((answer, reader)) => Ok(respond(&client, request, answer, reader, pooled, deadline)),
             Err(e) => {
                 Err(e
                     .error
                     .with_attempt(progress.written, progress.complete, attempt.reused))
             }
         };
+    }
+}
+
+/// The response for a final head: the keep-alive verdict of both heads, and what the
+/// body needs to be read and its connection released.
+fn respond(
+    client: &Client,
+    request: Prepared,
+    answer: Answer,
+    reader: ResponseReader,
+    pooled: Pooled,
+    deadline: Option<Instant>,
+) -> Response {
+    let keep_alive = proto::keep_alive(
+        &request.sent_connection,
+        answer.head.version,
+        &answer.head.headers,
+        &answer.framing,
+    );
+    let context = BodyContext {
+        url: request.url,
+        timeouts: Timeouts {
+            request: deadline,
+            read: client.config.read_timeout,
+        },
+        config: client.config.clone(),
+    };
+    Response::new(answer, keep_alive, reader, pooled, context)
+}
+
+/// How an attempt failed, for the retry decision (`None`: it did not).
+fn classify(
+    result: &Result<(Answer, ResponseReader), ExchangeError>,
+    progress: &Progress,
+) -> Option<Failure> {
+    match result {
+        Ok((answer, _)) if answer.head.status == StatusCode::REQUEST_TIMEOUT => {
+            Some(Failure::Status408)
+        }
+        Ok(_) => None,
+        Err(e) if e.broke == Broke::Closed && progress.written == 0 => {
+            Some(Failure::NothingWritten)
+        }
+        Err(e) if e.broke == Broke::Closed => Some(Failure::ClosedBeforeResponse),
+        Err(_) => Some(Failure::Other),
     }
 }
 
