@@ -22,9 +22,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
 use support::elsewhere::Elsewhere;
-use support::raw::{read_head, read_to_close, RawServer};
+use support::raw::{listener_that_never_completes_a_connect, read_head, read_to_close, RawServer};
 use support::{eventually, Script, TestServer};
 use tether::Client;
 use tokio::io::AsyncWriteExt;
@@ -176,26 +175,6 @@ async fn server_for(point: Point, gate: Gate, elsewhere: &Elsewhere) -> RawServe
 async fn read_head_or_some(stream: &mut TcpStream) {
     let mut buf = [0u8; 4096];
     let _ = tokio::io::AsyncReadExt::read(stream, &mut buf).await;
-}
-
-/// A listener whose accept queue is full, so a connect to it never completes; what keeps
-/// it so is returned with its address.
-async fn listener_that_never_completes_a_connect() -> (std::net::SocketAddr, Socket, Vec<TcpStream>)
-{
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
-    socket.bind(&addr.into()).unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..16 {
-        match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => fillers.push(stream),
-            Ok(Err(e)) => panic!("filling the backlog: {e}"),
-            Err(_) => return (addr, socket, fillers),
-        }
-    }
-    panic!("the accept queue never filled up");
 }
 
 fn client() -> Client {

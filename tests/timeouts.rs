@@ -5,37 +5,13 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::{Domain, Socket, Type};
+use support::raw::listener_that_never_completes_a_connect;
 use support::{eventually, Reply, Script, TestServer};
 use tether::{Client, ErrorKind};
-use tokio::net::TcpStream;
 
 const SHORT: Duration = Duration::from_millis(150);
-
-/// A listener on loopback whose accept queue is full: it never accepts, its backlog is
-/// 0, and connections are made until one no longer completes. Further SYNs are dropped
-/// by the kernel, so a connect to it hangs. Returns the address and what keeps it so.
-async fn listener_that_never_completes_a_connect() -> (SocketAddr, Socket, Vec<TcpStream>) {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    socket.listen(0).unwrap();
-    let addr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..16 {
-        match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(addr)).await {
-            Ok(Ok(stream)) => fillers.push(stream),
-            Ok(Err(e)) => panic!("filling the backlog: {e}"),
-            // This one hangs: the queue is full.
-            Err(_) => return (addr, socket, fillers),
-        }
-    }
-    panic!("the accept queue never filled up");
-}
 
 #[tokio::test]
 async fn connect_that_does_not_complete_times_out() {

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::raw::{read_head, read_to_close, RawServer};
+use support::raw::{read_head, RawServer};
 use support::{Reply, Script, TestServer};
 use tether::{Client, ErrorKind};
 use tokio::io::AsyncWriteExt;
@@ -182,17 +182,9 @@ async fn a_write_that_fails_after_part_of_a_response_arrived_is_not_retried() {
 async fn an_early_answer_while_the_server_keeps_reading_nothing_is_returned_at_once() {
     // The server answers the head of an upload with 413 and then neither reads nor
     // closes. The answer must reach the caller well before the request timeout.
-    let server = RawServer::start(|mut stream, _| async move {
-        read_head(&mut stream).await;
-        let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!";
-        if stream.write_all(answer).await.is_err() {
-            return;
-        }
-        // Hold the connection, reading nothing, until the client closes it.
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        drop(stream);
-    })
-    .await;
+    let server =
+        answers_the_head(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!")
+            .await;
     let client = Client::new();
     let resp = client
         .post(server.url("/upload"))
@@ -212,14 +204,8 @@ async fn an_early_answer_while_the_server_keeps_reading_nothing_is_returned_at_o
 async fn an_early_answer_to_a_streamed_upload_that_waits_on_its_source_is_returned() {
     // The body stream yields one chunk and then waits forever; the server answers 401 to
     // the head. The caller gets the 401 while its stream is still pending.
-    let server = RawServer::start(|mut stream, _| async move {
-        read_head(&mut stream).await;
-        let answer = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope";
-        if stream.write_all(answer).await.is_ok() {
-            read_to_close(&mut stream).await;
-        }
-    })
-    .await;
+    let server =
+        answers_the_head(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope").await;
     let client = Client::new();
     let chunks = futures_stream(vec![b"first".to_vec()]);
     let resp = client
@@ -232,6 +218,18 @@ async fn an_early_answer_to_a_streamed_upload_that_waits_on_its_source_is_return
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.text().await.unwrap(), "nope");
     assert_eq!(client.stats().open, 0);
+}
+
+/// A server that answers each request's head with `answer` and then reads nothing more,
+/// holding the connection until the client closes it.
+async fn answers_the_head(answer: &'static [u8]) -> RawServer {
+    RawServer::start(move |mut stream, _| async move {
+        read_head(&mut stream).await;
+        if stream.write_all(answer).await.is_ok() {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    })
+    .await
 }
 
 /// A stream that yields `chunks` and then never ends.
