@@ -23,7 +23,7 @@ use url::Url;
 
 use super::config::Config;
 use crate::clock::{self, now};
-use crate::conn::{Answer, BodyEvent, DrainStop, Ended, Timeouts};
+use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
 use crate::pool::{Count, Pooled};
 use crate::proto::{KeepAlive, ResponseReader};
@@ -47,8 +47,6 @@ pub struct Response {
 pub(crate) struct BodyContext {
     /// The requested URL, without userinfo.
     pub url: Url,
-    /// The request's deadline and read timeout, for the body's reads.
-    pub timeouts: Timeouts,
     pub config: Arc<Config>,
 }
 
@@ -74,13 +72,12 @@ impl Response {
         answer: Answer,
         keep_alive: KeepAlive,
         reader: ResponseReader,
-        mut pooled: Pooled,
+        pooled: Pooled,
         context: BodyContext,
     ) -> Response {
         if let Some(reason) = keep_alive.close {
             tracing::debug!(host = %pooled.key(), conn = pooled.conn_id(), reason = ?reason, "connection will close after this response");
         }
-        pooled.conn().set_timeouts(context.timeouts);
         let reused = pooled.reused();
         let mut body = BodyReader {
             conn: Some(pooled),

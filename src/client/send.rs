@@ -61,7 +61,7 @@ pub(crate) async fn send(
             continue;
         }
         return match result {
-            Ok((answer, reader)) => Ok(respond(&client, request, answer, reader, pooled, deadline)),
+            Ok((answer, reader)) => Ok(respond(&client, request, answer, reader, pooled)),
             Err(e) => {
                 Err(e
                     .error
@@ -79,7 +79,6 @@ fn respond(
     answer: Answer,
     reader: ResponseReader,
     pooled: Pooled,
-    deadline: Option<Instant>,
 ) -> Response {
     let keep_alive = proto::keep_alive(
         &request.sent_connection,
@@ -87,12 +86,9 @@ fn respond(
         &answer.head.headers,
         &answer.framing,
     );
+    // The body's reads keep the exchange's deadlines, set when it began.
     let context = BodyContext {
         url: request.url,
-        timeouts: Timeouts {
-            request: deadline,
-            read: client.config.read_timeout,
-        },
         config: client.config.clone(),
     };
     Response::new(answer, keep_alive, reader, pooled, context)

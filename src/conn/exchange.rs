@@ -214,12 +214,14 @@ impl Connection {
         let deadline = self.timeouts.request;
         let write =
             std::future::poll_fn(|cx| writer.poll_write(cx, self, reader, &mut progress.written));
-        match deadline {
+        let written = match deadline {
             None => write.await,
             Some(d) => tokio::time::timeout_at(d.into(), write)
                 .await
                 .unwrap_or(Err(WriteError::TimedOut)),
-        }
+        };
+        writer.give_back(body);
+        written
     }
 
     /// Writing failed. If the peer closed after it had been sent part of the request, it

@@ -161,11 +161,6 @@ impl Connection {
         self.id
     }
 
-    /// Sets the deadlines for the reads of the rest of this exchange (the body's).
-    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
-        self.timeouts = timeouts;
-    }
-
     /// The runtime the connection was opened on (`None` outside any runtime).
     pub fn runtime(&self) -> Option<tokio::runtime::Id> {
         self.runtime

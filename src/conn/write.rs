@@ -107,6 +107,8 @@ pub(super) struct RequestWriter<'a> {
     watch: bool,
     /// A stream that was already used by an earlier attempt.
     stream_spent: bool,
+    /// A chunk was taken from the stream: it cannot be given back for another attempt.
+    stream_pulled: bool,
 }
 
 impl<'a> RequestWriter<'a> {
@@ -120,6 +122,7 @@ impl<'a> RequestWriter<'a> {
             off: 0,
             watch: true,
             stream_spent: false,
+            stream_pulled: false,
         };
         match body {
             Body::Empty => {}
@@ -163,7 +166,11 @@ impl<'a> RequestWriter<'a> {
                         self.stage = Stage::Flush;
                         continue;
                     };
-                    match stream.as_mut().poll_next(cx) {
+                    let next = stream.as_mut().poll_next(cx);
+                    if next.is_ready() {
+                        self.stream_pulled = true;
+                    }
+                    match next {
                         Poll::Ready(Some(Ok(chunk))) => {
                             self.frame.clear();
                             proto::encode_chunk(&chunk, &mut self.frame);
@@ -210,6 +217,15 @@ impl<'a> RequestWriter<'a> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
                 Poll::Pending => return self.watch_for_answer(cx, conn, reader),
             }
+        }
+    }
+
+    /// Puts a body stream nothing was taken from back into `body`, so an attempt that
+    /// failed before writing any of it (and is retried, as nothing written always is) can
+    /// send it after all.
+    pub(super) fn give_back(self, body: &mut Body) {
+        if let (Some(stream), false) = (self.stream, self.stream_pulled) {
+            *body = Body::Stream(Some(stream));
         }
     }
 
