@@ -37,6 +37,10 @@ pub enum ErrorKind {
     /// The async runtime cannot run the request: no tokio runtime, or one built without
     /// timers or I/O (`enable_all()` on the runtime builder gives both).
     Runtime,
+    /// A response had a `4xx` or `5xx` status (from `Response::error_for_status`).
+    Status,
+    /// A body could not be decoded: JSON that does not fit the type asked for.
+    Decode,
 }
 
 impl fmt::Display for ErrorKind {
@@ -51,6 +55,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::InvalidRequest => "invalid request",
             ErrorKind::Io => "I/O error",
             ErrorKind::Runtime => "runtime error",
+            ErrorKind::Status => "HTTP status error",
+            ErrorKind::Decode => "error decoding the body",
         })
     }
 }
@@ -69,6 +75,8 @@ struct Inner {
     request_written: bool,
     request_complete: bool,
     reused: bool,
+    status: Option<http::StatusCode>,
+    url: Option<url::Url>,
 }
 
 impl Error {
@@ -82,6 +90,8 @@ impl Error {
                 request_written: false,
                 request_complete: false,
                 reused: false,
+                status: None,
+                url: None,
             }),
         }
     }
@@ -96,6 +106,8 @@ impl Error {
                 request_written: false,
                 request_complete: false,
                 reused: false,
+                status: None,
+                url: None,
             }),
         }
     }
@@ -126,6 +138,20 @@ impl Error {
             _ => ErrorKind::Protocol,
         };
         Error::new(kind, err)
+    }
+
+    /// A `4xx` or `5xx` status of the response for `url`.
+    pub(crate) fn status_code(status: http::StatusCode, url: &url::Url) -> Error {
+        let mut e = Error::msg(ErrorKind::Status, format!("{status} for {url}"));
+        e.inner.status = Some(status);
+        e.inner.url = Some(url.clone());
+        e
+    }
+
+    /// Names the URL the error is about (without userinfo).
+    pub(crate) fn with_url(mut self, url: &url::Url) -> Error {
+        self.inner.url = Some(url.clone());
+        self
     }
 
     /// A timeout with what timed out.
@@ -167,6 +193,26 @@ impl Error {
     /// Whether the (last attempt of the) request ran on a connection reused from the pool.
     pub fn connection_reused(&self) -> bool {
         self.inner.reused
+    }
+
+    /// True for an error made by `Response::error_for_status`.
+    pub fn is_status(&self) -> bool {
+        self.inner.kind == ErrorKind::Status
+    }
+
+    /// True when a body could not be decoded.
+    pub fn is_decode(&self) -> bool {
+        self.inner.kind == ErrorKind::Decode
+    }
+
+    /// The status of the response, for errors about one (`ErrorKind::Status`).
+    pub fn status(&self) -> Option<http::StatusCode> {
+        self.inner.status
+    }
+
+    /// The URL the error is about, when it is about one (without userinfo).
+    pub fn url(&self) -> Option<&url::Url> {
+        self.inner.url.as_ref()
     }
 
     /// The protocol error behind this one, if any.

@@ -21,6 +21,8 @@
 //!
 //! Layers, one way: `client` → `pool` → `conn` → `proto` (see ARCHITECTURE.md).
 
+#![warn(missing_docs)]
+
 mod client;
 mod clock;
 mod conn;
@@ -30,11 +32,12 @@ pub mod proto;
 mod runtime;
 
 pub use client::{
-    BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, PemError, RequestBuilder,
-    Response, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
-    DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, POLITE_MAX_CONNECTIONS_PER_HOST,
+    Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, PemError,
+    RequestBuilder, Response, ResponseBody, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN,
+    DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
+    POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use pool::{HostStats, Stats};

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{HeaderMap, HeaderValue};
+
 use rustls::ClientConfig;
 
 use crate::conn::tls::TlsSettings;
@@ -34,6 +36,8 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// How often the background sweep looks at idle connections.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// The `User-Agent` sent when neither the request nor the builder sets one.
+pub const DEFAULT_USER_AGENT: &str = concat!("tether/", env!("CARGO_PKG_VERSION"));
 
 /// A built client's settings.
 #[derive(Clone)]
@@ -54,6 +58,10 @@ pub(crate) struct Config {
     pub pool_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
     pub sweep_interval: Duration,
+    /// Headers added to every request that does not set them itself.
+    pub default_headers: HeaderMap,
+    /// `User-Agent`, unless the request or `default_headers` set one (`None`: none sent).
+    pub user_agent: Option<HeaderValue>,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
     pub reuse: ReuseLimits,
     /// What the builder was told about TLS (roots, client identity).
@@ -85,6 +93,8 @@ impl Default for Config {
             pool_timeout: None,
             read_timeout: None,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            default_headers: HeaderMap::new(),
+            user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
             reuse: ReuseLimits {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,

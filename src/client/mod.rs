@@ -2,11 +2,13 @@
 //! every knob of DESIGN.md's Defaults table, and the request methods. Sending is
 //! `send.rs`, the retry decision `retry.rs`, the response and its body `response.rs`.
 
+mod body;
 mod config;
 mod request;
 mod response;
 mod retry;
 mod send;
+mod service;
 mod url_auth;
 
 use std::sync::Arc;
@@ -21,14 +23,15 @@ use config::Config;
 
 pub use crate::conn::tls::{Certificate, Identity, PemError};
 pub use crate::conn::BoxError;
+pub use body::Body;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
     DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL,
-    POLITE_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_USER_AGENT, POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use request::{IntoUrl, RequestBuilder};
-pub use response::Response;
+pub use response::{Response, ResponseBody};
 
 /// An HTTP/1.x client with a per-host keep-alive connection pool.
 ///
@@ -126,6 +129,8 @@ impl std::fmt::Debug for Client {
 #[must_use]
 pub struct ClientBuilder {
     config: Config,
+    /// A setting that could not be used, returned by `build`.
+    error: Option<Error>,
 }
 
 impl Default for ClientBuilder {
@@ -139,6 +144,7 @@ impl ClientBuilder {
     pub fn new() -> ClientBuilder {
         ClientBuilder {
             config: Config::default(),
+            error: None,
         }
     }
 
@@ -250,6 +256,42 @@ impl ClientBuilder {
         self
     }
 
+    /// Headers sent with every request that does not set them itself.
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-api-key", http::HeaderValue::from_static("k"));
+    /// let client = tether::Client::builder().default_headers(headers).build().unwrap();
+    /// ```
+    pub fn default_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.config.default_headers = headers;
+        self
+    }
+
+    /// The `User-Agent` sent with every request that does not set one (default
+    /// `tether/<version>`). An invalid value makes `build` fail with
+    /// `ErrorKind::InvalidRequest`.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().user_agent("my-crawler/1.0").build().unwrap();
+    /// ```
+    pub fn user_agent<V>(mut self, value: V) -> Self
+    where
+        V: TryInto<http::HeaderValue>,
+        V::Error: Into<crate::BoxError>,
+    {
+        match value.try_into() {
+            Ok(v) => self.config.user_agent = Some(v),
+            Err(e) => {
+                self.error = Some(
+                    Error::new(crate::ErrorKind::InvalidRequest, e.into())
+                        .context("invalid user agent"),
+                )
+            }
+        }
+        self
+    }
+
     /// Trusts `cert` as a root, besides the roots trusted already (webpki-roots by default).
     pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
         self.config.tls_settings.roots.push(cert);
@@ -275,6 +317,9 @@ impl ClientBuilder {
     /// Builds the client. Fails with `ErrorKind::Tls` when the TLS settings cannot be used
     /// (no root left to trust, a client key that does not fit its certificate).
     pub fn build(self) -> Result<Client, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         let mut config = self.config;
         config.tls = Some(crate::conn::tls::client_config(&config.tls_settings)?);
         Ok(Self::assemble(config))

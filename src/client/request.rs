@@ -1,21 +1,31 @@
-//! Building a request: URL, method, headers in the caller's order, a body (bytes that can be
-//! replayed, or a stream that cannot) and a timeout. Errors in what the caller gives (a bad
-//! URL, header name or value) are kept and returned by `send`, before any byte is written.
+//! Building a request: URL (and `query` pairs), method, headers in the caller's order,
+//! credentials (`basic_auth`, `bearer_auth`), a body (bytes, `form`, `json`, or a stream)
+//! and a timeout, with reqwest's names. Errors in what the caller gives (a bad URL, header
+//! name or value, a value serde cannot encode) are kept and returned by `send`, before any
+//! byte is written.
 
-use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use http::{HeaderName, HeaderValue, Method};
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
+use super::body::Body as PublicBody;
 use super::{url_auth, Client};
 use crate::conn::{Body, BoxError};
 use crate::error::{Error, ErrorKind};
 use crate::Response;
 
 /// Something that can be turned into a URL: `&str`, `String`, `url::Url`.
+///
+/// ```
+/// use tether::IntoUrl;
+/// let url = "http://127.0.0.1:8080/a?b=c".into_url().unwrap();
+/// assert_eq!(url.path(), "/a");
+/// assert!("not a url".into_url().is_err());
+/// ```
 pub trait IntoUrl {
     /// Parses or passes the URL through.
     fn into_url(self) -> Result<Url, Error>;
@@ -55,6 +65,18 @@ impl IntoUrl for &String {
 }
 
 /// A request being built; `send` runs it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), tether::Error> {
+/// let client = tether::Client::new();
+/// let resp = client
+///     .get("http://127.0.0.1:8080/search")
+///     .query(&[("q", "pool"), ("page", "2")])
+///     .bearer_auth("t0ken")
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[must_use = "a request does nothing until it is sent"]
 pub struct RequestBuilder {
     client: Client,
@@ -68,6 +90,18 @@ pub(crate) struct RequestParts {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Body,
     pub timeout: Option<Duration>,
+}
+
+impl RequestParts {
+    /// Replaces every header called `name` with this one value.
+    fn set_header(&mut self, name: HeaderName, value: HeaderValue) {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
+    }
+
+    fn has_header(&self, name: &HeaderName) -> bool {
+        self.headers.iter().any(|(n, _)| n == name)
+    }
 }
 
 impl RequestBuilder {
@@ -84,64 +118,253 @@ impl RequestBuilder {
         }
     }
 
+    /// Applies `f` to the parts, unless an earlier step failed; an error from `f` is kept
+    /// for `send`.
+    fn with(mut self, f: impl FnOnce(&mut RequestParts) -> Result<(), Error>) -> Self {
+        if let Ok(parts) = &mut self.parts {
+            if let Err(e) = f(parts) {
+                self.parts = Err(e);
+            }
+        }
+        self
+    }
+
     /// Adds a header; headers are sent in the order added. A name or value that is not
     /// valid makes `send` fail with `ErrorKind::InvalidRequest`.
-    pub fn header<K, V>(mut self, name: K, value: V) -> RequestBuilder
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.get("http://127.0.0.1:8080/").header("x-trace", "abc").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn header<K, V>(self, name: K, value: V) -> RequestBuilder
     where
         K: TryInto<HeaderName>,
         K::Error: Into<BoxError>,
         V: TryInto<HeaderValue>,
         V::Error: Into<BoxError>,
     {
-        if let Ok(parts) = &mut self.parts {
+        self.with(|parts| {
             let name = name
                 .try_into()
-                .map_err(|e| invalid("header name", e.into()));
+                .map_err(|e| invalid("header name", e.into()))?;
             let value = value
                 .try_into()
-                .map_err(|e| invalid("header value", e.into()));
-            match (name, value) {
-                (Ok(n), Ok(v)) => parts.headers.push((n, v)),
-                (Err(e), _) | (_, Err(e)) => self.parts = Err(e),
-            }
-        }
-        self
+                .map_err(|e| invalid("header value", e.into()))?;
+            parts.headers.push((name, value));
+            Ok(())
+        })
     }
 
-    /// Sets the body from bytes held in memory (sent with `Content-Length`, replayable).
-    pub fn body(mut self, body: impl Into<Bytes>) -> RequestBuilder {
-        if let Ok(parts) = &mut self.parts {
-            parts.body = Body::Full(body.into());
-        }
-        self
+    /// Adds every header of `headers`, replacing the values of the same names set before
+    /// (as reqwest does).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("x-api-version", http::HeaderValue::from_static("2"));
+    /// let client = tether::Client::new();
+    /// client.get("http://127.0.0.1:8080/").headers(headers).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn headers(self, headers: HeaderMap) -> RequestBuilder {
+        self.with(|parts| {
+            for name in headers.keys() {
+                parts.headers.retain(|(n, _)| n != name);
+            }
+            let mut last = None;
+            for (name, value) in headers {
+                // `HeaderMap`'s iterator names a header only at its first value.
+                if let Some(name) = name {
+                    last = Some(name);
+                }
+                if let Some(name) = &last {
+                    parts.headers.push((name.clone(), value));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends `Authorization: Basic` with `username` and `password` (RFC 7617).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.get("http://127.0.0.1:8080/").basic_auth("alice", Some("s3cret")).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn basic_auth<U, P>(self, username: U, password: Option<P>) -> RequestBuilder
+    where
+        U: std::fmt::Display,
+        P: std::fmt::Display,
+    {
+        let credentials = match password {
+            Some(p) => format!("{username}:{p}"),
+            None => format!("{username}:"),
+        };
+        let value = url_auth::basic_value(credentials.as_bytes());
+        self.with(|parts| {
+            parts.set_header(AUTHORIZATION, value?);
+            Ok(())
+        })
+    }
+
+    /// Sends `Authorization: Bearer <token>`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.get("http://127.0.0.1:8080/").bearer_auth("t0ken").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn bearer_auth<T: std::fmt::Display>(self, token: T) -> RequestBuilder {
+        let value = HeaderValue::try_from(format!("Bearer {token}"));
+        self.with(|parts| {
+            let mut value = value.map_err(|e| invalid("bearer token", e.into()))?;
+            value.set_sensitive(true);
+            parts.set_header(AUTHORIZATION, value);
+            Ok(())
+        })
+    }
+
+    /// Appends `query` (anything serde can make `key=value` pairs of: a slice of pairs, a
+    /// map, a struct) to the URL's query.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// // GET /search?q=rust+http&page=2
+    /// client.get("http://127.0.0.1:8080/search").query(&[("q", "rust http"), ("page", "2")]).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn query<T: serde::Serialize + ?Sized>(self, query: &T) -> RequestBuilder {
+        self.with(|parts| {
+            let mut url = parts.url.clone();
+            {
+                let mut pairs = url.query_pairs_mut();
+                query
+                    .serialize(serde_urlencoded::Serializer::new(&mut pairs))
+                    .map_err(|e| invalid("query", e.into()))?;
+            }
+            // An empty query leaves no lone `?`.
+            if url.query() == Some("") {
+                url.set_query(None);
+            }
+            parts.url = url;
+            Ok(())
+        })
+    }
+
+    /// Sets the body to `form` encoded as `application/x-www-form-urlencoded`, and the
+    /// matching `Content-Type`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.post("http://127.0.0.1:8080/login").form(&[("user", "alice"), ("pass", "x")]).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> RequestBuilder {
+        self.with(|parts| {
+            let encoded =
+                serde_urlencoded::to_string(form).map_err(|e| invalid("form", e.into()))?;
+            parts.set_header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            );
+            parts.body = Body::Full(Bytes::from(encoded));
+            Ok(())
+        })
+    }
+
+    /// Sets the body to `json` serialized, and `Content-Type: application/json` unless one
+    /// was set. Feature `json` (on by default).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// let order = std::collections::HashMap::from([("item", "book"), ("qty", "1")]);
+    /// client.post("http://127.0.0.1:8080/orders").json(&order).send().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(self, json: &T) -> RequestBuilder {
+        self.with(|parts| {
+            let body = serde_json::to_vec(json).map_err(|e| invalid("JSON body", e.into()))?;
+            if !parts.has_header(&CONTENT_TYPE) {
+                parts
+                    .headers
+                    .push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+            }
+            parts.body = Body::Full(Bytes::from(body));
+            Ok(())
+        })
+    }
+
+    /// Sets the body: bytes held in memory are sent with `Content-Length` and replayable,
+    /// a [`Body::wrap_stream`](crate::Body::wrap_stream) is sent chunked.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.put("http://127.0.0.1:8080/doc").body("contents").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn body(self, body: impl Into<PublicBody>) -> RequestBuilder {
+        let body = body.into();
+        self.with(|parts| {
+            parts.body = body.inner;
+            Ok(())
+        })
     }
 
     /// Sets the body from a stream of unknown size (sent chunked). A request with a
     /// streamed body is never retried once any byte of it was written.
-    pub fn body_stream<S, E>(mut self, stream: S) -> RequestBuilder
+    ///
+    /// ```no_run
+    /// # async fn run(chunks: impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static) -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// client.post("http://127.0.0.1:8080/upload").body_stream(chunks).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn body_stream<S, E>(self, stream: S) -> RequestBuilder
     where
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        if let Ok(parts) = &mut self.parts {
-            let mapped = MapErr {
-                inner: Box::pin(stream),
-            };
-            parts.body = Body::Stream(Some(Box::pin(mapped)));
-        }
-        self
+        self.body(PublicBody::wrap_stream(stream))
     }
 
     /// Bounds the whole request: waiting for a connection, connecting, sending, and reading
     /// the response head and body.
-    pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
-        if let Ok(parts) = &mut self.parts {
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// let resp = client
+    ///     .get("http://127.0.0.1:8080/")
+    ///     .timeout(std::time::Duration::from_secs(5))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn timeout(self, timeout: Duration) -> RequestBuilder {
+        self.with(|parts| {
             parts.timeout = Some(timeout);
-        }
-        self
+            Ok(())
+        })
     }
 
     /// Sends the request and waits for the response head.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// println!("{}", resp.status());
+    /// # Ok(()) }
+    /// ```
     pub fn send(self) -> impl std::future::Future<Output = Result<Response, Error>> + Send {
         // Not an `async fn` itself: one layer less of future to build and move per request.
         super::send::send(self.client, self.parts)
@@ -150,27 +373,4 @@ impl RequestBuilder {
 
 fn invalid(what: &str, e: BoxError) -> Error {
     Error::new(ErrorKind::InvalidRequest, e).context(format!("invalid {what}"))
-}
-
-/// Maps a stream's error type into `BoxError`.
-struct MapErr<S> {
-    inner: Pin<Box<S>>,
-}
-
-impl<S, E> Stream for MapErr<S>
-where
-    S: Stream<Item = Result<Bytes, E>>,
-    E: Into<BoxError>,
-{
-    type Item = Result<Bytes, BoxError>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.inner
-            .as_mut()
-            .poll_next(cx)
-            .map(|item| item.map(|r| r.map_err(Into::into)))
-    }
 }

@@ -15,9 +15,14 @@
 //! the exchange ends and what the caller sees.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
 use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
@@ -26,20 +31,30 @@ use crate::clock::{self, now};
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
 use crate::pool::{Count, Pooled};
-use crate::proto::{KeepAlive, ResponseReader};
+use crate::proto::{BodyFraming, KeepAlive, ResponseReader};
 
 /// How much `Response::bytes` reserves at first, and at least at each growth, when the
 /// server gave a `Content-Length`: it is trusted only as far as bytes have arrived, so a
 /// server that claims gigabytes and sends a few bytes costs a few bytes.
 const BYTES_GROWTH_MIN: usize = 64 * 1024;
 
-/// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`
-/// or `text`.
+/// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`,
+/// `text`, `json` or `bytes_stream`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), tether::Error> {
+/// let resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+/// println!("{} from {:?}", resp.status(), resp.remote_addr());
+/// let body = resp.error_for_status()?.text().await?;
+/// # Ok(()) }
+/// ```
 pub struct Response {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
     url: Url,
+    content_length: Option<u64>,
+    remote_addr: Option<SocketAddr>,
     body: BodyReader,
 }
 
@@ -65,6 +80,8 @@ struct BodyReader {
     error: Option<Error>,
     /// Whether the connection served earlier requests (for errors).
     reused: bool,
+    /// A piece was returned to the caller.
+    started: bool,
 }
 
 impl Response {
@@ -79,6 +96,12 @@ impl Response {
             tracing::debug!(host = %pooled.key(), conn = pooled.conn_id(), reason = ?reason, "connection will close after this response");
         }
         let reused = pooled.reused();
+        let remote_addr = pooled.peer_addr();
+        let content_length = match answer.framing.body {
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::Empty => Some(0),
+            BodyFraming::Chunked | BodyFraming::CloseDelimited => None,
+        };
         let mut body = BodyReader {
             conn: Some(pooled),
             reader,
@@ -89,6 +112,7 @@ impl Response {
             done: false,
             error: None,
             reused,
+            started: false,
         };
         // Whatever of the body is already buffered is decoded now, so a response whose
         // body arrived with its head gives its connection back at once.
@@ -98,6 +122,8 @@ impl Response {
             version: answer.head.version,
             headers: answer.head.headers,
             url: context.url,
+            content_length,
+            remote_addr,
             body,
         }
     }
@@ -123,8 +149,103 @@ impl Response {
         &self.url
     }
 
+    /// The length of the body as the server framed it (`Content-Length`, or 0 for a
+    /// response that has none, such as one to HEAD); `None` for chunked or close-delimited
+    /// bodies.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// The address of the server the response came from.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// The response itself, or an error of kind `Status` for a `4xx` or `5xx` status
+    /// (its body is then drained in the background, as for any dropped response).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// match client.get("http://127.0.0.1:8080/missing").send().await?.error_for_status() {
+    ///     Ok(resp) => println!("{}", resp.text().await?),
+    ///     Err(e) => assert_eq!(e.status(), Some(http::StatusCode::NOT_FOUND)),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn error_for_status(self) -> Result<Response, Error> {
+        match self.error_for_status_ref() {
+            Ok(_) => Ok(self),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Like [`Response::error_for_status`], keeping the response.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// if let Err(e) = resp.error_for_status_ref() {
+    ///     eprintln!("{e}: {}", resp.text().await?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
+        if self.status.is_client_error() || self.status.is_server_error() {
+            return Err(Error::status_code(self.status, &self.url));
+        }
+        Ok(self)
+    }
+
+    /// The body as a stream of `Bytes` pieces (a `futures_core::Stream`); the connection
+    /// goes back to the pool when the stream ends.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/big").send().await?;
+    /// let mut stream = std::pin::pin!(resp.bytes_stream());
+    /// while let Some(piece) = std::future::poll_fn(|cx| {
+    ///     futures_core::Stream::poll_next(stream.as_mut(), cx)
+    /// }).await {
+    ///     println!("{} bytes", piece?.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn bytes_stream(self) -> ResponseBody {
+        ResponseBody::new(self.body, self.content_length)
+    }
+
+    /// The body parsed as JSON into `T`; an error of kind `Decode` if it does not fit.
+    /// Feature `json` (on by default).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/item/1").send().await?;
+    /// let item: std::collections::HashMap<String, String> = resp.json().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "json")]
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url.clone();
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(crate::ErrorKind::Decode, e)
+                .context("the body is not the JSON asked for")
+                .with_url(&url)
+        })
+    }
+
     /// The next piece of the body, or `None` at its end. The connection goes back to the
     /// pool as soon as the end has been read.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let mut resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// while let Some(piece) = resp.chunk().await? {
+    ///     println!("{} bytes", piece.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         self.body.chunk().await
     }
@@ -180,6 +301,124 @@ fn grow(all: &mut BytesMut, incoming: usize, declared: Option<usize>) {
     all.reserve(want);
 }
 
+impl From<Response> for http::Response<ResponseBody> {
+    /// The response as an `http::Response` whose body is an `http_body::Body`.
+    fn from(resp: Response) -> http::Response<ResponseBody> {
+        let mut out = http::Response::new(ResponseBody::new(resp.body, resp.content_length));
+        *out.status_mut() = resp.status;
+        *out.version_mut() = resp.version;
+        *out.headers_mut() = resp.headers;
+        out.extensions_mut().insert(resp.url);
+        out
+    }
+}
+
+type PieceFuture = Pin<Box<dyn Future<Output = (BodyReader, Result<Option<Bytes>, Error>)> + Send>>;
+
+/// A response body as a `futures_core::Stream` of `Bytes` and an `http_body::Body`. Made by
+/// [`Response::bytes_stream`] and by converting a `Response` into an `http::Response`.
+/// Dropped before its end, the rest is drained in the background as for a `Response`.
+pub struct ResponseBody {
+    state: BodyState,
+    content_length: Option<u64>,
+}
+
+enum BodyState {
+    Ready(Box<BodyReader>),
+    Reading(PieceFuture),
+    Done,
+}
+
+impl ResponseBody {
+    fn new(body: BodyReader, content_length: Option<u64>) -> ResponseBody {
+        ResponseBody {
+            state: BodyState::Ready(Box::new(body)),
+            content_length,
+        }
+    }
+
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        loop {
+            match std::mem::replace(&mut self.state, BodyState::Done) {
+                BodyState::Done => return Poll::Ready(None),
+                BodyState::Ready(mut body) => {
+                    // Pieces already decoded need no future.
+                    if let Some(piece) = body.pending.pop() {
+                        self.state = BodyState::Ready(body);
+                        return Poll::Ready(Some(Ok(piece)));
+                    }
+                    if body.done && body.error.is_none() {
+                        return Poll::Ready(None);
+                    }
+                    self.state = BodyState::Reading(Box::pin(async move {
+                        let piece = body.chunk().await;
+                        (*body, piece)
+                    }));
+                }
+                BodyState::Reading(mut reading) => match reading.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = BodyState::Reading(reading);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready((body, piece)) => {
+                        return Poll::Ready(match piece {
+                            Ok(Some(piece)) => {
+                                self.state = BodyState::Ready(Box::new(body));
+                                Some(Ok(piece))
+                            }
+                            Ok(None) => None,
+                            Err(e) => Some(Err(e)),
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl Stream for ResponseBody {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_piece(cx)
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        self.get_mut()
+            .poll_piece(cx)
+            .map(|piece| piece.map(|r| r.map(http_body::Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, BodyState::Done)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.content_length {
+            Some(n) if matches!(self.state, BodyState::Ready(ref b) if !b.started) => {
+                http_body::SizeHint::with_exact(n)
+            }
+            _ => http_body::SizeHint::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Response")
@@ -193,6 +432,7 @@ impl std::fmt::Debug for Response {
 impl BodyReader {
     /// The next piece of the body; errors say the request was written (a response began).
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        self.started = true;
         if let Some(chunk) = self.pending.pop() {
             return Ok(Some(chunk));
         }

@@ -10,11 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use http::header::CONNECTION;
+use http::header::{CONNECTION, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
 use url::Url;
 
+use super::config::Config;
 use super::request::RequestParts;
 use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
@@ -33,7 +34,7 @@ pub(crate) async fn send(
     parts: Result<RequestParts, Error>,
 ) -> Result<Response, Error> {
     let runtime = crate::runtime::current()?;
-    let mut request = prepare(parts?)?;
+    let mut request = prepare(&client.config, parts?)?;
     let deadline = request
         .timeout
         .or(client.config.timeout)
@@ -127,11 +128,12 @@ struct Prepared {
 }
 
 /// Turns the caller's request into what every attempt writes.
-fn prepare(mut parts: RequestParts) -> Result<Prepared, Error> {
+fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> {
     let Some(key) = PoolKey::from_url(&parts.url) else {
         return Err(Error::proto(proto::ProtoError::InvalidUrl)
             .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
     };
+    add_defaults(config, &mut parts.headers);
     url_auth::take_credentials(&mut parts.url, &mut parts.headers);
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is added, which asks nothing the decision looks at: the map
@@ -173,6 +175,24 @@ fn prepare(mut parts: RequestParts) -> Result<Prepared, Error> {
         idempotent,
         timeout: parts.timeout,
     })
+}
+
+/// The client's default headers and `User-Agent`, where the request set none of that name.
+fn add_defaults(config: &Config, headers: &mut Vec<(HeaderName, HeaderValue)>) {
+    let caller_set = headers.len();
+    let set_by_caller = |headers: &[(HeaderName, HeaderValue)], name: &HeaderName| {
+        headers[..caller_set].iter().any(|(n, _)| n == name)
+    };
+    for (name, value) in &config.default_headers {
+        if !set_by_caller(headers, name) {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+    if let Some(agent) = &config.user_agent {
+        if !headers.iter().any(|(n, _)| n == USER_AGENT) {
+            headers.push((USER_AGENT, agent.clone()));
+        }
+    }
 }
 
 /// A connection for the request: taken from the pool, or opened in a reserved slot.

@@ -12,6 +12,8 @@ use http::{HeaderName, HeaderValue};
 use percent_encoding::percent_decode_str;
 use url::Url;
 
+use crate::error::{Error, ErrorKind};
+
 /// Moves the URL's userinfo into `Authorization: Basic` (unless one is set) and removes it
 /// from the URL.
 pub(crate) fn take_credentials(url: &mut Url, headers: &mut Vec<(HeaderName, HeaderValue)>) {
@@ -22,18 +24,25 @@ pub(crate) fn take_credentials(url: &mut Url, headers: &mut Vec<(HeaderName, Hea
         let mut raw: Vec<u8> = percent_decode_str(url.username()).collect();
         raw.push(b':');
         raw.extend(percent_decode_str(url.password().unwrap_or("")));
-        let mut value = String::with_capacity(6 + raw.len() * 4 / 3 + 4);
-        value.push_str("Basic ");
-        base64_encode(&raw, &mut value);
-        // Base64 is always a valid header value.
-        if let Ok(mut value) = HeaderValue::from_str(&value) {
-            value.set_sensitive(true);
+        if let Ok(value) = basic_value(&raw) {
             headers.push((AUTHORIZATION, value));
         }
     }
     // Only URLs that cannot have userinfo refuse these, and those have none.
     let _ = url.set_username("");
     let _ = url.set_password(None);
+}
+
+/// `Basic <base64 of credentials>`, marked sensitive (kept out of `Debug`).
+pub(crate) fn basic_value(credentials: &[u8]) -> Result<HeaderValue, Error> {
+    let mut value = String::with_capacity(6 + credentials.len().div_ceil(3) * 4);
+    value.push_str("Basic ");
+    base64_encode(credentials, &mut value);
+    // Base64 is always a valid header value; the error cannot happen.
+    let mut value = HeaderValue::from_str(&value)
+        .map_err(|e| Error::new(ErrorKind::InvalidRequest, e).context("invalid credentials"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Shows a URL with its password replaced by `***`.

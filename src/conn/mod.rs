@@ -104,6 +104,8 @@ pub(crate) struct Connection {
     created: Instant,
     /// The runtime whose I/O driver the socket is registered with.
     runtime: Option<tokio::runtime::Id>,
+    /// The server's address, as connected.
+    peer: Option<std::net::SocketAddr>,
     /// Responses completed on this connection.
     responses: u32,
     /// What the server said of its terms so far.
@@ -122,6 +124,7 @@ impl Connection {
         tls: Option<&Arc<ClientConfig>>,
     ) -> Result<Connection, Error> {
         let tcp = connect::connect_tcp(origin.host(), origin.port(), deadline).await?;
+        let peer = tcp.peer_addr().ok();
         let io = match origin.scheme() {
             Scheme::Http => Io::Tcp(tcp),
             Scheme::Https => {
@@ -149,6 +152,7 @@ impl Connection {
             // The pool's clock, which `max_lifetime` is checked against.
             created: clock::now(),
             runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+            peer,
             responses: 0,
             terms: reuse::ServerTerms::default(),
             received: 0,
@@ -159,6 +163,11 @@ impl Connection {
     /// A process-unique id, for tracing.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The server's address, as connected.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.peer
     }
 
     /// The runtime the connection was opened on (`None` outside any runtime).

@@ -83,6 +83,9 @@ impl std::ops::DerefMut for Locked {
 }
 
 /// What a checkout gives: a pooled connection, or a slot to open one in.
+// `Reused` is the common case: boxing it to even out the sizes would cost an allocation on
+// every request that reuses a connection.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Lease {
     /// A connection that served earlier requests.
     Reused(Pooled),
@@ -347,6 +350,11 @@ impl Pooled {
     /// The connection's id, for tracing.
     pub fn conn_id(&self) -> u64 {
         self.conn.id()
+    }
+
+    /// The server's address, as connected.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.conn.peer_addr()
     }
 
     /// The runtime the connection was opened on.

@@ -1,0 +1,146 @@
+//! The public request body: bytes held in memory (sent with `Content-Length`, replayable
+//! on a retry or a 307/308 redirect) or a stream of unknown size (sent chunked, never
+//! replayed). Converted from the usual byte types, as reqwest's `Body` is.
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::conn::{self, BoxError};
+
+/// A request body.
+///
+/// ```
+/// let from_text = tether::Body::from("hello");
+/// assert_eq!(from_text.as_bytes(), Some(&b"hello"[..]));
+/// let empty = tether::Body::empty();
+/// assert_eq!(empty.as_bytes(), Some(&b""[..]));
+/// ```
+pub struct Body {
+    pub(crate) inner: conn::Body,
+}
+
+impl Body {
+    /// No body.
+    pub fn empty() -> Body {
+        Body {
+            inner: conn::Body::Empty,
+        }
+    }
+
+    /// A body from a stream of byte chunks of unknown total size, sent chunked. It can be
+    /// sent once only: a request with a streamed body is never retried once any of it was
+    /// written, and a 307/308 redirect ends with the redirect response.
+    ///
+    /// ```
+    /// let chunks = futures_core_stream();
+    /// let body = tether::Body::wrap_stream(chunks);
+    /// assert!(body.as_bytes().is_none());
+    /// # fn futures_core_stream() -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    /// #     struct Once(Option<bytes::Bytes>);
+    /// #     impl futures_core::Stream for Once {
+    /// #         type Item = Result<bytes::Bytes, std::io::Error>;
+    /// #         fn poll_next(mut self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    /// #             std::task::Poll::Ready(self.0.take().map(Ok))
+    /// #         }
+    /// #     }
+    /// #     Once(Some(bytes::Bytes::from_static(b"chunk")))
+    /// # }
+    /// ```
+    pub fn wrap_stream<S, E>(stream: S) -> Body
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Body {
+            inner: conn::Body::Stream(Some(Box::pin(MapErr {
+                inner: Box::pin(stream),
+            }))),
+        }
+    }
+
+    /// The bytes of a body held in memory; `None` for a stream.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match &self.inner {
+            conn::Body::Empty => Some(&[]),
+            conn::Body::Full(b) => Some(b),
+            conn::Body::Stream(_) => None,
+        }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            conn::Body::Empty => f.write_str("Body(empty)"),
+            conn::Body::Full(b) => write!(f, "Body({} bytes)", b.len()),
+            conn::Body::Stream(_) => f.write_str("Body(stream)"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        Body {
+            inner: conn::Body::Full(bytes),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::from(Bytes::from(v))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::from(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::from(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Body {
+        Body::from(Bytes::from_static(s))
+    }
+}
+
+impl From<()> for Body {
+    fn from((): ()) -> Body {
+        Body::empty()
+    }
+}
+
+/// Maps a stream's error type into `BoxError`.
+struct MapErr<S> {
+    inner: std::pin::Pin<Box<S>>,
+}
+
+impl<S, E> Stream for MapErr<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner
+            .as_mut()
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map_err(Into::into)))
+    }
+}

@@ -1,0 +1,324 @@
+//! The everyday API, with reqwest's names, through real sockets: `query`, `form`, `json`,
+//! `basic_auth`, `bearer_auth`, `headers`, `default_headers`, `user_agent`; the response's
+//! `json`, `bytes_stream`, `content_length`, `error_for_status`, `remote_addr`;
+//! `Client::execute`, the tower `Service`, and `http::Response<ResponseBody>`.
+
+mod support;
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use support::{Reply, Script, TestServer};
+use tether::{Client, ErrorKind};
+
+async fn ok_server() -> TestServer {
+    TestServer::start(Script::new()).await
+}
+
+#[tokio::test]
+async fn query_pairs_are_encoded_and_appended_to_the_url() {
+    let server = ok_server().await;
+    let client = Client::new();
+    client
+        .get(server.url("/search?lang=en"))
+        .query(&[("q", "rust http&more"), ("page", "2")])
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(server.url("/plain"))
+        .query(&HashMap::<String, String>::new())
+        .send()
+        .await
+        .unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs[0].target, "/search?lang=en&q=rust+http%26more&page=2");
+    assert_eq!(reqs[1].target, "/plain", "an empty query adds no '?'");
+}
+
+#[tokio::test]
+async fn a_form_is_urlencoded_with_its_content_type() {
+    let server = ok_server().await;
+    Client::new()
+        .post(server.url("/login"))
+        .form(&[("user", "alice"), ("note", "a b=c")])
+        .send()
+        .await
+        .unwrap();
+    let req = &server.requests()[0];
+    assert_eq!(req.body, b"user=alice&note=a+b%3Dc");
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(req.header("content-length"), Some("23"));
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Order {
+    item: String,
+    qty: u32,
+}
+
+#[tokio::test]
+async fn json_bodies_go_out_and_come_back_typed() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/echo" {
+            Reply::ok(req.body.clone()).with_header("Content-Type", "application/json")
+        } else {
+            Reply::ok("{not json")
+        }
+    }))
+    .await;
+    let client = Client::new();
+    let order = Order {
+        item: "book".into(),
+        qty: 3,
+    };
+    let back: Order = client
+        .post(server.url("/echo"))
+        .json(&order)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(back, order);
+    let req = &server.requests()[0];
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    // A caller's Content-Type is kept.
+    client
+        .post(server.url("/echo"))
+        .header("content-type", "application/vnd.api+json")
+        .json(&order)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.requests()[1].header_all("content-type"),
+        vec!["application/vnd.api+json"]
+    );
+    let err = client
+        .get(server.url("/bad"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Order>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err:?}");
+    assert!(err.is_decode());
+}
+
+#[tokio::test]
+async fn basic_and_bearer_auth_set_authorization() {
+    let server = ok_server().await;
+    let client = Client::new();
+    client
+        .get(server.url("/"))
+        .basic_auth("Aladdin", Some("open sesame"))
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(server.url("/"))
+        .basic_auth("bob", None::<&str>)
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(server.url("/"))
+        .header("authorization", "replaced")
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+    );
+    assert_eq!(reqs[1].header("authorization"), Some("Basic Ym9iOg=="));
+    assert_eq!(reqs[2].header_all("authorization"), vec!["Bearer t0ken"]);
+}
+
+#[tokio::test]
+async fn headers_replace_earlier_values_and_defaults_fill_in() {
+    let server = ok_server().await;
+    let mut defaults = HeaderMap::new();
+    defaults.insert("x-api-key", HeaderValue::from_static("default-key"));
+    defaults.insert("x-team", HeaderValue::from_static("pool"));
+    let client = Client::builder().default_headers(defaults).build().unwrap();
+    let mut mine = HeaderMap::new();
+    mine.append("x-tag", HeaderValue::from_static("one"));
+    mine.append("x-tag", HeaderValue::from_static("two"));
+    client
+        .get(server.url("/"))
+        .header("x-tag", "earlier")
+        .header("x-api-key", "mine")
+        .headers(mine)
+        .send()
+        .await
+        .unwrap();
+    let req = &server.requests()[0];
+    assert_eq!(req.header_all("x-tag"), vec!["one", "two"]);
+    assert_eq!(req.header_all("x-api-key"), vec!["mine"]);
+    assert_eq!(req.header_all("x-team"), vec!["pool"]);
+}
+
+#[tokio::test]
+async fn the_user_agent_is_tethers_unless_set() {
+    let server = ok_server().await;
+    Client::new().get(server.url("/")).send().await.unwrap();
+    let custom = Client::builder().user_agent("crawler/2").build().unwrap();
+    custom.get(server.url("/")).send().await.unwrap();
+    custom
+        .get(server.url("/"))
+        .header("user-agent", "one-off")
+        .send()
+        .await
+        .unwrap();
+    let reqs = server.requests();
+    assert_eq!(
+        reqs[0].header("user-agent"),
+        Some(tether::DEFAULT_USER_AGENT)
+    );
+    assert!(tether::DEFAULT_USER_AGENT.starts_with("tether/"));
+    assert_eq!(reqs[1].header("user-agent"), Some("crawler/2"));
+    assert_eq!(reqs[2].header_all("user-agent"), vec!["one-off"]);
+    let err = Client::builder()
+        .user_agent("bad\nvalue")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+}
+
+#[tokio::test]
+async fn error_for_status_turns_4xx_and_5xx_into_errors() {
+    let server = TestServer::start(Script::new().respond(|req| match req.target.as_str() {
+        "/missing" => Reply::status(404),
+        "/broken" => Reply::status(503),
+        _ => Reply::ok("fine"),
+    }))
+    .await;
+    let client = Client::new();
+    let ok = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(ok.error_for_status().unwrap().text().await.unwrap(), "fine");
+    let err = client
+        .get(server.url("/missing"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Status);
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    assert_eq!(err.url().map(|u| u.path()), Some("/missing"));
+    let resp = client.get(server.url("/broken")).send().await.unwrap();
+    let err = resp.error_for_status_ref().unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(resp.status(), 503, "the response is still there");
+    drop(resp);
+    assert_eq!(
+        server.stats().accepted,
+        1,
+        "error statuses keep the connection"
+    );
+}
+
+#[tokio::test]
+async fn content_length_and_remote_addr_describe_the_response() {
+    let server = TestServer::start(Script::new().respond(|req| match req.target.as_str() {
+        "/chunked" => Reply::chunked("abcdef", 2),
+        _ => Reply::ok("12345"),
+    }))
+    .await;
+    let client = Client::new();
+    let sized = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(sized.content_length(), Some(5));
+    assert_eq!(sized.remote_addr(), Some(server.addr()));
+    let head = client.head(server.url("/")).send().await.unwrap();
+    assert_eq!(
+        head.content_length(),
+        Some(0),
+        "a HEAD response has no body"
+    );
+    let chunked = client.get(server.url("/chunked")).send().await.unwrap();
+    assert_eq!(chunked.content_length(), None);
+}
+
+#[tokio::test]
+async fn bytes_stream_yields_the_body_and_then_reuses_the_connection() {
+    let body = vec![b'q'; 100_000];
+    let server = TestServer::start(Script::new().always(Reply::chunked(body.clone(), 7_000))).await;
+    let client = Client::new();
+    for _ in 0..2 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        let mut stream = std::pin::pin!(resp.bytes_stream());
+        let mut got = Vec::new();
+        while let Some(piece) =
+            std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+        {
+            got.extend_from_slice(&piece.unwrap());
+        }
+        assert_eq!(got, body);
+    }
+    assert_eq!(server.stats().accepted, 1);
+    assert_eq!(client.stats().reuses, 1);
+}
+
+#[tokio::test]
+async fn execute_sends_an_http_request_as_it_is() {
+    let server = ok_server().await;
+    let client = Client::new();
+    let request = http::Request::put(server.url("/doc/7"))
+        .header("content-type", "text/plain")
+        .header("x-two", "a")
+        .header("x-two", "b")
+        .body("contents")
+        .unwrap();
+    let resp = client.execute(request).await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let req = &server.requests()[0];
+    assert_eq!(req.method, "PUT");
+    assert_eq!(req.target, "/doc/7");
+    assert_eq!(req.body, b"contents");
+    assert_eq!(req.header_all("x-two"), vec!["a", "b"]);
+    let relative = http::Request::get("/no/host").body(()).unwrap();
+    let err = client.execute(relative).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+}
+
+#[tokio::test]
+async fn the_client_is_a_tower_service_and_converts_to_http_response() {
+    use tower_service::Service;
+    let server = TestServer::start(
+        Script::new().always(Reply::ok("from tower").with_header("X-Served", "yes")),
+    )
+    .await;
+    let mut client = Client::new();
+    std::future::poll_fn(|cx| Service::<http::Request<()>>::poll_ready(&mut client, cx))
+        .await
+        .unwrap();
+    let request = http::Request::get(server.url("/svc")).body(()).unwrap();
+    let resp = client.call(request).await.unwrap();
+    let resp: http::Response<tether::ResponseBody> = resp.into();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-served"], "yes");
+    assert_eq!(
+        http_body::Body::size_hint(resp.body()).exact(),
+        Some("from tower".len() as u64)
+    );
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "from tower");
+    eventually_idle(&client).await;
+}
+
+async fn eventually_idle(client: &Client) {
+    support::eventually("the connection is back in the pool", || {
+        client.stats().idle == 1
+    })
+    .await;
+}
