@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Status,
     /// A body could not be decoded: JSON that does not fit the type asked for.
     Decode,
+    /// A redirect chain went past the policy's limit, looped, or was refused by a custom
+    /// policy; `Error::url` names where it would have gone.
+    Redirect,
 }
 
 impl fmt::Display for ErrorKind {
@@ -57,6 +60,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Runtime => "runtime error",
             ErrorKind::Status => "HTTP status error",
             ErrorKind::Decode => "error decoding the body",
+            ErrorKind::Redirect => "redirect error",
         })
     }
 }
@@ -198,6 +202,11 @@ impl Error {
     /// True for an error made by `Response::error_for_status`.
     pub fn is_status(&self) -> bool {
         self.inner.kind == ErrorKind::Status
+    }
+
+    /// True for a redirect chain that went too far or was refused.
+    pub fn is_redirect(&self) -> bool {
+        self.inner.kind == ErrorKind::Redirect
     }
 
     /// True when a body could not be decoded.

@@ -31,6 +31,7 @@ mod pool;
 pub mod proto;
 mod runtime;
 
+pub use client::redirect;
 pub use client::{
     Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, PemError,
     RequestBuilder, Response, ResponseBody, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT,

@@ -366,3 +366,24 @@ async fn closing_at_the_client_request_limit_is_traced_with_its_cause() {
     assert_eq!(limit.field("host"), Some(host(&server).as_str()));
     assert_eq!(client.stats().open, 0);
 }
+
+#[tokio::test]
+async fn each_redirect_hop_is_traced_with_status_from_and_to() {
+    let (capture, _guard) = Capture::install();
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/old" {
+            Reply::status(301).with_header("Location", "/new")
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = Client::new();
+    get_ok(&client, server.url("/old")).await;
+    let hop = capture.one("following redirect");
+    assert_eq!(hop.field("status"), Some("301"));
+    assert_eq!(hop.field("from"), Some(server.url("/old").as_str()));
+    assert_eq!(hop.field("to"), Some(server.url("/new").as_str()));
+    assert_eq!(hop.field("method"), Some("GET"));
+    assert_eq!(client.stats().redirects, 1);
+}

@@ -62,6 +62,8 @@ pub(crate) struct Config {
     pub default_headers: HeaderMap,
     /// `User-Agent`, unless the request or `default_headers` set one (`None`: none sent).
     pub user_agent: Option<HeaderValue>,
+    /// Which redirects are followed.
+    pub redirect: super::redirect::Policy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
     pub reuse: ReuseLimits,
     /// What the builder was told about TLS (roots, client identity).
@@ -95,6 +97,7 @@ impl Default for Config {
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
             default_headers: HeaderMap::new(),
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
+            redirect: super::redirect::Policy::default(),
             reuse: ReuseLimits {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,

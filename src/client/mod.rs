@@ -4,6 +4,7 @@
 
 mod body;
 mod config;
+pub mod redirect;
 mod request;
 mod response;
 mod retry;
@@ -121,6 +122,8 @@ impl std::fmt::Debug for Client {
 /// | `max_lifetime` | none |
 /// | `max_head_bytes` / `max_headers` | 64 KiB / 100 |
 /// | `timeout` (per request) / `pool_timeout` / `read_timeout` | none / none / none |
+/// | `redirect` | followed, at most 10 (`redirect::Policy::limited(10)`) |
+/// | `user_agent` / `default_headers` | `tether/<version>` / none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
 ///
@@ -253,6 +256,19 @@ impl ClientBuilder {
     /// How often the background sweep closes expired and server-closed idle connections.
     pub fn sweep_interval(mut self, d: Duration) -> Self {
         self.config.sweep_interval = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .redirect(tether::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn redirect(mut self, policy: redirect::Policy) -> Self {
+        self.config.redirect = policy;
         self
     }
 

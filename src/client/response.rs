@@ -277,6 +277,24 @@ impl Response {
         Ok(all.freeze())
     }
 
+    /// Reads the rest of the body and discards it, at most `limit` bytes; past that, or on
+    /// an error, the connection is closed. Either way its slot is free on return.
+    pub(crate) async fn discard(mut self, limit: u64) {
+        let mut read = 0u64;
+        loop {
+            match self.body.chunk().await {
+                Ok(Some(piece)) => {
+                    read += piece.len() as u64;
+                    if read > limit {
+                        self.body.fail();
+                        return;
+                    }
+                }
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
     /// The whole body as text; invalid UTF-8 is replaced with U+FFFD.
     pub async fn text(self) -> Result<String, Error> {
         let bytes = self.bytes().await?;

@@ -10,12 +10,13 @@
 
 use std::time::{Duration, Instant};
 
-use http::header::{CONNECTION, USER_AGENT};
+use http::header::{AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
 use url::Url;
 
 use super::config::Config;
+use super::redirect::{self, Hop, Next};
 use super::request::RequestParts;
 use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
@@ -28,7 +29,7 @@ use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
-/// Runs a request to its response head.
+/// Runs a request to its final response head, following redirects.
 pub(crate) async fn send(
     client: Client,
     parts: Result<RequestParts, Error>,
@@ -39,6 +40,71 @@ pub(crate) async fn send(
         .timeout
         .or(client.config.timeout)
         .and_then(|t| clock::after(now(), t));
+    let resp = send_one(&client, &mut request, deadline, &runtime).await?;
+    if !resp.status().is_redirection() {
+        return Ok(resp);
+    }
+    // Boxed: only a request that met a redirect pays for following it.
+    Box::pin(follow(&client, request, resp, deadline, &runtime)).await
+}
+
+/// Follows redirects from `resp`, the answer to `request`, until the policy says stop.
+async fn follow(
+    client: &Client,
+    mut request: Prepared,
+    mut resp: Response,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
+    let mut chain: Vec<(Method, Url)> = Vec::new();
+    loop {
+        chain.push((request.method.clone(), resp.url().clone()));
+        let decided = redirect::next(
+            &client.config.redirect,
+            resp.status(),
+            resp.headers().get(LOCATION),
+            redirect::Current {
+                method: &request.method,
+                url: resp.url(),
+                body_replayable: request.body.is_replayable(),
+                chain: &chain,
+            },
+        );
+        let hop = match decided {
+            Next::Return => return Ok(resp),
+            Next::Fail(e) => {
+                resp.discard(client.config.drain_limit).await;
+                return Err(e);
+            }
+            Next::Follow(hop) => hop,
+        };
+        client.pool.count(Count::Redirect);
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            from = %url_auth::Redacted(resp.url()),
+            to = %url_auth::Redacted(&hop.url),
+            method = %hop.method,
+            hops = chain.len(),
+            "following redirect"
+        );
+        // The 3xx body is read (or its connection closed) before the next hop, so a chain
+        // holds at most one slot at a time.
+        resp.discard(client.config.drain_limit).await;
+        request = prepare(&client.config, request.next_hop(hop))?;
+        resp = send_one(client, &mut request, deadline, runtime).await?;
+        if !resp.status().is_redirection() {
+            return Ok(resp);
+        }
+    }
+}
+
+/// One request (one hop of a chain), with its retries.
+async fn send_one(
+    client: &Client,
+    request: &mut Prepared,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
     let mut attempt = Attempt {
         reused: false,
         idempotent: request.idempotent,
@@ -49,9 +115,9 @@ pub(crate) async fn send(
     };
     loop {
         let fresh = attempt.retries > 0;
-        let mut pooled = acquire(&client, &request.key, fresh, deadline, &runtime).await?;
+        let mut pooled = acquire(client, &request.key, fresh, deadline, runtime).await?;
         attempt.reused = pooled.reused();
-        let (result, progress) = exchange(&client, &mut pooled, &mut request, deadline).await;
+        let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
         let failure = classify(&result, &progress);
         if let Some(cause) = failure.and_then(|f| should_retry(f, attempt)) {
             count_retry(&pooled, &request.key, cause, attempt);
@@ -62,7 +128,7 @@ pub(crate) async fn send(
             continue;
         }
         return match result {
-            Ok((answer, reader)) => Ok(respond(&client, request, answer, reader, pooled)),
+            Ok((answer, reader)) => respond(client, request, answer, reader, pooled),
             Err(e) => {
                 Err(e
                     .error
@@ -76,11 +142,19 @@ pub(crate) async fn send(
 /// body needs to be read and its connection released.
 fn respond(
     client: &Client,
-    request: Prepared,
+    request: &mut Prepared,
     answer: Answer,
     reader: ResponseReader,
     pooled: Pooled,
-) -> Response {
+) -> Result<Response, Error> {
+    // Moved, not cloned: the plain path pays nothing; a redirect reads it back from the
+    // response. Each hop's request answers once, so it is always there.
+    let Some(url) = request.url.take() else {
+        return Err(Error::msg(
+            crate::ErrorKind::InvalidRequest,
+            "the request was already answered",
+        ));
+    };
     let keep_alive = proto::keep_alive(
         &request.sent_connection,
         answer.head.version,
@@ -89,10 +163,10 @@ fn respond(
     );
     // The body's reads keep the exchange's deadlines, set when it began.
     let context = BodyContext {
-        url: request.url,
+        url,
         config: client.config.clone(),
     };
-    Response::new(answer, keep_alive, reader, pooled, context)
+    Ok(Response::new(answer, keep_alive, reader, pooled, context))
 }
 
 /// How an attempt failed, for the retry decision (`None`: it did not).
@@ -117,10 +191,12 @@ fn classify(
 struct Prepared {
     key: PoolKey,
     method: Method,
-    /// The URL, without its userinfo (moved into `Authorization`).
-    url: Url,
+    /// The URL, without its userinfo (moved into `Authorization`); taken by the response.
+    url: Option<Url>,
     head: Vec<u8>,
     body: Body,
+    /// The headers as sent (the caller's and the client's), for the next hop of a chain.
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// The caller's `Connection` headers, for the keep-alive decision.
     sent_connection: HeaderMap,
     idempotent: bool,
@@ -168,13 +244,41 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     Ok(Prepared {
         key,
         method: parts.method,
-        url: parts.url,
+        url: Some(parts.url),
         head,
         body: parts.body,
+        headers: parts.headers,
         sent_connection,
         idempotent,
         timeout: parts.timeout,
     })
+}
+
+impl Prepared {
+    /// The request of the next hop: its method and URL, the body and its `Content-*`
+    /// headers only where the status keeps them, and no credentials once the origin
+    /// changes.
+    fn next_hop(self, hop: Hop) -> RequestParts {
+        let mut headers = self.headers;
+        if !hop.keep_body {
+            headers.retain(|(n, _)| !n.as_str().starts_with("content-"));
+        }
+        if !hop.same_origin {
+            headers
+                .retain(|(n, _)| *n != AUTHORIZATION && *n != PROXY_AUTHORIZATION && *n != COOKIE);
+        }
+        RequestParts {
+            method: hop.method,
+            url: hop.url,
+            headers,
+            body: if hop.keep_body {
+                self.body
+            } else {
+                Body::Empty
+            },
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// The client's default headers and `User-Agent`, where the request set none of that name.

@@ -108,6 +108,11 @@ impl Pool {
         }
     }
 
+    /// Counts something the client did with the pool's connections (a redirect).
+    pub fn count(&self, what: Count) {
+        self.inner.counters.count(what);
+    }
+
     /// A snapshot of gauges and counters.
     pub fn stats(&self) -> Stats {
         let gauges = self

@@ -25,10 +25,11 @@ pub(crate) enum Count {
     Evicted,
     ClosedOverIdleLimit,
     ClosedOtherRuntime,
+    Redirect,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::ClosedOtherRuntime as usize + 1;
+const COUNTS: usize = Count::Redirect as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -72,6 +73,7 @@ impl Counters {
             evicted: self.get(Count::Evicted),
             closed_over_idle_limit: self.get(Count::ClosedOverIdleLimit),
             closed_other_runtime: self.get(Count::ClosedOtherRuntime),
+            redirects: self.get(Count::Redirect),
             hosts: gauges,
         }
     }
@@ -127,6 +129,8 @@ pub struct Stats {
     /// Connections closed because they were opened on another runtime than the request's
     /// (their slot was needed, or one was handed to a waiter of another runtime).
     pub closed_other_runtime: u64,
+    /// Redirects followed (each hop of a chain counts one).
+    pub redirects: u64,
     /// Per host, sorted by scheme, host and port.
     pub hosts: Vec<HostStats>,
 }
