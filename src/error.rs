@@ -39,8 +39,11 @@ pub enum ErrorKind {
     Runtime,
     /// A response had a `4xx` or `5xx` status (from `Response::error_for_status`).
     Status,
-    /// A body could not be decoded: JSON that does not fit the type asked for.
+    /// A body could not be decoded: a corrupt or truncated content coding, or JSON that
+    /// does not fit the type asked for.
     Decode,
+    /// A body was larger than `max_body_bytes`.
+    Body,
     /// A redirect chain went past the policy's limit, looped, or was refused by a custom
     /// policy; `Error::url` names where it would have gone.
     Redirect,
@@ -61,6 +64,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Status => "HTTP status error",
             ErrorKind::Decode => "error decoding the body",
             ErrorKind::Redirect => "redirect error",
+            ErrorKind::Body => "body error",
         })
     }
 }

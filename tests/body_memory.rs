@@ -100,3 +100,88 @@ async fn a_true_content_length_still_reads_a_large_body_whole() {
     assert_eq!(body.len(), LEN);
     assert!(body.iter().all(|&b| b == b'y'));
 }
+
+/// A gzip member of `len` bytes of `byte`, compressed once.
+fn gzip_member(byte: u8, len: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&vec![byte; len]).unwrap();
+    e.finish().unwrap()
+}
+
+/// A server that answers with `members` copies of `member`, chunked, `Content-Encoding:
+/// gzip`, and keeps the connection.
+async fn gzip_server(member: Vec<u8>, members: usize) -> RawServer {
+    let member: &'static [u8] = Box::leak(member.into_boxed_slice());
+    RawServer::start(move |mut stream, _| async move {
+        read_head(&mut stream).await;
+        let head =
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+        if stream.write_all(head).await.is_err() {
+            return;
+        }
+        for _ in 0..members {
+            let size = format!("{:x}\r\n", member.len());
+            let sent = async {
+                stream.write_all(size.as_bytes()).await?;
+                stream.write_all(member).await?;
+                stream.write_all(b"\r\n").await
+            };
+            if sent.await.is_err() {
+                return;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_50_mib_gzip_body_is_decoded_piece_by_piece_in_little_memory() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // 50 members of 1 MiB each: 50 MiB decoded from a few hundred KiB on the wire.
+    let server = gzip_server(gzip_member(b'z', 1 << 20), 50).await;
+    let client = tether::Client::new();
+    let mut resp = client.get(server.url("/big.gz")).send().await.unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let mut total = 0usize;
+    while let Some(piece) = resp.chunk().await.unwrap() {
+        assert!(piece.iter().all(|&b| b == b'z'));
+        total += piece.len();
+    }
+    assert_eq!(total, 50 << 20);
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    assert!(
+        peak < 2 * 1024 * 1024,
+        "peak {peak} bytes while decoding 50 MiB"
+    );
+    assert_eq!(
+        client.stats().idle,
+        1,
+        "the connection went back to the pool"
+    );
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_stops_at_max_body_bytes_in_bounded_memory() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // 1 GiB of zeros: 128 members of 8 MiB, about 8 KiB each on the wire.
+    let server = gzip_server(gzip_member(0, 8 << 20), 128).await;
+    let limit = 4 << 20;
+    let client = tether::Client::builder()
+        .max_body_bytes(limit)
+        .build()
+        .unwrap();
+    let resp = client.get(server.url("/bomb.gz")).send().await.unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let err = resp.bytes().await.unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Body, "{err:?}");
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    assert!(
+        peak < 3 * limit as usize,
+        "peak {peak} bytes for a limit of {limit}"
+    );
+}

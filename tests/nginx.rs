@@ -267,3 +267,54 @@ async fn nginx_keep_alive_timeout_header_is_honoured_before_nginx_closes() {
     );
     assert_eq!(stats.expired_server_timeout, 1, "{stats:?}");
 }
+
+#[tokio::test]
+async fn nginx_gzip_on_is_decoded_and_the_connection_reused() {
+    let test = "nginx_gzip_on_is_decoded_and_the_connection_reused";
+    let Some(nginx) = nginx_or_skip(
+        test,
+        NginxConf {
+            keepalive_timeout: "60s",
+            keepalive_requests: 1000,
+        },
+    ) else {
+        return;
+    };
+    let text: String = (0..5000)
+        .map(|i| format!("line {i} of a file nginx gzips\n"))
+        .collect();
+    std::fs::create_dir_all(nginx.dir().join("files")).unwrap();
+    std::fs::write(nginx.dir().join("files/big.txt"), &text).unwrap();
+    let client = tether::Client::new();
+    for _ in 0..2 {
+        let resp = client
+            .get(nginx.url("/files/big.txt"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", nginx.diagnostics());
+        assert_eq!(resp.headers().get("content-encoding"), None);
+        assert_eq!(resp.text().await.unwrap(), text);
+    }
+    // Asked by the caller, nginx's gzip comes as it is: it really was gzipped.
+    let coded = client
+        .get(nginx.url("/files/big.txt"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(coded.headers()["content-encoding"], "gzip");
+    let wire = coded.bytes().await.unwrap();
+    assert!(wire.len() < text.len() / 4, "{} bytes gzipped", wire.len());
+    // Asked for identity, the same file comes as it is, with its length.
+    let plain = client
+        .get(nginx.url("/files/big.txt"))
+        .header("accept-encoding", "identity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.content_length(), Some(text.len() as u64));
+    assert_eq!(plain.text().await.unwrap(), text);
+    let log = parse_nginx_log(&nginx.wait_log_lines(4));
+    assert_eq!(distinct_connections(&log), 1, "{log:?}");
+}

@@ -62,6 +62,13 @@ pub(crate) struct Config {
     pub default_headers: HeaderMap,
     /// `User-Agent`, unless the request or `default_headers` set one (`None`: none sent).
     pub user_agent: Option<HeaderValue>,
+    /// Whether responses in a coding tether asks for are decoded.
+    pub decompress: bool,
+    /// `Accept-Encoding` sent when the request sets none (from the enabled codings, at
+    /// `build`; `None` when decompression is off).
+    pub accept_encoding: Option<HeaderValue>,
+    /// The most decoded body bytes `bytes()`, `text()` and `json()` collect.
+    pub max_body_bytes: Option<u64>,
     /// Which redirects are followed.
     pub redirect: super::redirect::Policy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
@@ -98,6 +105,9 @@ impl Default for Config {
             default_headers: HeaderMap::new(),
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
             redirect: super::redirect::Policy::default(),
+            decompress: true,
+            accept_encoding: None,
+            max_body_bytes: None,
             reuse: ReuseLimits {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,
                 keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,

@@ -4,6 +4,7 @@
 
 mod body;
 mod config;
+mod decode;
 pub mod redirect;
 mod request;
 mod response;
@@ -124,6 +125,8 @@ impl std::fmt::Debug for Client {
 /// | `timeout` (per request) / `pool_timeout` / `read_timeout` | none / none / none |
 /// | `redirect` | followed, at most 10 (`redirect::Policy::limited(10)`) |
 /// | `user_agent` / `default_headers` | `tether/<version>` / none |
+/// | decompression (`no_decompression`) | gzip, deflate, br, zstd: those enabled as features |
+/// | `max_body_bytes` | none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
 ///
@@ -272,6 +275,27 @@ impl ClientBuilder {
         self
     }
 
+    /// Turns decompression off: no `Accept-Encoding` is added and bodies come as sent.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().no_decompression().build().unwrap();
+    /// ```
+    pub fn no_decompression(mut self) -> Self {
+        self.config.decompress = false;
+        self
+    }
+
+    /// The most (decoded) body bytes `bytes()`, `text()` and `json()` collect; past it
+    /// they fail with `ErrorKind::Body`, so a decompression bomb costs bounded memory.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_body_bytes(10 << 20).build().unwrap();
+    /// ```
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.config.max_body_bytes = Some(n);
+        self
+    }
+
     /// Headers sent with every request that does not set them itself.
     ///
     /// ```
@@ -350,6 +374,11 @@ impl ClientBuilder {
     }
 
     fn assemble(mut config: Config) -> Client {
+        config.accept_encoding = if config.decompress {
+            decode::accept_encoding()
+        } else {
+            None
+        };
         config.reuse = ReuseLimits {
             idle_timeout: config.idle_timeout,
             keep_alive_margin: config.keep_alive_margin,

@@ -27,6 +27,7 @@ use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
 use super::config::Config;
+use super::decode::{Coding, Decoding};
 use crate::clock::{self, now};
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
@@ -63,6 +64,8 @@ pub(crate) struct BodyContext {
     /// The requested URL, without userinfo.
     pub url: Url,
     pub config: Arc<Config>,
+    /// The content coding to decode (one tether asked for), if any.
+    pub coding: Option<Coding>,
 }
 
 /// The body's reading state.
@@ -82,6 +85,8 @@ struct BodyReader {
     reused: bool,
     /// A piece was returned to the caller.
     started: bool,
+    /// The content coding being decoded, with the wire bytes it has not used yet.
+    decoding: Option<Box<Decoding>>,
 }
 
 impl Response {
@@ -97,11 +102,24 @@ impl Response {
         }
         let reused = pooled.reused();
         let remote_addr = pooled.peer_addr();
-        let content_length = match answer.framing.body {
+        let mut headers = answer.head.headers;
+        let mut content_length = match answer.framing.body {
             BodyFraming::Length(n) => Some(n),
             BodyFraming::Empty => Some(0),
             BodyFraming::Chunked | BodyFraming::CloseDelimited => None,
         };
+        let mut decoding = None;
+        let mut decode_error = None;
+        if let Some(coding) = context.coding {
+            // The decoded body is another representation: its coding and length are gone.
+            headers.remove(http::header::CONTENT_ENCODING);
+            headers.remove(http::header::CONTENT_LENGTH);
+            content_length = None;
+            match Decoding::new(coding) {
+                Ok(d) => decoding = Some(Box::new(d)),
+                Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
+            }
+        }
         let mut body = BodyReader {
             conn: Some(pooled),
             reader,
@@ -113,14 +131,19 @@ impl Response {
             error: None,
             reused,
             started: false,
+            decoding,
         };
+        if let Some(e) = decode_error {
+            body.fail();
+            body.error = Some(body.attempted(e));
+        }
         // Whatever of the body is already buffered is decoded now, so a response whose
         // body arrived with its head gives its connection back at once.
         body.decode_ahead();
         Response {
             status: answer.head.status,
             version: answer.head.version,
-            headers: answer.head.headers,
+            headers,
             url: context.url,
             content_length,
             remote_addr,
@@ -250,14 +273,40 @@ impl Response {
         self.body.chunk().await
     }
 
-    /// The whole body.
+    /// The whole body (decoded, when it came with a coding tether asked for). Past the
+    /// client's `max_body_bytes`, an error of kind `Body`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// let body: bytes::Bytes = resp.bytes().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        let limit = self.body.config.max_body_bytes;
+        let mut total = 0u64;
+        let mut counted = |piece: &Bytes, body: &mut BodyReader| {
+            total = total.saturating_add(piece.len() as u64);
+            match limit {
+                Some(max) if total > max => {
+                    body.fail();
+                    Err(Error::msg(
+                        crate::ErrorKind::Body,
+                        format!("the body is larger than max_body_bytes ({max})"),
+                    )
+                    .with_url(&self.url))
+                }
+                _ => Ok(()),
+            }
+        };
         let Some(first) = self.body.chunk().await? else {
             return Ok(Bytes::new());
         };
+        counted(&first, &mut self.body)?;
         let Some(second) = self.body.chunk().await? else {
             return Ok(first);
         };
+        counted(&second, &mut self.body)?;
         // The server's `Content-Length` sizes the buffer, but never ahead of what has
         // arrived: each growth at most doubles it, so a large body is copied a few times
         // at most and a false length costs nothing.
@@ -271,6 +320,7 @@ impl Response {
             all.extend_from_slice(&piece);
         }
         while let Some(more) = self.body.chunk().await? {
+            counted(&more, &mut self.body)?;
             grow(&mut all, more.len(), declared);
             all.extend_from_slice(&more);
         }
@@ -282,7 +332,7 @@ impl Response {
     pub(crate) async fn discard(mut self, limit: u64) {
         let mut read = 0u64;
         loop {
-            match self.body.chunk().await {
+            match self.body.wire_chunk().await {
                 Ok(Some(piece)) => {
                     read += piece.len() as u64;
                     if read > limit {
@@ -360,8 +410,13 @@ impl ResponseBody {
             match std::mem::replace(&mut self.state, BodyState::Done) {
                 BodyState::Done => return Poll::Ready(None),
                 BodyState::Ready(mut body) => {
-                    // Pieces already decoded need no future.
-                    if let Some(piece) = body.pending.pop() {
+                    // Pieces already read need no future (unless they are still coded).
+                    if let Some(piece) = body
+                        .decoding
+                        .is_none()
+                        .then(|| body.pending.pop())
+                        .flatten()
+                    {
                         self.state = BodyState::Ready(body);
                         return Poll::Ready(Some(Ok(piece)));
                     }
@@ -451,6 +506,37 @@ impl BodyReader {
     /// The next piece of the body; errors say the request was written (a response began).
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         self.started = true;
+        if self.decoding.is_none() {
+            return self.wire_chunk().await;
+        }
+        loop {
+            let next = match self.decoding.as_mut() {
+                Some(d) => d.next_piece().map(|piece| (piece, d.wire_ended())),
+                None => return Ok(None),
+            };
+            match next {
+                Ok((Some(piece), _)) => return Ok(Some(piece)),
+                Ok((None, true)) => return Ok(None),
+                Ok((None, false)) => {}
+                Err(e) => {
+                    self.fail();
+                    return Err(self.attempted(
+                        Error::new(crate::ErrorKind::Decode, e).context("decoding the body"),
+                    ));
+                }
+            }
+            let wire = self.wire_chunk().await?;
+            if let Some(d) = self.decoding.as_mut() {
+                match wire {
+                    Some(w) => d.feed(w),
+                    None => d.wire_end(),
+                }
+            }
+        }
+    }
+
+    /// The next piece of the body as it came on the wire (still coded).
+    async fn wire_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         if let Some(chunk) = self.pending.pop() {
             return Ok(Some(chunk));
         }

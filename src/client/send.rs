@@ -10,12 +10,15 @@
 
 use std::time::{Duration, Instant};
 
-use http::header::{AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, USER_AGENT};
+use http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, USER_AGENT,
+};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
 use url::Url;
 
 use super::config::Config;
+use super::decode;
 use super::redirect::{self, Hop, Next};
 use super::request::RequestParts;
 use super::response::{BodyContext, Response};
@@ -162,9 +165,15 @@ fn respond(
         &answer.framing,
     );
     // The body's reads keep the exchange's deadlines, set when it began.
+    let coding = match answer.framing.body {
+        _ if !request.decode => None,
+        proto::BodyFraming::Empty => None,
+        _ => decode::coding_of(&answer.head.headers),
+    };
     let context = BodyContext {
         url,
         config: client.config.clone(),
+        coding,
     };
     Ok(Response::new(answer, keep_alive, reader, pooled, context))
 }
@@ -197,6 +206,8 @@ struct Prepared {
     body: Body,
     /// The headers as sent (the caller's and the client's), for the next hop of a chain.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// tether added `Accept-Encoding`, so it decodes what comes in those codings.
+    decode: bool,
     /// The caller's `Connection` headers, for the keep-alive decision.
     sent_connection: HeaderMap,
     idempotent: bool,
@@ -210,6 +221,15 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
     };
     add_defaults(config, &mut parts.headers);
+    // `Accept-Encoding` only where the caller set none; then, and only then, tether
+    // decodes what it asked for.
+    let decode = match &config.accept_encoding {
+        Some(value) if !parts.headers.iter().any(|(n, _)| n == ACCEPT_ENCODING) => {
+            parts.headers.push((ACCEPT_ENCODING, value.clone()));
+            true
+        }
+        _ => false,
+    };
     url_auth::take_credentials(&mut parts.url, &mut parts.headers);
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is added, which asks nothing the decision looks at: the map
@@ -248,6 +268,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         head,
         body: parts.body,
         headers: parts.headers,
+        decode,
         sent_connection,
         idempotent,
         timeout: parts.timeout,
@@ -260,6 +281,10 @@ impl Prepared {
     /// changes.
     fn next_hop(self, hop: Hop) -> RequestParts {
         let mut headers = self.headers;
+        if self.decode {
+            // Ours: the next hop adds it again, and decodes again.
+            headers.retain(|(n, _)| *n != ACCEPT_ENCODING);
+        }
         if !hop.keep_body {
             headers.retain(|(n, _)| !n.as_str().starts_with("content-"));
         }

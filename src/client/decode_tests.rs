@@ -1,0 +1,201 @@
+//! The decoders against the reference encoders, with the input split at every size, and
+//! what they do with corrupt, truncated, padded and bomb-like input.
+
+use std::io::Write;
+
+use super::*;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn raw_deflate(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = ::brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).unwrap();
+    }
+    out
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    ::zstd::stream::encode_all(data, 3).unwrap()
+}
+
+/// Feeds `coded` in pieces of `split` bytes and collects everything decoded.
+fn decode_all(coding: Coding, coded: &[u8], split: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut d = Decoding::new(coding)?;
+    let mut out = Vec::new();
+    let mut pieces = coded.chunks(split.max(1));
+    loop {
+        while let Some(piece) = d.next_piece()? {
+            assert!(piece.len() <= PIECE);
+            out.extend_from_slice(&piece);
+        }
+        if d.wire_ended() {
+            return Ok(out);
+        }
+        match pieces.next() {
+            Some(p) => d.feed(bytes::Bytes::copy_from_slice(p)),
+            None => d.wire_end(),
+        }
+    }
+}
+
+fn sample() -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..20_000u32 {
+        v.extend_from_slice(format!("line {i} of a body worth compressing\n").as_bytes());
+    }
+    v
+}
+
+#[test]
+fn every_coding_round_trips_split_anywhere() {
+    let data = sample();
+    let cases: Vec<(Coding, Vec<u8>)> = vec![
+        (Coding::Gzip, gzip(&data)),
+        (Coding::Deflate, zlib(&data)),
+        (Coding::Deflate, raw_deflate(&data)),
+        (Coding::Brotli, brotli(&data)),
+        (Coding::Zstd, zstd(&data)),
+    ];
+    for (coding, coded) in cases {
+        for split in [1, 2, 3, 7, 100, 4096, coded.len()] {
+            let got = decode_all(coding, &coded, split).unwrap();
+            assert_eq!(got.len(), data.len(), "{coding:?} split {split}");
+            assert!(got == data, "{coding:?} split {split}");
+        }
+    }
+}
+
+#[test]
+fn empty_bodies_decode_to_nothing() {
+    for (coding, coded) in [
+        (Coding::Gzip, gzip(b"")),
+        (Coding::Deflate, zlib(b"")),
+        (Coding::Brotli, brotli(b"")),
+        (Coding::Zstd, zstd(b"")),
+    ] {
+        assert_eq!(decode_all(coding, &coded, 3).unwrap(), b"", "{coding:?}");
+    }
+}
+
+#[test]
+fn gzip_members_in_a_row_and_padding_after() {
+    let mut coded = gzip(b"first ");
+    coded.extend_from_slice(&gzip(b"second"));
+    assert_eq!(
+        decode_all(Coding::Gzip, &coded, 5).unwrap(),
+        b"first second"
+    );
+    let mut padded = gzip(b"padded");
+    padded.extend_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(decode_all(Coding::Gzip, &padded, 2).unwrap(), b"padded");
+}
+
+#[test]
+fn corrupt_and_truncated_streams_are_errors() {
+    let data = sample();
+    for (coding, coded) in [
+        (Coding::Gzip, gzip(&data)),
+        (Coding::Deflate, zlib(&data)),
+        (Coding::Brotli, brotli(&data)),
+        (Coding::Zstd, zstd(&data)),
+    ] {
+        let cut = &coded[..coded.len() / 2];
+        assert!(
+            decode_all(coding, cut, 100).is_err(),
+            "{coding:?} truncated"
+        );
+        let mut bad = coded.clone();
+        for b in &mut bad[20..60] {
+            *b ^= 0x5a;
+        }
+        assert!(decode_all(coding, &bad, 100).is_err(), "{coding:?} corrupt");
+    }
+    assert!(decode_all(Coding::Gzip, b"plain text, not gzip", 4).is_err());
+    let mut crc = gzip(b"checked");
+    let n = crc.len();
+    crc[n - 8] ^= 1;
+    assert!(decode_all(Coding::Gzip, &crc, 4).is_err(), "CRC checked");
+}
+
+#[test]
+fn a_bomb_comes_out_a_bounded_piece_at_a_time() {
+    // 64 MiB of zeros is a few dozen KiB of gzip or zstd; each piece is still at most
+    // PIECE bytes, so what is held at once is bounded whatever the ratio.
+    let zeros = vec![0u8; 64 * 1024 * 1024];
+    for (coding, coded) in [(Coding::Gzip, gzip(&zeros)), (Coding::Zstd, zstd(&zeros))] {
+        assert!(coded.len() < 1024 * 1024, "{coding:?}: {}", coded.len());
+        let mut d = Decoding::new(coding).unwrap();
+        d.feed(bytes::Bytes::from(coded));
+        d.wire_end();
+        let mut total = 0usize;
+        while let Some(piece) = d.next_piece().unwrap() {
+            assert!(piece.len() <= PIECE);
+            total += piece.len();
+        }
+        assert_eq!(total, zeros.len(), "{coding:?}");
+    }
+}
+
+#[test]
+fn only_single_known_codings_are_decoded() {
+    let headers = |values: &[&str]| {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(CONTENT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    };
+    assert_eq!(coding_of(&headers(&["gzip"])), Some(Coding::Gzip));
+    assert_eq!(coding_of(&headers(&["x-gzip"])), Some(Coding::Gzip));
+    assert_eq!(coding_of(&headers(&[" BR "])), Some(Coding::Brotli));
+    assert_eq!(coding_of(&headers(&["zstd"])), Some(Coding::Zstd));
+    assert_eq!(coding_of(&headers(&["deflate"])), Some(Coding::Deflate));
+    for pass in [
+        &["identity"][..],
+        &["compress"],
+        &["gzip, br"],
+        &["gzip", "br"],
+        &[],
+    ] {
+        assert_eq!(coding_of(&headers(pass)), None, "{pass:?}");
+    }
+    assert_eq!(
+        accept_encoding().unwrap(),
+        HeaderValue::from_static("gzip, deflate, br, zstd")
+    );
+}
+
+#[test]
+fn a_next_member_or_frame_in_the_next_read_is_not_lost() {
+    for (coding, one, two) in [
+        (Coding::Gzip, gzip(b"first "), gzip(b"second")),
+        (Coding::Zstd, zstd(b"first "), zstd(b"second")),
+    ] {
+        let split = one.len();
+        let mut coded = one;
+        coded.extend_from_slice(&two);
+        assert_eq!(
+            decode_all(coding, &coded, split).unwrap(),
+            b"first second",
+            "{coding:?}"
+        );
+    }
+}
