@@ -69,6 +69,9 @@ pub(crate) struct Config {
     pub accept_encoding: Option<HeaderValue>,
     /// The most decoded body bytes `bytes()`, `text()` and `json()` collect.
     pub max_body_bytes: Option<u64>,
+    /// The cookie store, when `cookie_store(true)`.
+    #[cfg(feature = "cookies")]
+    pub cookies: Option<super::cookies::Jar>,
     /// Which redirects are followed.
     pub redirect: super::redirect::Policy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
@@ -105,6 +108,8 @@ impl Default for Config {
             default_headers: HeaderMap::new(),
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
             redirect: super::redirect::Policy::default(),
+            #[cfg(feature = "cookies")]
+            cookies: None,
             decompress: true,
             accept_encoding: None,
             max_body_bytes: None,

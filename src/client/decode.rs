@@ -83,6 +83,15 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+#[cfg_attr(
+    not(any(
+        feature = "gzip",
+        feature = "deflate",
+        feature = "brotli",
+        feature = "zstd"
+    )),
+    allow(dead_code)
+)]
 fn corrupt(what: &str) -> DecodeError {
     DecodeError(format!("corrupt {what} stream"))
 }
@@ -114,6 +123,16 @@ enum Codec {
 
 impl Decoder {
     /// A decoder for `coding`.
+    // With every coding feature off, `Coding` has no value and this never runs.
+    #[cfg_attr(
+        not(any(
+            feature = "gzip",
+            feature = "deflate",
+            feature = "brotli",
+            feature = "zstd"
+        )),
+        allow(unreachable_code, unused_variables)
+    )]
     pub fn new(coding: Coding) -> Result<Decoder, DecodeError> {
         let codec = match coding {
             #[cfg(feature = "gzip")]
@@ -137,6 +156,8 @@ impl Decoder {
         output: &mut [u8],
         end: bool,
     ) -> Result<Step, DecodeError> {
+        // Only the codings whose streams may go on (gzip, zstd) look at `end`.
+        let _ = end;
         match &mut self.codec {
             #[cfg(feature = "gzip")]
             Codec::Gzip(c) => c.step(input, output, end),
@@ -146,6 +167,16 @@ impl Decoder {
             Codec::Brotli(c) => c.step(input, output),
             #[cfg(feature = "zstd")]
             Codec::Zstd(c) => c.step(input, output, end),
+            #[cfg(not(any(
+                feature = "gzip",
+                feature = "deflate",
+                feature = "brotli",
+                feature = "zstd"
+            )))]
+            _ => {
+                let _ = (input, output, end);
+                Err(DecodeError("no content coding is enabled".into()))
+            }
         }
     }
 }

@@ -4,6 +4,8 @@
 
 mod body;
 mod config;
+#[cfg(feature = "cookies")]
+mod cookies;
 mod decode;
 pub mod redirect;
 mod request;
@@ -272,6 +274,18 @@ impl ClientBuilder {
     /// ```
     pub fn redirect(mut self, policy: redirect::Policy) -> Self {
         self.config.redirect = policy;
+        self
+    }
+
+    /// Keeps cookies: `Set-Cookie` of every response is stored, and requests that set no
+    /// `Cookie` get the matching ones, across redirects too. Feature `cookies`.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().cookie_store(true).build().unwrap();
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookie_store(mut self, enable: bool) -> Self {
+        self.config.cookies = enable.then(cookies::Jar::default);
         self
     }
 

@@ -99,6 +99,7 @@ impl RequestParts {
         self.headers.push((name, value));
     }
 
+    #[cfg(feature = "json")]
     fn has_header(&self, name: &HeaderName) -> bool {
         self.headers.iter().any(|(n, _)| n == name)
     }

@@ -165,6 +165,10 @@ fn respond(
         &answer.framing,
     );
     // The body's reads keep the exchange's deadlines, set when it began.
+    #[cfg(feature = "cookies")]
+    if let Some(jar) = &client.config.cookies {
+        jar.store(&url, &answer.head.headers);
+    }
     let coding = match answer.framing.body {
         _ if !request.decode => None,
         proto::BodyFraming::Empty => None,
@@ -208,6 +212,9 @@ struct Prepared {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// tether added `Accept-Encoding`, so it decodes what comes in those codings.
     decode: bool,
+    /// The cookie store added `Cookie`: the next hop asks it again.
+    #[cfg(feature = "cookies")]
+    store_cookie: bool,
     /// The caller's `Connection` headers, for the keep-alive decision.
     sent_connection: HeaderMap,
     idempotent: bool,
@@ -227,6 +234,19 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         Some(value) if !parts.headers.iter().any(|(n, _)| n == ACCEPT_ENCODING) => {
             parts.headers.push((ACCEPT_ENCODING, value.clone()));
             true
+        }
+        _ => false,
+    };
+    #[cfg(feature = "cookies")]
+    let store_cookie = match &config.cookies {
+        Some(jar) if !parts.headers.iter().any(|(n, _)| n == COOKIE) => {
+            match jar.header_for(&parts.url) {
+                Some(value) => {
+                    parts.headers.push((COOKIE, value));
+                    true
+                }
+                None => false,
+            }
         }
         _ => false,
     };
@@ -269,6 +289,8 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         body: parts.body,
         headers: parts.headers,
         decode,
+        #[cfg(feature = "cookies")]
+        store_cookie,
         sent_connection,
         idempotent,
         timeout: parts.timeout,
@@ -284,6 +306,11 @@ impl Prepared {
         if self.decode {
             // Ours: the next hop adds it again, and decodes again.
             headers.retain(|(n, _)| *n != ACCEPT_ENCODING);
+        }
+        #[cfg(feature = "cookies")]
+        if self.store_cookie {
+            // The store's: the next hop gets what matches its URL, new cookies included.
+            headers.retain(|(n, _)| *n != COOKIE);
         }
         if !hop.keep_body {
             headers.retain(|(n, _)| !n.as_str().starts_with("content-"));

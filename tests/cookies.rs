@@ -1,0 +1,72 @@
+//! The cookie store (feature `cookies`; CI runs this file with `--features cookies`):
+//! `Set-Cookie` is stored, matching cookies are sent, across redirects too, never to
+//! another host, and a caller's own `Cookie` header wins. Without `cookie_store(true)`
+//! nothing is kept.
+#![cfg(feature = "cookies")]
+
+mod support;
+
+use support::{Reply, Script, TestServer};
+use tether::Client;
+
+/// `/login` sets a session cookie and redirects to `/home`; `/to-other` redirects to
+/// `other`; everything else answers what `Cookie` it got.
+fn site(other: Option<String>) -> Script {
+    Script::new().respond(move |req| match req.target.as_str() {
+        "/login" => Reply::status(302)
+            .with_header("Set-Cookie", "session=abc123; Path=/; HttpOnly")
+            .with_header("Location", "/home"),
+        "/theme" => Reply::ok("set").with_header("Set-Cookie", "theme=dark; Path=/"),
+        "/to-other" => match &other {
+            Some(url) => Reply::status(302).with_header("Location", url),
+            None => Reply::status(404),
+        },
+        _ => Reply::ok(req.header("cookie").unwrap_or("none").to_string()),
+    })
+}
+
+#[tokio::test]
+async fn cookies_set_by_a_redirect_are_sent_on_the_next_hop_and_after() {
+    let server = TestServer::start(site(None)).await;
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    let home = client.get(server.url("/login")).send().await.unwrap();
+    assert_eq!(home.url().path(), "/home");
+    assert_eq!(home.text().await.unwrap(), "session=abc123");
+    client.get(server.url("/theme")).send().await.unwrap();
+    let both = client.get(server.url("/page")).send().await.unwrap();
+    let text = both.text().await.unwrap();
+    assert!(
+        text.contains("session=abc123") && text.contains("theme=dark"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_callers_cookie_header_wins_and_no_store_keeps_nothing() {
+    let server = TestServer::start(site(None)).await;
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    client.get(server.url("/theme")).send().await.unwrap();
+    let mine = client
+        .get(server.url("/page"))
+        .header("cookie", "mine=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.text().await.unwrap(), "mine=1");
+    let plain = Client::new();
+    plain.get(server.url("/theme")).send().await.unwrap();
+    let resp = plain.get(server.url("/page")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "none");
+}
+
+#[tokio::test]
+async fn cookies_do_not_follow_a_redirect_to_another_host() {
+    let other = TestServer::start_on("127.0.0.2", site(None)).await;
+    let server = TestServer::start(site(Some(other.url("/page")))).await;
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    client.get(server.url("/theme")).send().await.unwrap();
+    let there = client.get(server.url("/to-other")).send().await.unwrap();
+    assert_eq!(there.url().host_str(), Some("127.0.0.2"));
+    assert_eq!(there.text().await.unwrap(), "none");
+    assert_eq!(server.requests()[1].header("cookie"), Some("theme=dark"));
+}
