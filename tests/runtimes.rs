@@ -117,6 +117,10 @@ fn two_runtimes_at_once_keep_to_their_own_connections() {
                 current_thread().block_on(async {
                     for _ in 0..30 {
                         assert_eq!(get(&client, &url, who).await, "ok");
+                        // The cap holds as the client counts: the server only learns of
+                        // a close when it reads the FIN, so its own count can lag.
+                        let open = client.stats().open;
+                        assert!(open <= 1, "{open} connections open under a cap of 1");
                     }
                 })
             })
@@ -127,7 +131,6 @@ fn two_runtimes_at_once_keep_to_their_own_connections() {
     }
     assert_eq!(server.stats().requests, 60);
     assert_one_runtime_per_connection(&server);
-    assert!(server.stats().max_open <= 2, "{:?}", server.stats());
 }
 
 #[test]
