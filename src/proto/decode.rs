@@ -50,6 +50,7 @@ pub struct BodyDecoder {
 
 impl BodyDecoder {
     /// A decoder for `framing` with the default chunked limits (4 KiB size line, 16 KiB trailers).
+    #[cfg(test)]
     pub fn new(framing: BodyFraming) -> Self {
         Self::with_limits(framing, ChunkedLimits::default())
     }
@@ -121,6 +122,7 @@ impl BodyDecoder {
     }
 
     /// Whether the body has reached its framed end.
+    #[cfg(test)]
     pub fn is_complete(&self) -> bool {
         match &self.state {
             DecoderState::Done => true,

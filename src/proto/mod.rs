@@ -6,29 +6,34 @@
 //! reader the connection layer drives (`reader.rs`) and the keep-alive decision
 //! (`keepalive.rs`). Does not cover: sockets, TLS, timers, pooling or retries; nothing here
 //! depends on tokio, and every part is testable with byte slices alone.
+//!
+//! Of this layer only [`ProtoError`] is public: the flat, comparable cause that
+//! [`Error::proto_error`](crate::Error::proto_error) names. The rest is the crate's own, so
+//! that it can change without breaking a caller.
 
-pub mod chunked;
-pub mod decode;
-pub mod encode;
-pub mod error;
-pub mod framing;
-pub mod keepalive;
-pub mod reader;
-pub mod request;
-pub mod response;
+mod chunked;
+mod decode;
+mod encode;
+mod error;
+mod framing;
+mod keepalive;
+mod reader;
+mod request;
+mod response;
 
 #[cfg(test)]
 mod tests;
 
-pub use chunked::ChunkedLimits;
-pub use decode::{BodyDecoder, Decoded};
-pub use encode::{encode_chunk, encode_chunk_header, encode_last_chunk, CHUNK_END, LAST_CHUNK};
 pub use error::ProtoError;
-pub use framing::{body_framing, content_length, BodyFraming, Framing};
-pub use keepalive::{keep_alive, parse_keep_alive, CloseReason, KeepAlive};
-pub use reader::{Event, ResponseReader, MAX_INTERIM_RESPONSES};
-pub use request::{
-    encode_request_head, is_idempotent, validate_header_name, validate_header_value, RequestBody,
-    RequestHead, TargetForm,
+
+pub(crate) use encode::{encode_chunk, encode_last_chunk};
+pub(crate) use framing::{BodyFraming, Framing};
+pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
+pub(crate) use reader::{Event, ResponseReader};
+pub(crate) use request::{
+    encode_request_head, is_idempotent, RequestBody, RequestHead, TargetForm,
 };
-pub use response::{parse_response_head, HeadKind, HeadLimits, ResponseHead};
+pub(crate) use response::{HeadLimits, ResponseHead};
+
+#[cfg(test)]
+use decode::{BodyDecoder, Decoded};

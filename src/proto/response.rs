@@ -46,8 +46,6 @@ pub struct ResponseHead {
     pub version: Version,
     /// The status code.
     pub status: StatusCode,
-    /// The reason phrase (empty when missing or not UTF-8).
-    pub reason: String,
     /// The header fields, in the order received.
     pub headers: HeaderMap,
 }
@@ -119,7 +117,6 @@ fn parse_with<'b>(
     let head = ResponseHead {
         version,
         status,
-        reason: parsed.reason.unwrap_or("").to_owned(),
         headers,
     };
     Ok(Some((head, len)))
@@ -166,7 +163,6 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         assert_eq!(&buf[n..], b"5\r\nhello");
         assert_eq!(head.version, Version::HTTP_11);
         assert_eq!(head.status, StatusCode::OK);
-        assert_eq!(head.reason, "OK");
         assert_eq!(head.headers["server"], "nginx/1.24.0");
         let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
@@ -191,7 +187,6 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         assert_eq!(n, 16);
         assert_eq!(head.version, Version::HTTP_10);
         assert_eq!(head.status, StatusCode::NOT_FOUND);
-        assert_eq!(head.reason, "");
     }
 
     #[test]
