@@ -13,6 +13,19 @@ use std::fmt;
 use crate::proto::ProtoError;
 
 /// What went wrong, for callers to match on.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// use tether::ErrorKind;
+/// match tether::Client::new().get("http://127.0.0.1:8080/").send().await {
+///     Ok(response) => println!("{}", response.status()),
+///     Err(e) if e.kind() == ErrorKind::Connect => eprintln!("server down: {e}"),
+///     Err(e) if e.kind() == ErrorKind::Timeout => eprintln!("too slow: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -72,6 +85,19 @@ impl fmt::Display for ErrorKind {
 type Cause = Box<dyn StdError + Send + Sync + 'static>;
 
 /// The error of every fallible tether operation.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+/// # let url = format!("http://127.0.0.1:{port}/");
+/// let client = tether::Client::new();
+/// let err = client.get(&url).send().await.unwrap_err();
+/// // Display says what happened and where; the kind is for matching.
+/// println!("{err}");
+/// assert_eq!(err.kind(), tether::ErrorKind::Connect);
+/// # }
+/// ```
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -150,7 +176,7 @@ impl Error {
 
     /// A `4xx` or `5xx` status of the response for `url`.
     pub(crate) fn status_code(status: http::StatusCode, url: &url::Url) -> Error {
-        let mut e = Error::msg(ErrorKind::Status, format!("{status} for {url}"));
+        let mut e = Error::msg(ErrorKind::Status, status.to_string());
         e.inner.status = Some(status);
         e.inner.url = Some(url.clone());
         e
@@ -162,73 +188,233 @@ impl Error {
         self
     }
 
+    /// Names `url` unless the error names one already (a redirect error names where it
+    /// would have gone).
+    pub(crate) fn or_url(mut self, url: Option<&url::Url>) -> Error {
+        if self.inner.url.is_none() {
+            self.inner.url = url.cloned();
+        }
+        self
+    }
+
     /// A timeout with what timed out.
     pub(crate) fn timeout(what: &str) -> Error {
         Error::msg(ErrorKind::Timeout, format!("{what} timed out"))
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// assert_eq!(err.kind(), tether::ErrorKind::Connect);
+    /// # }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
     /// True for connect, request, read and pool-wait timeouts.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let result = client
+    ///     .get("http://127.0.0.1:8080/slow")
+    ///     .timeout(std::time::Duration::from_millis(100))
+    ///     .send()
+    ///     .await;
+    /// if let Err(e) = result {
+    ///     assert!(e.is_timeout());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
     }
 
     /// True when the connection could not be opened.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// assert!(err.is_connect());
+    /// # }
+    /// ```
     pub fn is_connect(&self) -> bool {
         self.inner.kind == ErrorKind::Connect
     }
 
     /// True when the request was rejected before any byte was sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let err = tether::Client::new().get("ftp://127.0.0.1/").send().await.unwrap_err();
+    /// assert!(err.is_invalid_request());
+    /// assert!(!err.request_written());
+    /// # }
+    /// ```
     pub fn is_invalid_request(&self) -> bool {
         self.inner.kind == ErrorKind::InvalidRequest
     }
 
     /// Whether any byte of the (last attempt of the) request was written to the server.
     /// When false, the server cannot have acted on it: repeating it is safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// // Nothing reached a server: even a POST could be sent again safely.
+    /// assert!(!err.request_written());
+    /// # }
+    /// ```
     pub fn request_written(&self) -> bool {
         self.inner.request_written
     }
 
     /// Whether all of the (last attempt of the) request was written to the server.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// assert!(!err.request_fully_written());
+    /// # }
+    /// ```
     pub fn request_fully_written(&self) -> bool {
         self.inner.request_complete
     }
 
     /// Whether the (last attempt of the) request ran on a connection reused from the pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// assert!(!err.connection_reused());
+    /// # }
+    /// ```
     pub fn connection_reused(&self) -> bool {
         self.inner.reused
     }
 
     /// True for an error made by `Response::error_for_status`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/missing").send().await?;
+    /// if let Err(e) = response.error_for_status() {
+    ///     assert!(e.is_status());
+    ///     assert_eq!(e.status(), Some(http::StatusCode::NOT_FOUND));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_status(&self) -> bool {
         self.inner.kind == ErrorKind::Status
     }
 
     /// True for a redirect chain that went too far or was refused.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::builder()
+    ///     .redirect(tether::redirect::Policy::limited(2))
+    ///     .build()?;
+    /// if let Err(e) = client.get("http://127.0.0.1:8080/loop").send().await {
+    ///     if e.is_redirect() {
+    ///         eprintln!("gave up at {:?}", e.url());
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_redirect(&self) -> bool {
         self.inner.kind == ErrorKind::Redirect
     }
 
     /// True when a body could not be decoded.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Order { id: u64 }
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/order").send().await?;
+    /// match response.json::<Order>().await {
+    ///     Ok(order) => println!("order {}", order.id),
+    ///     Err(e) if e.is_decode() => eprintln!("not an order: {e}"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_decode(&self) -> bool {
         self.inner.kind == ErrorKind::Decode
     }
 
     /// The status of the response, for errors about one (`ErrorKind::Status`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/admin").send().await?;
+    /// let err = response.error_for_status().unwrap_err();
+    /// assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn status(&self) -> Option<http::StatusCode> {
         self.inner.status
     }
 
     /// The URL the error is about, when it is about one (without userinfo).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// # let url = format!("http://127.0.0.1:{port}/");
+    /// let client = tether::Client::new();
+    /// let err = client.get(&url).send().await.unwrap_err();
+    /// assert_eq!(err.url().map(|u| u.as_str()), Some(url.as_str()));
+    /// # }
+    /// ```
     pub fn url(&self) -> Option<&url::Url> {
         self.inner.url.as_ref()
     }
 
     /// The protocol error behind this one, if any.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// use tether::proto::ProtoError;
+    /// if let Err(e) = tether::Client::new().get("http://127.0.0.1:8080/").send().await {
+    ///     if e.proto_error() == Some(&ProtoError::HeadTooLarge) {
+    ///         eprintln!("raise max_head_bytes for this server");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn proto_error(&self) -> Option<&ProtoError> {
         self.inner.source.as_ref()?.downcast_ref::<ProtoError>()
     }
@@ -254,6 +440,9 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.inner.kind)?;
+        if let Some(url) = &self.inner.url {
+            write!(f, " for {url}")?;
+        }
         if let Some(m) = &self.inner.message {
             write!(f, ": {m}")?;
         }
@@ -274,4 +463,12 @@ impl StdError for Error {
 }
 
 /// The crate's result type.
+///
+/// ```
+/// fn client() -> tether::Result<tether::Client> {
+///     tether::Client::builder().polite().build()
+/// }
+/// let client = client()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -129,6 +129,13 @@ async fn errors_never_show_the_password() {
         .await
         .unwrap_err();
     assert!(err.is_connect(), "{err:?}");
+    // It names the URL it is about, in its Display too, without the userinfo.
+    let named = err.url().map(|u| u.as_str().to_owned());
+    assert_eq!(named, Some(format!("http://127.0.0.1:{port}/")));
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}/")),
+        "{err}"
+    );
     // A URL that does not parse, and one that is not http.
     let bad = client
         .get(format!("http://alice:{SECRET}@bad host/"))

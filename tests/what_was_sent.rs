@@ -58,6 +58,7 @@ async fn a_read_timeout_after_the_whole_post_was_read_says_it_was_written_on_a_r
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.to_string().contains("read timeout"), "{err}");
+    assert_eq!(err.url().map(|u| u.path()), Some("/stall"), "{err:?}");
     assert!(
         err.request_written() && err.request_fully_written(),
         "{err:?}"

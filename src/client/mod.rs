@@ -40,6 +40,18 @@ pub use response::{Response, ResponseBody};
 /// An HTTP/1.x client with a per-host keep-alive connection pool.
 ///
 /// Cheap to clone: clones share the pool, its caps and its statistics.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let client = tether::Client::new();
+/// // Clones share one pool: the second request reuses the first one's connection.
+/// let api = client.clone();
+/// client.get("http://127.0.0.1:8080/a").send().await?.text().await?;
+/// api.get("http://127.0.0.1:8080/b").send().await?.text().await?;
+/// assert_eq!(client.stats().reuses, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     pool: Pool,
@@ -48,47 +60,117 @@ pub struct Client {
 
 impl Client {
     /// A client with the default settings (see [`ClientBuilder`]).
+    ///
+    /// ```
+    /// let client = tether::Client::new();
+    /// assert_eq!(client.stats().open, 0);
+    /// ```
     pub fn new() -> Client {
         ClientBuilder::new().build_infallible()
     }
 
     /// A builder to change the settings.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().polite().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
     }
 
     /// A request with any method.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let response = client
+    ///     .request(http::Method::PATCH, "http://127.0.0.1:8080/items/1")
+    ///     .body(r#"{"done":true}"#)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
         RequestBuilder::new(self.clone(), method, url.into_url())
     }
 
     /// A GET request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let body = tether::Client::new().get("http://127.0.0.1:8080/").send().await?.text().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// A POST request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let response = client.post("http://127.0.0.1:8080/orders").body("one pizza").send().await?;
+    /// // A POST is never sent twice: after an error, ask whether it was written at all.
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// A PUT request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// client.put("http://127.0.0.1:8080/files/a.txt").body("contents").send().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// A DELETE request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let status = client.delete("http://127.0.0.1:8080/files/a.txt").send().await?.status();
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
     /// A HEAD request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let response = client.head("http://127.0.0.1:8080/big.iso").send().await?;
+    /// let size = response.headers().get(http::header::CONTENT_LENGTH);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }
 
     /// A snapshot of the pool: connections open, idle, in use and waiters (in total and per
     /// host) and counters of what happened since the client was built.
+    ///
+    /// ```
+    /// let client = tether::Client::new();
+    /// let stats = client.stats();
+    /// assert_eq!((stats.open, stats.idle, stats.in_use, stats.waiters), (0, 0, 0, 0));
+    /// assert_eq!(stats.requests_sent, 0);
+    /// ```
     pub fn stats(&self) -> Stats {
         self.pool.stats()
     }
@@ -134,6 +216,17 @@ impl std::fmt::Debug for Client {
 ///
 /// TLS uses rustls with the ring crypto provider, offers ALPN `http/1.1` and TLS 1.2 and
 /// 1.3, and resumes sessions across the client's connections.
+///
+/// ```
+/// use std::time::Duration;
+/// let client = tether::Client::builder()
+///     .max_connections_per_host(4)
+///     .max_connections_total(64)
+///     .connect_timeout(Duration::from_secs(3))
+///     .timeout(Duration::from_secs(30))
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 #[must_use]
 pub struct ClientBuilder {
     config: Config,
@@ -149,6 +242,11 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// The defaults.
+    ///
+    /// ```
+    /// let client = tether::ClientBuilder::new().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn new() -> ClientBuilder {
         ClientBuilder {
             config: Config::default(),
@@ -157,89 +255,183 @@ impl ClientBuilder {
     }
 
     /// Most connections open (or being opened) to one host at once.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_connections_per_host(16).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_connections_per_host(mut self, n: usize) -> Self {
         self.config.max_per_host = n.max(1);
         self
     }
 
     /// The polite preset: at most 2 connections per host (RFC 2616 §8.1.4), for crawlers.
+    ///
+    /// ```
+    /// let crawler = tether::Client::builder()
+    ///     .polite()
+    ///     .max_connections_total(512)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn polite(self) -> Self {
         self.max_connections_per_host(POLITE_MAX_CONNECTIONS_PER_HOST)
     }
 
     /// Most connections open (or being opened) over all hosts together.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_connections_total(1000).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_connections_total(mut self, n: usize) -> Self {
         self.config.max_total = n.max(1);
         self
     }
 
     /// Most idle connections kept per host (default: the per-host cap).
+    ///
+    /// ```
+    /// // Keep at most one idle connection per host between bursts.
+    /// let client = tether::Client::builder().max_idle_per_host(1).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.config.max_idle_per_host = Some(n);
         self
     }
 
     /// How long an idle connection is kept.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .idle_timeout(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.config.idle_timeout = d;
         self
     }
 
     /// How long before a server's `Keep-Alive: timeout` a connection stops being reused.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .keep_alive_margin(std::time::Duration::from_millis(500))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn keep_alive_margin(mut self, d: Duration) -> Self {
         self.config.keep_alive_margin = d;
         self
     }
 
     /// How many unread bytes a dropped response may drain to keep its connection.
+    ///
+    /// ```
+    /// // Drain at most 1 MiB of an unread body to keep its connection.
+    /// let client = tether::Client::builder().drain_limit(1 << 20).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn drain_limit(mut self, bytes: u64) -> Self {
         self.config.drain_limit = bytes;
         self
     }
 
     /// How long that drain may take.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .drain_timeout(std::time::Duration::from_millis(500))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn drain_timeout(mut self, d: Duration) -> Self {
         self.config.drain_timeout = d;
         self
     }
 
     /// How long opening a connection (TCP, and TLS for https) may take.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .connect_timeout(std::time::Duration::from_secs(2))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.config.connect_timeout = d;
         self
     }
 
     /// How many times a request may be retried on a fresh connection.
+    ///
+    /// ```
+    /// // Never retry, not even a GET that met a connection the server had just closed.
+    /// let client = tether::Client::builder().max_retries(0).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_retries(mut self, n: u32) -> Self {
         self.config.max_retries = n;
         self
     }
 
     /// Closes a connection after this many responses.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_requests_per_connection(100).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_requests_per_connection(mut self, n: u32) -> Self {
         self.config.max_requests_per_connection = Some(n.max(1));
         self
     }
 
     /// Closes a connection once it is this old (checked when it would go idle).
+    ///
+    /// ```
+    /// // Reconnect at least every 5 minutes, to follow DNS changes.
+    /// let client = tether::Client::builder()
+    ///     .max_lifetime(std::time::Duration::from_secs(300))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_lifetime(mut self, d: Duration) -> Self {
         self.config.max_lifetime = Some(d);
         self
     }
 
     /// The largest response head accepted.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_head_bytes(16 * 1024).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_head_bytes(mut self, n: usize) -> Self {
         self.config.head_limits.max_head_bytes = n;
         self
     }
 
     /// The most response header lines accepted.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().max_headers(50).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn max_headers(mut self, n: usize) -> Self {
         self.config.head_limits.max_headers = n;
         self
     }
 
     /// A default timeout for every request (a request's own `timeout` wins).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .timeout(std::time::Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.config.timeout = Some(d);
         self
@@ -247,18 +439,40 @@ impl ClientBuilder {
 
     /// The longest wait for the next bytes of a response head or body, once the request
     /// is written: a stalled response is caught even without an overall `timeout`.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .read_timeout(std::time::Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.config.read_timeout = Some(d);
         self
     }
 
     /// How long a request may wait for a connection when its host or the pool is at a cap.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .polite()
+    ///     .pool_timeout(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn pool_timeout(mut self, d: Duration) -> Self {
         self.config.pool_timeout = Some(d);
         self
     }
 
     /// How often the background sweep closes expired and server-closed idle connections.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .sweep_interval(std::time::Duration::from_secs(1))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn sweep_interval(mut self, d: Duration) -> Self {
         self.config.sweep_interval = d.max(Duration::from_millis(1));
         self
@@ -347,6 +561,13 @@ impl ClientBuilder {
     }
 
     /// Trusts `cert` as a root, besides the roots trusted already (webpki-roots by default).
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("internal-ca.pem").unwrap();
+    /// let ca = tether::Certificate::from_pem(&pem)?;
+    /// let client = tether::Client::builder().add_root_certificate(ca).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn add_root_certificate(mut self, cert: Certificate) -> Self {
         self.config.tls_settings.roots.push(cert);
         self
@@ -355,6 +576,13 @@ impl ClientBuilder {
     /// Trusts only `certs` as roots: webpki-roots and any root added before are dropped
     /// (`add_root_certificate` afterwards adds to this set). `build` fails with
     /// `ErrorKind::Tls` if no root is left.
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("corporate-roots.pem").unwrap();
+    /// let roots = tether::Certificate::from_pem_bundle(&pem)?;
+    /// let client = tether::Client::builder().tls_roots_only(roots).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn tls_roots_only(mut self, certs: impl IntoIterator<Item = Certificate>) -> Self {
         self.config.tls_settings.built_in_roots = false;
         self.config.tls_settings.roots = certs.into_iter().collect();
@@ -363,6 +591,14 @@ impl ClientBuilder {
 
     /// Presents `identity` (a certificate chain and its key) to servers that ask for a
     /// client certificate: mutual TLS.
+    ///
+    /// ```no_run
+    /// let chain = std::fs::read("client.crt").unwrap();
+    /// let key = std::fs::read("client.key").unwrap();
+    /// let identity = tether::Identity::from_pem(&chain, &key)?;
+    /// let client = tether::Client::builder().identity(identity).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn identity(mut self, identity: Identity) -> Self {
         self.config.tls_settings.identity = Some(identity);
         self
@@ -370,6 +606,11 @@ impl ClientBuilder {
 
     /// Builds the client. Fails with `ErrorKind::Tls` when the TLS settings cannot be used
     /// (no root left to trust, a client key that does not fit its certificate).
+    ///
+    /// ```
+    /// let err = tether::Client::builder().user_agent("bad\nagent").build().unwrap_err();
+    /// assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest);
+    /// ```
     pub fn build(self) -> Result<Client, Error> {
         if let Some(e) = self.error {
             return Err(e);

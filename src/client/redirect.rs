@@ -246,7 +246,7 @@ pub(crate) fn next(
         Next::Fail(
             Error::msg(
                 ErrorKind::Redirect,
-                format!("{why}: the next URL was {url}"),
+                format!("{why}; stopped before requesting it"),
             )
             .with_url(&url),
         )
@@ -274,7 +274,7 @@ pub(crate) fn next(
                 Decision::Error(e) => {
                     return Next::Fail(
                         Error::new(ErrorKind::Redirect, e)
-                            .context(format!("the redirect policy refused {url}"))
+                            .context("the redirect policy refused the next hop")
                             .with_url(&url),
                     )
                 }

@@ -118,7 +118,10 @@ async fn send_one(
     };
     loop {
         let fresh = attempt.retries > 0;
-        let mut pooled = acquire(client, &request.key, fresh, deadline, runtime).await?;
+        let mut pooled = match acquire(client, &request.key, fresh, deadline, runtime).await {
+            Ok(pooled) => pooled,
+            Err(e) => return Err(e.or_url(request.url.as_ref())),
+        };
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
         let failure = classify(&result, &progress);
@@ -132,11 +135,10 @@ async fn send_one(
         }
         return match result {
             Ok((answer, reader)) => respond(client, request, answer, reader, pooled),
-            Err(e) => {
-                Err(e
-                    .error
-                    .with_attempt(progress.written, progress.complete, attempt.reused))
-            }
+            Err(e) => Err(e
+                .error
+                .with_attempt(progress.written, progress.complete, attempt.reused)
+                .or_url(request.url.as_ref())),
         };
     }
 }

@@ -29,6 +29,14 @@ use crate::error::{Error, ErrorKind};
 
 /// What was wrong with PEM or DER input given to [`Certificate`] or [`Identity`]. It is the
 /// source (see [`std::error::Error::source`]) of the `ErrorKind::Tls` error returned.
+///
+/// ```
+/// use std::error::Error as _;
+/// let err = tether::Certificate::from_pem(b"not PEM at all").unwrap_err();
+/// assert_eq!(err.kind(), tether::ErrorKind::Tls);
+/// let cause = err.source().and_then(|s| s.downcast_ref::<tether::PemError>());
+/// assert_eq!(cause, Some(&tether::PemError::NoCertificate));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PemError {
@@ -63,6 +71,13 @@ fn pem_error(err: PemError) -> Error {
 }
 
 /// An X.509 certificate to trust as a root (see `ClientBuilder::add_root_certificate`).
+///
+/// ```
+/// let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+/// let root = tether::Certificate::from_pem(ca.cert.pem().as_bytes())?;
+/// let client = tether::Client::builder().tls_roots_only([root]).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Certificate {
     der: CertificateDer<'static>,
@@ -73,6 +88,13 @@ impl Certificate {
     ///
     /// Errors (`ErrorKind::Tls`, with a [`PemError`] as source): malformed PEM, no
     /// certificate in it, or a certificate that does not parse.
+    ///
+    /// ```
+    /// let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+    /// let root = tether::Certificate::from_pem(ca.cert.pem().as_bytes())?;
+    /// assert_eq!(root.as_der(), ca.cert.der().as_ref());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn from_pem(pem: &[u8]) -> Result<Certificate, Error> {
         Certificate::from_pem_bundle(pem)?
             .into_iter()
@@ -81,6 +103,15 @@ impl Certificate {
     }
 
     /// Every `CERTIFICATE` section of PEM text (a CA bundle), at least one.
+    ///
+    /// ```
+    /// let a = rcgen::generate_simple_self_signed(vec!["a.test".into()]).unwrap();
+    /// let b = rcgen::generate_simple_self_signed(vec!["b.test".into()]).unwrap();
+    /// let bundle = format!("{}{}", a.cert.pem(), b.cert.pem());
+    /// let roots = tether::Certificate::from_pem_bundle(bundle.as_bytes())?;
+    /// assert_eq!(roots.len(), 2);
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<Certificate>, Error> {
         let certs = CertificateDer::pem_slice_iter(pem)
             .map(|der| match der {
@@ -96,11 +127,25 @@ impl Certificate {
 
     /// A DER-encoded certificate. Errors with [`PemError::InvalidCertificate`] when it does
     /// not parse.
+    ///
+    /// ```
+    /// let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+    /// let root = tether::Certificate::from_der(ca.cert.der().to_vec())?;
+    /// assert!(tether::Certificate::from_der(vec![1, 2, 3]).is_err());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn from_der(der: impl Into<Vec<u8>>) -> Result<Certificate, Error> {
         Certificate::checked(CertificateDer::from(der.into()))
     }
 
     /// The certificate's DER encoding.
+    ///
+    /// ```
+    /// let ca = rcgen::generate_simple_self_signed(vec!["ca.test".into()]).unwrap();
+    /// let root = tether::Certificate::from_pem(ca.cert.pem().as_bytes())?;
+    /// assert_eq!(root.as_der(), ca.cert.der().as_ref());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn as_der(&self) -> &[u8] {
         &self.der
     }
@@ -124,6 +169,16 @@ impl fmt::Debug for Certificate {
 
 /// A client certificate chain and its private key, for mutual TLS (see
 /// `ClientBuilder::identity`).
+///
+/// ```
+/// let me = rcgen::generate_simple_self_signed(vec!["client.test".into()]).unwrap();
+/// let identity = tether::Identity::from_pem(
+///     me.cert.pem().as_bytes(),
+///     me.signing_key.serialize_pem().as_bytes(),
+/// )?;
+/// let client = tether::Client::builder().identity(identity).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -133,6 +188,15 @@ impl Identity {
     /// From PEM: the certificate chain (leaf first) and the private key (PKCS#8, PKCS#1 or
     /// SEC1). Errors (`ErrorKind::Tls`, with a [`PemError`] as source): malformed PEM, no
     /// certificate, no key, or a key the crypto provider cannot use.
+    ///
+    /// ```
+    /// let me = rcgen::generate_simple_self_signed(vec!["client.test".into()]).unwrap();
+    /// let key = me.signing_key.serialize_pem();
+    /// let identity = tether::Identity::from_pem(me.cert.pem().as_bytes(), key.as_bytes())?;
+    /// // A chain without its key is refused.
+    /// assert!(tether::Identity::from_pem(me.cert.pem().as_bytes(), b"").is_err());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Identity, Error> {
         let chain = Certificate::from_pem_bundle(cert_chain_pem)?
             .into_iter()

@@ -80,6 +80,18 @@ impl Counters {
 }
 
 /// A snapshot of the pool: gauges now, counters since the client was built.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let client = tether::Client::new();
+/// client.get("http://127.0.0.1:8080/").send().await?.text().await?;
+/// let stats = client.stats();
+/// assert_eq!((stats.open, stats.idle, stats.in_use), (1, 1, 0));
+/// assert_eq!(stats.connections_opened, 1);
+/// assert_eq!(stats.requests_sent, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -136,6 +148,17 @@ pub struct Stats {
 }
 
 /// One host's gauges.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let client = tether::Client::new();
+/// client.get("http://127.0.0.1:8080/").send().await?.text().await?;
+/// for host in &client.stats().hosts {
+///     println!("{}: {} open, {} idle, {} waiting", host.host, host.open, host.idle, host.waiters);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HostStats {
@@ -153,6 +176,17 @@ pub struct HostStats {
 
 impl Stats {
     /// The gauges of one host (`scheme://host:port`), if the pool knows it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// client.get("http://127.0.0.1:8080/").send().await?.text().await?;
+    /// let stats = client.stats();
+    /// let host = stats.host("http://127.0.0.1:8080").expect("one host");
+    /// assert_eq!(host.idle, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn host(&self, host: &str) -> Option<&HostStats> {
         self.hosts.iter().find(|h| h.host == host)
     }
