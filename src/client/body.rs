@@ -21,6 +21,11 @@ pub struct Body {
 
 impl Body {
     /// No body.
+    ///
+    /// ```
+    /// let body = tether::Body::empty();
+    /// assert_eq!(body.as_bytes(), Some(&b""[..]));
+    /// ```
     pub fn empty() -> Body {
         Body {
             inner: conn::Body::Empty,
@@ -59,6 +64,11 @@ impl Body {
     }
 
     /// The bytes of a body held in memory; `None` for a stream.
+    ///
+    /// ```
+    /// let body = tether::Body::from("hello");
+    /// assert_eq!(body.as_bytes(), Some(&b"hello"[..]));
+    /// ```
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match &self.inner {
             conn::Body::Empty => Some(&[]),

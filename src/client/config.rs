@@ -13,30 +13,119 @@ use crate::conn::ReuseLimits;
 use crate::proto::HeadLimits;
 
 /// Browsers' per-host cap.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_connections_per_host(2 * tether::DEFAULT_MAX_CONNECTIONS_PER_HOST)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_CONNECTIONS_PER_HOST: usize = 6;
 /// The polite per-host cap of RFC 2616 §8.1.4.
+///
+/// ```
+/// // The same as `.polite()`.
+/// let crawler = tether::Client::builder()
+///     .max_connections_per_host(tether::POLITE_MAX_CONNECTIONS_PER_HOST)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const POLITE_MAX_CONNECTIONS_PER_HOST: usize = 2;
 /// The cap over all hosts together.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_connections_total(4 * tether::DEFAULT_MAX_CONNECTIONS_TOTAL)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_CONNECTIONS_TOTAL: usize = 256;
 /// How long an idle connection is kept.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .idle_timeout(tether::DEFAULT_IDLE_TIMEOUT / 3)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long before a server's `Keep-Alive: timeout` the client stops reusing a connection.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .keep_alive_margin(tether::DEFAULT_KEEP_ALIVE_MARGIN * 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 /// How many unread body bytes a dropped response may drain to keep its connection.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .drain_limit(4 * tether::DEFAULT_DRAIN_LIMIT)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_DRAIN_LIMIT: u64 = 256 * 1024;
 /// How long that drain may take.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .drain_timeout(tether::DEFAULT_DRAIN_TIMEOUT / 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long opening a connection (TCP and TLS) may take.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .connect_timeout(tether::DEFAULT_CONNECT_TIMEOUT / 5)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many times one request may be retried on a fresh connection.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_retries(tether::DEFAULT_MAX_RETRIES + 1)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The largest response head accepted.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_head_bytes(2 * tether::DEFAULT_MAX_HEAD_BYTES)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most response header lines accepted.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_headers(2 * tether::DEFAULT_MAX_HEADERS)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_HEADERS: usize = 100;
 /// How often the background sweep looks at idle connections.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .sweep_interval(tether::DEFAULT_SWEEP_INTERVAL * 5)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// The `User-Agent` sent when neither the request nor the builder sets one.
+///
+/// ```
+/// assert_eq!(tether::DEFAULT_USER_AGENT, concat!("tether/", env!("CARGO_PKG_VERSION")));
+/// ```
 pub const DEFAULT_USER_AGENT: &str = concat!("tether/", env!("CARGO_PKG_VERSION"));
 
 /// A built client's settings.

@@ -26,6 +26,12 @@ use crate::conn::BoxError;
 use crate::error::{Error, ErrorKind};
 
 /// The default: at most this many redirects are followed.
+///
+/// ```
+/// let policy = tether::redirect::Policy::limited(tether::redirect::DEFAULT_MAX_REDIRECTS / 2);
+/// let client = tether::Client::builder().redirect(policy).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub const DEFAULT_MAX_REDIRECTS: usize = 10;
 
 /// Which redirects a client follows.
@@ -119,6 +125,20 @@ impl fmt::Debug for Policy {
 }
 
 /// A redirect a custom policy decides on.
+///
+/// ```
+/// let policy = tether::redirect::Policy::custom(|attempt| {
+///     if attempt.previous().len() >= 5 {
+///         attempt.error("too many redirects")
+///     } else if attempt.url().host_str() == Some("tracker.example") {
+///         attempt.stop()
+///     } else {
+///         attempt.follow()
+///     }
+/// });
+/// let client = tether::Client::builder().redirect(policy).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Attempt<'a> {
     status: StatusCode,
@@ -128,22 +148,70 @@ pub struct Attempt<'a> {
 
 impl Attempt<'_> {
     /// The status of the redirect response.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     // Follow only permanent moves.
+    ///     match attempt.status().as_u16() {
+    ///         301 | 308 => attempt.follow(),
+    ///         _ => attempt.stop(),
+    ///     }
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// Where the redirect goes.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     // Stay on https.
+    ///     if attempt.url().scheme() == "https" {
+    ///         attempt.follow()
+    ///     } else {
+    ///         let to = attempt.url().to_string();
+    ///         attempt.error(format!("refusing to downgrade to {to}"))
+    ///     }
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn url(&self) -> &Url {
         self.next
     }
 
     /// The URLs requested so far in this chain, the first one first and the one that
     /// answered this redirect last.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     // Stay on the host the chain began at.
+    ///     let first = attempt.previous().first().and_then(|u| u.host_str().map(str::to_owned));
+    ///     if first.as_deref() == attempt.url().host_str() {
+    ///         attempt.follow()
+    ///     } else {
+    ///         attempt.stop()
+    ///     }
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn previous(&self) -> &[Url] {
         self.previous
     }
 
     /// Follow it.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     attempt.follow()
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn follow(self) -> Action {
         Action {
             kind: Decision::Follow,
@@ -151,6 +219,15 @@ impl Attempt<'_> {
     }
 
     /// Do not follow it: the redirect response is returned as it is.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     // Hand every redirect back to the caller, as `Policy::none()` does.
+    ///     attempt.stop()
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn stop(self) -> Action {
         Action {
             kind: Decision::Stop,
@@ -158,6 +235,18 @@ impl Attempt<'_> {
     }
 
     /// End the chain with an error of kind `Redirect` whose cause is `error`.
+    ///
+    /// ```
+    /// let policy = tether::redirect::Policy::custom(|attempt| {
+    ///     if attempt.url().path().starts_with("/login") {
+    ///         attempt.error("the session expired")
+    ///     } else {
+    ///         attempt.follow()
+    ///     }
+    /// });
+    /// let client = tether::Client::builder().redirect(policy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
     pub fn error<E: Into<BoxError>>(self, error: E) -> Action {
         Action {
             kind: Decision::Error(error.into()),
@@ -166,6 +255,15 @@ impl Attempt<'_> {
 }
 
 /// What a custom policy decided.
+///
+/// ```
+/// let policy = tether::redirect::Policy::custom(|attempt| {
+///     let action: tether::redirect::Action = attempt.follow();
+///     action
+/// });
+/// let client = tether::Client::builder().redirect(policy).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
 pub struct Action {
     kind: Decision,
 }

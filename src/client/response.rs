@@ -152,22 +152,57 @@ impl Response {
     }
 
     /// The status code.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// if response.status() == http::StatusCode::NOT_MODIFIED {
+    ///     println!("cached copy is fresh");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The HTTP version of the response.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// println!("{:?}", response.version()); // HTTP/1.1 or HTTP/1.0
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn version(&self) -> Version {
         self.version
     }
 
     /// The response headers.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// let kind = response.headers().get(http::header::CONTENT_TYPE);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
     /// The URL that was requested, without userinfo (credentials in the URL were sent as
     /// `Authorization` and are not kept).
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/old").send().await?;
+    /// // After redirects, the URL that answered.
+    /// println!("{}", response.url());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn url(&self) -> &Url {
         &self.url
     }
@@ -175,11 +210,29 @@ impl Response {
     /// The length of the body as the server framed it (`Content-Length`, or 0 for a
     /// response that has none, such as one to HEAD); `None` for chunked or close-delimited
     /// bodies.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/file").send().await?;
+    /// if let Some(n) = response.content_length() {
+    ///     println!("{n} bytes to come");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn content_length(&self) -> Option<u64> {
         self.content_length
     }
 
     /// The address of the server the response came from.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let response = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// assert_eq!(response.remote_addr().map(|a| a.port()), Some(8080));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }
@@ -346,6 +399,13 @@ impl Response {
     }
 
     /// The whole body as text; invalid UTF-8 is replaced with U+FFFD.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let text = tether::Client::new().get("http://127.0.0.1:8080/").send().await?.text().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn text(self) -> Result<String, Error> {
         let bytes = self.bytes().await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -386,6 +446,16 @@ type PieceFuture = Pin<Box<dyn Future<Output = (BodyReader, Result<Option<Bytes>
 /// A response body as a `futures_core::Stream` of `Bytes` and an `http_body::Body`. Made by
 /// [`Response::bytes_stream`] and by converting a `Response` into an `http::Response`.
 /// Dropped before its end, the rest is drained in the background as for a `Response`.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let response = tether::Client::new().get("http://127.0.0.1:8080/big").send().await?;
+/// // An http::Response whose body is an http_body::Body, for hyper or tower code.
+/// let response: http::Response<tether::ResponseBody> = response.into();
+/// let length = http_body::Body::size_hint(response.body()).exact();
+/// # Ok(())
+/// # }
+/// ```
 pub struct ResponseBody {
     state: BodyState,
     content_length: Option<u64>,

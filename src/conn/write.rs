@@ -28,6 +28,11 @@ use super::Connection;
 use crate::proto::{self, Event, Framing, ResponseHead, ResponseReader};
 
 /// A boxed error from a body stream.
+///
+/// ```
+/// let stream_error: tether::BoxError = "the upload source failed".into();
+/// assert_eq!(stream_error.to_string(), "the upload source failed");
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A request body stream of unknown size.

@@ -8,6 +8,20 @@
 use std::fmt;
 
 /// A protocol error: a request we refuse to encode or a response we refuse to accept.
+///
+/// ```no_run
+/// # async fn run() {
+/// use tether::proto::ProtoError;
+/// let client = tether::Client::builder().max_head_bytes(8 * 1024).build().unwrap();
+/// if let Err(e) = client.get("http://127.0.0.1:8080/").send().await {
+///     match e.proto_error() {
+///         Some(ProtoError::HeadTooLarge) => eprintln!("the server sent a head over 8 KiB"),
+///         Some(ProtoError::IncompleteBody) => eprintln!("the body was cut short"),
+///         _ => eprintln!("{e}"),
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtoError {
     // Request side: reported before any byte is produced.
