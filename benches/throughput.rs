@@ -8,7 +8,8 @@
 //! the table shows medians. Every client is given the same URL strings; `tether (Url)` is
 //! tether given a `url::Url` parsed once, to show what parsing the string costs per request.
 //!
-//! `cargo bench --bench throughput` (about 2 minutes); quick mode:
+//! The gzip workload runs tether and reqwest (its `gzip` feature) only: hyper-util does not
+//! decode. `cargo bench --bench throughput` (about 3 minutes); quick mode:
 //! `TETHER_BENCH_QUICK=1 cargo bench --bench throughput` or `... -- --quick`.
 
 mod common;
@@ -29,6 +30,8 @@ struct Workload {
     concurrency: usize,
     cap: usize,
     requests: usize,
+    /// The body comes gzipped: only clients that decode it run (not hyper-util).
+    gzip: bool,
 }
 
 fn workloads(quick: bool) -> Vec<Workload> {
@@ -42,6 +45,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             concurrency: 6,
             cap: 6,
             requests: scale(40_000),
+            gzip: false,
         },
         Workload {
             name: "GET 1 KiB, 64 concurrent, cap 64",
@@ -51,6 +55,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             concurrency: 64,
             cap: 64,
             requests: scale(40_000),
+            gzip: false,
         },
         Workload {
             name: "GET 1 MiB, 6 concurrent, cap 6",
@@ -60,6 +65,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             concurrency: 6,
             cap: 6,
             requests: scale(2_000),
+            gzip: false,
         },
         Workload {
             name: "POST 4 KiB (1 KiB back), 6 concurrent, cap 6",
@@ -69,6 +75,17 @@ fn workloads(quick: bool) -> Vec<Workload> {
             concurrency: 6,
             cap: 6,
             requests: scale(40_000),
+            gzip: false,
+        },
+        Workload {
+            name: "GET 16 KiB JSON, gzip (2.5 KiB sent), 6 concurrent, cap 6",
+            path: "/gz/16384",
+            post: None,
+            expect: 16384,
+            concurrency: 6,
+            cap: 6,
+            requests: scale(20_000),
+            gzip: true,
         },
     ]
 }
@@ -160,7 +177,9 @@ fn main() {
                     Which::Reqwest,
                 ]
                 .iter()
-                .filter(|w| chosen.is_empty() || chosen.split(',').any(|c| c == w.name()))
+                .filter(|c| chosen.is_empty() || chosen.split(',').any(|n| n == c.name()))
+                // hyper-util does not decode, and would count the gzipped bytes.
+                .filter(|&&c| !(w.gzip && c == Which::HyperUtil))
                 .map(|&which| (which, Arc::new(AnyClient::new(which, caps))))
                 .collect()
             });
@@ -210,28 +229,33 @@ fn main() {
         report
     });
     let report = client_thread.join().expect("client thread");
-    println!("summary: requests per client CPU-second, as a multiple of hyper-util's");
+    println!(
+        "summary: requests per client CPU-second, as a multiple of hyper-util's \
+         (of reqwest's where hyper-util does not run)"
+    );
     for (name, rows) in &report {
-        let hyper = rows
-            .iter()
-            .find(|r| r.which == Which::HyperUtil)
-            .map_or(f64::NAN, |r| r.per_cpu_s);
+        let (base, _) = baseline(rows);
         let line: Vec<String> = rows
             .iter()
-            .map(|r| format!("{} {:.2}x", r.which.name(), r.per_cpu_s / hyper))
+            .map(|r| format!("{} {:.2}x", r.which.name(), r.per_cpu_s / base))
             .collect();
         println!("  {name}: {}", line.join(", "));
     }
 }
 
-fn print_table(w: &Workload, rows: &[Row]) {
-    let hyper = rows
+/// What the others are measured against: hyper-util where it ran, else reqwest.
+fn baseline(rows: &[Row]) -> (f64, &'static str) {
+    [Which::HyperUtil, Which::Reqwest]
         .iter()
-        .find(|r| r.which == Which::HyperUtil)
-        .map_or(f64::NAN, |r| r.per_cpu_s);
+        .find_map(|&b| rows.iter().find(|r| r.which == b))
+        .map_or((f64::NAN, "-"), |r| (r.per_cpu_s, r.which.name()))
+}
+
+fn print_table(w: &Workload, rows: &[Row]) {
+    let (base, base_name) = baseline(rows);
     println!("{} ({} requests per run)", w.name, w.requests);
     println!(
-        "| client       | requests/s | requests per client CPU-s | vs hyper-util | connections opened |"
+        "| client       | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
     );
     println!(
         "|--------------|-----------:|--------------------------:|--------------:|-------------------:|"
@@ -242,7 +266,7 @@ fn print_table(w: &Workload, rows: &[Row]) {
             r.which.name(),
             r.rps,
             r.per_cpu_s,
-            r.per_cpu_s / hyper,
+            r.per_cpu_s / base,
             r.conns
         );
     }

@@ -4,7 +4,9 @@
 //! It listens on one or more loopback addresses (127.0.0.1, or 127.0.A.B for many "hosts"),
 //! each on its own port, and answers every request with `200 OK` and a body of zeros whose
 //! size the path names: `/b/<size>`. A path `/gate/<n>/<size>` holds the answer until its
-//! listener has `n` connections open at once (to make a client open `n` of them).
+//! listener has `n` connections open at once (to make a client open `n` of them). A path
+//! `/gz/<size>` answers `size` bytes of JSON-like text ([`json_text`]) sent with
+//! `Content-Encoding: gzip` (compressed once, at the first such request).
 //!
 //! The parent talks to it over the child's stdin/stdout, one line each way:
 //! - at start the child prints `LISTEN <ip>:<port>` per listener, then `READY`;
@@ -27,6 +29,41 @@ const ENV: &str = "TETHER_BENCH_SERVER_HOSTS";
 /// The largest body the server sends.
 const MAX_BODY: usize = 1 << 20;
 static ZEROS: [u8; MAX_BODY] = [0; MAX_BODY];
+
+/// `size` bytes of JSON-like records: text that gzip shrinks about as much as it shrinks
+/// an API's answers.
+pub fn json_text(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 128);
+    let mut i = 0u64;
+    while out.len() < size {
+        let _ = write!(
+            out,
+            r#"{{"id":{i},"name":"item {i}","price":{}.{:02},"tags":["t{}","t{}"],"in_stock":{}}},"#,
+            (i * 7919) % 1000,
+            (i * 31) % 100,
+            i % 13,
+            i % 5,
+            i % 3 == 0
+        );
+        i += 1;
+    }
+    out.truncate(size);
+    out
+}
+
+/// The gzip of `json_text(size)`, made once per size.
+fn gzipped(size: usize) -> Arc<Vec<u8>> {
+    static CACHE: std::sync::Mutex<Vec<(usize, Arc<Vec<u8>>)>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, body)) = cache.iter().find(|(s, _)| *s == size) {
+        return body.clone();
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&json_text(size)).expect("gzip in memory");
+    let body = Arc::new(enc.finish().expect("gzip in memory"));
+    cache.push((size, body.clone()));
+    body
+}
 
 /// If this process was started as the server child, serves and exits; otherwise returns.
 pub fn run_if_child() {
@@ -195,13 +232,27 @@ async fn connection(
         }
         buf.drain(..head_len + body_len);
         totals.requests.fetch_add(1, Ordering::Relaxed);
+        let close_hdr = if close { "Connection: close\r\n" } else { "" };
+        out.clear();
+        if let Some(size) = path.strip_prefix("/gz/") {
+            let body = gzipped(size.parse::<usize>().unwrap_or(0).min(MAX_BODY));
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Encoding: gzip\r\n{close_hdr}\r\n",
+                body.len()
+            )?;
+            out.extend_from_slice(&body);
+            stream.write_all(&out).await?;
+            if close {
+                return Ok(());
+            }
+            continue;
+        }
         let (gate, size) = route(&path);
         if gate > 0 {
             let mut rx = open_tx.subscribe();
             let _ = rx.wait_for(|&open| open >= gate).await;
         }
-        out.clear();
-        let close_hdr = if close { "Connection: close\r\n" } else { "" };
         write!(
             out,
             "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n{close_hdr}\r\n"
