@@ -122,7 +122,7 @@ impl BodyDecoder {
     }
 
     /// Whether the body has reached its framed end.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn is_complete(&self) -> bool {
         match &self.state {
             DecoderState::Done => true,

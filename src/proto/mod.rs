@@ -27,13 +27,29 @@ mod tests;
 pub use error::ProtoError;
 
 pub(crate) use encode::{encode_chunk, encode_last_chunk};
-pub(crate) use framing::{BodyFraming, Framing};
+pub(crate) use framing::Framing;
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
-pub(crate) use reader::{Event, ResponseReader};
 pub(crate) use request::{
     encode_request_head, is_idempotent, RequestBody, RequestHead, TargetForm,
 };
-pub(crate) use response::{HeadLimits, ResponseHead};
+pub(crate) use response::ResponseHead;
 
-#[cfg(test)]
+// The reader and decoders the fuzz crate (`fuzz/`) drives: public only with the
+// `fuzzing` feature, and not part of the API even then.
+#[cfg(all(test, not(feature = "fuzzing")))]
 use decode::{BodyDecoder, Decoded};
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use {
+    chunked::ChunkedLimits,
+    decode::{BodyDecoder, Decoded},
+    framing::BodyFraming,
+    reader::{Event, ResponseReader},
+    response::HeadLimits,
+};
+#[cfg(not(feature = "fuzzing"))]
+pub(crate) use {
+    framing::BodyFraming,
+    reader::{Event, ResponseReader},
+    response::HeadLimits,
+};

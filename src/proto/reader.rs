@@ -90,7 +90,7 @@ impl ResponseReader {
     }
 
     /// Whether the response has been read to its end.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn is_complete(&self) -> bool {
         matches!(self.state, ReaderState::Done)
     }
