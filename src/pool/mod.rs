@@ -65,12 +65,12 @@ pub(crate) struct PoolInner {
 
 /// What the pool's one mutex guards.
 struct Locked {
-    state: PoolState<Connection>,
+    state: PoolState<Box<Connection>>,
     sweeper: reaper::Sweeper<tokio::runtime::Id>,
 }
 
 impl std::ops::Deref for Locked {
-    type Target = PoolState<Connection>;
+    type Target = PoolState<Box<Connection>>;
     fn deref(&self) -> &Self::Target {
         &self.state
     }
@@ -151,7 +151,7 @@ impl Pool {
                 now,
                 fresh,
                 |c| c.runtime() == Some(id),
-                Connection::probe,
+                |c: &mut Box<Connection>| c.probe(),
                 &mut out,
             );
             (outcome, locked.sweeper.start_on(id, now))
@@ -177,7 +177,7 @@ impl Pool {
         &self,
         key: &PoolKey,
         id: u64,
-        rx: oneshot::Receiver<Grant<Connection>>,
+        rx: oneshot::Receiver<Grant<Box<Connection>>>,
         fresh: bool,
         deadline: Option<Instant>,
         runtime: tokio::runtime::Id,
@@ -240,7 +240,7 @@ impl Pool {
         }
     }
 
-    fn pooled(&self, key: &PoolKey, conn: Connection) -> Pooled {
+    fn pooled(&self, key: &PoolKey, conn: Box<Connection>) -> Pooled {
         Pooled {
             conn,
             slot: self.slot(key),
@@ -258,7 +258,7 @@ impl PoolInner {
     }
 
     /// Closes what the state let go of, outside the lock, with a trace and a count each.
-    fn finish(&self, out: Vec<Dropped<Connection>>) {
+    fn finish(&self, out: Vec<Dropped<Box<Connection>>>) {
         for d in out {
             let conn = d.conn.id();
             let idle_ms = d.idle_for.as_millis() as u64;
@@ -293,7 +293,7 @@ impl PoolInner {
             if !locked.sweeper.tick(generation, now) {
                 return false;
             }
-            locked.sweep(now, Connection::probe, &mut out);
+            locked.sweep(now, |c: &mut Box<Connection>| c.probe(), &mut out);
         }
         self.finish(out);
         true
@@ -314,7 +314,7 @@ impl Slot {
         self.pool.counters.count(Count::ConnectionOpened);
         tracing::debug!(host = %self.key, conn = conn.id(), reused = false, "opened connection");
         Pooled {
-            conn,
+            conn: Box::new(conn),
             slot: self,
             reused: false,
         }
@@ -341,7 +341,9 @@ impl Drop for Slot {
 /// A connection checked out of the pool. Dropped, it is closed and its slot freed;
 /// `release` gives it back for reuse.
 pub(crate) struct Pooled {
-    conn: Connection,
+    /// Boxed, so that the pool's lists, the request future and the response body move a
+    /// pointer, not the connection's few hundred bytes.
+    conn: Box<Connection>,
     slot: Slot,
     reused: bool,
 }
@@ -434,7 +436,7 @@ struct WaitGuard {
     pool: Arc<PoolInner>,
     key: PoolKey,
     id: u64,
-    rx: oneshot::Receiver<Grant<Connection>>,
+    rx: oneshot::Receiver<Grant<Box<Connection>>>,
     done: bool,
 }
 
