@@ -156,6 +156,9 @@ pub(crate) struct Config {
     /// `Accept-Encoding` sent when the request sets none (from the enabled codings, at
     /// `build`; `None` when decompression is off).
     pub accept_encoding: Option<HeaderValue>,
+    /// `User-Agent`, `Accept-Encoding` and `Connection: keep-alive` encoded once, at
+    /// `build`, for the requests that set none of the three (nearly all).
+    pub default_lines: Vec<u8>,
     /// The most decoded body bytes `bytes()`, `text()` and `json()` collect.
     pub max_body_bytes: Option<u64>,
     /// The cookie store, when `cookie_store(true)`.
@@ -201,6 +204,7 @@ impl Default for Config {
             cookies: None,
             decompress: true,
             accept_encoding: None,
+            default_lines: Vec::new(),
             max_body_bytes: None,
             reuse: ReuseLimits {
                 idle_timeout: DEFAULT_IDLE_TIMEOUT,

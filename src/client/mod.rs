@@ -634,6 +634,7 @@ impl ClientBuilder {
         } else {
             None
         };
+        config.default_lines = send::default_lines(&config);
         config.reuse = ReuseLimits {
             idle_timeout: config.idle_timeout,
             keep_alive_margin: config.keep_alive_margin,

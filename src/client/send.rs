@@ -229,16 +229,26 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         return Err(Error::proto(proto::ProtoError::InvalidUrl)
             .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
     };
-    add_defaults(config, &mut parts.headers);
+    add_default_headers(config, &mut parts.headers);
+    let has = |name: &HeaderName| parts.headers.iter().any(|(n, _)| n == name);
+    let (has_agent, has_coding, has_connection) =
+        (has(&USER_AGENT), has(&ACCEPT_ENCODING), has(&CONNECTION));
+    // The usual request sets none of the three: the lines encoded at `build` go out as
+    // they are. Otherwise each is added where the request set none.
+    let encoded: &[u8] = if has_agent || has_coding || has_connection {
+        if let (Some(agent), false) = (&config.user_agent, has_agent) {
+            parts.headers.push((USER_AGENT, agent.clone()));
+        }
+        if let (Some(coding), false) = (&config.accept_encoding, has_coding) {
+            parts.headers.push((ACCEPT_ENCODING, coding.clone()));
+        }
+        &[]
+    } else {
+        &config.default_lines
+    };
     // `Accept-Encoding` only where the caller set none; then, and only then, tether
     // decodes what it asked for.
-    let decode = match &config.accept_encoding {
-        Some(value) if !parts.headers.iter().any(|(n, _)| n == ACCEPT_ENCODING) => {
-            parts.headers.push((ACCEPT_ENCODING, value.clone()));
-            true
-        }
-        _ => false,
-    };
+    let decode = config.accept_encoding.is_some() && !has_coding;
     #[cfg(feature = "cookies")]
     let store_cookie = match &config.cookies {
         Some(jar) if !parts.headers.iter().any(|(n, _)| n == COOKIE) => {
@@ -254,13 +264,14 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     };
     url_auth::take_credentials(&mut parts.url, &mut parts.headers);
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
-    // default `keep-alive` is added, which asks nothing the decision looks at: the map
+    // default `keep-alive` is sent, which asks nothing the decision looks at: the map
     // stays empty (and allocates nothing).
     let mut sent_connection = HeaderMap::new();
-    for (name, value) in parts.headers.iter().filter(|(n, _)| n == CONNECTION) {
-        sent_connection.append(name, value.clone());
-    }
-    if sent_connection.is_empty() {
+    if has_connection {
+        for (name, value) in parts.headers.iter().filter(|(n, _)| n == CONNECTION) {
+            sent_connection.append(name, value.clone());
+        }
+    } else if encoded.is_empty() {
         parts
             .headers
             .push((CONNECTION, HeaderValue::from_static("keep-alive")));
@@ -277,6 +288,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
                 Body::Full(b) => RequestBody::Known(b.len() as u64),
                 Body::Stream(_) => RequestBody::Chunked,
             },
+            encoded,
         },
         &mut head,
     )
@@ -335,8 +347,28 @@ impl Prepared {
     }
 }
 
-/// The client's default headers and `User-Agent`, where the request set none of that name.
-fn add_defaults(config: &Config, headers: &mut Vec<(HeaderName, HeaderValue)>) {
+/// `User-Agent` (if any), `Accept-Encoding` (if decoding) and `Connection: keep-alive`,
+/// encoded: what a request that sets none of them sends.
+pub(super) fn default_lines(config: &Config) -> Vec<u8> {
+    let mut lines = Vec::new();
+    let named = [
+        (USER_AGENT, config.user_agent.as_ref()),
+        (ACCEPT_ENCODING, config.accept_encoding.as_ref()),
+        (CONNECTION, Some(&HeaderValue::from_static("keep-alive"))),
+    ];
+    for (name, value) in named {
+        if let Some(value) = value {
+            lines.extend_from_slice(name.as_str().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.as_bytes());
+            lines.extend_from_slice(b"\r\n");
+        }
+    }
+    lines
+}
+
+/// The client's default headers, where the request set none of that name.
+fn add_default_headers(config: &Config, headers: &mut Vec<(HeaderName, HeaderValue)>) {
     let caller_set = headers.len();
     let set_by_caller = |headers: &[(HeaderName, HeaderValue)], name: &HeaderName| {
         headers[..caller_set].iter().any(|(n, _)| n == name)
@@ -344,11 +376,6 @@ fn add_defaults(config: &Config, headers: &mut Vec<(HeaderName, HeaderValue)>) {
     for (name, value) in &config.default_headers {
         if !set_by_caller(headers, name) {
             headers.push((name.clone(), value.clone()));
-        }
-    }
-    if let Some(agent) = &config.user_agent {
-        if !headers.iter().any(|(n, _)| n == USER_AGENT) {
-            headers.push((USER_AGENT, agent.clone()));
         }
     }
 }

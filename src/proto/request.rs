@@ -48,6 +48,10 @@ pub struct RequestHead<'a> {
     pub headers: &'a [(HeaderName, HeaderValue)],
     /// How the body is framed.
     pub body: RequestBody,
+    /// Header lines encoded and validated beforehand (`name: value\r\n` each), written
+    /// after `headers`: a client's constant defaults, so that they are not checked again
+    /// for every request.
+    pub encoded: &'a [u8],
 }
 
 /// Appends the encoded head (request line, headers, blank line) to `dst`.
@@ -66,6 +70,7 @@ pub fn encode_request_head(head: &RequestHead<'_>, dst: &mut Vec<u8>) -> Result<
         head.form,
         headers,
         head.body,
+        head.encoded,
         dst,
     )
 }
@@ -78,6 +83,7 @@ fn encode_raw<'h, H>(
     form: TargetForm,
     headers: H,
     body: RequestBody,
+    encoded: &[u8],
     dst: &mut Vec<u8>,
 ) -> Result<(), ProtoError>
 where
@@ -95,7 +101,7 @@ where
         _ => return Err(ProtoError::InvalidUrl),
     };
     let mut caller_host: Option<&[u8]> = None;
-    let mut estimate = 64 + url.as_str().len();
+    let mut estimate = 64 + url.as_str().len() + encoded.len();
     for (name, value) in headers.clone() {
         validate_header_name(name)?;
         validate_header_value(value)?;
@@ -138,6 +144,7 @@ where
         dst.extend_from_slice(value);
         dst.extend_from_slice(b"\r\n");
     }
+    dst.extend_from_slice(encoded);
 
     let announce_empty = method_expects_body(method);
     match body {
@@ -267,6 +274,7 @@ mod tests {
             form,
             headers: &headers,
             body,
+            encoded: b"",
         };
         let mut dst = Vec::new();
         encode_request_head(&head, &mut dst).unwrap();
@@ -287,6 +295,7 @@ mod tests {
             TargetForm::Origin,
             headers.iter().copied(),
             RequestBody::Known(3),
+            b"",
             &mut dst,
         )
         .unwrap_err();
