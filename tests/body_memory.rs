@@ -1,6 +1,7 @@
-//! `Response::bytes` trusts a server's `Content-Length` only as far as bytes have arrived:
-//! a server that claims a gigabyte and sends a little costs a little memory. Measured with
-//! a counting global allocator (this file is its own test binary, one test at a time).
+//! `Response::bytes` trusts a server's `Content-Length` up front only up to 1 MiB, and
+//! past that only as far as bytes have arrived: a server that claims a gigabyte and sends
+//! a little costs a little memory. Measured with a counting global allocator (this file is
+//! its own test binary, one test at a time).
 
 mod support;
 
