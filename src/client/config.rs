@@ -166,6 +166,8 @@ pub(crate) struct Config {
     pub cookies: Option<super::cookies::Jar>,
     /// Which redirects are followed.
     pub redirect: super::redirect::Policy,
+    /// Which statuses are asked again.
+    pub retry: super::status_retry::RetryPolicy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
     pub reuse: ReuseLimits,
     /// What the builder was told about TLS (roots, client identity).
@@ -200,6 +202,7 @@ impl Default for Config {
             default_headers: HeaderMap::new(),
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
             redirect: super::redirect::Policy::default(),
+            retry: super::status_retry::RetryPolicy::default(),
             #[cfg(feature = "cookies")]
             cookies: None,
             decompress: true,

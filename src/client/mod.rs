@@ -3,6 +3,7 @@
 //! `send.rs`, the retry decision `retry.rs`, the response and its body `response.rs`.
 
 mod body;
+mod budget;
 mod config;
 #[cfg(feature = "cookies")]
 mod cookies;
@@ -13,9 +14,10 @@ mod response;
 mod retry;
 mod send;
 mod service;
+mod status_retry;
 mod url_auth;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::Method;
@@ -36,6 +38,7 @@ pub use config::{
 };
 pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Response, ResponseBody};
+pub use status_retry::RetryPolicy;
 
 /// An HTTP/1.x client with a per-host keep-alive connection pool.
 ///
@@ -56,6 +59,8 @@ pub use response::{Response, ResponseBody};
 pub struct Client {
     pool: Pool,
     config: Arc<Config>,
+    /// Every retry of this client and its clones draws on it.
+    budget: Arc<Mutex<budget::Budget>>,
 }
 
 impl Client {
@@ -173,6 +178,26 @@ impl Client {
     /// ```
     pub fn stats(&self) -> Stats {
         self.pool.stats()
+    }
+}
+
+impl Client {
+    /// Counts a request (one hop, not each attempt) into the retry budget.
+    fn budget_request(&self) {
+        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        budget.record_request(crate::clock::now());
+    }
+
+    /// Whether the retry budget allows one more retry now (counting it if so).
+    fn budget_retry(&self) -> bool {
+        let allowed = {
+            let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+            budget.try_retry(crate::clock::now())
+        };
+        if !allowed {
+            self.pool.count(crate::pool::Count::RetryRefusedByBudget);
+        }
+        allowed
     }
 }
 
@@ -478,6 +503,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Which answers to ask again (default: `429` and `503` with a `Retry-After` of at most
+    /// 10 s, once; see [`RetryPolicy`]). Only requests safe to repeat are retried: an
+    /// idempotent method or an `Idempotency-Key`, and a body held in memory. Every retry,
+    /// these and the close-race ones, draws on one budget per client: at most 20% of the
+    /// requests of the last 10 s, plus 1 a second.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .retry(tether::RetryPolicy::default().statuses([429, 502, 503]))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
+        self
+    }
+
     /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
     ///
     /// ```
@@ -652,6 +694,9 @@ impl ClientBuilder {
         Client {
             pool,
             config: Arc::new(config),
+            budget: Arc::new(Mutex::new(budget::Budget::new(
+                budget::BudgetLimits::default(),
+            ))),
         }
     }
 }

@@ -11,7 +11,8 @@
 use std::time::{Duration, Instant};
 
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, USER_AGENT,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
+    USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
@@ -23,7 +24,7 @@ use super::redirect::{self, Hop, Next};
 use super::request::RequestParts;
 use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
-use super::{url_auth, Client};
+use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Timeouts};
 use crate::error::Error;
@@ -43,7 +44,7 @@ pub(crate) async fn send(
         .timeout
         .or(client.config.timeout)
         .and_then(|t| clock::after(now(), t));
-    let resp = send_one(&client, &mut request, deadline, &runtime).await?;
+    let resp = send_hop(&client, &mut request, deadline, &runtime).await?;
     if !resp.status().is_redirection() {
         return Ok(resp);
     }
@@ -94,11 +95,82 @@ async fn follow(
         // holds at most one slot at a time.
         resp.discard(client.config.drain_limit).await;
         request = prepare(&client.config, request.next_hop(hop))?;
-        resp = send_one(client, &mut request, deadline, runtime).await?;
+        resp = send_hop(client, &mut request, deadline, runtime).await?;
         if !resp.status().is_redirection() {
             return Ok(resp);
         }
     }
+}
+
+/// One hop of a chain: the request, with its transport retries (`send_one`) and then the
+/// status retries the policy asks for.
+async fn send_hop(
+    client: &Client,
+    request: &mut Prepared,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
+    client.budget_request();
+    let resp = send_one(client, request, deadline, runtime).await?;
+    let policy = &client.config.retry;
+    if policy.is_off() || !policy.covers(resp.status()) {
+        return Ok(resp);
+    }
+    // Boxed: only a request that met a retryable status pays for waiting and retrying.
+    Box::pin(retry_statuses(client, request, resp, deadline, runtime)).await
+}
+
+/// Asks again while the policy says so, the request is safe to repeat, the deadline
+/// leaves room for the wait and the budget allows.
+async fn retry_statuses(
+    client: &Client,
+    request: &mut Prepared,
+    mut resp: Response,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
+    let config = &client.config;
+    if !(request.idempotent && request.body.is_replayable()) {
+        return Ok(resp);
+    }
+    let mut retries = 0;
+    loop {
+        let status = resp.status();
+        let wait = config.retry.delay(
+            status,
+            resp.headers().get(RETRY_AFTER),
+            retries,
+            std::time::SystemTime::now(),
+            status_retry::jitter(),
+        );
+        let Some(wait) = wait else { break };
+        let resume = clock::after(now(), wait);
+        if deadline.is_some_and(|d| resume.is_none_or(|r| r >= d)) {
+            break;
+        }
+        if !client.budget_retry() {
+            break;
+        }
+        retries += 1;
+        client.pool.count(Count::RetryStatus);
+        tracing::debug!(
+            status = status.as_u16(),
+            url = %url_auth::Redacted(resp.url()),
+            wait_ms = wait.as_millis() as u64,
+            retry = retries,
+            "retrying after a status"
+        );
+        // The answer's body is read (or its connection closed) before the wait, so the
+        // wait holds no slot; the URL it took goes back to the request.
+        request.url = Some(resp.url().clone());
+        resp.discard(config.drain_limit).await;
+        tokio::time::sleep(wait).await;
+        resp = send_one(client, request, deadline, runtime).await?;
+        if !config.retry.covers(resp.status()) {
+            break;
+        }
+    }
+    Ok(resp)
 }
 
 /// One request (one hop of a chain), with its retries.
@@ -125,7 +197,8 @@ async fn send_one(
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
         let failure = classify(&result, &progress);
-        if let Some(cause) = failure.and_then(|f| should_retry(f, attempt)) {
+        let retry = failure.and_then(|f| should_retry(f, attempt));
+        if let Some(cause) = retry.filter(|_| client.budget_retry()) {
             count_retry(&pooled, &request.key, cause, attempt);
             attempt.retries += 1;
             attempt.retried_408 |= cause == RetryCause::RequestTimeout408;

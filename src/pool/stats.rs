@@ -26,10 +26,12 @@ pub(crate) enum Count {
     ClosedOverIdleLimit,
     ClosedOtherRuntime,
     Redirect,
+    RetryStatus,
+    RetryRefusedByBudget,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::Redirect as usize + 1;
+const COUNTS: usize = Count::RetryRefusedByBudget as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -74,6 +76,8 @@ impl Counters {
             closed_over_idle_limit: self.get(Count::ClosedOverIdleLimit),
             closed_other_runtime: self.get(Count::ClosedOtherRuntime),
             redirects: self.get(Count::Redirect),
+            retries_status: self.get(Count::RetryStatus),
+            retries_refused_by_budget: self.get(Count::RetryRefusedByBudget),
             hosts: gauges,
         }
     }
@@ -143,6 +147,11 @@ pub struct Stats {
     pub closed_other_runtime: u64,
     /// Redirects followed (each hop of a chain counts one).
     pub redirects: u64,
+    /// Requests asked again after a status the retry policy covers (`429`, `503`, ...).
+    pub retries_status: u64,
+    /// Retries not made because the client's retry budget was spent: the error or the
+    /// answer was returned instead.
+    pub retries_refused_by_budget: u64,
     /// Per host, sorted by scheme, host and port.
     pub hosts: Vec<HostStats>,
 }
