@@ -41,15 +41,54 @@ impl Written {
 }
 
 /// Every tracing event of this thread, at every level, with every field, as text.
-fn capture_tracing() -> (Written, tracing::subscriber::DefaultGuard) {
+/// Captures the tracing output of the calling thread (a `#[tokio::test]` runs the client
+/// and the server there) until the guard is dropped. One global subscriber at TRACE serves
+/// every test: a per-test `set_default` races with other tests' threads registering
+/// callsites, which can leave a callsite disabled and the capture empty.
+fn capture_tracing() -> (Written, Capturing) {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(|| ThreadWriter)
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
     let out = Written::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    (out, tracing::subscriber::set_default(subscriber))
+    CAPTURE.with(|c| *c.borrow_mut() = Some(out.clone()));
+    (out, Capturing)
+}
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Written>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends the calling thread's capture when dropped.
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Writes into the calling thread's capture, if any.
+struct ThreadWriter;
+
+impl Write for ThreadWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(out) = &mut *c.borrow_mut() {
+                out.write_all(buf)?;
+            }
+            Ok(buf.len())
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 fn with_userinfo(server: &TestServer, path: &str) -> String {
