@@ -166,6 +166,8 @@ pub(crate) struct Config {
     pub cookies: Option<super::cookies::Jar>,
     /// Which redirects are followed.
     pub redirect: super::redirect::Policy,
+    /// Bodies of at least this many bytes (and streams) go with `Expect: 100-continue`.
+    pub expect_continue: Option<u64>,
     /// Which statuses are asked again.
     pub retry: super::status_retry::RetryPolicy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
@@ -203,6 +205,7 @@ impl Default for Config {
             user_agent: Some(HeaderValue::from_static(DEFAULT_USER_AGENT)),
             redirect: super::redirect::Policy::default(),
             retry: super::status_retry::RetryPolicy::default(),
+            expect_continue: None,
             #[cfg(feature = "cookies")]
             cookies: None,
             decompress: true,

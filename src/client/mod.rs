@@ -520,6 +520,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends bodies of at least `threshold` bytes (and every body stream) with
+    /// `Expect: 100-continue` (default: never). Such a body waits for the server's
+    /// `100 Continue`, or 1 s without an answer; a final answer first (a `401`, `413` or
+    /// `417`) is returned without the body being sent, and its connection is closed.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().expect_continue(1 << 20).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn expect_continue(mut self, threshold: u64) -> Self {
+        self.config.expect_continue = Some(threshold);
+        self
+    }
+
     /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
     ///
     /// ```

@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
-    USER_AGENT,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, EXPECT, LOCATION, PROXY_AUTHORIZATION,
+    RETRY_AFTER, USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
@@ -294,6 +294,8 @@ struct Prepared {
     sent_connection: HeaderMap,
     idempotent: bool,
     timeout: Option<Duration>,
+    /// The head asks `Expect: 100-continue`: the body waits for the server's word.
+    expect_continue: bool,
 }
 
 /// Turns the caller's request into what every attempt writes.
@@ -335,6 +337,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         }
         _ => false,
     };
+    let expect_continue = expects_continue(config, &mut parts);
     url_auth::take_credentials(&mut parts.url, &mut parts.headers);
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is sent, which asks nothing the decision looks at: the map
@@ -381,7 +384,27 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         sent_connection,
         idempotent,
         timeout: parts.timeout,
+        expect_continue,
     })
+}
+
+/// Whether the body waits for `100 Continue`: the caller asked with its own `Expect`, or
+/// the client's `expect_continue` threshold applies (then the header is added here).
+fn expects_continue(config: &Config, parts: &mut RequestParts) -> bool {
+    if let Some((_, value)) = parts.headers.iter().find(|(n, _)| n == EXPECT) {
+        return value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+    }
+    let large = match (config.expect_continue, &parts.body) {
+        (Some(threshold), Body::Full(bytes)) => bytes.len() as u64 >= threshold,
+        (Some(_), Body::Stream(_)) => true,
+        _ => false,
+    };
+    if large {
+        parts
+            .headers
+            .push((EXPECT, HeaderValue::from_static("100-continue")));
+    }
+    large
 }
 
 impl Prepared {
@@ -510,6 +533,7 @@ async fn exchange(
         .exchange(
             &request.head,
             &mut request.body,
+            request.expect_continue,
             &mut reader,
             timeouts,
             &mut progress,

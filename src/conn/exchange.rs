@@ -157,6 +157,7 @@ impl Connection {
         &mut self,
         head: &[u8],
         body: &mut Body,
+        expect_continue: bool,
         reader: &mut ResponseReader,
         timeouts: Timeouts,
         progress: &mut Progress,
@@ -168,7 +169,10 @@ impl Connection {
             framing,
             request_complete: false,
         };
-        match self.write_request(head, body, reader, progress).await {
+        match self
+            .write_request(head, body, expect_continue, reader, progress)
+            .await
+        {
             Ok(Written::Complete) => progress.complete = true,
             Ok(Written::EarlyAnswer(head, framing)) => {
                 tracing::debug!(
@@ -207,10 +211,11 @@ impl Connection {
         &mut self,
         head: &[u8],
         body: &mut Body,
+        expect_continue: bool,
         reader: &mut ResponseReader,
         progress: &mut Progress,
     ) -> Result<Written, WriteError> {
-        let mut writer = RequestWriter::new(head, body);
+        let mut writer = RequestWriter::new(head, body, expect_continue);
         let deadline = self.timeouts.request;
         let write =
             std::future::poll_fn(|cx| writer.poll_write(cx, self, reader, &mut progress.written));

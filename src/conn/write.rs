@@ -8,17 +8,24 @@
 //! complete final head ends the writing at once. Reads cost nothing on the common path,
 //! where writes never block. Interim (1xx) heads are skipped by the response reader.
 //!
+//! With `Expect: 100-continue` in the head, the body waits (`AwaitContinue`) until the
+//! server sends `100 Continue`, or 1 s passes without an answer (RFC 9110 §10.1.1: a server
+//! that does not know the expectation still gets the body), or a final head arrives, which
+//! ends the writing as an early answer with the body unsent.
+//!
 //! ```text
-//!   Head ─► Full body ─────────────────────┐
+//!   Head ─► [AwaitContinue] ─► Full body ──┐
 //!     │  └► Frame (head + small body) ─────┼─► Flush ─► Done
-//!     └──► NextChunk ⇄ Frame (a chunk) ─► Frame (last chunk)
+//!     └──► [AwaitContinue] ─► NextChunk ⇄ Frame (a chunk) ─► Frame (last chunk)
 //!   any stage that would block ─► read: a final head ─► EarlyAnswer
 //! ```
 
 use std::error::Error as StdError;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -37,6 +44,9 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A request body stream of unknown size.
 pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send + 'static>>;
+
+/// How long a body with `Expect: 100-continue` waits for the `100` before it is sent anyway.
+const CONTINUE_WAIT: Duration = Duration::from_secs(1);
 
 /// Bodies up to this size are written in the same write as the head.
 const COALESCE_BODY: usize = 64 * 1024;
@@ -81,6 +91,8 @@ pub(super) enum WriteError {
 enum Stage {
     /// The head alone.
     Head,
+    /// The head is out, with `Expect: 100-continue`: the body waits for the server.
+    AwaitContinue,
     /// A body held in memory, after its head.
     Full,
     /// `frame` (the head with a small body, or one chunk), then `after`.
@@ -114,10 +126,14 @@ pub(super) struct RequestWriter<'a> {
     stream_spent: bool,
     /// A chunk was taken from the stream: it cannot be given back for another attempt.
     stream_pulled: bool,
+    /// The head asks `Expect: 100-continue`: the body waits for the server's word.
+    expect_continue: bool,
+    /// The longest wait for that word, started when the head is out.
+    continue_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<'a> RequestWriter<'a> {
-    pub(super) fn new(head: &'a [u8], body: &mut Body) -> RequestWriter<'a> {
+    pub(super) fn new(head: &'a [u8], body: &mut Body, expect_continue: bool) -> RequestWriter<'a> {
         let mut writer = RequestWriter {
             head,
             full: None,
@@ -128,10 +144,12 @@ impl<'a> RequestWriter<'a> {
             watch: true,
             stream_spent: false,
             stream_pulled: false,
+            expect_continue,
+            continue_timer: None,
         };
         match body {
             Body::Empty => {}
-            Body::Full(bytes) if bytes.len() <= COALESCE_BODY => {
+            Body::Full(bytes) if bytes.len() <= COALESCE_BODY && !expect_continue => {
                 writer.frame.reserve_exact(head.len() + bytes.len());
                 writer.frame.extend_from_slice(head);
                 writer.frame.extend_from_slice(bytes);
@@ -204,6 +222,14 @@ impl<'a> RequestWriter<'a> {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
                     Poll::Pending => return self.watch_for_answer(cx, conn, reader),
                 },
+                Stage::AwaitContinue => match self.await_continue(cx, conn, reader) {
+                    Poll::Ready(Some(answer)) => return Poll::Ready(Ok(answer)),
+                    Poll::Ready(None) => {
+                        self.set_stage(self.body_stage());
+                        continue;
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
                 Stage::Done => return Poll::Ready(Ok(Written::Complete)),
             };
             let rest = data.get(self.off..).unwrap_or_default();
@@ -239,9 +265,22 @@ impl<'a> RequestWriter<'a> {
         self.off = 0;
     }
 
+    /// The stage that writes the body, after the head.
+    fn body_stage(&self) -> Stage {
+        if self.full.is_some() {
+            Stage::Full
+        } else if self.stream.is_some() {
+            Stage::NextChunk
+        } else {
+            Stage::Flush
+        }
+    }
+
     /// The current stage's data is all written.
     fn next_stage(&mut self) {
+        let has_body = self.full.is_some() || self.stream.is_some();
         let next = match self.stage {
+            Stage::Head if has_body && self.expect_continue => Stage::AwaitContinue,
             Stage::Head if self.full.is_some() => Stage::Full,
             Stage::Head if self.stream.is_some() => Stage::NextChunk,
             Stage::Frame {
@@ -250,6 +289,47 @@ impl<'a> RequestWriter<'a> {
             _ => Stage::Flush,
         };
         self.set_stage(next);
+    }
+
+    /// Waits for the server's word on the body: `Some(answer)` for a final head (the body
+    /// is not sent), `None` to send the body (a `100 Continue`, the wait over, or a peer
+    /// that ended its side: the write will tell what that means).
+    fn await_continue(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Connection,
+        reader: &mut ResponseReader,
+    ) -> Poll<Option<Written>> {
+        // The head must be on the wire before the server can answer it.
+        match Pin::new(&mut conn.io).poll_flush(cx) {
+            Poll::Ready(Ok(())) => {}
+            // The body's write will meet the same error.
+            Poll::Ready(Err(_)) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        }
+        let timer = self
+            .continue_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(CONTINUE_WAIT)));
+        loop {
+            match reader.next(conn.buf()) {
+                Ok(Event::Head(head, framing)) => {
+                    return Poll::Ready(Some(Written::EarlyAnswer(head, framing)))
+                }
+                Ok(Event::NeedMore) if reader.continued() => return Poll::Ready(None),
+                Ok(Event::NeedMore) => {}
+                // A protocol error stays in the reader; reading the head reports it.
+                Ok(Event::Data(_) | Event::End) | Err(_) => return Poll::Ready(None),
+            }
+            match conn.poll_read_more(cx) {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(None),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Pending => break,
+            }
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Writing would block: reads what the server sent meanwhile. A complete final head

@@ -67,6 +67,8 @@ pub struct ResponseReader {
     limits: HeadLimits,
     chunked_limits: ChunkedLimits,
     state: ReaderState,
+    /// A `100 Continue` was skipped on the way to the final head.
+    continued: bool,
 }
 
 impl ResponseReader {
@@ -86,6 +88,7 @@ impl ResponseReader {
                 skipped: 0,
                 scanned: 0,
             },
+            continued: false,
         }
     }
 
@@ -93,6 +96,11 @@ impl ResponseReader {
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn is_complete(&self) -> bool {
         matches!(self.state, ReaderState::Done)
+    }
+
+    /// Whether a `100 Continue` has been read (and skipped): the server wants the body.
+    pub fn continued(&self) -> bool {
+        self.continued
     }
 
     /// Consumes from the front of `buf` and returns the next event.
@@ -202,6 +210,7 @@ impl ResponseReader {
         buf.advance(n);
         match head.kind() {
             HeadKind::Interim => {
+                self.continued |= head.status == http::StatusCode::CONTINUE;
                 if interim >= MAX_INTERIM_RESPONSES {
                     return Err(ProtoError::TooManyInterimResponses);
                 }
