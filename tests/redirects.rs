@@ -214,7 +214,7 @@ async fn a_custom_policy_decides_each_hop() {
 async fn a_stream_body_ends_the_chain_at_a_307() {
     let server = TestServer::start(redirecting(307)).await;
     let client = Client::new();
-    let body = tether::Body::wrap_stream(OneChunk(Some(bytes::Bytes::from_static(b"streamed"))));
+    let body = tether::Body::wrap_stream(support::stream::OneChunk::new(b"streamed"));
     let resp = client
         .post(server.url("/start"))
         .body(body)
@@ -223,18 +223,6 @@ async fn a_stream_body_ends_the_chain_at_a_307() {
         .unwrap();
     assert_eq!(resp.status(), 307);
     assert_eq!(server.stats().requests, 1);
-}
-
-struct OneChunk(Option<bytes::Bytes>);
-
-impl futures_core::Stream for OneChunk {
-    type Item = Result<bytes::Bytes, std::io::Error>;
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(self.0.take().map(Ok))
-    }
 }
 
 #[tokio::test]

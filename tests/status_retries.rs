@@ -95,7 +95,7 @@ async fn a_post_is_never_asked_again_unless_it_says_it_is_safe() {
     let bodies: Vec<_> = server.requests().into_iter().map(|r| r.body).collect();
     assert!(bodies.iter().all(|b| b == b"10 EUR"), "{bodies:?}");
     // A streamed body cannot be sent again.
-    let chunks = futures_once(bytes::Bytes::from_static(b"streamed"));
+    let chunks = support::stream::OneChunk::new(b"streamed");
     let resp = client
         .put(server.url("/file"))
         .body_stream(chunks)
@@ -180,21 +180,4 @@ async fn a_host_that_answers_503_to_everything_gets_only_the_budget_in_retries()
         server.stats().requests as u64,
         REQUESTS + stats.retries_status
     );
-}
-
-/// A stream of one piece.
-fn futures_once(
-    piece: bytes::Bytes,
-) -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
-    struct Once(Option<bytes::Bytes>);
-    impl futures_core::Stream for Once {
-        type Item = Result<bytes::Bytes, std::io::Error>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.take().map(Ok))
-        }
-    }
-    Once(Some(piece))
 }

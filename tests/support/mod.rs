@@ -30,6 +30,7 @@ mod poll;
 pub mod raw;
 mod request;
 mod script;
+pub mod stream;
 pub mod tls;
 
 // Each test binary uses only some of these.
