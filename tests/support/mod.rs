@@ -25,6 +25,7 @@
 #![allow(dead_code)]
 
 mod conn;
+pub mod delay;
 pub mod elsewhere;
 mod poll;
 pub mod raw;
