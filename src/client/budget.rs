@@ -1,8 +1,14 @@
 //! The retry budget (DESIGN.md §1b): every retry a client makes, close races and status
 //! retries alike, draws on one budget, so a failing host is not stormed. Over a sliding
 //! window, retries may be at most `ratio` of the requests plus `min_per_sec` a second.
-//! Pure: time comes in as an argument; the client keeps one behind a mutex.
+//! `Budget` is pure (time and the request count come in as arguments); `Shared` is the
+//! client's: a request costs one relaxed atomic increment, and only a retry takes the
+//! lock and reads the clock. Requests are put into the window when the next retry asks,
+//! in the bucket of that moment, so after a quiet spell the window counts a few more
+//! requests than it had: the budget errs towards allowing, never towards storming.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How many buckets the window is cut into.
@@ -40,6 +46,8 @@ pub(crate) struct Budget {
     head: usize,
     requests: [u64; BUCKETS],
     retries: [u64; BUCKETS],
+    /// Requests (of the running total) already put into a bucket.
+    counted: u64,
 }
 
 impl Budget {
@@ -50,6 +58,7 @@ impl Budget {
             head: 0,
             requests: [0; BUCKETS],
             retries: [0; BUCKETS],
+            counted: 0,
         }
     }
 
@@ -79,15 +88,12 @@ impl Budget {
         self.start = Some(start.checked_add(whole).unwrap_or(now));
     }
 
-    /// A request was sent (each request once, not each attempt).
-    pub fn record_request(&mut self, now: Instant) {
+    /// Whether a retry may be made now, `total` requests having been sent so far (each
+    /// request once, not each attempt); if so, it is counted.
+    pub fn try_retry(&mut self, now: Instant, total: u64) -> bool {
         self.advance(now);
-        self.requests[self.head] += 1;
-    }
-
-    /// Whether a retry may be made now; if so, it is counted.
-    pub fn try_retry(&mut self, now: Instant) -> bool {
-        self.advance(now);
+        self.requests[self.head] += total.saturating_sub(self.counted);
+        self.counted = self.counted.max(total);
         let requests: u64 = self.requests.iter().sum();
         let retries: u64 = self.retries.iter().sum();
         let allowed = self.limits.ratio * requests as f64
@@ -98,6 +104,34 @@ impl Budget {
         } else {
             false
         }
+    }
+}
+
+/// A client's budget: the request count outside the lock, the window inside.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    requests: AtomicU64,
+    budget: Mutex<Budget>,
+}
+
+impl Shared {
+    pub fn new(limits: BudgetLimits) -> Shared {
+        Shared {
+            requests: AtomicU64::new(0),
+            budget: Mutex::new(Budget::new(limits)),
+        }
+    }
+
+    /// A request (one hop) is sent.
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether one more retry may be made now (counted if so).
+    pub fn try_retry(&self, now: Instant) -> bool {
+        let total = self.requests.load(Ordering::Relaxed);
+        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
+        budget.try_retry(now, total)
     }
 }
 
@@ -113,61 +147,67 @@ mod tests {
         })
     }
 
-    fn retries_allowed(b: &mut Budget, now: Instant, tries: usize) -> usize {
-        (0..tries).filter(|_| b.try_retry(now)).count()
+    fn retries_allowed(b: &mut Budget, now: Instant, total: u64, tries: usize) -> usize {
+        (0..tries).filter(|_| b.try_retry(now, total)).count()
     }
 
     #[test]
     fn retries_are_a_share_of_requests_plus_a_floor() {
         let t0 = Instant::now();
         let mut b = budget(0.2, 1.0);
-        for _ in 0..100 {
-            b.record_request(t0);
-        }
         // 20% of 100, plus 1 a second over 10 s.
-        assert_eq!(retries_allowed(&mut b, t0, 1000), 30);
+        assert_eq!(retries_allowed(&mut b, t0, 100, 1000), 30);
     }
 
     #[test]
     fn the_floor_alone_lets_a_quiet_client_retry() {
         let t0 = Instant::now();
         let mut b = budget(0.2, 0.5);
-        assert_eq!(retries_allowed(&mut b, t0, 100), 5);
+        assert_eq!(retries_allowed(&mut b, t0, 0, 100), 5);
     }
 
     #[test]
     fn the_window_slides_and_old_counts_are_forgotten() {
         let t0 = Instant::now();
         let mut b = budget(0.0, 0.3);
-        assert_eq!(retries_allowed(&mut b, t0, 10), 3);
+        assert_eq!(retries_allowed(&mut b, t0, 0, 10), 3);
         // Half a window on, the retries still count.
-        assert_eq!(retries_allowed(&mut b, t0 + Duration::from_secs(5), 10), 0);
+        assert_eq!(
+            retries_allowed(&mut b, t0 + Duration::from_secs(5), 0, 10),
+            0
+        );
         // A whole window after them, they do not.
-        assert_eq!(retries_allowed(&mut b, t0 + Duration::from_secs(11), 10), 3);
+        assert_eq!(
+            retries_allowed(&mut b, t0 + Duration::from_secs(11), 0, 10),
+            3
+        );
     }
 
     #[test]
     fn requests_age_out_too() {
         let t0 = Instant::now();
         let mut b = budget(0.5, 0.0);
-        for _ in 0..10 {
-            b.record_request(t0);
-        }
-        assert_eq!(retries_allowed(&mut b, t0 + Duration::from_secs(20), 10), 0);
-        for _ in 0..4 {
-            b.record_request(t0 + Duration::from_secs(20));
-        }
-        assert_eq!(retries_allowed(&mut b, t0 + Duration::from_secs(20), 10), 2);
+        // 10 requests, counted at the first retry check: 5 retries.
+        assert_eq!(retries_allowed(&mut b, t0, 10, 10), 5);
+        // Two windows later they are gone, and 4 new ones allow 2.
+        assert_eq!(
+            retries_allowed(&mut b, t0 + Duration::from_secs(20), 10, 10),
+            0
+        );
+        assert_eq!(
+            retries_allowed(&mut b, t0 + Duration::from_secs(20), 14, 10),
+            2
+        );
     }
 
     #[test]
     fn a_clock_far_ahead_does_not_overflow() {
         let t0 = Instant::now();
         let mut b = budget(0.2, 1.0);
-        b.record_request(t0);
         let later = t0 + Duration::from_secs(10 * 365 * 24 * 3600);
-        assert_eq!(retries_allowed(&mut b, later, 100), 10);
+        // The one request is counted at this first check: 0.2 + 10 allows 11.
+        assert_eq!(retries_allowed(&mut b, later, 1, 100), 11);
         // And a clock that goes backwards is taken as no time passing.
-        assert_eq!(retries_allowed(&mut b, t0, 100), 0);
+        assert_eq!(retries_allowed(&mut b, t0, 1, 100), 0);
     }
 }

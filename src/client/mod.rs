@@ -17,7 +17,7 @@ mod service;
 mod status_retry;
 mod url_auth;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
@@ -60,7 +60,7 @@ pub struct Client {
     pool: Pool,
     config: Arc<Config>,
     /// Every retry of this client and its clones draws on it.
-    budget: Arc<Mutex<budget::Budget>>,
+    budget: Arc<budget::Shared>,
 }
 
 impl Client {
@@ -184,16 +184,12 @@ impl Client {
 impl Client {
     /// Counts a request (one hop, not each attempt) into the retry budget.
     fn budget_request(&self) {
-        let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-        budget.record_request(crate::clock::now());
+        self.budget.request();
     }
 
     /// Whether the retry budget allows one more retry now (counting it if so).
     fn budget_retry(&self) -> bool {
-        let allowed = {
-            let mut budget = self.budget.lock().unwrap_or_else(|e| e.into_inner());
-            budget.try_retry(crate::clock::now())
-        };
+        let allowed = self.budget.try_retry(crate::clock::now());
         if !allowed {
             self.pool.count(crate::pool::Count::RetryRefusedByBudget);
         }
@@ -708,9 +704,7 @@ impl ClientBuilder {
         Client {
             pool,
             config: Arc::new(config),
-            budget: Arc::new(Mutex::new(budget::Budget::new(
-                budget::BudgetLimits::default(),
-            ))),
+            budget: Arc::new(budget::Shared::new(budget::BudgetLimits::default())),
         }
     }
 }
