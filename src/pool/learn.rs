@@ -1,0 +1,224 @@
+//! Learning a host's idle timeout when the server does not say it (nginx's default, Python,
+//! Node, most load balancers), so that connections stop being reused before the server
+//! closes them: pure, with time passed in, one per host, of fixed size.
+//!
+//! A connection's idle time is counted from the moment its last response was read. The
+//! server counts from the moment it sent that response, half a round trip earlier, and its
+//! FIN reaches the client half a round trip after it was sent: so the FIN arrives when the
+//! connection has been idle for the server's timeout `T` itself, and a request sent at idle
+//! `x` reaches the server at its idle `x + rtt`. Requests must therefore stop at `T - rtt`.
+//!
+//! | what was seen (idle time)                    | what it says            | kept as               |
+//! |----------------------------------------------|-------------------------|-----------------------|
+//! | a FIN (or an unasked `408`) arrived at `b`   | `T <= b`                | an upper bound `b`    |
+//! | a request sent at `c` met a closed connection| `T <= c + rtt`          | an upper bound `c+rtt`|
+//! | a request sent at `a` was answered           | `T > a`                 | drops bounds `<= a`   |
+//! | a round trip                                 | the path's delay        | windowed minimum      |
+//!
+//! The estimate of `T` is the smallest upper bound of the last [`SAMPLES`], each trusted
+//! for [`MEMORY`]: a FIN arrives at `T` or late (timers fire late), never early, so the
+//! smallest is the closest; a bound contradicted by a later answered request was stale
+//! (the server's timeout went up) and is dropped. The horizon (idle time after which a
+//! connection is not reused) is `T - rtt - margin`, never below [`FLOOR`]; the margin is
+//! 1 ms, 1/256 of `T`, and how late the smallest bound may still be: the gap to the next
+//! smallest, at most 1/32 of `T`. When every bound
+//! has aged out, nothing is known and connections idle on the client's other terms until
+//! the next FIN teaches the timeout again: that is how an estimate rises when the server's
+//! timeout grows and no request can show it.
+
+use std::time::{Duration, Instant};
+
+/// Upper bounds remembered.
+pub(crate) const SAMPLES: usize = 8;
+/// How long an upper bound is trusted, and a host's estimate kept without news.
+pub(crate) const MEMORY: Duration = Duration::from_secs(300);
+/// The horizon is never shorter: a server that closes sooner is not learned from.
+pub(crate) const FLOOR: Duration = Duration::from_millis(50);
+/// Round-trip samples per window of the windowed minimum.
+const RTT_WINDOW: u32 = 32;
+/// The margin below the estimate: a fixed part and a share of the estimate.
+const MARGIN_FIXED: Duration = Duration::from_millis(1);
+const MARGIN_SHARE: u32 = 256;
+const JITTER_SHARE: u32 = 32;
+const MS: Duration = Duration::from_millis(1);
+const US: Duration = Duration::from_micros(1);
+
+/// What a host's connections showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// A connection reused after this idle time was answered.
+    Answered(Duration),
+    /// The server closed a connection (or sent an unasked response) idle this long.
+    Closed(Duration),
+    /// A request sent on a connection idle this long found it closed.
+    Raced(Duration),
+    /// A round trip: connect time, or the time to a response's first byte.
+    RoundTrip(Duration),
+}
+
+/// A host's learned idle timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Learned {
+    /// When the estimate began: the sample times count from here.
+    base: Instant,
+    /// Upper bounds on the server's timeout and when each was seen, in a ring.
+    upper: [Option<Bound>; SAMPLES],
+    next: u8,
+    rtt: WindowedMin,
+    /// Milliseconds since `base` of the last observation.
+    last_seen_ms: u32,
+}
+
+/// An upper bound, kept small: microseconds, and milliseconds since `base`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bound {
+    micros: u32,
+    at_ms: u32,
+}
+
+impl Bound {
+    fn value(self) -> Duration {
+        Duration::from_micros(u64::from(self.micros))
+    }
+}
+
+/// A duration in whole units of `unit`, saturating at `u32::MAX`.
+fn units(d: Duration, unit: Duration) -> u32 {
+    u32::try_from(d.as_nanos() / unit.as_nanos()).unwrap_or(u32::MAX)
+}
+
+impl Learned {
+    /// Nothing known yet.
+    pub fn new(now: Instant) -> Learned {
+        Learned {
+            base: now,
+            upper: [None; SAMPLES],
+            next: 0,
+            rtt: WindowedMin::default(),
+            last_seen_ms: 0,
+        }
+    }
+
+    /// Takes in one observation.
+    pub fn observe(&mut self, seen: Seen, now: Instant) {
+        self.last_seen_ms = self.ms_since_base(now);
+        match seen {
+            Seen::RoundTrip(rtt) => self.rtt.add(rtt),
+            Seen::Closed(idle) => self.push(idle, now),
+            Seen::Raced(idle) => self.push(idle.saturating_add(self.rtt()), now),
+            Seen::Answered(idle) => {
+                // The server kept the connection open past `idle`: any bound at or below
+                // it is stale.
+                for slot in &mut self.upper {
+                    if slot.is_some_and(|b| b.value() <= idle) {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The estimated server timeout, if any bound is still trusted at `now`.
+    pub fn timeout(&self, now: Instant) -> Option<Duration> {
+        self.trusted(now).map(|b| b.value()).min()
+    }
+
+    /// The idle time after which a connection of this host is not reused (`None`: no
+    /// estimate).
+    pub fn horizon(&self, now: Instant) -> Option<Duration> {
+        let (mut lowest, mut next) = (None::<Duration>, None::<Duration>);
+        for v in self.trusted(now).map(|b| b.value()) {
+            match lowest {
+                Some(l) if v >= l => next = Some(next.map_or(v, |n| n.min(v))),
+                _ => {
+                    next = lowest;
+                    lowest = Some(v);
+                }
+            }
+        }
+        let timeout = lowest?;
+        // The smallest of several late-fired timers is about as late as the gap to the
+        // next smallest; a gap wider than a share of the timeout is a change, not jitter.
+        let jitter = next
+            .map_or(Duration::ZERO, |n| n - timeout)
+            .min(timeout / JITTER_SHARE);
+        let margin = MARGIN_FIXED + timeout / MARGIN_SHARE + jitter;
+        let horizon = timeout.saturating_sub(self.rtt()).saturating_sub(margin);
+        Some(horizon.max(FLOOR))
+    }
+
+    /// The round trip estimate (zero before any sample).
+    pub fn rtt(&self) -> Duration {
+        self.rtt.get().unwrap_or_default()
+    }
+
+    /// Nothing seen for [`MEMORY`]: the estimate may be forgotten.
+    pub fn stale(&self, now: Instant) -> bool {
+        self.ms_since_base(now).saturating_sub(self.last_seen_ms) >= units(MEMORY, MS)
+    }
+
+    /// The bounds still trusted at `now`.
+    fn trusted(&self, now: Instant) -> impl Iterator<Item = Bound> + '_ {
+        let now_ms = self.ms_since_base(now);
+        let memory_ms = units(MEMORY, MS);
+        self.upper
+            .iter()
+            .flatten()
+            .copied()
+            .filter(move |b| now_ms.saturating_sub(b.at_ms) < memory_ms)
+    }
+
+    fn ms_since_base(&self, now: Instant) -> u32 {
+        units(now.saturating_duration_since(self.base), MS)
+    }
+
+    fn push(&mut self, bound: Duration, now: Instant) {
+        let slot = usize::from(self.next) % SAMPLES;
+        self.upper[slot] = Some(Bound {
+            micros: units(bound, US),
+            at_ms: self.ms_since_base(now),
+        });
+        self.next = ((slot + 1) % SAMPLES) as u8;
+    }
+}
+
+/// The minimum over the current window and the one before it, in microseconds
+/// (`u32::MAX`: none): follows a path that gets slower within two windows, and ignores one
+/// slow sample.
+#[derive(Debug, Clone, Copy)]
+struct WindowedMin {
+    previous: u32,
+    current: u32,
+    count: u32,
+}
+
+impl Default for WindowedMin {
+    fn default() -> Self {
+        WindowedMin {
+            previous: u32::MAX,
+            current: u32::MAX,
+            count: 0,
+        }
+    }
+}
+
+impl WindowedMin {
+    fn add(&mut self, sample: Duration) {
+        self.current = self.current.min(units(sample, US).min(u32::MAX - 1));
+        self.count += 1;
+        if self.count >= RTT_WINDOW {
+            self.previous = self.current;
+            self.current = u32::MAX;
+            self.count = 0;
+        }
+    }
+
+    fn get(&self) -> Option<Duration> {
+        let best = self.previous.min(self.current);
+        (best != u32::MAX).then(|| Duration::from_micros(u64::from(best)))
+    }
+}
+
+#[cfg(test)]
+#[path = "learn_tests.rs"]
+mod tests;
