@@ -12,6 +12,10 @@
 //!   every failure is `ClosedBeforeResponse`; every POST not received failed that way, and
 //!   so did every POST received but not answered, without a retry.
 //!
+//! The soak runs twice more through the delaying proxy (`support/delay.rs`, 2 ms each
+//! way), side by side, with the learned idle timeouts on and off: the same invariants
+//! hold, and the POSTs lost to the servers' idle closes are printed for both.
+//!
 //! Bounded in count and in time; the figures are printed (`cargo test --test soak --
 //! --nocapture`).
 
@@ -21,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::delay::DelayProxy;
 use support::{ConnPolicy, Reply, Script, TestServer};
 
 const REQUESTS: u64 = 20_000;
@@ -155,6 +160,40 @@ async fn run_task(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
+    soak("soak", None, true).await;
+}
+
+/// Through a 4 ms round trip, learning on and off side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_through_a_round_trip_with_learning_on_and_off() {
+    let one_way = Some(Duration::from_millis(2));
+    let (on, off) = tokio::join!(
+        soak("soak via proxy, learning on", one_way, true),
+        soak("soak via proxy, learning off", one_way, false),
+    );
+    println!(
+        "soak via proxy: POSTs lost, learning on {} (of which never received {}), \
+         learning off {} (never received {}); {} and {} expired at the learned timeout",
+        on.posts_lost,
+        on.posts_not_received,
+        off.posts_lost,
+        off.posts_not_received,
+        on.expired_learned,
+        off.expired_learned
+    );
+    assert_eq!(off.expired_learned, 0);
+}
+
+/// What a soak run counted, beyond what it asserted.
+struct Figures {
+    posts_lost: u64,
+    posts_not_received: u64,
+    expired_learned: u64,
+}
+
+/// One soak: `one_way` puts the delaying proxy between client and server. Asserts the
+/// invariants, prints the figures under `label`.
+async fn soak(label: &str, one_way: Option<Duration>, learn: bool) -> Figures {
     // Ids the server read and then closed on without answering.
     let unanswered: Arc<Mutex<Vec<u64>>> = Arc::default();
     let noted = Arc::clone(&unanswered);
@@ -174,16 +213,22 @@ async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
         })
         .lifetime(TIME_LIMIT + Duration::from_secs(10));
     let server = TestServer::start(script).await;
+    let proxy = match one_way {
+        Some(d) => Some(DelayProxy::start(server.addr(), d).await),
+        None => None,
+    };
+    let addr = proxy.as_ref().map_or(server.addr(), |p| p.addr());
     let client = tether::Client::builder()
         .max_connections_per_host(CAP)
         .timeout(Duration::from_secs(20))
+        .learn_idle_timeouts(learn)
         .build()
         .unwrap();
 
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for first in 0..TASKS {
-        let url = format!("http://{}", server.addr());
+        let url = format!("http://{addr}");
         tasks.spawn(run_task(client.clone(), url, first, start));
     }
     let mut outcomes: Vec<(u64, Outcome)> = Vec::with_capacity(REQUESTS as usize);
@@ -290,15 +335,16 @@ async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
     let s = server.stats();
     let mut error_list: Vec<_> = errors.iter().collect();
     error_list.sort_by_key(|((m, k), _)| (*m, format!("{k:?}")));
-    println!("soak: {REQUESTS} requests from {TASKS} tasks, cap {CAP}, in {elapsed:.2?}");
+    println!("{label}: {REQUESTS} requests from {TASKS} tasks, cap {CAP}, in {elapsed:.2?}");
     println!(
-        "soak: GET ok {get_ok}; POST ok {post_ok}, POST received but unanswered {post_unanswered}, \
+        "{label}: GET ok {get_ok}; POST ok {post_ok}, POST received but unanswered {post_unanswered}, \
          POST never received {post_not_received}; errors by kind {error_list:?}"
     );
     println!(
-        "soak: client: connections opened {}, reuses {}, requests sent {}, retries: close race {}, \
+        "{label}: client: connections opened {}, reuses {}, requests sent {}, retries: close race {}, \
          408 {}, nothing written {}; idle closed by server {}, unsolicited 408s {}, \
-         evicted (here: closed so a retry gets a new connection) {}",
+         evicted (here: closed so a retry gets a new connection) {}, expired at the learned \
+         idle timeout {}",
         c.connections_opened,
         c.reuses,
         c.requests_sent,
@@ -307,10 +353,11 @@ async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
         c.retries_nothing_written,
         c.idle_closed_by_server,
         c.unsolicited_responses,
-        c.evicted
+        c.evicted,
+        c.expired_learned_timeout
     );
     println!(
-        "soak: server: accepted {}, requests {}, closed by server {}, by client {}, max open {}, \
+        "{label}: server: accepted {}, requests {}, closed by server {}, by client {}, max open {}, \
          dropped unanswered {}",
         s.accepted,
         s.requests,
@@ -341,4 +388,9 @@ async fn soak_gets_never_fail_and_posts_are_never_sent_twice() {
         "each GET dropped unanswered was retried: {c:?}"
     );
     assert!(c.reuses > 0 && s.closed_by_server > 0, "{c:?}\n{s:?}");
+    Figures {
+        posts_lost: post_unanswered + post_not_received,
+        posts_not_received: post_not_received,
+        expired_learned: c.expired_learned_timeout,
+    }
 }

@@ -168,6 +168,8 @@ pub(crate) struct Config {
     pub redirect: super::redirect::Policy,
     /// Bodies of at least this many bytes (and streams) go with `Expect: 100-continue`.
     pub expect_continue: Option<u64>,
+    /// Learn each host's idle timeout when the server does not say it.
+    pub learn_idle_timeouts: bool,
     /// Which statuses are asked again.
     pub retry: super::status_retry::RetryPolicy,
     /// The limits of the reuse decision, gathered from the fields above by `build`.
@@ -206,6 +208,7 @@ impl Default for Config {
             redirect: super::redirect::Policy::default(),
             retry: super::status_retry::RetryPolicy::default(),
             expect_continue: None,
+            learn_idle_timeouts: true,
             #[cfg(feature = "cookies")]
             cookies: None,
             decompress: true,

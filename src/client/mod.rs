@@ -530,6 +530,29 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether to learn each host's idle timeout when its server does not say it (default:
+    /// on). Most servers close idle connections without announcing when (nginx, Node,
+    /// Python, load balancers); a request sent in the round trip before their FIN arrives
+    /// meets a closed connection, and a POST cannot be retried. With learning on, the time
+    /// each idle connection's FIN arrives is noted (the socket is watched while idle), close
+    /// races are remembered, and the host's connections stop being reused before that
+    /// time, less the round trip measured on each new connection and a small margin.
+    /// What is learned is in [`Stats`](crate::Stats) (`expired_learned_timeout`, and each
+    /// host's `learned_idle_timeout`) and in tracing; it is forgotten with the host.
+    ///
+    /// `false` keeps only the client's own idle timeout and the server's `Keep-Alive`.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .learn_idle_timeouts(false)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn learn_idle_timeouts(mut self, enable: bool) -> Self {
+        self.config.learn_idle_timeouts = enable;
+        self
+    }
+
     /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
     ///
     /// ```
@@ -700,6 +723,7 @@ impl ClientBuilder {
                 idle_per_host: config.max_idle_per_host.unwrap_or(config.max_per_host),
             },
             sweep_interval: config.sweep_interval,
+            learn: config.learn_idle_timeouts,
         });
         Client {
             pool,

@@ -197,6 +197,12 @@ async fn send_one(
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
         let failure = classify(&result, &progress);
+        if matches!(
+            failure,
+            Some(Failure::NothingWritten | Failure::ClosedBeforeResponse)
+        ) {
+            pooled.close_race();
+        }
         let retry = failure.and_then(|f| should_retry(f, attempt));
         if let Some(cause) = retry.filter(|_| client.budget_retry()) {
             count_retry(&pooled, &request.key, cause, attempt);

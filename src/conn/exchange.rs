@@ -198,7 +198,13 @@ impl Connection {
                 )))
             }
         }
+        // The first exchange times the round trip (for the learned idle timeout): from the
+        // request's last byte to the response's head.
+        let written_at = (self.responses == 0).then(clock::now);
         let (head, framing) = self.read_head(reader).await?;
+        if let Some(at) = written_at {
+            self.first_rtt = Some(clock::now().saturating_duration_since(at));
+        }
         Ok(Answer {
             head,
             framing,

@@ -14,6 +14,7 @@ pub(crate) mod origin;
 pub(crate) mod probe;
 pub(crate) mod reuse;
 pub(crate) mod tls;
+mod watch;
 mod write;
 
 use std::future::Future;
@@ -22,7 +23,7 @@ use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use rustls::ClientConfig;
@@ -114,6 +115,10 @@ pub(crate) struct Connection {
     received: u64,
     /// The deadlines of the current exchange's reads.
     timeouts: Timeouts,
+    /// The round trip of the first exchange (last request byte to first response byte).
+    first_rtt: Option<Duration>,
+    /// Notes when something arrives while idle (made the first time it is watched).
+    watch: Option<Arc<watch::IdleWatch>>,
 }
 
 impl Connection {
@@ -157,6 +162,8 @@ impl Connection {
             terms: reuse::ServerTerms::default(),
             received: 0,
             timeouts: Timeouts::default(),
+            first_rtt: None,
+            watch: None,
         })
     }
 
@@ -235,6 +242,34 @@ impl Connection {
             self.read_size = READ_CHUNK;
         }
         answer
+    }
+
+    /// The round trip measured on the connection's first exchange.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.first_rtt
+    }
+
+    /// Responses completed on this connection.
+    pub fn responses(&self) -> u32 {
+        self.responses
+    }
+
+    /// Starts noting when bytes or a FIN arrive on the idle connection (`idle_event`).
+    pub fn watch_idle(&mut self) {
+        let created = self.created;
+        let watch = self
+            .watch
+            .get_or_insert_with(|| watch::IdleWatch::new(created));
+        let tcp = match &self.io {
+            Io::Tcp(s) => s,
+            Io::Tls(s) => s.get_ref().0,
+        };
+        watch::arm(watch, tcp);
+    }
+
+    /// When bytes or a FIN arrived since `watch_idle`, if they did.
+    pub fn idle_event(&self) -> Option<Instant> {
+        self.watch.as_ref().and_then(|w| w.woken_at())
     }
 
     /// Checks without blocking whether the server closed or spoke while idle.

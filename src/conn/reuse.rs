@@ -34,6 +34,8 @@ pub(crate) enum Expiry {
     ServerTimeout,
     /// The client's maximum connection lifetime.
     Lifetime,
+    /// The idle timeout learned for the host, less the round trip and a margin.
+    Learned,
 }
 
 /// When an idle connection expires (`None`: never), and why.

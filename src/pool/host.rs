@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::learn::Learned;
 use crate::conn::IdleTerms;
 
 /// A connection resting in the idle stack.
@@ -48,6 +49,8 @@ pub(crate) struct Host<C> {
     /// Connections open or being opened, idle ones included: the number the cap bounds.
     open: usize,
     waiters: VecDeque<Waiter<C>>,
+    /// Its server's idle timeout as learned so far (boxed: most hosts never need one).
+    pub learned: Option<Box<Learned>>,
 }
 
 impl<C> Default for Host<C> {
@@ -56,6 +59,7 @@ impl<C> Default for Host<C> {
             idle: Vec::new(),
             open: 0,
             waiters: VecDeque::new(),
+            learned: None,
         }
     }
 }
@@ -162,9 +166,13 @@ impl<C> Host<C> {
         }
     }
 
-    /// Nothing open and nobody waiting: the host can be forgotten.
-    pub fn is_unused(&self) -> bool {
-        self.open == 0 && self.waiters.is_empty() && self.idle.is_empty()
+    /// Nothing open, nobody waiting, and nothing learned lately: the host can be
+    /// forgotten, and its learned idle timeout with it.
+    pub fn is_unused(&self, now: Instant) -> bool {
+        self.open == 0
+            && self.waiters.is_empty()
+            && self.idle.is_empty()
+            && self.learned.as_ref().is_none_or(|l| l.stale(now))
     }
 }
 
@@ -198,6 +206,6 @@ mod tests {
         host.push_waiter(Waiter { id: 7, seq: 0, tx });
         assert!(host.remove_waiter(7));
         assert!(!host.remove_waiter(7));
-        assert!(host.is_unused());
+        assert!(host.is_unused(Instant::now()));
     }
 }

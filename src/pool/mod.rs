@@ -22,6 +22,7 @@
 //! (or one that a late byte made unusable) is closed and replaced in the same slot.
 
 mod host;
+mod learn;
 mod reaper;
 mod state;
 mod stats;
@@ -36,6 +37,8 @@ use crate::clock::now;
 use crate::conn::{Connection, Expiry, Liveness, NoReuse, Origin, Reuse};
 use crate::error::Error;
 
+use learn::Seen;
+
 pub(crate) use host::Grant;
 pub(crate) use state::{Caps, Checkout, DropCause, Dropped, PoolState};
 pub(crate) use stats::{Count, Counters};
@@ -49,6 +52,8 @@ pub(crate) type PoolKey = Origin;
 pub(crate) struct PoolConfig {
     pub caps: Caps,
     pub sweep_interval: Duration,
+    /// Learn each host's idle timeout from what its connections show (`learn.rs`).
+    pub learn: bool,
 }
 
 /// A pool shared by a client and its clones.
@@ -118,7 +123,7 @@ impl Pool {
         let gauges = self
             .inner
             .lock()
-            .host_counts()
+            .host_counts(now())
             .into_iter()
             .map(|h| HostStats {
                 host: h.key.to_string(),
@@ -126,6 +131,7 @@ impl Pool {
                 idle: h.idle,
                 in_use: h.open - h.idle,
                 waiters: h.waiters,
+                learned_idle_timeout: h.learned_timeout,
             })
             .collect();
         self.inner.counters.snapshot(gauges)
@@ -154,6 +160,7 @@ impl Pool {
                 |c: &mut Box<Connection>| c.probe(),
                 &mut out,
             );
+            self.inner.learn_closes(&mut locked, &out, now);
             (outcome, locked.sweeper.start_on(id, now))
         };
         self.inner.finish(out);
@@ -163,7 +170,7 @@ impl Pool {
         match outcome {
             Checkout::Idle(conn, idle_for) => {
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
-                Ok(Lease::Reused(self.pooled(key, conn)))
+                Ok(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
             }
             Checkout::Connect => Ok(Lease::Open(self.slot(key))),
             // Boxed: only a request that has to wait pays for the waiting state.
@@ -225,7 +232,7 @@ impl Pool {
                     return Ok(Lease::Open(self.slot(key)));
                 }
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = 0u64, "handed a released connection");
-                Ok(Lease::Reused(self.pooled(key, conn)))
+                Ok(Lease::Reused(self.pooled(key, conn, None)))
             }
             Ok(Grant::Slot) => Ok(Lease::Open(self.slot(key))),
             Err(_) => Err(Error::msg(crate::ErrorKind::Io, "the pool was dropped")),
@@ -240,11 +247,12 @@ impl Pool {
         }
     }
 
-    fn pooled(&self, key: &PoolKey, conn: Box<Connection>) -> Pooled {
+    fn pooled(&self, key: &PoolKey, conn: Box<Connection>, idle_for: Option<Duration>) -> Pooled {
         Pooled {
             conn,
             slot: self.slot(key),
             reused: true,
+            idle_for,
         }
     }
 }
@@ -270,6 +278,9 @@ impl PoolInner {
                     (Count::ExpiredServerTimeout, "server keep-alive timeout")
                 }
                 DropCause::Expired(Expiry::Lifetime) => (Count::ExpiredLifetime, "lifetime"),
+                DropCause::Expired(Expiry::Learned) => {
+                    (Count::ExpiredLearnedTimeout, "learned idle timeout")
+                }
                 DropCause::Probe(Liveness::Unsolicited) => {
                     (Count::UnsolicitedResponse, "unsolicited response")
                 }
@@ -280,6 +291,29 @@ impl PoolInner {
             };
             self.counters.count(what);
             tracing::debug!(host = %d.key, conn, idle_ms, cause = reason, "closing idle connection");
+        }
+    }
+
+    /// Learns from the idle connections the probe found closed (or speaking unasked):
+    /// when the watch saw it happen, that idle time bounds the server's timeout.
+    fn learn_closes(&self, locked: &mut Locked, out: &[Dropped<Box<Connection>>], now: Instant) {
+        if !self.config.learn {
+            return;
+        }
+        for d in out {
+            if !matches!(d.cause, DropCause::Probe(_)) {
+                continue;
+            }
+            let Some(at) = d.conn.idle_event() else {
+                continue;
+            };
+            let since = now.checked_sub(d.idle_for).unwrap_or(now);
+            let idle = at.saturating_duration_since(since);
+            locked.learn(&d.key, Seen::Closed(idle), now);
+            if let Some(rtt) = d.conn.rtt() {
+                locked.learn(&d.key, Seen::RoundTrip(rtt), now);
+            }
+            tracing::debug!(host = %d.key, conn = d.conn.id(), idle_ms = idle.as_millis() as u64, learned_ms = locked.learned_timeout(&d.key, now).map(|t| t.as_millis() as u64), "the server closed an idle connection: learning its idle timeout");
         }
     }
 
@@ -294,6 +328,7 @@ impl PoolInner {
                 return false;
             }
             locked.sweep(now, |c: &mut Box<Connection>| c.probe(), &mut out);
+            self.learn_closes(&mut locked, &out, now);
         }
         self.finish(out);
         true
@@ -317,6 +352,7 @@ impl Slot {
             conn: Box::new(conn),
             slot: self,
             reused: false,
+            idle_for: None,
         }
     }
 
@@ -346,6 +382,8 @@ pub(crate) struct Pooled {
     conn: Box<Connection>,
     slot: Slot,
     reused: bool,
+    /// How long it had been idle when checked out (`None`: new, or handed over).
+    idle_for: Option<Duration>,
 }
 
 impl Pooled {
@@ -379,6 +417,22 @@ impl Pooled {
         &self.slot.key
     }
 
+    /// The request on this reused connection found it closed (a close race): the host's
+    /// learned idle timeout takes it in.
+    pub fn close_race(&self) {
+        let pool = &self.slot.pool;
+        let Some(idle) = self.idle_for.filter(|_| pool.config.learn) else {
+            return;
+        };
+        let now = now();
+        let mut locked = pool.lock();
+        locked.learn(&self.slot.key, Seen::Raced(idle), now);
+        if let Some(rtt) = self.conn.rtt() {
+            locked.learn(&self.slot.key, Seen::RoundTrip(rtt), now);
+        }
+        tracing::debug!(host = %self.slot.key, conn = self.conn.id(), idle_ms = idle.as_millis() as u64, learned_ms = locked.learned_timeout(&self.slot.key, now).map(|t| t.as_millis() as u64), "close race: learning the server's idle timeout");
+    }
+
     /// Counts an event on this connection's pool.
     pub fn count(&self, what: Count) {
         self.slot.pool.counters.count(what);
@@ -387,7 +441,12 @@ impl Pooled {
     /// Carries out the reuse decision made when its response ended: back to the next
     /// waiter or the idle stack on `Reuse::Idle`, closed (counted and traced) otherwise.
     pub fn release(self, reuse: Reuse) {
-        let Pooled { conn, mut slot, .. } = self;
+        let Pooled {
+            mut conn,
+            mut slot,
+            idle_for,
+            ..
+        } = self;
         let pool = slot.pool.clone();
         let terms = match reuse {
             Reuse::Idle(terms) => terms,
@@ -424,9 +483,27 @@ impl Pooled {
             }
         };
         slot.armed = false;
+        let learn = pool.config.learn;
+        if learn {
+            conn.watch_idle();
+        }
         let mut out = Vec::new();
-        pool.lock()
-            .put_idle(&slot.key, conn, now(), terms, &mut out);
+        let now = now();
+        {
+            let mut locked = pool.lock();
+            let terms = if learn {
+                if let Some(idle) = idle_for {
+                    locked.learn(&slot.key, Seen::Answered(idle), now);
+                }
+                if let Some(rtt) = conn.rtt().filter(|_| conn.responses() == 1) {
+                    locked.learn(&slot.key, Seen::RoundTrip(rtt), now);
+                }
+                locked.learned_terms(&slot.key, now, terms)
+            } else {
+                terms
+            };
+            locked.put_idle(&slot.key, conn, now, terms, &mut out);
+        }
         pool.finish(out);
     }
 }

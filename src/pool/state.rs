@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::host::{Grant, Host, Waiter};
+use super::learn::{Learned, Seen};
 use super::PoolKey;
+use crate::clock;
 use crate::conn::{Expiry, IdleTerms, Liveness};
 
 /// The caps the state enforces.
@@ -66,6 +68,7 @@ pub(crate) struct HostCounts {
     pub open: usize,
     pub idle: usize,
     pub waiters: usize,
+    pub learned_timeout: Option<Duration>,
 }
 
 /// All hosts, the global count, and the caps.
@@ -282,12 +285,54 @@ impl<C> PoolState<C> {
         for _ in 0..freed {
             self.remove_total();
         }
-        self.hosts.retain(|_, h| !h.is_unused());
+        self.hosts.retain(|_, h| !h.is_unused(now));
         self.grant_slots(now, out);
     }
 
+    /// Takes in what a connection of `key` showed, for the host's learned idle timeout. A
+    /// close or a close race starts an estimate; answers and round trips only refine one.
+    pub fn learn(&mut self, key: &PoolKey, seen: Seen, now: Instant) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            return;
+        };
+        match (&mut host.learned, seen) {
+            (Some(learned), _) => learned.observe(seen, now),
+            (None, Seen::Closed(_) | Seen::Raced(_)) => {
+                let mut learned = Box::new(Learned::new(now));
+                learned.observe(seen, now);
+                host.learned = Some(learned);
+            }
+            (None, _) => {}
+        }
+    }
+
+    /// `terms` for a connection of `key` going idle at `now`, ended earlier when the idle
+    /// timeout learned for the host says so.
+    pub fn learned_terms(&self, key: &PoolKey, now: Instant, terms: IdleTerms) -> IdleTerms {
+        let horizon = self
+            .hosts
+            .get(key)
+            .and_then(|h| h.learned.as_ref())
+            .and_then(|l| l.horizon(now));
+        match horizon.and_then(|h| clock::after(now, h)) {
+            Some(at) if terms.expires_at.is_none_or(|e| at < e) => IdleTerms {
+                expires_at: Some(at),
+                expiry: Expiry::Learned,
+            },
+            _ => terms,
+        }
+    }
+
+    /// The server idle timeout learned for `key`, if one is known.
+    pub fn learned_timeout(&self, key: &PoolKey, now: Instant) -> Option<Duration> {
+        self.hosts
+            .get(key)
+            .and_then(|h| h.learned.as_ref())
+            .and_then(|l| l.timeout(now))
+    }
+
     /// Per-host counts, for statistics.
-    pub fn host_counts(&self) -> Vec<HostCounts> {
+    pub fn host_counts(&self, now: Instant) -> Vec<HostCounts> {
         let mut v: Vec<HostCounts> = self
             .hosts
             .iter()
@@ -296,6 +341,7 @@ impl<C> PoolState<C> {
                 open: h.open(),
                 idle: h.idle_len(),
                 waiters: h.waiters_len(),
+                learned_timeout: h.learned.as_ref().and_then(|l| l.timeout(now)),
             })
             .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));

@@ -54,7 +54,7 @@ fn per_host_cap_makes_the_next_request_wait() {
     ));
     let _w = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     assert_eq!(s.total_open(), 2);
-    assert_eq!(s.host_counts()[0].waiters, 1);
+    assert_eq!(s.host_counts(Instant::now())[0].waiters, 1);
 }
 
 #[test]
@@ -73,7 +73,7 @@ fn released_connection_goes_to_the_oldest_waiter() {
     assert!(second.try_recv().is_err());
     s.put_idle(&a, 41, now, terms(now, 90), &mut out);
     assert!(matches!(second.try_recv(), Ok(Grant::Conn(41, _))));
-    assert_eq!(s.host_counts()[0].idle, 0);
+    assert_eq!(s.host_counts(Instant::now())[0].idle, 0);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn cancelled_waiter_is_removed_from_the_line() {
     let (id, _rx) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     assert!(s.cancel_waiter(&a, id));
     assert!(!s.cancel_waiter(&a, id));
-    assert_eq!(s.host_counts()[0].waiters, 0);
+    assert_eq!(s.host_counts(Instant::now())[0].waiters, 0);
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
             (2, DropCause::Probe(Liveness::Unsolicited))
         ]
     );
-    let hosts = s.host_counts();
+    let hosts = s.host_counts(Instant::now());
     assert_eq!(hosts.len(), 1, "host a had nothing left and is forgotten");
     assert_eq!((hosts[0].open, hosts[0].idle), (1, 1));
     assert_eq!(s.total_open(), 1);

@@ -28,10 +28,11 @@ pub(crate) enum Count {
     Redirect,
     RetryStatus,
     RetryRefusedByBudget,
+    ExpiredLearnedTimeout,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::RetryRefusedByBudget as usize + 1;
+const COUNTS: usize = Count::ExpiredLearnedTimeout as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -78,6 +79,7 @@ impl Counters {
             redirects: self.get(Count::Redirect),
             retries_status: self.get(Count::RetryStatus),
             retries_refused_by_budget: self.get(Count::RetryRefusedByBudget),
+            expired_learned_timeout: self.get(Count::ExpiredLearnedTimeout),
             hosts: gauges,
         }
     }
@@ -152,6 +154,9 @@ pub struct Stats {
     /// Retries not made because the client's retry budget was spent: the error or the
     /// answer was returned instead.
     pub retries_refused_by_budget: u64,
+    /// Idle connections not reused because they reached the idle timeout learned for
+    /// their host (the server's own, estimated from the closes seen, less the round trip).
+    pub expired_learned_timeout: u64,
     /// Per host, sorted by scheme, host and port.
     pub hosts: Vec<HostStats>,
 }
@@ -181,6 +186,9 @@ pub struct HostStats {
     pub in_use: usize,
     /// Requests waiting.
     pub waiters: usize,
+    /// The idle timeout learned for the host's server, if one is known: see
+    /// `ClientBuilder::learn_idle_timeouts`.
+    pub learned_idle_timeout: Option<std::time::Duration>,
 }
 
 impl Stats {

@@ -1,0 +1,91 @@
+//! Timing what arrives on an idle connection, without a task: when a connection goes idle,
+//! its socket's read readiness is registered with a waker of its own, and the runtime's I/O
+//! driver wakes it the moment a FIN (or an unasked `408`) arrives. The wake only notes the
+//! time. Whether the connection is really closed is still the probe's to say, at checkout
+//! or in the sweep; the time tells the learned idle timeout (`pool::learn`) when it
+//! happened, not merely that it had happened by the next look.
+//!
+//! Costs: one small allocation per connection (made the first time it goes idle), and on
+//! each release one readiness check, with a `peek` when the runtime still thinks the socket
+//! readable from the last read.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::clock;
+
+/// The waker of an idle connection: notes when it was first woken.
+pub(crate) struct IdleWatch {
+    base: Instant,
+    /// Nanoseconds after `base`, plus one, of the first wake since armed (0: none).
+    woken: AtomicU64,
+}
+
+impl IdleWatch {
+    pub fn new(base: Instant) -> Arc<IdleWatch> {
+        Arc::new(IdleWatch {
+            base,
+            woken: AtomicU64::new(0),
+        })
+    }
+
+    /// When something arrived since the watch was armed.
+    pub fn woken_at(&self) -> Option<Instant> {
+        match self.woken.load(Ordering::Relaxed) {
+            0 => None,
+            n => clock::after(self.base, Duration::from_nanos(n - 1)),
+        }
+    }
+
+    fn note(&self) {
+        let since = clock::now().saturating_duration_since(self.base);
+        let n = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+        let _ = self
+            .woken
+            .compare_exchange(0, n, Ordering::Relaxed, Ordering::Relaxed);
+    }
+}
+
+impl Wake for IdleWatch {
+    fn wake(self: Arc<Self>) {
+        self.note();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.note();
+    }
+}
+
+/// Arms `watch` on `tcp`: cleared, then registered for the next read readiness. When
+/// bytes or a FIN are already there, the watch notes now.
+pub(crate) fn arm(watch: &Arc<IdleWatch>, tcp: &TcpStream) {
+    watch.woken.store(0, Ordering::Relaxed);
+    let waker = Waker::from(watch.clone());
+    let mut cx = Context::from_waker(&waker);
+    // Readiness left over from the last read is cleared by a `peek` that finds nothing,
+    // and the next poll registers.
+    for _ in 0..3 {
+        match tcp.poll_read_ready(&mut cx) {
+            Poll::Pending => return,
+            Poll::Ready(Err(_)) => return watch.note(),
+            Poll::Ready(Ok(())) => {
+                let mut byte = [MaybeUninit::<u8>::uninit(); 1];
+                match tcp.try_io(Interest::READABLE, || SockRef::from(tcp).peek(&mut byte)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    // Bytes, a FIN or an error are there already.
+                    _ => return watch.note(),
+                }
+            }
+        }
+    }
+    // Readiness kept coming back with nothing to read: left unarmed; the probe still
+    // sees a close at checkout, only its time is not known.
+}

@@ -1,0 +1,218 @@
+//! Learned idle timeouts (DESIGN.md §1b "Stale connections, beyond what servers
+//! advertise"), on a real round trip: every test goes through the delaying proxy
+//! (`support/delay.rs`, 10 ms each way) to a server that closes idle connections after
+//! `T` without saying so (the scripted server, or nginx with `keepalive_timeout 600ms`).
+//!
+//! Sequential requests leave gaps uniform in [0.8 T, 1.2 T] (a seeded generator). A
+//! request sent at idle `x` reaches the server at its idle `x + RTT`, and the server's FIN
+//! reaches the client at idle `T`: a request sent in [T - RTT, T) meets a closed connection,
+//! which a POST cannot survive. Without learning that is about RTT / (0.4 T) of the POSTs;
+//! with learning, after the first FIN or two, none but a rare one. An ideal client (one
+//! that knows `T` and the round trip) opens a connection for every gap of at least
+//! `T - RTT`; the learning client may open at most 10% more.
+//!
+//! The figures are printed: `cargo test --test learned_timeouts -- --nocapture`. They are
+//! timing facts of a real socket, so the assertions leave room: at least 2 losses without
+//! learning (about 8 are expected), at most 2 after the first 5 requests with it.
+
+mod servers;
+mod support;
+
+use std::time::Duration;
+
+use support::delay::DelayProxy;
+use support::{ConnPolicy, Reply, Script, TestServer};
+
+const ONE_WAY: Duration = Duration::from_millis(10);
+const RTT: Duration = Duration::from_millis(20);
+/// The server's idle timeout, never advertised.
+const T: Duration = Duration::from_millis(600);
+const REQUESTS: usize = 100;
+/// Requests before the losses are counted against learning: it needs a FIN to learn from.
+const WARM_UP: usize = 5;
+
+/// The idle gaps after each request but the last: uniform in [0.8 T, 1.2 T].
+fn gaps(seed: u64) -> Vec<Duration> {
+    let mut state = seed;
+    let low = T.as_micros() as u64 * 8 / 10;
+    let span = T.as_micros() as u64 * 4 / 10;
+    (1..REQUESTS)
+        .map(|_| {
+            // splitmix64
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            Duration::from_micros(low + (z ^ (z >> 31)) % span)
+        })
+        .collect()
+}
+
+/// Connections an ideal client opens: the first, and one after every gap past `T - RTT`.
+fn ideal_connections(gaps: &[Duration]) -> u64 {
+    1 + gaps.iter().filter(|g| **g >= T - RTT).count() as u64
+}
+
+#[derive(Debug)]
+struct Run {
+    /// Which requests failed (all with `ClosedBeforeResponse`).
+    lost: Vec<usize>,
+    opened: u64,
+    ideal: u64,
+    expired_learned: u64,
+    learned: Option<Duration>,
+}
+
+impl Run {
+    fn lost_after_warm_up(&self) -> usize {
+        self.lost.iter().filter(|i| **i >= WARM_UP).count()
+    }
+
+    fn print(&self, what: &str) {
+        println!(
+            "{what}: {} of {REQUESTS} lost ({} after the first {WARM_UP}), {} connections opened \
+             (ideal {}, +{:.1}%), {} expired at the learned timeout, learned {:?}",
+            self.lost.len(),
+            self.lost_after_warm_up(),
+            self.opened,
+            self.ideal,
+            (self.opened as f64 / self.ideal as f64 - 1.0) * 100.0,
+            self.expired_learned,
+            self.learned,
+        );
+    }
+}
+
+/// Sends sequential requests (POSTs, or GETs) to `url`, one more than `gaps`, with those
+/// gaps between them.
+async fn run(client: &tether::Client, url: &str, post: bool, gaps: &[Duration]) -> Run {
+    let mut lost = Vec::new();
+    for i in 0..=gaps.len() {
+        let req = if post {
+            client.post(format!("{url}{i}")).body("payload")
+        } else {
+            client.get(format!("{url}{i}"))
+        };
+        match req.send().await {
+            Ok(resp) => {
+                assert_eq!(resp.status(), 200, "request {i}");
+                resp.bytes()
+                    .await
+                    .unwrap_or_else(|e| panic!("request {i}: {e}"));
+            }
+            Err(e) if e.kind() == tether::ErrorKind::ClosedBeforeResponse => lost.push(i),
+            Err(e) => panic!("request {i}: {e}"),
+        }
+        if let Some(gap) = gaps.get(i) {
+            tokio::time::sleep(*gap).await;
+        }
+    }
+    let stats = client.stats();
+    Run {
+        lost,
+        opened: stats.connections_opened,
+        ideal: ideal_connections(gaps),
+        expired_learned: stats.expired_learned_timeout,
+        learned: stats.hosts.iter().find_map(|h| h.learned_idle_timeout),
+    }
+}
+
+/// The scripted server closing idle connections after `T`, behind the delaying proxy.
+async fn scripted() -> (TestServer, DelayProxy) {
+    let server = TestServer::start(
+        Script::new()
+            .always(Reply::ok("ok"))
+            .conn_policy(ConnPolicy {
+                idle_close: Some(T),
+                ..ConnPolicy::default()
+            })
+            .lifetime(Duration::from_secs(180)),
+    )
+    .await;
+    let proxy = DelayProxy::start(server.addr(), ONE_WAY).await;
+    (server, proxy)
+}
+
+fn client(learn: bool) -> tether::Client {
+    tether::Client::builder()
+        .learn_idle_timeouts(learn)
+        .build()
+        .expect("client")
+}
+
+/// What learning must achieve on any server that closes idle connections after `T`.
+fn check_learned(run: &Run) {
+    assert!(
+        run.lost_after_warm_up() <= 2,
+        "learning should keep POSTs out of the close race: {run:?}"
+    );
+    assert!(
+        run.opened * 10 <= run.ideal * 11,
+        "at most 10% more connections than an ideal client: {run:?}"
+    );
+    assert!(run.expired_learned > 0, "{run:?}");
+    let learned = run.learned.expect("a learned timeout");
+    assert!(
+        learned >= T - Duration::from_millis(5) && learned <= T + Duration::from_millis(50),
+        "learned {learned:?} for a server timeout of {T:?}"
+    );
+}
+
+/// Side by side (two servers, two proxies, the same gaps, one runtime): without learning
+/// POSTs are lost to the close race; with it, they are not.
+#[tokio::test]
+async fn learning_keeps_posts_out_of_the_close_race_that_loses_them_without() {
+    let ((_off_server, off_proxy), (_on_server, on_proxy)) = tokio::join!(scripted(), scripted());
+    let gaps = gaps(1);
+    let (off_client, on_client) = (client(false), client(true));
+    let (off_url, on_url) = (off_proxy.url("/post/"), on_proxy.url("/post/"));
+    let (off, on) = tokio::join!(
+        run(&off_client, &off_url, true, &gaps),
+        run(&on_client, &on_url, true, &gaps),
+    );
+    off.print("scripted server, learning off, POSTs");
+    println!(
+        "  expected about RTT / (0.4 T) = {:.1}%",
+        RTT.as_secs_f64() / (0.4 * T.as_secs_f64()) * 100.0
+    );
+    on.print("scripted server, learning on, POSTs");
+    assert!(
+        off.lost.len() >= 2,
+        "the close race should cost POSTs without learning: {off:?}"
+    );
+    assert_eq!(off.expired_learned, 0);
+    assert_eq!(off.learned, None, "nothing is learned when learning is off");
+    check_learned(&on);
+}
+
+#[tokio::test]
+async fn learning_keeps_posts_out_of_nginx_close_race() {
+    let test = "learning_keeps_posts_out_of_nginx_close_race";
+    if !servers::installed("nginx", "-v", test) {
+        return;
+    }
+    let nginx = servers::start_nginx(
+        test,
+        &servers::NginxConf {
+            // One parameter: nginx sends no `Keep-Alive` header.
+            keepalive_timeout: "600ms",
+            keepalive_requests: 1000,
+        },
+    );
+    let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], nginx.port()));
+    let proxy = DelayProxy::start(upstream, ONE_WAY).await;
+    let learning = client(true);
+    let posts = run(&learning, &proxy.url("/post/"), true, &gaps(2)).await;
+    posts.print("nginx, learning on, POSTs");
+    check_learned(&posts);
+
+    // GETs on the same client: still no error at all.
+    let before = learning.stats().connections_opened;
+    let gets = run(&learning, &proxy.url("/get/"), false, &gaps(3)[..30]).await;
+    println!(
+        "nginx, learning on, 31 GETs: {} lost, {} connections opened",
+        gets.lost.len(),
+        gets.opened - before
+    );
+    assert!(gets.lost.is_empty(), "{gets:?}");
+}
