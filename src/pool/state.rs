@@ -291,18 +291,23 @@ impl<C> PoolState<C> {
 
     /// Takes in what a connection of `key` showed, for the host's learned idle timeout. A
     /// close or a close race starts an estimate; answers and round trips only refine one.
+    /// The host's entry is made if it is gone: the sweep may just have forgotten it with
+    /// its last connection.
     pub fn learn(&mut self, key: &PoolKey, seen: Seen, now: Instant) {
-        let Some(host) = self.hosts.get_mut(key) else {
-            return;
+        let starts = matches!(seen, Seen::Closed(_) | Seen::Raced(_));
+        let host = match self.hosts.get_mut(key) {
+            Some(host) => host,
+            None if starts => self.hosts.entry(key.clone()).or_default(),
+            None => return,
         };
-        match (&mut host.learned, seen) {
-            (Some(learned), _) => learned.observe(seen, now),
-            (None, Seen::Closed(_) | Seen::Raced(_)) => {
+        match &mut host.learned {
+            Some(learned) => learned.observe(seen, now),
+            None if starts => {
                 let mut learned = Box::new(Learned::new(now));
                 learned.observe(seen, now);
                 host.learned = Some(learned);
             }
-            (None, _) => {}
+            None => {}
         }
     }
 

@@ -324,3 +324,36 @@ fn idle_connections_of_another_runtime_are_left_for_it() {
         _ => panic!("expected the other runtime's idle connection"),
     }
 }
+
+#[test]
+fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
+    use super::super::learn::{Seen, MEMORY};
+    let now = Instant::now();
+    let mut s: PoolState<u32> = PoolState::new(caps(2, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    // Nothing learned: the terms stand.
+    assert_eq!(s.learned_terms(&a, now, terms(now, 90)), terms(now, 90));
+    // A round trip alone starts nothing.
+    s.learn(&a, Seen::RoundTrip(Duration::from_millis(20)), now);
+    assert_eq!(s.learned_timeout(&a, now), None);
+    // A FIN after 5 s of idle, seen by a sweep that has already forgotten the host.
+    s.learn(&a, Seen::Closed(Duration::from_secs(5)), now);
+    s.learn(&a, Seen::RoundTrip(Duration::from_millis(20)), now);
+    assert_eq!(s.learned_timeout(&a, now), Some(Duration::from_secs(5)));
+    let ended = s.learned_terms(&a, now, terms(now, 90));
+    assert_eq!(ended.expiry, Expiry::Learned);
+    let left = ended.expires_at.map(|at| at - now);
+    assert!(
+        left.is_some_and(|l| l > Duration::from_millis(4_900) && l < Duration::from_secs(5)),
+        "{left:?}"
+    );
+    // Terms that end sooner stay as they are.
+    assert_eq!(s.learned_terms(&a, now, terms(now, 2)), terms(now, 2));
+    // Kept by the sweep while it is fresh, with nothing open; forgotten once stale.
+    s.sweep(now + MEMORY - Duration::from_secs(1), alive, &mut out);
+    assert_eq!(s.host_counts(now).len(), 1);
+    s.sweep(now + MEMORY, alive, &mut out);
+    assert!(s.host_counts(now).is_empty());
+    assert_eq!(s.learned_timeout(&a, now), None);
+}
