@@ -33,6 +33,11 @@ fn idle_408() -> Script {
     })
 }
 
+/// One host left, with nothing open but the idle timeout learned from its server's close.
+fn learned_only(stats: &tether::Stats) -> bool {
+    matches!(&stats.hosts[..], [h] if h.open == 0 && h.idle == 0 && h.learned_idle_timeout.is_some())
+}
+
 #[tokio::test]
 async fn idle_conn_closed_by_server_is_not_reused() {
     let server = TestServer::start(idle_close()).await;
@@ -104,10 +109,12 @@ async fn sweep_closes_idle_conns_the_server_closed_without_any_request() {
     server
         .wait_until(|s| s.client_closed_after_server_fin == 1)
         .await;
-    eventually("the host is forgotten", || client.stats().hosts.is_empty()).await;
+    eventually("the connection is closed", || client.stats().open == 0).await;
     let stats = client.stats();
     assert_eq!((stats.open, stats.idle), (0, 0));
     assert_eq!(stats.idle_closed_by_server, 1);
+    // The host stays known, with nothing open, for the idle timeout it taught.
+    assert!(learned_only(&stats), "{stats:?}");
     assert_eq!(server.stats().accepted, 1);
 }
 
@@ -122,10 +129,11 @@ async fn sweep_closes_idle_conns_that_got_an_unsolicited_408() {
     server.wait_until(|s| s.closed_by_server == 1).await;
     // Closing a socket with unread bytes (the 408) sends a reset, which the server's
     // counters do not tell from a vanished client: watch the client's side instead.
-    eventually("the host is forgotten", || client.stats().hosts.is_empty()).await;
+    eventually("the connection is closed", || client.stats().open == 0).await;
     let stats = client.stats();
     assert_eq!(stats.unsolicited_responses, 1);
     assert_eq!((stats.open, stats.idle), (0, 0));
+    assert!(learned_only(&stats), "{stats:?}");
 }
 
 #[tokio::test]

@@ -540,3 +540,28 @@ async fn a_tls_handshake_that_never_completes_times_out_at_the_connect_timeout()
     let c = client.stats();
     assert_eq!((c.open, retries(&c)), (0, 0));
 }
+
+/// The learned idle timeouts watch TLS connections too: a server that sends
+/// `close_notify` after 300 ms idle is learned as 300 ms when the next request comes
+/// 1.5 s later, not at that request.
+#[tokio::test]
+async fn a_close_on_an_idle_tls_connection_is_timed_when_it_arrives() {
+    let idle = Duration::from_millis(300);
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES))
+        .when_idle(idle, IdleAction::CloseNotify)
+        .start()
+        .await;
+    let client = client_trusting(&ca);
+    let url = server.url("localhost", "/");
+    get_hello(&client, &url).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    get_hello(&client, &url).await;
+    let c = client.stats();
+    let learned = c.hosts.iter().find_map(|h| h.learned_idle_timeout);
+    assert!(
+        learned.is_some_and(|l| l >= idle && l < idle + Duration::from_millis(100)),
+        "learned {learned:?} for a server closing after {idle:?}"
+    );
+    assert_eq!(c.connections_opened, 2, "{c:?}");
+}

@@ -272,8 +272,18 @@ impl Connection {
         self.watch.as_ref().and_then(|w| w.woken_at())
     }
 
-    /// Checks without blocking whether the server closed or spoke while idle.
+    /// Checks without blocking whether the server closed or spoke while idle. When the
+    /// watch saw something arrive yet the connection is alive (a TLS session ticket or
+    /// key update), the watch is armed again, so that the time it keeps is a close's.
     pub fn probe(&mut self) -> Liveness {
+        let alive = self.probe_socket();
+        if alive == Liveness::Alive && self.idle_event().is_some() {
+            self.watch_idle();
+        }
+        alive
+    }
+
+    fn probe_socket(&mut self) -> Liveness {
         if !self.buf.is_empty() {
             return Liveness::Unsolicited;
         }

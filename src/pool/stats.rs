@@ -157,7 +157,9 @@ pub struct Stats {
     /// Idle connections not reused because they reached the idle timeout learned for
     /// their host (the server's own, estimated from the closes seen, less the round trip).
     pub expired_learned_timeout: u64,
-    /// Per host, sorted by scheme, host and port.
+    /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
+    /// while it keeps an idle timeout learned from its server (5 minutes after the last
+    /// thing its connections showed).
     pub hosts: Vec<HostStats>,
 }
 
