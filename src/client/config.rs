@@ -8,7 +8,12 @@ use http::{HeaderMap, HeaderValue};
 
 use rustls::ClientConfig;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::conn::connect::Dialer;
 use crate::conn::tls::TlsSettings;
+use crate::conn::Resolve;
 use crate::conn::ReuseLimits;
 use crate::proto::HeadLimits;
 
@@ -179,7 +184,43 @@ pub(crate) struct Config {
     /// The rustls configuration built from `tls_settings`: one per client, so one session
     /// cache for all its connections.
     pub tls: Option<Arc<ClientConfig>>,
+    /// What the builder was told about connecting.
+    pub connect: ConnectSettings,
+    /// The dialer built from `connect` (resolver, cache, pins, socket options).
+    pub dialer: Option<Arc<Dialer>>,
 }
+
+/// How to connect: the resolver, its cache, pinned names, socket options.
+#[derive(Clone)]
+pub(crate) struct ConnectSettings {
+    pub resolver: Option<Arc<dyn Resolve>>,
+    pub dns_cache_ttl: Duration,
+    pub pins: HashMap<String, Vec<IpAddr>>,
+    pub local_address: Option<IpAddr>,
+    pub tcp_keepalive: Option<Duration>,
+}
+
+impl Default for ConnectSettings {
+    fn default() -> Self {
+        ConnectSettings {
+            resolver: None,
+            dns_cache_ttl: DEFAULT_DNS_CACHE_TTL,
+            pins: HashMap::new(),
+            local_address: None,
+            tcp_keepalive: None,
+        }
+    }
+}
+
+/// How long a name's addresses are cached.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .dns_cache_ttl(tether::DEFAULT_DNS_CACHE_TTL * 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub const DEFAULT_DNS_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl Default for Config {
     fn default() -> Self {
@@ -223,6 +264,8 @@ impl Default for Config {
             },
             tls_settings: TlsSettings::default(),
             tls: None,
+            connect: ConnectSettings::default(),
+            dialer: None,
         }
     }
 }

@@ -28,13 +28,14 @@ use crate::pool::{Caps, Pool, PoolConfig, Stats};
 use config::Config;
 
 pub use crate::conn::tls::{Certificate, Identity, PemError};
-pub use crate::conn::BoxError;
+pub use crate::conn::{BoxError, Resolve, Resolving};
 pub use body::Body;
 pub use config::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
-    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL,
-    DEFAULT_USER_AGENT, POLITE_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
+    POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Response, ResponseBody};
@@ -553,6 +554,88 @@ impl ClientBuilder {
         self
     }
 
+    /// Resolves host names with `resolver` instead of the system's. Its answers are
+    /// cached like the system resolver's (`dns_cache_ttl`).
+    ///
+    /// ```
+    /// # use std::net::{IpAddr, Ipv4Addr};
+    /// # use std::sync::Arc;
+    /// struct Loopback;
+    /// impl tether::Resolve for Loopback {
+    ///     fn resolve(&self, _name: &str) -> tether::Resolving {
+    ///         Box::pin(async { Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]) })
+    ///     }
+    /// }
+    /// let client = tether::Client::builder().dns_resolver(Arc::new(Loopback)).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn dns_resolver<R: Resolve>(mut self, resolver: Arc<R>) -> Self {
+        self.config.connect.resolver = Some(resolver);
+        self
+    }
+
+    /// How long a name's addresses are kept (default 30 s; a failed lookup is kept at most
+    /// 1 s). `Duration::ZERO` asks the resolver for every new connection.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .dns_cache_ttl(std::time::Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn dns_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.config.connect.dns_cache_ttl = ttl;
+        self
+    }
+
+    /// Pins `domain` to `addr`'s IP address for this client, as curl's `--resolve`: no
+    /// lookup is made for it. The port comes from the URL (the one in `addr` is ignored).
+    /// Pinning a domain several times gives it several addresses, tried in that order.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .resolve("api.example", "127.0.0.1:0".parse().unwrap())
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn resolve(mut self, domain: &str, addr: std::net::SocketAddr) -> Self {
+        self.config
+            .connect
+            .pins
+            .entry(domain.to_ascii_lowercase())
+            .or_default()
+            .push(addr.ip());
+        self
+    }
+
+    /// Binds every connection to this local address (`None`: the system picks). Addresses
+    /// of the other IP family are not tried.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn local_address<T: Into<Option<std::net::IpAddr>>>(mut self, addr: T) -> Self {
+        self.config.connect.local_address = addr.into();
+        self
+    }
+
+    /// Turns on TCP keep-alive probes after this long without traffic (`None`, the
+    /// default: off).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .tcp_keepalive(std::time::Duration::from_secs(60))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tcp_keepalive<D: Into<Option<Duration>>>(mut self, idle: D) -> Self {
+        self.config.connect.tcp_keepalive = idle.into();
+        self
+    }
+
     /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
     ///
     /// ```
@@ -716,6 +799,17 @@ impl ClientBuilder {
             max_requests: config.max_requests_per_connection,
             max_lifetime: config.max_lifetime,
         };
+        let connect = &config.connect;
+        let resolver = connect
+            .resolver
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::conn::dns::SystemResolver));
+        config.dialer = Some(Arc::new(crate::conn::connect::Dialer {
+            dns: crate::conn::dns::DnsCache::new(resolver, connect.dns_cache_ttl),
+            pins: connect.pins.clone(),
+            local_address: connect.local_address,
+            tcp_keepalive: connect.tcp_keepalive,
+        }));
         let pool = Pool::new(PoolConfig {
             caps: Caps {
                 per_host: config.max_per_host,

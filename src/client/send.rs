@@ -505,9 +505,23 @@ async fn acquire(
             let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
             // Boxed: dialing (TLS above all) needs far more state than a reused connection,
             // and every request's future would otherwise carry that size.
-            let open = Box::pin(Connection::open(key, connect_by, config.tls.as_ref()));
+            let Some(dialer) = config.dialer.as_ref() else {
+                return Err(Error::msg(
+                    crate::ErrorKind::Connect,
+                    "the client has no dialer",
+                ));
+            };
+            let open = Box::pin(Connection::open(
+                key,
+                connect_by,
+                config.tls.as_ref(),
+                dialer,
+            ));
             match open.await {
-                Ok(conn) => Ok(slot.fill(conn)),
+                Ok((conn, report)) => {
+                    count_dial(client, key, conn.id(), report);
+                    Ok(slot.fill(conn))
+                }
                 Err(e) => {
                     slot.connect_failed(&e);
                     Err(e)
@@ -546,6 +560,29 @@ async fn exchange(
         )
         .await;
     (result.map(|answer| (answer, reader)), progress)
+}
+
+/// Counts and traces what a dial did: the lookup, and the addresses tried.
+fn count_dial(client: &Client, key: &PoolKey, conn: u64, report: crate::conn::connect::DialReport) {
+    use crate::conn::connect::Found;
+    use crate::conn::dns::Looked;
+    let pool = &client.pool;
+    let dns = match report.found {
+        Found::Literal => "ip literal",
+        Found::Pinned => "pinned",
+        Found::Looked(Looked::Cached) => {
+            pool.count(Count::DnsCacheHit);
+            "cached"
+        }
+        Found::Looked(Looked::Resolved) => {
+            pool.count(Count::DnsLookup);
+            "resolved"
+        }
+    };
+    for _ in 0..report.attempts {
+        pool.count(Count::DialAttempt);
+    }
+    tracing::debug!(host = %key, conn, dns, attempts = report.attempts, "dialed");
 }
 
 /// Counts and traces a retry.

@@ -1,56 +1,254 @@
-//! Dialing: resolve the host (IP literals need no lookup), open a TCP connection within the
-//! connect timeout, trying each resolved address in turn, and set `TCP_NODELAY` (a request
-//! is written whole, so Nagle's algorithm only adds latency).
+//! Dialing: find the host's addresses (an IP literal needs no lookup; a pinned name takes
+//! its pins; any other name goes through the client's cached resolver, `dns.rs`), then
+//! connect by Happy Eyeballs (RFC 8305) within the connect timeout, and set the socket's
+//! options: `TCP_NODELAY` (a request is written whole, so Nagle's algorithm only adds
+//! latency) and TCP keep-alive when asked.
+//!
+//! Happy Eyeballs: the addresses are interleaved by family, starting with the family the
+//! resolver put first; an attempt starts every [`ATTEMPT_DELAY`], or at once when the
+//! previous one fails; the first to connect wins and the others are dropped (closing
+//! their sockets). All of it happens inside the one slot the pool reserved for this
+//! dial. With `local_address`, each socket is bound to it first, and addresses of the
+//! other family are skipped.
 //!
 //! TLS on top of the TCP stream is `tls.rs`; this file knows nothing of it.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
+use socket2::{SockRef, TcpKeepalive};
+use tokio::net::{TcpSocket, TcpStream};
 
+use super::dns::{DnsCache, Looked};
 use crate::error::{Error, ErrorKind};
 
-/// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit).
-pub(crate) async fn connect_tcp(
-    host: &str,
-    port: u16,
-    deadline: Option<Instant>,
-) -> Result<TcpStream, Error> {
-    let Some(deadline) = deadline else {
-        return dial(host, port).await;
-    };
-    match tokio::time::timeout_at(deadline.into(), dial(host, port)).await {
-        Ok(result) => result,
-        Err(_) => {
-            Err(Error::timeout("connect").context(format!("connect to {host}:{port} timed out")))
+/// The wait before the next address is tried while an attempt is pending (RFC 8305 §5).
+pub(crate) const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// How a client dials: its resolver and cache, pinned names, socket options.
+pub(crate) struct Dialer {
+    pub dns: DnsCache,
+    /// Names answered without a lookup (`ClientBuilder::resolve`), lower-cased.
+    pub pins: HashMap<String, Vec<IpAddr>>,
+    pub local_address: Option<IpAddr>,
+    pub tcp_keepalive: Option<Duration>,
+}
+
+/// How the addresses were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The host is an IP literal.
+    Literal,
+    /// A pinned name.
+    Pinned,
+    /// Looked up, from the cache or the resolver.
+    Looked(Looked),
+}
+
+/// What a dial did, for the client's counters and tracing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DialReport {
+    pub found: Found,
+    /// TCP connection attempts started (one per address tried).
+    pub attempts: u32,
+}
+
+impl Dialer {
+    /// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit).
+    pub async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: Option<Instant>,
+    ) -> Result<(TcpStream, DialReport), Error> {
+        let dial = self.dial(host, port);
+        let Some(deadline) = deadline else {
+            return dial.await;
+        };
+        match tokio::time::timeout_at(deadline.into(), dial).await {
+            Ok(result) => result,
+            Err(_) => {
+                Err(Error::timeout("connect")
+                    .context(format!("connect to {host}:{port} timed out")))
+            }
+        }
+    }
+
+    async fn dial(&self, host: &str, port: u16) -> Result<(TcpStream, DialReport), Error> {
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let (ips, found): (Arc<[IpAddr]>, Found) = match literal.parse::<IpAddr>() {
+            Ok(ip) => (Arc::from([ip]), Found::Literal),
+            Err(_) => match self.pins.get(host) {
+                Some(pinned) => (pinned.as_slice().into(), Found::Pinned),
+                None => {
+                    let (ips, looked) = self.dns.lookup(host).await?;
+                    (ips, Found::Looked(looked))
+                }
+            },
+        };
+        let addrs: Vec<SocketAddr> = interleave(&ips)
+            .into_iter()
+            .filter(|ip| {
+                self.local_address
+                    .is_none_or(|l| l.is_ipv4() == ip.is_ipv4())
+            })
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        if addrs.is_empty() {
+            return Err(Error::msg(
+                ErrorKind::Connect,
+                format!("{host} has no address of the local address's family"),
+            ));
+        }
+        let (result, attempts) = happy_eyeballs(&addrs, self.local_address).await;
+        let report = DialReport { found, attempts };
+        match result {
+            Ok(stream) => {
+                // Best effort: a socket that refuses an option still works.
+                let _ = stream.set_nodelay(true);
+                if let Some(idle) = self.tcp_keepalive {
+                    let _ = SockRef::from(&stream)
+                        .set_tcp_keepalive(&TcpKeepalive::new().with_time(idle));
+                }
+                Ok((stream, report))
+            }
+            Err(e) => {
+                let tried = if attempts == 1 {
+                    String::new()
+                } else {
+                    format!(" ({attempts} addresses tried)")
+                };
+                Err(Error::new(ErrorKind::Connect, e)
+                    .context(format!("connecting to {host}:{port}{tried}")))
+            }
         }
     }
 }
 
-async fn dial(host: &str, port: u16) -> Result<TcpStream, Error> {
-    let literal = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let addrs: Vec<SocketAddr> = match literal.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect, e).context(format!("resolving {host}")))?
-            .collect(),
+/// The addresses in the order to try them: alternating families, starting with the
+/// family of the first (RFC 8305 §4), each family in the resolver's order.
+pub(crate) fn interleave(ips: &[IpAddr]) -> Vec<IpAddr> {
+    let Some(first) = ips.first() else {
+        return Vec::new();
     };
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => {
-                // Best effort: a socket that refuses the option still works.
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
-            Err(e) => last = e,
+    let (mut same, mut other): (Vec<IpAddr>, Vec<IpAddr>) =
+        ips.iter().partition(|ip| ip.is_ipv4() == first.is_ipv4());
+    same.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(ips.len());
+    loop {
+        match (same.pop(), other.pop()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
         }
     }
-    Err(Error::new(ErrorKind::Connect, last).context(format!("connecting to {host}:{port}")))
+}
+
+type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+
+/// One connection attempt, bound to `local` first when given.
+fn attempt(addr: SocketAddr, local: Option<IpAddr>) -> Attempt {
+    Box::pin(async move {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(local) = local {
+            socket.bind(SocketAddr::new(local, 0))?;
+        }
+        socket.connect(addr).await
+    })
+}
+
+/// Races attempts to `addrs` as RFC 8305 says; the winner, or the last error, and how many
+/// attempts were started.
+async fn happy_eyeballs(
+    addrs: &[SocketAddr],
+    local: Option<IpAddr>,
+) -> (io::Result<TcpStream>, u32) {
+    let mut running: Vec<Attempt> = Vec::new();
+    let mut next = 0;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+    let mut timer = Box::pin(tokio::time::sleep(ATTEMPT_DELAY));
+    let result = std::future::poll_fn(|cx| loop {
+        // Start the next attempt when none runs, or when the delay has passed.
+        let start =
+            next < addrs.len() && (running.is_empty() || timer.as_mut().poll(cx).is_ready());
+        if start {
+            running.push(attempt(addrs[next], local));
+            next += 1;
+            timer
+                .as_mut()
+                .reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
+        }
+        let mut i = 0;
+        let mut failed = false;
+        while i < running.len() {
+            match running[i].as_mut().poll(cx) {
+                Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
+                Poll::Ready(Err(e)) => {
+                    last = e;
+                    drop(running.swap_remove(i));
+                    failed = true;
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+        if running.is_empty() && next >= addrs.len() {
+            return Poll::Ready(Err(std::mem::replace(
+                &mut last,
+                io::Error::other("no addresses"),
+            )));
+        }
+        // A failure starts the next attempt at once; otherwise wait for a wake.
+        if !(failed || start) {
+            return Poll::Pending;
+        }
+    })
+    .await;
+    (result, next as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn addresses_alternate_families_starting_with_the_first() {
+        let rows: &[(&[&str], &[&str])] = &[
+            (&[], &[]),
+            (&["10.0.0.1"], &["10.0.0.1"]),
+            (
+                &["::1", "::2", "10.0.0.1", "10.0.0.2", "::3"],
+                &["::1", "10.0.0.1", "::2", "10.0.0.2", "::3"],
+            ),
+            (
+                &["10.0.0.1", "::1", "::2", "::3"],
+                &["10.0.0.1", "::1", "::2", "::3"],
+            ),
+            (
+                &["10.0.0.1", "10.0.0.2", "::1"],
+                &["10.0.0.1", "::1", "10.0.0.2"],
+            ),
+        ];
+        for (given, expected) in rows {
+            let given: Vec<IpAddr> = given.iter().map(|s| ip(s)).collect();
+            let expected: Vec<IpAddr> = expected.iter().map(|s| ip(s)).collect();
+            assert_eq!(interleave(&given), expected, "{given:?}");
+        }
+    }
 }

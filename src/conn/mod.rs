@@ -9,6 +9,7 @@
 //! bytes mean, and the pool carries out the reuse decision.
 
 pub(crate) mod connect;
+pub(crate) mod dns;
 mod exchange;
 pub(crate) mod origin;
 pub(crate) mod probe;
@@ -34,6 +35,7 @@ use tokio_rustls::client::TlsStream;
 use crate::clock;
 use crate::error::{Error, ErrorKind};
 
+pub use dns::{Resolve, Resolving};
 pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
 pub(crate) use origin::{Origin, Scheme};
 pub(crate) use probe::Liveness;
@@ -127,8 +129,11 @@ impl Connection {
         origin: &Origin,
         deadline: Option<Instant>,
         tls: Option<&Arc<ClientConfig>>,
-    ) -> Result<Connection, Error> {
-        let tcp = connect::connect_tcp(origin.host(), origin.port(), deadline).await?;
+        dialer: &connect::Dialer,
+    ) -> Result<(Connection, connect::DialReport), Error> {
+        let (tcp, report) = dialer
+            .connect(origin.host(), origin.port(), deadline)
+            .await?;
         let peer = tcp.peer_addr().ok();
         let io = match origin.scheme() {
             Scheme::Http => Io::Tcp(tcp),
@@ -149,22 +154,25 @@ impl Connection {
                 }
             }
         };
-        Ok(Connection {
-            io,
-            buf: BytesMut::new(),
-            read_size: READ_CHUNK,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            // The pool's clock, which `max_lifetime` is checked against.
-            created: clock::now(),
-            runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
-            peer,
-            responses: 0,
-            terms: reuse::ServerTerms::default(),
-            received: 0,
-            timeouts: Timeouts::default(),
-            first_rtt: None,
-            watch: None,
-        })
+        Ok((
+            Connection {
+                io,
+                buf: BytesMut::new(),
+                read_size: READ_CHUNK,
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                // The pool's clock, which `max_lifetime` is checked against.
+                created: clock::now(),
+                runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+                peer,
+                responses: 0,
+                terms: reuse::ServerTerms::default(),
+                received: 0,
+                timeouts: Timeouts::default(),
+                first_rtt: None,
+                watch: None,
+            },
+            report,
+        ))
     }
 
     /// A process-unique id, for tracing.

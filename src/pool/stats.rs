@@ -29,10 +29,13 @@ pub(crate) enum Count {
     RetryStatus,
     RetryRefusedByBudget,
     ExpiredLearnedTimeout,
+    DnsLookup,
+    DnsCacheHit,
+    DialAttempt,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::ExpiredLearnedTimeout as usize + 1;
+const COUNTS: usize = Count::DialAttempt as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -80,6 +83,9 @@ impl Counters {
             retries_status: self.get(Count::RetryStatus),
             retries_refused_by_budget: self.get(Count::RetryRefusedByBudget),
             expired_learned_timeout: self.get(Count::ExpiredLearnedTimeout),
+            dns_lookups: self.get(Count::DnsLookup),
+            dns_cache_hits: self.get(Count::DnsCacheHit),
+            dial_attempts: self.get(Count::DialAttempt),
             hosts: gauges,
         }
     }
@@ -157,6 +163,13 @@ pub struct Stats {
     /// Idle connections not reused because they reached the idle timeout learned for
     /// their host (the server's own, estimated from the closes seen, less the round trip).
     pub expired_learned_timeout: u64,
+    /// Names the resolver was asked for (cache misses).
+    pub dns_lookups: u64,
+    /// Names answered from the client's DNS cache (or by a lookup already in flight).
+    pub dns_cache_hits: u64,
+    /// TCP connection attempts, one per address tried (Happy Eyeballs may try several
+    /// for one connection).
+    pub dial_attempts: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
     /// while it keeps an idle timeout learned from its server (5 minutes after the last
     /// thing its connections showed).

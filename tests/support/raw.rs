@@ -128,10 +128,15 @@ pub async fn read_to_close(stream: &mut TcpStream) -> usize {
 /// 0, and connections are made until one no longer completes. Further SYNs are dropped
 /// by the kernel, so a connect to it hangs. Returns the address and what keeps it so.
 pub async fn listener_that_never_completes_a_connect() -> (SocketAddr, Socket, Vec<TcpStream>) {
+    black_hole_on("127.0.0.1:0".parse().unwrap()).await
+}
+
+/// The same on a given address (port 0: any).
+pub async fn black_hole_on(at: SocketAddr) -> (SocketAddr, Socket, Vec<TcpStream>) {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
     socket
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
+        .bind(&at.into())
+        .unwrap_or_else(|e| panic!("black hole: cannot bind {at}: {e}"));
     socket.listen(0).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
     let mut fillers = Vec::new();
