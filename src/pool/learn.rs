@@ -21,7 +21,7 @@
 //! (the server's timeout went up) and is dropped. The horizon (idle time after which a
 //! connection is not reused) is `T - rtt - margin`, never below [`FLOOR`]; the margin is
 //! 1 ms, 1/256 of `T`, and how late the smallest bound may still be: the gap to the next
-//! smallest, at most 1/32 of `T`. When every bound
+//! smallest, at most 1/64 of `T`. When every bound
 //! has aged out, nothing is known and connections idle on the client's other terms until
 //! the next FIN teaches the timeout again: that is how an estimate rises when the server's
 //! timeout grows and no request can show it.
@@ -39,7 +39,7 @@ const RTT_WINDOW: u32 = 32;
 /// The margin below the estimate: a fixed part and a share of the estimate.
 const MARGIN_FIXED: Duration = Duration::from_millis(1);
 const MARGIN_SHARE: u32 = 256;
-const JITTER_SHARE: u32 = 32;
+const JITTER_SHARE: u32 = 64;
 const MS: Duration = Duration::from_millis(1);
 const US: Duration = Duration::from_micros(1);
 

@@ -56,7 +56,7 @@ fn the_horizon_follows_what_was_seen() {
                 (3_000, Closed(ms(800))),
             ],
             3_100,
-            Some((655, 665)),
+            Some((670, 680)),
         ),
         (
             "adapts down at once when the server's timeout falls",
@@ -67,7 +67,7 @@ fn the_horizon_follows_what_was_seen() {
                 (3_000, Closed(ms(300))),
             ],
             3_100,
-            Some((275, 280)),
+            Some((280, 285)),
         ),
         (
             "a request answered past a bound shows it stale (the timeout went up)",
