@@ -186,8 +186,9 @@ pub(crate) struct Config {
     pub tls: Option<Arc<ClientConfig>>,
     /// What the builder was told about connecting.
     pub connect: ConnectSettings,
-    /// The dialer built from `connect` (resolver, cache, pins, socket options).
-    pub dialer: Option<Arc<Dialer>>,
+    /// The dialer built from `connect` (resolver, cache, pins, socket options) by
+    /// `build`.
+    pub dialer: Arc<Dialer>,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -198,6 +199,22 @@ pub(crate) struct ConnectSettings {
     pub pins: HashMap<String, Vec<IpAddr>>,
     pub local_address: Option<IpAddr>,
     pub tcp_keepalive: Option<Duration>,
+}
+
+impl ConnectSettings {
+    /// The dialer of these settings: the given resolver or the system's, behind the cache.
+    pub fn dialer(&self) -> Dialer {
+        let resolver = self
+            .resolver
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::conn::dns::SystemResolver));
+        Dialer {
+            dns: crate::conn::dns::DnsCache::new(resolver, self.dns_cache_ttl),
+            pins: self.pins.clone(),
+            local_address: self.local_address,
+            tcp_keepalive: self.tcp_keepalive,
+        }
+    }
 }
 
 impl Default for ConnectSettings {
@@ -265,7 +282,7 @@ impl Default for Config {
             tls_settings: TlsSettings::default(),
             tls: None,
             connect: ConnectSettings::default(),
-            dialer: None,
+            dialer: Arc::new(ConnectSettings::default().dialer()),
         }
     }
 }

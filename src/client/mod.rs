@@ -799,17 +799,7 @@ impl ClientBuilder {
             max_requests: config.max_requests_per_connection,
             max_lifetime: config.max_lifetime,
         };
-        let connect = &config.connect;
-        let resolver = connect
-            .resolver
-            .clone()
-            .unwrap_or_else(|| Arc::new(crate::conn::dns::SystemResolver));
-        config.dialer = Some(Arc::new(crate::conn::connect::Dialer {
-            dns: crate::conn::dns::DnsCache::new(resolver, connect.dns_cache_ttl),
-            pins: connect.pins.clone(),
-            local_address: connect.local_address,
-            tcp_keepalive: connect.tcp_keepalive,
-        }));
+        config.dialer = Arc::new(config.connect.dialer());
         let pool = Pool::new(PoolConfig {
             caps: Caps {
                 per_host: config.max_per_host,

@@ -505,17 +505,11 @@ async fn acquire(
             let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
             // Boxed: dialing (TLS above all) needs far more state than a reused connection,
             // and every request's future would otherwise carry that size.
-            let Some(dialer) = config.dialer.as_ref() else {
-                return Err(Error::msg(
-                    crate::ErrorKind::Connect,
-                    "the client has no dialer",
-                ));
-            };
             let open = Box::pin(Connection::open(
                 key,
                 connect_by,
                 config.tls.as_ref(),
-                dialer,
+                &config.dialer,
             ));
             match open.await {
                 Ok((conn, report)) => {
