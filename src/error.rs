@@ -60,6 +60,12 @@ pub enum ErrorKind {
     /// A redirect chain went past the policy's limit, looped, or was refused by a custom
     /// policy; `Error::url` names where it would have gone.
     Redirect,
+    /// A proxy refused to open a tunnel (any answer to `CONNECT` but 2xx; `Error::status`
+    /// gives the status, 407 meaning the proxy wants credentials), closed the connection
+    /// or sent what is not HTTP before the tunnel was open, or a proxy setting could not
+    /// be used (a proxy URL from the environment that does not parse, a scheme other than
+    /// `http://`).
+    Proxy,
 }
 
 impl fmt::Display for ErrorKind {
@@ -78,6 +84,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Decode => "error decoding the body",
             ErrorKind::Redirect => "redirect error",
             ErrorKind::Body => "body error",
+            ErrorKind::Proxy => "proxy error",
         })
     }
 }
@@ -152,6 +159,15 @@ impl Error {
         self
     }
 
+    /// Puts `what` in front of the message: `proxy: connecting to ...`.
+    pub(crate) fn prefix(mut self, what: &str) -> Error {
+        self.inner.message = Some(match self.inner.message.take() {
+            Some(m) => format!("{what}: {m}"),
+            None => what.to_owned(),
+        });
+        self
+    }
+
     /// Records how much of the request was written (`written` bytes, all of it or not) and
     /// whether the connection was reused.
     pub(crate) fn with_attempt(mut self, written: u64, complete: bool, reused: bool) -> Error {
@@ -180,6 +196,12 @@ impl Error {
         e.inner.status = Some(status);
         e.inner.url = Some(url.clone());
         e
+    }
+
+    /// Records the status the error is about (a proxy's refusal).
+    pub(crate) fn with_status(mut self, status: http::StatusCode) -> Error {
+        self.inner.status = Some(status);
+        self
     }
 
     /// Names the URL the error is about (without userinfo).
@@ -372,7 +394,28 @@ impl Error {
         self.inner.kind == ErrorKind::Decode
     }
 
-    /// The status of the response, for errors about one (`ErrorKind::Status`).
+    /// True when a proxy refused the tunnel, broke off before it was open, or a proxy
+    /// setting could not be used (`ErrorKind::Proxy`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::builder()
+    ///     .proxy(tether::Proxy::https("http://127.0.0.1:3128")?)
+    ///     .build()?;
+    /// if let Err(e) = client.get("https://example.com/").send().await {
+    ///     if e.is_proxy() && e.status() == Some(http::StatusCode::PROXY_AUTHENTICATION_REQUIRED) {
+    ///         eprintln!("the proxy wants credentials: {e}");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_proxy(&self) -> bool {
+        self.inner.kind == ErrorKind::Proxy
+    }
+
+    /// The status the error is about: the response's for `ErrorKind::Status`, the proxy's
+    /// answer to `CONNECT` for `ErrorKind::Proxy`.
     ///
     /// ```no_run
     /// # async fn run() -> tether::Result<()> {

@@ -33,8 +33,8 @@ mod runtime;
 
 pub use client::redirect;
 pub use client::{
-    Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, PemError,
-    RequestBuilder, Resolve, Resolving, Response, ResponseBody, RetryPolicy,
+    Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, NoProxy, PemError,
+    Proxy, RequestBuilder, Resolve, Resolving, Response, ResponseBody, RetryPolicy,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
     DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,

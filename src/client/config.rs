@@ -189,6 +189,12 @@ pub(crate) struct Config {
     /// The dialer built from `connect` (resolver, cache, pins, socket options) by
     /// `build`.
     pub dialer: Arc<Dialer>,
+    /// Read the environment's proxies at `build` (until `proxy` or `no_proxy` is called).
+    pub proxies_from_env: bool,
+    /// The builder's `proxy` rules.
+    pub proxy_rules: Vec<super::Proxy>,
+    /// Which requests go through which proxy, settled at `build`.
+    pub proxies: super::proxy::Proxies,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -283,6 +289,9 @@ impl Default for Config {
             tls: None,
             connect: ConnectSettings::default(),
             dialer: Arc::new(ConnectSettings::default().dialer()),
+            proxies_from_env: true,
+            proxy_rules: Vec::new(),
+            proxies: super::proxy::Proxies::default(),
         }
     }
 }

@@ -8,6 +8,8 @@ mod config;
 #[cfg(feature = "cookies")]
 mod cookies;
 mod decode;
+mod no_proxy;
+mod proxy;
 pub mod redirect;
 mod request;
 mod response;
@@ -30,6 +32,8 @@ use config::Config;
 pub use crate::conn::tls::{Certificate, Identity, PemError};
 pub use crate::conn::{BoxError, Resolve, Resolving};
 pub use body::Body;
+pub use no_proxy::NoProxy;
+pub use proxy::Proxy;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
@@ -235,6 +239,8 @@ impl std::fmt::Debug for Client {
 /// | `max_body_bytes` | none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
+/// | proxies (`proxy`, `no_proxy`) | from the environment: `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` |
+/// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
 ///
 /// TLS uses rustls with the ring crypto provider, offers ALPN `http/1.1` and TLS 1.2 and
 /// 1.3, and resumes sessions across the client's connections.
@@ -636,6 +642,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends the requests `proxy` covers through it. Rules are tried in the order given
+    /// and the first that covers a request decides. Giving any rule turns off the
+    /// environment's proxies.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .proxy(tether::Proxy::https("http://proxy.example:3128")?)
+    ///     .proxy(tether::Proxy::http("http://proxy.example:8080")?)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.config.proxy_rules.push(proxy);
+        self.config.proxies_from_env = false;
+        self
+    }
+
+    /// Sends every request straight to its host: no proxy, from the builder or from the
+    /// environment (by default `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy`
+    /// are read when the client is built).
+    ///
+    /// ```
+    /// let client = tether::Client::builder().no_proxy().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn no_proxy(mut self) -> Self {
+        self.config.proxy_rules.clear();
+        self.config.proxies_from_env = false;
+        self
+    }
+
     /// Which redirects to follow (default: at most 10, `redirect::Policy::limited(10)`).
     ///
     /// ```
@@ -800,6 +837,11 @@ impl ClientBuilder {
             max_lifetime: config.max_lifetime,
         };
         config.dialer = Arc::new(config.connect.dialer());
+        config.proxies = if config.proxies_from_env {
+            proxy::Proxies::from_env(&|name| std::env::var(name).ok())
+        } else {
+            proxy::Proxies::given(std::mem::take(&mut config.proxy_rules))
+        };
         let pool = Pool::new(PoolConfig {
             caps: Caps {
                 per_host: config.max_per_host,

@@ -26,7 +26,9 @@ use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
 use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
-use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Timeouts};
+use crate::conn::{
+    Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts,
+};
 use crate::error::Error;
 use crate::pool::{Count, Lease, PoolKey, Pooled};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
@@ -306,10 +308,18 @@ struct Prepared {
 
 /// Turns the caller's request into what every attempt writes.
 fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> {
-    let Some(key) = PoolKey::from_url(&parts.url) else {
+    let Some(mut key) = PoolKey::from_url(&parts.url) else {
         return Err(Error::proto(proto::ProtoError::InvalidUrl)
             .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
     };
+    // The plain path asks only whether there are proxies at all.
+    if !config.proxies.is_empty() {
+        let proxy = config
+            .proxies
+            .route(&key)
+            .map_err(|e| e.with_url(&parts.url))?;
+        key = key.via(proxy);
+    }
     add_default_headers(config, &mut parts.headers);
     let has = |name: &HeaderName| parts.headers.iter().any(|(n, _)| n == name);
     let (has_agent, has_coding, has_connection) =
@@ -358,12 +368,27 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             .headers
             .push((CONNECTION, HeaderValue::from_static("keep-alive")));
     }
+    // A plain request through a proxy goes in absolute-form, with the proxy's
+    // credentials unless the caller set its own; a tunnel's requests are the origin's.
+    let forwarded = key.scheme() == Scheme::Http && key.proxy().is_some();
+    let with_proxy_auth;
+    let encoded = match key.proxy().and_then(|p| p.authorization()) {
+        Some(auth) if forwarded && !parts.headers.iter().any(|(n, _)| n == PROXY_AUTHORIZATION) => {
+            with_proxy_auth = proxy_authorization_line(encoded, auth);
+            &with_proxy_auth[..]
+        }
+        _ => encoded,
+    };
     let mut head = Vec::with_capacity(256);
     proto::encode_request_head(
         &RequestHead {
             method: &parts.method,
             url: &parts.url,
-            form: TargetForm::Origin,
+            form: if forwarded {
+                TargetForm::Absolute
+            } else {
+                TargetForm::Origin
+            },
             headers: &parts.headers,
             body: match &parts.body {
                 Body::Empty => RequestBody::None,
@@ -469,6 +494,16 @@ pub(super) fn default_lines(config: &Config) -> Vec<u8> {
     lines
 }
 
+/// `lines` followed by `Proxy-Authorization: <auth>`.
+fn proxy_authorization_line(lines: &[u8], auth: &HeaderValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lines.len() + 24 + auth.len());
+    out.extend_from_slice(lines);
+    out.extend_from_slice(b"Proxy-Authorization: ");
+    out.extend_from_slice(auth.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// The client's default headers, where the request set none of that name.
 fn add_default_headers(config: &Config, headers: &mut Vec<(HeaderName, HeaderValue)>) {
     let caller_set = headers.len();
@@ -558,7 +593,7 @@ async fn exchange(
 
 /// Counts and traces what a dial did: the lookup, and the addresses tried.
 fn count_dial(client: &Client, key: &PoolKey, conn: u64, report: crate::conn::connect::DialReport) {
-    use crate::conn::connect::Found;
+    use crate::conn::connect::{Found, Via};
     use crate::conn::dns::Looked;
     let pool = &client.pool;
     let dns = match report.found {
@@ -576,7 +611,18 @@ fn count_dial(client: &Client, key: &PoolKey, conn: u64, report: crate::conn::co
     for _ in 0..report.attempts {
         pool.count(Count::DialAttempt);
     }
-    tracing::debug!(host = %key, conn, dns, attempts = report.attempts, "dialed");
+    let via = match report.via {
+        Via::Direct => "direct",
+        Via::Forward => {
+            pool.count(Count::ProxyForward);
+            "proxy"
+        }
+        Via::Tunnel => {
+            pool.count(Count::ProxyTunnel);
+            "tunnel"
+        }
+    };
+    tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");
 }
 
 /// Counts and traces a retry.

@@ -51,12 +51,24 @@ pub(crate) enum Found {
     Looked(Looked),
 }
 
+/// How a connection reaches its origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Straight to the origin.
+    Direct,
+    /// To an HTTP proxy, which forwards each (absolute-form) request.
+    Forward,
+    /// Through a CONNECT tunnel of an HTTP proxy.
+    Tunnel,
+}
+
 /// What a dial did, for the client's counters and tracing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DialReport {
     pub found: Found,
     /// TCP connection attempts started (one per address tried).
     pub attempts: u32,
+    pub via: Via,
 }
 
 impl Dialer {
@@ -110,7 +122,11 @@ impl Dialer {
             ));
         }
         let (result, attempts) = happy_eyeballs(&addrs, self.local_address).await;
-        let report = DialReport { found, attempts };
+        let report = DialReport {
+            found,
+            attempts,
+            via: Via::Direct,
+        };
         match result {
             Ok(stream) => {
                 // Best effort: a socket that refuses an option still works.

@@ -13,6 +13,7 @@ pub(crate) mod dns;
 mod exchange;
 pub(crate) mod origin;
 pub(crate) mod probe;
+pub(crate) mod proxy;
 pub(crate) mod reuse;
 pub(crate) mod tls;
 mod watch;
@@ -39,6 +40,7 @@ pub use dns::{Resolve, Resolving};
 pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
 pub(crate) use origin::{Origin, Scheme};
 pub(crate) use probe::Liveness;
+pub(crate) use proxy::ProxyTarget;
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
 pub(crate) use write::Body;
 pub use write::BoxError;
@@ -124,16 +126,34 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Dials `origin`: TCP, then TLS for https, all by `deadline` (`None`: no limit).
+    /// Dials `origin`: TCP (to the origin, or to its proxy, asking it for a tunnel when
+    /// the origin is https), then TLS for https, all by `deadline` (`None`: no limit).
     pub async fn open(
         origin: &Origin,
         deadline: Option<Instant>,
         tls: Option<&Arc<ClientConfig>>,
         dialer: &connect::Dialer,
     ) -> Result<(Connection, connect::DialReport), Error> {
-        let (tcp, report) = dialer
-            .connect(origin.host(), origin.port(), deadline)
-            .await?;
+        let (mut tcp, mut report) = match origin.proxy() {
+            None => {
+                dialer
+                    .connect(origin.host(), origin.port(), deadline)
+                    .await?
+            }
+            Some(proxy) => dialer
+                .connect(proxy.host(), proxy.port(), deadline)
+                .await
+                .map_err(|e| e.prefix("proxy"))?,
+        };
+        if let Some(proxy) = origin.proxy() {
+            report.via = match origin.scheme() {
+                Scheme::Http => connect::Via::Forward,
+                Scheme::Https => {
+                    proxy::tunnel(&mut tcp, proxy, origin, deadline).await?;
+                    connect::Via::Tunnel
+                }
+            };
+        }
         let peer = tcp.peer_addr().ok();
         let io = match origin.scheme() {
             Scheme::Http => Io::Tcp(tcp),

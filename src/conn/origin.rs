@@ -1,14 +1,18 @@
-//! The origin a connection is for: (scheme, lower-cased host, port), RFC 9110 §4.3.2.
+//! The origin a connection is for: (scheme, lower-cased host, port), RFC 9110 §4.3.2, and
+//! the proxy it goes through, if any.
 //!
-//! It says where a connection goes (the connection layer dials it) and which requests a
-//! connection may serve (the pool keys its hosts by it). Connections are shared only
-//! between requests of the same origin. TLS settings are per client and every client has
-//! its own pool, so an origin never needs to tell two TLS configurations apart.
+//! It says where a connection goes (the connection layer dials it, or the proxy) and which
+//! requests a connection may serve (the pool keys its hosts by it). Connections are shared
+//! only between requests of the same origin through the same proxy (or none). TLS settings
+//! are per client and every client has its own pool, so an origin never needs to tell two
+//! TLS configurations apart.
 
 use std::fmt;
 use std::sync::Arc;
 
 use url::Url;
+
+use super::proxy::ProxyTarget;
 
 /// The URL scheme of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,13 +33,15 @@ impl Scheme {
     }
 }
 
-/// (scheme, lower-cased host, port): where a connection goes, the unit of the per-host cap
-/// and of reuse.
+/// (scheme, lower-cased host, port) and the proxy: where a connection goes, the unit of
+/// the per-host cap and of reuse.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
     scheme: Scheme,
     host: Arc<str>,
     port: u16,
+    /// The HTTP proxy connections to this origin go through (`None`: straight to it).
+    proxy: Option<Arc<ProxyTarget>>,
 }
 
 impl Origin {
@@ -49,7 +55,23 @@ impl Origin {
                 Arc::from(host)
             },
             port,
+            proxy: None,
         }
+    }
+
+    /// The same origin reached through `proxy` (`None`: directly).
+    pub fn via(self, proxy: Option<Arc<ProxyTarget>>) -> Origin {
+        Origin { proxy, ..self }
+    }
+
+    /// `scheme://host:port`, without the proxy.
+    pub fn site(&self) -> impl fmt::Display + '_ {
+        Site(self)
+    }
+
+    /// The proxy connections to this origin go through, if any.
+    pub fn proxy(&self) -> Option<&ProxyTarget> {
+        self.proxy.as_deref()
     }
 
     /// The key for a URL, or `None` when the URL is not http(s) or has no host.
@@ -80,9 +102,23 @@ impl Origin {
     }
 }
 
+struct Site<'a>(&'a Origin);
+
+impl fmt::Display for Site<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.0;
+        write!(f, "{}://{}:{}", o.scheme.as_str(), o.host, o.port)
+    }
+}
+
+/// `scheme://host:port`, and ` via http://proxy:port` through a proxy.
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
+        write!(f, "{}", self.site())?;
+        match &self.proxy {
+            Some(proxy) => write!(f, " via {proxy}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -104,6 +140,20 @@ mod tests {
         assert_ne!(key("http://example.com/"), key("https://example.com/"));
         assert_ne!(key("http://example.com/"), key("http://example.com:8080/"));
         assert_eq!(key("https://example.com/").port(), 443);
+    }
+
+    #[test]
+    fn a_proxy_splits_keys_and_is_shown_without_credentials() {
+        let auth = http::HeaderValue::from_static("Basic YTpi");
+        let proxy = Arc::new(ProxyTarget::new("Proxy.test", 3128, Some(auth)));
+        let via = key("http://example.com/").via(Some(proxy.clone()));
+        assert_ne!(via, key("http://example.com/"));
+        assert_eq!(via, key("http://EXAMPLE.com:80/x").via(Some(proxy)));
+        assert_eq!(
+            via.to_string(),
+            "http://example.com:80 via http://proxy.test:3128"
+        );
+        assert!(!format!("{via:?}").contains("YTpi"));
     }
 
     #[test]

@@ -126,7 +126,8 @@ impl Pool {
             .host_counts(now())
             .into_iter()
             .map(|h| HostStats {
-                host: h.key.to_string(),
+                host: h.key.site().to_string(),
+                proxy: h.key.proxy().map(|p| p.to_string()),
                 open: h.open,
                 idle: h.idle,
                 in_use: h.open - h.idle,

@@ -32,10 +32,12 @@ pub(crate) enum Count {
     DnsLookup,
     DnsCacheHit,
     DialAttempt,
+    ProxyForward,
+    ProxyTunnel,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::DialAttempt as usize + 1;
+const COUNTS: usize = Count::ProxyTunnel as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -86,6 +88,8 @@ impl Counters {
             dns_lookups: self.get(Count::DnsLookup),
             dns_cache_hits: self.get(Count::DnsCacheHit),
             dial_attempts: self.get(Count::DialAttempt),
+            proxy_connections: self.get(Count::ProxyForward),
+            proxy_tunnels: self.get(Count::ProxyTunnel),
             hosts: gauges,
         }
     }
@@ -170,6 +174,10 @@ pub struct Stats {
     /// TCP connection attempts, one per address tried (Happy Eyeballs may try several
     /// for one connection).
     pub dial_attempts: u64,
+    /// Connections opened to a proxy that forwards `http://` requests (absolute-form).
+    pub proxy_connections: u64,
+    /// `CONNECT` tunnels opened through a proxy for `https://` origins.
+    pub proxy_tunnels: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
     /// while it keeps an idle timeout learned from its server (5 minutes after the last
     /// thing its connections showed).
@@ -193,6 +201,9 @@ pub struct Stats {
 pub struct HostStats {
     /// `scheme://host:port`.
     pub host: String,
+    /// The proxy this host's connections go through (`http://proxy:port`), if any. A host
+    /// reached through a proxy and also directly is listed once for each.
+    pub proxy: Option<String>,
     /// Connections open or being opened.
     pub open: usize,
     /// Idle connections.

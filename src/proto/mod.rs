@@ -2,7 +2,7 @@
 //!
 //! Covers: request head encoding and validation (`request.rs`), the chunked request body
 //! coding (`encode.rs`), response head parsing (`response.rs`), the body framing decision
-//! (`framing.rs`, RFC 9112 §6.3), body decoding (`decode.rs`, `chunked.rs`), the event
+//! (`framing.rs`, RFC 9112 §6.3), CONNECT and the proxy's answer (`connect.rs`), body decoding (`decode.rs`, `chunked.rs`), the event
 //! reader the connection layer drives (`reader.rs`) and the keep-alive decision
 //! (`keepalive.rs`). Does not cover: sockets, TLS, timers, pooling or retries; nothing here
 //! depends on tokio, and every part is testable with byte slices alone.
@@ -12,6 +12,7 @@
 //! that it can change without breaking a caller.
 
 mod chunked;
+mod connect;
 mod decode;
 mod encode;
 mod error;
@@ -26,6 +27,7 @@ mod tests;
 
 pub use error::ProtoError;
 
+pub(crate) use connect::{encode_connect, read_connect_answer, refusal_reason, ConnectAnswer};
 pub(crate) use encode::{encode_chunk, encode_last_chunk};
 pub(crate) use framing::Framing;
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};

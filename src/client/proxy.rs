@@ -1,0 +1,424 @@
+//! Which requests go through which proxy: the public [`Proxy`] rules given to the builder,
+//! or the environment's, read once when the client is built.
+//!
+//! The environment (as curl reads it, and Go and reqwest nearly so):
+//! - `http_proxy` for `http://` URLs, `https_proxy` for `https://`, `all_proxy` for either
+//!   when the scheme's own is not set; each also in upper case, the lower-case name first.
+//!   `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set: in a CGI program it can come
+//!   from a request's `Proxy:` header ("httpoxy").
+//! - `no_proxy` (or `NO_PROXY`): hosts that bypass all of them (`no_proxy.rs`).
+//! - Empty values count as unset (an empty `http_proxy` lets `HTTP_PROXY` count, as in Go).
+//!   A value without a scheme is taken as `http://`.
+//! - A value that cannot be used (it does not parse, or is not an `http://` proxy) is not
+//!   skipped, which would send the traffic it was meant to carry past the proxy: the
+//!   requests it would carry fail with `ErrorKind::Proxy`, naming the variable.
+//!
+//! The connection through a proxy is `conn/proxy.rs`; the request form (absolute-form and
+//! `Proxy-Authorization` for `http://`) is chosen in `send.rs`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use url::Url;
+
+use super::no_proxy::NoProxy;
+use super::url_auth;
+use crate::conn::{Origin, ProxyTarget, Scheme};
+use crate::error::{Error, ErrorKind};
+
+/// A proxy for some requests of a client: `http://` ones, `https://` ones, or all.
+///
+/// Only `http://` proxies are supported: plain requests are forwarded to them in
+/// absolute-form, and `https://` requests go through a `CONNECT` tunnel, with TLS to the
+/// origin inside it. Credentials in the proxy's URL (or [`Proxy::basic_auth`]) are sent
+/// as `Proxy-Authorization: Basic` and never shown in `Debug`, errors or tracing.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .proxy(tether::Proxy::all("http://user:secret@proxy.example:3128")?)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Proxy {
+    intercept: Intercept,
+    /// The proxy, or why the setting it came from cannot be used.
+    target: Result<Arc<ProxyTarget>, Arc<str>>,
+    no_proxy: Option<NoProxy>,
+}
+
+/// Which requests a proxy is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intercept {
+    Http,
+    Https,
+    All,
+}
+
+impl Intercept {
+    fn covers(self, scheme: Scheme) -> bool {
+        match self {
+            Intercept::All => true,
+            Intercept::Http => scheme == Scheme::Http,
+            Intercept::Https => scheme == Scheme::Https,
+        }
+    }
+}
+
+impl Proxy {
+    /// A proxy for `http://` requests.
+    ///
+    /// Errors (`ErrorKind::Proxy`): the URL does not parse, or its scheme is not `http`.
+    /// A URL without a scheme (`proxy.example:3128`) is taken as `http://`.
+    ///
+    /// ```
+    /// let proxy = tether::Proxy::http("http://127.0.0.1:3128")?;
+    /// assert!(tether::Proxy::http("socks5://127.0.0.1:1080").is_err());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http(url: impl AsRef<str>) -> Result<Proxy, Error> {
+        Proxy::new(Intercept::Http, url.as_ref())
+    }
+
+    /// A proxy for `https://` requests (through `CONNECT` tunnels).
+    ///
+    /// ```
+    /// let proxy = tether::Proxy::https("proxy.example:3128")?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn https(url: impl AsRef<str>) -> Result<Proxy, Error> {
+        Proxy::new(Intercept::Https, url.as_ref())
+    }
+
+    /// A proxy for every request.
+    ///
+    /// ```
+    /// let proxy = tether::Proxy::all("http://proxy.example:3128")?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn all(url: impl AsRef<str>) -> Result<Proxy, Error> {
+        Proxy::new(Intercept::All, url.as_ref())
+    }
+
+    /// Sends `Proxy-Authorization: Basic` with these credentials (replacing any from the
+    /// URL).
+    ///
+    /// ```
+    /// let proxy = tether::Proxy::all("http://proxy.example:3128")?.basic_auth("alice", "s3cret");
+    /// assert!(!format!("{proxy:?}").contains("s3cret"));
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
+        let credentials = format!("{username}:{password}");
+        if let (Ok(target), Ok(value)) = (
+            &self.target,
+            url_auth::basic_value(credentials.as_bytes()),
+        ) {
+            self.target = Ok(Arc::new(target.with_authorization(value)));
+        }
+        self
+    }
+
+    /// Hosts for which this proxy is not used (`None`: none).
+    ///
+    /// ```
+    /// let proxy = tether::Proxy::all("http://proxy.example:3128")?
+    ///     .no_proxy(tether::NoProxy::from_string("localhost,.corp.example"));
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn no_proxy(mut self, no_proxy: Option<NoProxy>) -> Proxy {
+        self.no_proxy = no_proxy;
+        self
+    }
+
+    fn new(intercept: Intercept, url: &str) -> Result<Proxy, Error> {
+        let target = parse_proxy_url(url).map_err(|why| Error::msg(ErrorKind::Proxy, why))?;
+        Ok(Proxy {
+            intercept,
+            target: Ok(Arc::new(target)),
+            no_proxy: None,
+        })
+    }
+
+    /// The proxy this rule gives for `origin`: `None` when the rule does not cover it.
+    fn route(&self, origin: &Origin) -> Option<Result<&Arc<ProxyTarget>, Error>> {
+        if !self.intercept.covers(origin.scheme()) {
+            return None;
+        }
+        if let Some(no_proxy) = &self.no_proxy {
+            if no_proxy.matches(origin.host(), origin.port()) {
+                return None;
+            }
+        }
+        Some(
+            self.target
+                .as_ref()
+                .map_err(|why| Error::msg(ErrorKind::Proxy, why.to_string())),
+        )
+    }
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Proxy");
+        d.field("intercept", &self.intercept);
+        match &self.target {
+            Ok(target) => d.field("proxy", &format_args!("{target}")),
+            Err(why) => d.field("unusable", why),
+        };
+        d.field("no_proxy", &self.no_proxy).finish()
+    }
+}
+
+/// Reads a proxy URL: `http://[user[:password]@]host[:port]`, the scheme optional, the
+/// port 80 by default. The error says why, without the password.
+fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
+    let raw = raw.trim();
+    let with_scheme;
+    let text = if raw.contains("://") {
+        raw
+    } else {
+        with_scheme = format!("http://{raw}");
+        &with_scheme
+    };
+    let shown = url_auth::redact_str(raw);
+    let url = Url::parse(text).map_err(|e| format!("proxy URL {shown:?} does not parse: {e}"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "proxy URL {shown:?}: scheme {} is not supported (only http:// proxies)",
+            url.scheme()
+        ));
+    }
+    let host = match url.host_str() {
+        Some(host) if !host.is_empty() => host,
+        _ => return Err(format!("proxy URL {shown:?} has no host")),
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut headers = Vec::new();
+    let mut url_copy = url.clone();
+    url_auth::take_credentials(&mut url_copy, &mut headers);
+    let authorization = headers.pop().map(|(_, value): (_, HeaderValue)| value);
+    Ok(ProxyTarget::new(host, port, authorization))
+}
+
+/// The proxy rules of a client, in order: the first rule that covers a request decides.
+#[derive(Clone, Default)]
+pub(crate) struct Proxies {
+    rules: Vec<Proxy>,
+}
+
+impl Proxies {
+    /// The builder's rules.
+    pub fn given(rules: Vec<Proxy>) -> Proxies {
+        Proxies { rules }
+    }
+
+    /// The rules of an environment (`get` reads one variable): the scheme's own proxy
+    /// first, then `all_proxy`, all bypassed for the hosts of `no_proxy`.
+    pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Proxies {
+        let no_proxy = env_var(get, "no_proxy").and_then(|list| NoProxy::from_string(&list));
+        let cgi = get("REQUEST_METHOD").is_some();
+        let mut rules = Vec::new();
+        let schemes = [
+            (Intercept::Http, "http_proxy"),
+            (Intercept::Https, "https_proxy"),
+            (Intercept::All, "all_proxy"),
+        ];
+        for (intercept, name) in schemes {
+            let value = if intercept == Intercept::Http && cgi {
+                get(name).filter(|v| !v.trim().is_empty())
+            } else {
+                env_var(get, name)
+            };
+            let Some(value) = value else { continue };
+            let target = parse_proxy_url(&value)
+                .map(Arc::new)
+                .map_err(|why| Arc::from(format!("the environment's {name}: {why}")));
+            rules.push(Proxy {
+                intercept,
+                target,
+                no_proxy: no_proxy.clone(),
+            });
+        }
+        Proxies { rules }
+    }
+
+    /// Whether no request goes through a proxy.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The proxy for `origin`, if any; an error when the rule that covers it cannot be
+    /// used.
+    pub fn route(&self, origin: &Origin) -> Result<Option<Arc<ProxyTarget>>, Error> {
+        for rule in &self.rules {
+            if let Some(target) = rule.route(origin) {
+                return target.map(|t| Some(t.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A variable by its lower-case name, else its upper-case one; empty counts as unset.
+pub(crate) fn env_var(get: &dyn Fn(&str) -> Option<String>, lower: &str) -> Option<String> {
+    let set = |v: &String| !v.trim().is_empty();
+    get(lower)
+        .filter(set)
+        .or_else(|| get(&lower.to_ascii_uppercase()).filter(set))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(url: &str) -> Origin {
+        Origin::from_url(&Url::parse(url).unwrap()).unwrap()
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Proxies {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Proxies::from_env(&move |name| {
+            vars.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    /// What the route of `url` shows: "direct", the proxy, or "error".
+    fn routed(proxies: &Proxies, url: &str) -> String {
+        match proxies.route(&origin(url)) {
+            Ok(None) => "direct".into(),
+            Ok(Some(t)) => t.to_string(),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Proxy);
+                "error".into()
+            }
+        }
+    }
+
+    #[test]
+    fn the_environment_is_read_as_curl_reads_it() {
+        // (environment, URL, route)
+        let rows: &[(&[(&str, &str)], &str, &str)] = &[
+            (&[], "http://a.test/", "direct"),
+            (&[("http_proxy", "http://p:1")], "http://a.test/", "http://p:1"),
+            (&[("http_proxy", "http://p:1")], "https://a.test/", "direct"),
+            (&[("HTTP_PROXY", "http://p:1")], "http://a.test/", "http://p:1"),
+            // Lower case first.
+            (
+                &[("http_proxy", "http://low:1"), ("HTTP_PROXY", "http://up:1")],
+                "http://a.test/",
+                "http://low:1",
+            ),
+            (&[("https_proxy", "p:2")], "https://a.test/", "http://p:2"),
+            (&[("HTTPS_PROXY", "http://p:2")], "https://a.test/", "http://p:2"),
+            (&[("https_proxy", "http://p:2")], "http://a.test/", "direct"),
+            // all_proxy when the scheme's own is not set.
+            (&[("all_proxy", "http://all:3")], "https://a.test/", "http://all:3"),
+            (&[("ALL_PROXY", "http://all:3")], "http://a.test/", "http://all:3"),
+            (
+                &[("all_proxy", "http://all:3"), ("https_proxy", "http://s:2")],
+                "https://a.test/",
+                "http://s:2",
+            ),
+            (
+                &[("all_proxy", "http://all:3"), ("https_proxy", "http://s:2")],
+                "http://a.test/",
+                "http://all:3",
+            ),
+            // Empty means unset.
+            (&[("http_proxy", ""), ("HTTP_PROXY", "http://up:1")], "http://a.test/", "http://up:1"),
+            (&[("http_proxy", " ")], "http://a.test/", "direct"),
+            // The default port is 80; the host is lower-cased.
+            (&[("http_proxy", "http://Proxy.Test")], "http://a.test/", "http://proxy.test:80"),
+            // httpoxy: HTTP_PROXY is ignored in a CGI request, http_proxy is not.
+            (
+                &[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:1")],
+                "http://a.test/",
+                "direct",
+            ),
+            (
+                &[("REQUEST_METHOD", "GET"), ("http_proxy", "http://p:1")],
+                "http://a.test/",
+                "http://p:1",
+            ),
+            (
+                &[("REQUEST_METHOD", "GET"), ("HTTPS_PROXY", "http://p:2")],
+                "https://a.test/",
+                "http://p:2",
+            ),
+            // no_proxy applies to every variable.
+            (
+                &[("http_proxy", "http://p:1"), ("no_proxy", "a.test")],
+                "http://www.a.test/",
+                "direct",
+            ),
+            (
+                &[("all_proxy", "http://p:1"), ("NO_PROXY", "127.0.0.0/8")],
+                "https://127.0.0.9:8443/",
+                "direct",
+            ),
+            (
+                &[("all_proxy", "http://p:1"), ("no_proxy", "a.test")],
+                "https://b.test/",
+                "http://p:1",
+            ),
+            (&[("all_proxy", "http://p:1"), ("no_proxy", "*")], "http://b.test/", "direct"),
+            // An unusable value fails the requests it would carry, not the others.
+            (&[("http_proxy", "socks5://p:1")], "http://a.test/", "error"),
+            (&[("http_proxy", "http://[::1")], "http://a.test/", "error"),
+            (&[("http_proxy", "socks5://p:1")], "https://a.test/", "direct"),
+        ];
+        for (vars, url, expected) in rows {
+            assert_eq!(routed(&env(vars), url), *expected, "{vars:?} {url}");
+        }
+    }
+
+    #[test]
+    fn the_first_rule_that_covers_a_request_decides() {
+        let proxies = Proxies::given(vec![
+            Proxy::https("http://s:2").unwrap(),
+            Proxy::all("http://all:3")
+                .unwrap()
+                .no_proxy(NoProxy::from_string("inside.test")),
+        ]);
+        assert_eq!(routed(&proxies, "https://a.test/"), "http://s:2");
+        assert_eq!(routed(&proxies, "https://inside.test/"), "http://s:2");
+        assert_eq!(routed(&proxies, "http://a.test/"), "http://all:3");
+        assert_eq!(routed(&proxies, "http://inside.test/"), "direct");
+        assert!(Proxies::default().is_empty());
+    }
+
+    #[test]
+    fn proxy_urls_are_checked_and_their_credentials_hidden() {
+        for bad in ["https://p:1", "socks5h://p:1", "http://", "http://p:99999", "ftp://p"] {
+            let err = Proxy::all(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Proxy, "{bad}");
+        }
+        let err = Proxy::all("https://alice:s3cret@p:1").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+
+        let proxy = Proxy::all("http://al%69ce:s3%63ret@p:1").unwrap();
+        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        // "alice:s3cret", percent-decoded, in base64.
+        assert_eq!(
+            target.authorization().unwrap().to_str().unwrap(),
+            "Basic YWxpY2U6czNjcmV0"
+        );
+        assert!(target.authorization().unwrap().is_sensitive());
+        let shown = format!("{proxy:?} {target:?} {target}");
+        assert!(!shown.contains("s3cret") && !shown.contains("YWxp"), "{shown}");
+
+        let replaced = Proxy::all("http://x:y@p:1").unwrap().basic_auth("alice", "s3cret");
+        let target = replaced.route(&origin("http://a.test/")).unwrap().unwrap();
+        assert_eq!(
+            target.authorization().unwrap().to_str().unwrap(),
+            "Basic YWxpY2U6czNjcmV0"
+        );
+    }
+}
