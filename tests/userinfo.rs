@@ -216,3 +216,52 @@ async fn a_retry_resends_the_same_credentials() {
         assert_eq!(req.header("authorization"), Some(ALICE_BASIC));
     }
 }
+
+#[tokio::test]
+async fn proxy_credentials_go_to_the_proxy_alone_and_are_never_shown() {
+    let (traced, _guard) = capture_tracing();
+    // The scripted server stands where a proxy would, to show the bytes a proxy gets.
+    let proxy = TestServer::start(Script::new()).await;
+    let proxy_url = format!("http://alice:{SECRET}%3Apass@{}", proxy.addr());
+    let client = Client::builder()
+        .proxy(tether::Proxy::http(&proxy_url).unwrap())
+        .build()
+        .unwrap();
+    let resp = client.get("http://origin.test/x?y").send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let req = &proxy.requests()[0];
+    assert_eq!(req.target, "http://origin.test/x?y", "absolute-form");
+    assert_eq!(req.header("host"), Some("origin.test"));
+    assert_eq!(req.header("proxy-authorization"), Some(ALICE_BASIC));
+    assert_eq!(req.header("authorization"), None);
+
+    // The caller's own Proxy-Authorization wins.
+    let resp = client
+        .get("http://origin.test/own")
+        .header("proxy-authorization", "Bearer mine")
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap();
+    assert_eq!(
+        proxy.requests()[1].header_all("proxy-authorization"),
+        ["Bearer mine"]
+    );
+
+    let shown = format!(
+        "{client:?} {:?} {:?}",
+        client.stats(),
+        tether::Proxy::http(&proxy_url)
+    );
+    assert!(!shown.contains(SECRET), "{shown}");
+    let traced = traced.text();
+    assert!(
+        traced.contains("via=\"proxy\""),
+        "the dial says it went to a proxy: {traced}"
+    );
+    assert!(!traced.contains(SECRET), "{traced}");
+    assert!(
+        !traced.contains("YWxpY2U6"),
+        "no Proxy-Authorization value in tracing"
+    );
+}

@@ -32,8 +32,6 @@ use config::Config;
 pub use crate::conn::tls::{Certificate, Identity, PemError};
 pub use crate::conn::{BoxError, Resolve, Resolving};
 pub use body::Body;
-pub use no_proxy::NoProxy;
-pub use proxy::Proxy;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
@@ -41,6 +39,8 @@ pub use config::{
     DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
     POLITE_MAX_CONNECTIONS_PER_HOST,
 };
+pub use no_proxy::NoProxy;
+pub use proxy::Proxy;
 pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Response, ResponseBody};
 pub use status_retry::RetryPolicy;

@@ -228,7 +228,10 @@ mod tests {
     fn no_proxy_matches_as_curl_and_reqwest_read_it() {
         for &(list, host, port, expected) in ROWS {
             let bypassed = NoProxy::from_string(list).is_some_and(|n| n.matches(host, port));
-            assert_eq!(bypassed, expected, "no_proxy={list:?} host={host} port={port}");
+            assert_eq!(
+                bypassed, expected,
+                "no_proxy={list:?} host={host} port={port}"
+            );
         }
     }
 

@@ -111,10 +111,9 @@ impl Proxy {
     /// ```
     pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
         let credentials = format!("{username}:{password}");
-        if let (Ok(target), Ok(value)) = (
-            &self.target,
-            url_auth::basic_value(credentials.as_bytes()),
-        ) {
+        if let (Ok(target), Ok(value)) =
+            (&self.target, url_auth::basic_value(credentials.as_bytes()))
+        {
             self.target = Ok(Arc::new(target.with_authorization(value)));
         }
         self
@@ -282,11 +281,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Proxies::from_env(&move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        Proxies::from_env(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     /// What the route of `url` shows: "direct", the proxy, or "error".
@@ -304,23 +299,47 @@ mod tests {
     #[test]
     fn the_environment_is_read_as_curl_reads_it() {
         // (environment, URL, route)
-        let rows: &[(&[(&str, &str)], &str, &str)] = &[
+        type Row<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let rows: &[Row] = &[
             (&[], "http://a.test/", "direct"),
-            (&[("http_proxy", "http://p:1")], "http://a.test/", "http://p:1"),
+            (
+                &[("http_proxy", "http://p:1")],
+                "http://a.test/",
+                "http://p:1",
+            ),
             (&[("http_proxy", "http://p:1")], "https://a.test/", "direct"),
-            (&[("HTTP_PROXY", "http://p:1")], "http://a.test/", "http://p:1"),
+            (
+                &[("HTTP_PROXY", "http://p:1")],
+                "http://a.test/",
+                "http://p:1",
+            ),
             // Lower case first.
             (
-                &[("http_proxy", "http://low:1"), ("HTTP_PROXY", "http://up:1")],
+                &[
+                    ("http_proxy", "http://low:1"),
+                    ("HTTP_PROXY", "http://up:1"),
+                ],
                 "http://a.test/",
                 "http://low:1",
             ),
             (&[("https_proxy", "p:2")], "https://a.test/", "http://p:2"),
-            (&[("HTTPS_PROXY", "http://p:2")], "https://a.test/", "http://p:2"),
+            (
+                &[("HTTPS_PROXY", "http://p:2")],
+                "https://a.test/",
+                "http://p:2",
+            ),
             (&[("https_proxy", "http://p:2")], "http://a.test/", "direct"),
             // all_proxy when the scheme's own is not set.
-            (&[("all_proxy", "http://all:3")], "https://a.test/", "http://all:3"),
-            (&[("ALL_PROXY", "http://all:3")], "http://a.test/", "http://all:3"),
+            (
+                &[("all_proxy", "http://all:3")],
+                "https://a.test/",
+                "http://all:3",
+            ),
+            (
+                &[("ALL_PROXY", "http://all:3")],
+                "http://a.test/",
+                "http://all:3",
+            ),
             (
                 &[("all_proxy", "http://all:3"), ("https_proxy", "http://s:2")],
                 "https://a.test/",
@@ -332,10 +351,18 @@ mod tests {
                 "http://all:3",
             ),
             // Empty means unset.
-            (&[("http_proxy", ""), ("HTTP_PROXY", "http://up:1")], "http://a.test/", "http://up:1"),
+            (
+                &[("http_proxy", ""), ("HTTP_PROXY", "http://up:1")],
+                "http://a.test/",
+                "http://up:1",
+            ),
             (&[("http_proxy", " ")], "http://a.test/", "direct"),
             // The default port is 80; the host is lower-cased.
-            (&[("http_proxy", "http://Proxy.Test")], "http://a.test/", "http://proxy.test:80"),
+            (
+                &[("http_proxy", "http://Proxy.Test")],
+                "http://a.test/",
+                "http://proxy.test:80",
+            ),
             // httpoxy: HTTP_PROXY is ignored in a CGI request, http_proxy is not.
             (
                 &[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://evil:1")],
@@ -368,11 +395,19 @@ mod tests {
                 "https://b.test/",
                 "http://p:1",
             ),
-            (&[("all_proxy", "http://p:1"), ("no_proxy", "*")], "http://b.test/", "direct"),
+            (
+                &[("all_proxy", "http://p:1"), ("no_proxy", "*")],
+                "http://b.test/",
+                "direct",
+            ),
             // An unusable value fails the requests it would carry, not the others.
             (&[("http_proxy", "socks5://p:1")], "http://a.test/", "error"),
             (&[("http_proxy", "http://[::1")], "http://a.test/", "error"),
-            (&[("http_proxy", "socks5://p:1")], "https://a.test/", "direct"),
+            (
+                &[("http_proxy", "socks5://p:1")],
+                "https://a.test/",
+                "direct",
+            ),
         ];
         for (vars, url, expected) in rows {
             assert_eq!(routed(&env(vars), url), *expected, "{vars:?} {url}");
@@ -396,7 +431,13 @@ mod tests {
 
     #[test]
     fn proxy_urls_are_checked_and_their_credentials_hidden() {
-        for bad in ["https://p:1", "socks5h://p:1", "http://", "http://p:99999", "ftp://p"] {
+        for bad in [
+            "https://p:1",
+            "socks5h://p:1",
+            "http://",
+            "http://p:99999",
+            "ftp://p",
+        ] {
             let err = Proxy::all(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Proxy, "{bad}");
         }
@@ -412,9 +453,14 @@ mod tests {
         );
         assert!(target.authorization().unwrap().is_sensitive());
         let shown = format!("{proxy:?} {target:?} {target}");
-        assert!(!shown.contains("s3cret") && !shown.contains("YWxp"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("YWxp"),
+            "{shown}"
+        );
 
-        let replaced = Proxy::all("http://x:y@p:1").unwrap().basic_auth("alice", "s3cret");
+        let replaced = Proxy::all("http://x:y@p:1")
+            .unwrap()
+            .basic_auth("alice", "s3cret");
         let target = replaced.route(&origin("http://a.test/")).unwrap().unwrap();
         assert_eq!(
             target.authorization().unwrap().to_str().unwrap(),

@@ -26,9 +26,7 @@ use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
 use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
-use crate::conn::{
-    Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts,
-};
+use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::Error;
 use crate::pool::{Count, Lease, PoolKey, Pooled};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};

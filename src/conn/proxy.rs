@@ -78,10 +78,7 @@ impl fmt::Debug for ProxyTarget {
         f.debug_struct("ProxyTarget")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field(
-                "authorization",
-                &self.authorization.as_ref().map(|_| "***"),
-            )
+            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -139,13 +136,8 @@ async fn ask_for_tunnel(
     let auth = proxy
         .authorization()
         .map(|v| (&b"Proxy-Authorization"[..], v.as_bytes()));
-    proto::encode_connect(
-        origin.host(),
-        origin.port(),
-        auth.as_slice(),
-        &mut head,
-    )
-    .map_err(Error::proto)?;
+    proto::encode_connect(origin.host(), origin.port(), auth.as_slice(), &mut head)
+        .map_err(Error::proto)?;
     tcp.write_all(&head)
         .await
         .map_err(|e| failed(format!("writing the request failed: {e}")))?;
@@ -175,7 +167,11 @@ async fn ask_for_tunnel(
         }
         buf.reserve(1024);
         match tcp.read_buf(&mut buf).await {
-            Ok(0) => return Err(failed("the proxy closed the connection before answering".into())),
+            Ok(0) => {
+                return Err(failed(
+                    "the proxy closed the connection before answering".into(),
+                ))
+            }
             Ok(_) => {}
             Err(e) => return Err(failed(format!("reading the answer failed: {e}"))),
         }

@@ -173,12 +173,17 @@ mod tests {
 
     #[test]
     fn non_2xx_is_a_refusal_with_its_head_and_101_is_an_error() {
-        let rows: &[(&[u8], Result<Option<u16>, ProtoError>)] = &[
+        // (answer, the refusal's status or `None` for a tunnel, or the error)
+        type Row<'a> = (&'a [u8], Result<Option<u16>, ProtoError>);
+        let rows: &[Row] = &[
             (
                 b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n",
                 Ok(Some(407)),
             ),
-            (b"HTTP/1.0 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!", Ok(Some(403))),
+            (
+                b"HTTP/1.0 403 Forbidden\r\nContent-Length: 5\r\n\r\nnope!",
+                Ok(Some(403)),
+            ),
             (b"HTTP/1.1 502 Bad Gateway\r\n\r\n", Ok(Some(502))),
             (b"HTTP/1.1 204 No Content\r\n\r\n", Ok(None)),
             (

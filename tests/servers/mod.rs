@@ -1,5 +1,6 @@
-//! Real HTTP servers for the interop tests (`tests/nginx.rs`, `tests/python_server.rs`):
-//! nginx and Python's `http.server`, started by the test itself as a foreground child
+//! Real HTTP servers for the interop tests (`tests/nginx.rs`, `tests/python_server.rs`,
+//! `tests/proxy.rs`): nginx (as a server, or as a forward proxy), Python's `http.server`
+//! and tinyproxy, started by the test itself as a foreground child
 //! process listening on 127.0.0.1, with its configuration, pid, logs and temp files in a
 //! per-test directory under `std::env::temp_dir()`.
 //!
@@ -138,7 +139,7 @@ impl ServerProcess {
     /// The server's error log (or output), for failure messages.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
-        for name in ["error.log", "stderr.log"] {
+        for name in ["error.log", "stderr.log", "tinyproxy.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir().join(name)) {
                 out.push_str(&format!("--- {} {name} ---\n{text}", self.name));
             }
@@ -176,17 +177,34 @@ const NGINX_TEMPLATE: &str = include_str!("nginx.conf.template");
 /// free port of 127.0.0.1 (another one is tried if it was taken in the meantime).
 /// Ready when it has written its pid file, which it does after binding its socket.
 pub fn start_nginx(label: &str, conf: &NginxConf) -> ServerProcess {
+    start_nginx_with(label, |port| {
+        NGINX_TEMPLATE
+            .replace("@PORT@", &port.to_string())
+            .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
+            .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string())
+    })
+}
+
+const NGINX_PROXY_TEMPLATE: &str = include_str!("nginx-proxy.conf.template");
+
+/// Starts nginx as a forward proxy for plain HTTP (`tests/servers/nginx-proxy.conf.template`):
+/// it takes absolute-form requests, keeps client connections alive, and logs each request
+/// line with the client connection's serial number and request count on it.
+pub fn start_nginx_forward_proxy(label: &str) -> ServerProcess {
+    start_nginx_with(label, |port| {
+        NGINX_PROXY_TEMPLATE.replace("@PORT@", &port.to_string())
+    })
+}
+
+/// Starts nginx with the configuration `text(port)` gives for a free port.
+fn start_nginx_with(label: &str, text: impl Fn(u16) -> String) -> ServerProcess {
     let mut last_failure = String::new();
     for _ in 0..PORT_ATTEMPTS {
         let dir = TempDir::new(label);
         std::fs::create_dir_all(dir.path().join("tmp")).expect("create nginx tmp dir");
         let port = free_port();
-        let text = NGINX_TEMPLATE
-            .replace("@PORT@", &port.to_string())
-            .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
-            .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string());
         let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, text).expect("write nginx.conf");
+        std::fs::write(&conf_path, text(port)).expect("write nginx.conf");
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
         let child = Command::new("nginx")
             .arg("-p")
@@ -231,6 +249,64 @@ pub fn start_nginx(label: &str, conf: &NginxConf) -> ServerProcess {
     panic!("nginx failed to start: {last_failure}");
 }
 
+/// Starts tinyproxy in the foreground (`-d`) on a free port of 127.0.0.1 with the
+/// configuration of `tests/servers/tinyproxy.conf.template`, and `BasicAuth user password`
+/// when `basic_auth` is given. Its log (`tinyproxy.log`, level Connect) names each
+/// connection it accepts and each request or CONNECT. Ready when the port accepts.
+pub fn start_tinyproxy(label: &str, basic_auth: Option<(&str, &str)>) -> ServerProcess {
+    let mut last_failure = String::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let dir = TempDir::new(label);
+        let port = free_port();
+        let auth = basic_auth
+            .map(|(user, pass)| format!("BasicAuth {user} {pass}"))
+            .unwrap_or_default();
+        let text = TINYPROXY_TEMPLATE
+            .replace("@PORT@", &port.to_string())
+            .replace("@BASIC_AUTH@", &auth)
+            .replace(
+                "@LOG@",
+                &dir.path().join("tinyproxy.log").display().to_string(),
+            );
+        let conf_path = dir.path().join("tinyproxy.conf");
+        std::fs::write(&conf_path, text).expect("write tinyproxy.conf");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
+        let child = Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run tinyproxy: {e}"));
+        let mut server = ServerProcess {
+            name: "tinyproxy",
+            child,
+            port,
+            log: dir.path().join("tinyproxy.log"),
+            dir,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                last_failure = format!("tinyproxy exited with {status}\n{}", server.diagnostics());
+                break;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            if start.elapsed() > START_LIMIT {
+                panic!("tinyproxy did not start in time\n{}", server.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("tinyproxy failed to start: {last_failure}");
+}
+
+const TINYPROXY_TEMPLATE: &str = include_str!("tinyproxy.conf.template");
+
 /// One nginx access-log line (format `conns` in the template).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NginxLogLine {
@@ -257,6 +333,37 @@ pub fn parse_nginx_log(lines: &[String]) -> Vec<NginxLogLine> {
                 method: f[2].to_owned(),
                 uri: f[3].to_owned(),
                 status: f[4].parse().expect("$status"),
+            }
+        })
+        .collect()
+}
+
+/// One line of the forward proxy's access log (`tests/servers/nginx-proxy.conf.template`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NginxProxyLogLine {
+    /// `$connection`: the client connection's serial number.
+    pub connection: u64,
+    /// `$connection_requests`: this request's number on it (from 1).
+    pub connection_requests: u64,
+    /// `$request`: the request line as the client sent it.
+    pub request: String,
+}
+
+/// Parses lines written with `log_format proxied '$connection $connection_requests
+/// $request'`.
+pub fn parse_nginx_proxy_log(lines: &[String]) -> Vec<NginxProxyLogLine> {
+    lines
+        .iter()
+        .map(|line| {
+            let mut f = line.splitn(3, ' ');
+            let mut next = || {
+                f.next()
+                    .unwrap_or_else(|| panic!("short log line {line:?}"))
+            };
+            NginxProxyLogLine {
+                connection: next().parse().expect("$connection"),
+                connection_requests: next().parse().expect("$connection_requests"),
+                request: next().to_owned(),
             }
         })
         .collect()
