@@ -6,7 +6,9 @@
 //! process's CPU is the client's). Clients are interleaved round-robin within each
 //! repetition, rotating who goes first, so machine noise falls on all of them alike;
 //! the table shows medians. Every client is given the same URL strings; `tether (Url)` is
-//! tether given a `url::Url` parsed once, to show what parsing the string costs per request.
+//! tether given a `url::Url` parsed once, to show what parsing the string costs per request;
+//! `tether (no_proxy)` is tether built with proxies in the environment and the server in
+//! `no_proxy`, to show what matching each request against `no_proxy` costs.
 //!
 //! The gzip workload runs tether and reqwest (its `gzip` feature) only: hyper-util does not
 //! decode. `cargo bench --bench throughput` (about 3 minutes); quick mode:
@@ -173,6 +175,7 @@ fn main() {
                 [
                     Which::Tether,
                     Which::TetherParsedUrl,
+                    Which::TetherNoProxy,
                     Which::HyperUtil,
                     Which::Reqwest,
                 ]
@@ -255,14 +258,14 @@ fn print_table(w: &Workload, rows: &[Row]) {
     let (base, base_name) = baseline(rows);
     println!("{} ({} requests per run)", w.name, w.requests);
     println!(
-        "| client       | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
+        "| client            | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
     );
     println!(
-        "|--------------|-----------:|--------------------------:|--------------:|-------------------:|"
+        "|-------------------|-----------:|--------------------------:|--------------:|-------------------:|"
     );
     for r in rows {
         println!(
-            "| {:<12} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
+            "| {:<17} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
             r.which.name(),
             r.rps,
             r.per_cpu_s,

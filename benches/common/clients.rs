@@ -20,6 +20,10 @@ pub enum Which {
     Tether,
     /// tether given a `url::Url` parsed once, instead of a string parsed per request.
     TetherParsedUrl,
+    /// tether built with `http_proxy` and `https_proxy` set in the environment and the
+    /// benchmark's server in `no_proxy`: what matching every request against `no_proxy`
+    /// costs.
+    TetherNoProxy,
     HyperUtil,
     Reqwest,
 }
@@ -32,6 +36,7 @@ impl Which {
         match self {
             Which::Tether => "tether",
             Which::TetherParsedUrl => "tether (Url)",
+            Which::TetherNoProxy => "tether (no_proxy)",
             Which::HyperUtil => "hyper-util",
             Which::Reqwest => "reqwest",
         }
@@ -98,6 +103,27 @@ impl AnyClient {
                 } else {
                     AnyClient::TetherParsedUrl(client)
                 }
+            }
+            Which::TetherNoProxy => {
+                // Read at `build`. The benchmark builds its clients on one thread before
+                // any request runs, so nothing reads the environment meanwhile.
+                let vars = [
+                    ("http_proxy", "http://127.0.0.1:9"),
+                    ("https_proxy", "http://127.0.0.1:9"),
+                    ("no_proxy", "localhost,example.com,10.0.0.0/8,127.0.0.1"),
+                ];
+                for (name, value) in vars {
+                    std::env::set_var(name, value);
+                }
+                let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
+                if let Some(total) = caps.total {
+                    b = b.max_connections_total(total);
+                }
+                let client = b.build().expect("tether client");
+                for (name, _) in vars {
+                    std::env::remove_var(name);
+                }
+                AnyClient::Tether(client)
             }
             Which::HyperUtil => {
                 let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
