@@ -8,6 +8,7 @@
 //! TLS configurations apart.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use url::Url;
@@ -35,7 +36,7 @@ impl Scheme {
 
 /// (scheme, lower-cased host, port) and the proxy: where a connection goes, the unit of
 /// the per-host cap and of reuse.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Origin {
     scheme: Scheme,
     host: Arc<str>,
@@ -102,6 +103,18 @@ impl Origin {
     }
 }
 
+/// Hashed on every checkout and release: the scheme and port go in one write, and the
+/// proxy only when there is one, so the plain key costs two writes to the hasher.
+impl Hash for Origin {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(u32::from(self.port) << 1 | (self.scheme == Scheme::Https) as u32);
+        state.write(self.host.as_bytes());
+        if let Some(proxy) = &self.proxy {
+            proxy.hash(state);
+        }
+    }
+}
+
 struct Site<'a>(&'a Origin);
 
 impl fmt::Display for Site<'_> {
@@ -154,6 +167,25 @@ mod tests {
             "http://example.com:80 via http://proxy.test:3128"
         );
         assert!(!format!("{via:?}").contains("YTpi"));
+    }
+
+    #[test]
+    fn equal_keys_hash_alike() {
+        use std::collections::HashSet;
+        let proxy = Arc::new(ProxyTarget::new("p", 1, None));
+        let keys = [
+            key("http://a.test/"),
+            key("https://a.test/"),
+            key("http://a.test:81/"),
+            key("http://b.test/"),
+            key("http://a.test/").via(Some(proxy.clone())),
+        ];
+        let set: HashSet<Origin> = keys.iter().cloned().collect();
+        assert_eq!(set.len(), keys.len());
+        for k in &keys {
+            assert!(set.contains(&k.clone()));
+        }
+        assert!(set.contains(&key("HTTP://A.TEST:80/x").via(Some(proxy))));
     }
 
     #[test]
