@@ -126,6 +126,14 @@ async fn an_answer_expires_after_the_ttl_and_a_failure_is_kept_briefly() {
         assert!(!err.request_written());
     }
     assert_eq!(failing.calls(), 1, "the failure was kept");
+    // Failed dials are counted too: one lookup, one answer from the cache, no attempt.
+    let stats = client.stats();
+    assert_eq!(
+        (stats.dns_lookups, stats.dns_cache_hits, stats.dial_attempts),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.connect_errors, 2);
 }
 
 #[tokio::test]
@@ -209,6 +217,8 @@ async fn a_refused_address_is_passed_and_its_error_kept_when_all_fail() {
         .expect_err("nothing listens");
     assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
     assert!(err.to_string().contains("2 addresses tried"), "{err}");
+    let stats = client.stats();
+    assert_eq!((stats.dial_attempts, stats.dns_lookups), (2, 1), "{stats:?}");
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
 use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
+use crate::conn::connect::{DialReport, Found, Via};
+use crate::conn::dns::Looked;
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::Error;
 use crate::pool::{Count, Lease, PoolKey, Pooled};
@@ -538,17 +540,18 @@ async fn acquire(
             let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
             // Boxed: dialing (TLS above all) needs far more state than a reused connection,
             // and every request's future would otherwise carry that size.
+            let mut report = DialReport::default();
             let open = Box::pin(Connection::open(
                 key,
                 connect_by,
                 config.tls.as_ref(),
                 &config.dialer,
+                &mut report,
             ));
-            match open.await {
-                Ok((conn, report)) => {
-                    count_dial(client, key, conn.id(), report);
-                    Ok(slot.fill(conn))
-                }
+            let opened = open.await;
+            count_dial(client, key, opened.as_ref().ok().map(|c| c.id()), report);
+            match opened {
+                Ok(conn) => Ok(slot.fill(conn)),
                 Err(e) => {
                     slot.connect_failed(&e);
                     Err(e)
@@ -589,19 +592,19 @@ async fn exchange(
     (result.map(|answer| (answer, reader)), progress)
 }
 
-/// Counts and traces what a dial did: the lookup, and the addresses tried.
-fn count_dial(client: &Client, key: &PoolKey, conn: u64, report: crate::conn::connect::DialReport) {
-    use crate::conn::connect::{Found, Via};
-    use crate::conn::dns::Looked;
+/// Counts and traces what a dial did, whether it opened connection `conn` or failed:
+/// the lookup, the addresses tried, and the proxy connection or tunnel it opened.
+fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialReport) {
     let pool = &client.pool;
     let dns = match report.found {
-        Found::Literal => "ip literal",
-        Found::Pinned => "pinned",
-        Found::Looked(Looked::Cached) => {
+        None => "none",
+        Some(Found::Literal) => "ip literal",
+        Some(Found::Pinned) => "pinned",
+        Some(Found::Looked(Looked::Cached)) => {
             pool.count(Count::DnsCacheHit);
             "cached"
         }
-        Found::Looked(Looked::Resolved) => {
+        Some(Found::Looked(Looked::Resolved)) => {
             pool.count(Count::DnsLookup);
             "resolved"
         }
@@ -611,15 +614,18 @@ fn count_dial(client: &Client, key: &PoolKey, conn: u64, report: crate::conn::co
     }
     let via = match report.via {
         Via::Direct => "direct",
-        Via::Forward => {
-            pool.count(Count::ProxyForward);
-            "proxy"
-        }
-        Via::Tunnel => {
-            pool.count(Count::ProxyTunnel);
-            "tunnel"
-        }
+        Via::Forward => "proxy",
+        Via::Tunnel => "tunnel",
     };
+    let Some(conn) = conn else {
+        tracing::debug!(host = %key, dns, attempts = report.attempts, "dial failed");
+        return;
+    };
+    match report.via {
+        Via::Direct => {}
+        Via::Forward => pool.count(Count::ProxyForward),
+        Via::Tunnel => pool.count(Count::ProxyTunnel),
+    }
     tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");
 }
 

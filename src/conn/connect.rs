@@ -62,24 +62,38 @@ pub(crate) enum Via {
     Tunnel,
 }
 
-/// What a dial did, for the client's counters and tracing.
+/// What a dial did, for the client's counters and tracing: filled in as it goes, so a
+/// dial that fails or runs out of time reports what it did too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DialReport {
-    pub found: Found,
+    /// How the addresses were found (`None`: the dial ended before they were).
+    pub found: Option<Found>,
     /// TCP connection attempts started (one per address tried).
     pub attempts: u32,
     pub via: Via,
 }
 
+impl Default for DialReport {
+    fn default() -> Self {
+        DialReport {
+            found: None,
+            attempts: 0,
+            via: Via::Direct,
+        }
+    }
+}
+
 impl Dialer {
-    /// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit).
+    /// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit), noting in
+    /// `report` what it did.
     pub async fn connect(
         &self,
         host: &str,
         port: u16,
         deadline: Option<Instant>,
-    ) -> Result<(TcpStream, DialReport), Error> {
-        let dial = self.dial(host, port);
+        report: &mut DialReport,
+    ) -> Result<TcpStream, Error> {
+        let dial = self.dial(host, port, report);
         let Some(deadline) = deadline else {
             return dial.await;
         };
@@ -92,18 +106,30 @@ impl Dialer {
         }
     }
 
-    async fn dial(&self, host: &str, port: u16) -> Result<(TcpStream, DialReport), Error> {
+    async fn dial(
+        &self,
+        host: &str,
+        port: u16,
+        report: &mut DialReport,
+    ) -> Result<TcpStream, Error> {
         let literal = host
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let (ips, found): (Arc<[IpAddr]>, Found) = match literal.parse::<IpAddr>() {
-            Ok(ip) => (Arc::from([ip]), Found::Literal),
+        let ips: Arc<[IpAddr]> = match literal.parse::<IpAddr>() {
+            Ok(ip) => {
+                report.found = Some(Found::Literal);
+                Arc::from([ip])
+            }
             Err(_) => match self.pins.get(host) {
-                Some(pinned) => (pinned.as_slice().into(), Found::Pinned),
+                Some(pinned) => {
+                    report.found = Some(Found::Pinned);
+                    pinned.as_slice().into()
+                }
                 None => {
-                    let (ips, looked) = self.dns.lookup(host).await?;
-                    (ips, Found::Looked(looked))
+                    let (ips, looked) = self.dns.lookup(host).await;
+                    report.found = Some(Found::Looked(looked));
+                    ips?
                 }
             },
         };
@@ -121,12 +147,7 @@ impl Dialer {
                 format!("{host} has no address of the local address's family"),
             ));
         }
-        let (result, attempts) = happy_eyeballs(&addrs, self.local_address).await;
-        let report = DialReport {
-            found,
-            attempts,
-            via: Via::Direct,
-        };
+        let result = happy_eyeballs(&addrs, self.local_address, &mut report.attempts).await;
         match result {
             Ok(stream) => {
                 // Best effort: a socket that refuses an option still works.
@@ -135,13 +156,13 @@ impl Dialer {
                     let _ = SockRef::from(&stream)
                         .set_tcp_keepalive(&TcpKeepalive::new().with_time(idle));
                 }
-                Ok((stream, report))
+                Ok(stream)
             }
             Err(e) => {
-                let tried = if attempts == 1 {
+                let tried = if report.attempts == 1 {
                     String::new()
                 } else {
-                    format!(" ({attempts} addresses tried)")
+                    format!(" ({} addresses tried)", report.attempts)
                 };
                 Err(Error::new(ErrorKind::Connect, e)
                     .context(format!("connecting to {host}:{port}{tried}")))
@@ -186,23 +207,25 @@ fn attempt(addr: SocketAddr, local: Option<IpAddr>) -> Attempt {
     })
 }
 
-/// Races attempts to `addrs` as RFC 8305 says; the winner, or the last error, and how many
-/// attempts were started.
+/// Races attempts to `addrs` as RFC 8305 says; the winner, or the last error. `started`
+/// counts the attempts as they start.
 async fn happy_eyeballs(
     addrs: &[SocketAddr],
     local: Option<IpAddr>,
-) -> (io::Result<TcpStream>, u32) {
+    started: &mut u32,
+) -> io::Result<TcpStream> {
     let mut running: Vec<Attempt> = Vec::new();
     let mut next = 0;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
     let mut timer = Box::pin(tokio::time::sleep(ATTEMPT_DELAY));
-    let result = std::future::poll_fn(|cx| loop {
+    std::future::poll_fn(|cx| loop {
         // Start the next attempt when none runs, or when the delay has passed.
         let start =
             next < addrs.len() && (running.is_empty() || timer.as_mut().poll(cx).is_ready());
         if start {
             running.push(attempt(addrs[next], local));
             next += 1;
+            *started += 1;
             timer
                 .as_mut()
                 .reset(tokio::time::Instant::now() + ATTEMPT_DELAY);
@@ -231,8 +254,7 @@ async fn happy_eyeballs(
             return Poll::Pending;
         }
     })
-    .await;
-    (result, next as u32)
+    .await
 }
 
 #[cfg(test)]

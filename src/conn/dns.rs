@@ -118,13 +118,12 @@ impl DnsCache {
         }
     }
 
-    /// The addresses of `name`, and whether the resolver was asked for them.
-    pub async fn lookup(&self, name: &str) -> Result<(Arc<[IpAddr]>, Looked), Error> {
+    /// The addresses of `name` (or why there are none), and whether the resolver was
+    /// asked.
+    pub async fn lookup(&self, name: &str) -> (Result<Arc<[IpAddr]>, Error>, Looked) {
         if self.ttl.is_zero() {
             let answer = self.ask(name).await;
-            return answer
-                .map(|a| (a, Looked::Resolved))
-                .map_err(|e| resolve_error(name, e));
+            return (answer.map_err(|e| resolve_error(name, e)), Looked::Resolved);
         }
         let entry = self.entry(name);
         let mut asked = false;
@@ -140,10 +139,11 @@ impl DnsCache {
         } else {
             Looked::Cached
         };
-        match answer {
-            Ok(addrs) => Ok((addrs.clone(), looked)),
+        let answer = match answer {
+            Ok(addrs) => Ok(addrs.clone()),
             Err(e) => Err(resolve_error(name, e.clone())),
-        }
+        };
+        (answer, looked)
     }
 
     /// The name's entry: the cached one while fresh, else a new, empty one.

@@ -128,20 +128,22 @@ pub(crate) struct Connection {
 impl Connection {
     /// Dials `origin`: TCP (to the origin, or to its proxy, asking it for a tunnel when
     /// the origin is https), then TLS for https, all by `deadline` (`None`: no limit).
+    /// `report` says what the dial did, whether it succeeded or not.
     pub async fn open(
         origin: &Origin,
         deadline: Option<Instant>,
         tls: Option<&Arc<ClientConfig>>,
         dialer: &connect::Dialer,
-    ) -> Result<(Connection, connect::DialReport), Error> {
-        let (mut tcp, mut report) = match origin.proxy() {
+        report: &mut connect::DialReport,
+    ) -> Result<Connection, Error> {
+        let mut tcp = match origin.proxy() {
             None => {
                 dialer
-                    .connect(origin.host(), origin.port(), deadline)
+                    .connect(origin.host(), origin.port(), deadline, report)
                     .await?
             }
             Some(proxy) => dialer
-                .connect(proxy.host(), proxy.port(), deadline)
+                .connect(proxy.host(), proxy.port(), deadline, report)
                 .await
                 .map_err(|e| e.prefix("proxy"))?,
         };
@@ -174,25 +176,22 @@ impl Connection {
                 }
             }
         };
-        Ok((
-            Connection {
-                io,
-                buf: BytesMut::new(),
-                read_size: READ_CHUNK,
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                // The pool's clock, which `max_lifetime` is checked against.
-                created: clock::now(),
-                runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
-                peer,
-                responses: 0,
-                terms: reuse::ServerTerms::default(),
-                received: 0,
-                timeouts: Timeouts::default(),
-                first_rtt: None,
-                watch: None,
-            },
-            report,
-        ))
+        Ok(Connection {
+            io,
+            buf: BytesMut::new(),
+            read_size: READ_CHUNK,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            // The pool's clock, which `max_lifetime` is checked against.
+            created: clock::now(),
+            runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+            peer,
+            responses: 0,
+            terms: reuse::ServerTerms::default(),
+            received: 0,
+            timeouts: Timeouts::default(),
+            first_rtt: None,
+            watch: None,
+        })
     }
 
     /// A process-unique id, for tracing.
