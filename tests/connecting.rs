@@ -218,7 +218,11 @@ async fn a_refused_address_is_passed_and_its_error_kept_when_all_fail() {
     assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
     assert!(err.to_string().contains("2 addresses tried"), "{err}");
     let stats = client.stats();
-    assert_eq!((stats.dial_attempts, stats.dns_lookups), (2, 1), "{stats:?}");
+    assert_eq!(
+        (stats.dial_attempts, stats.dns_lookups),
+        (2, 1),
+        "{stats:?}"
+    );
 }
 
 #[tokio::test]
