@@ -32,6 +32,8 @@ pub mod proto;
 mod runtime;
 
 pub use client::redirect;
+#[cfg(feature = "hickory-dns")]
+pub use client::HickoryResolver;
 pub use client::{
     Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, NoProxy, PemError,
     Proxy, RequestBuilder, Resolve, Resolving, Response, ResponseBody, RetryPolicy,

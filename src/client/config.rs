@@ -205,6 +205,10 @@ pub(crate) struct ConnectSettings {
     pub pins: HashMap<String, Vec<IpAddr>>,
     pub local_address: Option<IpAddr>,
     pub tcp_keepalive: Option<Duration>,
+    /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at
+    /// `build` unless `resolver` is set.
+    #[cfg(feature = "hickory-dns")]
+    pub hickory: bool,
 }
 
 impl ConnectSettings {
@@ -231,6 +235,8 @@ impl Default for ConnectSettings {
             pins: HashMap::new(),
             local_address: None,
             tcp_keepalive: None,
+            #[cfg(feature = "hickory-dns")]
+            hickory: false,
         }
     }
 }

@@ -30,6 +30,8 @@ use crate::pool::{Caps, Pool, PoolConfig, Stats};
 use config::Config;
 
 pub use crate::conn::tls::{Certificate, Identity, PemError};
+#[cfg(feature = "hickory-dns")]
+pub use crate::conn::HickoryResolver;
 pub use crate::conn::{BoxError, Resolve, Resolving};
 pub use body::Body;
 pub use config::{
@@ -580,6 +582,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Resolves names with hickory-resolver configured as the system is
+    /// (`/etc/resolv.conf`, `/etc/hosts`) instead of the system's `getaddrinfo`
+    /// (feature `hickory-dns`). A resolver given with `dns_resolver` wins. `build` fails
+    /// (`ErrorKind::Connect`) when the system's configuration cannot be read.
+    ///
+    /// ```no_run
+    /// let client = tether::Client::builder().hickory_dns(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    #[cfg(feature = "hickory-dns")]
+    pub fn hickory_dns(mut self, enable: bool) -> Self {
+        self.config.connect.hickory = enable;
+        self
+    }
+
     /// How long a name's addresses are kept (default 30 s; a failed lookup is kept at most
     /// 1 s). `Duration::ZERO` asks the resolver for every new connection.
     ///
@@ -812,6 +829,10 @@ impl ClientBuilder {
         }
         let mut config = self.config;
         config.tls = Some(crate::conn::tls::client_config(&config.tls_settings)?);
+        #[cfg(feature = "hickory-dns")]
+        if config.connect.hickory && config.connect.resolver.is_none() {
+            config.connect.resolver = Some(Arc::new(HickoryResolver::from_system_conf()?));
+        }
         Ok(Self::assemble(config))
     }
 

@@ -11,6 +11,8 @@
 pub(crate) mod connect;
 pub(crate) mod dns;
 mod exchange;
+#[cfg(feature = "hickory-dns")]
+mod hickory;
 pub(crate) mod origin;
 pub(crate) mod probe;
 pub(crate) mod proxy;
@@ -38,6 +40,8 @@ use crate::error::{Error, ErrorKind};
 
 pub use dns::{Resolve, Resolving};
 pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
+#[cfg(feature = "hickory-dns")]
+pub use hickory::HickoryResolver;
 pub(crate) use origin::{Origin, Scheme};
 pub(crate) use probe::Liveness;
 pub(crate) use proxy::ProxyTarget;

@@ -1,6 +1,6 @@
 //! Real HTTP servers for the interop tests (`tests/nginx.rs`, `tests/python_server.rs`,
-//! `tests/proxy.rs`): nginx (as a server, or as a forward proxy), Python's `http.server`
-//! and tinyproxy, started by the test itself as a foreground child
+//! `tests/proxy.rs`, `tests/hickory.rs`): nginx (as a server, or as a forward proxy),
+//! Python's `http.server`, tinyproxy and dnsmasq (a DNS server), started by the test itself as a foreground child
 //! process listening on 127.0.0.1, with its configuration, pid, logs and temp files in a
 //! per-test directory under `std::env::temp_dir()`.
 //!
@@ -306,6 +306,85 @@ pub fn start_tinyproxy(label: &str, basic_auth: Option<(&str, &str)>) -> ServerP
 }
 
 const TINYPROXY_TEMPLATE: &str = include_str!("tinyproxy.conf.template");
+
+/// Starts dnsmasq in the foreground as a DNS server on a free UDP port of 127.0.0.1 that
+/// answers `names` (each `(domain, address)`: the domain and every name under it) and
+/// nothing else (no upstream servers, no `/etc/hosts`), logging every query to
+/// `stderr.log` (the access log here). Ready when it answers a query.
+pub fn start_dnsmasq(label: &str, names: &[(&str, &str)]) -> ServerProcess {
+    let mut last_failure = String::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let dir = TempDir::new(label);
+        let port = {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+            socket.local_addr().expect("local_addr").port()
+        };
+        let log = dir.path().join("stderr.log");
+        let stderr = std::fs::File::create(&log).expect("stderr.log");
+        let mut command = Command::new("dnsmasq");
+        command.args([
+            "--keep-in-foreground",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--log-queries",
+            "--log-facility=-",
+            "--pid-file=",
+            "--user=root",
+            "--cache-size=0",
+        ]);
+        command.arg(format!("--port={port}"));
+        for (domain, address) in names {
+            command.arg(format!("--address=/{domain}/{address}"));
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run dnsmasq: {e}"));
+        let mut server = ServerProcess {
+            name: "dnsmasq",
+            child,
+            port,
+            log,
+            dir,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                last_failure = format!("dnsmasq exited with {status}\n{}", server.diagnostics());
+                break;
+            }
+            if dns_answers(port) {
+                return server;
+            }
+            if start.elapsed() > START_LIMIT {
+                panic!("dnsmasq did not start in time\n{}", server.diagnostics());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    panic!("dnsmasq failed to start: {last_failure}");
+}
+
+/// Whether a DNS server on 127.0.0.1:`port` answers a query (for `ready.invalid`, A).
+fn dns_answers(port: u16) -> bool {
+    let Ok(socket) = std::net::UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["ready", "invalid"] {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut answer = [0u8; 512];
+    socket.send_to(&query, ("127.0.0.1", port)).is_ok()
+        && matches!(socket.recv_from(&mut answer), Ok((n, _)) if n >= 12 && answer[..2] == [0x12, 0x34])
+}
 
 /// One nginx access-log line (format `conns` in the template).
 #[derive(Clone, Debug, PartialEq, Eq)]
