@@ -231,20 +231,28 @@ async fn the_proxy_resolves_the_origin_name_not_the_client() {
 
 // --- HTTPS through a CONNECT tunnel -------------------------------------------------------
 
+/// A TLS server with a certificate for `name` from a new CA, and a client that trusts the
+/// CA and sends https requests through `proxy`.
+async fn tls_server_and_client_via(
+    proxy: &ServerProcess,
+    name: &str,
+) -> (TlsServer, tether::Client) {
+    let ca = TestCa::new("proxy test CA");
+    let server = TlsServer::builder(ca.server_cert(&[name])).start().await;
+    let client = tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .proxy(tether::Proxy::https(proxy_url(proxy)).expect("proxy"))
+        .build()
+        .expect("client");
+    (server, client)
+}
+
 #[tokio::test]
 async fn https_through_tinyproxy_is_one_tunnel_and_one_handshake_for_many_requests() {
     let Some(proxy) = tinyproxy("proxy_tinyproxy_tunnel", None) else {
         return;
     };
-    let ca = TestCa::new("proxy test CA");
-    let server = TlsServer::builder(ca.server_cert(&["localhost"]))
-        .start()
-        .await;
-    let client = tether::Client::builder()
-        .add_root_certificate(ca.certificate())
-        .proxy(tether::Proxy::https(proxy_url(&proxy)).expect("proxy"))
-        .build()
-        .expect("client");
+    let (server, client) = tls_server_and_client_via(&proxy, "localhost").await;
     for i in 0..10 {
         let (status, body) = get_text(&client, &server.url("localhost", &format!("/{i}"))).await;
         assert_eq!((status, body.as_str()), (200, "hello"));
@@ -277,15 +285,7 @@ async fn a_certificate_for_another_name_fails_inside_the_tunnel_too() {
     let Some(proxy) = tinyproxy("proxy_tinyproxy_tls_name", None) else {
         return;
     };
-    let ca = TestCa::new("proxy test CA");
-    let server = TlsServer::builder(ca.server_cert(&["other.test"]))
-        .start()
-        .await;
-    let client = tether::Client::builder()
-        .add_root_certificate(ca.certificate())
-        .proxy(tether::Proxy::https(proxy_url(&proxy)).expect("proxy"))
-        .build()
-        .expect("client");
+    let (server, client) = tls_server_and_client_via(&proxy, "other.test").await;
     let err = client
         .get(server.url("localhost", "/"))
         .send()

@@ -196,57 +196,78 @@ pub fn start_nginx_forward_proxy(label: &str) -> ServerProcess {
     })
 }
 
-/// Starts nginx with the configuration `text(port)` gives for a free port.
+/// Starts nginx with the configuration `text(port)` gives for a free port. Ready when it
+/// has written its pid file, which it does after binding its socket.
 fn start_nginx_with(label: &str, text: impl Fn(u16) -> String) -> ServerProcess {
+    let ready = |server: &ServerProcess| server.dir().join("nginx.pid").exists();
+    start_child(
+        "nginx",
+        label,
+        "access.log",
+        free_port,
+        ready,
+        |dir, port| {
+            std::fs::create_dir_all(dir.join("tmp")).expect("create nginx tmp dir");
+            let conf_path = dir.join("nginx.conf");
+            std::fs::write(&conf_path, text(port)).expect("write nginx.conf");
+            let mut command = Command::new("nginx");
+            command
+                .arg("-p")
+                .arg(dir)
+                .args(["-e", "error.log", "-c"])
+                .arg(&conf_path)
+                .args(["-g", "daemon off; master_process off;"]);
+            command
+        },
+    )
+}
+
+/// Starts `binary` as a foreground child on a port `pick_port` gives: `command(dir, port)`
+/// says how, in a new per-test directory; `log` (in that directory) is the log the tests
+/// read; `ready` says when it serves. When the child exits first (the port was taken in
+/// the meantime), another port is tried.
+fn start_child(
+    binary: &'static str,
+    label: &str,
+    log: &str,
+    pick_port: fn() -> u16,
+    ready: impl Fn(&ServerProcess) -> bool,
+    command: impl Fn(&Path, u16) -> Command,
+) -> ServerProcess {
     let mut last_failure = String::new();
     for _ in 0..PORT_ATTEMPTS {
         let dir = TempDir::new(label);
-        std::fs::create_dir_all(dir.path().join("tmp")).expect("create nginx tmp dir");
-        let port = free_port();
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, text(port)).expect("write nginx.conf");
+        let port = pick_port();
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
-        let child = Command::new("nginx")
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg("error.log")
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-g")
-            .arg("daemon off; master_process off;")
+        let child = command(dir.path(), port)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run nginx: {e}"));
+            .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"));
         let mut server = ServerProcess {
-            name: "nginx",
+            name: binary,
             child,
             port,
-            log: dir.path().join("access.log"),
+            log: dir.path().join(log),
             dir,
         };
-        let pid_file = server.dir().join("nginx.pid");
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
-                last_failure = format!("nginx exited with {status}\n{}", server.diagnostics());
+                last_failure = format!("{binary} exited with {status}\n{}", server.diagnostics());
                 break;
             }
-            if pid_file.exists() {
+            if ready(&server) {
                 return server;
             }
             if start.elapsed() > START_LIMIT {
-                panic!("nginx did not start in time\n{}", server.diagnostics());
+                panic!("{binary} did not start in time\n{}", server.diagnostics());
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        if !last_failure.contains("in use") {
-            break;
-        }
     }
-    panic!("nginx failed to start: {last_failure}");
+    panic!("{binary} failed to start: {last_failure}");
 }
 
 /// Starts tinyproxy in the foreground (`-d`) on a free port of 127.0.0.1 with the
@@ -254,55 +275,29 @@ fn start_nginx_with(label: &str, text: impl Fn(u16) -> String) -> ServerProcess 
 /// when `basic_auth` is given. Its log (`tinyproxy.log`, level Connect) names each
 /// connection it accepts and each request or CONNECT. Ready when the port accepts.
 pub fn start_tinyproxy(label: &str, basic_auth: Option<(&str, &str)>) -> ServerProcess {
-    let mut last_failure = String::new();
-    for _ in 0..PORT_ATTEMPTS {
-        let dir = TempDir::new(label);
-        let port = free_port();
-        let auth = basic_auth
-            .map(|(user, pass)| format!("BasicAuth {user} {pass}"))
-            .unwrap_or_default();
-        let text = TINYPROXY_TEMPLATE
-            .replace("@PORT@", &port.to_string())
-            .replace("@BASIC_AUTH@", &auth)
-            .replace(
-                "@LOG@",
-                &dir.path().join("tinyproxy.log").display().to_string(),
-            );
-        let conf_path = dir.path().join("tinyproxy.conf");
-        std::fs::write(&conf_path, text).expect("write tinyproxy.conf");
-        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr.log");
-        let child = Command::new("tinyproxy")
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run tinyproxy: {e}"));
-        let mut server = ServerProcess {
-            name: "tinyproxy",
-            child,
-            port,
-            log: dir.path().join("tinyproxy.log"),
-            dir,
-        };
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                last_failure = format!("tinyproxy exited with {status}\n{}", server.diagnostics());
-                break;
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            if start.elapsed() > START_LIMIT {
-                panic!("tinyproxy did not start in time\n{}", server.diagnostics());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-    panic!("tinyproxy failed to start: {last_failure}");
+    let auth = basic_auth
+        .map(|(user, pass)| format!("BasicAuth {user} {pass}"))
+        .unwrap_or_default();
+    let ready =
+        |server: &ServerProcess| std::net::TcpStream::connect(("127.0.0.1", server.port())).is_ok();
+    start_child(
+        "tinyproxy",
+        label,
+        "tinyproxy.log",
+        free_port,
+        ready,
+        |dir, port| {
+            let text = TINYPROXY_TEMPLATE
+                .replace("@PORT@", &port.to_string())
+                .replace("@BASIC_AUTH@", &auth)
+                .replace("@LOG@", &dir.join("tinyproxy.log").display().to_string());
+            let conf_path = dir.join("tinyproxy.conf");
+            std::fs::write(&conf_path, text).expect("write tinyproxy.conf");
+            let mut command = Command::new("tinyproxy");
+            command.arg("-d").arg("-c").arg(&conf_path);
+            command
+        },
+    )
 }
 
 const TINYPROXY_TEMPLATE: &str = include_str!("tinyproxy.conf.template");
@@ -312,61 +307,38 @@ const TINYPROXY_TEMPLATE: &str = include_str!("tinyproxy.conf.template");
 /// nothing else (no upstream servers, no `/etc/hosts`), logging every query to
 /// `stderr.log` (the access log here). Ready when it answers a query.
 pub fn start_dnsmasq(label: &str, names: &[(&str, &str)]) -> ServerProcess {
-    let mut last_failure = String::new();
-    for _ in 0..PORT_ATTEMPTS {
-        let dir = TempDir::new(label);
-        let port = {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
-            socket.local_addr().expect("local_addr").port()
-        };
-        let log = dir.path().join("stderr.log");
-        let stderr = std::fs::File::create(&log).expect("stderr.log");
-        let mut command = Command::new("dnsmasq");
-        command.args([
-            "--keep-in-foreground",
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--log-queries",
-            "--log-facility=-",
-            "--pid-file=",
-            "--user=root",
-            "--cache-size=0",
-        ]);
-        command.arg(format!("--port={port}"));
-        for (domain, address) in names {
-            command.arg(format!("--address=/{domain}/{address}"));
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run dnsmasq: {e}"));
-        let mut server = ServerProcess {
-            name: "dnsmasq",
-            child,
-            port,
-            log,
-            dir,
-        };
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                last_failure = format!("dnsmasq exited with {status}\n{}", server.diagnostics());
-                break;
+    let free_udp_port = || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+        socket.local_addr().expect("local_addr").port()
+    };
+    let ready = |server: &ServerProcess| dns_answers(server.port());
+    start_child(
+        "dnsmasq",
+        label,
+        "stderr.log",
+        free_udp_port,
+        ready,
+        |_, port| {
+            let mut command = Command::new("dnsmasq");
+            command.args([
+                "--keep-in-foreground",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "--no-resolv",
+                "--no-hosts",
+                "--log-queries",
+                "--log-facility=-",
+                "--pid-file=",
+                "--user=root",
+                "--cache-size=0",
+            ]);
+            command.arg(format!("--port={port}"));
+            for (domain, address) in names {
+                command.arg(format!("--address=/{domain}/{address}"));
             }
-            if dns_answers(port) {
-                return server;
-            }
-            if start.elapsed() > START_LIMIT {
-                panic!("dnsmasq did not start in time\n{}", server.diagnostics());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-    panic!("dnsmasq failed to start: {last_failure}");
+            command
+        },
+    )
 }
 
 /// Whether a DNS server on 127.0.0.1:`port` answers a query (for `ready.invalid`, A).
