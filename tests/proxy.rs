@@ -174,14 +174,15 @@ async fn plain_requests_through_tinyproxy_succeed_although_it_closes_after_each(
     let stats = client.stats();
     assert_eq!(origin.stats().requests, 10);
     // tinyproxy answers HTTP/1.1 without `Connection: close`, then closes: each close is
-    // found before reuse (or, at worst, met and the GET retried), never returned.
+    // found before reuse (or met and the GET retried; or, on a slow machine, the
+    // connection outlives the idle time learned from those closes), never returned.
     assert_eq!(
         stats.proxy_connections, stats.connections_opened,
         "{stats:?}"
     );
     assert_eq!(stats.connections_opened, 10, "{stats:?}");
     assert_eq!(
-        stats.idle_closed_by_server + stats.retries_close_race,
+        stats.idle_closed_by_server + stats.retries_close_race + stats.expired_learned_timeout,
         9,
         "{stats:?}"
     );
