@@ -859,7 +859,7 @@ impl ClientBuilder {
         };
         config.dialer = Arc::new(config.connect.dialer());
         config.proxies = if config.proxies_from_env {
-            proxy::Proxies::from_env(&|name| std::env::var(name).ok())
+            proxy::Proxies::from_env(&proxy::read_env)
         } else {
             proxy::Proxies::given(std::mem::take(&mut config.proxy_rules))
         };

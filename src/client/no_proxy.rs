@@ -62,7 +62,7 @@ impl NoProxy {
     /// # let _ = no_proxy;
     /// ```
     pub fn from_env() -> Option<NoProxy> {
-        super::proxy::env_var(&|name| std::env::var(name).ok(), "no_proxy")
+        super::proxy::env_var(&super::proxy::read_env, "no_proxy")
             .and_then(|list| NoProxy::from_string(&list))
     }
 

@@ -260,6 +260,12 @@ impl Proxies {
     }
 }
 
+/// A variable of the process's environment. A value that is not UTF-8 is read lossily,
+/// so that it fails as a proxy URL rather than counting as unset.
+pub(crate) fn read_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 /// A variable by its lower-case name, else its upper-case one; empty counts as unset.
 pub(crate) fn env_var(get: &dyn Fn(&str) -> Option<String>, lower: &str) -> Option<String> {
     let set = |v: &String| !v.trim().is_empty();

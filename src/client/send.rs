@@ -612,20 +612,21 @@ fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialRep
     for _ in 0..report.attempts {
         pool.count(Count::DialAttempt);
     }
-    let via = match report.via {
-        Via::Direct => "direct",
-        Via::Forward => "proxy",
-        Via::Tunnel => "tunnel",
-    };
     let Some(conn) = conn else {
         tracing::debug!(host = %key, dns, attempts = report.attempts, "dial failed");
         return;
     };
-    match report.via {
-        Via::Direct => {}
-        Via::Forward => pool.count(Count::ProxyForward),
-        Via::Tunnel => pool.count(Count::ProxyTunnel),
-    }
+    let via = match report.via {
+        Via::Direct => "direct",
+        Via::Forward => {
+            pool.count(Count::ProxyForward);
+            "proxy"
+        }
+        Via::Tunnel => {
+            pool.count(Count::ProxyTunnel);
+            "tunnel"
+        }
+    };
     tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");
 }
 
