@@ -37,8 +37,6 @@ pub(crate) enum Grant<C> {
 /// A request waiting for a connection or a slot.
 pub(crate) struct Waiter<C> {
     pub id: u64,
-    /// Arrival order across all hosts, so a freed global slot goes to the oldest waiter.
-    pub seq: u64,
     pub tx: oneshot::Sender<Grant<C>>,
 }
 
@@ -140,11 +138,6 @@ impl<C> Host<C> {
         self.waiters.len()
     }
 
-    /// Arrival number of the oldest waiter.
-    pub fn oldest_waiter_seq(&self) -> Option<u64> {
-        self.waiters.front().map(|w| w.seq)
-    }
-
     /// Joins the back of the line.
     pub fn push_waiter(&mut self, waiter: Waiter<C>) {
         self.waiters.push_back(waiter);
@@ -203,7 +196,7 @@ mod tests {
     fn removing_a_served_waiter_reports_it_gone() {
         let mut host: Host<u32> = Host::default();
         let (tx, _rx) = oneshot::channel();
-        host.push_waiter(Waiter { id: 7, seq: 0, tx });
+        host.push_waiter(Waiter { id: 7, tx });
         assert!(host.remove_waiter(7));
         assert!(!host.remove_waiter(7));
         assert!(host.is_unused(Instant::now()));

@@ -21,6 +21,7 @@
 //! connections of its own runtime, and a connection handed to a waiter of another runtime
 //! (or one that a late byte made unusable) is closed and replaced in the same slot.
 
+mod fair;
 mod host;
 mod learn;
 mod reaper;

@@ -1,6 +1,15 @@
-//! The pool's bookkeeping across hosts: the per-host and global caps, FIFO waiting, handing a
-//! released connection or a freed slot to the oldest waiter, idle expiry, and eviction of
-//! another host's least recently used idle connection at the global cap.
+//! The pool's bookkeeping across hosts: the per-host and global caps, FIFO waiting within a
+//! host and turns across hosts (`fair.rs`), handing a released connection or a freed slot
+//! to the next waiter, idle expiry, and eviction of another host's least recently used
+//! idle connection at the global cap.
+//!
+//! Who gets a released connection: its own host's oldest waiter; but when the pool is at
+//! the global cap and other hosts wait too, only if the host holds no more than its share
+//! of the cap (the cap divided among the hosts with waiters, at least one each). A host
+//! above its share gives the slot to the next host in the round: the connection is closed
+//! and that host opens one. Who gets a freed slot: the next host in the round below its
+//! own cap. So a host's connections are reused while it is within its share, and the
+//! slots move between hosts only until each has it.
 //!
 //! Pure and synchronous: the caller holds the lock, passes the time in and probes through a
 //! closure; connections let go of are returned in `out` to be closed (and counted) after the
@@ -14,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::fair::{Turn, Turns};
 use super::host::{Grant, Host, Waiter};
 use super::learn::{Learned, Seen};
 use super::PoolKey;
@@ -78,6 +88,8 @@ pub(crate) struct PoolState<C> {
     total_open: usize,
     waiting: usize,
     next_waiter: u64,
+    /// The hosts with waiters, in the order they get their next turn.
+    turns: Turns<PoolKey>,
 }
 
 impl<C> PoolState<C> {
@@ -89,6 +101,7 @@ impl<C> PoolState<C> {
             total_open: 0,
             waiting: 0,
             next_waiter: 0,
+            turns: Turns::default(),
         }
     }
 
@@ -165,11 +178,11 @@ impl<C> PoolState<C> {
         let (tx, rx) = oneshot::channel();
         let id = self.next_waiter;
         self.next_waiter += 1;
-        let seq = id;
         if let Some(host) = self.host_mut(key) {
-            host.push_waiter(Waiter { id, seq, tx });
+            host.push_waiter(Waiter { id, tx });
         }
         self.waiting += 1;
+        self.turns.join(key);
         Checkout::Wait(id, rx)
     }
 
@@ -185,6 +198,33 @@ impl<C> PoolState<C> {
         out: &mut Vec<Dropped<C>>,
     ) {
         let mut conn = conn;
+        if self.waiting > 0 && self.total_open >= self.caps.total {
+            // Hosts compete for slots. A host within its share of the global cap keeps the
+            // connection for its own next waiter; one above it gives the slot to the next
+            // host in the round that can use one. Either way the taker's turn is used up.
+            let keep = !self.above_share(key);
+            let per_host = self.caps.per_host;
+            let hosts = &self.hosts;
+            let next = self.turns.next(|k| match hosts.get(k) {
+                Some(h) if k == key && h.waiters_len() == 0 => Turn::Gone,
+                Some(_) if k == key => {
+                    if keep {
+                        Turn::Ready
+                    } else {
+                        Turn::Blocked
+                    }
+                }
+                Some(_) if keep => Turn::Blocked,
+                Some(h) => turn_for_slot(h, per_host),
+                None => Turn::Gone,
+            });
+            if let Some(other) = next.filter(|k| k != key) {
+                self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
+                self.grant_slot_to(&other);
+                self.grant_slots(now, out);
+                return;
+            }
+        }
         if self.waiting > 0 {
             let Some(host) = self.hosts.get_mut(key) else {
                 debug_assert!(false, "released a connection of an unknown host");
@@ -192,6 +232,9 @@ impl<C> PoolState<C> {
             };
             while let Some(waiter) = host.pop_waiter() {
                 self.waiting -= 1;
+                if host.waiters_len() == 0 {
+                    self.turns.leave(key);
+                }
                 match waiter.tx.send(Grant::Conn(conn, terms)) {
                     Ok(()) => return,
                     Err(Grant::Conn(back, _)) => conn = back,
@@ -202,10 +245,7 @@ impl<C> PoolState<C> {
                 }
             }
         }
-        if self.waiting > 0
-            && self.total_open >= self.caps.total
-            && self.oldest_eligible_waiter().is_some()
-        {
+        if self.waiting > 0 && self.total_open >= self.caps.total && self.has_ready_turn() {
             self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
             self.grant_slots(now, out);
             return;
@@ -236,9 +276,15 @@ impl<C> PoolState<C> {
 
     /// A waiter gave up (dropped or timed out). False when it had already been served.
     pub fn cancel_waiter(&mut self, key: &PoolKey, id: u64) -> bool {
-        let removed = self.hosts.get_mut(key).is_some_and(|h| h.remove_waiter(id));
+        let Some(host) = self.hosts.get_mut(key) else {
+            return false;
+        };
+        let removed = host.remove_waiter(id);
         if removed {
             self.waiting -= 1;
+            if host.waiters_len() == 0 {
+                self.turns.leave(key);
+            }
         }
         removed
     }
@@ -429,41 +475,76 @@ impl<C> PoolState<C> {
         });
     }
 
-    /// The host whose oldest waiter arrived first among hosts below their own cap.
-    fn oldest_eligible_waiter(&self) -> Option<PoolKey> {
-        if self.waiting == 0 {
-            return None;
-        }
-        self.hosts
-            .iter()
-            .filter(|(_, h)| h.open() < self.caps.per_host)
-            .filter_map(|(k, h)| h.oldest_waiter_seq().map(|s| (s, k)))
-            .min_by_key(|(s, _)| *s)
-            .map(|(_, k)| k.clone())
+    /// Whether `key` holds more than its share of the global cap: the cap divided among
+    /// the hosts with waiters (at least one connection each).
+    fn above_share(&self, key: &PoolKey) -> bool {
+        let share = (self.caps.total / self.turns.len().max(1)).max(1);
+        self.hosts.get(key).is_some_and(|h| h.open() > share)
     }
 
-    /// Gives free slots to the oldest waiters that can use them, evicting idle connections
+    /// Whether some host in the round could take a freed slot now.
+    fn has_ready_turn(&self) -> bool {
+        self.waiting > 0
+            && self
+                .hosts
+                .values()
+                .any(|h| turn_for_slot(h, self.caps.per_host) == Turn::Ready)
+    }
+
+    /// Gives a slot to the oldest waiter of `key` (counted against both caps); if that
+    /// waiter is gone, the slot is given back.
+    fn grant_slot_to(&mut self, key: &PoolKey) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            return;
+        };
+        let Some(waiter) = host.pop_waiter() else {
+            return;
+        };
+        self.waiting -= 1;
+        if host.waiters_len() == 0 {
+            self.turns.leave(key);
+        }
+        host.add_open();
+        self.total_open += 1;
+        if waiter.tx.send(Grant::Slot).is_err() {
+            // The waiter is gone; the caller hands the slot on.
+            host.remove_open();
+            self.remove_total();
+        }
+    }
+
+    /// Gives free slots to the hosts in turn that can use them, evicting idle connections
     /// of other hosts at the global cap.
     fn grant_slots(&mut self, now: Instant, out: &mut Vec<Dropped<C>>) {
-        while let Some(key) = self.oldest_eligible_waiter() {
+        while self.waiting > 0 {
+            if self.total_open >= self.caps.total && !self.hosts.values().any(|h| h.idle_len() > 0)
+            {
+                return;
+            }
+            let per_host = self.caps.per_host;
+            let hosts = &self.hosts;
+            let Some(key) = self.turns.next(|k| match hosts.get(k) {
+                Some(h) => turn_for_slot(h, per_host),
+                None => Turn::Gone,
+            }) else {
+                return;
+            };
             if self.total_open >= self.caps.total && !self.evict_lru(None, now, out) {
                 return;
             }
-            let Some(host) = self.hosts.get_mut(&key) else {
-                return;
-            };
-            let Some(waiter) = host.pop_waiter() else {
-                return;
-            };
-            self.waiting -= 1;
-            host.add_open();
-            self.total_open += 1;
-            if waiter.tx.send(Grant::Slot).is_err() {
-                // The waiter is gone; the slot goes to the next one.
-                host.remove_open();
-                self.remove_total();
-            }
+            self.grant_slot_to(&key);
         }
+    }
+}
+
+/// What `host` can do with a freed slot.
+fn turn_for_slot<C>(host: &Host<C>, per_host: usize) -> Turn {
+    if host.waiters_len() == 0 {
+        Turn::Gone
+    } else if host.open() >= per_host {
+        Turn::Blocked
+    } else {
+        Turn::Ready
     }
 }
 

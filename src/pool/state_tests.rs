@@ -357,3 +357,44 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     assert!(s.host_counts(now).is_empty());
     assert_eq!(s.learned_timeout(&a, now), None);
 }
+
+#[test]
+fn at_the_global_cap_hosts_with_waiters_take_turns() {
+    let now = Instant::now();
+    // The per-host cap is the global cap: one busy host could hold every slot.
+    let mut s = PoolState::new(caps(2, 2));
+    let mut out = Vec::new();
+    let (a, b, c) = (key("a"), key("b"), key("c"));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let mut a_waiting: Vec<_> = (0..4)
+        .map(|_| waiter(s.checkout(&a, now, false, any, alive, &mut out)).1)
+        .collect();
+    let (_, mut rb) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
+    let (_, mut rc) = waiter(s.checkout(&c, now, false, any, alive, &mut out));
+
+    // Three hosts wait for two slots: a's share is one connection and it holds two. Its
+    // release goes to the next host in the round, b: a's connection is closed and b gets
+    // the slot.
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    assert!(matches!(rb.try_recv(), Ok(Grant::Slot)));
+    assert_eq!((out.len(), out[0].cause), (1, DropCause::Evicted));
+    assert!(a_waiting[0].try_recv().is_err());
+    // a now holds its share: its next release goes to its own waiter, reused.
+    s.put_idle(&a, 2, now, terms(now, 90), &mut out);
+    assert!(matches!(a_waiting[0].try_recv(), Ok(Grant::Conn(2, _))));
+    // b is done and nobody else waits there: its slot goes to c, whose turn comes before
+    // a's (a used its turn to keep its connection).
+    s.put_idle(&b, 3, now, terms(now, 90), &mut out);
+    assert!(matches!(rc.try_recv(), Ok(Grant::Slot)));
+    assert!(a_waiting[1].try_recv().is_err());
+    assert_eq!(s.total_open(), 2, "the global cap holds throughout");
+    // c's connection closes: its slot goes to a, the only host still waiting.
+    s.release_slot(&c, now, &mut out);
+    assert!(matches!(a_waiting[1].try_recv(), Ok(Grant::Slot)));
+    assert_eq!(s.total_open(), 2);
+}
