@@ -189,6 +189,10 @@ pub(crate) struct Config {
     /// The dialer built from `connect` (resolver, cache, pins, socket options) by
     /// `build`.
     pub dialer: Arc<Dialer>,
+    /// Request starts to one host are kept at least this far apart.
+    pub min_delay_per_host: Option<Duration>,
+    /// The longest a `429`/`503` with `Retry-After` pauses its host (`ZERO`: never).
+    pub max_host_pause: Duration,
     /// Read the environment's proxies at `build` (until `proxy` or `no_proxy` is called).
     pub proxies_from_env: bool,
     /// The builder's `proxy` rules.
@@ -240,6 +244,17 @@ impl Default for ConnectSettings {
         }
     }
 }
+
+/// The longest a `429` or `503` answer's `Retry-After` holds back every request to its
+/// host.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .max_host_pause(tether::DEFAULT_MAX_HOST_PAUSE * 5)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub const DEFAULT_MAX_HOST_PAUSE: Duration = Duration::from_secs(60);
 
 /// How long a name's addresses are cached.
 ///
@@ -295,6 +310,8 @@ impl Default for Config {
             tls: None,
             connect: ConnectSettings::default(),
             dialer: Arc::new(ConnectSettings::default().dialer()),
+            min_delay_per_host: None,
+            max_host_pause: DEFAULT_MAX_HOST_PAUSE,
             proxies_from_env: true,
             proxy_rules: Vec::new(),
             proxies: super::proxy::Proxies::default(),

@@ -38,7 +38,7 @@ pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
     DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
+    DEFAULT_MAX_HOST_PAUSE, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
     POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use no_proxy::NoProxy;
@@ -241,6 +241,7 @@ impl std::fmt::Debug for Client {
 /// | `max_body_bytes` | none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
+/// | `min_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / 60 s |
 /// | proxies (`proxy`, `no_proxy`) | from the environment: `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` |
 /// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
 ///
@@ -656,6 +657,39 @@ impl ClientBuilder {
     /// ```
     pub fn tcp_keepalive<D: Into<Option<Duration>>>(mut self, idle: D) -> Self {
         self.config.connect.tcp_keepalive = idle.into();
+        self
+    }
+
+    /// Keeps the starts of requests to one host at least `delay` apart (default: none), as
+    /// a crawler's politeness delay (Scrapy's `DOWNLOAD_DELAY`, colly's `Delay`). A request
+    /// waits for its start before it asks the pool for a connection, so waiting holds no
+    /// slot. One that would start past its deadline fails at once with
+    /// `ErrorKind::Timeout`, nothing sent.
+    ///
+    /// ```
+    /// let crawler = tether::Client::builder()
+    ///     .polite()
+    ///     .min_delay_per_host(std::time::Duration::from_millis(500))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn min_delay_per_host(mut self, delay: Duration) -> Self {
+        self.config.min_delay_per_host = (!delay.is_zero()).then_some(delay);
+        self
+    }
+
+    /// The longest a `429` or `503` answer with `Retry-After` holds back every request of
+    /// this client to its host (default 60 s; `Duration::ZERO`: answers pause nothing).
+    /// Like `min_delay_per_host`, the wait holds no slot.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .max_host_pause(std::time::Duration::from_secs(300))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn max_host_pause(mut self, limit: Duration) -> Self {
+        self.config.max_host_pause = limit;
         self
     }
 

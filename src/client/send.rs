@@ -114,6 +114,10 @@ async fn send_hop(
 ) -> Result<Response, Error> {
     client.budget_request();
     let resp = send_one(client, request, deadline, runtime).await?;
+    let status = resp.status();
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        pause_host(client, &request.key, &resp);
+    }
     let policy = &client.config.retry;
     if policy.is_off() || !policy.covers(resp.status()) {
         return Ok(resp);
@@ -175,6 +179,49 @@ async fn retry_statuses(
     Ok(resp)
 }
 
+/// A `429` or `503` with `Retry-After` holds back every request to its host for that long
+/// (at most `max_host_pause`).
+fn pause_host(client: &Client, key: &PoolKey, resp: &Response) {
+    let limit = client.config.max_host_pause;
+    let wait = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| status_retry::parse_retry_after(value, std::time::SystemTime::now()));
+    if let Some(wait) = wait.map(|w| w.min(limit)).filter(|w| !w.is_zero()) {
+        client.pool.pause(key, wait);
+    }
+}
+
+/// Waits for the request's start when its host is paused or its starts are spaced, holding
+/// no slot; one that could not start before its deadline fails at once, nothing sent.
+async fn wait_for_start(
+    client: &Client,
+    key: &PoolKey,
+    url: Option<&Url>,
+    deadline: Option<Instant>,
+) -> Result<(), Error> {
+    let Some(start) = client.pool.start_at(key, client.config.min_delay_per_host) else {
+        return Ok(());
+    };
+    if deadline.is_some_and(|d| start >= d) {
+        return Err(Error::msg(
+            crate::ErrorKind::Timeout,
+            format!(
+                "{} is paused or spaced past the request's deadline",
+                key.site()
+            ),
+        )
+        .or_url(url));
+    }
+    tracing::debug!(
+        host = %key,
+        wait_ms = start.saturating_duration_since(now()).as_millis() as u64,
+        "waiting for the host's turn to start"
+    );
+    tokio::time::sleep_until(start.into()).await;
+    Ok(())
+}
+
 /// One request (one hop of a chain), with its retries.
 async fn send_one(
     client: &Client,
@@ -182,6 +229,16 @@ async fn send_one(
     deadline: Option<Instant>,
     runtime: &Handle,
 ) -> Result<Response, Error> {
+    if client.config.min_delay_per_host.is_some() || client.pool.any_paused() {
+        // Boxed: only a request that may have to wait pays for the wait's state.
+        Box::pin(wait_for_start(
+            client,
+            &request.key,
+            request.url.as_ref(),
+            deadline,
+        ))
+        .await?;
+    }
     let mut attempt = Attempt {
         reused: false,
         idempotent: request.idempotent,

@@ -189,7 +189,7 @@ pub(crate) fn jitter() -> f64 {
 
 /// `Retry-After` (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date (IMF-fixdate, the form
 /// senders must use), as a delay from `now`; a date in the past is no delay.
-fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         // Too many digits for u64 is a delay too long for anyone: saturate.

@@ -11,11 +11,12 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::learn::Learned;
+use crate::clock;
 use crate::conn::IdleTerms;
 
 /// A connection resting in the idle stack.
@@ -49,6 +50,9 @@ pub(crate) struct Host<C> {
     waiters: VecDeque<Waiter<C>>,
     /// Its server's idle timeout as learned so far (boxed: most hosts never need one).
     pub learned: Option<Box<Learned>>,
+    /// No request may start before this: the host is paused (`Retry-After`) or its
+    /// requests are spaced (`min_delay_per_host`).
+    pub not_before: Option<Instant>,
 }
 
 impl<C> Default for Host<C> {
@@ -58,6 +62,7 @@ impl<C> Default for Host<C> {
             open: 0,
             waiters: VecDeque::new(),
             learned: None,
+            not_before: None,
         }
     }
 }
@@ -159,20 +164,35 @@ impl<C> Host<C> {
         }
     }
 
-    /// Nothing open, nobody waiting, and nothing learned lately: the host can be
-    /// forgotten, and its learned idle timeout with it.
+    /// Nothing open, nobody waiting, no pause or spacing still to keep, and nothing
+    /// learned lately: the host can be forgotten, and its learned idle timeout with it.
     pub fn is_unused(&self, now: Instant) -> bool {
         self.open == 0
             && self.waiters.is_empty()
             && self.idle.is_empty()
+            && self.not_before.is_none_or(|t| t <= now)
             && self.learned.as_ref().is_none_or(|l| l.stale(now))
+    }
+
+    /// When a request may start, if it asks at `now`: the start is taken, and the next
+    /// one may start `spacing` later.
+    pub fn take_start(&mut self, now: Instant, spacing: Option<Duration>) -> Instant {
+        let start = self.not_before.map_or(now, |t| t.max(now));
+        if let Some(spacing) = spacing {
+            self.not_before = clock::after(start, spacing).or(Some(start));
+        }
+        start
+    }
+
+    /// No request starts before `until`.
+    pub fn pause_until(&mut self, until: Instant) {
+        self.not_before = Some(self.not_before.map_or(until, |t| t.max(until)));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn idle_stack_is_lifo_and_oldest_is_first() {
@@ -190,6 +210,36 @@ mod tests {
         assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(2));
         assert!(host.take_freshest(|_| true).is_none());
+    }
+
+    #[test]
+    fn starts_are_spaced_and_pauses_push_them_back() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut host: Host<u32> = Host::default();
+        // No spacing, no pause: every request starts when it asks.
+        assert_eq!(host.take_start(t0, None), t0);
+        assert_eq!(host.take_start(t0, None), t0);
+        // Spaced by 2 s: starts at 0, 2, 4 for three asking at once; one asking later
+        // than the next free start goes at once.
+        assert_eq!(host.take_start(t0, Some(s(2))), t0);
+        assert_eq!(host.take_start(t0, Some(s(2))), t0 + s(2));
+        assert_eq!(host.take_start(t0, Some(s(2))), t0 + s(4));
+        assert_eq!(host.take_start(t0 + s(10), Some(s(2))), t0 + s(10));
+        assert!(
+            !host.is_unused(t0 + s(11)),
+            "the spacing is kept until it has passed"
+        );
+        assert!(host.is_unused(t0 + s(12)));
+        // A pause pushes every start back, and never shortens a longer one.
+        host.pause_until(t0 + s(30));
+        host.pause_until(t0 + s(20));
+        assert_eq!(host.take_start(t0 + s(13), None), t0 + s(30));
+        assert_eq!(host.take_start(t0 + s(31), None), t0 + s(31));
+        // A spacing too long for an Instant holds the next start at this one.
+        let mut far: Host<u32> = Host::default();
+        assert_eq!(far.take_start(t0, Some(Duration::MAX)), t0);
+        assert_eq!(far.take_start(t0 + s(1), Some(Duration::MAX)), t0 + s(1));
     }
 
     #[test]

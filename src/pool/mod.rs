@@ -67,6 +67,8 @@ pub(crate) struct PoolInner {
     state: Mutex<Locked>,
     config: PoolConfig,
     counters: Counters,
+    /// Some host was ever paused: from then on, starts are asked of the state.
+    paused_any: std::sync::atomic::AtomicBool,
 }
 
 /// What the pool's one mutex guards.
@@ -110,8 +112,45 @@ impl Pool {
                 }),
                 config,
                 counters: Counters::default(),
+                paused_any: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// When a request to `key` may start, if not at once: the host is paused by a
+    /// `Retry-After`, or its starts are kept `spacing` apart (`min_delay_per_host`). The
+    /// start is taken. Without spacing, and before any host was paused, this takes no
+    /// lock.
+    pub fn start_at(&self, key: &PoolKey, spacing: Option<Duration>) -> Option<Instant> {
+        use std::sync::atomic::Ordering;
+        if spacing.is_none() && !self.inner.paused_any.load(Ordering::Relaxed) {
+            return None;
+        }
+        let now = now();
+        let start = self.inner.lock().take_start(key, now, spacing);
+        (start > now).then(|| {
+            self.count(Count::PoliteWait);
+            start
+        })
+    }
+
+    /// Whether some host was ever paused (so starts must be asked for).
+    pub fn any_paused(&self) -> bool {
+        self.inner
+            .paused_any
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Holds every request to `key` back for `pause` (a `Retry-After` answer).
+    pub fn pause(&self, key: &PoolKey, pause: Duration) {
+        use std::sync::atomic::Ordering;
+        let Some(until) = crate::clock::after(now(), pause) else {
+            return;
+        };
+        self.inner.paused_any.store(true, Ordering::Relaxed);
+        self.inner.lock().pause(key, until);
+        self.count(Count::HostPaused);
+        tracing::debug!(host = %key, pause_ms = pause.as_millis() as u64, "host paused");
     }
 
     /// Counts something the client did with the pool's connections (a redirect).

@@ -335,6 +335,33 @@ impl<C> PoolState<C> {
         self.grant_slots(now, out);
     }
 
+    /// When a request to `key` asking at `now` may start (taking that start): later than
+    /// `now` while the host is paused, or when `spacing` keeps starts apart.
+    pub fn take_start(
+        &mut self,
+        key: &PoolKey,
+        now: Instant,
+        spacing: Option<Duration>,
+    ) -> Instant {
+        match self.hosts.get_mut(key) {
+            Some(host) => host.take_start(now, spacing),
+            None if spacing.is_none() => now,
+            None => self
+                .hosts
+                .entry(key.clone())
+                .or_default()
+                .take_start(now, spacing),
+        }
+    }
+
+    /// No request to `key` starts before `until` (a `Retry-After`).
+    pub fn pause(&mut self, key: &PoolKey, until: Instant) {
+        self.hosts
+            .entry(key.clone())
+            .or_default()
+            .pause_until(until);
+    }
+
     /// Takes in what a connection of `key` showed, for the host's learned idle timeout. A
     /// close or a close race starts an estimate; answers and round trips only refine one.
     /// The host's entry is made if it is gone: the sweep may just have forgotten it with

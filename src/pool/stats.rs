@@ -34,10 +34,12 @@ pub(crate) enum Count {
     DialAttempt,
     ProxyForward,
     ProxyTunnel,
+    PoliteWait,
+    HostPaused,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::ProxyTunnel as usize + 1;
+const COUNTS: usize = Count::HostPaused as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -90,6 +92,8 @@ impl Counters {
             dial_attempts: self.get(Count::DialAttempt),
             proxy_connections: self.get(Count::ProxyForward),
             proxy_tunnels: self.get(Count::ProxyTunnel),
+            polite_waits: self.get(Count::PoliteWait),
+            host_pauses: self.get(Count::HostPaused),
             hosts: gauges,
         }
     }
@@ -178,6 +182,11 @@ pub struct Stats {
     pub proxy_connections: u64,
     /// `CONNECT` tunnels opened through a proxy for `https://` origins.
     pub proxy_tunnels: u64,
+    /// Requests that waited before starting: their host was paused by a `Retry-After`,
+    /// or `min_delay_per_host` spaced them from the one before.
+    pub polite_waits: u64,
+    /// `429` and `503` answers whose `Retry-After` paused their host.
+    pub host_pauses: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
     /// while it keeps an idle timeout learned from its server (5 minutes after the last
     /// thing its connections showed).

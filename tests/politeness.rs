@@ -1,0 +1,177 @@
+//! Politeness per host (DESIGN.md §1b "Crawling at scale"): `min_delay_per_host` spaces the
+//! starts of requests to one host, and a `429`/`503` with `Retry-After` pauses its host for
+//! every request of the client; waiting for either holds no slot. Real sockets on
+//! 127.0.0.1, tokio's clock paused (it moves on by itself while everything waits), so the
+//! waits take no real time and are measured exactly.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{Reply, Script, TestServer};
+use tokio::time::Instant;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// GETs `url` and returns when it started (since `t0`), by the tokio clock.
+async fn timed_get(client: &tether::Client, url: String, t0: Instant) -> Duration {
+    let resp = client.get(&url).send().await.expect("GET");
+    let at = t0.elapsed();
+    resp.bytes().await.expect("body");
+    at
+}
+
+#[tokio::test(start_paused = true)]
+async fn min_delay_per_host_spaces_starts_to_one_host_and_holds_no_slot() {
+    let a = TestServer::start(Script::new().always(Reply::ok("a"))).await;
+    let b = TestServer::start(Script::new().always(Reply::ok("b"))).await;
+    let client = tether::Client::builder()
+        .min_delay_per_host(SECOND)
+        .max_connections_total(1)
+        .build()
+        .expect("client");
+    let t0 = Instant::now();
+    let answered: Arc<Mutex<Vec<(char, Duration)>>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let requests = std::iter::repeat_n(('a', a.url("/")), 4).chain([('b', b.url("/"))]);
+    for (host, url) in requests {
+        let (client, answered) = (client.clone(), answered.clone());
+        tasks.spawn(async move {
+            let at = timed_get(&client, url, t0).await;
+            answered.lock().unwrap().push((host, at));
+        });
+    }
+    // While three requests to a wait for their start, they hold nothing: b's request
+    // gets the one slot the global cap allows.
+    tokio::time::sleep(SECOND / 2).await;
+    let stats = client.stats();
+    assert_eq!(stats.waiters, 0, "{stats:?}");
+    assert!(stats.open <= 1);
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task");
+    }
+    let mut a_starts: Vec<Duration> = answered
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(h, _)| *h == 'a')
+        .map(|(_, at)| *at)
+        .collect();
+    a_starts.sort();
+    for (i, at) in a_starts.iter().enumerate() {
+        let due = SECOND * i as u32;
+        assert!(
+            *at >= due && *at < due + SECOND / 10,
+            "request {i} to a answered at {at:?}: {a_starts:?}"
+        );
+    }
+    let b_at = answered
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(h, _)| *h == 'b')
+        .map(|(_, at)| *at);
+    assert!(
+        b_at.is_some_and(|at| at < SECOND / 10),
+        "b waited for a: {b_at:?}"
+    );
+    assert_eq!(client.stats().polite_waits, 3);
+    assert_eq!(a.stats().requests, 4);
+}
+
+fn answer_429_then_ok(retry_after: &str) -> Script {
+    Script::new().sequence(vec![
+        Reply::status(429).with_header("retry-after", retry_after)
+    ])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_pauses_the_host_for_every_request_of_the_client() {
+    let busy = TestServer::start(answer_429_then_ok("5")).await;
+    let other = TestServer::start(Script::new().always(Reply::ok("other"))).await;
+    // No status retries: the pause alone is under test.
+    let client = tether::Client::builder()
+        .retry(tether::RetryPolicy::never())
+        .build()
+        .expect("client");
+    let t0 = Instant::now();
+    let resp = client.get(busy.url("/first")).send().await.expect("429");
+    assert_eq!(resp.status(), 429);
+    drop(resp);
+    // Another host is not held back.
+    assert!(timed_get(&client, other.url("/"), t0).await < SECOND / 10);
+    // Every request to the paused host waits until the pause is over, holding no slot.
+    let waiting = {
+        let (client, url) = (client.clone(), busy.url("/second"));
+        tokio::spawn(async move { timed_get(&client, url, t0).await })
+    };
+    tokio::time::sleep(SECOND).await;
+    assert_eq!(client.stats().waiters, 0);
+    assert_eq!(busy.stats().requests, 1, "nothing sent during the pause");
+    let second = timed_get(&client, busy.url("/third"), t0).await;
+    let first = waiting.await.expect("task");
+    for at in [first, second] {
+        assert!(at >= 5 * SECOND && at < 5 * SECOND + SECOND / 10, "{at:?}");
+    }
+    let stats = client.stats();
+    assert_eq!((stats.host_pauses, stats.polite_waits), (1, 2), "{stats:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_is_bounded_and_a_deadline_inside_it_fails_at_once() {
+    let busy = TestServer::start(answer_429_then_ok("3600")).await;
+    let client = tether::Client::builder()
+        .retry(tether::RetryPolicy::never())
+        .max_host_pause(2 * SECOND)
+        .build()
+        .expect("client");
+    let t0 = Instant::now();
+    assert_eq!(
+        client
+            .get(busy.url("/"))
+            .send()
+            .await
+            .expect("429")
+            .status(),
+        429
+    );
+    // A request whose deadline comes before the pause ends fails at once, unsent.
+    let err = client
+        .get(busy.url("/hurried"))
+        .timeout(SECOND)
+        .send()
+        .await
+        .expect_err("paused past the deadline");
+    assert!(err.is_timeout(), "{err}");
+    assert!(!err.request_written());
+    assert!(
+        t0.elapsed() < SECOND / 10,
+        "it did not wait: {:?}",
+        t0.elapsed()
+    );
+    // The hour asked for is held to max_host_pause.
+    let at = timed_get(&client, busy.url("/patient"), t0).await;
+    assert!(at >= 2 * SECOND && at < 2 * SECOND + SECOND / 10, "{at:?}");
+    assert_eq!(busy.stats().requests, 2);
+
+    // max_host_pause(ZERO): answers pause nothing.
+    let unpaused = tether::Client::builder()
+        .retry(tether::RetryPolicy::never())
+        .max_host_pause(Duration::ZERO)
+        .build()
+        .expect("client");
+    let busy = TestServer::start(answer_429_then_ok("30")).await;
+    let t1 = Instant::now();
+    assert_eq!(
+        unpaused
+            .get(busy.url("/"))
+            .send()
+            .await
+            .expect("429")
+            .status(),
+        429
+    );
+    assert!(timed_get(&unpaused, busy.url("/"), t1).await < SECOND / 10);
+    assert_eq!(unpaused.stats().host_pauses, 0);
+}
