@@ -80,6 +80,27 @@ async fn min_delay_per_host_spaces_starts_to_one_host_and_holds_no_slot() {
     assert_eq!(a.stats().requests, 4);
 }
 
+/// A client without status retries (the pause alone is under test), pausing at most
+/// `max_pause`.
+fn client_pausing_at_most(max_pause: Duration) -> tether::Client {
+    tether::Client::builder()
+        .retry(tether::RetryPolicy::never())
+        .max_host_pause(max_pause)
+        .build()
+        .expect("client")
+}
+
+/// The status of a GET of `url`.
+async fn status_of(client: &tether::Client, url: String) -> u16 {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("answer")
+        .status()
+        .as_u16()
+}
+
 fn answer_429_then_ok(retry_after: &str) -> Script {
     Script::new().sequence(vec![
         Reply::status(429).with_header("retry-after", retry_after)
@@ -90,11 +111,7 @@ fn answer_429_then_ok(retry_after: &str) -> Script {
 async fn a_retry_after_pauses_the_host_for_every_request_of_the_client() {
     let busy = TestServer::start(answer_429_then_ok("5")).await;
     let other = TestServer::start(Script::new().always(Reply::ok("other"))).await;
-    // No status retries: the pause alone is under test.
-    let client = tether::Client::builder()
-        .retry(tether::RetryPolicy::never())
-        .build()
-        .expect("client");
+    let client = client_pausing_at_most(tether::DEFAULT_MAX_HOST_PAUSE);
     let t0 = Instant::now();
     let resp = client.get(busy.url("/first")).send().await.expect("429");
     assert_eq!(resp.status(), 429);
@@ -121,21 +138,9 @@ async fn a_retry_after_pauses_the_host_for_every_request_of_the_client() {
 #[tokio::test(start_paused = true)]
 async fn a_pause_is_bounded_and_a_deadline_inside_it_fails_at_once() {
     let busy = TestServer::start(answer_429_then_ok("3600")).await;
-    let client = tether::Client::builder()
-        .retry(tether::RetryPolicy::never())
-        .max_host_pause(2 * SECOND)
-        .build()
-        .expect("client");
+    let client = client_pausing_at_most(2 * SECOND);
     let t0 = Instant::now();
-    assert_eq!(
-        client
-            .get(busy.url("/"))
-            .send()
-            .await
-            .expect("429")
-            .status(),
-        429
-    );
+    assert_eq!(status_of(&client, busy.url("/")).await, 429);
     // A request whose deadline comes before the pause ends fails at once, unsent.
     let err = client
         .get(busy.url("/hurried"))
@@ -156,22 +161,10 @@ async fn a_pause_is_bounded_and_a_deadline_inside_it_fails_at_once() {
     assert_eq!(busy.stats().requests, 2);
 
     // max_host_pause(ZERO): answers pause nothing.
-    let unpaused = tether::Client::builder()
-        .retry(tether::RetryPolicy::never())
-        .max_host_pause(Duration::ZERO)
-        .build()
-        .expect("client");
+    let unpaused = client_pausing_at_most(Duration::ZERO);
     let busy = TestServer::start(answer_429_then_ok("30")).await;
     let t1 = Instant::now();
-    assert_eq!(
-        unpaused
-            .get(busy.url("/"))
-            .send()
-            .await
-            .expect("429")
-            .status(),
-        429
-    );
+    assert_eq!(status_of(&unpaused, busy.url("/")).await, 429);
     assert!(timed_get(&unpaused, busy.url("/"), t1).await < SECOND / 10);
     assert_eq!(unpaused.stats().host_pauses, 0);
 }

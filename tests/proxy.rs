@@ -42,6 +42,14 @@ async fn get_text(client: &tether::Client, url: &str) -> (u16, String) {
     (status, resp.text().await.expect("body"))
 }
 
+/// A client that sends `http://` requests through `proxy`.
+fn http_client_via(proxy: &ServerProcess) -> tether::Client {
+    tether::Client::builder()
+        .proxy(tether::Proxy::http(proxy_url(proxy)).expect("proxy"))
+        .build()
+        .expect("client")
+}
+
 /// Waits (real time, bounded) until the proxy's log has a line containing `needle`.
 fn wait_for_log(proxy: &ServerProcess, needle: &str) -> Vec<String> {
     for _ in 0..500 {
@@ -66,10 +74,7 @@ async fn plain_gets_through_nginx_go_in_absolute_form_over_one_kept_alive_connec
         return;
     };
     let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
-    let client = tether::Client::builder()
-        .proxy(tether::Proxy::http(proxy_url(&proxy)).expect("proxy"))
-        .build()
-        .expect("client");
+    let client = http_client_via(&proxy);
     for i in 0..20 {
         let (status, body) = get_text(&client, &origin.url(&format!("/n/{i}?q=1"))).await;
         assert_eq!((status, body.as_str()), (200, "hello"));
@@ -163,10 +168,7 @@ async fn plain_requests_through_tinyproxy_succeed_although_it_closes_after_each(
         return;
     };
     let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
-    let client = tether::Client::builder()
-        .proxy(tether::Proxy::http(proxy_url(&proxy)).expect("proxy"))
-        .build()
-        .expect("client");
+    let client = http_client_via(&proxy);
     for i in 0..10 {
         let (status, body) = get_text(&client, &origin.url(&format!("/{i}"))).await;
         assert_eq!((status, body.as_str()), (200, "hello"), "GET {i}");
