@@ -11,7 +11,7 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ pub(crate) struct IdleWatch {
     base: Instant,
     /// Nanoseconds after `base`, plus one, of the first wake since armed (0: none).
     woken: AtomicU64,
+    /// Registered with the runtime for read readiness since the last `arm`.
+    armed: AtomicBool,
 }
 
 impl IdleWatch {
@@ -34,6 +36,7 @@ impl IdleWatch {
         Arc::new(IdleWatch {
             base,
             woken: AtomicU64::new(0),
+            armed: AtomicBool::new(false),
         })
     }
 
@@ -43,6 +46,12 @@ impl IdleWatch {
             0 => None,
             n => clock::after(self.base, Duration::from_nanos(n - 1)),
         }
+    }
+
+    /// Armed, and nothing has arrived since as far as the runtime has seen: the socket
+    /// is quiet, unless a FIN came after the runtime's last look at its events.
+    pub fn quiet(&self) -> bool {
+        self.armed.load(Ordering::Relaxed) && self.woken.load(Ordering::Relaxed) == 0
     }
 
     fn note(&self) {
@@ -68,13 +77,14 @@ impl Wake for IdleWatch {
 /// bytes or a FIN are already there, the watch notes now.
 pub(crate) fn arm(watch: &Arc<IdleWatch>, tcp: &TcpStream) {
     watch.woken.store(0, Ordering::Relaxed);
+    watch.armed.store(false, Ordering::Relaxed);
     let waker = Waker::from(watch.clone());
     let mut cx = Context::from_waker(&waker);
     // Readiness left over from the last read is cleared by a `peek` that finds nothing,
     // and the next poll registers.
     for _ in 0..3 {
         match tcp.poll_read_ready(&mut cx) {
-            Poll::Pending => return,
+            Poll::Pending => return watch.armed.store(true, Ordering::Relaxed),
             Poll::Ready(Err(_)) => return watch.note(),
             Poll::Ready(Ok(())) => {
                 let mut byte = [MaybeUninit::<u8>::uninit(); 1];

@@ -81,6 +81,11 @@ impl<K: Clone + Eq + Hash> Turns<K> {
         self.members.len()
     }
 
+    /// The hosts in the round, in no particular order.
+    pub fn members(&self) -> impl Iterator<Item = &K> {
+        self.members.keys()
+    }
+
     /// The first host in the round that `can` says is `Ready`, moved to the back; hosts
     /// found `Gone` (and places left behind) are dropped, `Blocked` ones keep their place.
     pub fn next(&mut self, mut can: impl FnMut(&K) -> Turn) -> Option<K> {

@@ -112,9 +112,15 @@ impl<C> Host<C> {
         Some(self.idle.remove(pos))
     }
 
-    /// When the least recently used idle connection went idle.
-    pub fn oldest_idle_since(&self) -> Option<Instant> {
-        self.idle.first().map(|i| i.since)
+    /// Whether an idle connection went idle at `since`.
+    pub fn has_idle_since(&self, since: Instant) -> bool {
+        self.idle.iter().any(|i| i.since == since)
+    }
+
+    /// Takes the idle connection that went idle at `since` (the oldest, if several did).
+    pub fn take_idle_since(&mut self, since: Instant) -> Option<Idle<C>> {
+        let pos = self.idle.iter().position(|i| i.since == since)?;
+        Some(self.idle.remove(pos))
     }
 
     /// Puts a connection on top of the idle stack.
@@ -205,10 +211,18 @@ mod tests {
         host.push_idle(1, now, terms);
         host.push_idle(2, now + Duration::from_secs(1), terms);
         host.push_idle(3, now + Duration::from_secs(2), terms);
-        assert_eq!(host.oldest_idle_since(), Some(now));
+        assert!(host.has_idle_since(now + Duration::from_secs(1)));
+        assert!(!host.has_idle_since(now + Duration::from_secs(3)));
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(3));
         assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
-        assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(2));
+        host.push_idle(4, now + Duration::from_secs(3), terms);
+        assert_eq!(
+            host.take_idle_since(now + Duration::from_secs(1))
+                .map(|i| i.conn),
+            Some(2)
+        );
+        assert!(host.take_idle_since(now + Duration::from_secs(1)).is_none());
+        assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(4));
         assert!(host.take_freshest(|_| true).is_none());
     }
 

@@ -368,7 +368,8 @@ impl PoolInner {
             if !locked.sweeper.tick(generation, now) {
                 return false;
             }
-            locked.sweep(now, |c: &mut Box<Connection>| c.probe(), &mut out);
+            let here = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+            locked.sweep(now, |c: &mut Box<Connection>| c.sweep_probe(here), &mut out);
             self.learn_closes(&mut locked, &out, now);
         }
         self.finish(out);

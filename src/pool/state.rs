@@ -18,7 +18,7 @@
 //! A slot is one unit of both caps. It is taken when a connection starts being opened and
 //! given back only when that connection is gone; an idle connection keeps its slot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -37,6 +37,9 @@ pub(crate) struct Caps {
     pub total: usize,
     pub idle_per_host: usize,
 }
+
+/// `idle_order` is never compacted below this length.
+const MIN_COMPACT: usize = 64;
 
 /// What the caller of `checkout` does next.
 pub(crate) enum Checkout<C> {
@@ -90,6 +93,13 @@ pub(crate) struct PoolState<C> {
     next_waiter: u64,
     /// The hosts with waiters, in the order they get their next turn.
     turns: Turns<PoolKey>,
+    /// Idle connections of all hosts in the order they went idle, `(since, host)`: the
+    /// front is the least recently used, closed first to make room at the global cap.
+    /// Entries of connections taken since are dropped when met at the front, and swept
+    /// out when the queue outgrows `compact_at`; so eviction costs O(1) amortized,
+    /// whatever the number of hosts.
+    idle_order: VecDeque<(Instant, PoolKey)>,
+    compact_at: usize,
 }
 
 impl<C> PoolState<C> {
@@ -102,7 +112,15 @@ impl<C> PoolState<C> {
             waiting: 0,
             next_waiter: 0,
             turns: Turns::default(),
+            idle_order: VecDeque::new(),
+            compact_at: MIN_COMPACT,
         }
+    }
+
+    /// Hosts the pool holds state for.
+    #[cfg(test)]
+    pub fn hosts_held(&self) -> usize {
+        self.hosts.len()
     }
 
     /// Connections open or being opened, all hosts together.
@@ -222,6 +240,7 @@ impl<C> PoolState<C> {
                 self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
                 self.grant_slot_to(&other);
                 self.grant_slots(now, out);
+                self.forget_if_unused(key, now);
                 return;
             }
         }
@@ -248,6 +267,7 @@ impl<C> PoolState<C> {
         if self.waiting > 0 && self.total_open >= self.caps.total && self.has_ready_turn() {
             self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
             self.grant_slots(now, out);
+            self.forget_if_unused(key, now);
             return;
         }
         let Some(host) = self.hosts.get_mut(key) else {
@@ -255,6 +275,10 @@ impl<C> PoolState<C> {
             return;
         };
         host.push_idle(conn, now, terms);
+        self.note_idle(key, now);
+        let Some(host) = self.hosts.get_mut(key) else {
+            return;
+        };
         if host.idle_len() > self.caps.idle_per_host {
             if let Some(old) = host.pop_oldest_idle() {
                 self.drop_idle_slot(key, old.conn, old.since, now, DropCause::OverIdleLimit, out);
@@ -272,6 +296,7 @@ impl<C> PoolState<C> {
         }
         self.remove_total();
         self.grant_slots(now, out);
+        self.forget_if_unused(key, now);
     }
 
     /// A waiter gave up (dropped or timed out). False when it had already been served.
@@ -332,6 +357,7 @@ impl<C> PoolState<C> {
             self.remove_total();
         }
         self.hosts.retain(|_, h| !h.is_unused(now));
+        self.compact_idle_order();
         self.grant_slots(now, out);
     }
 
@@ -456,27 +482,76 @@ impl<C> PoolState<C> {
         self.evict_lru(Some(for_key), now, out)
     }
 
-    /// Closes the least recently used idle connection of any host but `except`.
+    /// Closes the least recently used idle connection of any host but `except`; false
+    /// when there is none. A host left with nothing is forgotten.
     fn evict_lru(
         &mut self,
         except: Option<&PoolKey>,
         now: Instant,
         out: &mut Vec<Dropped<C>>,
     ) -> bool {
-        let victim = self
-            .hosts
-            .iter()
-            .filter(|(k, _)| Some(*k) != except)
-            .filter_map(|(k, h)| h.oldest_idle_since().map(|s| (s, k)))
-            .min_by_key(|(s, _)| *s)
-            .map(|(_, k)| k.clone());
-        let Some(key) = victim else {
-            return false;
-        };
-        if let Some(idle) = self.host_mut(&key).and_then(|h| h.pop_oldest_idle()) {
+        let mut i = 0;
+        while let Some((since, key)) = self.idle_order.get(i) {
+            let Some(host) = self.hosts.get_mut(key) else {
+                self.idle_order.remove(i);
+                continue;
+            };
+            if Some(key) == except {
+                i += 1;
+                continue;
+            }
+            let Some(idle) = host.take_idle_since(*since) else {
+                self.idle_order.remove(i);
+                continue;
+            };
+            let Some((_, key)) = self.idle_order.remove(i) else {
+                return false;
+            };
             self.drop_idle_slot(&key, idle.conn, idle.since, now, DropCause::Evicted, out);
+            self.forget_if_unused(&key, now);
+            return true;
         }
-        true
+        false
+    }
+
+    /// Whether any host has an idle connection (dropping stale entries at the front of
+    /// `idle_order` on the way).
+    fn any_idle(&mut self) -> bool {
+        while let Some((since, key)) = self.idle_order.front() {
+            if self
+                .hosts
+                .get(key)
+                .is_some_and(|h| h.has_idle_since(*since))
+            {
+                return true;
+            }
+            self.idle_order.pop_front();
+        }
+        false
+    }
+
+    /// Notes that a connection of `key` went idle at `now`.
+    fn note_idle(&mut self, key: &PoolKey, now: Instant) {
+        self.idle_order.push_back((now, key.clone()));
+        if self.idle_order.len() > self.compact_at {
+            self.compact_idle_order();
+        }
+    }
+
+    /// Drops the entries of `idle_order` whose connection is no longer idle.
+    fn compact_idle_order(&mut self) {
+        let hosts = &self.hosts;
+        self.idle_order
+            .retain(|(since, key)| hosts.get(key).is_some_and(|h| h.has_idle_since(*since)));
+        self.compact_at = (2 * self.idle_order.len()).max(MIN_COMPACT);
+    }
+
+    /// Forgets `key` if it has nothing left (`Host::is_unused`), so that a crawl over many
+    /// hosts holds state only for those in use.
+    fn forget_if_unused(&mut self, key: &PoolKey, now: Instant) {
+        if self.hosts.get(key).is_some_and(|h| h.is_unused(now)) {
+            self.hosts.remove(key);
+        }
     }
 
     /// Lets go of a connection that held a slot of `key` and frees the slot (without
@@ -512,10 +587,11 @@ impl<C> PoolState<C> {
     /// Whether some host in the round could take a freed slot now.
     fn has_ready_turn(&self) -> bool {
         self.waiting > 0
-            && self
-                .hosts
-                .values()
-                .any(|h| turn_for_slot(h, self.caps.per_host) == Turn::Ready)
+            && self.turns.members().any(|k| {
+                self.hosts
+                    .get(k)
+                    .is_some_and(|h| turn_for_slot(h, self.caps.per_host) == Turn::Ready)
+            })
     }
 
     /// Gives a slot to the oldest waiter of `key` (counted against both caps); if that
@@ -544,8 +620,7 @@ impl<C> PoolState<C> {
     /// of other hosts at the global cap.
     fn grant_slots(&mut self, now: Instant, out: &mut Vec<Dropped<C>>) {
         while self.waiting > 0 {
-            if self.total_open >= self.caps.total && !self.hosts.values().any(|h| h.idle_len() > 0)
-            {
+            if self.total_open >= self.caps.total && !self.any_idle() {
                 return;
             }
             let per_host = self.caps.per_host;

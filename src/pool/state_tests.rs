@@ -398,3 +398,92 @@ fn at_the_global_cap_hosts_with_waiters_take_turns() {
     assert!(matches!(a_waiting[1].try_recv(), Ok(Grant::Slot)));
     assert_eq!(s.total_open(), 2);
 }
+
+#[test]
+fn a_crawl_over_many_hosts_holds_state_only_for_hosts_in_use() {
+    // 10,000 hosts, one request each, at a global cap of 4: each new host takes the slot
+    // of the least recently used idle connection, and the host that loses its last
+    // connection is forgotten at once (not at the next sweep).
+    let t0 = Instant::now();
+    let mut s = PoolState::new(caps(2, 4));
+    let mut out = Vec::new();
+    let mut evicted = Vec::new();
+    for i in 0..10_000u32 {
+        let now = t0 + Duration::from_millis(u64::from(i));
+        let k = key(&format!("h{i}"));
+        assert!(is_connect(
+            &s.checkout(&k, now, false, any, alive, &mut out)
+        ));
+        s.put_idle(&k, i, now, terms(now, 90), &mut out);
+        evicted.extend(out.drain(..).map(|d| (d.conn, d.cause)));
+        assert!(s.hosts_held() <= 4, "host {i}: {} held", s.hosts_held());
+        assert!(s.idle_order.len() <= MIN_COMPACT.max(2 * 4) + 1);
+    }
+    assert_eq!(s.total_open(), 4);
+    assert_eq!(evicted.len(), 9_996);
+    // Least recently used first: host i's connection makes room for host i + 4.
+    assert!(evicted
+        .iter()
+        .enumerate()
+        .all(|(i, (conn, cause))| *conn == i as u32 && *cause == DropCause::Evicted));
+    // A dial that fails leaves nothing behind either.
+    let now = t0 + Duration::from_secs(20);
+    let k = key("failed-dial");
+    let mut s = PoolState::<u32>::new(caps(2, 4));
+    assert!(is_connect(
+        &s.checkout(&k, now, false, any, alive, &mut out)
+    ));
+    assert_eq!(s.hosts_held(), 1);
+    s.release_slot(&k, now, &mut out);
+    assert_eq!(s.hosts_held(), 0);
+}
+
+#[test]
+fn eviction_skips_connections_taken_since_and_the_asking_host() {
+    let t0 = Instant::now();
+    let s1 = t0 + Duration::from_secs(1);
+    let s2 = t0 + Duration::from_secs(2);
+    let mut s = PoolState::new(caps(2, 3));
+    let mut out = Vec::new();
+    let (a, b, c) = (key("a"), key("b"), key("c"));
+    // a idles first, then b, then a again (its second connection).
+    assert!(is_connect(&s.checkout(&a, t0, false, any, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&b, t0, false, any, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&a, t0, false, any, alive, &mut out)));
+    s.put_idle(&a, 1, t0, terms(t0, 90), &mut out);
+    s.put_idle(&b, 2, s1, terms(s1, 90), &mut out);
+    s.put_idle(&a, 3, s2, terms(s2, 90), &mut out);
+    // a's requests take both its connections (freshest first) and give one back: the
+    // oldest idle connection of the pool is now b's.
+    let now = t0 + Duration::from_secs(3);
+    assert!(matches!(
+        s.checkout(&a, now, false, any, alive, &mut out),
+        Checkout::Idle(3, _)
+    ));
+    assert!(matches!(
+        s.checkout(&a, now, false, any, alive, &mut out),
+        Checkout::Idle(1, _)
+    ));
+    s.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    assert!(is_connect(
+        &s.checkout(&c, now, false, any, alive, &mut out)
+    ));
+    let gone: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
+    assert_eq!(gone, vec![2], "b's connection was the least recently used");
+    assert_eq!(s.hosts_held(), 2, "b is forgotten");
+    // The next host takes a's idle connection; a still has one in use, so it stays.
+    assert!(is_connect(&s.checkout(
+        &key("d"),
+        now,
+        false,
+        any,
+        alive,
+        &mut out
+    )));
+    let gone: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
+    assert_eq!(gone, vec![1]);
+    assert_eq!(s.hosts_held(), 3);
+    // Nothing idle is left: the next new host waits.
+    let _w = waiter(s.checkout(&key("e"), now, false, any, alive, &mut out));
+    assert!(out.is_empty());
+}
