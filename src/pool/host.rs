@@ -23,7 +23,17 @@ use crate::conn::IdleTerms;
 pub(crate) struct Idle<C> {
     pub conn: C,
     pub since: Instant,
+    /// Unique in the pool: with `since`, its place in the pool's order of idle
+    /// connections (`Idle::stamp`).
+    pub seq: u64,
     pub terms: IdleTerms,
+}
+
+impl<C> Idle<C> {
+    /// Its key in the pool's order of idle connections, least recently used first.
+    pub fn stamp(&self) -> (Instant, u64) {
+        (self.since, self.seq)
+    }
 }
 
 /// What a waiter receives: a live connection, or a reserved slot to open one with.
@@ -112,20 +122,26 @@ impl<C> Host<C> {
         Some(self.idle.remove(pos))
     }
 
-    /// Whether an idle connection went idle at `since`.
-    pub fn has_idle_since(&self, since: Instant) -> bool {
-        self.idle.iter().any(|i| i.since == since)
+    /// Whether an idle connection has this `Idle::stamp`.
+    #[cfg(test)]
+    pub fn has_idle(&self, stamp: (Instant, u64)) -> bool {
+        self.idle.iter().any(|i| i.stamp() == stamp)
     }
 
-    /// Takes the idle connection that went idle at `since` (the oldest, if several did).
-    pub fn take_idle_since(&mut self, since: Instant) -> Option<Idle<C>> {
-        let pos = self.idle.iter().position(|i| i.since == since)?;
+    /// Takes the idle connection with this `Idle::stamp`.
+    pub fn take_idle(&mut self, stamp: (Instant, u64)) -> Option<Idle<C>> {
+        let pos = self.idle.iter().position(|i| i.stamp() == stamp)?;
         Some(self.idle.remove(pos))
     }
 
     /// Puts a connection on top of the idle stack.
-    pub fn push_idle(&mut self, conn: C, since: Instant, terms: IdleTerms) {
-        self.idle.push(Idle { conn, since, terms });
+    pub fn push_idle(&mut self, conn: C, since: Instant, seq: u64, terms: IdleTerms) {
+        self.idle.push(Idle {
+            conn,
+            since,
+            seq,
+            terms,
+        });
     }
 
     /// Removes the idle connections for which `keep` says no, oldest first.
@@ -208,20 +224,15 @@ mod tests {
             expiry: crate::conn::Expiry::IdleTimeout,
         };
         let mut host: Host<u32> = Host::default();
-        host.push_idle(1, now, terms);
-        host.push_idle(2, now + Duration::from_secs(1), terms);
-        host.push_idle(3, now + Duration::from_secs(2), terms);
-        assert!(host.has_idle_since(now + Duration::from_secs(1)));
-        assert!(!host.has_idle_since(now + Duration::from_secs(3)));
+        host.push_idle(1, now, 1, terms);
+        host.push_idle(2, now + Duration::from_secs(1), 2, terms);
+        host.push_idle(3, now + Duration::from_secs(2), 3, terms);
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(3));
         assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
-        host.push_idle(4, now + Duration::from_secs(3), terms);
-        assert_eq!(
-            host.take_idle_since(now + Duration::from_secs(1))
-                .map(|i| i.conn),
-            Some(2)
-        );
-        assert!(host.take_idle_since(now + Duration::from_secs(1)).is_none());
+        host.push_idle(4, now + Duration::from_secs(3), 4, terms);
+        let two = (now + Duration::from_secs(1), 2);
+        assert_eq!(host.take_idle(two).map(|i| i.conn), Some(2));
+        assert!(host.take_idle(two).is_none());
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(4));
         assert!(host.take_freshest(|_| true).is_none());
     }

@@ -198,7 +198,7 @@ impl Pool {
                 now,
                 fresh,
                 |c| c.runtime() == Some(id),
-                |c: &mut Box<Connection>| c.probe(),
+                |c: &mut Box<Connection>| c.checkout_probe(id, now),
                 &mut out,
             );
             self.inner.learn_closes(&mut locked, &out, now);
@@ -256,7 +256,7 @@ impl Pool {
                 } else if conn.runtime() != Some(runtime) {
                     Some((Count::ClosedOtherRuntime, "opened on another runtime"))
                 } else {
-                    match conn.probe() {
+                    match conn.checkout_probe(runtime, now()) {
                         Liveness::Alive => None,
                         Liveness::Unsolicited => {
                             Some((Count::UnsolicitedResponse, "unsolicited response"))
@@ -533,18 +533,14 @@ impl Pooled {
         let now = now();
         {
             let mut locked = pool.lock();
-            let terms = if learn {
-                if let Some(idle) = idle_for {
-                    locked.learn(&slot.key, Seen::Answered(idle), now);
-                }
-                if let Some(rtt) = conn.rtt().filter(|_| conn.responses() == 1) {
-                    locked.learn(&slot.key, Seen::RoundTrip(rtt), now);
-                }
-                locked.learned_terms(&slot.key, now, terms)
+            if learn {
+                let answered = idle_for.map(Seen::Answered);
+                let rtt = conn.rtt().filter(|_| conn.responses() == 1);
+                let seen = [answered, rtt.map(Seen::RoundTrip)];
+                locked.put_idle_learning(&slot.key, conn, now, seen, terms, &mut out);
             } else {
-                terms
-            };
-            locked.put_idle(&slot.key, conn, now, terms, &mut out);
+                locked.put_idle(&slot.key, conn, now, terms, &mut out);
+            }
         }
         pool.finish(out);
     }

@@ -18,7 +18,7 @@
 //! A slot is one unit of both caps. It is taken when a connection starts being opened and
 //! given back only when that connection is gone; an idle connection keeps its slot.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -37,9 +37,6 @@ pub(crate) struct Caps {
     pub total: usize,
     pub idle_per_host: usize,
 }
-
-/// `idle_order` is never compacted below this length.
-const MIN_COMPACT: usize = 64;
 
 /// What the caller of `checkout` does next.
 pub(crate) enum Checkout<C> {
@@ -93,13 +90,11 @@ pub(crate) struct PoolState<C> {
     next_waiter: u64,
     /// The hosts with waiters, in the order they get their next turn.
     turns: Turns<PoolKey>,
-    /// Idle connections of all hosts in the order they went idle, `(since, host)`: the
-    /// front is the least recently used, closed first to make room at the global cap.
-    /// Entries of connections taken since are dropped when met at the front, and swept
-    /// out when the queue outgrows `compact_at`; so eviction costs O(1) amortized,
-    /// whatever the number of hosts.
-    idle_order: VecDeque<(Instant, PoolKey)>,
-    compact_at: usize,
+    /// Every idle connection by `Idle::stamp`, least recently used first, and its host:
+    /// the one closed first to make room at the global cap, found without looking at
+    /// every host (O(log idle), whatever the number of hosts).
+    idle_order: BTreeMap<(Instant, u64), PoolKey>,
+    next_idle: u64,
 }
 
 impl<C> PoolState<C> {
@@ -112,9 +107,20 @@ impl<C> PoolState<C> {
             waiting: 0,
             next_waiter: 0,
             turns: Turns::default(),
-            idle_order: VecDeque::new(),
-            compact_at: MIN_COMPACT,
+            idle_order: BTreeMap::new(),
+            next_idle: 0,
         }
+    }
+
+    /// Whether `idle_order` holds exactly the idle connections of the hosts.
+    #[cfg(test)]
+    pub fn idle_order_consistent(&self) -> bool {
+        let idle: usize = self.hosts.values().map(|h| h.idle_len()).sum();
+        idle == self.idle_order.len()
+            && self
+                .idle_order
+                .iter()
+                .all(|(stamp, k)| self.hosts.get(k).is_some_and(|h| h.has_idle(*stamp)))
     }
 
     /// Hosts the pool holds state for.
@@ -145,6 +151,7 @@ impl<C> PoolState<C> {
         let host = self.hosts.entry(key.clone()).or_default();
         if !fresh {
             while let Some(mut idle) = host.take_freshest(&mut own) {
+                self.idle_order.remove(&idle.stamp());
                 let idle_for = now.saturating_duration_since(idle.since);
                 let cause = if idle.terms.expired(now) {
                     DropCause::Expired(idle.terms.expiry)
@@ -183,6 +190,7 @@ impl<C> PoolState<C> {
                 }
             });
             if let Some(idle) = traded {
+                self.idle_order.remove(&idle.stamp());
                 let cause = if fresh {
                     DropCause::Evicted
                 } else {
@@ -274,16 +282,19 @@ impl<C> PoolState<C> {
             debug_assert!(false, "released a connection of an unknown host");
             return;
         };
-        host.push_idle(conn, now, terms);
-        self.note_idle(key, now);
-        let Some(host) = self.hosts.get_mut(key) else {
-            return;
+        let seq = self.next_idle;
+        self.next_idle += 1;
+        host.push_idle(conn, now, seq, terms);
+        self.idle_order.insert((now, seq), key.clone());
+        let over = if host.idle_len() > self.caps.idle_per_host {
+            host.pop_oldest_idle()
+        } else {
+            None
         };
-        if host.idle_len() > self.caps.idle_per_host {
-            if let Some(old) = host.pop_oldest_idle() {
-                self.drop_idle_slot(key, old.conn, old.since, now, DropCause::OverIdleLimit, out);
-                self.grant_slots(now, out);
-            }
+        if let Some(old) = over {
+            self.idle_order.remove(&old.stamp());
+            self.drop_idle_slot(key, old.conn, old.since, now, DropCause::OverIdleLimit, out);
+            self.grant_slots(now, out);
         }
     }
 
@@ -343,6 +354,7 @@ impl<C> PoolState<C> {
                 &mut removed,
             );
             for (idle, cause) in removed.drain(..).zip(causes) {
+                self.idle_order.remove(&idle.stamp());
                 host.remove_open();
                 freed += 1;
                 out.push(Dropped {
@@ -357,7 +369,6 @@ impl<C> PoolState<C> {
             self.remove_total();
         }
         self.hosts.retain(|_, h| !h.is_unused(now));
-        self.compact_idle_order();
         self.grant_slots(now, out);
     }
 
@@ -412,19 +423,39 @@ impl<C> PoolState<C> {
 
     /// `terms` for a connection of `key` going idle at `now`, ended earlier when the idle
     /// timeout learned for the host says so.
+    #[cfg(test)]
     pub fn learned_terms(&self, key: &PoolKey, now: Instant, terms: IdleTerms) -> IdleTerms {
-        let horizon = self
+        let learned = self.hosts.get(key).and_then(|h| h.learned.as_deref());
+        learned_terms(learned, now, terms)
+    }
+
+    /// `put_idle` for a connection whose exchange showed `seen` (an answered reuse, a
+    /// first round trip): learned first (by a host already learning), and its idle terms
+    /// ended earlier when the host's learned idle timeout says so. One lookup of the host
+    /// for all of it, as this runs once per request.
+    pub fn put_idle_learning(
+        &mut self,
+        key: &PoolKey,
+        conn: C,
+        now: Instant,
+        seen: [Option<Seen>; 2],
+        terms: IdleTerms,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        let learned = self
             .hosts
-            .get(key)
-            .and_then(|h| h.learned.as_ref())
-            .and_then(|l| l.horizon(now));
-        match horizon.and_then(|h| clock::after(now, h)) {
-            Some(at) if terms.expires_at.is_none_or(|e| at < e) => IdleTerms {
-                expires_at: Some(at),
-                expiry: Expiry::Learned,
-            },
-            _ => terms,
-        }
+            .get_mut(key)
+            .and_then(|h| h.learned.as_deref_mut());
+        let terms = match learned {
+            Some(learned) => {
+                for seen in seen.into_iter().flatten() {
+                    learned.observe(seen, now);
+                }
+                learned_terms(Some(learned), now, terms)
+            }
+            None => terms,
+        };
+        self.put_idle(key, conn, now, terms, out);
     }
 
     /// The server idle timeout learned for `key`, if one is known.
@@ -490,60 +521,23 @@ impl<C> PoolState<C> {
         now: Instant,
         out: &mut Vec<Dropped<C>>,
     ) -> bool {
-        let mut i = 0;
-        while let Some((since, key)) = self.idle_order.get(i) {
-            let Some(host) = self.hosts.get_mut(key) else {
-                self.idle_order.remove(i);
-                continue;
-            };
-            if Some(key) == except {
-                i += 1;
-                continue;
+        let victim = self
+            .idle_order
+            .iter()
+            .find(|(_, k)| Some(*k) != except)
+            .map(|(stamp, k)| (*stamp, k.clone()));
+        let Some((stamp, key)) = victim else {
+            return false;
+        };
+        self.idle_order.remove(&stamp);
+        match self.hosts.get_mut(&key).and_then(|h| h.take_idle(stamp)) {
+            Some(idle) => {
+                self.drop_idle_slot(&key, idle.conn, idle.since, now, DropCause::Evicted, out);
+                self.forget_if_unused(&key, now);
             }
-            let Some(idle) = host.take_idle_since(*since) else {
-                self.idle_order.remove(i);
-                continue;
-            };
-            let Some((_, key)) = self.idle_order.remove(i) else {
-                return false;
-            };
-            self.drop_idle_slot(&key, idle.conn, idle.since, now, DropCause::Evicted, out);
-            self.forget_if_unused(&key, now);
-            return true;
+            None => debug_assert!(false, "an idle connection missing from its host"),
         }
-        false
-    }
-
-    /// Whether any host has an idle connection (dropping stale entries at the front of
-    /// `idle_order` on the way).
-    fn any_idle(&mut self) -> bool {
-        while let Some((since, key)) = self.idle_order.front() {
-            if self
-                .hosts
-                .get(key)
-                .is_some_and(|h| h.has_idle_since(*since))
-            {
-                return true;
-            }
-            self.idle_order.pop_front();
-        }
-        false
-    }
-
-    /// Notes that a connection of `key` went idle at `now`.
-    fn note_idle(&mut self, key: &PoolKey, now: Instant) {
-        self.idle_order.push_back((now, key.clone()));
-        if self.idle_order.len() > self.compact_at {
-            self.compact_idle_order();
-        }
-    }
-
-    /// Drops the entries of `idle_order` whose connection is no longer idle.
-    fn compact_idle_order(&mut self) {
-        let hosts = &self.hosts;
-        self.idle_order
-            .retain(|(since, key)| hosts.get(key).is_some_and(|h| h.has_idle_since(*since)));
-        self.compact_at = (2 * self.idle_order.len()).max(MIN_COMPACT);
+        true
     }
 
     /// Forgets `key` if it has nothing left (`Host::is_unused`), so that a crawl over many
@@ -620,7 +614,7 @@ impl<C> PoolState<C> {
     /// of other hosts at the global cap.
     fn grant_slots(&mut self, now: Instant, out: &mut Vec<Dropped<C>>) {
         while self.waiting > 0 {
-            if self.total_open >= self.caps.total && !self.any_idle() {
+            if self.total_open >= self.caps.total && self.idle_order.is_empty() {
                 return;
             }
             let per_host = self.caps.per_host;
@@ -636,6 +630,18 @@ impl<C> PoolState<C> {
             }
             self.grant_slot_to(&key);
         }
+    }
+}
+
+/// `terms` ended earlier when `learned` says the server closes sooner.
+fn learned_terms(learned: Option<&Learned>, now: Instant, terms: IdleTerms) -> IdleTerms {
+    let horizon = learned.and_then(|l| l.horizon(now));
+    match horizon.and_then(|h| clock::after(now, h)) {
+        Some(at) if terms.expires_at.is_none_or(|e| at < e) => IdleTerms {
+            expires_at: Some(at),
+            expiry: Expiry::Learned,
+        },
+        _ => terms,
     }
 }
 

@@ -55,6 +55,7 @@ fn per_host_cap_makes_the_next_request_wait() {
     let _w = waiter(s.checkout(&a, now, false, any, alive, &mut out));
     assert_eq!(s.total_open(), 2);
     assert_eq!(s.host_counts(Instant::now())[0].waiters, 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -74,6 +75,7 @@ fn released_connection_goes_to_the_oldest_waiter() {
     s.put_idle(&a, 41, now, terms(now, 90), &mut out);
     assert!(matches!(second.try_recv(), Ok(Grant::Conn(41, _))));
     assert_eq!(s.host_counts(Instant::now())[0].idle, 0);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -97,6 +99,7 @@ fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
     assert!(is_connect(
         &s.checkout(&a, now, false, any, alive, &mut out)
     ));
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -112,6 +115,7 @@ fn cancelled_waiter_is_removed_from_the_line() {
     assert!(s.cancel_waiter(&a, id));
     assert!(!s.cancel_waiter(&a, id));
     assert_eq!(s.host_counts(Instant::now())[0].waiters, 0);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -133,6 +137,7 @@ fn idle_connections_are_reused_last_in_first_out() {
         }
         _ => panic!("expected the freshest idle connection"),
     }
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -168,6 +173,7 @@ fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
         ]
     );
     assert_eq!(s.total_open(), 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -183,6 +189,7 @@ fn fresh_checkout_does_not_reuse_idle_connections() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].cause, DropCause::Evicted);
     assert_eq!(s.total_open(), 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -202,6 +209,7 @@ fn global_cap_evicts_least_recently_used_idle_connection_of_another_host() {
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].key.host(), out[0].conn), ("a", 1));
     assert_eq!(s.total_open(), 2);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -219,6 +227,7 @@ fn global_waiter_gets_the_slot_of_a_connection_released_elsewhere() {
     assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
     assert_eq!(out.len(), 1);
     assert_eq!(s.total_open(), 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -235,6 +244,7 @@ fn global_slot_goes_to_the_oldest_waiter_across_hosts() {
     assert!(rc.try_recv().is_err());
     s.release_slot(&b, now, &mut out);
     assert!(matches!(rc.try_recv(), Ok(Grant::Slot)));
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -254,6 +264,7 @@ fn over_idle_limit_closes_the_oldest_idle_connection() {
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].conn, out[0].cause), (1, DropCause::OverIdleLimit));
     assert_eq!(s.total_open(), 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -289,6 +300,7 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     assert_eq!(hosts.len(), 1, "host a had nothing left and is forgotten");
     assert_eq!((hosts[0].open, hosts[0].idle), (1, 1));
     assert_eq!(s.total_open(), 1);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -323,6 +335,7 @@ fn idle_connections_of_another_runtime_are_left_for_it() {
         Checkout::Idle(conn, _) => assert_eq!(conn, 4, "the other runtime still has its own"),
         _ => panic!("expected the other runtime's idle connection"),
     }
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -350,12 +363,26 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     );
     // Terms that end sooner stay as they are.
     assert_eq!(s.learned_terms(&a, now, terms(now, 2)), terms(now, 2));
+    // A connection released after an answered reuse idles on the learned terms.
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    let seen = [Some(Seen::Answered(Duration::from_secs(1))), None];
+    s.put_idle_learning(&a, 7, now, seen, terms(now, 90), &mut out);
+    let later = now + Duration::from_secs(6);
+    assert!(is_connect(
+        &s.checkout(&a, later, false, any, alive, &mut out)
+    ));
+    let gone: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(gone, vec![(7, DropCause::Expired(Expiry::Learned))]);
+    s.release_slot(&a, now, &mut out);
     // Kept by the sweep while it is fresh, with nothing open; forgotten once stale.
     s.sweep(now + MEMORY - Duration::from_secs(1), alive, &mut out);
     assert_eq!(s.host_counts(now).len(), 1);
     s.sweep(now + MEMORY, alive, &mut out);
     assert!(s.host_counts(now).is_empty());
     assert_eq!(s.learned_timeout(&a, now), None);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -397,6 +424,7 @@ fn at_the_global_cap_hosts_with_waiters_take_turns() {
     s.release_slot(&c, now, &mut out);
     assert!(matches!(a_waiting[1].try_recv(), Ok(Grant::Slot)));
     assert_eq!(s.total_open(), 2);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -417,7 +445,7 @@ fn a_crawl_over_many_hosts_holds_state_only_for_hosts_in_use() {
         s.put_idle(&k, i, now, terms(now, 90), &mut out);
         evicted.extend(out.drain(..).map(|d| (d.conn, d.cause)));
         assert!(s.hosts_held() <= 4, "host {i}: {} held", s.hosts_held());
-        assert!(s.idle_order.len() <= MIN_COMPACT.max(2 * 4) + 1);
+        assert_eq!(s.idle_order.len(), s.total_open());
     }
     assert_eq!(s.total_open(), 4);
     assert_eq!(evicted.len(), 9_996);
@@ -436,6 +464,7 @@ fn a_crawl_over_many_hosts_holds_state_only_for_hosts_in_use() {
     assert_eq!(s.hosts_held(), 1);
     s.release_slot(&k, now, &mut out);
     assert_eq!(s.hosts_held(), 0);
+    assert!(s.idle_order_consistent());
 }
 
 #[test]
@@ -486,4 +515,5 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     // Nothing idle is left: the next new host waits.
     let _w = waiter(s.checkout(&key("e"), now, false, any, alive, &mut out));
     assert!(out.is_empty());
+    assert!(s.idle_order_consistent());
 }
