@@ -18,6 +18,7 @@ mod send;
 mod service;
 mod status_retry;
 mod url_auth;
+mod url_memo;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -45,7 +45,7 @@ impl IntoUrl for &Url {
 
 impl IntoUrl for &str {
     fn into_url(self) -> Result<Url, Error> {
-        Url::parse(self).map_err(|e| {
+        super::url_memo::parse(self).map_err(|e| {
             Error::new(ErrorKind::InvalidRequest, e)
                 .context(format!("invalid URL {:?}", url_auth::redact_str(self)))
         })
