@@ -217,3 +217,35 @@ async fn a_connection_handed_straight_to_a_waiter_is_probed_first() {
     assert_eq!(stats.retries_close_race, 0);
     assert_eq!(server.stats().accepted, 2);
 }
+
+#[tokio::test]
+async fn a_post_sent_at_once_after_a_response_the_server_closed_behind_goes_out_on_a_new_connection(
+) {
+    // The server answers and closes (FIN) without saying so; the client's next request, a
+    // POST sent the moment the body is read, finds the connection it would reuse idle for
+    // microseconds. The probe at checkout may answer from the runtime's readiness then,
+    // and that readiness must carry the FIN: the POST must not go into the closed
+    // connection, where it could only fail.
+    for round in 0..20 {
+        let server = TestServer::start(Script::new().sequence(vec![
+            support::Reply::RawThenClose(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            ),
+            support::Reply::ok("ok"),
+        ]))
+        .await;
+        let client = Client::new();
+        get_ok(&client, server.url("/first")).await;
+        let resp = client
+            .post(server.url("/second"))
+            .body("once")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the POST was lost: {e}"));
+        assert_eq!(resp.text().await.unwrap(), "ok");
+        let stats = client.stats();
+        assert_eq!(stats.idle_closed_by_server, 1, "round {round}: {stats:?}");
+        assert_eq!(stats.retries_close_race, 0, "round {round}");
+        assert_eq!(server.stats().accepted, 2, "round {round}");
+    }
+}

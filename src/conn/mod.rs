@@ -127,7 +127,13 @@ pub(crate) struct Connection {
     first_rtt: Option<Duration>,
     /// Notes when something arrives while idle (made the first time it is watched).
     watch: Option<Arc<watch::IdleWatch>>,
+    /// When the watch was last armed: when the connection went idle.
+    watched_since: Option<Instant>,
 }
+
+/// How long a connection may have been idle for its watch's silence to stand for the
+/// probe at checkout (`Connection::checkout_probe`).
+pub(crate) const QUIET_TRUST: Duration = Duration::from_millis(1);
 
 impl Connection {
     /// Dials `origin`: TCP (to the origin, or to its proxy, asking it for a tunnel when
@@ -195,6 +201,7 @@ impl Connection {
             timeouts: Timeouts::default(),
             first_rtt: None,
             watch: None,
+            watched_since: None,
         })
     }
 
@@ -296,6 +303,7 @@ impl Connection {
             Io::Tls(s) => s.get_ref().0,
         };
         watch::arm(watch, tcp);
+        self.watched_since = Some(clock::now());
     }
 
     /// When bytes or a FIN arrived since `watch_idle`, if they did.
@@ -320,14 +328,37 @@ impl Connection {
     /// checkout). So a sweep over 10,000 quiet idle connections makes no system call.
     /// Connections of other runtimes are asked: theirs may no longer run to wake them.
     pub fn sweep_probe(&mut self, here: Option<tokio::runtime::Id>) -> Liveness {
-        if self.buf.is_empty()
-            && here.is_some()
-            && self.runtime == here
-            && self.watch.as_ref().is_some_and(|w| w.quiet())
-        {
+        if self.quiet_on(here) {
             return Liveness::Alive;
         }
         self.probe()
+    }
+
+    /// The probe before reuse by a request on runtime `here` at `now`. A connection idle
+    /// for less than [`QUIET_TRUST`] whose watch has seen nothing arrive is taken as alive
+    /// without asking the socket: the runtime's readiness already answers, and a FIN that
+    /// reached the socket before the response was read keeps it readable (tokio never
+    /// clears a read-closed readiness), so the watch sees it at once. What is left is a FIN
+    /// that arrives after the response was read and before the runtime's next look at its
+    /// events, microseconds in a busy loop. Longer idle, the socket is asked, as a server's
+    /// idle timeout may have fired a moment ago: a system call is nothing beside the idle
+    /// time, and the close race it narrows is the one that loses requests.
+    pub fn checkout_probe(&mut self, here: tokio::runtime::Id, now: Instant) -> Liveness {
+        let brief = self
+            .watched_since
+            .is_some_and(|t| now.saturating_duration_since(t) < QUIET_TRUST);
+        if brief && self.quiet_on(Some(here)) {
+            return Liveness::Alive;
+        }
+        self.probe()
+    }
+
+    /// Nothing buffered, and the watch, armed on runtime `here`, has seen nothing arrive.
+    fn quiet_on(&self, here: Option<tokio::runtime::Id>) -> bool {
+        self.buf.is_empty()
+            && here.is_some()
+            && self.runtime == here
+            && self.watch.as_ref().is_some_and(|w| w.quiet())
     }
 
     fn probe_socket(&mut self) -> Liveness {
