@@ -1,7 +1,8 @@
-//! `Response::bytes` trusts a server's `Content-Length` up front only up to 1 MiB, and
-//! past that only as far as bytes have arrived: a server that claims a gigabyte and sends
-//! a little costs a little memory. Measured with a counting global allocator (this file is
-//! its own test binary, one test at a time).
+//! `Response::bytes` never allocates on a server's `Content-Length` alone: a body of known
+//! length is read into one buffer that grows as bytes arrive, so a server that claims a
+//! gigabyte and sends a little costs a little memory; the length is used only to refuse a
+//! body past `max_body_bytes` before reading it. Measured with a counting global
+//! allocator (this file is its own test binary, one test at a time).
 
 mod support;
 
@@ -185,4 +186,29 @@ async fn a_gzip_bomb_stops_at_max_body_bytes_in_bounded_memory() {
         peak < 3 * limit as usize,
         "peak {peak} bytes for a limit of {limit}"
     );
+}
+
+#[tokio::test]
+async fn a_declared_length_past_max_body_bytes_fails_before_the_body_is_read() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // Declares 10 MiB and sends a little of it, then nothing more: the limit is known to
+    // be passed from the head, so `bytes()` fails at once rather than wait for the rest.
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\nxxxx";
+        let _ = stream.write_all(head).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let client = tether::Client::builder()
+        .max_body_bytes(1024 * 1024)
+        .build()
+        .unwrap();
+    let resp = client.get(server.url("/big")).send().await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(5), resp.bytes())
+        .await
+        .expect("bytes() failed at once, without waiting for the body")
+        .unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Body, "{err:?}");
+    assert!(err.to_string().contains("max_body_bytes"), "{err}");
 }

@@ -37,14 +37,6 @@ use crate::proto::{BodyFraming, KeepAlive, ResponseReader};
 /// How much `Response::bytes` grows its buffer at least, when it must.
 const BYTES_GROWTH_MIN: usize = 64 * 1024;
 
-/// How much of a server's `Content-Length` `Response::bytes` reserves up front; past it,
-/// the length is trusted only as far as bytes have arrived, so a server that claims
-/// gigabytes and sends a few bytes costs at most this. Up front, a body up to this size
-/// takes one allocation: growing to it instead costs copies, and an allocator returns
-/// the freed steps to the system and takes them back next time (page faults that cost
-/// ten times the reading on a 1 MiB body).
-const BYTES_UPFRONT_MAX: usize = 1024 * 1024;
-
 /// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`,
 /// `text`, `json` or `bytes_stream`.
 ///
@@ -358,6 +350,9 @@ impl Response {
                 _ => Ok(()),
             }
         };
+        if let Some(whole) = self.body.whole(limit).await {
+            return whole.map_err(|e| e.with_url(&self.url));
+        }
         let Some(first) = self.body.chunk().await? else {
             return Ok(Bytes::new());
         };
@@ -366,22 +361,17 @@ impl Response {
             return Ok(first);
         };
         counted(&second, &mut self.body)?;
-        // The server's `Content-Length` sizes the buffer, but never ahead of what has
-        // arrived: each growth at most doubles it, so a large body is copied a few times
-        // at most and a false length costs nothing.
-        let declared = self
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let upfront = declared.unwrap_or(0).min(BYTES_UPFRONT_MAX);
-        let mut all = BytesMut::with_capacity(upfront);
+        // A chunked or decoded body, in pieces: gathered into a buffer that grows as they
+        // come (each growth at least doubles it, so a large body is copied a few times at
+        // most).
+        let mut all = BytesMut::new();
         for piece in [first, second] {
-            grow(&mut all, piece.len(), declared);
+            grow(&mut all, piece.len());
             all.extend_from_slice(&piece);
         }
         while let Some(more) = self.body.chunk().await? {
             counted(&more, &mut self.body)?;
-            grow(&mut all, more.len(), declared);
+            grow(&mut all, more.len());
             all.extend_from_slice(&more);
         }
         Ok(all.freeze())
@@ -420,20 +410,11 @@ impl Response {
 }
 
 /// Makes room in `all` for `incoming` more bytes: at least double what is there (at least
-/// `BYTES_GROWTH_MIN`), but no more than the declared length still needs.
-fn grow(all: &mut BytesMut, incoming: usize, declared: Option<usize>) {
-    let room = all.capacity() - all.len();
-    if room >= incoming {
-        return;
+/// `BYTES_GROWTH_MIN`).
+fn grow(all: &mut BytesMut, incoming: usize) {
+    if all.capacity() - all.len() < incoming {
+        all.reserve(incoming.max(all.len()).max(BYTES_GROWTH_MIN));
     }
-    let mut want = incoming.max(all.len()).max(BYTES_GROWTH_MIN);
-    if let Some(declared) = declared {
-        let still = declared.saturating_sub(all.len());
-        if still >= incoming {
-            want = want.min(still);
-        }
-    }
-    all.reserve(want);
 }
 
 impl From<Response> for http::Response<ResponseBody> {
@@ -649,9 +630,55 @@ impl BodyReader {
         e.with_attempt(1, self.request_complete, self.reused)
     }
 
+    /// The rest of an identity `Content-Length` body read whole, when nothing of it has
+    /// been returned or decoded ahead: the connection reads it into its own buffer, which
+    /// grows as data arrives, and splits it off as one piece, never copied. `None` for
+    /// other bodies (chunked, close-delimited, decoded, or begun), which go by pieces.
+    /// Past `limit` (on the length the server declared), an error before reading.
+    async fn whole(&mut self, limit: Option<u64>) -> Option<Result<Bytes, Error>> {
+        if self.decoding.is_some() || !self.pending.is_empty() || self.error.is_some() {
+            return None;
+        }
+        let remaining = self.reader.body_remaining()?;
+        let pooled = self.conn.as_mut()?;
+        self.started = true;
+        if limit.is_some_and(|max| remaining > max) {
+            self.fail();
+            return Some(Err(Error::msg(
+                crate::ErrorKind::Body,
+                format!(
+                    "the body is larger than max_body_bytes ({})",
+                    limit.unwrap_or(0)
+                ),
+            )));
+        }
+        match pooled.conn().read_whole_body(&mut self.reader).await {
+            Ok(BodyEvent::Data(all)) => {
+                // Its end is buffered: the connection is released now.
+                self.decode_ahead();
+                Some(Ok(all))
+            }
+            Ok(BodyEvent::End { closed_by_peer }) => {
+                self.finish(closed_by_peer);
+                Some(Ok(Bytes::new()))
+            }
+            Err(e) => {
+                self.fail();
+                Some(Err(self.attempted(e)))
+            }
+        }
+    }
+
     /// Decodes what the buffer holds into `pending`, without reading; at the body's end,
-    /// releases the connection. An error is kept for the next read.
+    /// releases the connection. An error is kept for the next read. A `Content-Length`
+    /// body is left in the buffer until all of it is there, so that `bytes()` can take it
+    /// whole (a reader by pieces gets what is buffered at its next read).
     fn decode_ahead(&mut self) {
+        if let (Some(remaining), Some(pooled)) = (self.reader.body_remaining(), &mut self.conn) {
+            if (pooled.conn().buffered() as u64) < remaining {
+                return;
+            }
+        }
         while let Some(pooled) = self.conn.as_mut() {
             match pooled.conn().buffered_body(&mut self.reader) {
                 Ok(Some(BodyEvent::Data(chunk))) => self.pending.push(chunk),
@@ -748,6 +775,10 @@ impl Pending {
 
     fn pop(&mut self) -> Option<Bytes> {
         self.first.take().or_else(|| self.rest.pop_front())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
     }
 }
 

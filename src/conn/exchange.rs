@@ -139,6 +139,17 @@ fn timed_out(which: TimedOut, doing: &str) -> Error {
 }
 
 /// Errors that mean the peer closed the connection under us.
+/// A read that failed in the middle of a body.
+fn body_read_error(e: ReadError) -> Error {
+    match e {
+        // A reset cuts the body short just as an early EOF does.
+        ReadError::Io(e) if is_closed(&e) => Error::new(ErrorKind::IncompleteBody, e)
+            .context("the connection was reset before the end of the body"),
+        ReadError::Io(e) => tls::io_error(e, "reading the response body"),
+        ReadError::TimedOut(which) => timed_out(which, "reading the response body"),
+    }
+}
+
 pub(super) fn is_closed(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -360,17 +371,35 @@ impl Connection {
                     }
                 }
                 Ok(_) => {}
-                // A reset cuts the body short just as an early EOF does.
-                Err(ReadError::Io(e)) if is_closed(&e) => {
-                    return Err(Error::new(ErrorKind::IncompleteBody, e)
-                        .context("the connection was reset before the end of the body"))
-                }
-                Err(ReadError::Io(e)) => return Err(tls::io_error(e, "reading the response body")),
-                Err(ReadError::TimedOut(which)) => {
-                    return Err(timed_out(which, "reading the response body"))
+                Err(e) => return Err(body_read_error(e)),
+            }
+        }
+    }
+
+    /// The rest of a `Content-Length` body as one piece: reads until the buffer holds all
+    /// of it, then splits it off without copying. The buffer grows as data arrives (each
+    /// read's room doubles while reads fill it), never ahead of it on the length's word.
+    /// For other framings, the next piece as `read_body` gives it.
+    pub async fn read_whole_body(
+        &mut self,
+        reader: &mut ResponseReader,
+    ) -> Result<BodyEvent, Error> {
+        if let Some(remaining) = reader.body_remaining() {
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX);
+            while self.buf.len() < want {
+                match self.read_more().await {
+                    Ok(0) => return Err(Error::proto(ProtoError::IncompleteBody)),
+                    Ok(_) => {}
+                    Err(e) => return Err(body_read_error(e)),
                 }
             }
         }
+        self.read_body(reader).await
+    }
+
+    /// Bytes received and not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 
     /// Reads and discards the rest of a body, at most `limit` bytes, within `deadline`;

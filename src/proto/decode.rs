@@ -121,6 +121,15 @@ impl BodyDecoder {
         }
     }
 
+    /// The bytes still to come of a `Content-Length` body (`None` for other framings and
+    /// once the body is complete).
+    pub fn remaining_length(&self) -> Option<u64> {
+        match self.state {
+            DecoderState::Length { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
     /// Whether the body has reached its framed end.
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn is_complete(&self) -> bool {

@@ -103,6 +103,15 @@ impl ResponseReader {
         self.continued
     }
 
+    /// The bytes still to come of a `Content-Length` body being read (`None` before the
+    /// body, for other framings, and once it is complete).
+    pub fn body_remaining(&self) -> Option<u64> {
+        match &self.state {
+            ReaderState::Body(decoder) => decoder.remaining_length(),
+            _ => None,
+        }
+    }
+
     /// Consumes from the front of `buf` and returns the next event.
     pub fn next(&mut self, buf: &mut BytesMut) -> Result<Event, ProtoError> {
         let result = self.advance(buf);
