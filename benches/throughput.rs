@@ -34,6 +34,9 @@ struct Workload {
     requests: usize,
     /// The body comes gzipped: only clients that decode it run (not hyper-util).
     gzip: bool,
+    /// Also run tether and hyper-util reading the body piece by piece, to compare
+    /// collecting it with `bytes()` against streaming it.
+    streaming: bool,
 }
 
 fn workloads(quick: bool) -> Vec<Workload> {
@@ -48,6 +51,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             cap: 6,
             requests: scale(40_000),
             gzip: false,
+            streaming: false,
         },
         Workload {
             name: "GET 1 KiB, 64 concurrent, cap 64",
@@ -58,6 +62,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             cap: 64,
             requests: scale(40_000),
             gzip: false,
+            streaming: false,
         },
         Workload {
             name: "GET 1 MiB, 6 concurrent, cap 6",
@@ -68,6 +73,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             cap: 6,
             requests: scale(2_000),
             gzip: false,
+            streaming: true,
         },
         Workload {
             name: "POST 4 KiB (1 KiB back), 6 concurrent, cap 6",
@@ -78,6 +84,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             cap: 6,
             requests: scale(40_000),
             gzip: false,
+            streaming: false,
         },
         Workload {
             name: "GET 16 KiB JSON, gzip (2.5 KiB sent), 6 concurrent, cap 6",
@@ -88,6 +95,7 @@ fn workloads(quick: bool) -> Vec<Workload> {
             cap: 6,
             requests: scale(20_000),
             gzip: true,
+            streaming: false,
         },
     ]
 }
@@ -176,10 +184,15 @@ fn main() {
                     Which::Tether,
                     Which::TetherParsedUrl,
                     Which::TetherNoProxy,
+                    Which::TetherChunks,
                     Which::HyperUtil,
+                    Which::HyperUtilFrames,
                     Which::Reqwest,
                 ]
                 .iter()
+                .filter(|&&c| {
+                    w.streaming || !matches!(c, Which::TetherChunks | Which::HyperUtilFrames)
+                })
                 .filter(|c| chosen.is_empty() || chosen.split(',').any(|n| n == c.name()))
                 // hyper-util does not decode, and would count the gzipped bytes.
                 .filter(|&&c| !(w.gzip && c == Which::HyperUtil))
@@ -243,6 +256,20 @@ fn main() {
             .map(|r| format!("{} {:.2}x", r.which.name(), r.per_cpu_s / base))
             .collect();
         println!("  {name}: {}", line.join(", "));
+        let per_cpu = |w: Which| rows.iter().find(|r| r.which == w).map(|r| r.per_cpu_s);
+        if let (Some(bytes), Some(chunks), Some(frames)) = (
+            per_cpu(Which::Tether),
+            per_cpu(Which::TetherChunks),
+            per_cpu(Which::HyperUtilFrames),
+        ) {
+            println!(
+                "    beside hyper-util streaming its frames: tether bytes() {:.2}x, chunk() \
+                 {:.2}x; bytes() is {:.2}x chunk()",
+                bytes / frames,
+                chunks / frames,
+                bytes / chunks
+            );
+        }
     }
 }
 
@@ -258,14 +285,14 @@ fn print_table(w: &Workload, rows: &[Row]) {
     let (base, base_name) = baseline(rows);
     println!("{} ({} requests per run)", w.name, w.requests);
     println!(
-        "| client            | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
+        "| client              | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
     );
     println!(
-        "|-------------------|-----------:|--------------------------:|--------------:|-------------------:|"
+        "|---------------------|-----------:|--------------------------:|--------------:|-------------------:|"
     );
     for r in rows {
         println!(
-            "| {:<17} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
+            "| {:<19} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
             r.which.name(),
             r.rps,
             r.per_cpu_s,

@@ -24,7 +24,12 @@ pub enum Which {
     /// benchmark's server in `no_proxy`: what matching every request against `no_proxy`
     /// costs.
     TetherNoProxy,
+    /// tether reading the body piece by piece with `chunk()` (and dropping the pieces),
+    /// where the others collect it.
+    TetherChunks,
     HyperUtil,
+    /// hyper-util reading the body frame by frame (and dropping the frames).
+    HyperUtilFrames,
     Reqwest,
 }
 
@@ -37,7 +42,9 @@ impl Which {
             Which::Tether => "tether",
             Which::TetherParsedUrl => "tether (Url)",
             Which::TetherNoProxy => "tether (no_proxy)",
+            Which::TetherChunks => "tether (chunk)",
             Which::HyperUtil => "hyper-util",
+            Which::HyperUtilFrames => "hyper-util (frames)",
             Which::Reqwest => "reqwest",
         }
     }
@@ -80,7 +87,12 @@ impl Limits {
 pub enum AnyClient {
     Tether(tether::Client),
     TetherParsedUrl(tether::Client),
+    TetherChunks(tether::Client),
     HyperUtil(
+        hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
+        Arc<Limits>,
+    ),
+    HyperUtilFrames(
         hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
         Arc<Limits>,
     ),
@@ -92,16 +104,16 @@ impl AnyClient {
     /// kept up to the per-host cap, for 90 s).
     pub fn new(which: Which, caps: Caps) -> AnyClient {
         match which {
-            Which::Tether | Which::TetherParsedUrl => {
+            Which::Tether | Which::TetherParsedUrl | Which::TetherChunks => {
                 let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
                 if let Some(total) = caps.total {
                     b = b.max_connections_total(total);
                 }
                 let client = b.build().expect("tether client");
-                if which == Which::Tether {
-                    AnyClient::Tether(client)
-                } else {
-                    AnyClient::TetherParsedUrl(client)
+                match which {
+                    Which::Tether => AnyClient::Tether(client),
+                    Which::TetherChunks => AnyClient::TetherChunks(client),
+                    _ => AnyClient::TetherParsedUrl(client),
                 }
             }
             Which::TetherNoProxy => {
@@ -125,12 +137,16 @@ impl AnyClient {
                 }
                 AnyClient::Tether(client)
             }
-            Which::HyperUtil => {
+            Which::HyperUtil | Which::HyperUtilFrames => {
                 let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                     .pool_timer(TokioTimer::new())
                     .pool_max_idle_per_host(caps.per_host)
                     .build_http();
-                AnyClient::HyperUtil(client, Arc::new(Limits::new(caps)))
+                if which == Which::HyperUtil {
+                    AnyClient::HyperUtil(client, Arc::new(Limits::new(caps)))
+                } else {
+                    AnyClient::HyperUtilFrames(client, Arc::new(Limits::new(caps)))
+                }
             }
             Which::Reqwest => {
                 let client = reqwest::Client::builder()
@@ -169,6 +185,38 @@ impl AnyClient {
                 let resp = req.send().await.map_err(|e| e.to_string())?;
                 let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
                 Ok(bytes.len())
+            }
+            AnyClient::TetherChunks(c) => {
+                let mut req = c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let mut resp = req.send().await.map_err(|e| e.to_string())?;
+                let mut n = 0;
+                while let Some(piece) = resp.chunk().await.map_err(|e| e.to_string())? {
+                    n += piece.len();
+                }
+                Ok(n)
+            }
+            AnyClient::HyperUtilFrames(c, limits) => {
+                let _host = limits.per_host[host].acquire().await;
+                let _total = match &limits.total {
+                    Some(s) => Some(s.acquire().await),
+                    None => None,
+                };
+                let req = http::Request::builder()
+                    .method(method)
+                    .uri(url)
+                    .body(Full::new(body.unwrap_or_default()))
+                    .map_err(|e| e.to_string())?;
+                let mut body = c.request(req).await.map_err(|e| e.to_string())?.into_body();
+                let mut n = 0;
+                while let Some(frame) = body.frame().await {
+                    if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                        n += data.len();
+                    }
+                }
+                Ok(n)
             }
             AnyClient::TetherParsedUrl(c) => {
                 let url = PARSED.with(|cache| -> Result<url::Url, String> {
