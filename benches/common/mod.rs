@@ -40,6 +40,24 @@ pub fn process_cpu_ns() -> u64 {
     total
 }
 
+/// User and system CPU time of this process so far, in ns (`/proc/self/stat`, fields 14
+/// and 15, in clock ticks of 10 ms: good for runs of a second or more).
+pub fn process_user_sys_ns() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let tick = 10_000_000;
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    (
+        fields.get(11).copied().unwrap_or(0) * tick,
+        fields.get(12).copied().unwrap_or(0) * tick,
+    )
+}
+
 /// CPU time of the calling thread, in ns (`/proc/thread-self/schedstat`).
 pub fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")

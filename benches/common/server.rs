@@ -1,7 +1,7 @@
 //! The benchmarks' HTTP/1.1 server: a small keep-alive server (tokio and httparse) that runs
 //! in a child process, so the client's CPU time and memory are measured without it.
 //!
-//! It listens on one or more loopback addresses (127.0.0.1, or 127.0.A.B for many "hosts"),
+//! It listens on one or more loopback addresses (127.0.0.1, or 127.A.B.C for many "hosts"),
 //! each on its own port, and answers every request with `200 OK` and a body of zeros whose
 //! size the path names: `/b/<size>`. A path `/gate/<n>/<size>` holds the answer until its
 //! listener has `n` connections open at once (to make a client open `n` of them). A path
@@ -13,6 +13,12 @@
 //! - `stats` → `STATS <accepted> <requests> <max_open_per_host> <open> <max_open_total>`,
 //!   counted since the previous `stats`; the maxima start again from what is open now;
 //! - end of stdin → the child exits (so it never outlives the benchmark).
+//!
+//! Many hosts are spread over several children of at most [`HOSTS_PER_CHILD`] listeners
+//! each, so that each child has file descriptors left for a connection per listener
+//! (10,000 hosts with a connection each fit under a limit of 20,000 open files); the
+//! parent's [`Server`] is all of them, and its statistics are their sums (the maxima per
+//! host are the largest of any child's).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -25,6 +31,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const ENV: &str = "TETHER_BENCH_SERVER_HOSTS";
+/// The first host number of a child (its listeners are hosts `first..first + hosts`).
+const FIRST_ENV: &str = "TETHER_BENCH_SERVER_FIRST";
+
+/// Listeners per server child at most.
+pub const HOSTS_PER_CHILD: usize = 5_000;
 
 /// The largest body the server sends.
 const MAX_BODY: usize = 1 << 20;
@@ -71,21 +82,25 @@ pub fn run_if_child() {
         return;
     };
     let hosts: usize = hosts.parse().expect("host count");
+    let first: usize = std::env::var(FIRST_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("server runtime");
-    rt.block_on(serve(hosts));
+    rt.block_on(serve(first, hosts));
     std::process::exit(0);
 }
 
-/// The listen address of host number `i` (0-based): 127.0.0.1 for a single host, else
-/// 127.0.A.B with B in 1..=250.
-pub fn host_ip(i: usize, hosts: usize) -> String {
-    if hosts == 1 {
+/// The listen address of host number `i` (0-based): 127.0.0.1 when it is the only one,
+/// else 127.A.B.C with B and C in 1..=250 (A = 0 for the first 62,500).
+fn host_ip(i: usize, single: bool) -> String {
+    if single {
         "127.0.0.1".to_string()
     } else {
-        format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250)
+        format!("127.{}.{}.{}", i / 62_500, 1 + (i / 250) % 250, 1 + i % 250)
     }
 }
 
@@ -103,12 +118,13 @@ struct Totals {
     max_open: AtomicUsize,
 }
 
-async fn serve(hosts: usize) {
+async fn serve(first: usize, hosts: usize) {
     let totals = Arc::new(Totals::default());
     let mut all = Vec::new();
     let mut out = std::io::stdout().lock();
-    for i in 0..hosts {
-        let ip = host_ip(i, hosts);
+    let single = first == 0 && hosts == 1;
+    for i in first..first + hosts {
+        let ip = host_ip(i, single);
         let listener = TcpListener::bind((ip.as_str(), 0)).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         writeln!(out, "LISTEN {addr}").expect("stdout");
@@ -301,51 +317,67 @@ pub struct ServerStats {
     pub max_open_per_host: usize,
     /// Connections open now.
     pub open: usize,
-    /// The most connections open at once over all listeners.
+    /// The most connections open at once over all listeners (with several children,
+    /// the sum of their maxima: an upper bound).
     pub max_open_total: usize,
 }
 
-/// The parent's handle on the server child. Dropping it ends the child.
-pub struct Server {
+/// One server child.
+struct Child1 {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
+}
+
+/// The parent's handle on the server children. Dropping it ends them.
+pub struct Server {
+    children: Vec<Child1>,
     /// Listen addresses, in host order.
     pub addrs: Vec<SocketAddr>,
 }
 
 impl Server {
-    /// Starts the child with `hosts` listeners and waits until they listen.
+    /// Starts children with `hosts` listeners in all and waits until they listen.
     pub fn start(hosts: usize) -> Server {
         let exe = std::env::current_exe().expect("current exe");
-        let mut child = Command::new(exe)
-            .env(ENV, hosts.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server child");
-        let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().expect("child stdout"));
+        let mut children = Vec::new();
+        let mut first = 0;
+        // All children start binding at once; their addresses are read in order after.
+        while first < hosts {
+            let n = HOSTS_PER_CHILD.min(hosts - first);
+            let mut child = Command::new(&exe)
+                .env(ENV, n.to_string())
+                .env(FIRST_ENV, first.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the server child");
+            let stdin = child.stdin.take();
+            let stdout = BufReader::new(child.stdout.take().expect("child stdout"));
+            children.push(Child1 {
+                child,
+                stdin,
+                stdout,
+            });
+            first += n;
+        }
         let mut addrs = Vec::with_capacity(hosts);
-        loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).expect("read child") == 0 {
-                panic!("the server child exited early");
-            }
-            let line = line.trim();
-            if line == "READY" {
-                break;
-            }
-            if let Some(addr) = line.strip_prefix("LISTEN ") {
-                addrs.push(addr.parse().expect("listen address"));
+        for c in &mut children {
+            loop {
+                let mut line = String::new();
+                if c.stdout.read_line(&mut line).expect("read child") == 0 {
+                    panic!("the server child exited early");
+                }
+                let line = line.trim();
+                if line == "READY" {
+                    break;
+                }
+                if let Some(addr) = line.strip_prefix("LISTEN ") {
+                    addrs.push(addr.parse().expect("listen address"));
+                }
             }
         }
-        Server {
-            child,
-            stdin,
-            stdout,
-            addrs,
-        }
+        Server { children, addrs }
     }
 
     /// The base URL of host `i`.
@@ -353,34 +385,48 @@ impl Server {
         format!("http://{}", self.addrs[i])
     }
 
-    /// Counters since the previous call (see the module comment).
+    /// Counters since the previous call (see the module comment), summed over children.
     pub fn stats(&mut self) -> ServerStats {
-        let stdin = self.stdin.as_mut().expect("child stdin");
-        writeln!(stdin, "stats").expect("write child");
-        stdin.flush().expect("flush child");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read child");
-        let nums: Vec<usize> = line
-            .trim()
-            .strip_prefix("STATS ")
-            .expect("a STATS line")
-            .split(' ')
-            .map(|n| n.parse().expect("a number"))
-            .collect();
-        ServerStats {
-            accepted: nums[0],
-            requests: nums[1],
-            max_open_per_host: nums[2],
-            open: nums[3],
-            max_open_total: nums[4],
+        let mut sum = ServerStats {
+            accepted: 0,
+            requests: 0,
+            max_open_per_host: 0,
+            open: 0,
+            max_open_total: 0,
+        };
+        for c in &mut self.children {
+            let stdin = c.stdin.as_mut().expect("child stdin");
+            writeln!(stdin, "stats").expect("write child");
+            stdin.flush().expect("flush child");
         }
+        for c in &mut self.children {
+            let mut line = String::new();
+            c.stdout.read_line(&mut line).expect("read child");
+            let nums: Vec<usize> = line
+                .trim()
+                .strip_prefix("STATS ")
+                .expect("a STATS line")
+                .split(' ')
+                .map(|n| n.parse().expect("a number"))
+                .collect();
+            sum.accepted += nums[0];
+            sum.requests += nums[1];
+            sum.max_open_per_host = sum.max_open_per_host.max(nums[2]);
+            sum.open += nums[3];
+            sum.max_open_total += nums[4];
+        }
+        sum
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // End of stdin stops the child.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
+        // End of stdin stops a child.
+        for c in &mut self.children {
+            drop(c.stdin.take());
+        }
+        for c in &mut self.children {
+            let _ = c.child.wait();
+        }
     }
 }
