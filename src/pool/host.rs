@@ -23,17 +23,9 @@ use crate::conn::IdleTerms;
 pub(crate) struct Idle<C> {
     pub conn: C,
     pub since: Instant,
-    /// Unique in the pool: with `since`, its place in the pool's order of idle
-    /// connections (`Idle::stamp`).
-    pub seq: u64,
+    /// Its entry in the pool's order of idle connections (`lru.rs`).
+    pub lru: usize,
     pub terms: IdleTerms,
-}
-
-impl<C> Idle<C> {
-    /// Its key in the pool's order of idle connections, least recently used first.
-    pub fn stamp(&self) -> (Instant, u64) {
-        (self.since, self.seq)
-    }
 }
 
 /// What a waiter receives: a live connection, or a reserved slot to open one with.
@@ -122,24 +114,24 @@ impl<C> Host<C> {
         Some(self.idle.remove(pos))
     }
 
-    /// Whether an idle connection has this `Idle::stamp`.
+    /// The entries of its idle connections in the pool's order (`Idle::lru`).
     #[cfg(test)]
-    pub fn has_idle(&self, stamp: (Instant, u64)) -> bool {
-        self.idle.iter().any(|i| i.stamp() == stamp)
+    pub fn idle_entries(&self) -> Vec<usize> {
+        self.idle.iter().map(|i| i.lru).collect()
     }
 
-    /// Takes the idle connection with this `Idle::stamp`.
-    pub fn take_idle(&mut self, stamp: (Instant, u64)) -> Option<Idle<C>> {
-        let pos = self.idle.iter().position(|i| i.stamp() == stamp)?;
+    /// Takes the idle connection whose entry in the pool's order is `lru`.
+    pub fn take_idle(&mut self, lru: usize) -> Option<Idle<C>> {
+        let pos = self.idle.iter().position(|i| i.lru == lru)?;
         Some(self.idle.remove(pos))
     }
 
     /// Puts a connection on top of the idle stack.
-    pub fn push_idle(&mut self, conn: C, since: Instant, seq: u64, terms: IdleTerms) {
+    pub fn push_idle(&mut self, conn: C, since: Instant, lru: usize, terms: IdleTerms) {
         self.idle.push(Idle {
             conn,
             since,
-            seq,
+            lru,
             terms,
         });
     }
@@ -230,9 +222,8 @@ mod tests {
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(3));
         assert_eq!(host.pop_oldest_idle().map(|i| i.conn), Some(1));
         host.push_idle(4, now + Duration::from_secs(3), 4, terms);
-        let two = (now + Duration::from_secs(1), 2);
-        assert_eq!(host.take_idle(two).map(|i| i.conn), Some(2));
-        assert!(host.take_idle(two).is_none());
+        assert_eq!(host.take_idle(2).map(|i| i.conn), Some(2));
+        assert!(host.take_idle(2).is_none());
         assert_eq!(host.take_freshest(|_| true).map(|i| i.conn), Some(4));
         assert!(host.take_freshest(|_| true).is_none());
     }

@@ -24,6 +24,7 @@
 mod fair;
 mod host;
 mod learn;
+mod lru;
 mod reaper;
 mod state;
 mod stats;

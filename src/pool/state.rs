@@ -18,7 +18,7 @@
 //! A slot is one unit of both caps. It is taken when a connection starts being opened and
 //! given back only when that connection is gone; an idle connection keeps its slot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use super::fair::{Turn, Turns};
 use super::host::{Grant, Host, Waiter};
 use super::learn::{Learned, Seen};
+use super::lru::Lru;
 use super::PoolKey;
 use crate::clock;
 use crate::conn::{Expiry, IdleTerms, Liveness};
@@ -90,11 +91,10 @@ pub(crate) struct PoolState<C> {
     next_waiter: u64,
     /// The hosts with waiters, in the order they get their next turn.
     turns: Turns<PoolKey>,
-    /// Every idle connection by `Idle::stamp`, least recently used first, and its host:
-    /// the one closed first to make room at the global cap, found without looking at
-    /// every host (O(log idle), whatever the number of hosts).
-    idle_order: BTreeMap<(Instant, u64), PoolKey>,
-    next_idle: u64,
+    /// The hosts of all idle connections in the order the connections went idle, least
+    /// recently used first: the one closed first to make room at the global cap, found
+    /// without looking at every host (O(1), whatever the number of hosts).
+    idle_order: Lru<PoolKey>,
 }
 
 impl<C> PoolState<C> {
@@ -107,8 +107,7 @@ impl<C> PoolState<C> {
             waiting: 0,
             next_waiter: 0,
             turns: Turns::default(),
-            idle_order: BTreeMap::new(),
-            next_idle: 0,
+            idle_order: Lru::default(),
         }
     }
 
@@ -117,10 +116,11 @@ impl<C> PoolState<C> {
     pub fn idle_order_consistent(&self) -> bool {
         let idle: usize = self.hosts.values().map(|h| h.idle_len()).sum();
         idle == self.idle_order.len()
-            && self
-                .idle_order
-                .iter()
-                .all(|(stamp, k)| self.hosts.get(k).is_some_and(|h| h.has_idle(*stamp)))
+            && self.hosts.iter().all(|(k, h)| {
+                h.idle_entries()
+                    .into_iter()
+                    .all(|at| self.idle_order.get(at) == Some(k))
+            })
     }
 
     /// Hosts the pool holds state for.
@@ -151,7 +151,7 @@ impl<C> PoolState<C> {
         let host = self.hosts.entry(key.clone()).or_default();
         if !fresh {
             while let Some(mut idle) = host.take_freshest(&mut own) {
-                self.idle_order.remove(&idle.stamp());
+                self.idle_order.remove(idle.lru);
                 let idle_for = now.saturating_duration_since(idle.since);
                 let cause = if idle.terms.expired(now) {
                     DropCause::Expired(idle.terms.expiry)
@@ -190,7 +190,7 @@ impl<C> PoolState<C> {
                 }
             });
             if let Some(idle) = traded {
-                self.idle_order.remove(&idle.stamp());
+                self.idle_order.remove(idle.lru);
                 let cause = if fresh {
                     DropCause::Evicted
                 } else {
@@ -282,17 +282,15 @@ impl<C> PoolState<C> {
             debug_assert!(false, "released a connection of an unknown host");
             return;
         };
-        let seq = self.next_idle;
-        self.next_idle += 1;
-        host.push_idle(conn, now, seq, terms);
-        self.idle_order.insert((now, seq), key.clone());
+        let lru = self.idle_order.push_back(key.clone());
+        host.push_idle(conn, now, lru, terms);
         let over = if host.idle_len() > self.caps.idle_per_host {
             host.pop_oldest_idle()
         } else {
             None
         };
         if let Some(old) = over {
-            self.idle_order.remove(&old.stamp());
+            self.idle_order.remove(old.lru);
             self.drop_idle_slot(key, old.conn, old.since, now, DropCause::OverIdleLimit, out);
             self.grant_slots(now, out);
         }
@@ -354,7 +352,7 @@ impl<C> PoolState<C> {
                 &mut removed,
             );
             for (idle, cause) in removed.drain(..).zip(causes) {
-                self.idle_order.remove(&idle.stamp());
+                self.idle_order.remove(idle.lru);
                 host.remove_open();
                 freed += 1;
                 out.push(Dropped {
@@ -521,16 +519,14 @@ impl<C> PoolState<C> {
         now: Instant,
         out: &mut Vec<Dropped<C>>,
     ) -> bool {
-        let victim = self
-            .idle_order
-            .iter()
-            .find(|(_, k)| Some(*k) != except)
-            .map(|(stamp, k)| (*stamp, k.clone()));
-        let Some((stamp, key)) = victim else {
+        let victim = self.idle_order.first_where(|k| Some(k) != except);
+        let Some(at) = victim.map(|(at, _)| at) else {
             return false;
         };
-        self.idle_order.remove(&stamp);
-        match self.hosts.get_mut(&key).and_then(|h| h.take_idle(stamp)) {
+        let Some(key) = self.idle_order.remove(at) else {
+            return false;
+        };
+        match self.hosts.get_mut(&key).and_then(|h| h.take_idle(at)) {
             Some(idle) => {
                 self.drop_idle_slot(&key, idle.conn, idle.since, now, DropCause::Evicted, out);
                 self.forget_if_unused(&key, now);
