@@ -159,7 +159,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("time", format!("{:.2} s", elapsed.as_secs_f64())),
         (
-            "pages per second",
+            "requests per second",
             format!("{:.0}", done as f64 / elapsed.as_secs_f64()),
         ),
         ("connections opened", stats.connections_opened.to_string()),
