@@ -135,11 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n");
 
     let stats = client.stats();
-    let max_per_host = counts
-        .iter()
-        .map(|c| c.max_open.load(Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
+    let max_per_host = most_open_to_one_host(&counts);
     let hosts_visited = counts
         .iter()
         .filter(|c| c.requests.load(Ordering::Relaxed) > 0)
@@ -219,6 +215,15 @@ fn hrefs(html: &str) -> impl Iterator<Item = &str> {
         .filter_map(|rest| rest.split('"').next())
 }
 
+/// The most connections any one host had open at once, as its server counted them.
+fn most_open_to_one_host(counts: &[Arc<HostCounts>]) -> usize {
+    counts
+        .iter()
+        .map(|c| c.max_open.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Rewrites the progress line.
 fn progress(
     client: &tether::Client,
@@ -228,11 +233,7 @@ fn progress(
     errors: usize,
 ) {
     let stats = client.stats();
-    let max_per_host = counts
-        .iter()
-        .map(|c| c.max_open.load(Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
+    let max_per_host = most_open_to_one_host(counts);
     print!(
         "\rdone {done:>5} | in flight {in_flight:>3} | most open to one host {max_per_host} | \
          connections opened {:>4}, reused {:>5} | errors {errors}   ",

@@ -198,26 +198,6 @@ impl AnyClient {
                 }
                 Ok(n)
             }
-            AnyClient::HyperUtilFrames(c, limits) => {
-                let _host = limits.per_host[host].acquire().await;
-                let _total = match &limits.total {
-                    Some(s) => Some(s.acquire().await),
-                    None => None,
-                };
-                let req = http::Request::builder()
-                    .method(method)
-                    .uri(url)
-                    .body(Full::new(body.unwrap_or_default()))
-                    .map_err(|e| e.to_string())?;
-                let mut body = c.request(req).await.map_err(|e| e.to_string())?.into_body();
-                let mut n = 0;
-                while let Some(frame) = body.frame().await {
-                    if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
-                        n += data.len();
-                    }
-                }
-                Ok(n)
-            }
             AnyClient::TetherParsedUrl(c) => {
                 let url = PARSED.with(|cache| -> Result<url::Url, String> {
                     let mut cache = cache.borrow_mut();
@@ -238,7 +218,7 @@ impl AnyClient {
                 let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
                 Ok(bytes.len())
             }
-            AnyClient::HyperUtil(c, limits) => {
+            AnyClient::HyperUtil(c, limits) | AnyClient::HyperUtilFrames(c, limits) => {
                 let _host = limits.per_host[host].acquire().await;
                 let _total = match &limits.total {
                     Some(s) => Some(s.acquire().await),
@@ -249,14 +229,18 @@ impl AnyClient {
                     .uri(url)
                     .body(Full::new(body.unwrap_or_default()))
                     .map_err(|e| e.to_string())?;
-                let resp = c.request(req).await.map_err(|e| e.to_string())?;
-                let bytes = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .to_bytes();
-                Ok(bytes.len())
+                let mut body = c.request(req).await.map_err(|e| e.to_string())?.into_body();
+                if let AnyClient::HyperUtil(..) = self {
+                    let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+                    return Ok(bytes.len());
+                }
+                let mut n = 0;
+                while let Some(frame) = body.frame().await {
+                    if let Ok(data) = frame.map_err(|e| e.to_string())?.into_data() {
+                        n += data.len();
+                    }
+                }
+                Ok(n)
             }
             AnyClient::Reqwest(c, limits) => {
                 let _host = limits.per_host[host].acquire().await;
