@@ -334,20 +334,22 @@ impl Connection {
         self.probe()
     }
 
-    /// The probe before reuse by a request on runtime `here` at `now`. A connection idle
-    /// for less than [`QUIET_TRUST`] whose watch has seen nothing arrive is taken as alive
-    /// without asking the socket: the runtime's readiness already answers, and a FIN that
-    /// reached the socket before the response was read keeps it readable (tokio never
-    /// clears a read-closed readiness), so the watch sees it at once. What is left is a FIN
-    /// that arrives after the response was read and before the runtime's next look at its
-    /// events, microseconds in a busy loop. Longer idle, the socket is asked, as a server's
+    /// The probe before reuse by a request on runtime `here` at `now`. A plain TCP
+    /// connection idle for less than [`QUIET_TRUST`] whose watch has seen nothing arrive
+    /// is taken as alive without asking the socket: the runtime's readiness already
+    /// answers, and a FIN that reached the socket before the response was read keeps it
+    /// readable (tokio never clears a read-closed readiness), so the watch sees it at
+    /// once. What is left is a FIN that arrives after the response was read and before
+    /// the runtime's next look at its events, microseconds in a busy loop. Longer idle, the socket is asked, as a server's
     /// idle timeout may have fired a moment ago: a system call is nothing beside the idle
-    /// time, and the close race it narrows is the one that loses requests.
+    /// time, and the close race it narrows is the one that loses requests. A TLS
+    /// connection is always asked: rustls may hold a `close_notify` read with the
+    /// response, which no readiness would show.
     pub fn checkout_probe(&mut self, here: tokio::runtime::Id, now: Instant) -> Liveness {
         let brief = self
             .watched_since
             .is_some_and(|t| now.saturating_duration_since(t) < QUIET_TRUST);
-        if brief && self.quiet_on(Some(here)) {
+        if brief && matches!(self.io, Io::Tcp(_)) && self.quiet_on(Some(here)) {
             return Liveness::Alive;
         }
         self.probe()
