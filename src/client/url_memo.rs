@@ -9,7 +9,8 @@
 //! when it reads back as the very string given (already in the parser's normal form), so
 //! a hit is one string comparison and a clone, and no entry ever stands for a different
 //! string. A crawler, whose strings rarely come back, pays the hash and one clone per
-//! parse on a miss; strings longer than [`MAX_LEN`] are not kept.
+//! parse on a miss; strings longer than [`MAX_LEN`] are not kept, nor URLs with userinfo
+//! (a password is not left lying in a thread's memo).
 
 use std::cell::RefCell;
 
@@ -44,7 +45,7 @@ pub(crate) fn parse(s: &str) -> Result<Url, url::ParseError> {
         return Ok(url);
     }
     let url = Url::parse(s)?;
-    if url.as_str() == s {
+    if url.as_str() == s && url.username().is_empty() && url.password().is_none() {
         let _ = MEMO.try_with(|memo| {
             if let Ok(mut memo) = memo.try_borrow_mut() {
                 if memo.is_empty() {
@@ -111,6 +112,22 @@ mod tests {
             "only strings in normal form are kept: {kept:?}"
         );
         assert!(!kept.iter().any(|u| u.contains("EXAMPLE")));
+    }
+
+    #[test]
+    fn urls_with_userinfo_are_never_kept() {
+        for s in ["http://user:secret@h.test/a", "http://user@h.test/b"] {
+            assert_eq!(parse(s).ok(), Url::parse(s).ok());
+            assert_eq!(parse(s).ok(), Url::parse(s).ok());
+        }
+        let kept = MEMO.with(|m| {
+            m.borrow()
+                .iter()
+                .flatten()
+                .map(|u| u.as_str().to_owned())
+                .collect::<Vec<_>>()
+        });
+        assert!(!kept.iter().any(|u| u.contains('@')), "{kept:?}");
     }
 
     #[test]
