@@ -81,6 +81,17 @@ fn slot_of(s: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// The URLs this thread's memo holds.
+    fn kept() -> Vec<String> {
+        MEMO.with(|m| {
+            m.borrow()
+                .iter()
+                .flatten()
+                .map(|u| u.as_str().to_owned())
+                .collect()
+        })
+    }
+
     #[test]
     fn a_string_parsed_again_comes_from_the_memo_and_equals_a_fresh_parse() {
         let cases = [
@@ -98,13 +109,7 @@ mod tests {
             assert_eq!(first, fresh, "{s}");
             assert_eq!(again, fresh, "{s}");
         }
-        let kept = MEMO.with(|m| {
-            m.borrow()
-                .iter()
-                .flatten()
-                .map(|u| u.as_str().to_owned())
-                .collect::<Vec<_>>()
-        });
+        let kept = kept();
         assert!(kept.contains(&"http://127.0.0.1:8080/a?b=c".to_owned()));
         assert!(
             kept.iter()
@@ -120,13 +125,7 @@ mod tests {
             assert_eq!(parse(s).ok(), Url::parse(s).ok());
             assert_eq!(parse(s).ok(), Url::parse(s).ok());
         }
-        let kept = MEMO.with(|m| {
-            m.borrow()
-                .iter()
-                .flatten()
-                .map(|u| u.as_str().to_owned())
-                .collect::<Vec<_>>()
-        });
+        let kept = kept();
         assert!(!kept.iter().any(|u| u.contains('@')), "{kept:?}");
     }
 
