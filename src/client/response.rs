@@ -341,11 +341,7 @@ impl Response {
             match limit {
                 Some(max) if total > max => {
                     body.fail();
-                    Err(Error::msg(
-                        crate::ErrorKind::Body,
-                        format!("the body is larger than max_body_bytes ({max})"),
-                    )
-                    .with_url(&self.url))
+                    Err(too_large(max).with_url(&self.url))
                 }
                 _ => Ok(()),
             }
@@ -407,6 +403,14 @@ impl Response {
         let bytes = self.bytes().await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// The error of a body past `max_body_bytes`.
+fn too_large(max: u64) -> Error {
+    Error::msg(
+        crate::ErrorKind::Body,
+        format!("the body is larger than max_body_bytes ({max})"),
+    )
 }
 
 /// Makes room in `all` for `incoming` more bytes: at least double what is there (at least
@@ -607,9 +611,16 @@ impl BodyReader {
         let Some(pooled) = self.conn.as_mut() else {
             return Ok(None);
         };
-        match pooled.conn().read_body(&mut self.reader).await {
+        let event = pooled.conn().read_body(&mut self.reader).await;
+        self.take_event(event)
+    }
+
+    /// A piece read from the connection, its end, or an error, taken in: after a piece
+    /// the end may be buffered right behind it (the connection is released now); at the
+    /// end the reuse decision is made; an error closes the connection.
+    fn take_event(&mut self, event: Result<BodyEvent, Error>) -> Result<Option<Bytes>, Error> {
+        match event {
             Ok(BodyEvent::Data(chunk)) => {
-                // The end may be buffered right behind it: release the connection now.
                 self.decode_ahead();
                 Ok(Some(chunk))
             }
@@ -642,31 +653,12 @@ impl BodyReader {
         let remaining = self.reader.body_remaining()?;
         let pooled = self.conn.as_mut()?;
         self.started = true;
-        if limit.is_some_and(|max| remaining > max) {
+        if let Some(max) = limit.filter(|&max| remaining > max) {
             self.fail();
-            return Some(Err(Error::msg(
-                crate::ErrorKind::Body,
-                format!(
-                    "the body is larger than max_body_bytes ({})",
-                    limit.unwrap_or(0)
-                ),
-            )));
+            return Some(Err(too_large(max)));
         }
-        match pooled.conn().read_whole_body(&mut self.reader).await {
-            Ok(BodyEvent::Data(all)) => {
-                // Its end is buffered: the connection is released now.
-                self.decode_ahead();
-                Some(Ok(all))
-            }
-            Ok(BodyEvent::End { closed_by_peer }) => {
-                self.finish(closed_by_peer);
-                Some(Ok(Bytes::new()))
-            }
-            Err(e) => {
-                self.fail();
-                Some(Err(self.attempted(e)))
-            }
-        }
+        let event = pooled.conn().read_whole_body(&mut self.reader).await;
+        Some(self.take_event(event).map(Option::unwrap_or_default))
     }
 
     /// Decodes what the buffer holds into `pending`, without reading; at the body's end,
