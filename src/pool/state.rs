@@ -223,6 +223,53 @@ impl<C> PoolState<C> {
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
+        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, None, terms) {
+            self.put_idle_contended(key, conn, now, terms, out);
+        }
+    }
+
+    /// The usual release, with one lookup of the host: nobody waits and the host has room
+    /// on its idle stack, so the connection goes there (its host learning from `seen`
+    /// first, and its terms ended earlier by what was learned). Otherwise the connection
+    /// and its terms (learned from) come back for `put_idle_contended`.
+    fn idle_at_once(
+        &mut self,
+        key: &PoolKey,
+        conn: C,
+        now: Instant,
+        seen: Option<[Option<Seen>; 2]>,
+        terms: IdleTerms,
+    ) -> Result<(), (C, IdleTerms)> {
+        let Some(host) = self.hosts.get_mut(key) else {
+            debug_assert!(false, "released a connection of an unknown host");
+            return Ok(());
+        };
+        let terms = match (seen, host.learned.as_deref_mut()) {
+            (Some(seen), Some(learned)) => {
+                for seen in seen.into_iter().flatten() {
+                    learned.observe(seen, now);
+                }
+                learned_terms(Some(learned), now, terms)
+            }
+            _ => terms,
+        };
+        if self.waiting > 0 || host.idle_len() >= self.caps.idle_per_host {
+            return Err((conn, terms));
+        }
+        let lru = self.idle_order.push_back(key.clone());
+        host.push_idle(conn, now, lru, terms);
+        Ok(())
+    }
+
+    /// `put_idle` when hosts wait or the idle stack is full.
+    fn put_idle_contended(
+        &mut self,
+        key: &PoolKey,
+        conn: C,
+        now: Instant,
+        terms: IdleTerms,
+        out: &mut Vec<Dropped<C>>,
+    ) {
         let mut conn = conn;
         if self.waiting > 0 && self.total_open >= self.caps.total {
             // Hosts compete for slots. A host within its share of the global cap keeps the
@@ -430,7 +477,7 @@ impl<C> PoolState<C> {
     /// `put_idle` for a connection whose exchange showed `seen` (an answered reuse, a
     /// first round trip): learned first (by a host already learning), and its idle terms
     /// ended earlier when the host's learned idle timeout says so. One lookup of the host
-    /// for all of it, as this runs once per request.
+    /// for all of it when nobody waits, as this runs once per request.
     pub fn put_idle_learning(
         &mut self,
         key: &PoolKey,
@@ -440,20 +487,9 @@ impl<C> PoolState<C> {
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
-        let learned = self
-            .hosts
-            .get_mut(key)
-            .and_then(|h| h.learned.as_deref_mut());
-        let terms = match learned {
-            Some(learned) => {
-                for seen in seen.into_iter().flatten() {
-                    learned.observe(seen, now);
-                }
-                learned_terms(Some(learned), now, terms)
-            }
-            None => terms,
-        };
-        self.put_idle(key, conn, now, terms, out);
+        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, Some(seen), terms) {
+            self.put_idle_contended(key, conn, now, terms, out);
+        }
     }
 
     /// The server idle timeout learned for `key`, if one is known.
