@@ -4,10 +4,12 @@
 //! 1. **Flat cost.** Client CPU per request for 10, 1,000 and 10,000 hosts at the same
 //!    concurrency (64 requests in flight, 64 workers), for tether, hyper-util and reqwest
 //!    with the same connection budget: up to 8 connections per host, all kept idle (tether's
-//!    global cap is raised past what the run opens). A warm-up pass first sends one request
-//!    to every host; then GETs of 1 KiB in a random (seeded) host order are measured. So
-//!    each host has its connection waiting and what grows with the hosts is the cost of
-//!    finding it (the pool's maps, colder caches), not of opening one.
+//!    global cap is raised past what the run opens). A warm-up first sends one request to
+//!    every host, then rehearses the measured pass (the same order); then GETs of
+//!    1 KiB in a random (seeded) host order are measured. So each host has the connections
+//!    it needs waiting (the table shows the few opened while measuring) and what grows with
+//!    the hosts is the cost of finding them (the pool's maps, colder caches), not of
+//!    opening them.
 //! 2. **A polite crawl.** 1,000 hosts, at most 2 connections per host and 256 in all,
 //!    GETs in a random host order driven by 512 workers: throughput, client CPU, the
 //!    connections the servers accepted, the most any one host had open at once (the
@@ -219,7 +221,12 @@ fn flat(hosts: usize, which: Which) -> Vec<f64> {
     let urls = urls(&server, hosts);
     let mut rng = common::XorShift::new(0x7e7e_7e7e_2026);
     let order: Arc<Vec<u32>> = Arc::new((0..requests).map(|_| rng.below(hosts) as u32).collect());
-    let warm: Arc<Vec<u32>> = Arc::new((0..hosts as u32).collect());
+    // Warm-up: one request to every host, then a rehearsal of the measured pass (the same
+    // order), so that the connections its collisions (two requests to a host at once) call
+    // for are open before measuring.
+    let mut warm: Vec<u32> = (0..hosts as u32).collect();
+    warm.extend(order.iter());
+    let warm = Arc::new(warm);
     let rt = runtime();
     let caps = Caps {
         hosts,
@@ -235,6 +242,8 @@ fn flat(hosts: usize, which: Which) -> Vec<f64> {
         None,
     ));
     server.stats();
+    // A quiet gap, so that a sampling profiler's timeline shows where measuring starts.
+    std::thread::sleep(Duration::from_millis(300));
     let cpu0 = common::process_cpu_ns();
     let (user0, sys0) = common::process_user_sys_ns();
     measured(&rt, client.clone(), urls, order);
@@ -279,8 +288,8 @@ fn print_flat(results: &[(Run, Vec<f64>)]) {
     }
     println!(
         "## Flat cost: {} GETs of {BODY} bytes in random host order, {FLAT_WORKERS} in \
-         flight, up to {FLAT_PER_HOST} connections per host kept idle, after one warm-up \
-         request per host\n",
+         flight, up to {FLAT_PER_HOST} connections per host kept idle, after a warm-up (one \
+         request per host, then a rehearsal of the pass)\n",
         flat_requests()
     );
     println!(
