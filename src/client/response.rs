@@ -54,7 +54,9 @@ pub struct Response {
     url: Url,
     content_length: Option<u64>,
     remote_addr: Option<SocketAddr>,
-    body: BodyReader,
+    /// Boxed: a `Response` is moved from layer to layer on its way to the caller, and the
+    /// reading state is the larger part of it.
+    body: Box<BodyReader>,
 }
 
 /// What the body needs besides the head: where it came from and the client's settings.
@@ -118,7 +120,7 @@ impl Response {
                 Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
             }
         }
-        let mut body = BodyReader {
+        let mut body = Box::new(BodyReader {
             conn: Some(pooled),
             reader,
             keep_alive,
@@ -130,7 +132,7 @@ impl Response {
             reused,
             started: false,
             decoding,
-        };
+        });
         if let Some(e) = decode_error {
             body.fail();
             body.error = Some(body.attempted(e));
@@ -433,7 +435,8 @@ impl From<Response> for http::Response<ResponseBody> {
     }
 }
 
-type PieceFuture = Pin<Box<dyn Future<Output = (BodyReader, Result<Option<Bytes>, Error>)> + Send>>;
+type PieceFuture =
+    Pin<Box<dyn Future<Output = (Box<BodyReader>, Result<Option<Bytes>, Error>)> + Send>>;
 
 /// A response body as a `futures_core::Stream` of `Bytes` and an `http_body::Body`. Made by
 /// [`Response::bytes_stream`] and by converting a `Response` into an `http::Response`.
@@ -460,9 +463,9 @@ enum BodyState {
 }
 
 impl ResponseBody {
-    fn new(body: BodyReader, content_length: Option<u64>) -> ResponseBody {
+    fn new(body: Box<BodyReader>, content_length: Option<u64>) -> ResponseBody {
         ResponseBody {
-            state: BodyState::Ready(Box::new(body)),
+            state: BodyState::Ready(body),
             content_length,
         }
     }
@@ -487,7 +490,7 @@ impl ResponseBody {
                     }
                     self.state = BodyState::Reading(Box::pin(async move {
                         let piece = body.chunk().await;
-                        (*body, piece)
+                        (body, piece)
                     }));
                 }
                 BodyState::Reading(mut reading) => match reading.as_mut().poll(cx) {
@@ -498,7 +501,7 @@ impl ResponseBody {
                     Poll::Ready((body, piece)) => {
                         return Poll::Ready(match piece {
                             Ok(Some(piece)) => {
-                                self.state = BodyState::Ready(Box::new(body));
+                                self.state = BodyState::Ready(body);
                                 Some(Ok(piece))
                             }
                             Ok(None) => None,

@@ -365,7 +365,7 @@ struct Prepared {
 
 /// Turns the caller's request into what every attempt writes.
 fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> {
-    let Some(mut key) = PoolKey::from_url(&parts.url) else {
+    let Some(mut key) = super::url_memo::origin_of(&parts.url) else {
         return Err(Error::proto(proto::ProtoError::InvalidUrl)
             .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
     };

@@ -11,10 +11,21 @@
 //! string. A crawler, whose strings rarely come back, pays the hash and one clone per
 //! parse on a miss; strings longer than [`MAX_LEN`] are not kept, nor URLs with userinfo
 //! (a password is not left lying in a thread's memo).
+//!
+//! Each place also keeps the URL's origin (the pool's key, its hash computed once), which
+//! `send` asks for with [`origin_of`] instead of building it again from the URL.
 
 use std::cell::RefCell;
 
 use url::Url;
+
+use crate::conn::Origin;
+
+/// A URL kept, and its origin (`None` for a URL that is not http(s)).
+struct Kept {
+    url: Url,
+    origin: Option<Origin>,
+}
 
 /// Places per thread.
 const SLOTS: usize = 64;
@@ -22,7 +33,7 @@ const SLOTS: usize = 64;
 const MAX_LEN: usize = 512;
 
 thread_local! {
-    static MEMO: RefCell<Vec<Option<Url>>> = const { RefCell::new(Vec::new()) };
+    static MEMO: RefCell<Vec<Option<Kept>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `Url::parse(s)`, from this thread's memo when `s` was parsed lately.
@@ -36,8 +47,8 @@ pub(crate) fn parse(s: &str) -> Result<Url, url::ParseError> {
             let memo = memo.try_borrow().ok()?;
             memo.get(slot)?
                 .as_ref()
-                .filter(|u| u.as_str() == s)
-                .cloned()
+                .filter(|k| k.url.as_str() == s)
+                .map(|k| k.url.clone())
         })
         .ok()
         .flatten();
@@ -49,15 +60,36 @@ pub(crate) fn parse(s: &str) -> Result<Url, url::ParseError> {
         let _ = MEMO.try_with(|memo| {
             if let Ok(mut memo) = memo.try_borrow_mut() {
                 if memo.is_empty() {
-                    memo.resize(SLOTS, None);
+                    memo.resize_with(SLOTS, || None);
                 }
                 if let Some(place) = memo.get_mut(slot) {
-                    *place = Some(url.clone());
+                    *place = Some(Kept {
+                        url: url.clone(),
+                        origin: Origin::from_url(&url),
+                    });
                 }
             }
         });
     }
     Ok(url)
+}
+
+/// The origin of `url`, from this thread's memo when the URL is kept there;
+/// `Origin::from_url` otherwise.
+pub(crate) fn origin_of(url: &Url) -> Option<Origin> {
+    let s = url.as_str();
+    let kept = if s.len() > MAX_LEN {
+        None
+    } else {
+        MEMO.try_with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            let kept = memo.get(slot_of(s))?.as_ref()?;
+            (kept.url.as_str() == s).then(|| kept.origin.clone())
+        })
+        .ok()
+        .flatten()
+    };
+    kept.unwrap_or_else(|| Origin::from_url(url))
 }
 
 /// The place of `s`: a multiply-rotate hash of its bytes, 8 at a time. Collisions only
@@ -87,7 +119,7 @@ mod tests {
             m.borrow()
                 .iter()
                 .flatten()
-                .map(|u| u.as_str().to_owned())
+                .map(|k| k.url.as_str().to_owned())
                 .collect()
         })
     }
@@ -117,6 +149,38 @@ mod tests {
             "only strings in normal form are kept: {kept:?}"
         );
         assert!(!kept.iter().any(|u| u.contains("EXAMPLE")));
+    }
+
+    #[test]
+    fn origins_come_from_the_memo_and_equal_fresh_ones() {
+        let cases = [
+            "http://127.0.0.1:8080/a",
+            "https://example.com/x",
+            "HTTPS://Example.COM:443/y",
+            "http://user:pw@h.test/",
+            "ftp://h.test/",
+        ];
+        for s in cases {
+            let url = parse(s).expect("parses");
+            assert_eq!(origin_of(&url), Origin::from_url(&url), "{s}");
+        }
+        let kept_origin = MEMO.with(|m| {
+            m.borrow()
+                .iter()
+                .flatten()
+                .find(|k| k.url.as_str() == "http://127.0.0.1:8080/a")
+                .map(|k| k.origin.clone())
+        });
+        let url = Url::parse("http://127.0.0.1:8080/a").expect("parses");
+        assert_eq!(kept_origin, Some(Origin::from_url(&url)));
+        // More URLs than places, all parsed before their origins are asked for: most
+        // places now hold another URL, and each still gets its own origin.
+        let urls: Vec<Url> = (0..3 * SLOTS)
+            .map(|i| parse(&format!("http://h{i}.test:{}/", 1000 + i)).expect("parses"))
+            .collect();
+        for (i, url) in urls.iter().enumerate() {
+            assert_eq!(origin_of(url).map(|o| o.port()), Some(1000 + i as u16));
+        }
     }
 
     #[test]

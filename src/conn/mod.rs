@@ -42,7 +42,7 @@ pub use dns::{Resolve, Resolving};
 pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
 #[cfg(feature = "hickory-dns")]
 pub use hickory::HickoryResolver;
-pub(crate) use origin::{Origin, Scheme};
+pub(crate) use origin::{BuildOriginHasher, Origin, Scheme};
 pub(crate) use probe::Liveness;
 pub(crate) use proxy::ProxyTarget;
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};

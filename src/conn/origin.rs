@@ -7,9 +7,11 @@
 //! are per client and every client has its own pool, so an origin never needs to tell two
 //! TLS configurations apart.
 
+use std::cmp::Ordering;
+use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use url::Url;
 
@@ -36,8 +38,13 @@ impl Scheme {
 
 /// (scheme, lower-cased host, port) and the proxy: where a connection goes, the unit of
 /// the per-host cap and of reuse.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+///
+/// Its hash is computed once, when it is made, with a key chosen at random per process
+/// (so hosts named by a crawled page cannot be chosen to collide); the pool's maps hash
+/// an origin by that number alone ([`OriginHasher`]), on every checkout and release.
+#[derive(Debug, Clone)]
 pub struct Origin {
+    hash: u64,
     scheme: Scheme,
     host: Arc<str>,
     port: u16,
@@ -45,24 +52,42 @@ pub struct Origin {
     proxy: Option<Arc<ProxyTarget>>,
 }
 
+/// The process's key for origin hashes.
+fn hash_key() -> &'static RandomState {
+    static KEY: OnceLock<RandomState> = OnceLock::new();
+    KEY.get_or_init(RandomState::new)
+}
+
 impl Origin {
     /// A key from parts; the host is lower-cased.
     pub fn new(scheme: Scheme, host: &str, port: u16) -> Origin {
+        let host: Arc<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            Arc::from(host.to_ascii_lowercase())
+        } else {
+            Arc::from(host)
+        };
         Origin {
+            hash: 0,
             scheme,
-            host: if host.bytes().any(|b| b.is_ascii_uppercase()) {
-                Arc::from(host.to_ascii_lowercase())
-            } else {
-                Arc::from(host)
-            },
+            host,
             port,
             proxy: None,
         }
+        .hashed()
+    }
+
+    /// With its hash computed.
+    fn hashed(mut self) -> Origin {
+        self.hash = hash_key().hash_one((self.scheme, &*self.host, self.port, &self.proxy));
+        self
     }
 
     /// The same origin reached through `proxy` (`None`: directly).
     pub fn via(self, proxy: Option<Arc<ProxyTarget>>) -> Origin {
-        Origin { proxy, ..self }
+        if proxy.is_none() && self.proxy.is_none() {
+            return self;
+        }
+        Origin { proxy, ..self }.hashed()
     }
 
     /// `scheme://host:port`, without the proxy.
@@ -103,17 +128,73 @@ impl Origin {
     }
 }
 
-/// Hashed on every checkout and release: the scheme and port go in one write, and the
-/// proxy only when there is one, so the plain key costs two writes to the hasher.
+/// The hash computed when the origin was made; [`OriginHasher`] passes it through.
 impl Hash for Origin {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u32(u32::from(self.port) << 1 | (self.scheme == Scheme::Https) as u32);
-        state.write(self.host.as_bytes());
-        if let Some(proxy) = &self.proxy {
-            proxy.hash(state);
-        }
+        state.write_u64(self.hash);
     }
 }
+
+/// Different hashes settle most comparisons; a host shared with the other origin (one
+/// cloned from the other) is not compared byte by byte.
+impl PartialEq for Origin {
+    fn eq(&self, other: &Origin) -> bool {
+        self.hash == other.hash
+            && self.scheme == other.scheme
+            && self.port == other.port
+            && (Arc::ptr_eq(&self.host, &other.host) || self.host == other.host)
+            && self.proxy == other.proxy
+    }
+}
+
+impl Eq for Origin {}
+
+/// By scheme, host, port and proxy (the hash has no order worth showing).
+impl Ord for Origin {
+    fn cmp(&self, other: &Origin) -> Ordering {
+        (self.scheme, &self.host, self.port, &self.proxy).cmp(&(
+            other.scheme,
+            &other.host,
+            other.port,
+            &other.proxy,
+        ))
+    }
+}
+
+impl PartialOrd for Origin {
+    fn partial_cmp(&self, other: &Origin) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The hasher of the pool's maps keyed by origin: an origin writes its hash, already
+/// keyed and mixed, and that is the map's hash. Anything else written (other keys, in
+/// tests) is mixed in, multiply-rotate, which is fine for keys no peer chooses.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct OriginHasher(u64);
+
+impl Hasher for OriginHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = if self.0 == 0 {
+            n
+        } else {
+            (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95)
+        };
+    }
+}
+
+/// `BuildHasher` for maps keyed by origin.
+pub(crate) type BuildOriginHasher = std::hash::BuildHasherDefault<OriginHasher>;
 
 struct Site<'a>(&'a Origin);
 
@@ -186,6 +267,45 @@ mod tests {
             assert!(set.contains(&k.clone()));
         }
         assert!(set.contains(&key("HTTP://A.TEST:80/x").via(Some(proxy))));
+    }
+
+    #[test]
+    fn origins_sort_by_scheme_host_and_port_not_by_hash() {
+        let mut keys: Vec<Origin> = ["http://c.test/", "http://a.test:81/", "https://a.test/"]
+            .iter()
+            .chain(["http://b.test/", "http://a.test/"].iter())
+            .map(|s| key(s))
+            .collect();
+        keys.sort();
+        let shown: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "http://a.test:80",
+                "http://a.test:81",
+                "http://b.test:80",
+                "http://c.test:80",
+                "https://a.test:443"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_pool_maps_find_origins_by_their_hash() {
+        use std::collections::HashMap;
+        let mut map: HashMap<Origin, usize, BuildOriginHasher> = HashMap::default();
+        for i in 0..1000 {
+            map.insert(key(&format!("http://h{i}.test:{}/", 1000 + i)), i);
+        }
+        assert_eq!(map.len(), 1000);
+        for i in (0..1000).step_by(7) {
+            let fresh = key(&format!("HTTP://H{i}.test:{}/x", 1000 + i));
+            assert_eq!(map.get(&fresh), Some(&i));
+        }
+        assert_eq!(map.get(&key("http://h1.test:1000/")), None);
+        let mut hasher = OriginHasher::default();
+        key("http://h1.test/").hash(&mut hasher);
+        assert_eq!(hasher.finish(), key("http://H1.test:80/").hash);
     }
 
     #[test]

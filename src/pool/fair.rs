@@ -23,6 +23,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+use crate::conn::BuildOriginHasher;
+
 /// What a host can do with a turn now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Turn {
@@ -41,7 +43,7 @@ pub(crate) struct Turns<K> {
     /// the host's current one.
     round: VecDeque<(K, u64)>,
     /// Hosts in the round and their current generation.
-    members: HashMap<K, u64>,
+    members: HashMap<K, u64, BuildOriginHasher>,
     next_generation: u64,
 }
 
@@ -49,7 +51,7 @@ impl<K> Default for Turns<K> {
     fn default() -> Self {
         Turns {
             round: VecDeque::new(),
-            members: HashMap::new(),
+            members: HashMap::default(),
             next_generation: 0,
         }
     }

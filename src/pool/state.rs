@@ -29,7 +29,7 @@ use super::learn::{Learned, Seen};
 use super::lru::Lru;
 use super::PoolKey;
 use crate::clock;
-use crate::conn::{Expiry, IdleTerms, Liveness};
+use crate::conn::{BuildOriginHasher, Expiry, IdleTerms, Liveness};
 
 /// The caps the state enforces.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +84,8 @@ pub(crate) struct HostCounts {
 
 /// All hosts, the global count, and the caps.
 pub(crate) struct PoolState<C> {
-    hosts: HashMap<PoolKey, Host<C>>,
+    /// Hashed by the hash each origin carries.
+    hosts: HashMap<PoolKey, Host<C>, BuildOriginHasher>,
     caps: Caps,
     total_open: usize,
     waiting: usize,
@@ -101,7 +102,7 @@ impl<C> PoolState<C> {
     /// An empty pool.
     pub fn new(caps: Caps) -> Self {
         PoolState {
-            hosts: HashMap::new(),
+            hosts: HashMap::default(),
             caps,
             total_open: 0,
             waiting: 0,
