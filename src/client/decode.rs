@@ -49,7 +49,7 @@ pub(crate) fn accept_encoding() -> Option<HeaderValue> {
 /// The coding to decode a response with: its `Content-Encoding` names exactly one coding,
 /// and one that is enabled. `identity`, stacked codings and unknown ones pass through.
 pub(crate) fn coding_of(headers: &HeaderMap) -> Option<Coding> {
-    let mut values = headers.get_all(CONTENT_ENCODING).iter();
+    let mut values = crate::proto::fields(headers, &CONTENT_ENCODING);
     let value = values.next()?;
     if values.next().is_some() {
         return None;

@@ -20,6 +20,7 @@ use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode};
 
 use super::error::ProtoError;
+use super::fields::{fields, has_field};
 
 /// How the body of one response is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +52,8 @@ pub fn body_framing(
     status: StatusCode,
     headers: &HeaderMap,
 ) -> Result<Framing, ProtoError> {
-    let has_te = headers.contains_key(TRANSFER_ENCODING);
-    let te_with_cl = has_te && headers.contains_key(CONTENT_LENGTH);
+    let has_te = has_field(headers, &TRANSFER_ENCODING);
+    let te_with_cl = has_te && has_field(headers, &CONTENT_LENGTH);
     let body = if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -79,7 +80,7 @@ pub fn body_framing(
 /// (RFC 9112 §6.1: codings are listed in the order applied, across repeated fields).
 fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
     let mut last: Option<&[u8]> = None;
-    for value in headers.get_all(TRANSFER_ENCODING) {
+    for value in fields(headers, &TRANSFER_ENCODING) {
         for coding in value.as_bytes().split(|&b| b == b',') {
             let coding = trim_ows(coding);
             if !coding.is_empty() {
@@ -96,7 +97,7 @@ fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
 /// must be equal (RFC 9110 §8.6 allows a recipient to accept `42, 42`).
 pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtoError> {
     let mut found: Option<u64> = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
+    for value in fields(headers, &CONTENT_LENGTH) {
         for item in value.as_bytes().split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(item)).ok_or(ProtoError::InvalidContentLength)?;
             match found {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use http::header::{HeaderName, CONNECTION, TRANSFER_ENCODING};
 use http::{HeaderMap, Version};
 
+use super::fields::{fields, has_field};
 use super::framing::{trim_ows, BodyFraming, Framing};
 
 /// Why a connection must not be reused after this exchange.
@@ -71,7 +72,7 @@ pub fn keep_alive(
         Some(CloseReason::ResponseAskedClose)
     } else if http10 && !response_tokens.keep_alive {
         Some(CloseReason::Http10WithoutKeepAlive)
-    } else if http10 && response_headers.contains_key(TRANSFER_ENCODING) {
+    } else if http10 && has_field(response_headers, &TRANSFER_ENCODING) {
         Some(CloseReason::Http10TransferEncoding)
     } else if framing.body == BodyFraming::CloseDelimited {
         Some(CloseReason::CloseDelimitedBody)
@@ -83,7 +84,7 @@ pub fn keep_alive(
 
     let mut timeout: Option<u64> = None;
     let mut max: Option<u32> = None;
-    for value in response_headers.get_all(KEEP_ALIVE) {
+    for value in fields(response_headers, &KEEP_ALIVE) {
         let (t, m) = parse_keep_alive(value.as_bytes());
         timeout = min_some(timeout, t);
         max = min_some(max, m);
@@ -152,7 +153,7 @@ struct ConnectionTokens {
 impl ConnectionTokens {
     fn of(headers: &HeaderMap) -> Self {
         let mut tokens = ConnectionTokens::default();
-        for value in headers.get_all(CONNECTION) {
+        for value in fields(headers, &CONNECTION) {
             for token in value.as_bytes().split(|&b| b == b',') {
                 let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {
