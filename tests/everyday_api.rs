@@ -37,6 +37,56 @@ async fn query_pairs_are_encoded_and_appended_to_the_url() {
     assert_eq!(reqs[1].target, "/plain", "an empty query adds no '?'");
 }
 
+/// A URL string already in normal form is only checked, not parsed, on the way out; the
+/// same URL spelled otherwise is parsed. Both must put the same bytes on the wire and
+/// answer with the same `Response::url`.
+#[tokio::test]
+async fn plain_and_parsed_spellings_of_a_url_send_the_same_request() {
+    let server = ok_server().await;
+    let client = Client::new();
+    let port = server.addr().port();
+    let plain = format!("http://127.0.0.1:{port}/a/b;c=d/%41?x=1&y=/z?");
+    let spelled = format!("HTTP://127.0.0.1:{port}/a/./q/../b;c=d/%41?x=1&y=/z?");
+    let mut urls = Vec::new();
+    for url in [&plain, &spelled, &plain] {
+        let resp = client.get(url.as_str()).send().await.unwrap();
+        urls.push(resp.url().clone());
+        resp.bytes().await.unwrap();
+    }
+    assert_eq!(urls[0].as_str(), plain);
+    assert!(urls.iter().all(|u| *u == urls[0]), "{urls:?}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    for req in &reqs {
+        assert_eq!(req.target, "/a/b;c=d/%41?x=1&y=/z?");
+        assert_eq!(
+            req.header("host"),
+            Some(format!("127.0.0.1:{port}").as_str())
+        );
+        assert_eq!(req.raw_head, reqs[0].raw_head);
+    }
+    // A host that is not plain (upper case) is the same origin as its plain spelling:
+    // the same `Host`, and the same connection.
+    let named = Client::builder()
+        .resolve("api.test", server.addr())
+        .build()
+        .unwrap();
+    for url in [
+        format!("http://API.test:{port}/n"),
+        format!("http://api.test:{port}/n"),
+    ] {
+        named.get(url).send().await.unwrap().bytes().await.unwrap();
+    }
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 5);
+    assert_eq!(
+        reqs[3].header("host"),
+        Some(format!("api.test:{port}").as_str())
+    );
+    assert_eq!(reqs[3].raw_head, reqs[4].raw_head);
+    assert_eq!(reqs[3].conn, reqs[4].conn, "one origin, one connection");
+}
+
 #[tokio::test]
 async fn a_form_is_urlencoded_with_its_content_type() {
     let server = ok_server().await;

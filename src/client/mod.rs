@@ -17,6 +17,7 @@ mod retry;
 mod send;
 mod service;
 mod status_retry;
+mod target;
 mod url_auth;
 mod url_memo;
 
@@ -106,7 +107,7 @@ impl Client {
     /// # }
     /// ```
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url.into_url())
+        RequestBuilder::new(self.clone(), method, url.into_target())
     }
 
     /// A GET request.

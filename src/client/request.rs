@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
 use super::body::Body as PublicBody;
+use super::target::Target;
 use super::{url_auth, Client};
 use crate::conn::{Body, BoxError};
 use crate::error::{Error, ErrorKind};
@@ -29,6 +30,16 @@ use crate::Response;
 pub trait IntoUrl {
     /// Parses or passes the URL through.
     fn into_url(self) -> Result<Url, Error>;
+
+    /// What a request is made from: a string in plain form is only checked (the `url`
+    /// crate's parse is made when asked for); anything else as `into_url`.
+    #[doc(hidden)]
+    fn into_target(self) -> Result<Target, Error>
+    where
+        Self: Sized,
+    {
+        self.into_url().map(Target::parsed)
+    }
 }
 
 impl IntoUrl for Url {
@@ -45,22 +56,36 @@ impl IntoUrl for &Url {
 
 impl IntoUrl for &str {
     fn into_url(self) -> Result<Url, Error> {
-        super::url_memo::parse(self).map_err(|e| {
-            Error::new(ErrorKind::InvalidRequest, e)
-                .context(format!("invalid URL {:?}", url_auth::redact_str(self)))
-        })
+        super::url_memo::parse(self).map_err(|e| invalid_url(self, e))
     }
+
+    fn into_target(self) -> Result<Target, Error> {
+        Target::from_str(self).map_err(|e| invalid_url(self, e))
+    }
+}
+
+fn invalid_url(s: &str, e: url::ParseError) -> Error {
+    Error::new(ErrorKind::InvalidRequest, e)
+        .context(format!("invalid URL {:?}", url_auth::redact_str(s)))
 }
 
 impl IntoUrl for String {
     fn into_url(self) -> Result<Url, Error> {
         self.as_str().into_url()
     }
+
+    fn into_target(self) -> Result<Target, Error> {
+        self.as_str().into_target()
+    }
 }
 
 impl IntoUrl for &String {
     fn into_url(self) -> Result<Url, Error> {
         self.as_str().into_url()
+    }
+
+    fn into_target(self) -> Result<Target, Error> {
+        self.as_str().into_target()
     }
 }
 
@@ -86,7 +111,7 @@ pub struct RequestBuilder {
 /// What `send` needs of a request.
 pub(crate) struct RequestParts {
     pub method: Method,
-    pub url: Url,
+    pub target: Target,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Body,
     pub timeout: Option<Duration>,
@@ -106,12 +131,16 @@ impl RequestParts {
 }
 
 impl RequestBuilder {
-    pub(crate) fn new(client: Client, method: Method, url: Result<Url, Error>) -> RequestBuilder {
+    pub(crate) fn new(
+        client: Client,
+        method: Method,
+        target: Result<Target, Error>,
+    ) -> RequestBuilder {
         RequestBuilder {
             client,
-            parts: url.map(|url| RequestParts {
+            parts: target.map(|target| RequestParts {
                 method,
-                url,
+                target,
                 headers: Vec::new(),
                 body: Body::Empty,
                 timeout: None,
@@ -242,7 +271,7 @@ impl RequestBuilder {
     /// ```
     pub fn query<T: serde::Serialize + ?Sized>(self, query: &T) -> RequestBuilder {
         self.with(|parts| {
-            let mut url = parts.url.clone();
+            let mut url = parts.target.url().clone();
             {
                 let mut pairs = url.query_pairs_mut();
                 query
@@ -253,7 +282,7 @@ impl RequestBuilder {
             if url.query() == Some("") {
                 url.set_query(None);
             }
-            parts.url = url;
+            parts.target = Target::parsed(url);
             Ok(())
         })
     }

@@ -28,6 +28,7 @@ use url::Url;
 
 use super::config::Config;
 use super::decode::{Coding, Decoding};
+use super::target::Target;
 use crate::clock::{self, now};
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
@@ -51,7 +52,8 @@ pub struct Response {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
-    url: Url,
+    /// The URL answered (its `url::Url` made when first asked for).
+    url: Target,
     content_length: Option<u64>,
     remote_addr: Option<SocketAddr>,
     /// Boxed: a `Response` is moved from layer to layer on its way to the caller, and the
@@ -62,7 +64,7 @@ pub struct Response {
 /// What the body needs besides the head: where it came from and the client's settings.
 pub(crate) struct BodyContext {
     /// The requested URL, without userinfo.
-    pub url: Url,
+    pub url: Target,
     pub config: Arc<Config>,
     /// The content coding to decode (one tether asked for), if any.
     pub coding: Option<Coding>,
@@ -204,6 +206,11 @@ impl Response {
     /// # }
     /// ```
     pub fn url(&self) -> &Url {
+        self.url.url()
+    }
+
+    /// The URL answered, as the request had it.
+    pub(crate) fn target(&self) -> &Target {
         &self.url
     }
 
@@ -268,7 +275,7 @@ impl Response {
     /// ```
     pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
         if self.status.is_client_error() || self.status.is_server_error() {
-            return Err(Error::status_code(self.status, &self.url));
+            return Err(Error::status_code(self.status, self.url.url()));
         }
         Ok(self)
     }
@@ -307,7 +314,7 @@ impl Response {
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(crate::ErrorKind::Decode, e)
                 .context("the body is not the JSON asked for")
-                .with_url(&url)
+                .with_url(url.url())
         })
     }
 
@@ -343,13 +350,13 @@ impl Response {
             match limit {
                 Some(max) if total > max => {
                     body.fail();
-                    Err(too_large(max).with_url(&self.url))
+                    Err(too_large(max).with_url(self.url.url()))
                 }
                 _ => Ok(()),
             }
         };
         if let Some(whole) = self.body.whole(limit).await {
-            return whole.map_err(|e| e.with_url(&self.url));
+            return whole.map_err(|e| e.with_url(self.url.url()));
         }
         let Some(first) = self.body.chunk().await? else {
             return Ok(Bytes::new());
@@ -430,7 +437,7 @@ impl From<Response> for http::Response<ResponseBody> {
         *out.status_mut() = resp.status;
         *out.version_mut() = resp.version;
         *out.headers_mut() = resp.headers;
-        out.extensions_mut().insert(resp.url);
+        out.extensions_mut().insert(resp.url.into_url());
         out
     }
 }

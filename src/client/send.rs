@@ -24,6 +24,7 @@ use super::redirect::{self, Hop, Next};
 use super::request::RequestParts;
 use super::response::{BodyContext, Response};
 use super::retry::{should_retry, Attempt, Failure, RetryCause};
+use super::target::Target;
 use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
 use crate::conn::connect::{DialReport, Found, Via};
@@ -168,7 +169,7 @@ async fn retry_statuses(
         );
         // The answer's body is read (or its connection closed) before the wait, so the
         // wait holds no slot; the URL it took goes back to the request.
-        request.url = Some(resp.url().clone());
+        request.url = Some(resp.target().clone());
         resp.discard(config.drain_limit).await;
         tokio::time::sleep(wait).await;
         resp = send_one(client, request, deadline, runtime).await?;
@@ -197,7 +198,7 @@ fn pause_host(client: &Client, key: &PoolKey, resp: &Response) {
 async fn wait_for_start(
     client: &Client,
     key: &PoolKey,
-    url: Option<&Url>,
+    url: Option<&Target>,
     deadline: Option<Instant>,
 ) -> Result<(), Error> {
     let Some(start) = client.pool.start_at(key, client.config.min_delay_per_host) else {
@@ -211,7 +212,7 @@ async fn wait_for_start(
                 key.site()
             ),
         )
-        .or_url(url));
+        .or_url(url.map(Target::url)));
     }
     tracing::debug!(
         host = %key,
@@ -251,7 +252,7 @@ async fn send_one(
         let fresh = attempt.retries > 0;
         let mut pooled = match acquire(client, &request.key, fresh, deadline, runtime).await {
             Ok(pooled) => pooled,
-            Err(e) => return Err(e.or_url(request.url.as_ref())),
+            Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
         };
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
@@ -276,7 +277,7 @@ async fn send_one(
             Err(e) => Err(e
                 .error
                 .with_attempt(progress.written, progress.complete, attempt.reused)
-                .or_url(request.url.as_ref())),
+                .or_url(request.url.as_ref().map(Target::url))),
         };
     }
 }
@@ -307,7 +308,7 @@ fn respond(
     // The body's reads keep the exchange's deadlines, set when it began.
     #[cfg(feature = "cookies")]
     if let Some(jar) = &client.config.cookies {
-        jar.store(&url, &answer.head.headers);
+        jar.store(url.url(), &answer.head.headers);
     }
     let coding = match answer.framing.body {
         _ if !request.decode => None,
@@ -345,7 +346,7 @@ struct Prepared {
     key: PoolKey,
     method: Method,
     /// The URL, without its userinfo (moved into `Authorization`); taken by the response.
-    url: Option<Url>,
+    url: Option<Target>,
     head: Vec<u8>,
     body: Body,
     /// The headers as sent (the caller's and the client's), for the next hop of a chain.
@@ -365,16 +366,18 @@ struct Prepared {
 
 /// Turns the caller's request into what every attempt writes.
 fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> {
-    let Some(mut key) = super::url_memo::origin_of(&parts.url) else {
-        return Err(Error::proto(proto::ProtoError::InvalidUrl)
-            .context(format!("cannot request {}", url_auth::Redacted(&parts.url))));
+    let Some(mut key) = parts.target.origin() else {
+        return Err(Error::proto(proto::ProtoError::InvalidUrl).context(format!(
+            "cannot request {}",
+            url_auth::Redacted(parts.target.url())
+        )));
     };
     // The plain path asks only whether there are proxies at all.
     if !config.proxies.is_empty() {
         let proxy = config
             .proxies
             .route(&key)
-            .map_err(|e| e.with_url(&parts.url))?;
+            .map_err(|e| e.with_url(parts.target.url()))?;
         key = key.via(proxy);
     }
     add_default_headers(config, &mut parts.headers);
@@ -400,7 +403,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     #[cfg(feature = "cookies")]
     let store_cookie = match &config.cookies {
         Some(jar) if !parts.headers.iter().any(|(n, _)| n == COOKIE) => {
-            match jar.header_for(&parts.url) {
+            match jar.header_for(parts.target.url()) {
                 Some(value) => {
                     parts.headers.push((COOKIE, value));
                     true
@@ -411,7 +414,11 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         _ => false,
     };
     let expect_continue = expects_continue(config, &mut parts);
-    url_auth::take_credentials(&mut parts.url, &mut parts.headers);
+    if parts.target.has_credentials() {
+        let mut url = parts.target.url().clone();
+        url_auth::take_credentials(&mut url, &mut parts.headers);
+        parts.target = Target::parsed(url);
+    }
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is sent, which asks nothing the decision looks at: the map
     // stays empty (and allocates nothing).
@@ -440,7 +447,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     proto::encode_request_head(
         &RequestHead {
             method: &parts.method,
-            url: &parts.url,
+            url: parts.target.parts(),
             form: if forwarded {
                 TargetForm::Absolute
             } else {
@@ -462,7 +469,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     Ok(Prepared {
         key,
         method: parts.method,
-        url: Some(parts.url),
+        url: Some(parts.target),
         head,
         body: parts.body,
         headers: parts.headers,
@@ -519,7 +526,7 @@ impl Prepared {
         }
         RequestParts {
             method: hop.method,
-            url: hop.url,
+            target: Target::parsed(hop.url),
             headers,
             body: if hop.keep_body {
                 self.body

@@ -30,7 +30,7 @@ impl Client {
         request: http::Request<B>,
     ) -> impl Future<Output = Result<Response, Error>> + Send {
         let (parts, body) = request.into_parts();
-        let url = parts.uri.to_string().into_url();
+        let url = parts.uri.to_string().into_target();
         RequestBuilder::new(self.clone(), parts.method, url)
             .headers(parts.headers)
             .body(body)

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 
 use url::Url;
 
-use crate::conn::Origin;
+use crate::conn::{Origin, Scheme};
 
 /// A URL kept, and its origin (`None` for a URL that is not http(s)).
 struct Kept {
@@ -92,9 +92,46 @@ pub(crate) fn origin_of(url: &Url) -> Option<Origin> {
     kept.unwrap_or_else(|| Origin::from_url(url))
 }
 
+thread_local! {
+    static ORIGINS: RefCell<Vec<Option<Origin>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `Origin::new(scheme, host, port)`, from this thread's memo of the origins made lately
+/// for plain URL strings (`target.rs`), which need no parse: a hit is a comparison and a
+/// clone, where a new origin is an allocation and a keyed hash. `authority` is the
+/// string's `scheme://host[:port]`, whose hash picks the place.
+pub(crate) fn plain_origin(authority: &str, scheme: Scheme, host: &str, port: u16) -> Origin {
+    let slot = slot_of(authority);
+    let same = |o: &Origin| {
+        o.port() == port && o.scheme() == scheme && o.host() == host && o.proxy().is_none()
+    };
+    let hit = ORIGINS
+        .try_with(|memo| {
+            let memo = memo.try_borrow().ok()?;
+            memo.get(slot)?.as_ref().filter(|o| same(o)).cloned()
+        })
+        .ok()
+        .flatten();
+    if let Some(origin) = hit {
+        return origin;
+    }
+    let origin = Origin::new(scheme, host, port);
+    let _ = ORIGINS.try_with(|memo| {
+        if let Ok(mut memo) = memo.try_borrow_mut() {
+            if memo.is_empty() {
+                memo.resize_with(SLOTS, || None);
+            }
+            if let Some(place) = memo.get_mut(slot) {
+                *place = Some(origin.clone());
+            }
+        }
+    });
+    origin
+}
+
 /// The place of `s`: a multiply-rotate hash of its bytes, 8 at a time. Collisions only
 /// cost a miss, so it need not resist chosen strings.
-fn slot_of(s: &str) -> usize {
+pub(crate) fn slot_of(s: &str) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = s.len() as u64;
     let mut chunks = s.as_bytes().chunks_exact(8);
@@ -181,6 +218,29 @@ mod tests {
         for (i, url) in urls.iter().enumerate() {
             assert_eq!(origin_of(url).map(|o| o.port()), Some(1000 + i as u16));
         }
+    }
+
+    #[test]
+    fn plain_origins_come_back_from_the_memo_only_for_the_same_host_port_and_scheme() {
+        let mut made = Vec::new();
+        for round in 0..2 {
+            for i in 0..(3 * SLOTS) {
+                let (scheme, port) = if i % 2 == 0 {
+                    (Scheme::Http, 1000 + i as u16)
+                } else {
+                    (Scheme::Https, 443)
+                };
+                let host = format!("h{}.test", i % 40);
+                let authority = format!("{}://{host}:{port}", scheme.as_str());
+                let origin = plain_origin(&authority, scheme, &host, port);
+                assert_eq!(origin, Origin::new(scheme, &host, port), "round {round}");
+                made.push(origin);
+            }
+        }
+        // Asked again at once, an origin comes from the memo: the same host allocation.
+        let again = plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
+        let first = plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
+        assert!(std::ptr::eq(again.host(), first.host()));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub(crate) use fields::fields;
 pub(crate) use framing::Framing;
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
 pub(crate) use request::{
-    encode_request_head, is_idempotent, RequestBody, RequestHead, TargetForm,
+    encode_request_head, is_idempotent, RequestBody, RequestHead, TargetForm, UrlParts,
 };
 pub(crate) use response::ResponseHead;
 

@@ -41,7 +41,7 @@ pub struct RequestHead<'a> {
     /// The request method.
     pub method: &'a Method,
     /// The target URL (scheme http or https, with a host).
-    pub url: &'a Url,
+    pub url: UrlParts<'a>,
     /// Origin-form or absolute-form request target.
     pub form: TargetForm,
     /// The caller's headers, written in this order (framing headers among them are dropped).
@@ -52,6 +52,33 @@ pub struct RequestHead<'a> {
     /// after `headers`: a client's constant defaults, so that they are not checked again
     /// for every request.
     pub encoded: &'a [u8],
+}
+
+/// What a request head is written from of its URL, as the `url` crate gives the pieces:
+/// the port only when it is not the scheme's default, the path with its leading `/`.
+#[derive(Debug, Clone, Copy)]
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub host: Option<&'a str>,
+    pub port: Option<u16>,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The whole URL's length, to size the head.
+    pub len: usize,
+}
+
+impl<'a> UrlParts<'a> {
+    /// The pieces of a parsed URL.
+    pub fn of(url: &'a Url) -> UrlParts<'a> {
+        UrlParts {
+            scheme: url.scheme(),
+            host: url.host_str(),
+            port: url.port(),
+            path: url.path(),
+            query: url.query(),
+            len: url.as_str().len(),
+        }
+    }
 }
 
 /// Appends the encoded head (request line, headers, blank line) to `dst`.
@@ -79,7 +106,7 @@ pub fn encode_request_head(head: &RequestHead<'_>, dst: &mut Vec<u8>) -> Result<
 /// guarantees of the `http` types. `headers` is walked twice: to validate, then to write.
 fn encode_raw<'h, H>(
     method: &[u8],
-    url: &Url,
+    url: UrlParts<'_>,
     form: TargetForm,
     headers: H,
     body: RequestBody,
@@ -92,16 +119,16 @@ where
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(ProtoError::InvalidMethod);
     }
-    let scheme = url.scheme();
+    let scheme = url.scheme;
     if scheme != "http" && scheme != "https" {
         return Err(ProtoError::InvalidUrl);
     }
-    let host = match url.host_str() {
+    let host = match url.host {
         Some(h) if !h.is_empty() => h,
         _ => return Err(ProtoError::InvalidUrl),
     };
     let mut caller_host: Option<&[u8]> = None;
-    let mut estimate = 64 + url.as_str().len() + encoded.len();
+    let mut estimate = 64 + url.len + encoded.len();
     for (name, value) in headers.clone() {
         validate_header_name(name)?;
         validate_header_value(value)?;
@@ -117,7 +144,7 @@ where
     if form == TargetForm::Absolute {
         dst.extend_from_slice(scheme.as_bytes());
         dst.extend_from_slice(b"://");
-        write_authority(host, url.port(), dst);
+        write_authority(host, url.port, dst);
     }
     write_origin_form(url, dst);
     dst.extend_from_slice(b" HTTP/1.1\r\n");
@@ -130,7 +157,7 @@ where
         }
         None => {
             dst.extend_from_slice(b"Host: ");
-            write_authority(host, url.port(), dst);
+            write_authority(host, url.port, dst);
         }
     }
     dst.extend_from_slice(b"\r\n");
@@ -215,14 +242,14 @@ fn method_expects_body(method: &[u8]) -> bool {
     matches!(method, b"POST" | b"PUT" | b"PATCH")
 }
 
-fn write_origin_form(url: &Url, dst: &mut Vec<u8>) {
-    let path = url.path();
+fn write_origin_form(url: UrlParts<'_>, dst: &mut Vec<u8>) {
+    let path = url.path;
     if path.is_empty() {
         dst.push(b'/');
     } else {
         dst.extend_from_slice(path.as_bytes());
     }
-    if let Some(query) = url.query() {
+    if let Some(query) = url.query {
         dst.push(b'?');
         dst.extend_from_slice(query.as_bytes());
     }
@@ -270,7 +297,7 @@ mod tests {
             .collect();
         let head = RequestHead {
             method,
-            url: &url,
+            url: UrlParts::of(&url),
             form,
             headers: &headers,
             body,
@@ -291,7 +318,7 @@ mod tests {
         let mut dst = b"previous".to_vec();
         let err = encode_raw(
             method,
-            &url,
+            UrlParts::of(&url),
             TargetForm::Origin,
             headers.iter().copied(),
             RequestBody::Known(3),

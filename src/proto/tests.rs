@@ -321,7 +321,7 @@ proptest! {
             .iter()
             .filter_map(|(n, v)| Some((HeaderName::from_bytes(n.as_bytes()).ok()?, HeaderValue::from_str(v).ok()?)))
             .collect();
-        let head = RequestHead { method: &method, url: &url, form: TargetForm::Origin, headers: &headers, body, encoded: b"" };
+        let head = RequestHead { method: &method, url: super::request::UrlParts::of(&url), form: TargetForm::Origin, headers: &headers, body, encoded: b"" };
         let mut wire = Vec::new();
         prop_assert_eq!(encode_request_head(&head, &mut wire), Ok(()));
 
