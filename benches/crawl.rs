@@ -9,7 +9,8 @@
 //!    1 KiB in a random (seeded) host order are measured. So each host has the connections
 //!    it needs waiting (the table shows the few opened while measuring) and what grows with
 //!    the hosts is the cost of finding them (the pool's maps, colder caches), not of
-//!    opening them.
+//!    opening them. Three rounds of the nine runs (one round in quick mode); the table
+//!    shows each number's median.
 //! 2. **A polite crawl.** 1,000 hosts, at most 2 connections per host and 256 in all,
 //!    GETs in a random host order driven by 512 workers: throughput, client CPU, the
 //!    connections the servers accepted, the most any one host had open at once (the
@@ -67,12 +68,15 @@ enum Run {
     Memory,
 }
 
-/// Every run, in order.
+/// Every run, in order: the flat-cost runs in rounds (medians shown), so that noise
+/// falls on every client and host count alike.
 fn runs() -> Vec<Run> {
     let mut runs = Vec::new();
-    for hosts in FLAT_HOSTS {
-        for which in Which::ALL {
-            runs.push(Run::Flat(hosts, which));
+    for _ in 0..flat_rounds() {
+        for hosts in FLAT_HOSTS {
+            for which in Which::ALL {
+                runs.push(Run::Flat(hosts, which));
+            }
         }
     }
     runs.extend([
@@ -130,6 +134,15 @@ fn main() {
     print_flat(&results);
     print_polite(&results);
     print_memory(&results);
+}
+
+/// Rounds of the flat-cost runs.
+fn flat_rounds() -> usize {
+    if common::quick() {
+        1
+    } else {
+        3
+    }
 }
 
 fn flat_requests() -> usize {
@@ -276,21 +289,32 @@ fn measured(
 }
 
 fn print_flat(results: &[(Run, Vec<f64>)]) {
-    let rows: Vec<(usize, Which, &Vec<f64>)> = results
-        .iter()
-        .filter_map(|(run, n)| match run {
-            Run::Flat(hosts, which) => Some((*hosts, *which, n)),
-            _ => None,
-        })
-        .collect();
+    // Per (hosts, client): the median over the rounds of each number.
+    let mut rows: Vec<(usize, Which, Vec<f64>)> = Vec::new();
+    for hosts in FLAT_HOSTS {
+        for which in Which::ALL {
+            let rounds: Vec<&Vec<f64>> = results
+                .iter()
+                .filter(|(run, _)| *run == Run::Flat(hosts, which))
+                .map(|(_, n)| n)
+                .collect();
+            if let Some(first) = rounds.first() {
+                let medians = (0..first.len())
+                    .map(|i| common::median(&rounds.iter().map(|n| n[i]).collect::<Vec<_>>()))
+                    .collect();
+                rows.push((hosts, which, medians));
+            }
+        }
+    }
     if rows.is_empty() {
         return;
     }
     println!(
         "## Flat cost: {} GETs of {BODY} bytes in random host order, {FLAT_WORKERS} in \
          flight, up to {FLAT_PER_HOST} connections per host kept idle, after a warm-up (one \
-         request per host, then a rehearsal of the pass)\n",
-        flat_requests()
+         request per host, then a rehearsal of the pass); medians of {} rounds\n",
+        flat_requests(),
+        flat_rounds()
     );
     println!(
         "| hosts  | client     | requests per CPU-s | CPU µs per request | × its 10-host cost | user + system µs | connections opened |"
@@ -298,7 +322,8 @@ fn print_flat(results: &[(Run, Vec<f64>)]) {
     println!(
         "|-------:|------------|-------------------:|-------------------:|-------------------:|-----------------:|-------------------:|"
     );
-    for &(hosts, which, n) in &rows {
+    for (hosts, which, n) in &rows {
+        let (hosts, which) = (*hosts, *which);
         let per_request = n[2] / n[1] / 1e3;
         let base = rows
             .iter()
