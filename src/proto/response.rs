@@ -6,6 +6,8 @@
 //! (1xx), upgrade (101) or final. Does not cover: skipping interim heads or tracking state
 //! across reads (see `reader.rs`), or what the headers mean for the body (see `framing.rs`).
 
+use std::mem::MaybeUninit;
+
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
@@ -72,11 +74,14 @@ pub fn parse_response_head(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+    // Left uninitialized: httparse writes each slot it uses (4 KiB of stack not cleared
+    // for every response).
     if limits.max_headers <= STACK_HEADERS {
-        let mut slots = [httparse::EMPTY_HEADER; STACK_HEADERS];
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
         parse_with(buf, limits, &mut slots[..limits.max_headers])
     } else {
-        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut slots = Vec::with_capacity(limits.max_headers);
+        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
         parse_with(buf, limits, &mut slots)
     }
 }
@@ -84,10 +89,15 @@ pub fn parse_response_head(
 fn parse_with<'b>(
     buf: &'b [u8],
     limits: &HeadLimits,
-    slots: &mut [httparse::Header<'b>],
+    slots: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
-    let mut parsed = httparse::Response::new(slots);
-    let len = match parsed.parse(buf) {
+    let mut parsed = httparse::Response::new(&mut []);
+    let parse = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        buf,
+        slots,
+    );
+    let len = match parse {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_head_bytes {
