@@ -13,7 +13,7 @@
 //! held to the 8 MiB RFC 8878 sets for HTTP).
 
 use http::header::CONTENT_ENCODING;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 
 /// A content coding tether can decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +48,8 @@ pub(crate) fn accept_encoding() -> Option<HeaderValue> {
 
 /// The coding to decode a response with: its `Content-Encoding` names exactly one coding,
 /// and one that is enabled. `identity`, stacked codings and unknown ones pass through.
-pub(crate) fn coding_of(headers: &HeaderMap) -> Option<Coding> {
-    let mut values = crate::proto::fields(headers, &CONTENT_ENCODING);
+pub(crate) fn coding_of<'a>(headers: impl Into<crate::proto::FieldView<'a>>) -> Option<Coding> {
+    let mut values = headers.into().all(&CONTENT_ENCODING);
     let value = values.next()?;
     if values.next().is_some() {
         return None;

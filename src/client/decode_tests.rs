@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+use http::HeaderMap;
+
 use super::*;
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -302,7 +302,7 @@ fn respond(
     let keep_alive = proto::keep_alive(
         &request.sent_connection,
         answer.head.version,
-        &answer.head.headers,
+        answer.head.fields(),
         &answer.framing,
     );
     // The body's reads keep the exchange's deadlines, set when it began.
@@ -313,7 +313,7 @@ fn respond(
     let coding = match answer.framing.body {
         _ if !request.decode => None,
         proto::BodyFraming::Empty => None,
-        _ => decode::coding_of(&answer.head.headers),
+        _ => decode::coding_of(answer.head.fields()),
     };
     let context = BodyContext {
         url,

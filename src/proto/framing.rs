@@ -17,10 +17,10 @@
 //! (a 2xx to CONNECT, §6.3 rule 2: this client does not send CONNECT through here).
 
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 
 use super::error::ProtoError;
-use super::fields::{fields, has_field};
+use super::fields::FieldView;
 
 /// How the body of one response is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +47,14 @@ pub struct Framing {
 
 /// Decides how the body of a response to `method` with this status and headers is
 /// delimited (RFC 9112 §6.3).
-pub fn body_framing(
+pub fn body_framing<'a>(
     method: &Method,
     status: StatusCode,
-    headers: &HeaderMap,
+    headers: impl Into<FieldView<'a>>,
 ) -> Result<Framing, ProtoError> {
-    let has_te = has_field(headers, &TRANSFER_ENCODING);
-    let te_with_cl = has_te && has_field(headers, &CONTENT_LENGTH);
+    let headers = headers.into();
+    let has_te = headers.has(&TRANSFER_ENCODING);
+    let te_with_cl = has_te && headers.has(&CONTENT_LENGTH);
     let body = if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -78,9 +79,9 @@ pub fn body_framing(
 
 /// Whether the final transfer coding over all `Transfer-Encoding` fields is `chunked`
 /// (RFC 9112 §6.1: codings are listed in the order applied, across repeated fields).
-fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
+fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
     let mut last: Option<&[u8]> = None;
-    for value in fields(headers, &TRANSFER_ENCODING) {
+    for value in headers.all(&TRANSFER_ENCODING) {
         for coding in value.as_bytes().split(|&b| b == b',') {
             let coding = trim_ows(coding);
             if !coding.is_empty() {
@@ -95,9 +96,9 @@ fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
 ///
 /// Every comma-separated value over all fields must be 1+ ASCII digits fitting u64, and all
 /// must be equal (RFC 9110 §8.6 allows a recipient to accept `42, 42`).
-pub fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtoError> {
+pub fn content_length<'a>(headers: impl Into<FieldView<'a>>) -> Result<Option<u64>, ProtoError> {
     let mut found: Option<u64> = None;
-    for value in fields(headers, &CONTENT_LENGTH) {
+    for value in headers.into().all(&CONTENT_LENGTH) {
         for item in value.as_bytes().split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(item)).ok_or(ProtoError::InvalidContentLength)?;
             match found {
@@ -138,6 +139,7 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
 
     fn framing_of(
         method: Method,

@@ -15,10 +15,10 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderName, CONNECTION, TRANSFER_ENCODING};
-use http::{HeaderMap, Version};
+use http::header::{CONNECTION, TRANSFER_ENCODING};
+use http::Version;
 
-use super::fields::{fields, has_field};
+use super::fields::{FieldView, KEEP_ALIVE};
 use super::framing::{trim_ows, BodyFraming, Framing};
 
 /// Why a connection must not be reused after this exchange.
@@ -53,26 +53,24 @@ pub struct KeepAlive {
     pub max: Option<u32>,
 }
 
-/// The `Keep-Alive` header name.
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-
 /// Decides whether the connection may be reused after this exchange; `request_headers` are
 /// what we sent (always as HTTP/1.1).
-pub fn keep_alive(
-    request_headers: &HeaderMap,
+pub fn keep_alive<'r, 's>(
+    request_headers: impl Into<FieldView<'r>>,
     response_version: Version,
-    response_headers: &HeaderMap,
+    response_headers: impl Into<FieldView<'s>>,
     framing: &Framing,
 ) -> KeepAlive {
+    let response_headers = response_headers.into();
     let response_tokens = ConnectionTokens::of(response_headers);
     let http10 = response_version < Version::HTTP_11;
-    let close = if ConnectionTokens::of(request_headers).close {
+    let close = if ConnectionTokens::of(request_headers.into()).close {
         Some(CloseReason::RequestAskedClose)
     } else if response_tokens.close {
         Some(CloseReason::ResponseAskedClose)
     } else if http10 && !response_tokens.keep_alive {
         Some(CloseReason::Http10WithoutKeepAlive)
-    } else if http10 && has_field(response_headers, &TRANSFER_ENCODING) {
+    } else if http10 && response_headers.has(&TRANSFER_ENCODING) {
         Some(CloseReason::Http10TransferEncoding)
     } else if framing.body == BodyFraming::CloseDelimited {
         Some(CloseReason::CloseDelimitedBody)
@@ -84,7 +82,7 @@ pub fn keep_alive(
 
     let mut timeout: Option<u64> = None;
     let mut max: Option<u32> = None;
-    for value in fields(response_headers, &KEEP_ALIVE) {
+    for value in response_headers.all(&KEEP_ALIVE) {
         let (t, m) = parse_keep_alive(value.as_bytes());
         timeout = min_some(timeout, t);
         max = min_some(max, m);
@@ -151,9 +149,9 @@ struct ConnectionTokens {
 }
 
 impl ConnectionTokens {
-    fn of(headers: &HeaderMap) -> Self {
+    fn of(headers: FieldView<'_>) -> Self {
         let mut tokens = ConnectionTokens::default();
-        for value in fields(headers, &CONNECTION) {
+        for value in headers.all(&CONNECTION) {
             for token in value.as_bytes().split(|&b| b == b',') {
                 let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {
@@ -170,6 +168,7 @@ impl ConnectionTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderMap, HeaderName};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -232,7 +232,7 @@ impl ResponseReader {
             }
             HeadKind::Upgrade => Err(ProtoError::UnexpectedUpgrade),
             HeadKind::Final => {
-                let framing = body_framing(&self.method, head.status, &head.headers)?;
+                let framing = body_framing(&self.method, head.status, head.fields())?;
                 let decoder = BodyDecoder::with_limits(framing.body, self.chunked_limits);
                 self.state = ReaderState::Body(decoder);
                 Ok(Some(Event::Head(head, framing)))

@@ -11,6 +11,7 @@ use std::mem::MaybeUninit;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
+use super::fields::{FieldView, Present};
 
 /// Limits on a response head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,15 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The header fields, in the order received.
     pub headers: HeaderMap,
+    /// Which of the fields the framing, keep-alive and decoding decisions read it has.
+    pub present: Present,
+}
+
+impl ResponseHead {
+    /// The header fields as the decisions read them.
+    pub fn fields(&self) -> FieldView<'_> {
+        FieldView::new(&self.headers, self.present)
+    }
 }
 
 impl ResponseHead {
@@ -118,16 +128,19 @@ fn parse_with<'b>(
     let code = parsed.code.ok_or(ProtoError::InvalidHead)?;
     let status = StatusCode::from_u16(code).map_err(|_| ProtoError::InvalidHead)?;
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    let mut present = Present::NONE;
     for h in parsed.headers.iter() {
         let name =
             HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ProtoError::InvalidHead)?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| ProtoError::InvalidHead)?;
+        present.note(&name);
         headers.append(name, value);
     }
     let head = ResponseHead {
         version,
         status,
         headers,
+        present,
     };
     Ok(Some((head, len)))
 }
