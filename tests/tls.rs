@@ -283,7 +283,7 @@ async fn host_name_mismatch_fails_with_a_tls_error_and_is_not_retried() {
 // --- 3. SNI, ALPN, versions --------------------------------------------------------------
 
 #[tokio::test]
-async fn sni_carries_the_host_name_but_not_an_ip_literal_and_alpn_offers_http11() {
+async fn sni_carries_the_host_name_but_not_an_ip_literal_and_alpn_offers_h2_and_http11() {
     let ca = TestCa::new("test CA");
     let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
     let client = client_trusting(&ca);
@@ -295,11 +295,22 @@ async fn sni_carries_the_host_name_but_not_an_ip_literal_and_alpn_offers_http11(
     assert_eq!(stats.hellos[0].sni.as_deref(), Some("localhost"));
     assert_eq!(stats.hellos[1].sni, None, "no SNI for an IP literal");
     for hello in &stats.hellos {
-        assert_eq!(hello.alpn, vec!["http/1.1".to_string()]);
+        assert_eq!(hello.alpn, vec!["h2".to_string(), "http/1.1".to_string()]);
     }
+    // The server speaks HTTP/1.1 only, and picks it.
     for session in &stats.sessions {
         assert_eq!(session.alpn.as_deref(), Some("http/1.1"));
     }
+    // `http1_only` offers HTTP/1.1 alone.
+    let http1 = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .http1_only()
+        .build()
+        .unwrap();
+    get_hello(&http1, server.url("localhost", "/")).await;
+    let hellos = server.stats().hellos;
+    assert_eq!(hellos.len(), 3);
+    assert_eq!(hellos[2].alpn, vec!["http/1.1".to_string()]);
 }
 
 #[tokio::test]

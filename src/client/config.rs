@@ -133,6 +133,26 @@ pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// ```
 pub const DEFAULT_USER_AGENT: &str = concat!("tether/", env!("CARGO_PKG_VERSION"));
 
+/// How long an HTTP/2 connection may have carried no stream before a request checks it
+/// with a PING (the HTTP/2 counterpart of the probe of an idle HTTP/1.1 connection).
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .http2_ping_after_idle(tether::DEFAULT_HTTP2_PING_AFTER_IDLE * 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub const DEFAULT_HTTP2_PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+/// How long that PING waits for its answer before the connection is given up.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .http2_ping_timeout(tether::DEFAULT_HTTP2_PING_TIMEOUT / 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub const DEFAULT_HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A built client's settings.
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -199,6 +219,12 @@ pub(crate) struct Config {
     pub proxy_rules: Vec<super::Proxy>,
     /// Which requests go through which proxy, settled at `build`.
     pub proxies: super::proxy::Proxies,
+    /// Plain `http://` origins (not through a proxy) speak HTTP/2 from the first byte.
+    pub http2_prior_knowledge: bool,
+    /// An HTTP/2 connection idle this long is checked with a PING before reuse.
+    pub http2_ping_after_idle: Duration,
+    /// How long that PING waits.
+    pub http2_ping_timeout: Duration,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -315,6 +341,9 @@ impl Default for Config {
             proxies_from_env: true,
             proxy_rules: Vec::new(),
             proxies: super::proxy::Proxies::default(),
+            http2_prior_knowledge: false,
+            http2_ping_after_idle: DEFAULT_HTTP2_PING_AFTER_IDLE,
+            http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,
         }
     }
 }

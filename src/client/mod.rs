@@ -38,10 +38,10 @@ pub use crate::conn::{BoxError, Resolve, Resolving};
 pub use body::Body;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
-    DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_HOST_PAUSE, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
-    POLITE_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_HTTP2_PING_AFTER_IDLE, DEFAULT_HTTP2_PING_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
+    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HOST_PAUSE, DEFAULT_MAX_RETRIES,
+    DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT, POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use no_proxy::NoProxy;
 pub use proxy::Proxy;
@@ -758,6 +758,61 @@ impl ClientBuilder {
     /// ```
     pub fn no_decompression(mut self) -> Self {
         self.config.decompress = false;
+        self
+    }
+
+    /// Speaks HTTP/1.1 only: TLS offers only `http/1.1` by ALPN. By default it offers
+    /// `h2` too, and a server that picks it gets HTTP/2.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().http1_only().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http1_only(mut self) -> Self {
+        self.config.tls_settings.http2 = false;
+        self.config.http2_prior_knowledge = false;
+        self
+    }
+
+    /// Speaks HTTP/2 to plain `http://` origins from the first byte (prior knowledge,
+    /// RFC 9113 §3.3), for servers known to take it. `https://` origins agree on the
+    /// protocol by ALPN either way; requests through a proxy stay HTTP/1.1.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().http2_prior_knowledge().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.config.http2_prior_knowledge = true;
+        self.config.tls_settings.http2 = true;
+        self
+    }
+
+    /// How long an HTTP/2 connection may have carried no stream before the next request
+    /// checks it with a PING first (default [`DEFAULT_HTTP2_PING_AFTER_IDLE`]).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_ping_after_idle(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_ping_after_idle(mut self, d: Duration) -> Self {
+        self.config.http2_ping_after_idle = d;
+        self
+    }
+
+    /// How long that PING waits for its answer (default [`DEFAULT_HTTP2_PING_TIMEOUT`]);
+    /// without one, the connection is closed and the request takes another.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_ping_timeout(std::time::Duration::from_secs(1))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_ping_timeout(mut self, d: Duration) -> Self {
+        self.config.http2_ping_timeout = d;
         self
     }
 

@@ -30,9 +30,10 @@ use super::config::Config;
 use super::decode::{Coding, Decoding};
 use super::target::Target;
 use crate::clock::{self, now};
+use crate::conn::h2::StreamBody;
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
-use crate::pool::{Count, Pooled};
+use crate::pool::{Count, Pooled, Stream as H2Stream};
 use crate::proto::{BodyFraming, KeepAlive, ResponseReader};
 
 /// How much `Response::bytes` grows its buffer at least, when it must.
@@ -74,6 +75,8 @@ pub(crate) struct BodyContext {
 struct BodyReader {
     /// The connection, until the body's end or an error.
     conn: Option<Pooled>,
+    /// Or the HTTP/2 stream, until the body's end or an error.
+    h2: Option<H2Body>,
     reader: ResponseReader,
     keep_alive: KeepAlive,
     request_complete: bool,
@@ -91,7 +94,80 @@ struct BodyReader {
     decoding: Option<Box<Decoding>>,
 }
 
+/// A body arriving on an HTTP/2 stream, and the stream's place on its connection (given
+/// back when this is dropped; the body first, so that h2 has closed or reset the stream
+/// by then).
+struct H2Body {
+    body: StreamBody,
+    stream: H2Stream,
+}
+
 impl Response {
+    /// A response that came on an HTTP/2 stream. `bodiless`: to HEAD, or a `204`/`304`.
+    pub(crate) fn from_h2(
+        head: http::response::Parts,
+        bodiless: bool,
+        body: StreamBody,
+        stream: H2Stream,
+        request_complete: bool,
+        context: BodyContext,
+    ) -> Response {
+        let reused = stream.reused();
+        let remote_addr = stream.conn().peer_addr();
+        let mut headers = head.headers;
+        let mut content_length = if bodiless {
+            Some(0)
+        } else {
+            crate::proto::content_length(&headers).ok().flatten()
+        };
+        let mut decoding = None;
+        let mut decode_error = None;
+        if let Some(coding) = context.coding {
+            headers.remove(http::header::CONTENT_ENCODING);
+            headers.remove(http::header::CONTENT_LENGTH);
+            content_length = None;
+            match Decoding::new(coding) {
+                Ok(d) => decoding = Some(Box::new(d)),
+                Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
+            }
+        }
+        let done = body.is_end();
+        let mut reader = Box::new(BodyReader {
+            conn: None,
+            h2: Some(H2Body { body, stream }),
+            reader: ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
+            keep_alive: KeepAlive {
+                close: None,
+                timeout: None,
+                max: None,
+            },
+            request_complete,
+            pending: Pending::default(),
+            config: context.config,
+            done: false,
+            error: None,
+            reused,
+            started: false,
+            decoding,
+        });
+        if let Some(e) = decode_error {
+            reader.fail();
+            reader.error = Some(reader.attempted(e));
+        } else if done && reader.decoding.is_none() {
+            // Ended with its head: the stream goes back at once.
+            reader.finish_h2();
+        }
+        Response {
+            status: head.status,
+            version: Version::HTTP_2,
+            headers,
+            url: context.url,
+            content_length,
+            remote_addr,
+            body: reader,
+        }
+    }
+
     pub(crate) fn new(
         answer: Answer,
         keep_alive: KeepAlive,
@@ -124,6 +200,7 @@ impl Response {
         }
         let mut body = Box::new(BodyReader {
             conn: Some(pooled),
+            h2: None,
             reader,
             keep_alive,
             request_complete: answer.request_complete,
@@ -618,11 +695,33 @@ impl BodyReader {
         if self.done {
             return Ok(None);
         }
+        if let Some(h2) = self.h2.as_mut() {
+            return match h2.body.next().await {
+                Ok(Some(piece)) => Ok(Some(piece)),
+                Ok(None) => {
+                    self.finish_h2();
+                    Ok(None)
+                }
+                Err(e) => {
+                    self.fail();
+                    Err(self.attempted(e))
+                }
+            };
+        }
         let Some(pooled) = self.conn.as_mut() else {
             return Ok(None);
         };
         let event = pooled.conn().read_body(&mut self.reader).await;
         self.take_event(event)
+    }
+
+    /// The HTTP/2 stream's body ended well: the connection showed it is alive, and the
+    /// stream is given back.
+    fn finish_h2(&mut self) {
+        self.done = true;
+        if let Some(h2) = self.h2.take() {
+            h2.stream.conn().note_served(now());
+        }
     }
 
     /// A piece read from the connection, its end, or an error, taken in: after a piece
@@ -708,10 +807,11 @@ impl BodyReader {
         }
     }
 
-    /// An error: the connection is closed.
+    /// An error: the connection is closed (an HTTP/2 stream is reset).
     fn fail(&mut self) {
         self.done = true;
         self.conn = None;
+        self.h2 = None;
     }
 }
 

@@ -6,10 +6,13 @@
 //! | nothing of the request was written                   | always                                |
 //! | a reused connection closed before a response began   | idempotent (or `Idempotency-Key`) and replayable |
 //! | a `408 Request Timeout` response                     | replayable, once                      |
+//! | an HTTP/2 stream refused, or above a GOAWAY's last id | replayable, up to 3 times             |
 //! | a fresh connection closed, or a response had begun   | never                                 |
 //!
-//! Every retry also needs a retry left (`max_retries`). The caller retries on a fresh
-//! connection, never on another idle one.
+//! Every retry but a refused stream's also needs a retry left (`max_retries`): the server
+//! said it did not process a refused stream (RFC 9113 §8.7), so that retry is safe
+//! whatever the method, and bounded on its own only against a server that refuses
+//! forever. The caller retries on a fresh connection, never on another idle one.
 
 /// How an attempt failed, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +23,9 @@ pub(crate) enum Failure {
     ClosedBeforeResponse,
     /// The server answered `408 Request Timeout`.
     Status408,
+    /// The server did not process it: an HTTP/2 stream refused (`REFUSED_STREAM`) or
+    /// above the last stream id of a GOAWAY.
+    Refused,
     /// Anything else: a response had begun, a protocol error, a timeout.
     Other,
 }
@@ -30,7 +36,11 @@ pub(crate) enum RetryCause {
     NothingWritten,
     CloseRace,
     RequestTimeout408,
+    Refused,
 }
+
+/// Retries of refused streams one request may make.
+pub(crate) const MAX_REFUSED_RETRIES: u32 = 3;
 
 /// The facts about the request and the attempt that the decision needs.
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +57,16 @@ pub(crate) struct Attempt {
     pub max_retries: u32,
     /// A 408 already caused a retry of this request.
     pub retried_408: bool,
+    /// Retries made after refused streams.
+    pub refused: u32,
 }
 
 /// Whether to retry, and why.
 pub(crate) fn should_retry(failure: Failure, attempt: Attempt) -> Option<RetryCause> {
+    if failure == Failure::Refused {
+        return (attempt.replayable && attempt.refused < MAX_REFUSED_RETRIES)
+            .then_some(RetryCause::Refused);
+    }
     if attempt.retries >= attempt.max_retries {
         return None;
     }
@@ -80,7 +96,32 @@ mod tests {
             retries: 0,
             max_retries: 2,
             retried_408: false,
+            refused: 0,
         }
+    }
+
+    #[test]
+    fn a_refused_stream_is_retried_whatever_the_method_and_the_retries_spent() {
+        let post = Attempt {
+            idempotent: false,
+            reused: false,
+            retries: 2,
+            ..get_on_reused()
+        };
+        assert_eq!(
+            should_retry(Failure::Refused, post),
+            Some(RetryCause::Refused)
+        );
+        let stream = Attempt {
+            replayable: false,
+            ..post
+        };
+        assert_eq!(should_retry(Failure::Refused, stream), None);
+        let refused_enough = Attempt {
+            refused: MAX_REFUSED_RETRIES,
+            ..post
+        };
+        assert_eq!(should_retry(Failure::Refused, refused_enough), None);
     }
 
     #[test]

@@ -29,9 +29,10 @@ use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
 use crate::conn::connect::{DialReport, Found, Via};
 use crate::conn::dns::Looked;
+use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::Error;
-use crate::pool::{Count, Lease, PoolKey, Pooled};
+use crate::pool::{Count, Lease, PoolKey, Pooled, Slot, Stream};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -247,12 +248,22 @@ async fn send_one(
         retries: 0,
         max_retries: client.config.max_retries,
         retried_408: false,
+        refused: 0,
     };
     loop {
         let fresh = attempt.retries > 0;
-        let mut pooled = match acquire(client, &request.key, fresh, deadline, runtime).await {
-            Ok(pooled) => pooled,
+        let acquired = match acquire(client, &request.key, fresh, deadline, runtime).await {
+            Ok(acquired) => acquired,
             Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
+        };
+        let mut pooled = match acquired {
+            Acquired::H1(pooled) => pooled,
+            Acquired::H2(stream) => {
+                match exchange_h2(client, stream, request, deadline, &mut attempt).await {
+                    Some(result) => return result,
+                    None => continue,
+                }
+            }
         };
         attempt.reused = pooled.reused();
         let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
@@ -265,7 +276,13 @@ async fn send_one(
         }
         let retry = failure.and_then(|f| should_retry(f, attempt));
         if let Some(cause) = retry.filter(|_| client.budget_retry()) {
-            count_retry(&pooled, &request.key, cause, attempt);
+            count_retry(
+                |c| pooled.count(c),
+                pooled.conn_id(),
+                &request.key,
+                cause,
+                attempt,
+            );
             attempt.retries += 1;
             attempt.retried_408 |= cause == RetryCause::RequestTimeout408;
             // The failed connection is closed here; its slot goes back to the pool.
@@ -280,6 +297,179 @@ async fn send_one(
                 .or_url(request.url.as_ref().map(Target::url))),
         };
     }
+}
+
+/// One attempt on an HTTP/2 stream: the exchange, and the retry decision on failure
+/// (`None`: retry).
+async fn exchange_h2(
+    client: &Client,
+    stream: Stream,
+    request: &mut Prepared,
+    deadline: Option<Instant>,
+    attempt: &mut Attempt,
+) -> Option<Result<Response, Error>> {
+    attempt.reused = stream.reused();
+    stream.count(Count::RequestSent);
+    if stream.reused() {
+        stream.count(Count::Reused);
+    }
+    let h2_request = match h2_request(&client.config, request) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e.or_url(request.url.as_ref().map(Target::url)))),
+    };
+    let mut progress = Progress::default();
+    let timeouts = Timeouts {
+        request: deadline,
+        read: client.config.read_timeout,
+    };
+    let result = stream
+        .conn()
+        .exchange(h2_request, &mut request.body, timeouts, &mut progress)
+        .await;
+    let failed = match result {
+        Ok((head, body)) => return Some(respond_h2(client, request, head, body, stream, progress)),
+        Err(failed) => failed,
+    };
+    let failure = if failed.refused {
+        Failure::Refused
+    } else if failed.broke == Broke::Closed && progress.written == 0 {
+        Failure::NothingWritten
+    } else if failed.broke == Broke::Closed {
+        Failure::ClosedBeforeResponse
+    } else {
+        Failure::Other
+    };
+    let retry = should_retry(failure, *attempt);
+    if let Some(cause) = retry.filter(|_| client.budget_retry()) {
+        count_retry(
+            |c| stream.count(c),
+            stream.conn().id(),
+            &request.key,
+            cause,
+            *attempt,
+        );
+        if cause == RetryCause::Refused {
+            attempt.refused += 1;
+        } else {
+            attempt.retries += 1;
+        }
+        return None;
+    }
+    // A refused stream was not processed: nothing of it counts as sent.
+    let (written, complete) = if failed.refused {
+        (0, false)
+    } else {
+        (progress.written, progress.complete)
+    };
+    Some(Err(failed
+        .error
+        .with_attempt(written, complete, attempt.reused)
+        .or_url(request.url.as_ref().map(Target::url))))
+}
+
+/// The request as HTTP/2 has it: the URL's scheme and authority become pseudo-header
+/// fields, and the fields HTTP/2 forbids (those of one connection, RFC 9113 §8.2.2) are
+/// left out.
+fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, Error> {
+    let Some(url) = request.url.as_ref() else {
+        return Err(Error::msg(
+            crate::ErrorKind::InvalidRequest,
+            "the request was already answered",
+        ));
+    };
+    let text = url.as_str();
+    let text = text.split_once('#').map_or(text, |(before, _)| before);
+    let uri = http::Uri::try_from(text).map_err(|e| {
+        Error::new(crate::ErrorKind::InvalidRequest, e)
+            .context("the URL is not a valid HTTP/2 target")
+    })?;
+    let mut out = http::Request::new(());
+    *out.method_mut() = request.method.clone();
+    *out.uri_mut() = uri;
+    *out.version_mut() = http::Version::HTTP_2;
+    let headers = out.headers_mut();
+    for (name, value) in &request.headers {
+        if is_connection_specific(name, value) {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    if !headers.contains_key(USER_AGENT) {
+        if let Some(agent) = &config.user_agent {
+            headers.insert(USER_AGENT, agent.clone());
+        }
+    }
+    if request.decode && !headers.contains_key(ACCEPT_ENCODING) {
+        if let Some(coding) = &config.accept_encoding {
+            headers.insert(ACCEPT_ENCODING, coding.clone());
+        }
+    }
+    match &request.body {
+        Body::Full(b) => {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(b.len()));
+        }
+        Body::Empty if matches!(request.method, Method::POST | Method::PUT | Method::PATCH) => {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0u32));
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// Fields that belong to one HTTP/1.1 connection, which HTTP/2 forbids, and `Host`, which
+/// `:authority` replaces.
+fn is_connection_specific(name: &HeaderName, value: &HeaderValue) -> bool {
+    use http::header::{HOST, TE, TRANSFER_ENCODING, UPGRADE};
+    name == CONNECTION
+        || name == HOST
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == "keep-alive"
+        || name == "proxy-connection"
+        || (name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers"))
+        || name == http::header::CONTENT_LENGTH
+}
+
+/// The response to an HTTP/2 exchange.
+fn respond_h2(
+    client: &Client,
+    request: &mut Prepared,
+    head: http::response::Parts,
+    body: StreamBody,
+    stream: Stream,
+    progress: Progress,
+) -> Result<Response, Error> {
+    let Some(url) = request.url.take() else {
+        return Err(Error::msg(
+            crate::ErrorKind::InvalidRequest,
+            "the request was already answered",
+        ));
+    };
+    #[cfg(feature = "cookies")]
+    if let Some(jar) = &client.config.cookies {
+        jar.store(url.url(), &head.headers);
+    }
+    let bodiless = request.method == Method::HEAD
+        || head.status == StatusCode::NO_CONTENT
+        || head.status == StatusCode::NOT_MODIFIED;
+    let coding = match bodiless {
+        _ if !request.decode => None,
+        true => None,
+        false => decode::coding_of(&head.headers),
+    };
+    let context = BodyContext {
+        url,
+        config: client.config.clone(),
+        coding,
+    };
+    Ok(Response::from_h2(
+        head,
+        bodiless,
+        body,
+        stream,
+        progress.complete,
+        context,
+    ))
 }
 
 /// The response for a final head: the keep-alive verdict of both heads, and what the
@@ -581,46 +771,115 @@ fn add_default_headers(config: &Config, headers: &mut Vec<(HeaderName, HeaderVal
     }
 }
 
-/// A connection for the request: taken from the pool, or opened in a reserved slot.
+/// What a request runs on.
+enum Acquired {
+    H1(Pooled),
+    H2(Stream),
+}
+
+/// A connection for the request: taken from the pool, or opened in a reserved slot; or a
+/// stream on a shared HTTP/2 connection.
 async fn acquire(
     client: &Client,
     key: &PoolKey,
     fresh: bool,
     deadline: Option<Instant>,
     runtime: &Handle,
-) -> Result<Pooled, Error> {
+) -> Result<Acquired, Error> {
     let config = &client.config;
-    let wait_until = clock::earliest(
-        deadline,
-        config.pool_timeout.and_then(|p| clock::after(now(), p)),
-    );
-    match client
-        .pool
-        .checkout(key, fresh, wait_until, runtime)
-        .await?
-    {
-        Lease::Reused(pooled) => Ok(pooled),
-        Lease::Open(slot) => {
-            let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
-            // Boxed: dialing (TLS above all) needs far more state than a reused connection,
-            // and every request's future would otherwise carry that size.
-            let mut report = DialReport::default();
-            let open = Box::pin(Connection::open(
-                key,
-                connect_by,
-                config.tls.as_ref(),
-                &config.dialer,
-                &mut report,
-            ));
-            let opened = open.await;
-            count_dial(client, key, opened.as_ref().ok().map(|c| c.id()), report);
-            match opened {
-                Ok(conn) => Ok(slot.fill(conn)),
-                Err(e) => {
-                    slot.connect_failed(&e);
-                    Err(e)
+    let http2 = match key.scheme() {
+        Scheme::Https => config.tls_settings.http2,
+        Scheme::Http => config.http2_prior_knowledge && key.proxy().is_none(),
+    };
+    loop {
+        let wait_until = clock::earliest(
+            deadline,
+            config.pool_timeout.and_then(|p| clock::after(now(), p)),
+        );
+        let lease = client
+            .pool
+            .checkout(key, fresh, wait_until, runtime, http2)
+            .await?;
+        match lease {
+            Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
+            Lease::Stream(stream) => {
+                if Box::pin(alive(config, &stream, deadline)).await {
+                    return Ok(Acquired::H2(stream));
                 }
+                // The connection is let go of; the request looks again.
             }
+            Lease::Open(slot) => return Box::pin(dial(client, key, slot, deadline, runtime)).await,
+        }
+    }
+}
+
+/// Whether the stream's connection may be used: one idle longer than
+/// `http2_ping_after_idle` must answer a PING first.
+async fn alive(config: &Config, stream: &Stream, deadline: Option<Instant>) -> bool {
+    let conn = stream.conn();
+    let now = now();
+    let idle = stream.idle_for(now);
+    if idle < config.http2_ping_after_idle || conn.alive_within(now, config.http2_ping_after_idle) {
+        return true;
+    }
+    let mut wait = config.http2_ping_timeout;
+    if let Some(d) = deadline {
+        wait = wait.min(d.saturating_duration_since(now));
+    }
+    tracing::debug!(host = %stream.key(), conn = conn.id(), idle_ms = idle.as_millis() as u64, "pinging an idle HTTP/2 connection before reuse");
+    if conn.ping(wait).await {
+        return true;
+    }
+    stream.ping_failed();
+    false
+}
+
+/// Opens a connection in `slot`: HTTP/2 when ALPN agreed on `h2` (or by prior knowledge
+/// for plain `http://`), else HTTP/1.1.
+async fn dial(
+    client: &Client,
+    key: &PoolKey,
+    slot: Slot,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Acquired, Error> {
+    let config = &client.config;
+    let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
+    let mut report = DialReport::default();
+    let opened = Connection::open(
+        key,
+        connect_by,
+        config.tls.as_ref(),
+        &config.dialer,
+        &mut report,
+    )
+    .await;
+    count_dial(client, key, opened.as_ref().ok().map(|c| c.id()), report);
+    let conn = match opened {
+        Ok(conn) => conn,
+        Err(e) => {
+            slot.connect_failed(&e);
+            return Err(e);
+        }
+    };
+    let prior =
+        key.scheme() == Scheme::Http && config.http2_prior_knowledge && key.proxy().is_none();
+    if !(conn.alpn_h2() || prior) {
+        return Ok(Acquired::H1(slot.fill(conn)));
+    }
+    let settings = H2Settings {
+        head_limits: config.head_limits,
+    };
+    match conn.into_h2(settings, connect_by).await {
+        Ok((h2, driver)) => Ok(Acquired::H2(slot.fill_h2(
+            h2,
+            driver,
+            config.idle_timeout,
+            runtime,
+        ))),
+        Err(e) => {
+            slot.connect_failed(&e);
+            Err(e)
         }
     }
 }
@@ -694,20 +953,27 @@ fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialRep
     tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");
 }
 
-/// Counts and traces a retry.
-fn count_retry(pooled: &Pooled, key: &PoolKey, cause: RetryCause, attempt: Attempt) {
+/// Counts (with `count`) and traces a retry of a request that failed on connection `conn`.
+fn count_retry(
+    count: impl Fn(Count),
+    conn: u64,
+    key: &PoolKey,
+    cause: RetryCause,
+    attempt: Attempt,
+) {
     let (what, label) = match cause {
         RetryCause::NothingWritten => (Count::RetryNothingWritten, "nothing written"),
         RetryCause::CloseRace => (Count::RetryCloseRace, "closed before response"),
         RetryCause::RequestTimeout408 => (Count::Retry408, "408 request timeout"),
+        RetryCause::Refused => (Count::RetryRefused, "refused stream: not processed"),
     };
-    pooled.count(what);
+    count(what);
     tracing::debug!(
         host = %key,
-        conn = pooled.conn_id(),
+        conn,
         reused = attempt.reused,
         cause = label,
-        retry = attempt.retries + 1,
+        retry = attempt.retries + attempt.refused + 1,
         "retrying on a fresh connection"
     );
 }

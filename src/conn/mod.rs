@@ -11,6 +11,7 @@
 pub(crate) mod connect;
 pub(crate) mod dns;
 mod exchange;
+pub(crate) mod h2;
 #[cfg(feature = "hickory-dns")]
 mod hickory;
 pub(crate) mod origin;
@@ -208,6 +209,24 @@ impl Connection {
     /// A process-unique id, for tracing.
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The server chose HTTP/2 by ALPN.
+    pub fn alpn_h2(&self) -> bool {
+        match &self.io {
+            Io::Tcp(_) => false,
+            Io::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
+
+    /// Sets up HTTP/2 on the socket (`h2` agreed by ALPN, or prior knowledge): the
+    /// connection becomes an [`h2::H2Conn`] with the same id, and the driver its task runs.
+    pub async fn into_h2(
+        self,
+        settings: h2::H2Settings,
+        deadline: Option<Instant>,
+    ) -> Result<(h2::H2Conn, h2::H2Driver), Error> {
+        h2::handshake(self.io, self.id, self.peer, settings, deadline).await
     }
 
     /// The server's address, as connected.

@@ -7,7 +7,8 @@
 //!   store) serves every connection of the client and later connections resume. Two
 //!   clients never share sessions, nor connections (each has its own pool).
 //! - The handshake sends SNI from the URL's host name (none for IP literals, as RFC 6066 §3
-//!   requires), offers ALPN `http/1.1` only, and accepts TLS 1.2 and 1.3.
+//!   requires), offers ALPN `h2` and `http/1.1` (`http/1.1` only with `http1_only`), and
+//!   accepts TLS 1.2 and 1.3.
 //! - A failed handshake is `ErrorKind::Tls` with a message saying what was wrong
 //!   (untrusted, expired, not valid for the host name, client certificate refused, ...).
 //!
@@ -248,6 +249,8 @@ pub(crate) struct TlsSettings {
     pub roots: Vec<Certificate>,
     /// The client certificate for mutual TLS.
     pub identity: Option<Identity>,
+    /// Offer `h2` by ALPN (off with `http1_only`).
+    pub http2: bool,
 }
 
 impl Default for TlsSettings {
@@ -256,6 +259,7 @@ impl Default for TlsSettings {
             built_in_roots: true,
             roots: Vec::new(),
             identity: None,
+            http2: true,
         }
     }
 }
@@ -264,7 +268,8 @@ fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// The default client configuration: webpki-roots, ALPN `http/1.1`, TLS 1.2 and 1.3.
+/// The default client configuration: webpki-roots, ALPN `h2` and `http/1.1`, TLS 1.2 and
+/// 1.3.
 pub(crate) fn default_config() -> Result<Arc<ClientConfig>, Error> {
     client_config(&TlsSettings::default())
 }
@@ -298,7 +303,11 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
                 Error::new(ErrorKind::Tls, e).context("the client certificate cannot be used")
             })?,
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if settings.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(Arc::new(config))
 }
 
@@ -363,7 +372,7 @@ fn describe_failure(e: &io::Error, host: &str) -> String {
             format!("{host} has no TLS version or cipher suite in common with the client")
         }
         rustls::Error::NoApplicationProtocol => {
-            format!("{host} does not speak http/1.1 (ALPN)")
+            format!("{host} speaks neither h2 nor http/1.1 (ALPN)")
         }
         _ => format!("the TLS handshake with {host} failed"),
     }
@@ -413,7 +422,7 @@ fn describe_alert(alert: AlertDescription, host: &str) -> String {
             format!("{host} refused the TLS handshake ({alert:?})")
         }
         AlertDescription::NoApplicationProtocol => {
-            format!("{host} does not speak http/1.1 (ALPN)")
+            format!("{host} speaks neither h2 nor http/1.1 (ALPN)")
         }
         _ => format!("{host} ended the TLS handshake with alert {alert:?}"),
     }

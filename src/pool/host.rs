@@ -11,12 +11,14 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use super::learn::Learned;
 use crate::clock;
+use crate::conn::h2::H2Conn;
 use crate::conn::IdleTerms;
 
 /// A connection resting in the idle stack.
@@ -35,6 +37,8 @@ pub(crate) enum Grant<C> {
     Conn(C, IdleTerms),
     /// A slot already counted against the caps: the waiter opens a connection in it.
     Slot,
+    /// A stream reserved on an HTTP/2 connection.
+    Stream(Arc<H2Conn>),
 }
 
 /// A request waiting for a connection or a slot.
@@ -55,6 +59,33 @@ pub(crate) struct Host<C> {
     /// No request may start before this: the host is paused (`Retry-After`) or its
     /// requests are spaced (`min_delay_per_host`).
     pub not_before: Option<Instant>,
+    /// Its HTTP/2 connections and dials (boxed: most hosts never have any).
+    pub shared: Option<Box<Shared>>,
+    /// A dial offering HTTP/2 got HTTP/1.1: requests no longer wait for dials.
+    pub speaks_http1: bool,
+}
+
+/// A host's HTTP/2 connections, and the requests waiting for a dial that may give one.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Open HTTP/2 connections (each holds one slot), oldest first.
+    pub conns: Vec<Arc<H2Conn>>,
+    /// Dials under way that may give HTTP/2.
+    pub dialing: usize,
+    /// Requests waiting for one of those dials to end, rather than dialing themselves.
+    pub waiting: Vec<oneshot::Sender<()>>,
+}
+
+impl Shared {
+    /// Nothing open, dialed or waited for.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty() && self.dialing == 0 && self.waiting.is_empty()
+    }
+
+    /// Streams in use on its connections.
+    pub fn streams(&self) -> usize {
+        self.conns.iter().map(|c| c.streams()).sum()
+    }
 }
 
 impl<C> Default for Host<C> {
@@ -65,6 +96,8 @@ impl<C> Default for Host<C> {
             waiters: VecDeque::new(),
             learned: None,
             not_before: None,
+            shared: None,
+            speaks_http1: false,
         }
     }
 }
@@ -185,6 +218,7 @@ impl<C> Host<C> {
             && self.waiters.is_empty()
             && self.idle.is_empty()
             && self.not_before.is_none_or(|t| t <= now)
+            && self.shared.is_none()
             && self.learned.as_ref().is_none_or(|l| l.stale(now))
     }
 

@@ -29,20 +29,21 @@ mod reaper;
 mod state;
 mod stats;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::clock::now;
+use crate::conn::h2::{H2Conn, H2Driver};
 use crate::conn::{Connection, Expiry, Liveness, NoReuse, Origin, Reuse};
 use crate::error::Error;
 
 use learn::Seen;
 
 pub(crate) use host::Grant;
-pub(crate) use state::{Caps, Checkout, DropCause, Dropped, PoolState};
+pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, PoolState};
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
 
@@ -98,8 +99,19 @@ impl std::ops::DerefMut for Locked {
 pub(crate) enum Lease {
     /// A connection that served earlier requests.
     Reused(Pooled),
-    /// A reserved slot: dial, then `Slot::fill`.
+    /// A reserved slot: dial, then `Slot::fill` (or `Slot::fill_h2`).
     Open(Slot),
+    /// A stream on a shared HTTP/2 connection.
+    Stream(Stream),
+}
+
+/// One step of a checkout.
+enum Step {
+    Done(Lease),
+    /// Wait in the host's line for a grant.
+    Line(u64, oneshot::Receiver<Grant<Box<Connection>>>),
+    /// Wait for a dial under way that may give an HTTP/2 connection, then look again.
+    Dial(oneshot::Receiver<()>),
 }
 
 impl Pool {
@@ -174,6 +186,8 @@ impl Pool {
                 in_use: h.open - h.idle,
                 waiters: h.waiters,
                 learned_idle_timeout: h.learned_timeout,
+                http2: h.http2,
+                streams: h.streams,
             })
             .collect();
         self.inner.counters.snapshot(gauges)
@@ -181,19 +195,75 @@ impl Pool {
 
     /// A live idle connection of `key` opened on `runtime` (unless `fresh`), a slot to open
     /// one, or a wait in line until one of those is handed over or `deadline` passes. Also
-    /// starts the background sweep on `runtime` when it does not run there.
+    /// starts the background sweep on `runtime` when it does not run there. With `http2`
+    /// (a dial to `key` may give HTTP/2), a stream on one of the host's HTTP/2 connections
+    /// comes first, and while a dial that may give one is under way, the request waits
+    /// for it rather than dial too.
     pub async fn checkout(
         &self,
         key: &PoolKey,
         fresh: bool,
         deadline: Option<Instant>,
         runtime: &Handle,
+        http2: bool,
     ) -> Result<Lease, Error> {
+        let mut waited = false;
+        loop {
+            match self.checkout_step(key, fresh, runtime, http2, !waited) {
+                Step::Done(lease) => return Ok(lease),
+                // Boxed: only a request that has to wait pays for the waiting state.
+                Step::Line(waiter, rx) => {
+                    let got =
+                        Box::pin(self.wait(key, waiter, rx, fresh, deadline, runtime.id())).await?;
+                    if let Some(lease) = got {
+                        return Ok(lease);
+                    }
+                }
+                Step::Dial(rx) => {
+                    tracing::debug!(host = %key, "waiting for the connection being set up");
+                    waited = true;
+                    match deadline {
+                        Some(d) => {
+                            if tokio::time::timeout_at(d.into(), rx).await.is_err() {
+                                return Err(Error::timeout("waiting for a pooled connection"));
+                            }
+                        }
+                        None => {
+                            let _ = rx.await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn checkout_step(
+        &self,
+        key: &PoolKey,
+        fresh: bool,
+        runtime: &Handle,
+        http2: bool,
+        may_wait_for_dial: bool,
+    ) -> Step {
         let mut out = Vec::new();
         let now = now();
         let id = runtime.id();
-        let (outcome, sweep) = {
+        let (outcome, sweep, dial) = {
             let mut locked = self.inner.lock();
+            if http2 {
+                if let Some((conn, idle)) = locked.take_stream(key, |c| c.runtime() == Some(id)) {
+                    drop(locked);
+                    tracing::debug!(host = %key, conn = conn.id(), streams = conn.streams(), "stream on a shared connection");
+                    let mut stream = self.stream(key, conn);
+                    stream.idle_since = idle;
+                    return Step::Done(Lease::Stream(stream));
+                }
+                if may_wait_for_dial {
+                    if let Some(rx) = locked.wait_for_dial(key) {
+                        return Step::Dial(rx);
+                    }
+                }
+            }
             let outcome = locked.checkout(
                 key,
                 now,
@@ -202,8 +272,9 @@ impl Pool {
                 |c: &mut Box<Connection>| c.checkout_probe(id, now),
                 &mut out,
             );
+            let dial = http2 && matches!(outcome, Checkout::Connect) && locked.dial_started(key);
             self.inner.learn_closes(&mut locked, &out, now);
-            (outcome, locked.sweeper.start_on(id, now))
+            (outcome, locked.sweeper.start_on(id, now), dial)
         };
         self.inner.finish(out);
         if let Some(generation) = sweep {
@@ -212,13 +283,14 @@ impl Pool {
         match outcome {
             Checkout::Idle(conn, idle_for) => {
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
-                Ok(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
+                Step::Done(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
             }
-            Checkout::Connect => Ok(Lease::Open(self.slot(key))),
-            // Boxed: only a request that has to wait pays for the waiting state.
-            Checkout::Wait(waiter, rx) => {
-                Box::pin(self.wait(key, waiter, rx, fresh, deadline, id)).await
+            Checkout::Connect => {
+                let mut slot = self.slot(key);
+                slot.dial = dial;
+                Step::Done(Lease::Open(slot))
             }
+            Checkout::Wait(waiter, rx) => Step::Line(waiter, rx),
         }
     }
 
@@ -230,7 +302,7 @@ impl Pool {
         fresh: bool,
         deadline: Option<Instant>,
         runtime: tokio::runtime::Id,
-    ) -> Result<Lease, Error> {
+    ) -> Result<Option<Lease>, Error> {
         tracing::debug!(host = %key, waiter = id, "waiting for a connection");
         let mut guard = WaitGuard {
             pool: self.inner.clone(),
@@ -271,12 +343,22 @@ impl Pool {
                     tracing::debug!(host = %key, conn = conn.id(), cause, "handed a released connection that cannot serve this request: closing it");
                     self.inner.counters.count(what);
                     drop(conn);
-                    return Ok(Lease::Open(self.slot(key)));
+                    return Ok(Some(Lease::Open(self.slot(key))));
                 }
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = 0u64, "handed a released connection");
-                Ok(Lease::Reused(self.pooled(key, conn, None)))
+                Ok(Some(Lease::Reused(self.pooled(key, conn, None))))
             }
-            Ok(Grant::Slot) => Ok(Lease::Open(self.slot(key))),
+            Ok(Grant::Slot) => Ok(Some(Lease::Open(self.slot(key)))),
+            Ok(Grant::Stream(conn)) => {
+                let stream = self.stream(key, conn);
+                if stream.conn.runtime() != Some(runtime) {
+                    // Given back (to the next in line); this request looks again.
+                    drop(stream);
+                    return Ok(None);
+                }
+                tracing::debug!(host = %key, conn = stream.conn.id(), "handed a stream on a shared connection");
+                Ok(Some(Lease::Stream(stream)))
+            }
             Err(_) => Err(Error::msg(crate::ErrorKind::Io, "the pool was dropped")),
         }
     }
@@ -286,6 +368,17 @@ impl Pool {
             pool: self.inner.clone(),
             key: key.clone(),
             armed: true,
+            dial: false,
+        }
+    }
+
+    fn stream(&self, key: &PoolKey, conn: Arc<H2Conn>) -> Stream {
+        Stream {
+            idle_since: None,
+            reused: conn.served(),
+            conn,
+            pool: self.inner.clone(),
+            key: key.clone(),
         }
     }
 
@@ -384,11 +477,16 @@ pub(crate) struct Slot {
     pool: Arc<PoolInner>,
     key: PoolKey,
     armed: bool,
+    /// Its dial may give HTTP/2: requests to the host wait for it (`PoolState::dial_ended`).
+    dial: bool,
 }
 
 impl Slot {
     /// Puts a newly opened connection in the slot.
-    pub fn fill(self, conn: Connection) -> Pooled {
+    pub fn fill(mut self, conn: Connection) -> Pooled {
+        if std::mem::take(&mut self.dial) {
+            self.pool.lock().dial_ended(&self.key, Dialed::Http1, now());
+        }
         self.pool.counters.count(Count::ConnectionOpened);
         tracing::debug!(host = %self.key, conn = conn.id(), reused = false, "opened connection");
         Pooled {
@@ -396,6 +494,58 @@ impl Slot {
             slot: self,
             reused: false,
             idle_for: None,
+        }
+    }
+
+    /// Puts a newly set up HTTP/2 connection in the slot: it joins the host's shared
+    /// connections (serving the requests that waited for it), its task is spawned on the
+    /// current runtime, and the dialer gets the first stream. The task holds the slot
+    /// until the connection ends; `idle_timeout` without a stream in use lets it go.
+    pub fn fill_h2(
+        mut self,
+        conn: H2Conn,
+        driver: H2Driver,
+        idle_timeout: Duration,
+        runtime: &Handle,
+    ) -> Stream {
+        let pool = self.pool.clone();
+        let key = self.key.clone();
+        pool.counters.count(Count::ConnectionOpened);
+        pool.counters.count(Count::Http2Opened);
+        tracing::debug!(host = %key, conn = conn.id(), reused = false, "opened HTTP/2 connection");
+        let conn = Arc::new(conn);
+        conn.reserve_first();
+        self.dial = false;
+        pool.lock()
+            .dial_ended(&key, Dialed::Http2(conn.clone()), now());
+        // The slot is freed when the task ends, through a weak reference: the task must
+        // not keep the pool alive, nor the pool the connection (dropped with the pool, its
+        // handles go and h2 closes it).
+        self.armed = false;
+        let held = SharedSlot {
+            pool: Arc::downgrade(&pool),
+            key: key.clone(),
+            id: conn.id(),
+        };
+        let weak = Arc::downgrade(&pool);
+        let (idle_key, id) = (key.clone(), conn.id());
+        runtime.spawn(async move {
+            crate::conn::h2::drive(driver, idle_timeout, move || {
+                if let Some(pool) = weak.upgrade() {
+                    pool.counters.count(Count::ExpiredIdleTimeout);
+                    tracing::debug!(host = %idle_key, conn = id, "HTTP/2 connection idle too long: closing");
+                    pool.lock().remove_shared(&idle_key, id);
+                }
+            })
+            .await;
+            drop(held);
+        });
+        Stream {
+            idle_since: None,
+            reused: false,
+            conn,
+            pool,
+            key,
         }
     }
 
@@ -412,8 +562,95 @@ impl Drop for Slot {
             return;
         }
         let mut out = Vec::new();
-        self.pool.lock().release_slot(&self.key, now(), &mut out);
+        {
+            let mut locked = self.pool.lock();
+            if self.dial {
+                locked.dial_ended(&self.key, Dialed::Failed, now());
+            }
+            locked.release_slot(&self.key, now(), &mut out);
+        }
         self.pool.finish(out);
+    }
+}
+
+/// The slot an HTTP/2 connection holds while its task runs.
+struct SharedSlot {
+    pool: Weak<PoolInner>,
+    key: PoolKey,
+    id: u64,
+}
+
+impl Drop for SharedSlot {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        tracing::debug!(host = %self.key, conn = self.id, "HTTP/2 connection closed");
+        let mut out = Vec::new();
+        {
+            let mut locked = pool.lock();
+            locked.remove_shared(&self.key, self.id);
+            locked.release_slot(&self.key, now(), &mut out);
+        }
+        pool.finish(out);
+    }
+}
+
+/// A stream on a shared HTTP/2 connection. Dropped, it goes to the host's oldest waiter,
+/// or back to the connection.
+pub(crate) struct Stream {
+    conn: Arc<H2Conn>,
+    pool: Arc<PoolInner>,
+    key: PoolKey,
+    /// The connection carried a stream before this one.
+    reused: bool,
+    /// Since when the connection had carried no stream when this one was taken (`None`:
+    /// it was carrying one, or the stream was handed over as another ended).
+    idle_since: Option<Instant>,
+}
+
+impl Stream {
+    /// The connection.
+    pub fn conn(&self) -> &H2Conn {
+        &self.conn
+    }
+
+    /// Whether the connection carried a stream before.
+    pub fn reused(&self) -> bool {
+        self.reused
+    }
+
+    /// How long, at `now`, the connection had carried no stream when this one was taken.
+    pub fn idle_for(&self, now: Instant) -> Duration {
+        self.idle_since
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
+    /// The pool key.
+    pub fn key(&self) -> &PoolKey {
+        &self.key
+    }
+
+    /// Counts an event on this stream's pool.
+    pub fn count(&self, what: Count) {
+        self.pool.counters.count(what);
+    }
+
+    /// The connection did not answer a PING: it takes no new stream, and the pool lets
+    /// go of it.
+    pub fn ping_failed(&self) {
+        self.conn.close();
+        self.count(Count::Http2PingFailed);
+        tracing::debug!(host = %self.key, conn = self.conn.id(), "HTTP/2 connection did not answer a PING: closing");
+        self.pool.lock().remove_shared(&self.key, self.conn.id());
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        self.pool
+            .lock()
+            .release_stream(&self.key, &self.conn, now());
     }
 }
 
@@ -571,6 +808,7 @@ impl Drop for WaitGuard {
             pool: self.pool.clone(),
             key: self.key.clone(),
             armed: true,
+            dial: false,
         };
         match self.rx.try_recv() {
             Ok(Grant::Conn(conn, terms)) => {
@@ -584,6 +822,16 @@ impl Drop for WaitGuard {
             }
             // A granted slot is freed by dropping `back`.
             Ok(Grant::Slot) => drop(back),
+            Ok(Grant::Stream(conn)) => {
+                back.armed = false;
+                drop(Stream {
+                    idle_since: None,
+                    reused: false,
+                    conn,
+                    pool: self.pool.clone(),
+                    key: self.key.clone(),
+                });
+            }
             Err(_) => back.armed = false,
         }
     }

@@ -19,6 +19,7 @@
 //! given back only when that connection is gone; an idle connection keeps its slot.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -29,6 +30,7 @@ use super::learn::{Learned, Seen};
 use super::lru::Lru;
 use super::PoolKey;
 use crate::clock;
+use crate::conn::h2::H2Conn;
 use crate::conn::{BuildOriginHasher, Expiry, IdleTerms, Liveness};
 
 /// The caps the state enforces.
@@ -80,6 +82,19 @@ pub(crate) struct HostCounts {
     pub idle: usize,
     pub waiters: usize,
     pub learned_timeout: Option<Duration>,
+    /// HTTP/2 connections open, and streams in use on them.
+    pub http2: usize,
+    pub streams: usize,
+}
+
+/// What a dial that may have given HTTP/2 gave.
+pub(crate) enum Dialed {
+    /// An HTTP/1.1 connection: the host speaks HTTP/1.1.
+    Http1,
+    /// An HTTP/2 connection, with one stream already reserved for its dialer.
+    Http2(Arc<H2Conn>),
+    /// Nothing.
+    Failed,
 }
 
 /// All hosts, the global count, and the caps.
@@ -313,8 +328,8 @@ impl<C> PoolState<C> {
                 match waiter.tx.send(Grant::Conn(conn, terms)) {
                     Ok(()) => return,
                     Err(Grant::Conn(back, _)) => conn = back,
-                    Err(Grant::Slot) => {
-                        debug_assert!(false, "a connection grant came back as a slot");
+                    Err(Grant::Slot | Grant::Stream(_)) => {
+                        debug_assert!(false, "a connection grant came back as another");
                         return;
                     }
                 }
@@ -512,10 +527,139 @@ impl<C> PoolState<C> {
                 idle: h.idle_len(),
                 waiters: h.waiters_len(),
                 learned_timeout: h.learned.as_ref().and_then(|l| l.timeout(now)),
+                http2: h.shared.as_ref().map_or(0, |s| s.conns.len()),
+                streams: h.shared.as_ref().map_or(0, |s| s.streams()),
             })
             .collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
         v
+    }
+
+    /// A stream on an HTTP/2 connection of `key` that `own` accepts (one of the caller's
+    /// runtime), reserved, with the time since which the connection had carried no stream
+    /// (`None`: it was carrying one). Connections that take no new stream are let go of
+    /// here: each closes when its last stream ends.
+    pub fn take_stream(
+        &mut self,
+        key: &PoolKey,
+        own: impl Fn(&H2Conn) -> bool,
+    ) -> Option<(Arc<H2Conn>, Option<Instant>)> {
+        let host = self.hosts.get_mut(key)?;
+        let shared = host.shared.as_mut()?;
+        shared.conns.retain(|c| !c.closing());
+        let found = shared.conns.iter().find_map(|c| {
+            if !own(c) {
+                return None;
+            }
+            c.reserve_noting_idle().map(|idle| (c.clone(), idle))
+        });
+        tidy_shared(host);
+        found
+    }
+
+    /// A request to `key` that may speak HTTP/2 found no stream: when a dial that may give
+    /// an HTTP/2 connection is under way (and the host is not known to speak HTTP/1.1), it
+    /// waits for that dial to end instead of dialing too.
+    pub fn wait_for_dial(&mut self, key: &PoolKey) -> Option<oneshot::Receiver<()>> {
+        let host = self.hosts.get_mut(key)?;
+        if host.speaks_http1 {
+            return None;
+        }
+        let shared = host.shared.as_mut().filter(|s| s.dialing > 0)?;
+        let (tx, rx) = oneshot::channel();
+        shared.waiting.push(tx);
+        Some(rx)
+    }
+
+    /// A dial that may give HTTP/2 starts for `key` (false: the host speaks HTTP/1.1, and
+    /// nothing is noted).
+    pub fn dial_started(&mut self, key: &PoolKey) -> bool {
+        let Some(host) = self.hosts.get_mut(key) else {
+            return false;
+        };
+        if host.speaks_http1 {
+            return false;
+        }
+        host.shared.get_or_insert_default().dialing += 1;
+        true
+    }
+
+    /// A dial noted by `dial_started` ended. An HTTP/2 connection joins the host's and
+    /// serves the host's waiters in line as far as it has room; the requests waiting for
+    /// the dial are woken to look again.
+    pub fn dial_ended(&mut self, key: &PoolKey, dialed: Dialed, now: Instant) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            debug_assert!(false, "a dial ended for an unknown host");
+            return;
+        };
+        let shared = host.shared.get_or_insert_default();
+        shared.dialing = shared.dialing.saturating_sub(1);
+        let woken = std::mem::take(&mut shared.waiting);
+        match dialed {
+            Dialed::Http1 => host.speaks_http1 = true,
+            Dialed::Http2(conn) => {
+                shared.conns.push(conn.clone());
+                self.serve_with_streams(key, &conn, now);
+            }
+            Dialed::Failed => {}
+        }
+        for tx in woken {
+            let _ = tx.send(());
+        }
+        if let Some(host) = self.hosts.get_mut(key) {
+            tidy_shared(host);
+        }
+    }
+
+    /// The HTTP/2 connection `id` of `key` ended (or was let go of).
+    pub fn remove_shared(&mut self, key: &PoolKey, id: u64) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            if let Some(shared) = host.shared.as_mut() {
+                shared.conns.retain(|c| c.id() != id);
+            }
+            tidy_shared(host);
+        }
+    }
+
+    /// A stream of `conn` ended: the oldest waiter of `key` gets it, if the connection
+    /// still takes streams; else it is given back.
+    pub fn release_stream(&mut self, key: &PoolKey, conn: &Arc<H2Conn>, now: Instant) {
+        if !conn.closing() {
+            while let Some(waiter) = self.pop_waiter(key) {
+                if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
+                    return;
+                }
+            }
+        }
+        conn.unreserve(now);
+    }
+
+    /// Hands streams of `conn` to the waiters of `key` while it has room.
+    fn serve_with_streams(&mut self, key: &PoolKey, conn: &Arc<H2Conn>, now: Instant) {
+        while self.hosts.get(key).is_some_and(|h| h.waiters_len() > 0) && conn.try_reserve() {
+            let mut served = false;
+            while let Some(waiter) = self.pop_waiter(key) {
+                if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
+                    served = true;
+                    break;
+                }
+            }
+            if !served {
+                conn.unreserve(now);
+                return;
+            }
+        }
+    }
+
+    /// The oldest waiter of `key`, out of the line.
+    fn pop_waiter(&mut self, key: &PoolKey) -> Option<Waiter<C>> {
+        let host = self.hosts.get_mut(key)?;
+        let waiter = host.pop_waiter()?;
+        self.waiting -= 1;
+        if host.waiters_len() == 0 {
+            self.turns.leave(key);
+        }
+        Some(waiter)
     }
 
     fn host_mut(&mut self, key: &PoolKey) -> Option<&mut Host<C>> {
@@ -675,6 +819,13 @@ fn learned_terms(learned: Option<&Learned>, now: Instant, terms: IdleTerms) -> I
             expiry: Expiry::Learned,
         },
         _ => terms,
+    }
+}
+
+/// Drops a host's HTTP/2 record once it holds nothing, so the host can be forgotten.
+fn tidy_shared<C>(host: &mut Host<C>) {
+    if host.shared.as_ref().is_some_and(|s| s.is_empty()) {
+        host.shared = None;
     }
 }
 

@@ -36,10 +36,13 @@ pub(crate) enum Count {
     ProxyTunnel,
     PoliteWait,
     HostPaused,
+    Http2Opened,
+    Http2PingFailed,
+    RetryRefused,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::HostPaused as usize + 1;
+const COUNTS: usize = Count::RetryRefused as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug, Default)]
@@ -65,6 +68,7 @@ impl Counters {
             idle: sum(|h| h.idle),
             in_use: sum(|h| h.in_use),
             waiters: sum(|h| h.waiters),
+            streams: sum(|h| h.streams),
             connections_opened: self.get(Count::ConnectionOpened),
             connect_errors: self.get(Count::ConnectFailed),
             requests_sent: self.get(Count::RequestSent),
@@ -94,6 +98,9 @@ impl Counters {
             proxy_tunnels: self.get(Count::ProxyTunnel),
             polite_waits: self.get(Count::PoliteWait),
             host_pauses: self.get(Count::HostPaused),
+            http2_connections_opened: self.get(Count::Http2Opened),
+            http2_pings_failed: self.get(Count::Http2PingFailed),
+            retries_refused_stream: self.get(Count::RetryRefused),
             hosts: gauges,
         }
     }
@@ -123,6 +130,8 @@ pub struct Stats {
     pub in_use: usize,
     /// Requests waiting for a connection, all hosts.
     pub waiters: usize,
+    /// Streams in use on HTTP/2 connections, all hosts.
+    pub streams: usize,
     /// Connections opened (TCP and, for https, TLS done).
     pub connections_opened: u64,
     /// Connection attempts that failed.
@@ -187,6 +196,14 @@ pub struct Stats {
     pub polite_waits: u64,
     /// `429` and `503` answers whose `Retry-After` paused their host.
     pub host_pauses: u64,
+    /// HTTP/2 connections opened (also counted in `connections_opened`).
+    pub http2_connections_opened: u64,
+    /// HTTP/2 connections idle for long that did not answer a PING before reuse: closed.
+    pub http2_pings_failed: u64,
+    /// Requests sent again because the server said it did not process them: an HTTP/2
+    /// stream refused (`REFUSED_STREAM`) or above a GOAWAY's last stream id. Made
+    /// whatever the method.
+    pub retries_refused_stream: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
     /// while it keeps an idle timeout learned from its server (5 minutes after the last
     /// thing its connections showed).
@@ -217,10 +234,14 @@ pub struct HostStats {
     pub open: usize,
     /// Idle connections.
     pub idle: usize,
-    /// Connections in use or being opened.
+    /// Connections in use or being opened (an HTTP/2 connection counts as in use).
     pub in_use: usize,
     /// Requests waiting.
     pub waiters: usize,
+    /// HTTP/2 connections open (counted in `open` too).
+    pub http2: usize,
+    /// Streams in use on those connections.
+    pub streams: usize,
     /// The idle timeout learned for the host's server, if one is known: see
     /// `ClientBuilder::learn_idle_timeouts`.
     pub learned_idle_timeout: Option<std::time::Duration>,

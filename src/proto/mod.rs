@@ -31,7 +31,7 @@ pub use error::ProtoError;
 pub(crate) use connect::{encode_connect, read_connect_answer, refusal_reason, ConnectAnswer};
 pub(crate) use encode::{encode_chunk, encode_last_chunk};
 pub(crate) use fields::FieldView;
-pub(crate) use framing::Framing;
+pub(crate) use framing::{content_length, Framing};
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
 pub(crate) use request::{
     encode_request_head, is_idempotent, RequestBody, RequestHead, TargetForm, UrlParts,

@@ -14,7 +14,8 @@
 //! and returns `false`, unless `TETHER_REQUIRE_SERVERS` is set (CI sets it): then it
 //! panics, so a missing server fails the run instead of passing silently.
 //!
-//! Not covered here: TLS, and servers that need root or a fixed port.
+//! TLS only for nginx speaking HTTP/2 (certificates made by the test). Not covered here:
+//! servers that need root or a fixed port.
 
 #![allow(dead_code)]
 
@@ -182,6 +183,21 @@ pub fn start_nginx(label: &str, conf: &NginxConf) -> ServerProcess {
             .replace("@PORT@", &port.to_string())
             .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
             .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string())
+    })
+}
+
+const NGINX_H2_TEMPLATE: &str = include_str!("nginx-h2.conf.template");
+
+/// Starts nginx speaking HTTP/2 (and HTTP/1.1) over TLS with the certificate and key in
+/// the PEM files `cert` and `key`, at most `max_streams` streams per connection
+/// (`tests/servers/nginx-h2.conf.template`).
+pub fn start_nginx_h2(label: &str, cert: &Path, key: &Path, max_streams: u32) -> ServerProcess {
+    start_nginx_with(label, |port| {
+        NGINX_H2_TEMPLATE
+            .replace("@PORT@", &port.to_string())
+            .replace("@CERT@", &cert.display().to_string())
+            .replace("@KEY@", &key.display().to_string())
+            .replace("@MAX_STREAMS@", &max_streams.to_string())
     })
 }
 

@@ -27,6 +27,7 @@
 mod conn;
 pub mod delay;
 pub mod elsewhere;
+pub mod h2;
 mod poll;
 pub mod raw;
 mod request;

@@ -24,7 +24,7 @@ pub struct CertKey {
 }
 
 impl CertKey {
-    pub(super) fn private_key(&self) -> PrivateKeyDer<'static> {
+    pub fn private_key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
     }
 }

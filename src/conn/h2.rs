@@ -1,0 +1,594 @@
+//! One HTTP/2 connection: many exchanges at once over one socket.
+//!
+//! The `h2` crate speaks the protocol (frames, HPACK, stream states, flow control). This
+//! file owns what tether decides about it: how many streams it may carry (the server's
+//! `SETTINGS_MAX_CONCURRENT_STREAMS`, counted by the pool through [`H2Conn::try_reserve`]),
+//! when it takes no new stream (GOAWAY, an unanswered PING, the idle timeout, its end),
+//! and what a failed stream says about whether its request ran ([`H2Failure::refused`]:
+//! `REFUSED_STREAM`, or above a GOAWAY's last stream id, RFC 9113 §8.7).
+//!
+//! ```text
+//!   handshake ─► H2Conn (shared: pool list + one per stream in use)
+//!            └─► drive (a task: the h2 connection, and the idle timer)
+//!   exchange ─► send head ─► body (flow control) ⇄ response head ─► StreamBody
+//!   StreamBody ─► pieces (window released as read) ─► end; dropped early: RST_STREAM
+//! ```
+//!
+//! The connection closes when nothing holds it: the pool lets go of it when it takes no
+//! new stream, each stream in use keeps it until it ends, and h2 then sends GOAWAY and
+//! closes the socket, which ends [`drive`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use h2::PingPong;
+use h2::{Reason, RecvStream, SendStream};
+
+use super::exchange::{Broke, Progress, Timeouts};
+use super::write::Body;
+use super::Io;
+use crate::clock;
+use crate::error::{Error, ErrorKind};
+use crate::proto::{HeadLimits, ProtoError};
+
+/// Largest piece of a request body given to h2 at once (it splits it into frames).
+const SEND_PIECE: usize = 64 * 1024;
+
+/// Flow-control windows we offer: 1 MiB per stream and 4 MiB for the connection, so a
+/// large download is not held to the 64 KiB default window's round trips.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
+
+/// What a connection is set up with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct H2Settings {
+    /// Our limits on a response head (`SETTINGS_MAX_HEADER_LIST_SIZE` and a field count).
+    pub head_limits: HeadLimits,
+}
+
+/// The state the connection's task and the stream handles share.
+pub(crate) struct H2State {
+    base: Instant,
+    /// Streams given out by the pool and not yet given back.
+    streams: AtomicUsize,
+    /// Takes no new stream (GOAWAY, PING unanswered, idle timeout, or gone).
+    closing: AtomicBool,
+    /// The h2 connection ended.
+    ended: AtomicBool,
+    /// Nanoseconds after `base`, plus one, since which no stream has been in use (0: some is).
+    idle_since: AtomicU64,
+    /// Nanoseconds after `base`, plus one, of the last sign of life (a stream that ended
+    /// well, a PONG).
+    alive_at: AtomicU64,
+    /// Streams that ended.
+    served: AtomicU64,
+}
+
+impl H2State {
+    fn new(base: Instant) -> H2State {
+        H2State {
+            base,
+            streams: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            idle_since: AtomicU64::new(1),
+            alive_at: AtomicU64::new(1),
+            served: AtomicU64::new(0),
+        }
+    }
+
+    fn stamp(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.base);
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    fn at(&self, stamp: u64) -> Option<Instant> {
+        match stamp {
+            0 => None,
+            n => clock::after(self.base, Duration::from_nanos(n - 1)),
+        }
+    }
+
+    /// How long no stream has been in use, at `now` (`None`: one is).
+    pub fn idle_for(&self, now: Instant) -> Option<Duration> {
+        self.at(self.idle_since.load(Ordering::Relaxed))
+            .map(|t| now.saturating_duration_since(t))
+    }
+}
+
+/// One HTTP/2 connection, shared by the pool and the streams in use on it.
+pub(crate) struct H2Conn {
+    id: u64,
+    send: SendRequest<Bytes>,
+    state: Arc<H2State>,
+    ping: tokio::sync::Mutex<Option<PingPong>>,
+    runtime: Option<tokio::runtime::Id>,
+    peer: Option<SocketAddr>,
+    head_limits: HeadLimits,
+}
+
+/// The h2 connection itself, to be driven by [`drive`] on a task of its own.
+pub(crate) struct H2Driver {
+    conn: h2::client::Connection<Io, Bytes>,
+    state: Arc<H2State>,
+}
+
+impl std::fmt::Debug for H2Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Conn").field("id", &self.id).finish()
+    }
+}
+
+/// Runs the HTTP/2 handshake (the preface and SETTINGS) over `io`, already connected and,
+/// over TLS, with `h2` agreed by ALPN.
+pub(crate) async fn handshake(
+    io: Io,
+    id: u64,
+    peer: Option<SocketAddr>,
+    settings: H2Settings,
+    deadline: Option<Instant>,
+) -> Result<(H2Conn, H2Driver), Error> {
+    let mut builder = h2::client::Builder::new();
+    builder
+        .enable_push(false)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_header_list_size(
+            u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX),
+        );
+    let shake = builder.handshake::<Io, Bytes>(io);
+    let shaken = match deadline {
+        None => shake.await,
+        Some(d) => match tokio::time::timeout_at(d.into(), shake).await {
+            Ok(r) => r,
+            Err(_) => return Err(Error::timeout("HTTP/2 handshake")),
+        },
+    };
+    let (send, mut conn) = shaken
+        .map_err(|e| Error::new(ErrorKind::Protocol, e).context("the HTTP/2 handshake failed"))?;
+    let state = Arc::new(H2State::new(clock::now()));
+    let ping = conn.ping_pong();
+    Ok((
+        H2Conn {
+            id,
+            send,
+            state: state.clone(),
+            ping: tokio::sync::Mutex::new(ping),
+            runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
+            peer,
+            head_limits: settings.head_limits,
+        },
+        H2Driver { conn, state },
+    ))
+}
+
+/// Drives the connection until it ends. While no stream is in use for `idle_timeout`,
+/// `on_idle` is called once (the pool lets go of it, so that it closes).
+pub(crate) async fn drive(driver: H2Driver, idle_timeout: Duration, on_idle: impl FnOnce()) {
+    let H2Driver { conn, state } = driver;
+    let mut conn = std::pin::pin!(conn);
+    let mut on_idle = Some(on_idle);
+    let mut timer = Box::pin(tokio::time::sleep(
+        idle_timeout.min(Duration::from_secs(3600)),
+    ));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+            }
+            return Poll::Ready(());
+        }
+        while on_idle.is_some() && timer.as_mut().poll(cx).is_ready() {
+            let now = clock::now();
+            let next = match state.idle_for(now) {
+                Some(idle) if idle >= idle_timeout => {
+                    state.closing.store(true, Ordering::Relaxed);
+                    if let Some(f) = on_idle.take() {
+                        f();
+                    }
+                    return Poll::Pending;
+                }
+                Some(idle) => idle_timeout - idle,
+                None => idle_timeout,
+            };
+            match clock::after(now, next) {
+                Some(at) => timer.as_mut().reset(at.into()),
+                None => return Poll::Pending,
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+    state.closing.store(true, Ordering::Relaxed);
+    state.ended.store(true, Ordering::Relaxed);
+}
+
+impl H2Conn {
+    /// A process-unique id, for tracing.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The server's address, as connected.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The runtime the connection (and its task) runs on.
+    pub fn runtime(&self) -> Option<tokio::runtime::Id> {
+        self.runtime
+    }
+
+    /// Takes no new stream.
+    pub fn closing(&self) -> bool {
+        self.state.closing.load(Ordering::Relaxed)
+    }
+
+    /// Takes no new stream from now on.
+    pub fn close(&self) {
+        self.state.closing.store(true, Ordering::Relaxed);
+    }
+
+    /// Streams in use.
+    pub fn streams(&self) -> usize {
+        self.state.streams.load(Ordering::Relaxed)
+    }
+
+    /// Whether it carried a stream before.
+    pub fn served(&self) -> bool {
+        self.state.served.load(Ordering::Relaxed) > 0
+    }
+
+    /// Reserves a stream when the connection takes new ones and the server's limit leaves
+    /// room. Called under the pool's lock.
+    pub fn try_reserve(&self) -> bool {
+        self.reserve_noting_idle().is_some()
+    }
+
+    /// [`H2Conn::try_reserve`], telling since when no stream had been in use (`Some(None)`:
+    /// one was).
+    pub fn reserve_noting_idle(&self) -> Option<Option<Instant>> {
+        if self.closing() {
+            return None;
+        }
+        let max = self.send.current_max_send_streams();
+        let n = self.state.streams.load(Ordering::Relaxed);
+        if n >= max {
+            return None;
+        }
+        self.state.streams.store(n + 1, Ordering::Relaxed);
+        let idle = self.state.idle_since.swap(0, Ordering::Relaxed);
+        Some(self.state.at(idle))
+    }
+
+    /// Reserves the first stream of a new connection, for its dialer.
+    pub fn reserve_first(&self) {
+        self.state.streams.fetch_add(1, Ordering::Relaxed);
+        self.state.idle_since.store(0, Ordering::Relaxed);
+    }
+
+    /// Gives back a reserved stream (under the pool's lock).
+    pub fn unreserve(&self, now: Instant) {
+        let n = self.state.streams.load(Ordering::Relaxed).saturating_sub(1);
+        self.state.streams.store(n, Ordering::Relaxed);
+        if n == 0 {
+            self.state
+                .idle_since
+                .store(self.state.stamp(now), Ordering::Relaxed);
+        }
+    }
+
+    /// A stream ended as its exchange should: the connection is alive.
+    pub fn note_served(&self, now: Instant) {
+        self.state.served.fetch_add(1, Ordering::Relaxed);
+        self.state
+            .alive_at
+            .store(self.state.stamp(now), Ordering::Relaxed);
+    }
+
+    /// Whether the connection showed a sign of life within `within` of `now`.
+    pub fn alive_within(&self, now: Instant, within: Duration) -> bool {
+        self.state
+            .at(self.state.alive_at.load(Ordering::Relaxed))
+            .is_some_and(|t| now.saturating_duration_since(t) < within)
+    }
+
+    /// Sends a PING and waits up to `timeout` for its PONG: the liveness check of a
+    /// connection idle for long. False (and the connection takes no new stream) when no
+    /// PONG came.
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let asked = clock::now();
+        let mut guard = self.ping.lock().await;
+        // Another request's PING was answered while this one waited for the lock.
+        let alive_at = self.state.at(self.state.alive_at.load(Ordering::Relaxed));
+        if alive_at.is_some_and(|t| t >= asked) {
+            return true;
+        }
+        let Some(pinger) = guard.as_mut() else {
+            return true;
+        };
+        let pong = async { pinger.ping(h2::Ping::opaque()).await.is_ok() };
+        let answered = matches!(tokio::time::timeout(timeout, pong).await, Ok(true));
+        if answered {
+            self.state
+                .alive_at
+                .store(self.state.stamp(clock::now()), Ordering::Relaxed);
+        } else {
+            self.close();
+        }
+        answered
+    }
+
+    /// One exchange on a new stream: the head, the body as the windows allow (an answer
+    /// before the body is all sent stops it), and the final response head.
+    pub async fn exchange(
+        &self,
+        request: http::Request<()>,
+        body: &mut Body,
+        timeouts: Timeouts,
+        progress: &mut Progress,
+    ) -> Result<(http::response::Parts, StreamBody), H2Failure> {
+        let mut send = self.send.clone();
+        let ready = std::future::poll_fn(|cx| send.poll_ready(cx));
+        let ready = match timeouts.request {
+            None => ready.await,
+            Some(d) => match tokio::time::timeout_at(d.into(), ready).await {
+                Ok(r) => r,
+                Err(_) => return Err(H2Failure::timed_out("waiting for an HTTP/2 stream")),
+            },
+        };
+        if let Err(e) = ready {
+            return Err(self.failed(e, false));
+        }
+        let end_now = matches!(body, Body::Empty) || matches!(body, Body::Full(b) if b.is_empty());
+        let (response, stream) = match send.send_request(request, end_now) {
+            Ok(sent) => sent,
+            Err(e) => return Err(self.failed(e, false)),
+        };
+        // The head is h2's to write now.
+        progress.written = 1;
+        let mut sending = Sending::new(body, stream, end_now);
+        if sending.done {
+            progress.complete = true;
+        }
+        let mut response = std::pin::pin!(response);
+        let wait = std::future::poll_fn(|cx| {
+            if !sending.done {
+                if let Poll::Ready(Err(e)) = sending.poll(cx) {
+                    return Poll::Ready(Err(e));
+                }
+                if sending.done {
+                    progress.complete = true;
+                }
+            }
+            match Pin::new(&mut *response).poll(cx) {
+                Poll::Ready(r) => Poll::Ready(Ok(r)),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        let (deadline, _) = timeouts.next_read(clock::now);
+        let got = match deadline {
+            None => wait.await,
+            Some(d) => match tokio::time::timeout_at(d.into(), wait).await {
+                Ok(r) => r,
+                Err(_) => return Err(H2Failure::timed_out("waiting for the HTTP/2 response head")),
+            },
+        };
+        let head = match got {
+            Err(SendFailed::Body(e)) => {
+                return Err(H2Failure::other(
+                    Error::new(ErrorKind::Body, e).context("the request body stream failed"),
+                ))
+            }
+            Err(SendFailed::H2(e)) | Ok(Err(e)) => return Err(self.failed(e, true)),
+            Ok(Ok(head)) => head,
+        };
+        let (parts, recv) = head.into_parts();
+        if parts.headers.len() > self.head_limits.max_headers {
+            return Err(H2Failure::other(Error::proto(ProtoError::TooManyHeaders)));
+        }
+        // The rest of the body is not sent once the answer came: the server has what it
+        // wanted (RFC 9113 §8.1), and its RST_STREAM(NO_ERROR) ends the sending side.
+        let send_half = Some(sending.stream);
+        Ok((
+            parts,
+            StreamBody {
+                recv,
+                _send: send_half,
+                timeouts,
+            },
+        ))
+    }
+
+    /// The failure of a stream: whether its request certainly did not run, and whether
+    /// the connection takes new streams after it.
+    fn failed(&self, e: h2::Error, sent: bool) -> H2Failure {
+        let refused = is_refused(&e);
+        if e.is_go_away() || e.is_io() || (e.is_library() && !e.is_reset()) {
+            // A GOAWAY, or the connection broke: no new stream on it.
+            self.close();
+        }
+        let broke = if e.is_io() || e.is_go_away() {
+            Broke::Closed
+        } else {
+            Broke::Other
+        };
+        let kind = if e.is_io() && sent {
+            ErrorKind::ClosedBeforeResponse
+        } else if e.is_io() {
+            ErrorKind::Io
+        } else {
+            ErrorKind::Protocol
+        };
+        H2Failure {
+            error: Error::new(kind, e).context("HTTP/2 stream failed"),
+            refused,
+            broke,
+        }
+    }
+}
+
+/// Whether a stream error means the server did not process the request: `REFUSED_STREAM`,
+/// or a GOAWAY whose last stream id is below the stream (h2 fails exactly those streams
+/// with the GOAWAY it received; a request made after it gets the same error unsent).
+fn is_refused(e: &h2::Error) -> bool {
+    e.is_remote() && (e.is_go_away() || e.reason() == Some(Reason::REFUSED_STREAM))
+}
+
+/// A failed HTTP/2 exchange.
+pub(crate) struct H2Failure {
+    pub error: Error,
+    /// The server did not process the request: safe to send again, whatever the method.
+    pub refused: bool,
+    /// How it broke, for the retry table.
+    pub broke: Broke,
+}
+
+impl H2Failure {
+    fn other(error: Error) -> H2Failure {
+        H2Failure {
+            error,
+            refused: false,
+            broke: Broke::Other,
+        }
+    }
+
+    fn timed_out(what: &str) -> H2Failure {
+        H2Failure::other(Error::timeout(what))
+    }
+}
+
+/// Why sending the body stopped.
+enum SendFailed {
+    H2(h2::Error),
+    Body(crate::conn::BoxError),
+}
+
+/// Sending a request body on a stream, as the flow-control windows allow.
+struct Sending<'a> {
+    body: &'a mut Body,
+    stream: SendStream<Bytes>,
+    /// The piece being sent.
+    piece: Bytes,
+    /// The body has given its last piece.
+    last: bool,
+    done: bool,
+}
+
+impl<'a> Sending<'a> {
+    fn new(body: &'a mut Body, stream: SendStream<Bytes>, done: bool) -> Sending<'a> {
+        let (piece, last) = match body {
+            Body::Full(b) => (b.clone(), true),
+            _ => (Bytes::new(), matches!(body, Body::Empty)),
+        };
+        Sending {
+            body,
+            stream,
+            piece,
+            last,
+            done,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendFailed>> {
+        loop {
+            if self.done {
+                return Poll::Ready(Ok(()));
+            }
+            if self.piece.is_empty() && !self.last {
+                let Body::Stream(Some(stream)) = self.body else {
+                    self.last = true;
+                    continue;
+                };
+                match stream.as_mut().poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(None) => self.last = true,
+                    Poll::Ready(Some(Ok(piece))) => self.piece = piece,
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(SendFailed::Body(e))),
+                }
+                continue;
+            }
+            if self.piece.is_empty() {
+                // The body ended after its last piece went out.
+                self.stream
+                    .send_data(Bytes::new(), true)
+                    .map_err(SendFailed::H2)?;
+                self.done = true;
+                continue;
+            }
+            self.stream
+                .reserve_capacity(self.piece.len().min(SEND_PIECE));
+            match self.stream.poll_capacity(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => {
+                    // The stream closed for sending (reset): its response tells why.
+                    self.done = true;
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(SendFailed::H2(e))),
+                Poll::Ready(Some(Ok(0))) => continue,
+                Poll::Ready(Some(Ok(room))) => {
+                    let n = room.min(self.piece.len());
+                    let out = self.piece.split_to(n);
+                    let end = self.piece.is_empty() && self.last;
+                    self.stream.send_data(out, end).map_err(SendFailed::H2)?;
+                    if end {
+                        self.done = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A response body arriving on a stream.
+pub(crate) struct StreamBody {
+    recv: RecvStream,
+    /// The request's sending half, held until the response ends (dropping both halves
+    /// early resets the stream).
+    _send: Option<SendStream<Bytes>>,
+    timeouts: Timeouts,
+}
+
+impl StreamBody {
+    /// The next piece of the body, or `None` at its end; the piece's room in the windows
+    /// is given back to the server at once.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, Error> {
+        let read = std::future::poll_fn(|cx| self.recv.poll_data(cx));
+        let (deadline, _) = self.timeouts.next_read(clock::now);
+        let got = match deadline {
+            None => read.await,
+            Some(d) => match tokio::time::timeout_at(d.into(), read).await {
+                Ok(r) => r,
+                Err(_) => return Err(Error::timeout("reading the HTTP/2 response body")),
+            },
+        };
+        match got {
+            None => Ok(None),
+            Some(Ok(piece)) => {
+                let _ = self.recv.flow_control().release_capacity(piece.len());
+                Ok(Some(piece))
+            }
+            Some(Err(e)) => {
+                let kind = if e.is_io() || e.is_go_away() || e.is_reset() {
+                    ErrorKind::IncompleteBody
+                } else {
+                    ErrorKind::Protocol
+                };
+                Err(Error::new(kind, e).context("the HTTP/2 response body ended early"))
+            }
+        }
+    }
+
+    /// Whether the server ended the stream.
+    pub fn is_end(&self) -> bool {
+        self.recv.is_end_stream()
+    }
+}

@@ -1,0 +1,468 @@
+//! HTTP/2 through the pool: negotiation (ALPN over TLS, prior knowledge over plain TCP,
+//! `http1_only`), one shared connection for many requests and no connection storm,
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` then the per-host cap then the line, streams refused
+//! or above a GOAWAY's last stream id sent again whatever the method (and never twice),
+//! the PING before reusing a connection idle for long, the idle timeout, RST_STREAM for a
+//! response dropped early, large bodies both ways (flow control), and the head limits.
+//!
+//! Servers: the `h2` crate's server side, and for GOAWAY a server whose frames are written
+//! by hand (`tests/support/h2.rs`).
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use support::h2::{GoawayServer, H2Script, H2Server, BIG};
+use support::tls::TestCa;
+use tether::{Client, ErrorKind};
+
+const NAMES: &[&str] = &["localhost", "127.0.0.1"];
+
+fn prior_knowledge() -> tether::ClientBuilder {
+    Client::builder().http2_prior_knowledge()
+}
+
+async fn plain(script: H2Script) -> H2Server {
+    H2Server::start(script).await
+}
+
+#[tokio::test]
+async fn prior_knowledge_speaks_http2_and_requests_share_one_connection() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let resp = client
+        .get(server.url("127.0.0.1", "/a?x=1"))
+        .header("x-custom", "yes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.content_length(), Some(2));
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let resp = client
+        .post(server.url("127.0.0.1", "/b"))
+        .body("posted")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "posted");
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(seen[0].path, "/a");
+    assert_eq!(seen[0].headers["x-custom"], "yes");
+    assert!(seen[0].headers.contains_key("user-agent"));
+    assert!(seen[0].headers.contains_key("accept-encoding"));
+    for forbidden in ["connection", "keep-alive", "host", "transfer-encoding"] {
+        assert!(
+            !seen[0].headers.contains_key(forbidden),
+            "{forbidden} must not be sent over HTTP/2"
+        );
+    }
+    assert_eq!(
+        (seen[1].method.as_str(), &seen[1].body[..]),
+        ("POST", &b"posted"[..])
+    );
+    assert_eq!(seen[1].headers["content-length"], "6");
+    assert_eq!(seen[0].conn, seen[1].conn);
+    assert_eq!(server.stats().connections, 1);
+
+    let stats = client.stats();
+    assert_eq!(stats.connections_opened, 1);
+    assert_eq!(stats.http2_connections_opened, 1);
+    assert_eq!(stats.requests_sent, 2);
+    assert_eq!(stats.reuses, 1);
+    let host = &stats.hosts[0];
+    assert_eq!((host.open, host.http2, host.streams), (1, 1, 0));
+}
+
+#[tokio::test]
+async fn plain_http_stays_http11_without_prior_knowledge() {
+    let server = support::TestServer::start(support::Script::default()).await;
+    let client = Client::new();
+    let resp = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    assert_eq!(client.stats().http2_connections_opened, 0);
+}
+
+#[tokio::test]
+async fn a_hundred_requests_at_once_open_one_connection() {
+    let server = plain(H2Script {
+        slow: Duration::from_millis(100),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge().build().unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await?.text().await
+        }));
+    }
+    // While they are in flight, the stats show streams besides connections.
+    support::eventually("50 streams in use", || client.stats().streams >= 50).await;
+    let during = client.stats();
+    assert_eq!(during.open, 1, "{during:?}");
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "ok");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.connections, 1, "one connection, no storm: {stats:?}");
+    assert!(stats.max_streams_open >= 50, "{stats:?}");
+    assert_eq!(client.stats().connections_opened, 1);
+}
+
+#[tokio::test]
+async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
+    let server = plain(H2Script {
+        max_streams: Some(4),
+        slow: Duration::from_millis(50),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .max_connections_per_host(2)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    // One request first, so the server's SETTINGS are known before the burst.
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await?.text().await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "ok");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.connections, 2, "{stats:?}");
+    assert!(stats.max_streams_open <= 4, "{stats:?}");
+    assert_eq!(stats.refused, 0);
+    let client_stats = client.stats();
+    assert_eq!(client_stats.connections_opened, 2);
+    assert_eq!(client_stats.hosts[0].open, 2);
+}
+
+#[tokio::test]
+async fn alpn_chooses_http2_over_tls_and_http1_only_keeps_http11() {
+    let ca = TestCa::new("test CA");
+    let server = H2Server::start(H2Script {
+        tls: Some((
+            ca.server_cert(NAMES),
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        )),
+        ..H2Script::default()
+    })
+    .await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap();
+    let resp = client
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(client.stats().http2_connections_opened, 1);
+
+    let http1 = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .http1_only()
+        .build()
+        .unwrap();
+    let resp = http1
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(http1.stats().http2_connections_opened, 0);
+}
+
+#[tokio::test]
+async fn a_tls_server_that_picks_http11_is_spoken_to_in_http11_and_requests_stop_waiting() {
+    let ca = TestCa::new("test CA");
+    let server = H2Server::start(H2Script {
+        tls: Some((ca.server_cert(NAMES), vec![b"http/1.1".to_vec()])),
+        ..H2Script::default()
+    })
+    .await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap();
+    let url = server.url("localhost", "/");
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let resp = client.get(url).send().await?;
+            assert_eq!(resp.version(), http::Version::HTTP_11);
+            resp.text().await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "ok");
+    }
+    assert_eq!(client.stats().http2_connections_opened, 0);
+}
+
+#[tokio::test]
+async fn refused_streams_are_sent_again_whatever_the_method() {
+    let server = plain(H2Script {
+        refuse: 2,
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge().build().unwrap();
+    let resp = client
+        .post(server.url("127.0.0.1", "/once"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "payload");
+    assert_eq!(server.stats().refused, 2);
+    let posts: Vec<_> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "processed exactly once");
+    assert_eq!(client.stats().retries_refused_stream, 2);
+}
+
+#[tokio::test]
+async fn a_stream_refused_too_often_fails_and_says_nothing_was_processed() {
+    let server = plain(H2Script {
+        refuse: 10,
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge().build().unwrap();
+    let err = client
+        .post(server.url("127.0.0.1", "/never"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(
+        !err.request_written(),
+        "a refused stream was not processed: {err}"
+    );
+    assert_eq!(server.stats().refused, 4, "the first try and three retries");
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn posts_above_a_goaways_last_stream_are_sent_again_and_none_runs_twice() {
+    // The first connection answers 2 of 6 POSTs and sends GOAWAY naming the second.
+    let server = GoawayServer::start(6, 2).await;
+    let client = prior_knowledge().build().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (client, url) = (client.clone(), server.url("/post"));
+        tasks.push(tokio::spawn(async move {
+            let body = format!("post-{i}");
+            let resp = client.post(url).body(body.clone()).send().await?;
+            let text = resp.text().await?;
+            Ok::<_, tether::Error>((body, text))
+        }));
+    }
+    for task in tasks {
+        let (sent, echoed) = task.await.unwrap().expect("no POST fails");
+        assert_eq!(sent, echoed);
+    }
+    let mut counts: HashMap<Bytes, usize> = HashMap::new();
+    for body in server.processed() {
+        *counts.entry(body).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 6, "{counts:?}");
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "none processed twice: {counts:?}"
+    );
+    assert_eq!(server.connections(), 2);
+    let stats = client.stats();
+    assert_eq!(stats.retries_refused_stream, 4, "{stats:?}");
+    assert_eq!(stats.connections_opened, 2);
+}
+
+#[tokio::test]
+async fn a_connection_idle_for_long_is_pinged_before_reuse_and_left_when_silent() {
+    let server = plain(H2Script {
+        freeze_after: Some(1),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .http2_ping_after_idle(Duration::from_millis(100))
+        .http2_ping_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    // The first connection no longer answers anything, PINGs included.
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    let stats = client.stats();
+    assert_eq!(stats.http2_pings_failed, 1, "{stats:?}");
+    assert_eq!(stats.connections_opened, 2);
+    assert_eq!(server.stats().connections, 2);
+}
+
+#[tokio::test]
+async fn a_connection_that_answers_its_ping_is_reused() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .http2_ping_after_idle(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    let stats = client.stats();
+    assert_eq!((stats.http2_pings_failed, stats.connections_opened), (0, 1));
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_closes_at_the_idle_timeout() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .idle_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    assert_eq!(client.stats().open, 1);
+    support::eventually("the idle connection closed", || client.stats().open == 0).await;
+    assert_eq!(client.stats().expired_idle_timeout, 1);
+    // The next request opens a new connection.
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    assert_eq!(server.stats().connections, 2);
+}
+
+#[tokio::test]
+async fn a_response_dropped_early_resets_its_stream_and_keeps_the_connection() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let mut resp = client
+        .get(server.url("127.0.0.1", "/big"))
+        .send()
+        .await
+        .unwrap();
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty() && first.len() < BIG);
+    drop(resp);
+    support::eventually("the stream reset", || server.stats().resets_seen == 1).await;
+    support::eventually("the stream given back", || client.stats().streams == 0).await;
+    let resp = client
+        .get(server.url("127.0.0.1", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(server.stats().connections, 1);
+    assert_eq!(client.stats().bodies_drained, 0, "reset, not drained");
+}
+
+#[tokio::test]
+async fn large_bodies_flow_both_ways() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let body = client
+        .get(server.url("127.0.0.1", "/big"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(body.len(), BIG);
+    let upload: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    let echoed = client
+        .put(server.url("127.0.0.1", "/up"))
+        .body(upload.clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(echoed.len(), upload.len());
+    assert!(echoed[..] == upload[..]);
+}
+
+#[tokio::test]
+async fn a_streamed_upload_goes_out_in_pieces() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let pieces: Vec<Result<Bytes, std::io::Error>> = (0..50)
+        .map(|i| Ok(Bytes::from(vec![b'a' + (i % 26) as u8; 10_000])))
+        .collect();
+    let body = tether::Body::wrap_stream(support::stream::iter(pieces));
+    let echoed = client
+        .post(server.url("127.0.0.1", "/stream"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(echoed.len(), 500_000);
+    assert_eq!(echoed[0], b'a');
+    assert_eq!(echoed[499_999], b'a' + 49 % 26);
+}
+
+#[tokio::test]
+async fn the_head_limits_apply_to_http2_heads() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().max_headers(0).build().unwrap();
+    let err = client
+        .get(server.url("127.0.0.1", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert_eq!(
+        err.proto_error(),
+        Some(&tether::proto::ProtoError::TooManyHeaders),
+        "{err}"
+    );
+}
