@@ -149,6 +149,9 @@ impl AnyClient {
                 }
             }
             Which::Reqwest => {
+                // reqwest is built without a crypto provider of its own (no aws-lc): ring,
+                // for the TLS stack it builds even for plain http.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 let client = reqwest::Client::builder()
                     .pool_max_idle_per_host(caps.per_host)
                     .build()
