@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::h2::{GoawayServer, H2Script, H2Server, BIG};
+use support::h2::{GoawayServer, H2Script, H2Server, BIG, GZIP_TEXT};
 use support::tls::TestCa;
 use tether::{Client, ErrorKind};
 
@@ -465,4 +465,53 @@ async fn the_head_limits_apply_to_http2_heads() {
         Some(&tether::proto::ProtoError::TooManyHeaders),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn decoding_and_redirects_work_over_http2_as_over_http11() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let resp = client
+        .get(server.url("127.0.0.1", "/gzip"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert_eq!(resp.text().await.unwrap(), GZIP_TEXT);
+    let resp = client
+        .get(server.url("127.0.0.1", "/redirect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.url().path(), "/a");
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let stats = client.stats();
+    assert_eq!((stats.redirects, stats.connections_opened), (1, 1));
+    let paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/gzip", "/redirect", "/a"]);
+}
+
+#[tokio::test]
+async fn a_connection_that_got_goaway_takes_no_new_stream_and_is_let_go() {
+    // The first connection answers 1 of 2 POSTs, GOAWAY names it, and it closes.
+    let server = GoawayServer::start(2, 1).await;
+    let client = prior_knowledge().build().unwrap();
+    let (a, b) = tokio::join!(
+        client.post(server.url("/p")).body("a").send(),
+        client.post(server.url("/p")).body("b").send()
+    );
+    assert_eq!(a.unwrap().text().await.unwrap(), "a");
+    assert_eq!(b.unwrap().text().await.unwrap(), "b");
+    // Later requests go to the new connection only.
+    for _ in 0..3 {
+        let resp = client.get(server.url("/g")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "");
+    }
+    assert_eq!(server.connections(), 2);
+    support::eventually("the first connection let go", || {
+        let s = client.stats();
+        s.open == 1 && s.hosts[0].http2 == 1
+    })
+    .await;
 }

@@ -632,6 +632,10 @@ impl<C> PoolState<C> {
             }
         }
         conn.unreserve(now);
+        if conn.closing() {
+            // No new stream on it: let go of it, so that it closes when its streams end.
+            self.remove_shared(key, conn.id());
+        }
     }
 
     /// Hands streams of `conn` to the waiters of `key` while it has room.

@@ -2,8 +2,9 @@
 //!
 //! - [`H2Server`]: the `h2` crate's server side on 127.0.0.1:0, over plain TCP (for
 //!   prior knowledge) or TLS (ALPN `h2`, or `h2` and `http/1.1`). It answers as its
-//!   [`H2Script`] says: `GET /big` with [`BIG`] bytes, `GET /slow` after a delay, any
-//!   other request with its body echoed (`ok` when empty); the first `refuse` streams are
+//!   [`H2Script`] says: `GET /big` with [`BIG`] bytes, `GET /slow` after a delay,
+//!   `/gzip` with [`GZIP_TEXT`] gzipped, `/redirect` with a `302` to `/a`, any other
+//!   request with its body echoed (`ok` when empty); the first `refuse` streams are
 //!   reset with `REFUSED_STREAM` unprocessed; after `freeze_after` streams a connection
 //!   stops being read (so a PING goes unanswered). It records every request it processed
 //!   and counts connections and the most streams open at once.
@@ -32,6 +33,9 @@ use super::tls::CertKey;
 
 /// The size of the body answered to `GET /big`.
 pub const BIG: usize = 4 << 20;
+
+/// The text `/gzip` answers, gzipped.
+pub const GZIP_TEXT: &str = "hello over HTTP/2, gzipped";
 
 const LIFETIME: Duration = Duration::from_secs(60);
 
@@ -280,15 +284,26 @@ async fn handle(
     if path == "/slow" {
         tokio::time::sleep(script.slow).await;
     }
-    let answer: Bytes = if path == "/big" {
+    let mut response = Response::builder().status(StatusCode::OK);
+    let answer: Bytes = if path == "/gzip" {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(GZIP_TEXT.as_bytes()).unwrap();
+        response = response.header("content-encoding", "gzip");
+        Bytes::from(gz.finish().unwrap())
+    } else if path == "/redirect" {
+        response = Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", "/a");
+        Bytes::from_static(b"moved")
+    } else if path == "/big" {
         Bytes::from(vec![b'x'; BIG])
     } else if received.is_empty() {
         Bytes::from_static(b"ok")
     } else {
         received.freeze()
     };
-    let response = Response::builder()
-        .status(StatusCode::OK)
+    let response = response
         .header("content-length", answer.len())
         .body(())
         .unwrap();
