@@ -61,10 +61,8 @@ fn main() {
         ("tether HTTP/1.1, 64", Client::tether(&ca_pem, true, 64)),
         ("reqwest HTTP/2", Client::reqwest(&ca_pem)),
     ];
-    let clients: Vec<(&str, Arc<Client>)> = clients
-        .into_iter()
-        .map(|(n, c)| (n, Arc::new(c)))
-        .collect();
+    let clients: Vec<(&str, Arc<Client>)> =
+        clients.into_iter().map(|(n, c)| (n, Arc::new(c))).collect();
     for (_, client) in &clients {
         rt.block_on(run(client, &url, requests / 10));
     }
@@ -147,8 +145,7 @@ impl Client {
     fn reqwest(ca_pem: &str) -> Client {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
-        let ca = rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes())
-            .expect("CA");
+        let ca = rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("CA");
         roots.add(ca).expect("root");
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
