@@ -515,3 +515,38 @@ async fn a_connection_that_got_goaway_takes_no_new_stream_and_is_let_go() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_zero_idle_timeout_closes_each_http2_connection_after_use() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .idle_timeout(Duration::ZERO)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(&url).send().await.unwrap().text().await.unwrap(),
+            "ok"
+        );
+        support::eventually("the connection closed", || client.stats().open == 0).await;
+    }
+    assert_eq!(server.stats().connections, 3);
+}
+
+#[tokio::test]
+async fn prior_knowledge_to_an_http11_server_is_a_typed_error_not_a_hang() {
+    let server = support::TestServer::start(support::Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), client.get(server.url("/")).send())
+        .await
+        .expect("no hang");
+    let err = got.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Protocol | ErrorKind::ClosedBeforeResponse | ErrorKind::Io
+        ),
+        "{err:?}"
+    );
+}

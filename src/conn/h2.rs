@@ -198,7 +198,8 @@ pub(crate) async fn drive(driver: H2Driver, idle_timeout: Duration, on_idle: imp
                 Some(idle) => idle_timeout - idle,
                 None => idle_timeout,
             };
-            match clock::after(now, next) {
+            // At least 1 ms ahead, so that a zero idle timeout cannot spin.
+            match clock::after(now, next.max(Duration::from_millis(1))) {
                 Some(at) => timer.as_mut().reset(at.into()),
                 None => return Poll::Pending,
             }
