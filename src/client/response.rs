@@ -75,8 +75,9 @@ pub(crate) struct BodyContext {
 struct BodyReader {
     /// The connection, until the body's end or an error.
     conn: Option<Pooled>,
-    /// Or the HTTP/2 stream, until the body's end or an error.
-    h2: Option<H2Body>,
+    /// Or the HTTP/2 stream, until the body's end or an error (boxed: the HTTP/1.1 body
+    /// pays one word for it).
+    h2: Option<Box<H2Body>>,
     reader: ResponseReader,
     keep_alive: KeepAlive,
     request_complete: bool,
@@ -134,7 +135,7 @@ impl Response {
         let done = body.is_end();
         let mut reader = Box::new(BodyReader {
             conn: None,
-            h2: Some(H2Body { body, stream }),
+            h2: Some(Box::new(H2Body { body, stream })),
             reader: ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
             keep_alive: KeepAlive {
                 close: None,
