@@ -550,3 +550,45 @@ async fn prior_knowledge_to_an_http11_server_is_a_typed_error_not_a_hang() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_head_over_the_servers_header_list_limit_is_refused_before_it_is_sent() {
+    let server = plain(H2Script {
+        max_header_list: Some(1024),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge().build().unwrap();
+    let url = server.url("127.0.0.1", "/");
+    // The first request learns the server's SETTINGS.
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    let err = client
+        .get(&url)
+        .header("x-big", "v".repeat(2000))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(
+        err.to_string().contains("SETTINGS_MAX_HEADER_LIST_SIZE"),
+        "{err}"
+    );
+    assert!(!err.request_written());
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "the large head never reached the server"
+    );
+    // The connection is still good.
+    let resp = client
+        .get(&url)
+        .header("x-small", "v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(server.stats().connections, 1);
+}

@@ -37,6 +37,7 @@ use super::Io;
 use crate::clock;
 use crate::error::{Error, ErrorKind};
 use crate::proto::{HeadLimits, ProtoError};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Largest piece of a request body given to h2 at once (it splits it into frames).
 const SEND_PIECE: usize = 64 * 1024;
@@ -69,6 +70,8 @@ pub(crate) struct H2State {
     alive_at: AtomicU64,
     /// Streams that ended.
     served: AtomicU64,
+    /// The server's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX`: none said, or not yet).
+    max_header_list: std::sync::atomic::AtomicU32,
 }
 
 impl H2State {
@@ -81,6 +84,7 @@ impl H2State {
             idle_since: AtomicU64::new(1),
             alive_at: AtomicU64::new(1),
             served: AtomicU64::new(0),
+            max_header_list: std::sync::atomic::AtomicU32::new(u32::MAX),
         }
     }
 
@@ -116,7 +120,7 @@ pub(crate) struct H2Conn {
 
 /// The h2 connection itself, to be driven by [`drive`] on a task of its own.
 pub(crate) struct H2Driver {
-    conn: h2::client::Connection<Io, Bytes>,
+    conn: h2::client::Connection<Sniffed, Bytes>,
     state: Arc<H2State>,
 }
 
@@ -143,7 +147,13 @@ pub(crate) async fn handshake(
         .max_header_list_size(
             u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX),
         );
-    let shake = builder.handshake::<Io, Bytes>(io);
+    let state = Arc::new(H2State::new(clock::now()));
+    let io = Sniffed {
+        io,
+        state: state.clone(),
+        first: Some(Vec::with_capacity(64)),
+    };
+    let shake = builder.handshake::<Sniffed, Bytes>(io);
     let shaken = match deadline {
         None => shake.await,
         Some(d) => match tokio::time::timeout_at(d.into(), shake).await {
@@ -153,7 +163,6 @@ pub(crate) async fn handshake(
     };
     let (send, mut conn) = shaken
         .map_err(|e| Error::new(ErrorKind::Protocol, e).context("the HTTP/2 handshake failed"))?;
-    let state = Arc::new(H2State::new(clock::now()));
     let ping = conn.ping_pong();
     Ok((
         H2Conn {
@@ -348,6 +357,17 @@ impl H2Conn {
         if let Err(e) = ready {
             return Err(self.failed(e, false));
         }
+        let limit = self.state.max_header_list.load(Ordering::Relaxed);
+        let size = header_list_size(&request);
+        if size > u64::from(limit) {
+            return Err(H2Failure::other(Error::msg(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "the request head ({size} bytes as HTTP/2 counts them) is larger than the \
+                     server's SETTINGS_MAX_HEADER_LIST_SIZE ({limit}): not sent"
+                ),
+            )));
+        }
         let end_now = matches!(body, Body::Empty) || matches!(body, Body::Full(b) if b.is_empty());
         let (response, stream) = match send.send_request(request, end_now) {
             Ok(sent) => sent,
@@ -433,6 +453,110 @@ impl H2Conn {
             refused,
             broke,
         }
+    }
+}
+
+/// The size of a request head as `SETTINGS_MAX_HEADER_LIST_SIZE` counts it (RFC 9113
+/// §6.5.2): each field's name and value and 32 more, pseudo-header fields included.
+fn header_list_size(request: &http::Request<()>) -> u64 {
+    let uri = request.uri();
+    let pseudo = [
+        (":method", request.method().as_str().len()),
+        (":scheme", uri.scheme_str().map_or(0, str::len)),
+        (
+            ":authority",
+            uri.authority().map_or(0, |a| a.as_str().len()),
+        ),
+        (
+            ":path",
+            uri.path_and_query().map_or(1, |p| p.as_str().len()),
+        ),
+    ];
+    let pseudo: u64 = pseudo
+        .iter()
+        .map(|(name, len)| (name.len() + len + 32) as u64)
+        .sum();
+    let fields: u64 = request
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().len() + value.len() + 32) as u64)
+        .sum();
+    pseudo + fields
+}
+
+/// The socket of an HTTP/2 connection, reading the server's first SETTINGS frame as it
+/// passes (RFC 9113 §3.4: the server's preface is a SETTINGS frame) for the limit h2 does
+/// not apply to what we send: `SETTINGS_MAX_HEADER_LIST_SIZE`. After that frame it only
+/// passes bytes on.
+pub(crate) struct Sniffed {
+    io: Io,
+    state: Arc<H2State>,
+    /// The bytes of the first frame so far; `None` once it has been read.
+    first: Option<Vec<u8>>,
+}
+
+impl Sniffed {
+    fn sniff(&mut self, bytes: &[u8]) {
+        let Some(first) = self.first.as_mut() else {
+            return;
+        };
+        first.extend_from_slice(bytes);
+        if first.len() < 9 {
+            return;
+        }
+        let len =
+            (usize::from(first[0]) << 16) | (usize::from(first[1]) << 8) | usize::from(first[2]);
+        if first[3] != 0x4 || len > 16_384 {
+            // Not the SETTINGS frame it must be: h2 will say so.
+            self.first = None;
+            return;
+        }
+        if first.len() < 9 + len {
+            return;
+        }
+        for setting in first[9..9 + len].chunks_exact(6) {
+            if u16::from_be_bytes([setting[0], setting[1]]) == 0x6 {
+                let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
+                self.state.max_header_list.store(value, Ordering::Relaxed);
+            }
+        }
+        self.first = None;
+    }
+}
+
+impl AsyncRead for Sniffed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.first.is_some() {
+            if let Poll::Ready(Ok(())) = read {
+                this.sniff(&buf.filled()[before..]);
+            }
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Sniffed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
 

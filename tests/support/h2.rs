@@ -44,6 +44,8 @@ const LIFETIME: Duration = Duration::from_secs(60);
 pub struct H2Script {
     /// `SETTINGS_MAX_CONCURRENT_STREAMS` (h2's default when `None`).
     pub max_streams: Option<u32>,
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE` (none when `None`).
+    pub max_header_list: Option<u32>,
     /// The first this many streams (of all connections) are refused unprocessed.
     pub refuse: usize,
     /// After this many streams, a connection is no longer read (PINGs go unanswered).
@@ -215,6 +217,9 @@ async fn serve<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let mut builder = h2::server::Builder::new();
     if let Some(n) = script.max_streams {
         builder.max_concurrent_streams(n);
+    }
+    if let Some(n) = script.max_header_list {
+        builder.max_header_list_size(n);
     }
     let Ok(mut h2) = builder.handshake::<T, Bytes>(io).await else {
         return;
