@@ -95,6 +95,13 @@ struct BodyReader {
     decoding: Option<Box<Decoding>>,
 }
 
+/// Where a body comes from.
+enum Source {
+    /// An HTTP/1.x connection and the reader of its response.
+    H1(Pooled, ResponseReader),
+    H2(Box<H2Body>),
+}
+
 /// A body arriving on an HTTP/2 stream, and the stream's place on its connection (given
 /// back when this is dropped; the body first, so that h2 has closed or reset the stream
 /// by then).
@@ -115,42 +122,26 @@ impl Response {
     ) -> Response {
         let reused = stream.reused();
         let remote_addr = stream.conn().peer_addr();
-        let mut headers = head.headers;
-        let mut content_length = if bodiless {
+        let content_length = if bodiless {
             Some(0)
         } else {
-            crate::proto::content_length(&headers).ok().flatten()
+            crate::proto::content_length(&head.headers).ok().flatten()
         };
-        let mut decoding = None;
-        let mut decode_error = None;
-        if let Some(coding) = context.coding {
-            headers.remove(http::header::CONTENT_ENCODING);
-            headers.remove(http::header::CONTENT_LENGTH);
-            content_length = None;
-            match Decoding::new(coding) {
-                Ok(d) => decoding = Some(Box::new(d)),
-                Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
-            }
-        }
         let done = body.is_end();
-        let mut reader = Box::new(BodyReader {
-            conn: None,
-            h2: Some(Box::new(H2Body { body, stream })),
-            reader: ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
-            keep_alive: KeepAlive {
-                close: None,
-                timeout: None,
-                max: None,
-            },
-            request_complete,
-            pending: Pending::default(),
-            config: context.config,
-            done: false,
-            error: None,
-            reused,
-            started: false,
-            decoding,
-        });
+        let source = Source::H2(Box::new(H2Body { body, stream }));
+        let keep_alive = KeepAlive {
+            close: None,
+            timeout: None,
+            max: None,
+        };
+        let (mut response, decode_error) = Response::assemble(
+            (head.status, Version::HTTP_2, head.headers),
+            content_length,
+            remote_addr,
+            (source, keep_alive, request_complete, reused),
+            context,
+        );
+        let reader = &mut response.body;
         if let Some(e) = decode_error {
             reader.fail();
             reader.error = Some(reader.attempted(e));
@@ -158,15 +149,7 @@ impl Response {
             // Ended with its head: the stream goes back at once.
             reader.finish_h2();
         }
-        Response {
-            status: head.status,
-            version: Version::HTTP_2,
-            headers,
-            url: context.url,
-            content_length,
-            remote_addr,
-            body: reader,
-        }
+        response
     }
 
     pub(crate) fn new(
@@ -181,12 +164,46 @@ impl Response {
         }
         let reused = pooled.reused();
         let remote_addr = pooled.peer_addr();
-        let mut headers = answer.head.headers;
-        let mut content_length = match answer.framing.body {
+        let content_length = match answer.framing.body {
             BodyFraming::Length(n) => Some(n),
             BodyFraming::Empty => Some(0),
             BodyFraming::Chunked | BodyFraming::CloseDelimited => None,
         };
+        let head = answer.head;
+        let (mut response, decode_error) = Response::assemble(
+            (head.status, head.version, head.headers),
+            content_length,
+            remote_addr,
+            (
+                Source::H1(pooled, reader),
+                keep_alive,
+                answer.request_complete,
+                reused,
+            ),
+            context,
+        );
+        let body = &mut response.body;
+        if let Some(e) = decode_error {
+            body.fail();
+            body.error = Some(body.attempted(e));
+        }
+        // Whatever of the body is already buffered is decoded now, so a response whose
+        // body arrived with its head gives its connection back at once.
+        body.decode_ahead();
+        response
+    }
+
+    /// The response and its body state, with the decoding the context asks for set up
+    /// (and the error of setting it up, for the first read). Inlined into both callers, so
+    /// that the HTTP/1.1 path builds its body state in place, as it did before HTTP/2.
+    #[inline(always)]
+    fn assemble(
+        (status, version, mut headers): (StatusCode, Version, HeaderMap),
+        mut content_length: Option<u64>,
+        remote_addr: Option<SocketAddr>,
+        (source, keep_alive, request_complete, reused): (Source, KeepAlive, bool, bool),
+        context: BodyContext,
+    ) -> (Response, Option<Error>) {
         let mut decoding = None;
         let mut decode_error = None;
         if let Some(coding) = context.coding {
@@ -199,12 +216,20 @@ impl Response {
                 Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
             }
         }
-        let mut body = Box::new(BodyReader {
-            conn: Some(pooled),
-            h2: None,
+        let (conn, h2, reader) = match source {
+            Source::H1(pooled, reader) => (Some(pooled), None, reader),
+            Source::H2(h2) => (
+                None,
+                Some(h2),
+                ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
+            ),
+        };
+        let body = Box::new(BodyReader {
+            conn,
+            h2,
             reader,
             keep_alive,
-            request_complete: answer.request_complete,
+            request_complete,
             pending: Pending::default(),
             config: context.config,
             done: false,
@@ -213,22 +238,16 @@ impl Response {
             started: false,
             decoding,
         });
-        if let Some(e) = decode_error {
-            body.fail();
-            body.error = Some(body.attempted(e));
-        }
-        // Whatever of the body is already buffered is decoded now, so a response whose
-        // body arrived with its head gives its connection back at once.
-        body.decode_ahead();
-        Response {
-            status: answer.head.status,
-            version: answer.head.version,
+        let response = Response {
+            status,
+            version,
             headers,
             url: context.url,
             content_length,
             remote_addr,
             body,
-        }
+        };
+        (response, decode_error)
     }
 
     /// The status code.
