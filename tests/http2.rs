@@ -592,3 +592,29 @@ async fn a_head_over_the_servers_header_list_limit_is_refused_before_it_is_sent(
     assert_eq!(resp.text().await.unwrap(), "ok");
     assert_eq!(server.stats().connections, 1);
 }
+
+#[tokio::test]
+async fn read_timeouts_bound_the_wait_for_an_http2_head_and_body() {
+    let server = plain(H2Script {
+        slow: Duration::from_secs(3),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .read_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = client
+        .get(server.url("127.0.0.1", "/slow"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let resp = client
+        .get(server.url("127.0.0.1", "/stall"))
+        .send()
+        .await
+        .unwrap();
+    let err = resp.bytes().await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+}

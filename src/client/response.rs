@@ -95,13 +95,6 @@ struct BodyReader {
     decoding: Option<Box<Decoding>>,
 }
 
-/// Where a body comes from.
-enum Source {
-    /// An HTTP/1.x connection and the reader of its response.
-    H1(Pooled, ResponseReader),
-    H2(Box<H2Body>),
-}
-
 /// A body arriving on an HTTP/2 stream, and the stream's place on its connection (given
 /// back when this is dropped; the body first, so that h2 has closed or reset the stream
 /// by then).
@@ -122,26 +115,33 @@ impl Response {
     ) -> Response {
         let reused = stream.reused();
         let remote_addr = stream.conn().peer_addr();
-        let content_length = if bodiless {
+        let mut headers = head.headers;
+        let mut content_length = if bodiless {
             Some(0)
         } else {
-            crate::proto::content_length(&head.headers).ok().flatten()
+            crate::proto::content_length(&headers).ok().flatten()
         };
+        let (decoding, decode_error) =
+            decoding_for(context.coding, &mut headers, &mut content_length);
         let done = body.is_end();
-        let source = Source::H2(Box::new(H2Body { body, stream }));
-        let keep_alive = KeepAlive {
-            close: None,
-            timeout: None,
-            max: None,
-        };
-        let (mut response, decode_error) = Response::assemble(
-            (head.status, Version::HTTP_2, head.headers),
-            content_length,
-            remote_addr,
-            (source, keep_alive, request_complete, reused),
-            context,
-        );
-        let reader = &mut response.body;
+        let mut reader = Box::new(BodyReader {
+            conn: None,
+            h2: Some(Box::new(H2Body { body, stream })),
+            reader: ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
+            keep_alive: KeepAlive {
+                close: None,
+                timeout: None,
+                max: None,
+            },
+            request_complete,
+            pending: Pending::default(),
+            config: context.config,
+            done: false,
+            error: None,
+            reused,
+            started: false,
+            decoding,
+        });
         if let Some(e) = decode_error {
             reader.fail();
             reader.error = Some(reader.attempted(e));
@@ -149,7 +149,15 @@ impl Response {
             // Ended with its head: the stream goes back at once.
             reader.finish_h2();
         }
-        response
+        Response {
+            status: head.status,
+            version: Version::HTTP_2,
+            headers,
+            url: context.url,
+            content_length,
+            remote_addr,
+            body: reader,
+        }
     }
 
     pub(crate) fn new(
@@ -164,72 +172,22 @@ impl Response {
         }
         let reused = pooled.reused();
         let remote_addr = pooled.peer_addr();
-        let content_length = match answer.framing.body {
+        let mut headers = answer.head.headers;
+        let mut content_length = match answer.framing.body {
             BodyFraming::Length(n) => Some(n),
             BodyFraming::Empty => Some(0),
             BodyFraming::Chunked | BodyFraming::CloseDelimited => None,
         };
-        let head = answer.head;
-        let (mut response, decode_error) = Response::assemble(
-            (head.status, head.version, head.headers),
-            content_length,
-            remote_addr,
-            (
-                Source::H1(pooled, reader),
-                keep_alive,
-                answer.request_complete,
-                reused,
-            ),
-            context,
-        );
-        let body = &mut response.body;
-        if let Some(e) = decode_error {
-            body.fail();
-            body.error = Some(body.attempted(e));
-        }
-        // Whatever of the body is already buffered is decoded now, so a response whose
-        // body arrived with its head gives its connection back at once.
-        body.decode_ahead();
-        response
-    }
-
-    /// The response and its body state, with the decoding the context asks for set up
-    /// (and the error of setting it up, for the first read). Inlined into both callers, so
-    /// that the HTTP/1.1 path builds its body state in place, as it did before HTTP/2.
-    #[inline(always)]
-    fn assemble(
-        (status, version, mut headers): (StatusCode, Version, HeaderMap),
-        mut content_length: Option<u64>,
-        remote_addr: Option<SocketAddr>,
-        (source, keep_alive, request_complete, reused): (Source, KeepAlive, bool, bool),
-        context: BodyContext,
-    ) -> (Response, Option<Error>) {
-        let mut decoding = None;
-        let mut decode_error = None;
-        if let Some(coding) = context.coding {
-            // The decoded body is another representation: its coding and length are gone.
-            headers.remove(http::header::CONTENT_ENCODING);
-            headers.remove(http::header::CONTENT_LENGTH);
-            content_length = None;
-            match Decoding::new(coding) {
-                Ok(d) => decoding = Some(Box::new(d)),
-                Err(e) => decode_error = Some(Error::new(crate::ErrorKind::Decode, e)),
-            }
-        }
-        let (conn, h2, reader) = match source {
-            Source::H1(pooled, reader) => (Some(pooled), None, reader),
-            Source::H2(h2) => (
-                None,
-                Some(h2),
-                ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
-            ),
-        };
-        let body = Box::new(BodyReader {
-            conn,
-            h2,
+        let (decoding, decode_error) =
+            decoding_for(context.coding, &mut headers, &mut content_length);
+        // Built here rather than in a helper shared with `from_h2`: moving the reader and
+        // the connection through one more layer costs the plain path measurably.
+        let mut body = Box::new(BodyReader {
+            conn: Some(pooled),
+            h2: None,
             reader,
             keep_alive,
-            request_complete,
+            request_complete: answer.request_complete,
             pending: Pending::default(),
             config: context.config,
             done: false,
@@ -238,16 +196,22 @@ impl Response {
             started: false,
             decoding,
         });
-        let response = Response {
-            status,
-            version,
+        if let Some(e) = decode_error {
+            body.fail();
+            body.error = Some(body.attempted(e));
+        }
+        // Whatever of the body is already buffered is decoded now, so a response whose
+        // body arrived with its head gives its connection back at once.
+        body.decode_ahead();
+        Response {
+            status: answer.head.status,
+            version: answer.head.version,
             headers,
             url: context.url,
             content_length,
             remote_addr,
             body,
-        };
-        (response, decode_error)
+        }
     }
 
     /// The status code.
@@ -511,6 +475,26 @@ impl Response {
     }
 }
 
+/// The decoding of `coding` (one tether asked for), if any: the decoded body is another
+/// representation, so its coding and length go from `headers` and `content_length`. The
+/// error of setting it up is for the body's first read.
+fn decoding_for(
+    coding: Option<Coding>,
+    headers: &mut HeaderMap,
+    content_length: &mut Option<u64>,
+) -> (Option<Box<Decoding>>, Option<Error>) {
+    let Some(coding) = coding else {
+        return (None, None);
+    };
+    headers.remove(http::header::CONTENT_ENCODING);
+    headers.remove(http::header::CONTENT_LENGTH);
+    *content_length = None;
+    match Decoding::new(coding) {
+        Ok(d) => (Some(Box::new(d)), None),
+        Err(e) => (None, Some(Error::new(crate::ErrorKind::Decode, e))),
+    }
+}
+
 /// The error of a body past `max_body_bytes`.
 fn too_large(max: u64) -> Error {
     Error::msg(
@@ -716,7 +700,7 @@ impl BodyReader {
             return Ok(None);
         }
         if let Some(h2) = self.h2.as_mut() {
-            return match h2.body.next().await {
+            return match std::future::poll_fn(|cx| h2.body.poll_next(cx)).await {
                 Ok(Some(piece)) => Ok(Some(piece)),
                 Ok(None) => {
                     self.finish_h2();

@@ -424,6 +424,7 @@ impl H2Conn {
                 recv,
                 _send: send_half,
                 timeouts,
+                timer: None,
             },
         ))
     }
@@ -680,36 +681,45 @@ pub(crate) struct StreamBody {
     /// early resets the stream).
     _send: Option<SendStream<Bytes>>,
     timeouts: Timeouts,
+    /// The deadline of the wait under way, if it has one.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl StreamBody {
     /// The next piece of the body, or `None` at its end; the piece's room in the windows
-    /// is given back to the server at once.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, Error> {
-        let read = std::future::poll_fn(|cx| self.recv.poll_data(cx));
-        let (deadline, _) = self.timeouts.next_read(clock::now);
-        let got = match deadline {
-            None => read.await,
-            Some(d) => match tokio::time::timeout_at(d.into(), read).await {
-                Ok(r) => r,
-                Err(_) => return Err(Error::timeout("reading the HTTP/2 response body")),
-            },
-        };
-        match got {
-            None => Ok(None),
-            Some(Ok(piece)) => {
-                let _ = self.recv.flow_control().release_capacity(piece.len());
-                Ok(Some(piece))
-            }
-            Some(Err(e)) => {
-                let kind = if e.is_io() || e.is_go_away() || e.is_reset() {
-                    ErrorKind::IncompleteBody
-                } else {
-                    ErrorKind::Protocol
-                };
-                Err(Error::new(kind, e).context("the HTTP/2 response body ended early"))
+    /// is given back to the server at once. Polled, not an `async fn`, so that the body
+    /// reader's future stays as small as it is for HTTP/1.1: the wait's timer lives here.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Error>> {
+        if let Poll::Ready(got) = self.recv.poll_data(cx) {
+            self.timer = None;
+            return Poll::Ready(match got {
+                None => Ok(None),
+                Some(Ok(piece)) => {
+                    let _ = self.recv.flow_control().release_capacity(piece.len());
+                    Ok(Some(piece))
+                }
+                Some(Err(e)) => {
+                    let kind = if e.is_io() || e.is_go_away() || e.is_reset() {
+                        ErrorKind::IncompleteBody
+                    } else {
+                        ErrorKind::Protocol
+                    };
+                    Err(Error::new(kind, e).context("the HTTP/2 response body ended early"))
+                }
+            });
+        }
+        if self.timer.is_none() {
+            if let (Some(at), _) = self.timeouts.next_read(clock::now) {
+                self.timer = Some(Box::pin(tokio::time::sleep_until(at.into())));
             }
         }
+        if let Some(timer) = self.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                self.timer = None;
+                return Poll::Ready(Err(Error::timeout("reading the HTTP/2 response body")));
+            }
+        }
+        Poll::Pending
     }
 
     /// Whether the server ended the stream.

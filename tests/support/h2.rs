@@ -3,7 +3,8 @@
 //! - [`H2Server`]: the `h2` crate's server side on 127.0.0.1:0, over plain TCP (for
 //!   prior knowledge) or TLS (ALPN `h2`, or `h2` and `http/1.1`). It answers as its
 //!   [`H2Script`] says: `GET /big` with [`BIG`] bytes, `GET /slow` after a delay,
-//!   `/gzip` with [`GZIP_TEXT`] gzipped, `/redirect` with a `302` to `/a`, any other
+//!   `/stall` with part of its body, then silence for the same delay, `/gzip` with
+//!   [`GZIP_TEXT`] gzipped, `/redirect` with a `302` to `/a`, any other
 //!   request with its body echoed (`ok` when empty); the first `refuse` streams are
 //!   reset with `REFUSED_STREAM` unprocessed; after `freeze_after` streams a connection
 //!   stops being read (so a PING goes unanswered). It records every request it processed
@@ -301,6 +302,8 @@ async fn handle(
             .status(StatusCode::FOUND)
             .header("location", "/a");
         Bytes::from_static(b"moved")
+    } else if path == "/stall" {
+        Bytes::from_static(b"partrest")
     } else if path == "/big" {
         Bytes::from(vec![b'x'; BIG])
     } else if received.is_empty() {
@@ -317,6 +320,11 @@ async fn handle(
         return;
     };
     let mut rest = answer;
+    if path == "/stall" {
+        // Part of the body, then silence for `slow`, then the rest.
+        let _ = send.send_data(rest.split_to(4), false);
+        tokio::time::sleep(script.slow).await;
+    }
     while !rest.is_empty() {
         send.reserve_capacity(rest.len().min(64 * 1024));
         match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
