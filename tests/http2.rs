@@ -618,3 +618,35 @@ async fn read_timeouts_bound_the_wait_for_an_http2_head_and_body() {
     let err = resp.bytes().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
 }
+
+#[tokio::test]
+async fn max_requests_and_max_lifetime_retire_http2_connections() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .max_requests_per_connection(2)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    for _ in 0..5 {
+        assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    }
+    let mut per_conn: HashMap<usize, usize> = HashMap::new();
+    for seen in server.seen() {
+        *per_conn.entry(seen.conn).or_default() += 1;
+    }
+    assert_eq!(per_conn.len(), 3, "{per_conn:?}");
+    assert!(per_conn.values().all(|&n| n <= 2), "{per_conn:?}");
+
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .max_lifetime(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/");
+    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(server.stats().connections, 2);
+    assert_eq!(client.stats().expired_lifetime, 1);
+}

@@ -803,7 +803,15 @@ async fn acquire(
         match lease {
             Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
             Lease::Stream(stream) => {
-                if Box::pin(alive(config, &stream, deadline)).await {
+                let conn = stream.conn();
+                let now = now();
+                let spent = config.max_lifetime.is_some_and(|l| conn.age(now) >= l)
+                    || config
+                        .max_requests_per_connection
+                        .is_some_and(|m| conn.started() > u64::from(m));
+                if spent {
+                    stream.retire();
+                } else if Box::pin(alive(config, &stream, deadline)).await {
                     return Ok(Acquired::H2(stream));
                 }
                 // The connection is let go of; the request looks again.

@@ -70,6 +70,8 @@ pub(crate) struct H2State {
     alive_at: AtomicU64,
     /// Streams that ended.
     served: AtomicU64,
+    /// Streams reserved, ever.
+    started: AtomicU64,
     /// The server's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX`: none said, or not yet).
     max_header_list: std::sync::atomic::AtomicU32,
 }
@@ -84,6 +86,7 @@ impl H2State {
             idle_since: AtomicU64::new(1),
             alive_at: AtomicU64::new(1),
             served: AtomicU64::new(0),
+            started: AtomicU64::new(0),
             max_header_list: std::sync::atomic::AtomicU32::new(u32::MAX),
         }
     }
@@ -251,6 +254,16 @@ impl H2Conn {
         self.state.streams.load(Ordering::Relaxed)
     }
 
+    /// Streams reserved on it so far, the ones in use included.
+    pub fn started(&self) -> u64 {
+        self.state.started.load(Ordering::Relaxed)
+    }
+
+    /// How long ago it was set up, at `now`.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.state.base)
+    }
+
     /// Whether it carried a stream before.
     pub fn served(&self) -> bool {
         self.state.served.load(Ordering::Relaxed) > 0
@@ -274,6 +287,7 @@ impl H2Conn {
             return None;
         }
         self.state.streams.store(n + 1, Ordering::Relaxed);
+        self.state.started.fetch_add(1, Ordering::Relaxed);
         let idle = self.state.idle_since.swap(0, Ordering::Relaxed);
         Some(self.state.at(idle))
     }
@@ -281,6 +295,7 @@ impl H2Conn {
     /// Reserves the first stream of a new connection, for its dialer.
     pub fn reserve_first(&self) {
         self.state.streams.fetch_add(1, Ordering::Relaxed);
+        self.state.started.fetch_add(1, Ordering::Relaxed);
         self.state.idle_since.store(0, Ordering::Relaxed);
     }
 

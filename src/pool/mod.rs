@@ -636,6 +636,15 @@ impl Stream {
         self.pool.counters.count(what);
     }
 
+    /// The connection reached `max_lifetime` or `max_requests_per_connection`: it takes
+    /// no new stream (this one included), and the pool lets go of it.
+    pub fn retire(&self) {
+        self.conn.close();
+        self.count(Count::ExpiredLifetime);
+        tracing::debug!(host = %self.key, conn = self.conn.id(), "HTTP/2 connection at its lifetime or request limit: no new stream");
+        self.pool.lock().remove_shared(&self.key, self.conn.id());
+    }
+
     /// The connection did not answer a PING: it takes no new stream, and the pool lets
     /// go of it.
     pub fn ping_failed(&self) {
