@@ -628,7 +628,10 @@ async fn max_requests_and_max_lifetime_retire_http2_connections() {
         .unwrap();
     let url = server.url("127.0.0.1", "/");
     for _ in 0..5 {
-        assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+        assert_eq!(
+            client.get(&url).send().await.unwrap().text().await.unwrap(),
+            "ok"
+        );
     }
     let mut per_conn: HashMap<usize, usize> = HashMap::new();
     for seen in server.seen() {
@@ -643,10 +646,42 @@ async fn max_requests_and_max_lifetime_retire_http2_connections() {
         .build()
         .unwrap();
     let url = server.url("127.0.0.1", "/");
-    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
-    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
     assert_eq!(server.stats().connections, 2);
     assert_eq!(client.stats().expired_lifetime, 1);
+}
+
+#[tokio::test]
+async fn at_the_global_cap_an_idle_http2_connection_of_another_host_makes_room() {
+    let a = plain(H2Script::default()).await;
+    let b = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .max_connections_total(1)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await?.text().await }
+    };
+    assert_eq!(get(a.url("127.0.0.1", "/")).await.unwrap(), "ok");
+    // A's connection is idle (and would stay 90 s): B's request closes it for its slot.
+    assert_eq!(get(b.url("127.0.0.1", "/")).await.unwrap(), "ok");
+    assert_eq!(get(a.url("127.0.0.1", "/")).await.unwrap(), "ok");
+    let stats = client.stats();
+    assert_eq!(stats.http2_connections_opened, 3, "{stats:?}");
+    assert_eq!(stats.evicted, 2, "{stats:?}");
+    assert!(stats.open <= 1, "{stats:?}");
 }

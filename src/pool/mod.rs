@@ -273,6 +273,10 @@ impl Pool {
                 &mut out,
             );
             let dial = http2 && matches!(outcome, Checkout::Connect) && locked.dial_started(key);
+            for _ in 0..locked.take_shared_evictions() {
+                self.inner.counters.count(Count::Evicted);
+                tracing::debug!(host = %key, "closing another host's idle HTTP/2 connection for room at the global cap");
+            }
             self.inner.learn_closes(&mut locked, &out, now);
             (outcome, locked.sweeper.start_on(id, now), dial)
         };

@@ -111,6 +111,8 @@ pub(crate) struct PoolState<C> {
     /// recently used first: the one closed first to make room at the global cap, found
     /// without looking at every host (O(1), whatever the number of hosts).
     idle_order: Lru<PoolKey>,
+    /// HTTP/2 connections let go of at the global cap, not yet counted.
+    shared_evictions: usize,
 }
 
 impl<C> PoolState<C> {
@@ -124,6 +126,7 @@ impl<C> PoolState<C> {
             next_waiter: 0,
             turns: Turns::default(),
             idle_order: Lru::default(),
+            shared_evictions: 0,
         }
     }
 
@@ -216,6 +219,18 @@ impl<C> PoolState<C> {
                 self.reserve(key);
                 return Checkout::Connect;
             }
+        }
+        if no_line
+            && self.total_open >= self.caps.total
+            && self
+                .hosts
+                .get(key)
+                .is_some_and(|h| h.open() < self.caps.per_host)
+        {
+            // At the global cap with no idle HTTP/1.1 connection to close: an HTTP/2
+            // connection of another host that carries no stream is let go of; its slot
+            // comes free when it has closed, and goes to the line.
+            self.evict_idle_shared(key);
         }
         let (tx, rx) = oneshot::channel();
         let id = self.next_waiter;
@@ -653,6 +668,40 @@ impl<C> PoolState<C> {
                 return;
             }
         }
+    }
+
+    /// Lets go of an HTTP/2 connection of a host other than `except` that carries no
+    /// stream: it takes no new stream and closes (h2 closes it once nothing holds it),
+    /// and its task frees its slot. Looks at every host with HTTP/2 connections: only a
+    /// request about to wait at the global cap, with no idle HTTP/1.1 connection left to
+    /// close, asks.
+    fn evict_idle_shared(&mut self, except: &PoolKey) -> bool {
+        for (key, host) in self.hosts.iter_mut() {
+            if key == except {
+                continue;
+            }
+            let Some(shared) = host.shared.as_mut() else {
+                continue;
+            };
+            let Some(at) = shared
+                .conns
+                .iter()
+                .position(|c| c.streams() == 0 && !c.closing())
+            else {
+                continue;
+            };
+            let conn = shared.conns.remove(at);
+            conn.close();
+            self.shared_evictions += 1;
+            tidy_shared(host);
+            return true;
+        }
+        false
+    }
+
+    /// HTTP/2 connections let go of at the global cap since the last call.
+    pub fn take_shared_evictions(&mut self) -> usize {
+        std::mem::take(&mut self.shared_evictions)
     }
 
     /// The oldest waiter of `key`, out of the line.
