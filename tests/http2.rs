@@ -685,3 +685,42 @@ async fn at_the_global_cap_an_idle_http2_connection_of_another_host_makes_room()
     assert_eq!(stats.evicted, 2, "{stats:?}");
     assert!(stats.open <= 1, "{stats:?}");
 }
+
+#[tokio::test]
+async fn expect_continue_holds_the_body_until_the_100_or_a_refusal() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().expect_continue(1024).build().unwrap();
+    let body = vec![b'e'; 100_000];
+    let echoed = client
+        .put(server.url("127.0.0.1", "/expect"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(echoed[..] == body[..]);
+    let seen = server.seen();
+    assert_eq!(seen[0].headers["expect"], "100-continue");
+    assert_eq!(
+        server.stats().data_before_continue,
+        0,
+        "the body waited for the 100"
+    );
+
+    let resp = client
+        .put(server.url("127.0.0.1", "/refuse-expect"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    support::eventually("the refusal counted", || server.stats().refusals == 1).await;
+    let stats = server.stats();
+    assert_eq!(
+        stats.late_body_bytes, 0,
+        "no body after the refusal: {stats:?}"
+    );
+    assert_eq!(stats.data_before_continue, 0);
+}

@@ -324,7 +324,13 @@ async fn exchange_h2(
     };
     let result = stream
         .conn()
-        .exchange(h2_request, &mut request.body, timeouts, &mut progress)
+        .exchange(
+            h2_request,
+            &mut request.body,
+            request.expect_continue,
+            timeouts,
+            &mut progress,
+        )
         .await;
     let failed = match result {
         Ok((head, body)) => return Some(respond_h2(client, request, head, body, stream, progress)),

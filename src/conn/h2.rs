@@ -39,6 +39,10 @@ use crate::error::{Error, ErrorKind};
 use crate::proto::{HeadLimits, ProtoError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// How long a body with `Expect: 100-continue` waits for the `100` before it is sent
+/// anyway (as for HTTP/1.1: a server that does not know the expectation still gets it).
+const CONTINUE_WAIT: Duration = Duration::from_secs(1);
+
 /// Largest piece of a request body given to h2 at once (it splits it into frames).
 const SEND_PIECE: usize = 64 * 1024;
 
@@ -352,11 +356,15 @@ impl H2Conn {
     }
 
     /// One exchange on a new stream: the head, the body as the windows allow (an answer
-    /// before the body is all sent stops it), and the final response head.
+    /// before the body is all sent stops it), and the final response head. With
+    /// `expect_continue` (the head asks `Expect: 100-continue`), the body waits for the
+    /// server's `100`, its final answer (then the body is never sent), or
+    /// [`CONTINUE_WAIT`], whichever comes first.
     pub async fn exchange(
         &self,
         request: http::Request<()>,
         body: &mut Body,
+        expect_continue: bool,
         timeouts: Timeouts,
         progress: &mut Progress,
     ) -> Result<(http::response::Parts, StreamBody), H2Failure> {
@@ -395,19 +403,37 @@ impl H2Conn {
             progress.complete = true;
         }
         let mut response = std::pin::pin!(response);
+        // Waiting for `100 Continue` before the body: until it comes, or this timer.
+        let mut awaiting =
+            (expect_continue && !sending.done).then(|| Box::pin(tokio::time::sleep(CONTINUE_WAIT)));
         let wait = std::future::poll_fn(|cx| {
-            if !sending.done {
+            if let Some(timer) = awaiting.as_mut() {
+                let continued = match response.as_mut().get_mut().poll_informational(cx) {
+                    Poll::Ready(Some(Ok(interim))) => {
+                        interim.status() == http::StatusCode::CONTINUE
+                    }
+                    // No interim answer will come: the final one is there (polled below,
+                    // before any of the body goes), or the stream failed.
+                    Poll::Ready(None) | Poll::Ready(Some(Err(_))) => true,
+                    Poll::Pending => false,
+                };
+                if continued || timer.as_mut().poll(cx).is_ready() {
+                    awaiting = None;
+                }
+            }
+            // The answer first: once it is there, no more of the body goes out.
+            if let Poll::Ready(r) = Pin::new(&mut *response).poll(cx) {
+                return Poll::Ready(Ok(r));
+            }
+            if awaiting.is_none() && !sending.done {
                 if let Poll::Ready(Err(e)) = sending.poll(cx) {
                     return Poll::Ready(Err(e));
                 }
-                if sending.done {
+                if sending.done && !sending.cut {
                     progress.complete = true;
                 }
             }
-            match Pin::new(&mut *response).poll(cx) {
-                Poll::Ready(r) => Poll::Ready(Ok(r)),
-                Poll::Pending => Poll::Pending,
-            }
+            Poll::Pending
         });
         let (deadline, _) = timeouts.next_read(clock::now);
         let got = match deadline {
@@ -620,7 +646,10 @@ struct Sending<'a> {
     piece: Bytes,
     /// The body has given its last piece.
     last: bool,
+    /// Nothing more goes out: all of it went, or the stream was closed (`cut`).
     done: bool,
+    /// The stream closed for sending before all of the body went.
+    cut: bool,
 }
 
 impl<'a> Sending<'a> {
@@ -635,6 +664,7 @@ impl<'a> Sending<'a> {
             piece,
             last,
             done,
+            cut: false,
         }
     }
 
@@ -671,6 +701,7 @@ impl<'a> Sending<'a> {
                 Poll::Ready(None) => {
                     // The stream closed for sending (reset): its response tells why.
                     self.done = true;
+                    self.cut = true;
                     return Poll::Pending;
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(SendFailed::H2(e))),

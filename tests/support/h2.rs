@@ -5,7 +5,9 @@
 //!   [`H2Script`] says: `GET /big` with [`BIG`] bytes, `GET /slow` after a delay,
 //!   `/stall` with part of its body, then silence for the same delay, `/gzip` with
 //!   [`GZIP_TEXT`] gzipped, `/redirect` with a `302` to `/a`, any other
-//!   request with its body echoed (`ok` when empty); the first `refuse` streams are
+//!   request with its body echoed (`ok` when empty); a request with `Expect:
+//!   100-continue` gets its `100` after 200 ms (noting whether the body came before it),
+//!   or, at `/refuse-expect`, a final `413` (counting the body bytes that come anyway); the first `refuse` streams are
 //!   reset with `REFUSED_STREAM` unprocessed; after `freeze_after` streams a connection
 //!   stops being read (so a PING goes unanswered). It records every request it processed
 //!   and counts connections and the most streams open at once.
@@ -75,6 +77,13 @@ pub struct H2Stats {
     pub max_streams_open: usize,
     /// Streams the client reset before their response ended.
     pub resets_seen: usize,
+    /// Requests with `Expect: 100-continue` whose body had begun to arrive 200 ms after
+    /// the head, before any `100` was sent.
+    pub data_before_continue: usize,
+    /// Body bytes that arrived after a final answer refused an expectation.
+    pub late_body_bytes: usize,
+    /// Expectations refused (and the body bytes after them counted).
+    pub refusals: usize,
 }
 
 #[derive(Default)]
@@ -271,6 +280,38 @@ async fn handle(
     }
     let (parts, mut body) = request.into_parts();
     let mut received = BytesMut::new();
+    let expects = parts
+        .headers
+        .get("expect")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let early = std::future::poll_fn(|cx| std::task::Poll::Ready(body.poll_data(cx))).await;
+        if let std::task::Poll::Ready(Some(Ok(piece))) = early {
+            state.lock().unwrap().stats.data_before_continue += 1;
+            let _ = body.flow_control().release_capacity(piece.len());
+            received.extend_from_slice(&piece);
+        }
+        if parts.uri.path() == "/refuse-expect" {
+            let refusal = Response::builder().status(413).body(()).unwrap();
+            let _ = respond.send_response(refusal, true);
+            let mut late = 0;
+            while let Ok(Some(Ok(piece))) =
+                tokio::time::timeout(Duration::from_millis(300), body.data()).await
+            {
+                late += piece.len();
+                let _ = body.flow_control().release_capacity(piece.len());
+            }
+            let mut s = state.lock().unwrap();
+            s.stats.late_body_bytes += late + received.len();
+            s.stats.refusals += 1;
+            drop(s);
+            close_stream(&state, conn);
+            return;
+        }
+        let continue_ = Response::builder().status(100).body(()).unwrap();
+        let _ = respond.send_informational(continue_);
+    }
     while let Some(piece) = body.data().await {
         let Ok(piece) = piece else {
             close_stream(&state, conn);
