@@ -724,3 +724,27 @@ async fn expect_continue_holds_the_body_until_the_100_or_a_refusal() {
     );
     assert_eq!(stats.data_before_continue, 0);
 }
+
+#[test]
+fn an_http2_connection_ends_with_its_runtime_and_the_next_runtime_dials_its_own() {
+    let elsewhere = support::elsewhere::Elsewhere::new();
+    let server = elsewhere.handle().block_on(async {
+        // Started from a thread of its own, so that it lives on `elsewhere`.
+        tokio::spawn(plain(H2Script::default())).await.unwrap()
+    });
+    let client = prior_knowledge().build().unwrap();
+    let url = server.url("127.0.0.1", "/");
+    for round in 1..=3 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let text = rt.block_on(async { client.get(&url).send().await?.text().await });
+        assert_eq!(text.unwrap(), "ok", "round {round}");
+        drop(rt);
+        // The connection's task went with its runtime, and its slot with it.
+        assert_eq!(client.stats().open, 0, "round {round}");
+    }
+    assert_eq!(client.stats().http2_connections_opened, 3);
+    drop(server);
+}
