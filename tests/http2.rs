@@ -245,6 +245,9 @@ async fn refused_streams_are_sent_again_whatever_the_method() {
         .collect();
     assert_eq!(posts.len(), 1, "processed exactly once");
     assert_eq!(client.stats().retries_refused_stream, 2);
+    // Each retry went to another connection than the one that refused it: the first to
+    // a new one, the second back to the first.
+    assert_eq!(server.stats().connections, 2);
 }
 
 #[tokio::test]

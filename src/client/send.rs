@@ -32,7 +32,7 @@ use crate::conn::dns::Looked;
 use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::Error;
-use crate::pool::{Count, Lease, PoolKey, Pooled, Slot, Stream};
+use crate::pool::{Count, Http2, Lease, PoolKey, Pooled, Slot, Stream};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -250,16 +250,20 @@ async fn send_one(
         retried_408: false,
         refused: 0,
     };
+    // The HTTP/2 connection that refused the last attempt's stream: the retry goes to
+    // another one.
+    let mut avoid = None;
     loop {
         let fresh = attempt.retries > 0;
-        let acquired = match acquire(client, &request.key, fresh, deadline, runtime).await {
+        let acquired = match acquire(client, &request.key, fresh, avoid, deadline, runtime).await {
             Ok(acquired) => acquired,
             Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
         };
         let mut pooled = match acquired {
             Acquired::H1(pooled) => pooled,
             Acquired::H2(stream) => {
-                match exchange_h2(client, stream, request, deadline, &mut attempt).await {
+                match exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid).await
+                {
                     Some(result) => return result,
                     None => continue,
                 }
@@ -307,6 +311,7 @@ async fn exchange_h2(
     request: &mut Prepared,
     deadline: Option<Instant>,
     attempt: &mut Attempt,
+    avoid: &mut Option<u64>,
 ) -> Option<Result<Response, Error>> {
     attempt.reused = stream.reused();
     stream.count(Count::RequestSent);
@@ -356,6 +361,7 @@ async fn exchange_h2(
         );
         if cause == RetryCause::Refused {
             attempt.refused += 1;
+            *avoid = Some(stream.conn().id());
         } else {
             attempt.retries += 1;
         }
@@ -789,6 +795,7 @@ async fn acquire(
     client: &Client,
     key: &PoolKey,
     fresh: bool,
+    avoid: Option<u64>,
     deadline: Option<Instant>,
     runtime: &Handle,
 ) -> Result<Acquired, Error> {
@@ -797,6 +804,7 @@ async fn acquire(
         Scheme::Https => config.tls_settings.http2,
         Scheme::Http => config.http2_prior_knowledge && key.proxy().is_none(),
     };
+    let http2 = http2.then_some(Http2 { avoid });
     loop {
         let wait_until = clock::earliest(
             deadline,

@@ -105,6 +105,13 @@ pub(crate) enum Lease {
     Stream(Stream),
 }
 
+/// What a checkout that may use HTTP/2 asks of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Http2 {
+    /// Not on this connection: it refused the request's stream just now.
+    pub avoid: Option<u64>,
+}
+
 /// One step of a checkout.
 enum Step {
     Done(Lease),
@@ -197,15 +204,15 @@ impl Pool {
     /// one, or a wait in line until one of those is handed over or `deadline` passes. Also
     /// starts the background sweep on `runtime` when it does not run there. With `http2`
     /// (a dial to `key` may give HTTP/2), a stream on one of the host's HTTP/2 connections
-    /// comes first, and while a dial that may give one is under way, the request waits
-    /// for it rather than dial too.
+    /// (but the one it says to avoid) comes first, and while a dial that may give one is
+    /// under way, the request waits for it rather than dial too.
     pub async fn checkout(
         &self,
         key: &PoolKey,
         fresh: bool,
         deadline: Option<Instant>,
         runtime: &Handle,
-        http2: bool,
+        http2: Option<Http2>,
     ) -> Result<Lease, Error> {
         let mut waited = false;
         loop {
@@ -242,7 +249,7 @@ impl Pool {
         key: &PoolKey,
         fresh: bool,
         runtime: &Handle,
-        http2: bool,
+        http2: Option<Http2>,
         may_wait_for_dial: bool,
     ) -> Step {
         let mut out = Vec::new();
@@ -250,8 +257,9 @@ impl Pool {
         let id = runtime.id();
         let (outcome, sweep, dial) = {
             let mut locked = self.inner.lock();
-            if http2 {
-                if let Some((conn, idle)) = locked.take_stream(key, |c| c.runtime() == Some(id)) {
+            if let Some(ask) = http2 {
+                let own = |c: &H2Conn| c.runtime() == Some(id) && Some(c.id()) != ask.avoid;
+                if let Some((conn, idle)) = locked.take_stream(key, own) {
                     drop(locked);
                     tracing::debug!(host = %key, conn = conn.id(), streams = conn.streams(), "stream on a shared connection");
                     let mut stream = self.stream(key, conn);
@@ -272,7 +280,8 @@ impl Pool {
                 |c: &mut Box<Connection>| c.checkout_probe(id, now),
                 &mut out,
             );
-            let dial = http2 && matches!(outcome, Checkout::Connect) && locked.dial_started(key);
+            let dial =
+                http2.is_some() && matches!(outcome, Checkout::Connect) && locked.dial_started(key);
             for _ in 0..locked.take_shared_evictions() {
                 self.inner.counters.count(Count::Evicted);
                 tracing::debug!(host = %key, "closing another host's idle HTTP/2 connection for room at the global cap");
