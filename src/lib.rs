@@ -1,4 +1,5 @@
-//! tether: an HTTP/1.x client whose heart is a per-host keep-alive connection pool.
+//! tether: an HTTP/1.1 and HTTP/2 client whose heart is a per-host keep-alive connection
+//! pool.
 //!
 //! - Caps connections per host (default 6; [`ClientBuilder::polite`] gives 2) and in total
 //!   (default 256), with fair FIFO waiting and no speculative dialing.
@@ -9,6 +10,9 @@
 //! - Notices a server's FIN (or an unsolicited `408`) on an idle connection before reuse.
 //! - Retries idempotent requests on a fresh connection after a close race or a `408`, and
 //!   never retries what could run twice.
+//! - Speaks HTTP/2 when a server picks it by ALPN (or by prior knowledge): one connection
+//!   carries many requests, and a stream the server refused or left above its GOAWAY is
+//!   sent again whatever the method, as it never ran.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), tether::Error> {

@@ -49,7 +49,7 @@ pub use request::{IntoUrl, RequestBuilder};
 pub use response::{Response, ResponseBody};
 pub use status_retry::RetryPolicy;
 
-/// An HTTP/1.x client with a per-host keep-alive connection pool.
+/// An HTTP/1.1 and HTTP/2 client with a per-host keep-alive connection pool.
 ///
 /// Cheap to clone: clones share the pool, its caps and its statistics.
 ///
