@@ -331,15 +331,7 @@ impl<C> PoolState<C> {
             }
         }
         if self.waiting > 0 {
-            let Some(host) = self.hosts.get_mut(key) else {
-                debug_assert!(false, "released a connection of an unknown host");
-                return;
-            };
-            while let Some(waiter) = host.pop_waiter() {
-                self.waiting -= 1;
-                if host.waiters_len() == 0 {
-                    self.turns.leave(key);
-                }
+            while let Some(waiter) = self.pop_waiter(key) {
                 match waiter.tx.send(Grant::Conn(conn, terms)) {
                     Ok(()) => return,
                     Err(Grant::Conn(back, _)) => conn = back,
@@ -821,21 +813,15 @@ impl<C> PoolState<C> {
     /// Gives a slot to the oldest waiter of `key` (counted against both caps); if that
     /// waiter is gone, the slot is given back.
     fn grant_slot_to(&mut self, key: &PoolKey) {
-        let Some(host) = self.hosts.get_mut(key) else {
+        let Some(waiter) = self.pop_waiter(key) else {
             return;
         };
-        let Some(waiter) = host.pop_waiter() else {
-            return;
-        };
-        self.waiting -= 1;
-        if host.waiters_len() == 0 {
-            self.turns.leave(key);
-        }
-        host.add_open();
-        self.total_open += 1;
+        self.reserve(key);
         if waiter.tx.send(Grant::Slot).is_err() {
             // The waiter is gone; the caller hands the slot on.
-            host.remove_open();
+            if let Some(host) = self.hosts.get_mut(key) {
+                host.remove_open();
+            }
             self.remove_total();
         }
     }
