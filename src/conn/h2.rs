@@ -63,10 +63,8 @@ pub(crate) struct H2State {
     base: Instant,
     /// Streams given out by the pool and not yet given back.
     streams: AtomicUsize,
-    /// Takes no new stream (GOAWAY, PING unanswered, idle timeout, or gone).
+    /// Takes no new stream (GOAWAY, PING unanswered, idle timeout, limits, or ended).
     closing: AtomicBool,
-    /// The h2 connection ended.
-    ended: AtomicBool,
     /// Nanoseconds after `base`, plus one, since which no stream has been in use (0: some is).
     idle_since: AtomicU64,
     /// Nanoseconds after `base`, plus one, of the last sign of life (a stream that ended
@@ -86,7 +84,6 @@ impl H2State {
             base,
             streams: AtomicUsize::new(0),
             closing: AtomicBool::new(false),
-            ended: AtomicBool::new(false),
             idle_since: AtomicU64::new(1),
             alive_at: AtomicU64::new(1),
             served: AtomicU64::new(0),
@@ -224,7 +221,6 @@ pub(crate) async fn drive(driver: H2Driver, idle_timeout: Duration, on_idle: imp
     })
     .await;
     state.closing.store(true, Ordering::Relaxed);
-    state.ended.store(true, Ordering::Relaxed);
 }
 
 impl H2Conn {
