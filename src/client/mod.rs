@@ -246,9 +246,11 @@ impl std::fmt::Debug for Client {
 /// | `min_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / 60 s |
 /// | proxies (`proxy`, `no_proxy`) | from the environment: `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` |
 /// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
+/// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
+/// | `http2_ping_after_idle` / `http2_ping_timeout` | 10 s / 5 s |
 ///
-/// TLS uses rustls with the ring crypto provider, offers ALPN `http/1.1` and TLS 1.2 and
-/// 1.3, and resumes sessions across the client's connections.
+/// TLS uses rustls with the ring crypto provider, offers ALPN `h2` and `http/1.1` and TLS
+/// 1.2 and 1.3, and resumes sessions across the client's connections.
 ///
 /// ```
 /// use std::time::Duration;
