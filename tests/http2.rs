@@ -156,6 +156,40 @@ async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
 }
 
 #[tokio::test]
+async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
+    // The server's SETTINGS come late: until they do, only the dialer's stream goes out,
+    // and the burst is then sent within the server's limit, none of it refused.
+    let server = plain(H2Script {
+        max_streams: Some(4),
+        slow: Duration::from_millis(20),
+        preface_delay: Duration::from_millis(200),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    let mut tasks = Vec::new();
+    for _ in 0..30 {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await?.text().await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "ok");
+    }
+    let stats = server.stats();
+    assert_eq!(stats.connections, 1, "{stats:?}");
+    assert!(stats.max_streams_open <= 4, "{stats:?}");
+    let client_stats = client.stats();
+    assert_eq!(client_stats.retries_refused_stream, 0, "{client_stats:?}");
+    assert_eq!(client_stats.connections_opened, 1);
+}
+
+#[tokio::test]
 async fn alpn_chooses_http2_over_tls_and_http1_only_keeps_http11() {
     let ca = TestCa::new("test CA");
     let server = H2Server::start(H2Script {
@@ -541,17 +575,54 @@ async fn a_zero_idle_timeout_closes_each_http2_connection_after_use() {
 async fn prior_knowledge_to_an_http11_server_is_a_typed_error_not_a_hang() {
     let server = support::TestServer::start(support::Script::default()).await;
     let client = prior_knowledge().build().unwrap();
-    let got = tokio::time::timeout(Duration::from_secs(10), client.get(server.url("/")).send())
-        .await
-        .expect("no hang");
-    let err = got.unwrap_err();
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::Protocol | ErrorKind::ClosedBeforeResponse | ErrorKind::Io
-        ),
-        "{err:?}"
-    );
+    // Several at once: the ones waiting for the first dial learn that it failed.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (client, url) = (client.clone(), server.url("/"));
+        tasks.push(tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(10), client.get(url).send()).await
+        }));
+    }
+    for task in tasks {
+        let got = task.await.unwrap().expect("no hang");
+        let err = got.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Protocol | ErrorKind::ClosedBeforeResponse | ErrorKind::Io
+            ),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_sends_its_settings_fails_each_request_by_its_timeout() {
+    // The requests waiting for the dial wait no longer than the dialer's: when its read
+    // timeout lets go of the connection, it closes and they dial in turn.
+    let server = plain(H2Script {
+        preface_delay: Duration::from_secs(3600),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .read_timeout(Duration::from_millis(200))
+        .max_connections_per_host(2)
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (client, url) = (client.clone(), server.url("127.0.0.1", "/"));
+        tasks.push(tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(10), client.get(url).send()).await
+        }));
+    }
+    for task in tasks {
+        let got = task.await.unwrap().expect("no hang");
+        let err = got.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    }
+    assert_eq!(client.stats().streams, 0);
 }
 
 #[tokio::test]

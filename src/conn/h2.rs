@@ -76,6 +76,10 @@ pub(crate) struct H2State {
     started: AtomicU64,
     /// The server's `SETTINGS_MAX_HEADER_LIST_SIZE` (`u32::MAX`: none said, or not yet).
     max_header_list: std::sync::atomic::AtomicU32,
+    /// The server's first SETTINGS frame has been read.
+    preface_read: AtomicBool,
+    /// That frame set `SETTINGS_MAX_CONCURRENT_STREAMS`.
+    preface_limits_streams: AtomicBool,
 }
 
 impl H2State {
@@ -89,7 +93,17 @@ impl H2State {
             served: AtomicU64::new(0),
             started: AtomicU64::new(0),
             max_header_list: std::sync::atomic::AtomicU32::new(u32::MAX),
+            preface_read: AtomicBool::new(false),
+            preface_limits_streams: AtomicBool::new(false),
         }
+    }
+
+    /// Whether h2 now applies the server's first SETTINGS, given the stream limit it
+    /// applies (`usize::MAX`, h2's value until then, when the server said none).
+    fn preface_applied(&self, max_send_streams: usize) -> bool {
+        self.preface_read.load(Ordering::Acquire)
+            && (max_send_streams != usize::MAX
+                || !self.preface_limits_streams.load(Ordering::Relaxed))
     }
 
     fn stamp(&self, at: Instant) -> u64 {
@@ -182,11 +196,20 @@ pub(crate) async fn handshake(
     ))
 }
 
-/// Drives the connection until it ends. While no stream is in use for `idle_timeout`,
-/// `on_idle` is called once (the pool lets go of it, so that it closes).
-pub(crate) async fn drive(driver: H2Driver, idle_timeout: Duration, on_idle: impl FnOnce()) {
+/// Drives the connection until it ends. Once h2 applies the server's first SETTINGS (its
+/// stream limit above all), `on_ready` is called once: until then the connection must
+/// carry no stream but its dialer's, since h2 would take the limit to be none and a
+/// burst of requests would be refused past it. While no stream is in use for
+/// `idle_timeout`, `on_idle` is called once (the pool lets go of it, so that it closes).
+pub(crate) async fn drive(
+    driver: H2Driver,
+    idle_timeout: Duration,
+    on_ready: impl FnOnce(),
+    on_idle: impl FnOnce(),
+) {
     let H2Driver { conn, state } = driver;
     let mut conn = std::pin::pin!(conn);
+    let mut on_ready = Some(on_ready);
     let mut on_idle = Some(on_idle);
     let mut timer = Box::pin(tokio::time::sleep(
         idle_timeout.min(Duration::from_secs(3600)),
@@ -197,6 +220,13 @@ pub(crate) async fn drive(driver: H2Driver, idle_timeout: Duration, on_idle: imp
                 tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
             }
             return Poll::Ready(());
+        }
+        // h2 reads every frame it can before it returns `Pending`, and applies SETTINGS
+        // as it acknowledges them.
+        if on_ready.is_some() && state.preface_applied(conn.max_concurrent_send_streams()) {
+            if let Some(f) = on_ready.take() {
+                f();
+            }
         }
         while on_idle.is_some() && timer.as_mut().poll(cx).is_ready() {
             let now = clock::now();
@@ -524,7 +554,8 @@ fn header_list_size(request: &http::Request<()>) -> u64 {
 
 /// The socket of an HTTP/2 connection, reading the server's first SETTINGS frame as it
 /// passes (RFC 9113 §3.4: the server's preface is a SETTINGS frame) for the limit h2 does
-/// not apply to what we send: `SETTINGS_MAX_HEADER_LIST_SIZE`. After that frame it only
+/// not apply to what we send, `SETTINGS_MAX_HEADER_LIST_SIZE`, and to know when the
+/// server's stream limit is known ([`drive`]'s `on_ready`). After that frame it only
 /// passes bytes on.
 pub(crate) struct Sniffed {
     io: Io,
@@ -553,11 +584,18 @@ impl Sniffed {
             return;
         }
         for setting in first[9..9 + len].chunks_exact(6) {
-            if u16::from_be_bytes([setting[0], setting[1]]) == 0x6 {
-                let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
-                self.state.max_header_list.store(value, Ordering::Relaxed);
+            let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
+            match u16::from_be_bytes([setting[0], setting[1]]) {
+                // (A limit h2 would hold as `usize::MAX` is none.)
+                0x3 if usize::try_from(value).ok() != Some(usize::MAX) => self
+                    .state
+                    .preface_limits_streams
+                    .store(true, Ordering::Relaxed),
+                0x6 => self.state.max_header_list.store(value, Ordering::Relaxed),
+                _ => {}
             }
         }
+        self.state.preface_read.store(true, Ordering::Release);
         self.first = None;
     }
 }

@@ -510,10 +510,12 @@ impl Slot {
         }
     }
 
-    /// Puts a newly set up HTTP/2 connection in the slot: it joins the host's shared
-    /// connections (serving the requests that waited for it), its task is spawned on the
-    /// current runtime, and the dialer gets the first stream. The task holds the slot
-    /// until the connection ends; `idle_timeout` without a stream in use lets it go.
+    /// Puts a newly set up HTTP/2 connection in the slot: its task is spawned on the
+    /// current runtime, and the dialer gets the first stream. Once the server's first
+    /// SETTINGS are applied (its stream limit known), it joins the host's shared
+    /// connections, serving the requests that waited for it; a connection that ends
+    /// before that ends the dial as failed. The task holds the slot until the connection
+    /// ends; `idle_timeout` without a stream in use lets it go.
     pub fn fill_h2(
         mut self,
         conn: H2Conn,
@@ -528,9 +530,12 @@ impl Slot {
         tracing::debug!(host = %key, conn = conn.id(), reused = false, "opened HTTP/2 connection");
         let conn = Arc::new(conn);
         conn.reserve_first();
-        self.dial = false;
-        pool.lock()
-            .dial_ended(&key, Dialed::Http2(conn.clone()), now());
+        let ready = SharedReady {
+            pool: Arc::downgrade(&pool),
+            key: key.clone(),
+            conn: Arc::downgrade(&conn),
+            dial: std::mem::take(&mut self.dial),
+        };
         // The slot is freed when the task ends, through a weak reference: the task must
         // not keep the pool alive, nor the pool the connection (dropped with the pool, its
         // handles go and h2 closes it).
@@ -543,7 +548,8 @@ impl Slot {
         let weak = Arc::downgrade(&pool);
         let (idle_key, id) = (key.clone(), conn.id());
         runtime.spawn(async move {
-            crate::conn::h2::drive(driver, idle_timeout, move || {
+            let on_ready = move || drop(ready);
+            crate::conn::h2::drive(driver, idle_timeout, on_ready, move || {
                 if let Some(pool) = weak.upgrade() {
                     pool.counters.count(Count::ExpiredIdleTimeout);
                     tracing::debug!(host = %idle_key, conn = id, "HTTP/2 connection idle too long: closing");
@@ -583,6 +589,34 @@ impl Drop for Slot {
             locked.release_slot(&self.key, now(), &mut out);
         }
         self.pool.finish(out);
+    }
+}
+
+/// A new HTTP/2 connection, to join its host's shared connections once the server's
+/// stream limit is known. Dropped, it does: when the connection's task says so, or when
+/// the task ends first (then, the connection having closed, the dial failed). It holds
+/// the connection weakly: the connection must close when nothing else holds it.
+struct SharedReady {
+    pool: Weak<PoolInner>,
+    key: PoolKey,
+    conn: Weak<H2Conn>,
+    /// Its dial was noted (`PoolState::dial_started`).
+    dial: bool,
+}
+
+impl Drop for SharedReady {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let conn = self.conn.upgrade().filter(|c| !c.closing());
+        let mut locked = pool.lock();
+        match (conn, self.dial) {
+            (Some(conn), true) => locked.dial_ended(&self.key, Dialed::Http2(conn), now()),
+            (None, true) => locked.dial_ended(&self.key, Dialed::Failed, now()),
+            (Some(conn), false) => locked.add_shared(&self.key, conn, now()),
+            (None, false) => {}
+        }
     }
 }
 

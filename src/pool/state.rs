@@ -604,10 +604,7 @@ impl<C> PoolState<C> {
         let woken = std::mem::take(&mut shared.waiting);
         match dialed {
             Dialed::Http1 => host.speaks_http1 = true,
-            Dialed::Http2(conn) => {
-                shared.conns.push(conn.clone());
-                self.serve_with_streams(key, &conn, now);
-            }
+            Dialed::Http2(conn) => self.add_shared(key, conn, now),
             Dialed::Failed => {}
         }
         for tx in woken {
@@ -616,6 +613,17 @@ impl<C> PoolState<C> {
         if let Some(host) = self.hosts.get_mut(key) {
             tidy_shared(host);
         }
+    }
+
+    /// An HTTP/2 connection joins the host's and serves the host's waiters in line as far
+    /// as it has room.
+    pub fn add_shared(&mut self, key: &PoolKey, conn: Arc<H2Conn>, now: Instant) {
+        let Some(host) = self.hosts.get_mut(key) else {
+            debug_assert!(false, "an HTTP/2 connection for an unknown host");
+            return;
+        };
+        host.shared.get_or_insert_default().conns.push(conn.clone());
+        self.serve_with_streams(key, &conn, now);
     }
 
     /// The HTTP/2 connection `id` of `key` ended (or was let go of).

@@ -55,6 +55,8 @@ pub struct H2Script {
     pub freeze_after: Option<usize>,
     /// How long `/slow` waits before answering.
     pub slow: Duration,
+    /// How long a connection waits before the server's preface (its SETTINGS) is sent.
+    pub preface_delay: Duration,
     /// ALPN for TLS: `h2` only, or `h2` and `http/1.1` (`None`: plain TCP).
     pub tls: Option<(CertKey, Vec<Vec<u8>>)>,
 }
@@ -230,6 +232,9 @@ async fn serve<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     }
     if let Some(n) = script.max_header_list {
         builder.max_header_list_size(n);
+    }
+    if !script.preface_delay.is_zero() {
+        tokio::time::sleep(script.preface_delay).await;
     }
     let Ok(mut h2) = builder.handshake::<T, Bytes>(io).await else {
         return;
