@@ -246,8 +246,12 @@ async fn a_fin_is_timed_when_it_arrives() {
     }
     let stats = client.stats();
     let learned = stats.hosts.iter().find_map(|h| h.learned_idle_timeout);
+    // Timed at the next request, it would read 1.5 s. The margins allow for a loaded
+    // machine: the server's timer or the client's wake may run late, and the client's
+    // idle time starts a little after the server's.
     assert!(
-        learned.is_some_and(|l| l >= idle_close && l < idle_close + Duration::from_millis(100)),
+        learned.is_some_and(|l| l >= idle_close - Duration::from_millis(50)
+            && l < idle_close + Duration::from_millis(500)),
         "learned {learned:?} for a server closing after {idle_close:?}"
     );
     assert_eq!(stats.connections_opened, 2, "{stats:?}");

@@ -570,8 +570,13 @@ async fn a_close_on_an_idle_tls_connection_is_timed_when_it_arrives() {
     get_hello(&client, &url).await;
     let c = client.stats();
     let learned = c.hosts.iter().find_map(|h| h.learned_idle_timeout);
+    // Timed at the next request, it would read 1.5 s. The margins allow for a loaded
+    // machine: the server's timer or the client's wake may run late, and the client's
+    // idle time starts a little after the server's.
     assert!(
-        learned.is_some_and(|l| l >= idle && l < idle + Duration::from_millis(100)),
+        learned.is_some_and(
+            |l| l >= idle - Duration::from_millis(50) && l < idle + Duration::from_millis(500)
+        ),
         "learned {learned:?} for a server closing after {idle:?}"
     );
     assert_eq!(c.connections_opened, 2, "{c:?}");
