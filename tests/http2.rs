@@ -28,6 +28,27 @@ async fn plain(script: H2Script) -> H2Server {
     H2Server::start(script).await
 }
 
+/// `n` GETs of `url` at once, each reading its body as text.
+fn spawn_gets(
+    client: &Client,
+    url: &str,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<String, tether::Error>>> {
+    (0..n)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_owned());
+            tokio::spawn(async move { client.get(url).send().await?.text().await })
+        })
+        .collect()
+}
+
+/// Every one of `tasks` answered `ok`.
+async fn all_ok(tasks: Vec<tokio::task::JoinHandle<Result<String, tether::Error>>>) {
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "ok");
+    }
+}
+
 #[tokio::test]
 async fn prior_knowledge_speaks_http2_and_requests_share_one_connection() {
     let server = plain(H2Script::default()).await;
@@ -98,20 +119,12 @@ async fn a_hundred_requests_at_once_open_one_connection() {
     .await;
     let client = prior_knowledge().build().unwrap();
     let url = server.url("127.0.0.1", "/slow");
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await?.text().await
-        }));
-    }
+    let tasks = spawn_gets(&client, &url, 100);
     // While they are in flight, the stats show streams besides connections.
     support::eventually("50 streams in use", || client.stats().streams >= 50).await;
     let during = client.stats();
     assert_eq!(during.open, 1, "{during:?}");
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), "ok");
-    }
+    all_ok(tasks).await;
     let stats = server.stats();
     assert_eq!(stats.connections, 1, "one connection, no storm: {stats:?}");
     assert!(stats.max_streams_open >= 50, "{stats:?}");
@@ -136,16 +149,8 @@ async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
         client.get(&url).send().await.unwrap().text().await.unwrap(),
         "ok"
     );
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await?.text().await
-        }));
-    }
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), "ok");
-    }
+    let tasks = spawn_gets(&client, &url, 20);
+    all_ok(tasks).await;
     let stats = server.stats();
     assert_eq!(stats.connections, 2, "{stats:?}");
     assert!(stats.max_streams_open <= 4, "{stats:?}");
@@ -171,16 +176,8 @@ async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
         .build()
         .unwrap();
     let url = server.url("127.0.0.1", "/slow");
-    let mut tasks = Vec::new();
-    for _ in 0..30 {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await?.text().await
-        }));
-    }
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), "ok");
-    }
+    let tasks = spawn_gets(&client, &url, 30);
+    all_ok(tasks).await;
     let stats = server.stats();
     assert_eq!(stats.connections, 1, "{stats:?}");
     assert!(stats.max_streams_open <= 4, "{stats:?}");
@@ -250,9 +247,7 @@ async fn a_tls_server_that_picks_http11_is_spoken_to_in_http11_and_requests_stop
             resp.text().await
         }));
     }
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), "ok");
-    }
+    all_ok(tasks).await;
     assert_eq!(client.stats().http2_connections_opened, 0);
 }
 
