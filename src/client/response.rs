@@ -833,8 +833,10 @@ fn end_exchange(
         closed_by_peer,
         leftover: false,
     };
-    let reuse = pooled.conn().finish_exchange(ended, now(), &config.reuse);
-    pooled.release(reuse);
+    // One reading of the clock serves the decision, the idle stack and the idle watch.
+    let now = now();
+    let reuse = pooled.conn().finish_exchange(ended, now, &config.reuse);
+    pooled.release(reuse, now);
 }
 
 impl Drop for BodyReader {

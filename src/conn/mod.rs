@@ -311,8 +311,9 @@ impl Connection {
         self.responses
     }
 
-    /// Starts noting when bytes or a FIN arrive on the idle connection (`idle_event`).
-    pub fn watch_idle(&mut self) {
+    /// Starts noting when bytes or a FIN arrive on the idle connection (`idle_event`),
+    /// which went idle at `now`.
+    pub fn watch_idle(&mut self, now: Instant) {
         let created = self.created;
         let watch = self
             .watch
@@ -322,7 +323,7 @@ impl Connection {
             Io::Tls(s) => s.get_ref().0,
         };
         watch::arm(watch, tcp);
-        self.watched_since = Some(clock::now());
+        self.watched_since = Some(now);
     }
 
     /// When bytes or a FIN arrived since `watch_idle`, if they did.
@@ -336,7 +337,7 @@ impl Connection {
     pub fn probe(&mut self) -> Liveness {
         let alive = self.probe_socket();
         if alive == Liveness::Alive && self.idle_event().is_some() {
-            self.watch_idle();
+            self.watch_idle(clock::now());
         }
         alive
     }

@@ -776,7 +776,8 @@ impl Pooled {
 
     /// Carries out the reuse decision made when its response ended: back to the next
     /// waiter or the idle stack on `Reuse::Idle`, closed (counted and traced) otherwise.
-    pub fn release(self, reuse: Reuse) {
+    /// `now` is when the exchange ended (the time the decision was made at).
+    pub fn release(self, reuse: Reuse, now: Instant) {
         let Pooled {
             mut conn,
             mut slot,
@@ -821,10 +822,9 @@ impl Pooled {
         slot.armed = false;
         let learn = pool.config.learn;
         if learn {
-            conn.watch_idle();
+            conn.watch_idle(now);
         }
         let mut out = Vec::new();
-        let now = now();
         {
             let mut locked = pool.lock();
             if learn {
