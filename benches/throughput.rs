@@ -65,6 +65,17 @@ fn workloads(quick: bool) -> Vec<Workload> {
             streaming: false,
         },
         Workload {
+            name: "GET 10 fields + 1 KiB, 6 concurrent, cap 6",
+            path: "/h/1024",
+            post: None,
+            expect: 1024,
+            concurrency: 6,
+            cap: 6,
+            requests: scale(40_000),
+            gzip: false,
+            streaming: false,
+        },
+        Workload {
             name: "GET 1 MiB, 6 concurrent, cap 6",
             path: "/b/1048576",
             post: None,

@@ -269,9 +269,14 @@ async fn connection(
             let mut rx = open_tx.subscribe();
             let _ = rx.wait_for(|&open| open >= gate).await;
         }
+        let typical = if path.starts_with("/h/") {
+            TYPICAL_FIELDS
+        } else {
+            ""
+        };
         write!(
             out,
-            "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n{close_hdr}\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n{typical}{close_hdr}\r\n"
         )?;
         if size <= 16 * 1024 {
             out.extend_from_slice(&ZEROS[..size]);
@@ -294,6 +299,20 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result
 }
 
 /// `(gate, body size)` from a path `/b/<size>` or `/gate/<n>/<size>`.
+/// What `/h/<size>` adds to its head: ten fields of the kind a web server or an API sends.
+const TYPICAL_FIELDS: &str = "Date: Thu, 03 Dec 2026 12:00:00 GMT\r\n\
+    Server: nginx/1.22.1\r\n\
+    Content-Type: application/json; charset=utf-8\r\n\
+    Cache-Control: private, max-age=0, no-cache\r\n\
+    ETag: \"5f3c2a1b-400\"\r\n\
+    Last-Modified: Wed, 02 Dec 2026 10:00:00 GMT\r\n\
+    Vary: Accept-Encoding\r\n\
+    X-Request-Id: 2c5ea4c0-4067-11e9-8bad-9b1deb4d3b7d\r\n\
+    Strict-Transport-Security: max-age=31536000\r\n\
+    Set-Cookie: session=abc123; Path=/; HttpOnly\r\n";
+
+/// `/gate/<n>/<size>`: wait until `n` connections are open, then `size` bytes; any other
+/// `/<word>/<size>`: `size` bytes.
 fn route(path: &str) -> (usize, usize) {
     let mut parts = path.trim_start_matches('/').split('/');
     let num = |s: Option<&str>| s.and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
