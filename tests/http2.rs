@@ -817,3 +817,51 @@ fn an_http2_connection_ends_with_its_runtime_and_the_next_runtime_dials_its_own(
     assert_eq!(client.stats().http2_connections_opened, 3);
     drop(server);
 }
+
+#[tokio::test]
+async fn a_server_that_allows_no_stream_fails_requests_unsent_instead_of_holding_them() {
+    // RFC 9113 §5.1.2: a limit of 0 prevents new streams, and a server that wants no
+    // requests should close. Requests must not wait on such connections forever (there is
+    // no timeout here): each ends with a typed error that says nothing was processed.
+    let server = plain(H2Script {
+        max_streams: Some(0),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let tasks = spawn_gets(&client, &server.url("127.0.0.1", "/"), 3);
+    for task in tasks {
+        let err = tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("a request waited on a connection that allows no stream")
+            .unwrap()
+            .unwrap_err();
+        assert!(!err.request_written(), "nothing was processed: {err}");
+    }
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn a_limit_lowered_to_zero_sends_waiting_requests_to_a_new_connection() {
+    // One stream at a time on the first connection, then none as it answers the first
+    // request: the ending stream must not be handed to a waiting request (h2 would hold
+    // that request unsent for good); the connection is let go of, and the waiters dial.
+    let server = GoawayServer::lowering_to_zero().await;
+    let client = prior_knowledge()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let tasks = spawn_gets(&client, &server.url("/"), 3);
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("a request was held on a connection that allows no stream")
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(server.processed().len(), 3);
+    assert_eq!(server.connections(), 2);
+}

@@ -314,6 +314,7 @@ impl H2Conn {
         let max = self.send.current_max_send_streams();
         let n = self.state.streams.load(Ordering::Relaxed);
         if n >= max {
+            self.close_if_allowed_none(n, max);
             return None;
         }
         self.state.streams.store(n + 1, Ordering::Relaxed);
@@ -337,6 +338,25 @@ impl H2Conn {
             self.state
                 .idle_since
                 .store(self.state.stamp(now), Ordering::Relaxed);
+        }
+        self.close_if_allowed_none(n, self.send.current_max_send_streams());
+    }
+
+    /// Whether a request may take the place of one of its streams that ends: it takes new
+    /// streams, and the server's limit, which it may have lowered since, still leaves
+    /// room once that stream is gone.
+    pub fn may_pass_on(&self) -> bool {
+        !self.closing() && self.streams() <= self.send.current_max_send_streams()
+    }
+
+    /// With `n` streams in use, a server limit `max` of 0 and none in use leaves nothing
+    /// to end and make room: no stream could start on it again unless the server sent new
+    /// SETTINGS, and RFC 9113 §5.1.2 asks a server that wants no requests to close
+    /// instead. Such a connection takes no new stream, so that requests go elsewhere (and
+    /// a server that refuses everything fails them, unprocessed, within the retries).
+    fn close_if_allowed_none(&self, n: usize, max: usize) {
+        if n == 0 && max == 0 {
+            self.close();
         }
     }
 

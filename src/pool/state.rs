@@ -637,9 +637,9 @@ impl<C> PoolState<C> {
     }
 
     /// A stream of `conn` ended: the oldest waiter of `key` gets it, if the connection
-    /// still takes streams; else it is given back.
+    /// still takes streams within the server's limit; else it is given back.
     pub fn release_stream(&mut self, key: &PoolKey, conn: &Arc<H2Conn>, now: Instant) {
-        if !conn.closing() {
+        if conn.may_pass_on() {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
                     return;

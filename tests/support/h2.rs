@@ -15,7 +15,8 @@
 //!   first connection it waits for `want` complete requests, answers the first `answer`
 //!   of them, sends GOAWAY with the last of those as its last stream id, and closes; every
 //!   later connection answers everything. So the streams above that id were certainly not
-//!   processed, and the client must send them again.
+//!   processed, and the client must send them again. Or (`lowering_to_zero`) its first
+//!   connection allows one stream, then none, as it answers the first request.
 //!
 //! Every server stops by itself: when dropped (its tasks are aborted) and in any case
 //! after 60 s of real time.
@@ -419,6 +420,17 @@ impl Drop for GoawayServer {
 
 impl GoawayServer {
     pub async fn start(want: usize, answer: usize) -> GoawayServer {
+        GoawayServer::with_first(Mode::Goaway { want, answer }).await
+    }
+
+    /// A server whose first connection allows one stream at a time, and lowers that to
+    /// none (`SETTINGS_MAX_CONCURRENT_STREAMS` 0) just before it answers its first request,
+    /// 200 ms after it came; it answers nothing more. Every later connection answers everything.
+    pub async fn lowering_to_zero() -> GoawayServer {
+        GoawayServer::with_first(Mode::LowerToZero).await
+    }
+
+    async fn with_first(first: Mode) -> GoawayServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let processed = Arc::new(Mutex::new(Vec::new()));
@@ -437,11 +449,8 @@ impl GoawayServer {
                 };
                 let p = p.clone();
                 tasks.spawn(async move {
-                    let _ = if n == 1 {
-                        raw_connection(tcp, want, Some(answer), p).await
-                    } else {
-                        raw_connection(tcp, usize::MAX, None, p).await
-                    };
+                    let mode = if n == 1 { first } else { Mode::AnswerAll };
+                    let _ = raw_connection(tcp, mode, p).await;
                 });
             }
         })
@@ -484,13 +493,30 @@ fn answer_frames(id: u32, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One hand-framed HTTP/2 connection. With `goaway_after = Some(k)`: collects `want`
-/// complete requests, answers the first `k` (in stream order), then GOAWAY naming the
-/// `k`-th and closes. Without: answers every request as it completes.
+/// What one hand-framed connection does.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Answers every request as it completes.
+    AnswerAll,
+    /// Collects `want` complete requests, answers the first `answer` (in stream order),
+    /// then sends GOAWAY naming the last of those and closes.
+    Goaway { want: usize, answer: usize },
+    /// Allows one stream at a time; lowers that to none just before it answers the first
+    /// request, 200 ms after it came, and answers nothing more.
+    LowerToZero,
+}
+
+/// `SETTINGS` with `SETTINGS_MAX_CONCURRENT_STREAMS` (0x3) of `n`.
+fn max_streams_settings(n: u32) -> Vec<u8> {
+    let mut payload = 0x3u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(&n.to_be_bytes());
+    frame(0x4, 0, 0, &payload)
+}
+
+/// One hand-framed HTTP/2 connection, doing what `mode` says.
 async fn raw_connection(
     mut tcp: TcpStream,
-    want: usize,
-    goaway_after: Option<usize>,
+    mode: Mode,
     processed: Arc<Mutex<Vec<Bytes>>>,
 ) -> std::io::Result<()> {
     tcp.set_nodelay(true)?;
@@ -499,8 +525,12 @@ async fn raw_connection(
     if preface != PREFACE {
         return Ok(());
     }
-    // Our SETTINGS: none changed.
-    tcp.write_all(&frame(0x4, 0, 0, &[])).await?;
+    // Our SETTINGS: none changed, but the stream limit of `LowerToZero`.
+    match mode {
+        Mode::LowerToZero => tcp.write_all(&max_streams_settings(1)).await?,
+        _ => tcp.write_all(&frame(0x4, 0, 0, &[])).await?,
+    }
+    let mut lowered = false;
     let mut buf = BytesMut::new();
     let mut bodies: HashMap<u32, BytesMut> = HashMap::new();
     let mut complete: Vec<(u32, Bytes)> = Vec::new();
@@ -542,17 +572,27 @@ async fn raw_connection(
                 _ => {}
             }
         }
-        match goaway_after {
-            None => {
+        match mode {
+            Mode::AnswerAll => {
                 for (id, body) in complete.drain(..) {
                     processed.lock().unwrap().push(body.clone());
                     tcp.write_all(&answer_frames(id, &body)).await?;
                 }
             }
-            Some(k) if complete.len() >= want => {
+            Mode::LowerToZero => {
+                if let Some((id, body)) = complete.drain(..).next().filter(|_| !lowered) {
+                    lowered = true;
+                    // Time for the client's other requests to queue up for this stream.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tcp.write_all(&max_streams_settings(0)).await?;
+                    processed.lock().unwrap().push(body.clone());
+                    tcp.write_all(&answer_frames(id, &body)).await?;
+                }
+            }
+            Mode::Goaway { want, answer } if complete.len() >= want => {
                 complete.sort_by_key(|(id, _)| *id);
                 let mut last = 0;
-                for (id, body) in complete.iter().take(k) {
+                for (id, body) in complete.iter().take(answer) {
                     processed.lock().unwrap().push(body.clone());
                     tcp.write_all(&answer_frames(*id, body)).await?;
                     last = *id;
@@ -564,7 +604,7 @@ async fn raw_connection(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 return tcp.shutdown().await;
             }
-            Some(_) => {}
+            Mode::Goaway { .. } => {}
         }
         let mut chunk = [0u8; 16384];
         let n = tcp.read(&mut chunk).await?;
