@@ -865,3 +865,21 @@ async fn a_limit_lowered_to_zero_sends_waiting_requests_to_a_new_connection() {
     assert_eq!(server.processed().len(), 3);
     assert_eq!(server.connections(), 2);
 }
+
+#[tokio::test]
+async fn a_goaway_on_an_idle_connection_is_seen_before_the_next_request() {
+    // GOAWAY reaches a connection that carries no stream; the server keeps it open. The
+    // pool must let go of it as it arrives, not find out by failing the next request.
+    let server = GoawayServer::goaway_when_idle().await;
+    let client = prior_knowledge().build().unwrap();
+    let resp = client.get(server.url("/a")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "");
+    support::eventually("the connection that got GOAWAY let go", || {
+        client.stats().hosts.iter().all(|h| h.http2 == 0)
+    })
+    .await;
+    let resp = client.get(server.url("/b")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "");
+    assert_eq!(client.stats().retries_refused_stream, 0);
+    assert_eq!(server.connections(), 2);
+}

@@ -430,6 +430,13 @@ impl GoawayServer {
         GoawayServer::with_first(Mode::LowerToZero).await
     }
 
+    /// A server whose first connection answers its first request, then sends GOAWAY
+    /// naming it and stays open, answering nothing more. Every later connection answers
+    /// everything.
+    pub async fn goaway_when_idle() -> GoawayServer {
+        GoawayServer::with_first(Mode::GoawayWhenIdle).await
+    }
+
     async fn with_first(first: Mode) -> GoawayServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -501,6 +508,8 @@ enum Mode {
     /// Collects `want` complete requests, answers the first `answer` (in stream order),
     /// then sends GOAWAY naming the last of those and closes.
     Goaway { want: usize, answer: usize },
+    /// Answers the first request, then sends GOAWAY naming it and stays open.
+    GoawayWhenIdle,
     /// Allows one stream at a time; lowers that to none just before it answers the first
     /// request, 200 ms after it came, and answers nothing more.
     LowerToZero,
@@ -530,6 +539,7 @@ async fn raw_connection(
         Mode::LowerToZero => tcp.write_all(&max_streams_settings(1)).await?,
         _ => tcp.write_all(&frame(0x4, 0, 0, &[])).await?,
     }
+    // The one answer of `LowerToZero` and `GoawayWhenIdle` has been given.
     let mut lowered = false;
     let mut buf = BytesMut::new();
     let mut bodies: HashMap<u32, BytesMut> = HashMap::new();
@@ -587,6 +597,16 @@ async fn raw_connection(
                     tcp.write_all(&max_streams_settings(0)).await?;
                     processed.lock().unwrap().push(body.clone());
                     tcp.write_all(&answer_frames(id, &body)).await?;
+                }
+            }
+            Mode::GoawayWhenIdle => {
+                if let Some((id, body)) = complete.drain(..).next().filter(|_| !lowered) {
+                    lowered = true;
+                    processed.lock().unwrap().push(body.clone());
+                    tcp.write_all(&answer_frames(id, &body)).await?;
+                    let mut goaway = id.to_be_bytes().to_vec();
+                    goaway.extend_from_slice(&0u32.to_be_bytes());
+                    tcp.write_all(&frame(0x7, 0, 0, &goaway)).await?;
                 }
             }
             Mode::Goaway { want, answer } if complete.len() >= want => {
