@@ -221,3 +221,32 @@ async fn a_redirect_to_a_coded_body_is_decoded() {
         vec!["gzip, deflate, br, zstd"]
     );
 }
+
+#[tokio::test]
+async fn codings_turned_off_one_by_one_are_neither_asked_for_nor_decoded() {
+    let server = TestServer::start(coded_server()).await;
+    let client = Client::builder().no_gzip().brotli(false).build().unwrap();
+    // gzip is off: the gzipped body comes as sent.
+    let resp = client.get(server.url("/gzip")).send().await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    assert_eq!(resp.bytes().await.unwrap(), gzip(&text()));
+    // zstd is still on: decoded.
+    let resp = client.get(server.url("/zstd")).send().await.unwrap();
+    assert_eq!(resp.headers().get("content-encoding"), None);
+    assert!(resp.bytes().await.unwrap() == text());
+    for req in server.requests() {
+        assert_eq!(req.header("accept-encoding"), Some("deflate, zstd"));
+    }
+    // Off for all, then one back on.
+    let only_gzip = Client::builder()
+        .no_decompression()
+        .gzip(true)
+        .build()
+        .unwrap();
+    let resp = only_gzip.get(server.url("/gzip")).send().await.unwrap();
+    assert!(resp.bytes().await.unwrap() == text());
+    let resp = only_gzip.get(server.url("/br")).send().await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "br");
+    assert_eq!(resp.bytes().await.unwrap(), brotli(&text()));
+    assert_eq!(server.requests()[2].header("accept-encoding"), Some("gzip"));
+}

@@ -176,8 +176,8 @@ pub(crate) struct Config {
     pub default_headers: HeaderMap,
     /// `User-Agent`, unless the request or `default_headers` set one (`None`: none sent).
     pub user_agent: Option<HeaderValue>,
-    /// Whether responses in a coding tether asks for are decoded.
-    pub decompress: bool,
+    /// The codings asked for and decoded (all compiled in, unless turned off).
+    pub codings: super::decode::Codings,
     /// `Accept-Encoding` sent when the request sets none (from the enabled codings, at
     /// `build`; `None` when decompression is off).
     pub accept_encoding: Option<HeaderValue>,
@@ -322,7 +322,7 @@ impl Default for Config {
             learn_idle_timeouts: true,
             #[cfg(feature = "cookies")]
             cookies: None,
-            decompress: true,
+            codings: super::decode::Codings::compiled(),
             accept_encoding: None,
             default_lines: Vec::new(),
             max_body_bytes: None,

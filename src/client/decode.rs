@@ -28,18 +28,60 @@ pub(crate) enum Coding {
     Zstd,
 }
 
-/// `Accept-Encoding` for the enabled codings, or `None` when none is enabled.
-pub(crate) fn accept_encoding() -> Option<HeaderValue> {
-    let names: &[&str] = &[
-        #[cfg(feature = "gzip")]
-        "gzip",
-        #[cfg(feature = "deflate")]
-        "deflate",
-        #[cfg(feature = "brotli")]
-        "br",
-        #[cfg(feature = "zstd")]
-        "zstd",
-    ];
+/// The codings a client decodes: of those compiled in, the ones its builder left on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Codings(u8);
+
+impl Codings {
+    pub const GZIP: Codings = Codings(1);
+    pub const DEFLATE: Codings = Codings(2);
+    pub const BROTLI: Codings = Codings(4);
+    pub const ZSTD: Codings = Codings(8);
+    /// None: nothing asked for, nothing decoded.
+    pub const NONE: Codings = Codings(0);
+
+    /// Every coding compiled in (the default).
+    pub fn compiled() -> Codings {
+        let mut all = Codings::NONE;
+        for (on, coding) in [
+            (cfg!(feature = "gzip"), Codings::GZIP),
+            (cfg!(feature = "deflate"), Codings::DEFLATE),
+            (cfg!(feature = "brotli"), Codings::BROTLI),
+            (cfg!(feature = "zstd"), Codings::ZSTD),
+        ] {
+            if on {
+                all.0 |= coding.0;
+            }
+        }
+        all
+    }
+
+    /// These with `coding` turned on (if compiled in) or off.
+    pub fn with(self, coding: Codings, on: bool) -> Codings {
+        if on {
+            Codings(self.0 | (coding.0 & Codings::compiled().0))
+        } else {
+            Codings(self.0 & !coding.0)
+        }
+    }
+
+    fn has(self, coding: Codings) -> bool {
+        self.0 & coding.0 != 0
+    }
+}
+
+/// `Accept-Encoding` for `codings`, or `None` when there are none.
+pub(crate) fn accept_encoding(codings: Codings) -> Option<HeaderValue> {
+    let names: Vec<&str> = [
+        (Codings::GZIP, "gzip"),
+        (Codings::DEFLATE, "deflate"),
+        (Codings::BROTLI, "br"),
+        (Codings::ZSTD, "zstd"),
+    ]
+    .into_iter()
+    .filter(|(coding, _)| codings.has(*coding))
+    .map(|(_, name)| name)
+    .collect();
     if names.is_empty() {
         return None;
     }
@@ -47,8 +89,12 @@ pub(crate) fn accept_encoding() -> Option<HeaderValue> {
 }
 
 /// The coding to decode a response with: its `Content-Encoding` names exactly one coding,
-/// and one that is enabled. `identity`, stacked codings and unknown ones pass through.
-pub(crate) fn coding_of<'a>(headers: impl Into<crate::proto::FieldView<'a>>) -> Option<Coding> {
+/// and one of `codings`. `identity`, stacked codings and unknown or unasked ones pass
+/// through.
+pub(crate) fn coding_of<'a>(
+    headers: impl Into<crate::proto::FieldView<'a>>,
+    codings: Codings,
+) -> Option<Coding> {
     let mut values = headers.into().all(&CONTENT_ENCODING);
     let value = values.next()?;
     if values.next().is_some() {
@@ -58,17 +104,18 @@ pub(crate) fn coding_of<'a>(headers: impl Into<crate::proto::FieldView<'a>>) -> 
     if name.contains(',') {
         return None;
     }
-    match name.to_ascii_lowercase().as_str() {
+    let (coding, bit) = match name.to_ascii_lowercase().as_str() {
         #[cfg(feature = "gzip")]
-        "gzip" | "x-gzip" => Some(Coding::Gzip),
+        "gzip" | "x-gzip" => (Coding::Gzip, Codings::GZIP),
         #[cfg(feature = "deflate")]
-        "deflate" => Some(Coding::Deflate),
+        "deflate" => (Coding::Deflate, Codings::DEFLATE),
         #[cfg(feature = "brotli")]
-        "br" => Some(Coding::Brotli),
+        "br" => (Coding::Brotli, Codings::BROTLI),
         #[cfg(feature = "zstd")]
-        "zstd" => Some(Coding::Zstd),
-        _ => None,
-    }
+        "zstd" => (Coding::Zstd, Codings::ZSTD),
+        _ => return None,
+    };
+    codings.has(bit).then_some(coding)
 }
 
 /// Why decoding failed.

@@ -165,11 +165,26 @@ fn only_single_known_codings_are_decoded() {
         }
         h
     };
-    assert_eq!(coding_of(&headers(&["gzip"])), Some(Coding::Gzip));
-    assert_eq!(coding_of(&headers(&["x-gzip"])), Some(Coding::Gzip));
-    assert_eq!(coding_of(&headers(&[" BR "])), Some(Coding::Brotli));
-    assert_eq!(coding_of(&headers(&["zstd"])), Some(Coding::Zstd));
-    assert_eq!(coding_of(&headers(&["deflate"])), Some(Coding::Deflate));
+    assert_eq!(
+        coding_of(&headers(&["gzip"]), Codings::compiled()),
+        Some(Coding::Gzip)
+    );
+    assert_eq!(
+        coding_of(&headers(&["x-gzip"]), Codings::compiled()),
+        Some(Coding::Gzip)
+    );
+    assert_eq!(
+        coding_of(&headers(&[" BR "]), Codings::compiled()),
+        Some(Coding::Brotli)
+    );
+    assert_eq!(
+        coding_of(&headers(&["zstd"]), Codings::compiled()),
+        Some(Coding::Zstd)
+    );
+    assert_eq!(
+        coding_of(&headers(&["deflate"]), Codings::compiled()),
+        Some(Coding::Deflate)
+    );
     for pass in [
         &["identity"][..],
         &["compress"],
@@ -177,12 +192,37 @@ fn only_single_known_codings_are_decoded() {
         &["gzip", "br"],
         &[],
     ] {
-        assert_eq!(coding_of(&headers(pass)), None, "{pass:?}");
+        assert_eq!(
+            coding_of(&headers(pass), Codings::compiled()),
+            None,
+            "{pass:?}"
+        );
     }
     assert_eq!(
-        accept_encoding().unwrap(),
+        accept_encoding(Codings::compiled()).unwrap(),
         HeaderValue::from_static("gzip, deflate, br, zstd")
     );
+}
+
+#[test]
+fn only_the_codings_left_on_are_asked_for_and_decoded() {
+    let gzip = || {
+        let mut h = HeaderMap::new();
+        h.append(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        h
+    };
+    let some = Codings::compiled()
+        .with(Codings::GZIP, false)
+        .with(Codings::ZSTD, false);
+    assert_eq!(
+        accept_encoding(some).unwrap(),
+        HeaderValue::from_static("deflate, br")
+    );
+    assert_eq!(coding_of(&gzip(), some), None);
+    let back = some.with(Codings::GZIP, true);
+    assert_eq!(coding_of(&gzip(), back), Some(Coding::Gzip));
+    assert_eq!(accept_encoding(Codings::NONE), None);
+    assert_eq!(coding_of(&gzip(), Codings::NONE), None);
 }
 
 #[test]

@@ -239,7 +239,7 @@ impl std::fmt::Debug for Client {
 /// | `timeout` (per request) / `pool_timeout` / `read_timeout` | none / none / none |
 /// | `redirect` | followed, at most 10 (`redirect::Policy::limited(10)`) |
 /// | `user_agent` / `default_headers` | `tether/<version>` / none |
-/// | decompression (`no_decompression`) | gzip, deflate, br, zstd: those enabled as features |
+/// | decompression (`no_decompression`; one coding: `no_gzip`, `gzip(false)`, ...) | gzip, deflate, br, zstd: those enabled as features |
 /// | `max_body_bytes` | none |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
 /// | client certificate (`identity`) | none |
@@ -759,7 +759,68 @@ impl ClientBuilder {
     /// let client = tether::Client::builder().no_decompression().build().unwrap();
     /// ```
     pub fn no_decompression(mut self) -> Self {
-        self.config.decompress = false;
+        self.config.codings = decode::Codings::NONE;
+        self
+    }
+
+    /// Asks for and decodes gzip (on by default): `Accept-Encoding` names the codings
+    /// left on, and a response in one of them is decoded.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().gzip(false).build().unwrap();
+    /// ```
+    #[cfg(feature = "gzip")]
+    pub fn gzip(mut self, enable: bool) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::GZIP, enable);
+        self
+    }
+
+    /// Asks for and decodes deflate (on by default); see [`ClientBuilder::gzip`].
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, enable: bool) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::DEFLATE, enable);
+        self
+    }
+
+    /// Asks for and decodes brotli, `br` (on by default); see [`ClientBuilder::gzip`].
+    #[cfg(feature = "brotli")]
+    pub fn brotli(mut self, enable: bool) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::BROTLI, enable);
+        self
+    }
+
+    /// Asks for and decodes zstd (on by default); see [`ClientBuilder::gzip`].
+    #[cfg(feature = "zstd")]
+    pub fn zstd(mut self, enable: bool) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::ZSTD, enable);
+        self
+    }
+
+    /// Neither asks for nor decodes gzip; with the `gzip` feature left out, does nothing.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().no_gzip().no_zstd().build().unwrap();
+    /// ```
+    pub fn no_gzip(mut self) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::GZIP, false);
+        self
+    }
+
+    /// Neither asks for nor decodes deflate; see [`ClientBuilder::no_gzip`].
+    pub fn no_deflate(mut self) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::DEFLATE, false);
+        self
+    }
+
+    /// Neither asks for nor decodes brotli; see [`ClientBuilder::no_gzip`].
+    pub fn no_brotli(mut self) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::BROTLI, false);
+        self
+    }
+
+    /// Neither asks for nor decodes zstd; see [`ClientBuilder::no_gzip`].
+    pub fn no_zstd(mut self) -> Self {
+        self.config.codings = self.config.codings.with(decode::Codings::ZSTD, false);
         self
     }
 
@@ -938,11 +999,7 @@ impl ClientBuilder {
     }
 
     fn assemble(mut config: Config) -> Client {
-        config.accept_encoding = if config.decompress {
-            decode::accept_encoding()
-        } else {
-            None
-        };
+        config.accept_encoding = decode::accept_encoding(config.codings);
         config.default_lines = send::default_lines(&config);
         config.reuse = ReuseLimits {
             idle_timeout: config.idle_timeout,

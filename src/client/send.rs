@@ -467,7 +467,7 @@ fn respond_h2(
     let coding = match bodiless {
         _ if !request.decode => None,
         true => None,
-        false => decode::coding_of(&head.headers),
+        false => decode::coding_of(&head.headers, client.config.codings),
     };
     let context = BodyContext {
         url,
@@ -515,7 +515,7 @@ fn respond(
     let coding = match answer.framing.body {
         _ if !request.decode => None,
         proto::BodyFraming::Empty => None,
-        _ => decode::coding_of(answer.head.fields()),
+        _ => decode::coding_of(answer.head.fields(), client.config.codings),
     };
     let context = BodyContext {
         url,
