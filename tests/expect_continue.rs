@@ -112,11 +112,8 @@ async fn the_body_waits_for_100_continue_then_goes() {
 
 #[tokio::test]
 async fn a_final_answer_first_is_returned_and_the_body_never_sent() {
-    for (status, reason) in [
-        (417, "Expectation Failed"),
-        (401, "Unauthorized"),
-        (413, "Content Too Large"),
-    ] {
+    // (A `417` is asked again without the expectation: the next test.)
+    for (status, reason) in [(401, "Unauthorized"), (413, "Content Too Large")] {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let server = RawServer::start(move |mut stream, _| {
             let tx = tx.clone();
@@ -149,6 +146,65 @@ async fn a_final_answer_first_is_returned_and_the_body_never_sent() {
         let stats = client.stats();
         assert_eq!((stats.open, stats.idle), (0, 0), "{stats:?}");
     }
+}
+
+#[tokio::test]
+async fn a_417_is_answered_by_sending_again_without_the_expectation() {
+    // RFC 9110 §10.1.1: the request was not processed, and is repeated without
+    // `Expect: 100-continue`, its body at once. A POST, so this is no ordinary retry.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = RawServer::start(move |mut stream, _| {
+        let tx = tx.clone();
+        async move {
+            let (head, extra) = head_text(&read_head(&mut stream).await);
+            if head.to_ascii_lowercase().contains("expect: 100-continue") {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                let body = extra + read_to_close(&mut stream).await;
+                let _ = tx.send(Seen {
+                    head,
+                    before_word: extra,
+                    body,
+                });
+                return;
+            }
+            let body = extra + read_exactly(&mut stream, BODY - extra).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+            let _ = tx.send(Seen {
+                head,
+                before_word: extra,
+                body,
+            });
+        }
+    })
+    .await;
+    let client = client(1024);
+    let resp = client
+        .post(server.url("/upload"))
+        .body(vec![b'p'; BODY])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let first = rx.recv().await.unwrap();
+    assert!(first
+        .head
+        .to_ascii_lowercase()
+        .contains("expect: 100-continue"));
+    assert_eq!(first.body, 0, "the body went with the expectation");
+    let second = rx.recv().await.unwrap();
+    assert!(
+        !second.head.to_ascii_lowercase().contains("expect:"),
+        "{}",
+        second.head
+    );
+    assert!(second.head.starts_with("POST /upload HTTP/1.1\r\n"));
+    assert_eq!(second.body, BODY);
+    assert_eq!(client.stats().retries_without_expectation, 1);
 }
 
 #[tokio::test]

@@ -115,7 +115,17 @@ async fn send_hop(
     runtime: &Handle,
 ) -> Result<Response, Error> {
     client.budget_request();
-    let resp = send_one(client, request, deadline, runtime).await?;
+    let mut resp = send_one(client, request, deadline, runtime).await?;
+    if resp.status() == StatusCode::EXPECTATION_FAILED
+        && request.expect_continue
+        && request.body.is_replayable()
+    {
+        // Boxed: only a request whose expectation failed pays for asking again.
+        resp = Box::pin(without_expectation(
+            client, request, resp, deadline, runtime,
+        ))
+        .await?;
+    }
     let status = resp.status();
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         pause_host(client, &request.key, &resp);
@@ -126,6 +136,28 @@ async fn send_hop(
     }
     // Boxed: only a request that met a retryable status pays for waiting and retrying.
     Box::pin(retry_statuses(client, request, resp, deadline, runtime)).await
+}
+
+/// A `417` to a request that asked `Expect: 100-continue` says only that something on the
+/// way does not take expectations; the request was not processed, and RFC 9110 §10.1.1
+/// asks the client to repeat it without one. So it goes once more, whatever its method,
+/// with its body at once.
+async fn without_expectation(
+    client: &Client,
+    request: &mut Prepared,
+    resp: Response,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
+    // The URL the answer took goes back to the request.
+    request.url = Some(resp.target().clone());
+    resp.discard(client.config.drain_limit).await;
+    tracing::debug!(host = %request.key, "417 to Expect: 100-continue: sending again without the expectation");
+    request.headers.retain(|(n, _)| *n != EXPECT);
+    proto::remove_field(&mut request.head, EXPECT.as_str());
+    request.expect_continue = false;
+    client.pool.count(Count::RetryWithoutExpectation);
+    send_one(client, request, deadline, runtime).await
 }
 
 /// Asks again while the policy says so, the request is safe to repeat, the deadline

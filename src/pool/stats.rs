@@ -39,15 +39,24 @@ pub(crate) enum Count {
     Http2Opened,
     Http2PingFailed,
     RetryRefused,
+    RetryWithoutExpectation,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::RetryRefused as usize + 1;
+const COUNTS: usize = Count::RetryWithoutExpectation as usize + 1;
 
 /// The pool's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     values: [AtomicU64; COUNTS],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            values: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
 }
 
 impl Counters {
@@ -101,6 +110,7 @@ impl Counters {
             http2_connections_opened: self.get(Count::Http2Opened),
             http2_pings_failed: self.get(Count::Http2PingFailed),
             retries_refused_stream: self.get(Count::RetryRefused),
+            retries_without_expectation: self.get(Count::RetryWithoutExpectation),
             hosts: gauges,
         }
     }
@@ -204,6 +214,10 @@ pub struct Stats {
     /// stream refused (`REFUSED_STREAM`) or above a GOAWAY's last stream id. Made
     /// whatever the method.
     pub retries_refused_stream: u64,
+    /// Requests sent again without `Expect: 100-continue` after a `417 Expectation
+    /// Failed` to it (RFC 9110 §10.1.1). Made whatever the method: the `417` says the
+    /// request was not processed.
+    pub retries_without_expectation: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
     /// while it keeps an idle timeout learned from its server (5 minutes after the last
     /// thing its connections showed).

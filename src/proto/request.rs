@@ -207,6 +207,30 @@ pub fn validate_header_value(value: &[u8]) -> Result<(), ProtoError> {
     Ok(())
 }
 
+/// Removes every field called `name` (lowercase) from an encoded request head; the
+/// request line and the other fields stay as they were. Returns how many went.
+pub fn remove_field(head: &mut Vec<u8>, name: &str) -> usize {
+    let mut out = Vec::with_capacity(head.len());
+    let mut removed = 0;
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    // The request line is never a field.
+    if let Some(first) = lines.next() {
+        out.extend_from_slice(first);
+    }
+    for line in lines {
+        let named = line.get(..name.len() + 1).is_some_and(|start| {
+            start[..name.len()].eq_ignore_ascii_case(name.as_bytes()) && start[name.len()] == b':'
+        });
+        if named {
+            removed += 1;
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    *head = out;
+    removed
+}
+
 /// Whether a method is idempotent (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, TRACE, PUT, DELETE.
 pub fn is_idempotent(method: &Method) -> bool {
     matches!(
@@ -567,6 +591,24 @@ mod tests {
                 Err(ProtoError::InvalidHeaderValue)
             );
         }
+    }
+
+    #[test]
+    fn a_removed_field_leaves_the_rest_of_the_head_as_it_was() {
+        let mut head =
+            b"POST /expect HTTP/1.1\r\nhost: a\r\nexpect: 100-continue\r\nx-expect: 1\r\nExpect: again\r\ncontent-length: 3\r\n\r\n"
+                .to_vec();
+        assert_eq!(remove_field(&mut head, "expect"), 2);
+        assert_eq!(
+            head,
+            b"POST /expect HTTP/1.1\r\nhost: a\r\nx-expect: 1\r\ncontent-length: 3\r\n\r\n"
+        );
+        assert_eq!(remove_field(&mut head, "expect"), 0);
+        assert_eq!(remove_field(&mut head, "host"), 1);
+        assert_eq!(
+            head,
+            b"POST /expect HTTP/1.1\r\nx-expect: 1\r\ncontent-length: 3\r\n\r\n"
+        );
     }
 
     #[test]
