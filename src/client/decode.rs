@@ -104,18 +104,20 @@ pub(crate) fn coding_of<'a>(
     if name.contains(',') {
         return None;
     }
-    let (coding, bit) = match name.to_ascii_lowercase().as_str() {
+    let known = match name.to_ascii_lowercase().as_str() {
         #[cfg(feature = "gzip")]
-        "gzip" | "x-gzip" => (Coding::Gzip, Codings::GZIP),
+        "gzip" | "x-gzip" => Some((Coding::Gzip, Codings::GZIP)),
         #[cfg(feature = "deflate")]
-        "deflate" => (Coding::Deflate, Codings::DEFLATE),
+        "deflate" => Some((Coding::Deflate, Codings::DEFLATE)),
         #[cfg(feature = "brotli")]
-        "br" => (Coding::Brotli, Codings::BROTLI),
+        "br" => Some((Coding::Brotli, Codings::BROTLI)),
         #[cfg(feature = "zstd")]
-        "zstd" => (Coding::Zstd, Codings::ZSTD),
-        _ => return None,
+        "zstd" => Some((Coding::Zstd, Codings::ZSTD)),
+        _ => None,
     };
-    codings.has(bit).then_some(coding)
+    known
+        .filter(|(_, bit)| codings.has(*bit))
+        .map(|(coding, _)| coding)
 }
 
 /// Why decoding failed.
