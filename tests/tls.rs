@@ -581,3 +581,25 @@ async fn a_close_on_an_idle_tls_connection_is_timed_when_it_arrives() {
     );
     assert_eq!(c.connections_opened, 2, "{c:?}");
 }
+
+#[tokio::test]
+async fn an_early_answer_over_tls_reaches_the_caller() {
+    // As over plain TCP (tests/early_response.rs): the server answers 413 on the head and
+    // ends the connection with the upload unread. The answer comes through TLS records
+    // that arrived before the write failed, and is what the caller gets.
+    let ca = TestCa::new("early answer");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let client = client_trusting(&ca);
+    let resp = client
+        .post(server.url("localhost", "reject"))
+        .body(vec![b'x'; 64 * 1024 * 1024])
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.text().await.unwrap(), "too big!");
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (0, 0), "{stats:?}");
+    assert_eq!(stats.retries_close_race + stats.retries_nothing_written, 0);
+}

@@ -48,6 +48,14 @@ pub(super) async fn serve_http(shared: &Shared, conn: usize, mut io: Io) {
         let Some(req) = read_request(&mut io, &mut buf).await else {
             return client_gone(shared);
         };
+        if req.target.starts_with("/reject") {
+            // An early answer (RFC 9112 §9.6): `413` before the body, then the connection
+            // ends with the body unread, so the client's write fails.
+            let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!";
+            let _ = io.write_all(answer).await;
+            let _ = io.flush().await;
+            return client_gone(shared);
+        }
         let body = if req.target.starts_with("/big") {
             vec![b'x'; BIG_BODY]
         } else if req.method == "GET" || req.method == "HEAD" {
@@ -110,6 +118,15 @@ async fn read_request(io: &mut Io, buf: &mut Vec<u8>) -> Option<Parsed> {
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
                     .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
                     .unwrap_or(0usize);
+                if target.starts_with("/reject") {
+                    // Answered on the head alone: the body is left unread.
+                    buf.clear();
+                    return Some(Parsed {
+                        method,
+                        target,
+                        body: Vec::new(),
+                    });
+                }
                 while buf.len() < head_len + length {
                     let n = io.read(&mut chunk).await.ok()?;
                     if n == 0 {

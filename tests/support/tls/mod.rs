@@ -4,8 +4,9 @@
 //! - [`TestCa`]: a throw-away certificate authority issuing server and client certificates
 //!   (valid now, or expired long ago).
 //! - [`TlsServer`]: a `TlsAcceptor` on 127.0.0.1:0 answering simple HTTP/1.1 (GET → `hello`,
-//!   a target starting with `/big` → [`BIG_BODY`] bytes, any other method → its body
-//!   echoed; `Content-Length` request bodies only). It records every ClientHello (SNI,
+//!   a target starting with `/big` → [`BIG_BODY`] bytes, one starting with `/reject` →
+//!   `413` on the head alone and the connection ended with the body unread, any other
+//!   method → its body echoed; `Content-Length` request bodies only). It records every ClientHello (SNI,
 //!   ALPN offered) and every completed handshake (version, resumed or full, client
 //!   certificate presented), counts connections and requests, and can do something to a
 //!   connection left idle for a while: send `close_notify`, send a FIN, or send a TLS 1.3
