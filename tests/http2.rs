@@ -883,3 +883,25 @@ async fn a_goaway_on_an_idle_connection_is_seen_before_the_next_request() {
     assert_eq!(client.stats().retries_refused_stream, 0);
     assert_eq!(server.connections(), 2);
 }
+
+#[tokio::test]
+async fn a_header_list_limit_lowered_later_is_kept_to() {
+    // The server's preface sets no limit; a later SETTINGS frame sets 1000 bytes. A head
+    // past it fails before it is sent, and the connection serves the next request.
+    let server = GoawayServer::lowering_header_list().await;
+    let client = prior_knowledge().build().unwrap();
+    let resp = client.get(server.url("/a")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "");
+    let err = client
+        .get(server.url("/b"))
+        .header("x-big", "v".repeat(2000))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(!err.request_written(), "{err}");
+    let resp = client.get(server.url("/c")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "");
+    assert_eq!(server.processed().len(), 2);
+    assert_eq!(server.connections(), 1);
+}

@@ -169,7 +169,7 @@ pub(crate) async fn handshake(
     let io = Sniffed {
         io,
         state: state.clone(),
-        first: Some(Vec::with_capacity(64)),
+        scan: FrameScan::default(),
     };
     let shake = builder.handshake::<Sniffed, Bytes>(io);
     let shaken = match deadline {
@@ -572,51 +572,114 @@ fn header_list_size(request: &http::Request<()>) -> u64 {
     pseudo + fields
 }
 
-/// The socket of an HTTP/2 connection, reading the server's first SETTINGS frame as it
-/// passes (RFC 9113 §3.4: the server's preface is a SETTINGS frame) for the limit h2 does
-/// not apply to what we send, `SETTINGS_MAX_HEADER_LIST_SIZE`, and to know when the
-/// server's stream limit is known ([`drive`]'s `on_ready`). After that frame it only
-/// passes bytes on.
+/// The socket of an HTTP/2 connection, reading the server's SETTINGS frames as they pass:
+/// for the limit h2 does not apply to what we send, `SETTINGS_MAX_HEADER_LIST_SIZE` (each
+/// frame that sets it, the preface's and later ones), and to know when the server's stream
+/// limit is known ([`drive`]'s `on_ready`; RFC 9113 §3.4: the server's preface is a
+/// SETTINGS frame). Every other frame is only counted past.
 pub(crate) struct Sniffed {
     io: Io,
     state: Arc<H2State>,
-    /// The bytes of the first frame so far; `None` once it has been read.
-    first: Option<Vec<u8>>,
+    scan: FrameScan,
 }
 
 impl Sniffed {
     fn sniff(&mut self, bytes: &[u8]) {
-        let Some(first) = self.first.as_mut() else {
-            return;
-        };
-        first.extend_from_slice(bytes);
-        if first.len() < 9 {
-            return;
-        }
-        let len =
-            (usize::from(first[0]) << 16) | (usize::from(first[1]) << 8) | usize::from(first[2]);
-        if first[3] != 0x4 || len > 16_384 {
-            // Not the SETTINGS frame it must be: h2 will say so.
-            self.first = None;
-            return;
-        }
-        if first.len() < 9 + len {
-            return;
-        }
-        for setting in first[9..9 + len].chunks_exact(6) {
-            let value = u32::from_be_bytes([setting[2], setting[3], setting[4], setting[5]]);
-            match u16::from_be_bytes([setting[0], setting[1]]) {
-                // (A limit h2 would hold as `usize::MAX` is none.)
-                0x3 if usize::try_from(value).ok() != Some(usize::MAX) => self
-                    .state
-                    .preface_limits_streams
-                    .store(true, Ordering::Relaxed),
-                0x6 => self.state.max_header_list.store(value, Ordering::Relaxed),
-                _ => {}
+        let state = &self.state;
+        self.scan.feed(bytes, |settings, first| {
+            for (id, value) in settings {
+                match id {
+                    // (A limit h2 would hold as `usize::MAX` is none.)
+                    0x3 if first && usize::try_from(value).ok() != Some(usize::MAX) => {
+                        state.preface_limits_streams.store(true, Ordering::Relaxed)
+                    }
+                    0x6 => state.max_header_list.store(value, Ordering::Relaxed),
+                    _ => {}
+                }
+            }
+            if first {
+                state.preface_read.store(true, Ordering::Release);
+            }
+        });
+    }
+}
+
+/// Largest SETTINGS payload gathered: our `SETTINGS_MAX_FRAME_SIZE` is the protocol's
+/// default, so a larger frame is an error h2 reports.
+const MAX_SETTINGS_PAYLOAD: usize = 16_384;
+
+/// Where a reader is in a stream of HTTP/2 frames: in a frame's 9-byte header, or in its
+/// payload, which is gathered for a SETTINGS frame (not an ACK) and passed over otherwise.
+/// Pure: fed the bytes as they arrive, however they are split.
+#[derive(Default)]
+struct FrameScan {
+    header: [u8; 9],
+    /// Header bytes so far.
+    have: usize,
+    /// Payload bytes still to come of the current frame.
+    left: usize,
+    /// The payload of a SETTINGS frame being gathered.
+    settings: Option<Vec<u8>>,
+    /// Frames whose header has been read.
+    frames: u64,
+    /// The stream did not start with a SETTINGS frame: not read further (h2 reports it).
+    lost: bool,
+}
+
+impl FrameScan {
+    /// Reads `bytes`, calling `on_settings(settings, first)` for each complete SETTINGS
+    /// frame, with its `(identifier, value)` pairs and whether it was the first frame.
+    fn feed(&mut self, mut bytes: &[u8], mut on_settings: impl FnMut(SettingsIter<'_>, bool)) {
+        while !bytes.is_empty() && !self.lost {
+            if self.have < self.header.len() {
+                let take = (self.header.len() - self.have).min(bytes.len());
+                self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+                self.have += take;
+                bytes = &bytes[take..];
+                if self.have < self.header.len() {
+                    return;
+                }
+                let [l0, l1, l2, kind, flags, ..] = self.header;
+                let len = (usize::from(l0) << 16) | (usize::from(l1) << 8) | usize::from(l2);
+                let settings = kind == 0x4 && flags & 0x1 == 0 && len <= MAX_SETTINGS_PAYLOAD;
+                if self.frames == 0 && !settings {
+                    self.lost = true;
+                    return;
+                }
+                self.frames += 1;
+                self.left = len;
+                self.settings = settings.then(|| Vec::with_capacity(len));
+            } else {
+                let take = self.left.min(bytes.len());
+                if let Some(gathered) = self.settings.as_mut() {
+                    gathered.extend_from_slice(&bytes[..take]);
+                }
+                self.left -= take;
+                bytes = &bytes[take..];
+            }
+            if self.have == self.header.len() && self.left == 0 {
+                // The frame is complete.
+                self.have = 0;
+                if let Some(payload) = self.settings.take() {
+                    on_settings(SettingsIter(payload.chunks_exact(6)), self.frames == 1);
+                }
             }
         }
-        self.state.preface_read.store(true, Ordering::Release);
-        self.first = None;
+    }
+}
+
+/// The `(identifier, value)` pairs of a SETTINGS payload.
+struct SettingsIter<'a>(std::slice::ChunksExact<'a, u8>);
+
+impl Iterator for SettingsIter<'_> {
+    type Item = (u16, u32);
+
+    fn next(&mut self) -> Option<(u16, u32)> {
+        let s = self.0.next()?;
+        Some((
+            u16::from_be_bytes([s[0], s[1]]),
+            u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+        ))
     }
 }
 
@@ -629,10 +692,8 @@ impl AsyncRead for Sniffed {
         let this = self.get_mut();
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
-        if this.first.is_some() {
-            if let Poll::Ready(Ok(())) = read {
-                this.sniff(&buf.filled()[before..]);
-            }
+        if let Poll::Ready(Ok(())) = read {
+            this.sniff(&buf.filled()[before..]);
         }
         read
     }
@@ -825,5 +886,76 @@ impl StreamBody {
     /// Whether the server ended the stream.
     pub fn is_end(&self) -> bool {
         self.recv.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn settings(pairs: &[(u16, u32)]) -> Vec<u8> {
+        let payload: Vec<u8> = pairs
+            .iter()
+            .flat_map(|(id, v)| id.to_be_bytes().into_iter().chain(v.to_be_bytes()))
+            .collect();
+        frame(0x4, 0, &payload)
+    }
+
+    type Seen = Vec<(bool, Vec<(u16, u32)>)>;
+
+    fn scan(pieces: &[&[u8]]) -> Seen {
+        let mut scan = FrameScan::default();
+        let mut seen = Vec::new();
+        for piece in pieces {
+            scan.feed(piece, |s, first| seen.push((first, s.collect())));
+        }
+        seen
+    }
+
+    #[test]
+    fn every_settings_frame_is_read_however_the_bytes_are_split() {
+        let mut stream = settings(&[(0x3, 4), (0x6, 1000)]);
+        stream.extend(frame(0x0, 0, &[7; 20]));
+        stream.extend(frame(0x4, 0x1, &[]));
+        stream.extend(frame(0x1, 0x4, &[1, 2, 3, 4, 5]));
+        stream.extend(settings(&[(0x6, 300)]));
+        stream.extend(frame(0x0, 0x1, &[9; 3]));
+        let want: Seen = vec![
+            (true, vec![(0x3, 4), (0x6, 1000)]),
+            (false, vec![(0x6, 300)]),
+        ];
+        assert_eq!(scan(&[&stream]), want);
+        for at in 0..=stream.len() {
+            let (a, b) = stream.split_at(at);
+            assert_eq!(scan(&[a, b]), want, "split at {at}");
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(scan(&bytes), want);
+    }
+
+    #[test]
+    fn an_empty_preface_counts_and_a_stream_not_led_by_settings_is_left_alone() {
+        let mut stream = frame(0x4, 0, &[]);
+        stream.extend(settings(&[(0x6, 10)]));
+        assert_eq!(
+            scan(&[&stream]),
+            vec![(true, vec![]), (false, vec![(0x6, 10)])]
+        );
+        let mut wrong = frame(0x0, 0, &[1, 2]);
+        wrong.extend(settings(&[(0x6, 10)]));
+        assert_eq!(scan(&[&wrong]), Seen::new());
+        // An oversized SETTINGS frame is passed over, not gathered.
+        let mut big = settings(&[]);
+        big.extend(frame(0x4, 0, &vec![0; MAX_SETTINGS_PAYLOAD + 6]));
+        big.extend(settings(&[(0x6, 5)]));
+        assert_eq!(scan(&[&big]), vec![(true, vec![]), (false, vec![(0x6, 5)])]);
     }
 }

@@ -437,6 +437,13 @@ impl GoawayServer {
         GoawayServer::with_first(Mode::GoawayWhenIdle).await
     }
 
+    /// A server whose first connection lowers its `SETTINGS_MAX_HEADER_LIST_SIZE` to 1000
+    /// just before it answers its first request (its preface said none), and answers
+    /// every request.
+    pub async fn lowering_header_list() -> GoawayServer {
+        GoawayServer::with_first(Mode::LowerHeaderList).await
+    }
+
     async fn with_first(first: Mode) -> GoawayServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -510,6 +517,8 @@ enum Mode {
     Goaway { want: usize, answer: usize },
     /// Answers the first request, then sends GOAWAY naming it and stays open.
     GoawayWhenIdle,
+    /// Answers every request; lowers its header list limit to 1000 before the first answer.
+    LowerHeaderList,
     /// Allows one stream at a time; lowers that to none just before it answers the first
     /// request, 200 ms after it came, and answers nothing more.
     LowerToZero,
@@ -539,7 +548,7 @@ async fn raw_connection(
         Mode::LowerToZero => tcp.write_all(&max_streams_settings(1)).await?,
         _ => tcp.write_all(&frame(0x4, 0, 0, &[])).await?,
     }
-    // The one answer of `LowerToZero` and `GoawayWhenIdle` has been given.
+    // `LowerToZero` and `GoawayWhenIdle` gave their one answer; `LowerHeaderList` lowered.
     let mut lowered = false;
     let mut buf = BytesMut::new();
     let mut bodies: HashMap<u32, BytesMut> = HashMap::new();
@@ -595,6 +604,18 @@ async fn raw_connection(
                     // Time for the client's other requests to queue up for this stream.
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     tcp.write_all(&max_streams_settings(0)).await?;
+                    processed.lock().unwrap().push(body.clone());
+                    tcp.write_all(&answer_frames(id, &body)).await?;
+                }
+            }
+            Mode::LowerHeaderList => {
+                for (id, body) in complete.drain(..) {
+                    if !lowered {
+                        lowered = true;
+                        let mut payload = 0x6u16.to_be_bytes().to_vec();
+                        payload.extend_from_slice(&1000u32.to_be_bytes());
+                        tcp.write_all(&frame(0x4, 0, 0, &payload)).await?;
+                    }
                     processed.lock().unwrap().push(body.clone());
                     tcp.write_all(&answer_frames(id, &body)).await?;
                 }
