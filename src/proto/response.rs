@@ -7,9 +7,6 @@
 //! across reads (see `reader.rs`), or what the headers mean for the body (see `framing.rs`).
 
 use std::mem::MaybeUninit;
-use std::ops::Range;
-
-use bytes::{Bytes, BytesMut};
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
@@ -79,7 +76,7 @@ impl ResponseHead {
 /// Header slots on the stack; larger limits fall back to the heap.
 const STACK_HEADERS: usize = 128;
 
-/// Parses one response head from the front of `buf`, copying it.
+/// Parses one response head from the front of `buf`.
 ///
 /// `Ok(None)`: more bytes are needed (and `buf` is still within `max_head_bytes`, else
 /// `HeadTooLarge`). `Ok(Some((head, n)))`: the head took the first `n` bytes of `buf`.
@@ -87,141 +84,23 @@ pub fn parse_response_head(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
-    let mut spans = Spans::new();
-    let Some(scanned) = scan_head(buf, limits, &mut spans)? else {
-        return Ok(None);
-    };
-    let bytes = Bytes::copy_from_slice(buf.get(..scanned.len).unwrap_or(buf));
-    Ok(Some((
-        scanned.build(&bytes, spans.as_slice())?,
-        scanned.len,
-    )))
-}
-
-/// Parses one response head from the front of `buf` and splits it off, without copying:
-/// the header values share the read buffer's memory, as its body's pieces do.
-///
-/// `Ok(None)`: more bytes are needed, and `buf` is left as it was.
-pub fn take_response_head(
-    buf: &mut BytesMut,
-    limits: &HeadLimits,
-) -> Result<Option<ResponseHead>, ProtoError> {
-    let mut spans = Spans::new();
-    let Some(scanned) = scan_head(buf, limits, &mut spans)? else {
-        return Ok(None);
-    };
-    if scanned.len > buf.len() {
-        return Err(ProtoError::InvalidHead);
-    }
-    let bytes = buf.split_to(scanned.len).freeze();
-    Ok(Some(scanned.build(&bytes, spans.as_slice())?))
-}
-
-/// A head parsed but not yet built: its first line and its length.
-#[derive(Clone, Copy)]
-struct Scanned {
-    version: Version,
-    status: StatusCode,
-    len: usize,
-}
-
-impl Scanned {
-    /// The head, its field values sharing `bytes` (the head's bytes, as scanned).
-    fn build(self, bytes: &Bytes, spans: &[Span]) -> Result<ResponseHead, ProtoError> {
-        let mut headers = HeaderMap::with_capacity(spans.len());
-        let mut present = Present::NONE;
-        for span in spans {
-            let (Some(name), Some(_)) =
-                (bytes.get(span.name.clone()), bytes.get(span.value.clone()))
-            else {
-                return Err(ProtoError::InvalidHead);
-            };
-            let name = HeaderName::from_bytes(name).map_err(|_| ProtoError::InvalidHead)?;
-            let value = HeaderValue::from_maybe_shared(bytes.slice(span.value.clone()))
-                .map_err(|_| ProtoError::InvalidHead)?;
-            present.note(&name);
-            headers.append(name, value);
-        }
-        Ok(ResponseHead {
-            version: self.version,
-            status: self.status,
-            headers,
-            present,
-        })
-    }
-}
-
-/// Where one field is in the head: its name's and its value's byte ranges.
-#[derive(Clone, Default)]
-struct Span {
-    name: Range<usize>,
-    value: Range<usize>,
-}
-
-/// Fields whose places are kept without allocating.
-const STACK_SPANS: usize = 16;
-
-/// The places of a head's fields: on the stack for the usual few, on the heap past that.
-struct Spans {
-    stack: [Span; STACK_SPANS],
-    heap: Vec<Span>,
-    len: usize,
-}
-
-impl Spans {
-    fn new() -> Self {
-        Spans {
-            stack: Default::default(),
-            heap: Vec::new(),
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, span: Span) {
-        match self.stack.get_mut(self.len) {
-            Some(slot) => *slot = span,
-            None => {
-                if self.heap.is_empty() {
-                    self.heap.extend_from_slice(&self.stack);
-                }
-                self.heap.push(span);
-            }
-        }
-        self.len += 1;
-    }
-
-    fn as_slice(&self) -> &[Span] {
-        match self.stack.get(..self.len) {
-            Some(few) => few,
-            None => &self.heap,
-        }
-    }
-}
-
-/// Parses the head at the front of `buf` within `limits`, noting where its fields are.
-fn scan_head(
-    buf: &[u8],
-    limits: &HeadLimits,
-    spans: &mut Spans,
-) -> Result<Option<Scanned>, ProtoError> {
     // Left uninitialized: httparse writes each slot it uses (4 KiB of stack not cleared
     // for every response).
     if limits.max_headers <= STACK_HEADERS {
         let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        scan_with(buf, limits, &mut slots[..limits.max_headers], spans)
+        parse_with(buf, limits, &mut slots[..limits.max_headers])
     } else {
         let mut slots = Vec::with_capacity(limits.max_headers);
         slots.resize_with(limits.max_headers, MaybeUninit::uninit);
-        scan_with(buf, limits, &mut slots, spans)
+        parse_with(buf, limits, &mut slots)
     }
 }
 
-fn scan_with<'b>(
+fn parse_with<'b>(
     buf: &'b [u8],
     limits: &HeadLimits,
     slots: &mut [MaybeUninit<httparse::Header<'b>>],
-    spans: &mut Spans,
-) -> Result<Option<Scanned>, ProtoError> {
+) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
     let mut parsed = httparse::Response::new(&mut []);
     let parse = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut parsed,
@@ -248,23 +127,22 @@ fn scan_with<'b>(
     };
     let code = parsed.code.ok_or(ProtoError::InvalidHead)?;
     let status = StatusCode::from_u16(code).map_err(|_| ProtoError::InvalidHead)?;
-    // httparse's slices point into `buf`: their places are their distances from its start.
-    let base = buf.as_ptr() as usize;
-    let place = |part: &[u8]| {
-        let start = (part.as_ptr() as usize).wrapping_sub(base);
-        start..start.saturating_add(part.len())
-    };
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    let mut present = Present::NONE;
     for h in parsed.headers.iter() {
-        spans.push(Span {
-            name: place(h.name.as_bytes()),
-            value: place(h.value),
-        });
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ProtoError::InvalidHead)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| ProtoError::InvalidHead)?;
+        present.note(&name);
+        headers.append(name, value);
     }
-    Ok(Some(Scanned {
+    let head = ResponseHead {
         version,
         status,
-        len,
-    }))
+        headers,
+        present,
+    };
+    Ok(Some((head, len)))
 }
 
 fn map_error(e: httparse::Error, buf: &[u8]) -> ProtoError {
@@ -483,61 +361,6 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let buf = b"HTTP/1.1 200 OK\r\nX: 1";
         assert_eq!(buf.len(), 21);
         assert!(parse_response_head(buf, &limits).unwrap().is_none());
-    }
-
-    #[test]
-    fn a_taken_head_is_split_off_and_its_values_share_the_buffer() {
-        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-A: one\r\nServer: s\r\n\r\nbody"[..]);
-        let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
-        let head = take_response_head(&mut buf, &HeadLimits::default())
-            .unwrap()
-            .unwrap();
-        assert_eq!(&buf[..], b"body");
-        assert_eq!(head.headers["x-a"], "one");
-        assert_eq!(head.headers["server"], "s");
-        let at = head.headers["x-a"].as_bytes().as_ptr() as usize;
-        assert!(range.contains(&at), "the value was copied");
-    }
-
-    #[test]
-    fn a_partial_head_is_left_in_the_buffer() {
-        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-A: o"[..]);
-        assert!(take_response_head(&mut buf, &HeadLimits::default())
-            .unwrap()
-            .is_none());
-        assert_eq!(&buf[..], b"HTTP/1.1 200 OK\r\nX-A: o");
-    }
-
-    #[test]
-    fn heads_past_the_stack_spans_keep_every_field_in_order() {
-        for n in [
-            STACK_SPANS - 1,
-            STACK_SPANS,
-            STACK_SPANS + 1,
-            3 * STACK_SPANS,
-        ] {
-            let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
-            for i in 0..n {
-                head.extend_from_slice(format!("x-{i}: v{i}\r\nset-cookie: c{i}\r\n").as_bytes());
-            }
-            head.extend_from_slice(b"\r\n");
-            let mut buf = BytesMut::from(&head[..]);
-            let parsed = take_response_head(&mut buf, &HeadLimits::default())
-                .unwrap()
-                .unwrap();
-            assert!(buf.is_empty());
-            assert_eq!(parsed.headers.len(), 2 * n);
-            for i in 0..n {
-                assert_eq!(
-                    parsed.headers[format!("x-{i}").as_str()],
-                    format!("v{i}").as_str()
-                );
-            }
-            let cookies: Vec<_> = parsed.headers.get_all("set-cookie").iter().collect();
-            let want: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
-            let cookies: Vec<&str> = cookies.iter().map(|v| v.to_str().unwrap()).collect();
-            assert_eq!(cookies, want);
-        }
     }
 
     #[test]
