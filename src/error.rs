@@ -60,11 +60,12 @@ pub enum ErrorKind {
     /// A redirect chain went past the policy's limit, looped, or was refused by a custom
     /// policy; `Error::url` names where it would have gone.
     Redirect,
-    /// A proxy refused to open a tunnel (any answer to `CONNECT` but 2xx; `Error::status`
-    /// gives the status, 407 meaning the proxy wants credentials), closed the connection
-    /// or sent what is not HTTP before the tunnel was open, or a proxy setting could not
+    /// A proxy refused to open a tunnel (any answer to `CONNECT` but 2xx, `Error::status`
+    /// giving the status, 407 meaning the proxy wants credentials; a SOCKS5 refusal or
+    /// rejected login, the message giving the reply), closed the connection or sent what
+    /// is not HTTP (or not SOCKS5) before the tunnel was open, or a proxy setting could not
     /// be used (a proxy URL from the environment that does not parse, a scheme other than
-    /// `http://`).
+    /// `http://`, `socks5://` and `socks5h://`).
     Proxy,
 }
 

@@ -9,30 +9,41 @@
 //! - `no_proxy` (or `NO_PROXY`): hosts that bypass all of them (`no_proxy.rs`).
 //! - Empty values count as unset (an empty `http_proxy` lets `HTTP_PROXY` count, as in Go).
 //!   A value without a scheme is taken as `http://`.
-//! - A value that cannot be used (it does not parse, or is not an `http://` proxy) is not
+//! - Values may name `http://`, `socks5://` or `socks5h://` proxies (`all_proxy=socks5h://..`
+//!   is the usual way to send everything through SOCKS).
+//! - A value that cannot be used (it does not parse, or names another kind of proxy) is not
 //!   skipped, which would send the traffic it was meant to carry past the proxy: the
 //!   requests it would carry fail with `ErrorKind::Proxy`, naming the variable.
 //!
 //! The connection through a proxy is `conn/proxy.rs`; the request form (absolute-form and
-//! `Proxy-Authorization` for `http://`) is chosen in `send.rs`.
+//! `Proxy-Authorization` for `http://` origins through an HTTP proxy) is chosen in
+//! `send.rs`.
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderValue;
+use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::no_proxy::NoProxy;
 use super::url_auth;
-use crate::conn::{Origin, ProxyTarget, Scheme};
+use crate::conn::{Origin, ProxyKind, ProxyTarget, Scheme, SocksLogin};
 use crate::error::{Error, ErrorKind};
 
 /// A proxy for some requests of a client: `http://` ones, `https://` ones, or all.
 ///
-/// Only `http://` proxies are supported: plain requests are forwarded to them in
-/// absolute-form, and `https://` requests go through a `CONNECT` tunnel, with TLS to the
-/// origin inside it. Credentials in the proxy's URL (or [`Proxy::basic_auth`]) are sent
-/// as `Proxy-Authorization: Basic` and never shown in `Debug`, errors or tracing.
+/// Two kinds of proxy are supported:
+/// - HTTP (`http://`, or no scheme): plain requests are forwarded to it in absolute-form,
+///   and `https://` requests go through a `CONNECT` tunnel, with TLS to the origin inside
+///   it. Credentials in the proxy's URL (or [`Proxy::basic_auth`]) are sent as
+///   `Proxy-Authorization: Basic`.
+/// - SOCKS5 (`socks5://`, where tether resolves the host and gives the proxy its
+///   address; `socks5h://`, where the proxy resolves the name; port 1080 by default):
+///   every request goes through a connection the proxy opens to its origin, with TLS
+///   inside it for `https://`. Credentials log in with SOCKS5's username and password.
+///
+/// Credentials are never shown in `Debug`, errors or tracing.
 ///
 /// ```
 /// let client = tether::Client::builder()
@@ -69,19 +80,22 @@ impl Intercept {
 impl Proxy {
     /// A proxy for `http://` requests.
     ///
-    /// Errors (`ErrorKind::Proxy`): the URL does not parse, or its scheme is not `http`.
-    /// A URL without a scheme (`proxy.example:3128`) is taken as `http://`.
+    /// Errors (`ErrorKind::Proxy`): the URL does not parse, or its scheme is none of
+    /// `http`, `socks5` and `socks5h`. A URL without a scheme (`proxy.example:3128`) is
+    /// taken as `http://`.
     ///
     /// ```
     /// let proxy = tether::Proxy::http("http://127.0.0.1:3128")?;
-    /// assert!(tether::Proxy::http("socks5://127.0.0.1:1080").is_err());
+    /// let proxy = tether::Proxy::http("socks5h://127.0.0.1:1080")?;
+    /// assert!(tether::Proxy::http("socks4://127.0.0.1:1080").is_err());
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn http(url: impl AsRef<str>) -> Result<Proxy, Error> {
         Proxy::new(Intercept::Http, url.as_ref())
     }
 
-    /// A proxy for `https://` requests (through `CONNECT` tunnels).
+    /// A proxy for `https://` requests (through `CONNECT` tunnels of an HTTP proxy, or
+    /// through a SOCKS5 proxy).
     ///
     /// ```
     /// let proxy = tether::Proxy::https("proxy.example:3128")?;
@@ -101,8 +115,11 @@ impl Proxy {
         Proxy::new(Intercept::All, url.as_ref())
     }
 
-    /// Sends `Proxy-Authorization: Basic` with these credentials (replacing any from the
-    /// URL).
+    /// Logs in to the proxy with these credentials, replacing any from the URL: as
+    /// `Proxy-Authorization: Basic` for an HTTP proxy, with SOCKS5's username and password
+    /// (RFC 1929) for a SOCKS5 one. SOCKS5 takes a username of 1 to 255 bytes and a
+    /// password of at most 255: others make the requests this proxy covers fail with
+    /// `ErrorKind::Proxy`.
     ///
     /// ```
     /// let proxy = tether::Proxy::all("http://proxy.example:3128")?.basic_auth("alice", "s3cret");
@@ -110,12 +127,18 @@ impl Proxy {
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
+        let Ok(target) = &self.target else {
+            return self;
+        };
         let credentials = format!("{username}:{password}");
-        if let (Ok(target), Ok(value)) =
-            (&self.target, url_auth::basic_value(credentials.as_bytes()))
-        {
-            self.target = Ok(Arc::new(target.with_authorization(value)));
-        }
+        let Ok(value) = url_auth::basic_value(credentials.as_bytes()) else {
+            return self;
+        };
+        let with = target.with_credentials(username, password, value);
+        self.target = match with.login().map(check_login) {
+            Some(Err(why)) => Err(Arc::from(format!("proxy {target}: {why}"))),
+            _ => Ok(Arc::new(with)),
+        };
         self
     }
 
@@ -170,8 +193,9 @@ impl fmt::Debug for Proxy {
     }
 }
 
-/// Reads a proxy URL: `http://[user[:password]@]host[:port]`, the scheme optional, the
-/// port 80 by default. The error says why, without the password.
+/// Reads a proxy URL: `scheme://[user[:password]@]host[:port]` with scheme `http` (the
+/// default when there is none; port 80 by default), `socks5` or `socks5h` (port 1080 by
+/// default). The error says why, without the password.
 fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
     let raw = raw.trim();
     let with_scheme;
@@ -183,22 +207,53 @@ fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
     };
     let shown = url_auth::redact_str(raw);
     let url = Url::parse(text).map_err(|e| format!("proxy URL {shown:?} does not parse: {e}"))?;
-    if url.scheme() != "http" {
-        return Err(format!(
-            "proxy URL {shown:?}: scheme {} is not supported (only http:// proxies)",
-            url.scheme()
-        ));
-    }
+    let kind = match url.scheme() {
+        "http" => ProxyKind::Http,
+        "socks5" => ProxyKind::Socks5,
+        "socks5h" => ProxyKind::Socks5h,
+        other => {
+            return Err(format!(
+                "proxy URL {shown:?}: scheme {other} is not supported (http://, socks5:// and socks5h:// proxies are)"
+            ))
+        }
+    };
     let host = match url.host_str() {
         Some(host) if !host.is_empty() => host,
         _ => return Err(format!("proxy URL {shown:?} has no host")),
     };
-    let port = url.port_or_known_default().unwrap_or(80);
-    let mut headers = Vec::new();
-    let mut url_copy = url.clone();
-    url_auth::take_credentials(&mut url_copy, &mut headers);
-    let authorization = headers.pop().map(|(_, value): (_, HeaderValue)| value);
-    Ok(ProxyTarget::new(host, port, authorization))
+    if kind == ProxyKind::Http {
+        let port = url.port_or_known_default().unwrap_or(80);
+        let mut headers = Vec::new();
+        let mut url_copy = url.clone();
+        url_auth::take_credentials(&mut url_copy, &mut headers);
+        let authorization = headers.pop().map(|(_, value): (_, HeaderValue)| value);
+        return Ok(ProxyTarget::new(host, port, authorization));
+    }
+    let port = url.port().unwrap_or(1080);
+    let login = match (url.username(), url.password()) {
+        ("", None) => None,
+        (username, password) => {
+            let login = SocksLogin {
+                username: percent_decode_str(username).collect::<Vec<u8>>().into(),
+                password: percent_decode_str(password.unwrap_or(""))
+                    .collect::<Vec<u8>>()
+                    .into(),
+            };
+            check_login(&login).map_err(|why| format!("proxy URL {shown:?}: {why}"))?;
+            Some(login)
+        }
+    };
+    Ok(ProxyTarget::socks(kind, host, port, login))
+}
+
+/// A SOCKS5 login fits its message (RFC 1929): a username of 1 to 255 bytes, a password
+/// of at most 255.
+fn check_login(login: &SocksLogin) -> Result<(), &'static str> {
+    if (1..=255).contains(&login.username.len()) && login.password.len() <= 255 {
+        Ok(())
+    } else {
+        Err("a SOCKS5 username must be 1 to 255 bytes, and a password at most 255")
+    }
 }
 
 /// The proxy rules of a client, in order: the first rule that covers a request decides.
@@ -406,11 +461,27 @@ mod tests {
                 "http://b.test/",
                 "direct",
             ),
+            // SOCKS5 proxies, for either scheme; port 1080 by default.
+            (
+                &[("all_proxy", "socks5h://p")],
+                "https://a.test/",
+                "socks5h://p:1080",
+            ),
+            (
+                &[("ALL_PROXY", "socks5://p:9")],
+                "http://a.test/",
+                "socks5://p:9",
+            ),
             // An unusable value fails the requests it would carry, not the others.
-            (&[("http_proxy", "socks5://p:1")], "http://a.test/", "error"),
+            (&[("http_proxy", "socks4://p:1")], "http://a.test/", "error"),
             (&[("http_proxy", "http://[::1")], "http://a.test/", "error"),
             (
-                &[("http_proxy", "socks5://p:1")],
+                &[("all_proxy", "socks5://:x@p:1")],
+                "http://a.test/",
+                "error",
+            ),
+            (
+                &[("http_proxy", "socks4://p:1")],
                 "https://a.test/",
                 "direct",
             ),
@@ -437,9 +508,13 @@ mod tests {
 
     #[test]
     fn proxy_urls_are_checked_and_their_credentials_hidden() {
+        let long = "u".repeat(256);
+        let long_user = format!("socks5://{long}:p@p:1");
         for bad in [
             "https://p:1",
-            "socks5h://p:1",
+            "socks4://p:1",
+            "socks5://:password@p:1",
+            long_user.as_str(),
             "http://",
             "http://p:99999",
             "ftp://p",
@@ -463,6 +538,32 @@ mod tests {
             !shown.contains("s3cret") && !shown.contains("YWxp"),
             "{shown}"
         );
+
+        // SOCKS5: the login as given, percent-decoded; no `Proxy-Authorization`.
+        let proxy = Proxy::all("socks5h://al%69ce:s3%63ret@p").unwrap();
+        let target = proxy.route(&origin("https://a.test/")).unwrap().unwrap();
+        let login = target.login().unwrap();
+        assert_eq!(
+            (&login.username[..], &login.password[..]),
+            (&b"alice"[..], &b"s3cret"[..])
+        );
+        assert!(target.authorization().is_none() && !target.forwards_http());
+        assert_eq!(target.to_string(), "socks5h://p:1080");
+        let shown = format!("{proxy:?} {target:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let user_only = Proxy::all("socks5://bob@p").unwrap();
+        let target = user_only.route(&origin("http://a.test/")).unwrap().unwrap();
+        assert_eq!(&target.login().unwrap().password[..], b"");
+        // `basic_auth` logs in to a SOCKS5 proxy too, and its limits hold there.
+        let proxy = Proxy::all("socks5://p").unwrap().basic_auth("carol", "pw");
+        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        assert_eq!(&target.login().unwrap().username[..], b"carol");
+        let unusable = Proxy::all("socks5://p").unwrap().basic_auth("", "pw");
+        let err = unusable
+            .route(&origin("http://a.test/"))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Proxy);
 
         let replaced = Proxy::all("http://x:y@p:1")
             .unwrap()

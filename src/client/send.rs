@@ -666,9 +666,10 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             .headers
             .push((CONNECTION, HeaderValue::from_static("keep-alive")));
     }
-    // A plain request through a proxy goes in absolute-form, with the proxy's
-    // credentials unless the caller set its own; a tunnel's requests are the origin's.
-    let forwarded = key.scheme() == Scheme::Http && key.proxy().is_some();
+    // A plain request through an HTTP proxy goes in absolute-form, with the proxy's
+    // credentials unless the caller set its own; a tunnel's requests (CONNECT or SOCKS)
+    // are the origin's.
+    let forwarded = key.scheme() == Scheme::Http && key.proxy().is_some_and(|p| p.forwards_http());
     let with_proxy_auth;
     let encoded = match key.proxy().and_then(|p| p.authorization()) {
         Some(auth) if forwarded && !parts.headers.iter().any(|(n, _)| n == PROXY_AUTHORIZATION) => {
@@ -834,7 +835,7 @@ async fn acquire(
     let config = &client.config;
     let http2 = match key.scheme() {
         Scheme::Https => config.tls_settings.http2,
-        Scheme::Http => config.http2_prior_knowledge && key.proxy().is_none(),
+        Scheme::Http => config.http2_prior_knowledge && !forwarded_by_proxy(key),
     };
     let http2 = http2.then_some(Http2 { avoid });
     loop {
@@ -917,7 +918,7 @@ async fn dial(
         }
     };
     let prior =
-        key.scheme() == Scheme::Http && config.http2_prior_knowledge && key.proxy().is_none();
+        key.scheme() == Scheme::Http && config.http2_prior_knowledge && !forwarded_by_proxy(key);
     if !(conn.alpn_h2() || prior) {
         return Ok(Acquired::H1(slot.fill(conn)));
     }
@@ -969,6 +970,12 @@ async fn exchange(
     (result.map(|answer| (answer, reader)), progress)
 }
 
+/// Whether the origin's connections go to an HTTP proxy that forwards its requests
+/// (where HTTP/2 by prior knowledge does not apply): a SOCKS5 proxy is a tunnel.
+fn forwarded_by_proxy(key: &PoolKey) -> bool {
+    key.proxy().is_some_and(|p| p.forwards_http())
+}
+
 /// Counts and traces what a dial did, whether it opened connection `conn` or failed:
 /// the lookup, the addresses tried, and the proxy connection or tunnel it opened.
 fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialReport) {
@@ -1002,6 +1009,10 @@ fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialRep
         Via::Tunnel => {
             pool.count(Count::ProxyTunnel);
             "tunnel"
+        }
+        Via::Socks => {
+            pool.count(Count::SocksConnection);
+            "socks5"
         }
     };
     tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");

@@ -60,6 +60,8 @@ pub(crate) enum Via {
     Forward,
     /// Through a CONNECT tunnel of an HTTP proxy.
     Tunnel,
+    /// Through a SOCKS5 proxy.
+    Socks,
 }
 
 /// What a dial did, for the client's counters and tracing: filled in as it goes, so a
@@ -106,33 +108,37 @@ impl Dialer {
         }
     }
 
+    /// The addresses of `host` (a name, or an IP literal, IPv6 in brackets or not), in
+    /// the resolver's order, noting in `report` how they were found.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        report: &mut DialReport,
+    ) -> Result<Arc<[IpAddr]>, Error> {
+        let literal = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            report.found = Some(Found::Literal);
+            return Ok(Arc::from([ip]));
+        }
+        if let Some(pinned) = self.pins.get(host) {
+            report.found = Some(Found::Pinned);
+            return Ok(pinned.as_slice().into());
+        }
+        let (ips, looked) = self.dns.lookup(host).await;
+        report.found = Some(Found::Looked(looked));
+        ips
+    }
+
     async fn dial(
         &self,
         host: &str,
         port: u16,
         report: &mut DialReport,
     ) -> Result<TcpStream, Error> {
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        let ips: Arc<[IpAddr]> = match literal.parse::<IpAddr>() {
-            Ok(ip) => {
-                report.found = Some(Found::Literal);
-                Arc::from([ip])
-            }
-            Err(_) => match self.pins.get(host) {
-                Some(pinned) => {
-                    report.found = Some(Found::Pinned);
-                    pinned.as_slice().into()
-                }
-                None => {
-                    let (ips, looked) = self.dns.lookup(host).await;
-                    report.found = Some(Found::Looked(looked));
-                    ips?
-                }
-            },
-        };
+        let ips = self.resolve(host, report).await?;
         let addrs: Vec<SocketAddr> = interleave(&ips)
             .into_iter()
             .filter(|ip| {

@@ -45,7 +45,7 @@ pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Pr
 pub use hickory::HickoryResolver;
 pub(crate) use origin::{BuildOriginHasher, Origin, Scheme};
 pub(crate) use probe::Liveness;
-pub(crate) use proxy::ProxyTarget;
+pub(crate) use proxy::{ProxyKind, ProxyTarget, SocksLogin};
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
 pub(crate) use write::Body;
 pub use write::BoxError;
@@ -159,11 +159,15 @@ impl Connection {
                 .map_err(|e| e.prefix("proxy"))?,
         };
         if let Some(proxy) = origin.proxy() {
-            report.via = match origin.scheme() {
-                Scheme::Http => connect::Via::Forward,
-                Scheme::Https => {
+            report.via = match (proxy.kind(), origin.scheme()) {
+                (ProxyKind::Http, Scheme::Http) => connect::Via::Forward,
+                (ProxyKind::Http, Scheme::Https) => {
                     proxy::tunnel(&mut tcp, proxy, origin, deadline).await?;
                     connect::Via::Tunnel
+                }
+                (ProxyKind::Socks5 | ProxyKind::Socks5h, _) => {
+                    proxy::socks_connect(&mut tcp, proxy, origin, dialer, deadline, report).await?;
+                    connect::Via::Socks
                 }
             };
         }

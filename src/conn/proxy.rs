@@ -1,12 +1,19 @@
-//! Connecting through an HTTP proxy: where the proxy is ([`ProxyTarget`]) and the CONNECT
-//! tunnel for `https://` origins.
+//! Connecting through a proxy: where the proxy is ([`ProxyTarget`]), the CONNECT tunnel of
+//! an HTTP proxy, and the SOCKS5 handshake.
 //!
-//! - `http://` origins through a proxy: the connection goes to the proxy and carries
+//! - `http://` origins through an HTTP proxy: the connection goes to the proxy and carries
 //!   absolute-form requests (`proto` encodes them; the client asks for that form), with
 //!   the proxy's `Proxy-Authorization` among the request's headers.
-//! - `https://` origins: the connection goes to the proxy, asks `CONNECT host:port` (with
-//!   `Proxy-Authorization`), and once the proxy answers 2xx the TLS handshake with the
-//!   origin (its name for SNI and verification) runs inside the tunnel.
+//! - `https://` origins through an HTTP proxy: the connection goes to the proxy, asks
+//!   `CONNECT host:port` (with `Proxy-Authorization`), and once the proxy answers 2xx the
+//!   TLS handshake with the origin (its name for SNI and verification) runs inside the
+//!   tunnel.
+//! - Either scheme through a SOCKS5 proxy (RFC 1928): the connection goes to the proxy,
+//!   logs in when the proxy URL has credentials (RFC 1929), and asks for a connection to
+//!   the origin: by address for `socks5://` (the client resolves the name, and asks for
+//!   the resolver's first address), by name for `socks5h://` (the proxy resolves it).
+//!   Then the origin's requests (origin-form) or its TLS handshake go through as they
+//!   would on a direct connection.
 //!
 //! Either way the connection is pooled under its origin *and* proxy (`Origin::via`), so
 //! the per-host cap stays per origin, and everything to one proxy is within the global
@@ -22,26 +29,84 @@ use http::HeaderValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::connect::{DialReport, Dialer};
 use super::Origin;
 use crate::error::{Error, ErrorKind};
+use crate::proto::socks::{self, Destination, Method, SocksError};
 use crate::proto::{self, ConnectAnswer, HeadLimits};
 
-/// An HTTP proxy: its host (lower-cased, IPv6 literals in brackets), port, and the
-/// `Proxy-Authorization` value its URL's userinfo gave (marked sensitive).
+/// What a proxy speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum ProxyKind {
+    /// HTTP: forwards plain requests, and opens CONNECT tunnels for `https://`.
+    Http,
+    /// SOCKS5, given the address the client resolved (`socks5://`).
+    Socks5,
+    /// SOCKS5, given the host name to resolve itself (`socks5h://`).
+    Socks5h,
+}
+
+impl ProxyKind {
+    /// The scheme of the proxy's URL.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ProxyKind::Http => "http",
+            ProxyKind::Socks5 => "socks5",
+            ProxyKind::Socks5h => "socks5h",
+        }
+    }
+}
+
+/// A SOCKS5 username and password (percent-decoded from the proxy URL).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SocksLogin {
+    pub username: Arc<[u8]>,
+    pub password: Arc<[u8]>,
+}
+
+/// A proxy: what it speaks, its host (lower-cased, IPv6 literals in brackets), port, and
+/// the credentials its URL's userinfo gave: as a `Proxy-Authorization` value (marked
+/// sensitive) for an HTTP proxy, as a login for a SOCKS5 one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ProxyTarget {
+    kind: ProxyKind,
     host: Arc<str>,
     port: u16,
     authorization: Option<HeaderValue>,
+    login: Option<SocksLogin>,
 }
 
 impl ProxyTarget {
+    /// An HTTP proxy.
     pub fn new(host: &str, port: u16, authorization: Option<HeaderValue>) -> ProxyTarget {
         ProxyTarget {
+            kind: ProxyKind::Http,
             host: Arc::from(host.to_ascii_lowercase()),
             port,
             authorization,
+            login: None,
         }
+    }
+
+    /// A SOCKS5 proxy (`kind` is one of the SOCKS kinds).
+    pub fn socks(kind: ProxyKind, host: &str, port: u16, login: Option<SocksLogin>) -> ProxyTarget {
+        ProxyTarget {
+            kind,
+            host: Arc::from(host.to_ascii_lowercase()),
+            port,
+            authorization: None,
+            login,
+        }
+    }
+
+    pub fn kind(&self) -> ProxyKind {
+        self.kind
+    }
+
+    /// Whether plain requests are handed to the proxy to forward (absolute-form, with
+    /// `Proxy-Authorization`), rather than sent to the origin through a tunnel.
+    pub fn forwards_http(&self) -> bool {
+        self.kind == ProxyKind::Http
     }
 
     pub fn host(&self) -> &str {
@@ -52,33 +117,53 @@ impl ProxyTarget {
         self.port
     }
 
-    /// The `Proxy-Authorization` value, if the proxy has credentials.
+    /// The SOCKS5 login, if the proxy is SOCKS5 and has credentials.
+    pub fn login(&self) -> Option<&SocksLogin> {
+        self.login.as_ref()
+    }
+
+    /// The `Proxy-Authorization` value, if the proxy is HTTP and has credentials.
     pub fn authorization(&self) -> Option<&HeaderValue> {
         self.authorization.as_ref()
     }
 
-    /// The same proxy with other credentials.
-    pub fn with_authorization(&self, authorization: HeaderValue) -> ProxyTarget {
-        ProxyTarget {
-            authorization: Some(authorization),
-            ..self.clone()
+    /// The same proxy with other credentials: `authorization` (`Basic` of both) for an
+    /// HTTP proxy, the username and password themselves for a SOCKS5 one.
+    pub fn with_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        authorization: HeaderValue,
+    ) -> ProxyTarget {
+        let mut with = self.clone();
+        match self.kind {
+            ProxyKind::Http => with.authorization = Some(authorization),
+            ProxyKind::Socks5 | ProxyKind::Socks5h => {
+                with.login = Some(SocksLogin {
+                    username: Arc::from(username.as_bytes()),
+                    password: Arc::from(password.as_bytes()),
+                })
+            }
         }
+        with
     }
 }
 
-/// `http://host:port`: never the credentials.
+/// `scheme://host:port`: never the credentials.
 impl fmt::Display for ProxyTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}:{}", self.host, self.port)
+        write!(f, "{}://{}:{}", self.kind.scheme(), self.host, self.port)
     }
 }
 
 impl fmt::Debug for ProxyTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credentials = self.authorization.is_some() || self.login.is_some();
         f.debug_struct("ProxyTarget")
+            .field("kind", &self.kind)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("authorization", &self.authorization.as_ref().map(|_| "***"))
+            .field("credentials", &credentials.then_some("***"))
             .finish()
     }
 }
@@ -174,6 +259,156 @@ async fn ask_for_tunnel(
             }
             Ok(_) => {}
             Err(e) => return Err(failed(format!("reading the answer failed: {e}"))),
+        }
+    }
+}
+
+/// Asks the SOCKS5 proxy at the other end of `tcp` for a connection to `origin`, by
+/// `deadline`: logging in when the proxy has credentials, and resolving the origin's name
+/// first (with the client's resolver, noted in `report`) for `socks5://`.
+///
+/// Errors: the proxy refuses (its reply code in the message), rejects the login, closes,
+/// or does not speak SOCKS5: `ErrorKind::Proxy`; the name does not resolve: `Connect`; no
+/// answer in time: `Timeout`. Nothing of the request has been sent then.
+pub(crate) async fn socks_connect(
+    tcp: &mut TcpStream,
+    proxy: &ProxyTarget,
+    origin: &Origin,
+    dialer: &Dialer,
+    deadline: Option<Instant>,
+    report: &mut DialReport,
+) -> Result<(), Error> {
+    let ask = ask_socks(tcp, proxy, origin, dialer, report);
+    let Some(deadline) = deadline else {
+        return ask.await;
+    };
+    match tokio::time::timeout_at(deadline.into(), ask).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::msg(
+            ErrorKind::Timeout,
+            format!(
+                "proxy {proxy} did not open a connection to {}:{} in time",
+                origin.host(),
+                origin.port()
+            ),
+        )),
+    }
+}
+
+async fn ask_socks(
+    tcp: &mut TcpStream,
+    proxy: &ProxyTarget,
+    origin: &Origin,
+    dialer: &Dialer,
+    report: &mut DialReport,
+) -> Result<(), Error> {
+    let failed = |what: &dyn fmt::Display| {
+        Error::msg(
+            ErrorKind::Proxy,
+            format!(
+                "proxy {proxy}, to {}:{}: {what}",
+                origin.host(),
+                origin.port()
+            ),
+        )
+    };
+    let name = origin
+        .host()
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(origin.host());
+    // An IP literal is sent as an address either way.
+    let ip;
+    let to = match (name.parse(), proxy.kind) {
+        (Ok(literal), _) => Destination::Ip(literal),
+        (Err(_), ProxyKind::Socks5h) => Destination::Name(name),
+        (Err(_), _) => {
+            let ips = dialer.resolve(origin.host(), report).await?;
+            ip = *ips.first().ok_or_else(|| {
+                Error::msg(
+                    ErrorKind::Connect,
+                    format!("resolving {}: no address", origin.host()),
+                )
+            })?;
+            Destination::Ip(ip)
+        }
+    };
+    let mut out = Vec::with_capacity(64);
+    let mut buf = BytesMut::with_capacity(64);
+    socks::encode_greeting(proxy.login.is_some(), &mut out);
+    send(tcp, &out).await.map_err(|e| failed(&e))?;
+    let offered_login = proxy.login.is_some();
+    let method = receive(tcp, &mut buf, |b| socks::read_choice(b, offered_login))
+        .await
+        .map_err(|e| failed(&e))?;
+    if let (Method::Login, Some(login)) = (method, &proxy.login) {
+        out.clear();
+        socks::encode_login(&login.username, &login.password, &mut out).map_err(|e| failed(&e))?;
+        send(tcp, &out).await.map_err(|e| failed(&e))?;
+        receive(tcp, &mut buf, |b| {
+            Ok(socks::read_login_status(b)?.map(|n| ((), n)))
+        })
+        .await
+        .map_err(|e| failed(&e))?;
+    }
+    out.clear();
+    socks::encode_connect(to, origin.port(), &mut out).map_err(|e| failed(&e))?;
+    send(tcp, &out).await.map_err(|e| failed(&e))?;
+    receive(
+        tcp,
+        &mut buf,
+        |b| Ok(socks::read_reply(b)?.map(|n| ((), n))),
+    )
+    .await
+    .map_err(|e| failed(&e))?;
+    // The origin speaks first only after our request or ClientHello: bytes here are not
+    // the tunnel's.
+    if !buf.is_empty() {
+        return Err(failed(&"bytes followed the proxy's reply"));
+    }
+    Ok(())
+}
+
+/// A failure of one SOCKS step: the proxy's answer, or the socket.
+#[derive(Debug)]
+enum Step {
+    Socks(SocksError),
+    Io(&'static str, std::io::Error),
+    Closed,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Socks(e) => e.fmt(f),
+            Step::Io(what, e) => write!(f, "{what} failed: {e}"),
+            Step::Closed => f.write_str("the proxy closed the connection before answering"),
+        }
+    }
+}
+
+async fn send(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), Step> {
+    tcp.write_all(bytes)
+        .await
+        .map_err(|e| Step::Io("writing to the proxy", e))
+}
+
+/// Reads until `read` finds its message at the front of `buf`, and takes it off.
+async fn receive<T>(
+    tcp: &mut TcpStream,
+    buf: &mut BytesMut,
+    read: impl Fn(&[u8]) -> Result<Option<(T, usize)>, SocksError>,
+) -> Result<T, Step> {
+    loop {
+        if let Some((value, n)) = read(buf).map_err(Step::Socks)? {
+            let _ = buf.split_to(n);
+            return Ok(value);
+        }
+        buf.reserve(64);
+        match tcp.read_buf(buf).await {
+            Ok(0) => return Err(Step::Closed),
+            Ok(_) => {}
+            Err(e) => return Err(Step::Io("reading from the proxy", e)),
         }
     }
 }

@@ -40,10 +40,11 @@ pub(crate) enum Count {
     Http2PingFailed,
     RetryRefused,
     RetryWithoutExpectation,
+    SocksConnection,
 }
 
 /// How many kinds of things are counted.
-const COUNTS: usize = Count::RetryWithoutExpectation as usize + 1;
+const COUNTS: usize = Count::SocksConnection as usize + 1;
 
 /// The pool's counters.
 #[derive(Debug)]
@@ -105,6 +106,7 @@ impl Counters {
             dial_attempts: self.get(Count::DialAttempt),
             proxy_connections: self.get(Count::ProxyForward),
             proxy_tunnels: self.get(Count::ProxyTunnel),
+            socks_connections: self.get(Count::SocksConnection),
             polite_waits: self.get(Count::PoliteWait),
             host_pauses: self.get(Count::HostPaused),
             http2_connections_opened: self.get(Count::Http2Opened),
@@ -201,6 +203,8 @@ pub struct Stats {
     pub proxy_connections: u64,
     /// `CONNECT` tunnels opened through a proxy for `https://` origins.
     pub proxy_tunnels: u64,
+    /// Connections opened through a SOCKS5 proxy (to `http://` or `https://` origins).
+    pub socks_connections: u64,
     /// Requests that waited before starting: their host was paused by a `Retry-After`,
     /// or `min_delay_per_host` spaced them from the one before.
     pub polite_waits: u64,

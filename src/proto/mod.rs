@@ -2,7 +2,8 @@
 //!
 //! Covers: request head encoding and validation (`request.rs`), the chunked request body
 //! coding (`encode.rs`), response head parsing (`response.rs`), the body framing decision
-//! (`framing.rs`, RFC 9112 §6.3), CONNECT and the proxy's answer (`connect.rs`), body decoding (`decode.rs`, `chunked.rs`), the event
+//! (`framing.rs`, RFC 9112 §6.3), CONNECT and the proxy's answer (`connect.rs`), the SOCKS5
+//! messages (`socks.rs`), body decoding (`decode.rs`, `chunked.rs`), the event
 //! reader the connection layer drives (`reader.rs`) and the keep-alive decision
 //! (`keepalive.rs`). Does not cover: sockets, TLS, timers, pooling or retries; nothing here
 //! depends on tokio, and every part is testable with byte slices alone.
@@ -22,6 +23,7 @@ mod keepalive;
 mod reader;
 mod request;
 mod response;
+pub(crate) mod socks;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Real HTTP servers for the interop tests (`tests/nginx.rs`, `tests/python_server.rs`,
 //! `tests/proxy.rs`, `tests/hickory.rs`): nginx (as a server, or as a forward proxy),
-//! Python's `http.server`, tinyproxy and dnsmasq (a DNS server), started by the test itself as a foreground child
+//! Python's `http.server`, tinyproxy, microsocks (a SOCKS5 proxy) and dnsmasq (a DNS server), started by the test itself as a foreground child
 //! process listening on 127.0.0.1, with its configuration, pid, logs and temp files in a
 //! per-test directory under `std::env::temp_dir()`.
 //!
@@ -317,6 +317,41 @@ pub fn start_tinyproxy(label: &str, basic_auth: Option<(&str, &str)>) -> ServerP
 }
 
 const TINYPROXY_TEMPLATE: &str = include_str!("tinyproxy.conf.template");
+
+/// Starts microsocks, a SOCKS5 proxy, on a free port of 127.0.0.1, asking for `login`
+/// (username, password) when given. It resolves names itself (for `socks5h://`) and
+/// writes a line per connection it opens to its error output (`stderr.log`, the log here):
+/// `client[N] 127.0.0.1: connected to HOST:PORT`, HOST as the client gave it. Ready when
+/// the port answers a SOCKS5 greeting (so that another server that took the port in the
+/// meantime is not taken for it).
+pub fn start_microsocks(label: &str, login: Option<(&str, &str)>) -> ServerProcess {
+    let ready = |server: &ServerProcess| {
+        use std::io::{Read, Write};
+        let Ok(mut probe) = std::net::TcpStream::connect(("127.0.0.1", server.port())) else {
+            return false;
+        };
+        let _ = probe.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut choice = [0u8; 2];
+        probe.write_all(&[5, 2, 0, 2]).is_ok()
+            && probe.read_exact(&mut choice).is_ok()
+            && choice[0] == 5
+    };
+    start_child(
+        "microsocks",
+        label,
+        "stderr.log",
+        free_port,
+        ready,
+        |_, port| {
+            let mut command = Command::new("microsocks");
+            command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+            if let Some((user, password)) = login {
+                command.args(["-u", user, "-P", password]);
+            }
+            command
+        },
+    )
+}
 
 /// Starts dnsmasq in the foreground as a DNS server on a free UDP port of 127.0.0.1 that
 /// answers `names` (each `(domain, address)`: the domain and every name under it) and
