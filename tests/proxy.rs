@@ -9,11 +9,11 @@
 mod servers;
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use servers::ServerProcess;
+use support::client::{get_text, RefusingResolver};
 use support::raw::{read_head, RawServer};
 use support::tls::{TestCa, TlsServer};
 use support::{Reply, Script, TestServer};
@@ -32,38 +32,12 @@ fn proxy_url(proxy: &ServerProcess) -> String {
     proxy.url("")
 }
 
-async fn get_text(client: &tether::Client, url: &str) -> (u16, String) {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.text().await.expect("body"))
-}
-
 /// A client that sends `http://` requests through `proxy`.
 fn http_client_via(proxy: &ServerProcess) -> tether::Client {
     tether::Client::builder()
         .proxy(tether::Proxy::http(proxy_url(proxy)).expect("proxy"))
         .build()
         .expect("client")
-}
-
-/// Waits (real time, bounded) until the proxy's log has a line containing `needle`.
-fn wait_for_log(proxy: &ServerProcess, needle: &str) -> Vec<String> {
-    for _ in 0..500 {
-        let lines = proxy.log_lines();
-        if lines.iter().any(|l| l.contains(needle)) {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!(
-        "no log line with {needle:?}: {:#?}\n{}",
-        proxy.log_lines(),
-        proxy.diagnostics()
-    );
 }
 
 // --- plain HTTP through a proxy -----------------------------------------------------------
@@ -188,23 +162,7 @@ async fn plain_requests_through_tinyproxy_succeed_although_it_closes_after_each(
         9,
         "{stats:?}"
     );
-    wait_for_log(
-        &proxy,
-        &format!("GET http://127.0.0.1:{}/9", origin.addr().port()),
-    );
-}
-
-/// Counts the names it is asked for; never answers.
-struct Refusing {
-    calls: AtomicUsize,
-}
-
-impl tether::Resolve for Refusing {
-    fn resolve(&self, name: &str) -> tether::Resolving {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let name = name.to_owned();
-        Box::pin(async move { Err(format!("{name}: the client must not look this up").into()) })
-    }
+    proxy.wait_for_log(&format!("GET http://127.0.0.1:{}/9", origin.addr().port()));
 }
 
 #[tokio::test]
@@ -213,9 +171,7 @@ async fn the_proxy_resolves_the_origin_name_not_the_client() {
         return;
     };
     let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
-    let resolver = Arc::new(Refusing {
-        calls: AtomicUsize::new(0),
-    });
+    let resolver = Arc::new(RefusingResolver::default());
     let client = tether::Client::builder()
         .dns_resolver(resolver.clone())
         .proxy(tether::Proxy::all(proxy_url(&proxy)).expect("proxy"))
@@ -224,7 +180,7 @@ async fn the_proxy_resolves_the_origin_name_not_the_client() {
     let url = format!("http://localhost:{}/named", origin.addr().port());
     let (status, body) = get_text(&client, &url).await;
     assert_eq!((status, body.as_str()), (200, "hello"));
-    assert_eq!(resolver.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(resolver.calls(), 0);
     assert_eq!(client.stats().dns_lookups, 0);
     assert_eq!(
         origin.requests()[0].header("host"),
@@ -280,7 +236,7 @@ async fn https_through_tinyproxy_is_one_tunnel_and_one_handshake_for_many_reques
         "{stats:?}"
     );
     assert_eq!((stats.proxy_tunnels, stats.proxy_connections), (1, 0));
-    wait_for_log(&proxy, &format!("CONNECT localhost:{}", server.port()));
+    proxy.wait_for_log(&format!("CONNECT localhost:{}", server.port()));
 }
 
 #[tokio::test]
@@ -415,7 +371,7 @@ async fn hosts_in_no_proxy_are_reached_directly() {
     assert_eq!(stats.hosts[0].proxy, None);
     assert_eq!(get_text(&client, &proxied.url("/")).await.1, "via proxy");
     assert_eq!(client.stats().proxy_connections, 1);
-    let lines = wait_for_log(&proxy, &format!("127.0.0.1:{}", proxied.addr().port()));
+    let lines = proxy.wait_for_log(&format!("127.0.0.1:{}", proxied.addr().port()));
     let direct_port = format!(":{}", direct.addr().port());
     assert!(
         !lines.iter().any(|l| l.contains(&direct_port)),
@@ -528,7 +484,7 @@ async fn the_environment_sets_the_proxies_read_at_build() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    wait_for_log(&proxy, &format!("127.0.0.1:{}", proxied.addr().port()));
+    proxy.wait_for_log(&format!("127.0.0.1:{}", proxied.addr().port()));
 }
 
 // --- proxies that misbehave during CONNECT (raw servers) ----------------------------------

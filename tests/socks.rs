@@ -12,11 +12,11 @@ mod support;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use servers::ServerProcess;
+use support::client::{get_text, RefusingResolver};
 use support::h2::{H2Script, H2Server};
 use support::raw::RawServer;
 use support::tls::{TestCa, TlsServer};
@@ -32,54 +32,13 @@ fn proxy_url(scheme: &str, proxy: &ServerProcess) -> String {
     format!("{scheme}://127.0.0.1:{}", proxy.port())
 }
 
-/// Waits (real time, bounded) until the proxy's log has a line containing `needle`.
-fn wait_for_log(proxy: &ServerProcess, needle: &str) -> Vec<String> {
-    for _ in 0..500 {
-        let lines = proxy.log_lines();
-        if lines.iter().any(|l| l.contains(needle)) {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!(
-        "no log line with {needle:?}: {:#?}\n{}",
-        proxy.log_lines(),
-        proxy.diagnostics()
-    );
-}
-
-async fn get_text(client: &tether::Client, url: &str) -> (u16, String) {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = resp.status().as_u16();
-    (status, resp.text().await.expect("body"))
-}
-
-/// A resolver that must not be asked: it counts the calls and fails them.
-struct Refusing {
-    calls: AtomicUsize,
-}
-
-impl tether::Resolve for Refusing {
-    fn resolve(&self, name: &str) -> tether::Resolving {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let name = name.to_owned();
-        Box::pin(async move { Err(format!("{name}: the client must not look this up").into()) })
-    }
-}
-
 #[tokio::test]
 async fn plain_requests_through_socks5h_are_origin_form_on_one_kept_alive_connection() {
     let Some(proxy) = microsocks("socks_plain", None) else {
         return;
     };
     let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
-    let resolver = Arc::new(Refusing {
-        calls: AtomicUsize::new(0),
-    });
+    let resolver = Arc::new(RefusingResolver::default());
     let client = tether::Client::builder()
         .dns_resolver(resolver.clone())
         .proxy(tether::Proxy::all(proxy_url("socks5h", &proxy)).expect("proxy"))
@@ -92,8 +51,8 @@ async fn plain_requests_through_socks5h_are_origin_form_on_one_kept_alive_connec
         assert_eq!((status, body.as_str()), (200, "hello"));
     }
     // The proxy resolved the name: the client asked its resolver nothing.
-    assert_eq!(resolver.calls.load(Ordering::SeqCst), 0);
-    wait_for_log(&proxy, &format!("connected to localhost:{port}"));
+    assert_eq!(resolver.calls(), 0);
+    proxy.wait_for_log(&format!("connected to localhost:{port}"));
     // The origin saw the client's own requests: origin-form, its Host, no proxy fields.
     let seen = origin.requests();
     assert_eq!(seen.len(), 10);
@@ -142,7 +101,7 @@ async fn socks5_gives_the_proxy_the_address_the_client_resolved_and_socks5h_the_
     let local = client("socks5");
     let (status, body) = get_text(&local, &url).await;
     assert_eq!((status, body.as_str()), (200, "hello"));
-    wait_for_log(&proxy, &format!("connected to 127.0.0.1:{port}"));
+    proxy.wait_for_log(&format!("connected to 127.0.0.1:{port}"));
     assert_eq!(
         origin.requests()[0].header("host"),
         Some(format!("origin.test:{port}").as_str())
@@ -209,7 +168,7 @@ async fn https_through_socks5_is_one_connection_and_one_handshake_with_the_origi
         (1, 5, 1),
         "{stats:?}"
     );
-    wait_for_log(&proxy, &format!("connected to localhost:{}", server.port()));
+    proxy.wait_for_log(&format!("connected to localhost:{}", server.port()));
 }
 
 #[tokio::test]
@@ -311,7 +270,7 @@ async fn http2_by_prior_knowledge_goes_through_socks5_as_through_a_tunnel() {
         (1, 1),
         "{stats:?}"
     );
-    wait_for_log(&proxy, "connected to localhost:");
+    proxy.wait_for_log("connected to localhost:");
 }
 
 /// Run only as a child of `all_proxy_in_the_environment_may_name_a_socks5_proxy`: GETs
@@ -368,7 +327,7 @@ async fn all_proxy_in_the_environment_may_name_a_socks5_proxy() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_for_log(&proxy, &format!("connected to localhost:{port}"));
+    proxy.wait_for_log(&format!("connected to localhost:{port}"));
 }
 
 // --- proxies that misbehave during the handshake (raw servers) ----------------------------

@@ -185,20 +185,29 @@ pub(crate) async fn tunnel(
     origin: &Origin,
     deadline: Option<Instant>,
 ) -> Result<(), Error> {
-    let ask = ask_for_tunnel(tcp, proxy, origin);
+    by(deadline, ask_for_tunnel(tcp, proxy, origin), || {
+        format!(
+            "proxy {proxy} did not answer CONNECT {}:{} in time",
+            origin.host(),
+            origin.port()
+        )
+    })
+    .await
+}
+
+/// Runs `ask` until `deadline` (`None`: no limit); past it, an error of kind `Timeout`
+/// saying `late()`.
+async fn by(
+    deadline: Option<Instant>,
+    ask: impl std::future::Future<Output = Result<(), Error>>,
+    late: impl FnOnce() -> String,
+) -> Result<(), Error> {
     let Some(deadline) = deadline else {
         return ask.await;
     };
     match tokio::time::timeout_at(deadline.into(), ask).await {
         Ok(result) => result,
-        Err(_) => Err(Error::msg(
-            ErrorKind::Timeout,
-            format!(
-                "proxy {proxy} did not answer CONNECT {}:{} in time",
-                origin.host(),
-                origin.port()
-            ),
-        )),
+        Err(_) => Err(Error::msg(ErrorKind::Timeout, late())),
     }
 }
 
@@ -278,21 +287,18 @@ pub(crate) async fn socks_connect(
     deadline: Option<Instant>,
     report: &mut DialReport,
 ) -> Result<(), Error> {
-    let ask = ask_socks(tcp, proxy, origin, dialer, report);
-    let Some(deadline) = deadline else {
-        return ask.await;
-    };
-    match tokio::time::timeout_at(deadline.into(), ask).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::msg(
-            ErrorKind::Timeout,
+    by(
+        deadline,
+        ask_socks(tcp, proxy, origin, dialer, report),
+        || {
             format!(
                 "proxy {proxy} did not open a connection to {}:{} in time",
                 origin.host(),
                 origin.port()
-            ),
-        )),
-    }
+            )
+        },
+    )
+    .await
 }
 
 async fn ask_socks(

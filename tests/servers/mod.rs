@@ -137,6 +137,26 @@ impl ServerProcess {
         }
     }
 
+    /// Waits (polling, real time) until the log has a line containing `needle`, and
+    /// returns the lines. Panics after [`START_LIMIT`].
+    pub fn wait_for_log(&self, needle: &str) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let lines = self.log_lines();
+            if lines.iter().any(|l| l.contains(needle)) {
+                return lines;
+            }
+            if start.elapsed() > START_LIMIT {
+                panic!(
+                    "{}: no log line with {needle:?}: {lines:#?}\n{}",
+                    self.name,
+                    self.diagnostics()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The server's error log (or output), for failure messages.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();

@@ -24,6 +24,7 @@
 
 #![allow(dead_code)]
 
+pub mod client;
 mod conn;
 pub mod delay;
 pub mod elsewhere;
