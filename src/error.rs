@@ -65,7 +65,7 @@ pub enum ErrorKind {
     /// rejected login, the message giving the reply), closed the connection or sent what
     /// is not HTTP (or not SOCKS5) before the tunnel was open, or a proxy setting could not
     /// be used (a proxy URL from the environment that does not parse, a scheme other than
-    /// `http://`, `socks5://` and `socks5h://`).
+    /// `http://`, `https://`, `socks5://` and `socks5h://`).
     Proxy,
 }
 

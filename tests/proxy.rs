@@ -15,7 +15,7 @@ use std::time::Duration;
 use servers::ServerProcess;
 use support::client::{get_text, RefusingResolver};
 use support::raw::{read_head, RawServer};
-use support::tls::{TestCa, TlsServer};
+use support::tls::{IdleAction, TestCa, TlsServer};
 use support::{Reply, Script, TestServer};
 use tokio::io::AsyncWriteExt;
 
@@ -377,6 +377,197 @@ async fn hosts_in_no_proxy_are_reached_directly() {
         !lines.iter().any(|l| l.contains(&direct_port)),
         "the bypassed host went through the proxy: {lines:#?}"
     );
+}
+
+// --- https:// proxies: TLS to the proxy ---------------------------------------------------
+
+/// A TLS front on 127.0.0.1 for the plain proxy `behind`, with a certificate for
+/// `proxy.test` from `ca`: together, an `https://` proxy.
+async fn tls_front(ca: &TestCa, behind: &ServerProcess) -> TlsServer {
+    let behind = std::net::SocketAddr::from(([127, 0, 0, 1], behind.port()));
+    TlsServer::builder(ca.server_cert(&["proxy.test"]))
+        .forward_to(behind)
+        .start()
+        .await
+}
+
+/// A client trusting `ca`, with `https://proxy.test:PORT` (the front) as its proxy for
+/// every request, `proxy.test` pinned to the front's address.
+fn client_via_tls_front(ca: &TestCa, front: &TlsServer) -> tether::Client {
+    let port = front.port();
+    tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .resolve("proxy.test", ([127, 0, 0, 1], port).into())
+        .proxy(tether::Proxy::all(format!("https://proxy.test:{port}")).expect("proxy"))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn an_https_proxy_is_spoken_to_over_tls_and_keeps_plain_requests_on_one_connection() {
+    let Some(proxy) = nginx_proxy("proxy_https_plain") else {
+        return;
+    };
+    let ca = TestCa::new("https proxy CA");
+    let front = tls_front(&ca, &proxy).await;
+    let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
+    let client = client_via_tls_front(&ca, &front);
+    for i in 0..10 {
+        let (status, body) = get_text(&client, &origin.url(&format!("/n/{i}"))).await;
+        assert_eq!((status, body.as_str()), (200, "hello"));
+    }
+    // One TLS connection to the proxy, under its name, offering HTTP/1.1 alone (the
+    // client's own configuration offers h2 too).
+    let seen = front.stats();
+    assert_eq!((seen.accepted, seen.full_handshakes()), (1, 1), "{seen:?}");
+    assert_eq!(seen.hellos[0].sni.as_deref(), Some("proxy.test"));
+    assert_eq!(seen.hellos[0].alpn, ["http/1.1"]);
+    // Inside it, absolute-form requests, all on one connection of nginx's.
+    let lines = servers::parse_nginx_proxy_log(&proxy.wait_log_lines(10));
+    let port = origin.addr().port();
+    assert!(
+        lines.iter().all(|l| l.connection == lines[0].connection),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[9].request,
+        format!("GET http://127.0.0.1:{port}/n/9 HTTP/1.1")
+    );
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.connections_opened,
+            stats.reuses,
+            stats.proxy_connections
+        ),
+        (1, 9, 1),
+        "{stats:?}"
+    );
+    let host = stats
+        .host(&format!("http://127.0.0.1:{port}"))
+        .expect("the origin is the host");
+    let expected = format!("https://proxy.test:{}", front.port());
+    assert_eq!(host.proxy.as_deref(), Some(expected.as_str()));
+}
+
+/// Through an `https://` proxy to an `https://` origin whose server does `action` to a
+/// connection idle for 20 ms: returns the client's statistics after two GETs with a
+/// pause between them, and checks that both went through one tunnel each.
+async fn tls_inside_tls(test: &str, action: Option<IdleAction>) -> Option<tether::Stats> {
+    let proxy = tinyproxy(test, None)?;
+    let ca = TestCa::new("https proxy CA");
+    let front = tls_front(&ca, &proxy).await;
+    let mut origin = TlsServer::builder(ca.server_cert(&["localhost"]));
+    if let Some(action) = action {
+        origin = origin.when_idle(Duration::from_millis(20), action);
+    }
+    let origin = origin.start().await;
+    let client = client_via_tls_front(&ca, &front);
+    let (status, body) = get_text(&client, &origin.url("localhost", "/a")).await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    if action.is_some() {
+        origin.wait_until(|s| s.idle_actions == 1).await;
+    } else {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resp = client
+        .post(origin.url("localhost", "/echo"))
+        .body("inside two TLS sessions")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.text().await.expect("body"), "inside two TLS sessions");
+    // The origin's handshakes were under its own name, inside the proxy's TLS.
+    let seen = origin.stats();
+    assert!(
+        seen.hellos
+            .iter()
+            .all(|h| h.sni.as_deref() == Some("localhost")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.requests, 2);
+    assert!(front
+        .stats()
+        .hellos
+        .iter()
+        .all(|h| h.sni.as_deref() == Some("proxy.test")));
+    proxy.wait_for_log(&format!("CONNECT localhost:{}", origin.port()));
+    Some(client.stats())
+}
+
+#[tokio::test]
+async fn https_through_an_https_proxy_is_tls_inside_tls_and_is_reused() {
+    let Some(stats) = tls_inside_tls("proxy_https_tunnel", None).await else {
+        return;
+    };
+    // Idle past the probe's trust, the connection was probed through both sessions and
+    // found alive.
+    assert_eq!(
+        (stats.connections_opened, stats.reuses, stats.proxy_tunnels),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_origins_close_notify_inside_an_https_proxy_tunnel_is_seen_before_reuse() {
+    let Some(stats) = tls_inside_tls("proxy_https_close", Some(IdleAction::CloseNotify)).await
+    else {
+        return;
+    };
+    assert_eq!(
+        (
+            stats.connections_opened,
+            stats.idle_closed_by_server,
+            stats.reuses
+        ),
+        (2, 1, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.retries_close_race + stats.retries_nothing_written, 0);
+}
+
+#[tokio::test]
+async fn an_origins_key_update_inside_an_https_proxy_tunnel_leaves_it_alive() {
+    let Some(stats) = tls_inside_tls("proxy_https_key_update", Some(IdleAction::KeyUpdate)).await
+    else {
+        return;
+    };
+    assert_eq!(
+        (
+            stats.connections_opened,
+            stats.idle_closed_by_server,
+            stats.reuses
+        ),
+        (1, 0, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_https_proxy_with_a_certificate_for_another_name_is_a_tls_error() {
+    let Some(proxy) = tinyproxy("proxy_https_bad_name", None) else {
+        return;
+    };
+    let ca = TestCa::new("https proxy CA");
+    let front = tls_front(&ca, &proxy).await;
+    let port = front.port();
+    let client = tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .resolve("elsewhere.test", ([127, 0, 0, 1], port).into())
+        .proxy(tether::Proxy::all(format!("https://elsewhere.test:{port}")).expect("proxy"))
+        .build()
+        .expect("client");
+    for url in ["http://origin.test/", "https://origin.test/"] {
+        let err = client.get(url).send().await.expect_err("wrong name");
+        assert_eq!(err.kind(), tether::ErrorKind::Tls, "{err}");
+        assert!(
+            err.to_string().contains("proxy https://elsewhere.test"),
+            "{err}"
+        );
+        assert!(!err.request_written());
+    }
+    assert_eq!(front.stats().requests, 0);
 }
 
 // --- the environment, in child processes ------------------------------------------------

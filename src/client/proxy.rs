@@ -9,7 +9,7 @@
 //! - `no_proxy` (or `NO_PROXY`): hosts that bypass all of them (`no_proxy.rs`).
 //! - Empty values count as unset (an empty `http_proxy` lets `HTTP_PROXY` count, as in Go).
 //!   A value without a scheme is taken as `http://`.
-//! - Values may name `http://`, `socks5://` or `socks5h://` proxies (`all_proxy=socks5h://..`
+//! - Values may name `http://`, `https://`, `socks5://` or `socks5h://` proxies (`all_proxy=socks5h://..`
 //!   is the usual way to send everything through SOCKS).
 //! - A value that cannot be used (it does not parse, or names another kind of proxy) is not
 //!   skipped, which would send the traffic it was meant to carry past the proxy: the
@@ -34,10 +34,11 @@ use crate::error::{Error, ErrorKind};
 /// A proxy for some requests of a client: `http://` ones, `https://` ones, or all.
 ///
 /// Two kinds of proxy are supported:
-/// - HTTP (`http://`, or no scheme): plain requests are forwarded to it in absolute-form,
-///   and `https://` requests go through a `CONNECT` tunnel, with TLS to the origin inside
-///   it. Credentials in the proxy's URL (or [`Proxy::basic_auth`]) are sent as
-///   `Proxy-Authorization: Basic`.
+/// - HTTP (`http://`, or no scheme; `https://` for the same over TLS to the proxy, under
+///   its name, checked against the client's roots): plain requests are forwarded to it in
+///   absolute-form, and `https://` requests go through a `CONNECT` tunnel, with TLS to the
+///   origin inside it. Credentials in the proxy's URL (or [`Proxy::basic_auth`]) are sent
+///   as `Proxy-Authorization: Basic`.
 /// - SOCKS5 (`socks5://`, where tether resolves the host and gives the proxy its
 ///   address; `socks5h://`, where the proxy resolves the name; port 1080 by default):
 ///   every request goes through a connection the proxy opens to its origin, with TLS
@@ -81,7 +82,7 @@ impl Proxy {
     /// A proxy for `http://` requests.
     ///
     /// Errors (`ErrorKind::Proxy`): the URL does not parse, or its scheme is none of
-    /// `http`, `socks5` and `socks5h`. A URL without a scheme (`proxy.example:3128`) is
+    /// `http`, `https`, `socks5` and `socks5h`. A URL without a scheme (`proxy.example:3128`) is
     /// taken as `http://`.
     ///
     /// ```
@@ -194,8 +195,8 @@ impl fmt::Debug for Proxy {
 }
 
 /// Reads a proxy URL: `scheme://[user[:password]@]host[:port]` with scheme `http` (the
-/// default when there is none; port 80 by default), `socks5` or `socks5h` (port 1080 by
-/// default). The error says why, without the password.
+/// default when there is none; port 80 by default), `https` (443), `socks5` or `socks5h`
+/// (1080). The error says why, without the password.
 fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
     let raw = raw.trim();
     let with_scheme;
@@ -209,11 +210,12 @@ fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
     let url = Url::parse(text).map_err(|e| format!("proxy URL {shown:?} does not parse: {e}"))?;
     let kind = match url.scheme() {
         "http" => ProxyKind::Http,
+        "https" => ProxyKind::Https,
         "socks5" => ProxyKind::Socks5,
         "socks5h" => ProxyKind::Socks5h,
         other => {
             return Err(format!(
-                "proxy URL {shown:?}: scheme {other} is not supported (http://, socks5:// and socks5h:// proxies are)"
+                "proxy URL {shown:?}: scheme {other} is not supported (http://, https://, socks5:// and socks5h:// proxies are)"
             ))
         }
     };
@@ -221,13 +223,14 @@ fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
         Some(host) if !host.is_empty() => host,
         _ => return Err(format!("proxy URL {shown:?} has no host")),
     };
-    if kind == ProxyKind::Http {
+    if let ProxyKind::Http | ProxyKind::Https = kind {
         let port = url.port_or_known_default().unwrap_or(80);
         let mut headers = Vec::new();
         let mut url_copy = url.clone();
         url_auth::take_credentials(&mut url_copy, &mut headers);
         let authorization = headers.pop().map(|(_, value): (_, HeaderValue)| value);
-        return Ok(ProxyTarget::new(host, port, authorization));
+        let tls = kind == ProxyKind::Https;
+        return Ok(ProxyTarget::new(tls, host, port, authorization));
     }
     let port = url.port().unwrap_or(1080);
     let login = match (url.username(), url.password()) {
@@ -461,6 +464,12 @@ mod tests {
                 "http://b.test/",
                 "direct",
             ),
+            // An `https://` proxy (TLS to the proxy); port 443 by default.
+            (
+                &[("https_proxy", "https://p")],
+                "https://a.test/",
+                "https://p:443",
+            ),
             // SOCKS5 proxies, for either scheme; port 1080 by default.
             (
                 &[("all_proxy", "socks5h://p")],
@@ -511,7 +520,6 @@ mod tests {
         let long = "u".repeat(256);
         let long_user = format!("socks5://{long}:p@p:1");
         for bad in [
-            "https://p:1",
             "socks4://p:1",
             "socks5://:password@p:1",
             long_user.as_str(),
@@ -522,8 +530,13 @@ mod tests {
             let err = Proxy::all(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Proxy, "{bad}");
         }
-        let err = Proxy::all("https://alice:s3cret@p:1").unwrap_err();
+        let err = Proxy::all("socks4://alice:s3cret@p:1").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+        // An `https://` proxy: HTTP spoken over TLS, port 443 by default.
+        let proxy = Proxy::all("https://alice:s3cret@p").unwrap();
+        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        assert_eq!(target.to_string(), "https://p:443");
+        assert!(target.forwards_http() && target.authorization().is_some());
 
         let proxy = Proxy::all("http://al%69ce:s3%63ret@p:1").unwrap();
         let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();

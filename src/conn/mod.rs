@@ -62,6 +62,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) enum Io {
     Tcp(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// TLS to an origin inside a tunnel through an `https://` proxy (TLS to the proxy).
+    TlsInTls(Box<TlsStream<TlsStream<TcpStream>>>),
 }
 
 impl AsyncRead for Io {
@@ -73,6 +75,7 @@ impl AsyncRead for Io {
         match self.get_mut() {
             Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -86,6 +89,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -93,6 +97,7 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -100,7 +105,34 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Io::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// The TLS handshake for `host` over `stream`, by `deadline` (`None`: no limit).
+async fn tls_by<S>(
+    tls: Option<&Arc<ClientConfig>>,
+    host: &str,
+    stream: S,
+    deadline: Option<Instant>,
+) -> Result<TlsStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(tls) = tls else {
+        return Err(Error::msg(
+            ErrorKind::Tls,
+            "no TLS configuration could be built",
+        ));
+    };
+    let handshake = tls::handshake(tls, host, stream);
+    match deadline {
+        None => handshake.await,
+        Some(d) => match tokio::time::timeout_at(d.into(), handshake).await {
+            Ok(stream) => stream,
+            Err(_) => Err(Error::timeout("TLS handshake")),
+        },
     }
 }
 
@@ -147,51 +179,63 @@ impl Connection {
         dialer: &connect::Dialer,
         report: &mut connect::DialReport,
     ) -> Result<Connection, Error> {
-        let mut tcp = match origin.proxy() {
-            None => {
-                dialer
-                    .connect(origin.host(), origin.port(), deadline, report)
-                    .await?
-            }
-            Some(proxy) => dialer
-                .connect(proxy.host(), proxy.port(), deadline, report)
-                .await
-                .map_err(|e| e.prefix("proxy"))?,
-        };
-        if let Some(proxy) = origin.proxy() {
-            report.via = match (proxy.kind(), origin.scheme()) {
-                (ProxyKind::Http, Scheme::Http) => connect::Via::Forward,
-                (ProxyKind::Http, Scheme::Https) => {
-                    proxy::tunnel(&mut tcp, proxy, origin, deadline).await?;
-                    connect::Via::Tunnel
-                }
-                (ProxyKind::Socks5 | ProxyKind::Socks5h, _) => {
-                    proxy::socks_connect(&mut tcp, proxy, origin, dialer, deadline, report).await?;
-                    connect::Via::Socks
+        let Some(proxy) = origin.proxy() else {
+            let tcp = dialer
+                .connect(origin.host(), origin.port(), deadline, report)
+                .await?;
+            let peer = tcp.peer_addr().ok();
+            let io = match origin.scheme() {
+                Scheme::Http => Io::Tcp(tcp),
+                Scheme::Https => {
+                    Io::Tls(Box::new(tls_by(tls, origin.host(), tcp, deadline).await?))
                 }
             };
-        }
+            return Ok(Connection::new(io, peer));
+        };
+        let mut tcp = dialer
+            .connect(proxy.host(), proxy.port(), deadline, report)
+            .await
+            .map_err(|e| e.prefix("proxy"))?;
         let peer = tcp.peer_addr().ok();
-        let io = match origin.scheme() {
-            Scheme::Http => Io::Tcp(tcp),
-            Scheme::Https => {
-                let Some(tls) = tls else {
-                    return Err(Error::msg(
-                        ErrorKind::Tls,
-                        "no TLS configuration could be built",
-                    ));
-                };
-                let handshake = tls::handshake(tls, origin.host(), tcp);
-                match deadline {
-                    None => Io::Tls(Box::new(handshake.await?)),
-                    Some(d) => match tokio::time::timeout_at(d.into(), handshake).await {
-                        Ok(stream) => Io::Tls(Box::new(stream?)),
-                        Err(_) => return Err(Error::timeout("TLS handshake")),
-                    },
+        let (io, via) = match (proxy.kind(), origin.scheme()) {
+            (ProxyKind::Http, Scheme::Http) => (Io::Tcp(tcp), connect::Via::Forward),
+            (ProxyKind::Http, Scheme::Https) => {
+                proxy::tunnel(&mut tcp, proxy, origin, deadline).await?;
+                let tls = tls_by(tls, origin.host(), tcp, deadline).await?;
+                (Io::Tls(Box::new(tls)), connect::Via::Tunnel)
+            }
+            (ProxyKind::Https, scheme) => {
+                // TLS to the proxy offers HTTP/1.1 only: that is what is spoken to it.
+                let proxy_tls = tls.map(tls::for_proxy);
+                let mut to_proxy = tls_by(proxy_tls.as_ref(), proxy.host(), tcp, deadline)
+                    .await
+                    .map_err(|e| e.prefix(&format!("proxy {proxy}")))?;
+                match scheme {
+                    Scheme::Http => (Io::Tls(Box::new(to_proxy)), connect::Via::Forward),
+                    Scheme::Https => {
+                        proxy::tunnel(&mut to_proxy, proxy, origin, deadline).await?;
+                        let tls = tls_by(tls, origin.host(), to_proxy, deadline).await?;
+                        (Io::TlsInTls(Box::new(tls)), connect::Via::Tunnel)
+                    }
                 }
             }
+            (ProxyKind::Socks5 | ProxyKind::Socks5h, scheme) => {
+                proxy::socks_connect(&mut tcp, proxy, origin, dialer, deadline, report).await?;
+                let io = match scheme {
+                    Scheme::Http => Io::Tcp(tcp),
+                    Scheme::Https => {
+                        Io::Tls(Box::new(tls_by(tls, origin.host(), tcp, deadline).await?))
+                    }
+                };
+                (io, connect::Via::Socks)
+            }
         };
-        Ok(Connection {
+        report.via = via;
+        Ok(Connection::new(io, peer))
+    }
+
+    fn new(io: Io, peer: Option<std::net::SocketAddr>) -> Connection {
+        Connection {
             io,
             buf: BytesMut::new(),
             read_size: READ_CHUNK,
@@ -207,7 +251,7 @@ impl Connection {
             first_rtt: None,
             watch: None,
             watched_since: None,
-        })
+        }
     }
 
     /// A process-unique id, for tracing.
@@ -220,6 +264,7 @@ impl Connection {
         match &self.io {
             Io::Tcp(_) => false,
             Io::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            Io::TlsInTls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
 
@@ -325,6 +370,7 @@ impl Connection {
         let tcp = match &self.io {
             Io::Tcp(s) => s,
             Io::Tls(s) => s.get_ref().0,
+            Io::TlsInTls(s) => s.get_ref().0.get_ref().0,
         };
         watch::arm(watch, tcp);
         self.watched_since = Some(now);
@@ -396,6 +442,11 @@ impl Connection {
             Io::Tls(s) => {
                 let (tcp, session) = s.get_mut();
                 probe::probe_tls(tcp, session)
+            }
+            Io::TlsInTls(s) => {
+                let (to_proxy, inner) = s.get_mut();
+                let (tcp, outer) = to_proxy.get_mut();
+                probe::probe_tls_in_tls(tcp, outer, inner)
             }
         }
     }

@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn a_proxy_splits_keys_and_is_shown_without_credentials() {
         let auth = http::HeaderValue::from_static("Basic YTpi");
-        let proxy = Arc::new(ProxyTarget::new("Proxy.test", 3128, Some(auth)));
+        let proxy = Arc::new(ProxyTarget::new(false, "Proxy.test", 3128, Some(auth)));
         let via = key("http://example.com/").via(Some(proxy.clone()));
         assert_ne!(via, key("http://example.com/"));
         assert_eq!(via, key("http://EXAMPLE.com:80/x").via(Some(proxy)));
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn equal_keys_hash_alike() {
         use std::collections::HashSet;
-        let proxy = Arc::new(ProxyTarget::new("p", 1, None));
+        let proxy = Arc::new(ProxyTarget::new(false, "p", 1, None));
         let keys = [
             key("http://a.test/"),
             key("https://a.test/"),

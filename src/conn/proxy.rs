@@ -1,6 +1,10 @@
 //! Connecting through a proxy: where the proxy is ([`ProxyTarget`]), the CONNECT tunnel of
 //! an HTTP proxy, and the SOCKS5 handshake.
 //!
+//! An `https://` proxy is an HTTP proxy spoken to over TLS (its own name for SNI and
+//! verification, HTTP/1.1 by ALPN): what follows runs inside that TLS, and for an
+//! `https://` origin the origin's TLS runs inside the proxy's (`Io::TlsInTls`).
+//!
 //! - `http://` origins through an HTTP proxy: the connection goes to the proxy and carries
 //!   absolute-form requests (`proto` encodes them; the client asks for that form), with
 //!   the proxy's `Proxy-Authorization` among the request's headers.
@@ -26,7 +30,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use http::HeaderValue;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::connect::{DialReport, Dialer};
@@ -40,6 +44,8 @@ use crate::proto::{self, ConnectAnswer, HeadLimits};
 pub(crate) enum ProxyKind {
     /// HTTP: forwards plain requests, and opens CONNECT tunnels for `https://`.
     Http,
+    /// The same, spoken over TLS to the proxy (`https://`).
+    Https,
     /// SOCKS5, given the address the client resolved (`socks5://`).
     Socks5,
     /// SOCKS5, given the host name to resolve itself (`socks5h://`).
@@ -51,6 +57,7 @@ impl ProxyKind {
     pub fn scheme(self) -> &'static str {
         match self {
             ProxyKind::Http => "http",
+            ProxyKind::Https => "https",
             ProxyKind::Socks5 => "socks5",
             ProxyKind::Socks5h => "socks5h",
         }
@@ -66,7 +73,7 @@ pub(crate) struct SocksLogin {
 
 /// A proxy: what it speaks, its host (lower-cased, IPv6 literals in brackets), port, and
 /// the credentials its URL's userinfo gave: as a `Proxy-Authorization` value (marked
-/// sensitive) for an HTTP proxy, as a login for a SOCKS5 one.
+/// sensitive) for an HTTP(S) proxy, as a login for a SOCKS5 one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct ProxyTarget {
     kind: ProxyKind,
@@ -77,10 +84,19 @@ pub(crate) struct ProxyTarget {
 }
 
 impl ProxyTarget {
-    /// An HTTP proxy.
-    pub fn new(host: &str, port: u16, authorization: Option<HeaderValue>) -> ProxyTarget {
+    /// An HTTP proxy, spoken to over TLS when `tls` (an `https://` proxy).
+    pub fn new(
+        tls: bool,
+        host: &str,
+        port: u16,
+        authorization: Option<HeaderValue>,
+    ) -> ProxyTarget {
         ProxyTarget {
-            kind: ProxyKind::Http,
+            kind: if tls {
+                ProxyKind::Https
+            } else {
+                ProxyKind::Http
+            },
             host: Arc::from(host.to_ascii_lowercase()),
             port,
             authorization,
@@ -106,7 +122,7 @@ impl ProxyTarget {
     /// Whether plain requests are handed to the proxy to forward (absolute-form, with
     /// `Proxy-Authorization`), rather than sent to the origin through a tunnel.
     pub fn forwards_http(&self) -> bool {
-        self.kind == ProxyKind::Http
+        matches!(self.kind, ProxyKind::Http | ProxyKind::Https)
     }
 
     pub fn host(&self) -> &str {
@@ -137,7 +153,7 @@ impl ProxyTarget {
     ) -> ProxyTarget {
         let mut with = self.clone();
         match self.kind {
-            ProxyKind::Http => with.authorization = Some(authorization),
+            ProxyKind::Http | ProxyKind::Https => with.authorization = Some(authorization),
             ProxyKind::Socks5 | ProxyKind::Socks5h => {
                 with.login = Some(SocksLogin {
                     username: Arc::from(username.as_bytes()),
@@ -179,8 +195,8 @@ const ANSWER_LIMITS: HeadLimits = HeadLimits {
 /// Errors: a refusal (any status but 2xx) is `ErrorKind::Proxy` with the status; a proxy
 /// that closes, resets or sends what is not HTTP is `ErrorKind::Proxy`; one that does not
 /// answer in time is `ErrorKind::Timeout`.
-pub(crate) async fn tunnel(
-    tcp: &mut TcpStream,
+pub(crate) async fn tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: &mut S,
     proxy: &ProxyTarget,
     origin: &Origin,
     deadline: Option<Instant>,
@@ -211,8 +227,8 @@ async fn by(
     }
 }
 
-async fn ask_for_tunnel(
-    tcp: &mut TcpStream,
+async fn ask_for_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
+    tcp: &mut S,
     proxy: &ProxyTarget,
     origin: &Origin,
 ) -> Result<(), Error> {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
@@ -311,12 +311,24 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
     Ok(Arc::new(config))
 }
 
+/// The configuration for TLS to an `https://` proxy: the client's (its roots, its
+/// certificate, its session cache), offering HTTP/1.1 alone by ALPN, which is what is
+/// spoken to a proxy.
+pub(crate) fn for_proxy(config: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(config);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 /// Runs the TLS handshake for `host` over `tcp`.
-pub(crate) async fn handshake(
+pub(crate) async fn handshake<S>(
     config: &Arc<ClientConfig>,
     host: &str,
-    tcp: TcpStream,
-) -> Result<TlsStream<TcpStream>, Error> {
+    tcp: S,
+) -> Result<TlsStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let literal = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))

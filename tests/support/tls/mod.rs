@@ -12,7 +12,9 @@
 //!   connection left idle for a while: send `close_notify`, send a FIN, or send a TLS 1.3
 //!   `KeyUpdate` (a post-handshake message that must not look like data). With
 //!   [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart by
-//!   the first byte: 0x16 starts a TLS handshake).
+//!   the first byte: 0x16 starts a TLS handshake). With [`TlsServerBuilder::forward_to`] it
+//!   serves no HTTP and relays each connection's plaintext to a plain server instead (a
+//!   TLS front that makes an `https://` proxy of tinyproxy or nginx).
 //! - [`SilentServer`]: accepts TCP connections and never says a word (a TLS handshake that
 //!   never completes).
 //!
@@ -158,6 +160,7 @@ pub struct TlsServerBuilder {
     idle: Option<(Duration, IdleAction)>,
     accept_plain: bool,
     lifetime: Duration,
+    forward_to: Option<SocketAddr>,
 }
 
 impl TlsServerBuilder {
@@ -182,6 +185,15 @@ impl TlsServerBuilder {
     /// Also serves plain HTTP on the same port.
     pub fn accept_plain(mut self) -> Self {
         self.accept_plain = true;
+        self
+    }
+
+    /// Serves no HTTP itself: after each handshake, the connection's plaintext is relayed
+    /// both ways to a new TCP connection to `addr` (a TLS front to a plain server, which
+    /// makes an `https://` proxy of a plain HTTP proxy). Each connection relayed counts as
+    /// one request, and its request log stays empty.
+    pub fn forward_to(mut self, addr: SocketAddr) -> Self {
+        self.forward_to = Some(addr);
         self
     }
 
@@ -221,6 +233,7 @@ impl TlsServerBuilder {
             config: Arc::new(config),
             idle: self.idle,
             accept_plain: self.accept_plain,
+            forward_to: self.forward_to,
             stats: watch::channel(TlsStats::default()).0,
             requests: std::sync::Mutex::new(Vec::new()),
         });
@@ -254,6 +267,7 @@ struct Shared {
     config: Arc<ServerConfig>,
     idle: Option<(Duration, IdleAction)>,
     accept_plain: bool,
+    forward_to: Option<SocketAddr>,
     stats: watch::Sender<TlsStats>,
     requests: std::sync::Mutex<Vec<Request>>,
 }
@@ -276,6 +290,7 @@ impl TlsServer {
             idle: None,
             accept_plain: false,
             lifetime: DEFAULT_LIFETIME,
+            forward_to: None,
         }
     }
 
@@ -378,6 +393,17 @@ async fn serve(shared: &Shared, conn: usize, tcp: TcpStream) {
     };
     let io = if is_tls || !shared.accept_plain {
         match handshake(shared, conn, tcp).await {
+            Some(mut tls) if shared.forward_to.is_some() => {
+                let Some(to) = shared.forward_to else { return };
+                shared.stats.send_modify(|s| {
+                    s.requests += 1;
+                    s.requests_per_conn[conn] += 1;
+                });
+                if let Ok(mut next) = TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut next).await;
+                }
+                return;
+            }
             Some(tls) => Io::Tls(Box::new(tls)),
             None => return,
         }
