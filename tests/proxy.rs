@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use servers::ServerProcess;
 use support::client::{get_text, RefusingResolver};
+use support::h2::{H2Script, H2Server};
 use support::raw::{read_head, RawServer};
 use support::tls::{IdleAction, TestCa, TlsServer};
 use support::{Reply, Script, TestServer};
@@ -542,6 +543,44 @@ async fn an_origins_key_update_inside_an_https_proxy_tunnel_leaves_it_alive() {
         (1, 0, 1),
         "{stats:?}"
     );
+}
+
+#[tokio::test]
+async fn http2_chosen_by_an_origin_inside_an_https_proxy_tunnel_is_spoken_there() {
+    let Some(proxy) = tinyproxy("proxy_https_h2", None) else {
+        return;
+    };
+    let ca = TestCa::new("https proxy CA");
+    let front = tls_front(&ca, &proxy).await;
+    let origin = H2Server::start(H2Script {
+        tls: Some((ca.server_cert(&["localhost"]), vec![b"h2".to_vec()])),
+        ..H2Script::default()
+    })
+    .await;
+    let client = client_via_tls_front(&ca, &front);
+    let url = origin.url("localhost", "/");
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let resp = client.get(url).send().await?;
+                assert_eq!(resp.version(), http::Version::HTTP_2);
+                resp.text().await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("task").expect("GET"), "ok");
+    }
+    assert_eq!(origin.stats().connections, 1);
+    let stats = client.stats();
+    assert_eq!(
+        (stats.http2_connections_opened, stats.proxy_tunnels),
+        (1, 1),
+        "{stats:?}"
+    );
+    // The proxy was offered HTTP/1.1 alone; the origin, inside, chose h2.
+    assert_eq!(front.stats().hellos[0].alpn, ["http/1.1"]);
 }
 
 #[tokio::test]
