@@ -10,7 +10,10 @@
 //!    it needs waiting (the table shows the few opened while measuring) and what grows with
 //!    the hosts is the cost of finding them (the pool's maps, colder caches), not of
 //!    opening them. Three rounds of the nine runs (one round in quick mode); the table
-//!    shows each number's median.
+//!    shows each number's median. It also shows the TCP segments sent per request (by
+//!    client and servers: the machine's count, from `/proc/net/snmp`): two when every
+//!    acknowledgement rides on the next request or response, more when a connection
+//!    waits so long between uses that the kernel acknowledges a response on its own.
 //! 2. **A polite crawl.** 1,000 hosts, at most 2 connections per host and 256 in all,
 //!    GETs in a random host order driven by 512 workers: throughput, client CPU, the
 //!    connections the servers accepted, the most any one host had open at once (the
@@ -227,7 +230,7 @@ fn urls(server: &Server, hosts: usize) -> Arc<Vec<String>> {
     )
 }
 
-/// Part 1, one run: `[hosts, requests, cpu_ns, accepted, user_ns, sys_ns]`.
+/// Part 1, one run: `[hosts, requests, cpu_ns, accepted, user_ns, sys_ns, tcp_segments]`.
 fn flat(hosts: usize, which: Which) -> Vec<f64> {
     let requests = flat_requests();
     let mut server = Server::start(hosts);
@@ -259,9 +262,11 @@ fn flat(hosts: usize, which: Which) -> Vec<f64> {
     std::thread::sleep(Duration::from_millis(300));
     let cpu0 = common::process_cpu_ns();
     let (user0, sys0) = common::process_user_sys_ns();
+    let segments0 = tcp_segments_sent();
     measured(&rt, client.clone(), urls, order);
     let cpu_ns = common::process_cpu_ns() - cpu0;
     let (user1, sys1) = common::process_user_sys_ns();
+    let segments = tcp_segments_sent().saturating_sub(segments0);
     let stats = server.stats();
     drop(client);
     vec![
@@ -271,7 +276,27 @@ fn flat(hosts: usize, which: Which) -> Vec<f64> {
         stats.accepted as f64,
         (user1 - user0) as f64,
         (sys1 - sys0) as f64,
+        segments as f64,
     ]
+}
+
+/// TCP segments sent by the whole machine so far (`OutSegs` in `/proc/net/snmp`; 0 where
+/// it cannot be read). Client and servers both send on loopback, so each segment between
+/// them counts once; anything else the machine sends at the time counts too.
+fn tcp_segments_sent() -> u64 {
+    let Ok(text) = std::fs::read_to_string("/proc/net/snmp") else {
+        return 0;
+    };
+    let mut tcp = text.lines().filter(|l| l.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "OutSegs")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The measured requests of a flat-cost run, in a function of their own so that a
@@ -317,10 +342,10 @@ fn print_flat(results: &[(Run, Vec<f64>)]) {
         flat_rounds()
     );
     println!(
-        "| hosts  | client     | requests per CPU-s | CPU µs per request | × its 10-host cost | user + system µs | connections opened |"
+        "| hosts  | client     | requests per CPU-s | CPU µs per request | × its 10-host cost | user + system µs | TCP segments per request | connections opened |"
     );
     println!(
-        "|-------:|------------|-------------------:|-------------------:|-------------------:|-----------------:|-------------------:|"
+        "|-------:|------------|-------------------:|-------------------:|-------------------:|-----------------:|-------------------------:|-------------------:|"
     );
     for (hosts, which, n) in &rows {
         let (hosts, which) = (*hosts, *which);
@@ -330,13 +355,14 @@ fn print_flat(results: &[(Run, Vec<f64>)]) {
             .find(|(h, w, _)| *h == FLAT_HOSTS[0] && *w == which)
             .map(|(_, _, b)| b[2] / b[1] / 1e3);
         println!(
-            "| {:>6} | {:<10} | {:>18.0} | {:>18.1} | {:>18} | {:>16} | {:>18} |",
+            "| {:>6} | {:<10} | {:>18.0} | {:>18.1} | {:>18} | {:>16} | {:>24.2} | {:>18} |",
             hosts,
             which.name(),
             n[1] / (n[2] / 1e9),
             per_request,
             base.map_or("-".to_string(), |b| format!("{:.2}", per_request / b)),
             format!("{:.1} + {:.1}", n[4] / n[1] / 1e3, n[5] / n[1] / 1e3),
+            n[6] / n[1],
             n[3],
         );
     }
