@@ -35,6 +35,7 @@ mod pool;
 pub mod proto;
 mod runtime;
 
+pub use client::multipart;
 pub use client::redirect;
 #[cfg(feature = "hickory-dns")]
 pub use client::HickoryResolver;

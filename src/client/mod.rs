@@ -8,6 +8,7 @@ mod config;
 #[cfg(feature = "cookies")]
 mod cookies;
 mod decode;
+pub mod multipart;
 mod no_proxy;
 mod proxy;
 pub mod redirect;

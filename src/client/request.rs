@@ -309,6 +309,28 @@ impl RequestBuilder {
         })
     }
 
+    /// Sets the body to `form` as `multipart/form-data`, and the matching `Content-Type`
+    /// (with the form's boundary). A form held in memory is sent with `Content-Length`;
+    /// one with a streamed part is sent chunked (see [`crate::multipart`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let form = tether::multipart::Form::new().text("title", "report").part(
+    ///     "file",
+    ///     tether::multipart::Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("report.csv"),
+    /// );
+    /// let client = tether::Client::new();
+    /// client.post("http://127.0.0.1:8080/upload").multipart(form).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn multipart(self, form: super::multipart::Form) -> RequestBuilder {
+        self.with(|parts| {
+            parts.set_header(CONTENT_TYPE, form.content_type());
+            parts.body = form.into_body();
+            Ok(())
+        })
+    }
+
     /// Sets the body to `json` serialized, and `Content-Type: application/json` unless one
     /// was set. Feature `json` (on by default).
     ///

@@ -47,8 +47,8 @@ pub(crate) use origin::{BuildOriginHasher, Origin, Scheme};
 pub(crate) use probe::Liveness;
 pub(crate) use proxy::{ProxyKind, ProxyTarget, SocksLogin};
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
-pub(crate) use write::Body;
 pub use write::BoxError;
+pub(crate) use write::{Body, BodyStream};
 
 /// How much room a read asks for at first. A read that fills its room doubles the next
 /// one's, up to `READ_MAX`, so a large body takes few reads (and few chunks); the size

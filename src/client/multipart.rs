@@ -1,0 +1,497 @@
+//! `multipart/form-data` request bodies (RFC 7578), with reqwest's names: a [`Form`] of
+//! named [`Part`]s, sent with [`RequestBuilder::multipart`](crate::RequestBuilder::multipart).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), tether::Error> {
+//! use tether::multipart::{Form, Part};
+//!
+//! let form = Form::new()
+//!     .text("user", "alice")
+//!     .part(
+//!         "avatar",
+//!         Part::bytes(vec![0x89, b'P', b'N', b'G'])
+//!             .file_name("avatar.png")
+//!             .mime_str("image/png")?,
+//!     );
+//! let client = tether::Client::new();
+//! client.post("http://127.0.0.1:8080/profile").multipart(form).send().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - A form whose parts are all in memory becomes one body with `Content-Length`, which a
+//!   retry or a 307/308 redirect can send again. A form with a streamed part
+//!   ([`Part::stream`] of a stream body) is sent chunked, and like any streamed body is
+//!   sent once only.
+//! - Names and file names are written as browsers write them (the WHATWG form encoding):
+//!   UTF-8 as it is, with `"`, CR and LF percent-encoded (`%22`, `%0D`, `%0A`), so that no
+//!   name can end its quoted string or its header line early.
+//! - The boundary is 32 random hex digits after `tether-`, new for every form.
+
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use http::{HeaderMap, HeaderValue};
+
+use super::body::Body;
+use crate::conn::{self, BoxError};
+use crate::error::{Error, ErrorKind};
+
+/// A `multipart/form-data` body: named parts, in the order added.
+pub struct Form {
+    boundary: String,
+    parts: Vec<(Cow<'static, str>, Part)>,
+}
+
+/// One field of a [`Form`]: its value (text, bytes or a stream), and optionally a file
+/// name, a media type and more header fields.
+pub struct Part {
+    value: conn::Body,
+    file_name: Option<Cow<'static, str>>,
+    mime: Option<HeaderValue>,
+    headers: HeaderMap,
+}
+
+impl Default for Form {
+    fn default() -> Self {
+        Form::new()
+    }
+}
+
+impl Form {
+    /// An empty form with a new random boundary.
+    ///
+    /// ```
+    /// let (a, b) = (tether::multipart::Form::new(), tether::multipart::Form::new());
+    /// assert_ne!(a.boundary(), b.boundary());
+    /// ```
+    pub fn new() -> Form {
+        Form {
+            boundary: random_boundary(),
+            parts: Vec::new(),
+        }
+    }
+
+    /// The boundary between the parts (without the leading `--`).
+    pub fn boundary(&self) -> &str {
+        &self.boundary
+    }
+
+    /// Adds a text field.
+    ///
+    /// ```
+    /// let form = tether::multipart::Form::new().text("user", "alice").text("lang", "fr");
+    /// ```
+    pub fn text<T, U>(self, name: T, value: U) -> Form
+    where
+        T: Into<Cow<'static, str>>,
+        U: Into<Cow<'static, str>>,
+    {
+        self.part(name, Part::text(value))
+    }
+
+    /// Adds a part.
+    ///
+    /// ```
+    /// use tether::multipart::{Form, Part};
+    /// let form = Form::new().part("notes", Part::text("hello").file_name("notes.txt"));
+    /// ```
+    pub fn part<T>(mut self, name: T, part: Part) -> Form
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.parts.push((name.into(), part));
+        self
+    }
+
+    /// `multipart/form-data; boundary=...`, the `Content-Type` the body goes with.
+    pub(crate) fn content_type(&self) -> HeaderValue {
+        // The boundary is ASCII hex after a fixed prefix: always a valid header value.
+        HeaderValue::from_str(&format!("multipart/form-data; boundary={}", self.boundary))
+            .unwrap_or_else(|_| HeaderValue::from_static("multipart/form-data"))
+    }
+
+    /// The body: one buffer when every part is in memory, else a stream.
+    pub(crate) fn into_body(self) -> conn::Body {
+        let streamed = self
+            .parts
+            .iter()
+            .any(|(_, p)| matches!(p.value, conn::Body::Stream(_)));
+        let mut pieces = Vec::with_capacity(self.parts.len() * 3 + 1);
+        for (name, part) in self.parts {
+            pieces.push(Piece::Bytes(part.head(&self.boundary, &name)));
+            match part.value {
+                conn::Body::Empty => {}
+                conn::Body::Full(bytes) => pieces.push(Piece::Bytes(bytes)),
+                conn::Body::Stream(stream) => pieces.push(Piece::Stream(stream)),
+            }
+            pieces.push(Piece::Bytes(Bytes::from_static(b"\r\n")));
+        }
+        pieces.push(Piece::Bytes(Bytes::from(format!(
+            "--{}--\r\n",
+            self.boundary
+        ))));
+        if streamed {
+            pieces.reverse();
+            return conn::Body::Stream(Some(Box::pin(Pieces { rest: pieces })));
+        }
+        let len = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len(),
+                Piece::Stream(_) => 0,
+            })
+            .sum();
+        let mut whole = BytesMut::with_capacity(len);
+        for piece in pieces {
+            if let Piece::Bytes(b) = piece {
+                whole.extend_from_slice(&b);
+            }
+        }
+        conn::Body::Full(whole.freeze())
+    }
+}
+
+impl fmt::Debug for Form {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Form")
+            .field("boundary", &self.boundary)
+            .field("parts", &self.parts)
+            .finish()
+    }
+}
+
+impl Part {
+    /// A text value.
+    ///
+    /// ```
+    /// let part = tether::multipart::Part::text("hello");
+    /// ```
+    pub fn text<T>(value: T) -> Part
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        let bytes = match value.into() {
+            Cow::Borrowed(s) => Bytes::from_static(s.as_bytes()),
+            Cow::Owned(s) => Bytes::from(s),
+        };
+        Part::new(conn::Body::Full(bytes))
+    }
+
+    /// A value of any bytes.
+    ///
+    /// ```
+    /// let part = tether::multipart::Part::bytes(vec![0u8, 1, 2]).file_name("raw.bin");
+    /// ```
+    pub fn bytes<T>(value: T) -> Part
+    where
+        T: Into<Cow<'static, [u8]>>,
+    {
+        let bytes = match value.into() {
+            Cow::Borrowed(b) => Bytes::from_static(b),
+            Cow::Owned(b) => Bytes::from(b),
+        };
+        Part::new(conn::Body::Full(bytes))
+    }
+
+    /// A value from a [`Body`]: in memory, or a stream (then the whole form is sent
+    /// chunked, once only).
+    ///
+    /// ```
+    /// let part = tether::multipart::Part::stream(tether::Body::from("in memory"));
+    /// ```
+    pub fn stream<T: Into<Body>>(value: T) -> Part {
+        Part::new(value.into().inner)
+    }
+
+    fn new(value: conn::Body) -> Part {
+        Part {
+            value,
+            file_name: None,
+            mime: None,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// Sets the file name (`filename=` in its `Content-Disposition`).
+    pub fn file_name<T>(mut self, file_name: T) -> Part
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.file_name = Some(file_name.into());
+        self
+    }
+
+    /// Sets the media type (the part's `Content-Type`), such as `image/png` or
+    /// `text/plain; charset=utf-8`.
+    ///
+    /// Errors (`ErrorKind::InvalidRequest`): `mime` is not `type/subtype` followed by
+    /// optional parameters, or holds characters a header cannot.
+    ///
+    /// ```
+    /// let part = tether::multipart::Part::text("{}").mime_str("application/json")?;
+    /// assert!(tether::multipart::Part::text("x").mime_str("not a type").is_err());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn mime_str(mut self, mime: &str) -> Result<Part, Error> {
+        if !is_media_type(mime) {
+            return Err(Error::msg(
+                ErrorKind::InvalidRequest,
+                format!("{mime:?} is not a media type (type/subtype)"),
+            ));
+        }
+        let value = HeaderValue::from_str(mime)
+            .map_err(|e| Error::new(ErrorKind::InvalidRequest, e).context("invalid media type"))?;
+        self.mime = Some(value);
+        self.headers.remove(http::header::CONTENT_TYPE);
+        Ok(self)
+    }
+
+    /// Adds header fields to the part (after `Content-Disposition` and `Content-Type`).
+    ///
+    /// ```
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("content-language", http::HeaderValue::from_static("fr"));
+    /// let part = tether::multipart::Part::text("bonjour").headers(headers);
+    /// ```
+    pub fn headers(mut self, headers: HeaderMap) -> Part {
+        for (name, value) in headers.iter() {
+            // `Content-Disposition` is the form's to write; a `Content-Type` here replaces
+            // the media type.
+            if name == http::header::CONTENT_DISPOSITION {
+                continue;
+            }
+            if name == http::header::CONTENT_TYPE {
+                self.mime = Some(value.clone());
+                continue;
+            }
+            self.headers.append(name.clone(), value.clone());
+        }
+        self
+    }
+
+    /// The boundary line and the part's header section.
+    fn head(&self, boundary: &str, name: &str) -> Bytes {
+        let mut head = Vec::with_capacity(boundary.len() + name.len() + 96);
+        head.extend_from_slice(b"--");
+        head.extend_from_slice(boundary.as_bytes());
+        head.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
+        escape_into(name, &mut head);
+        head.push(b'"');
+        if let Some(file_name) = &self.file_name {
+            head.extend_from_slice(b"; filename=\"");
+            escape_into(file_name, &mut head);
+            head.push(b'"');
+        }
+        head.extend_from_slice(b"\r\n");
+        if let Some(mime) = &self.mime {
+            head.extend_from_slice(b"Content-Type: ");
+            head.extend_from_slice(mime.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        for (name, value) in &self.headers {
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        Bytes::from(head)
+    }
+}
+
+impl fmt::Debug for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = match &self.value {
+            conn::Body::Empty => "empty".to_owned(),
+            conn::Body::Full(b) => format!("{} bytes", b.len()),
+            conn::Body::Stream(_) => "stream".to_owned(),
+        };
+        f.debug_struct("Part")
+            .field("value", &value)
+            .field("file_name", &self.file_name)
+            .field("mime", &self.mime)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+/// `type/subtype` (tokens) followed by nothing or by `;` and parameters.
+fn is_media_type(mime: &str) -> bool {
+    let essence = mime.split(';').next().unwrap_or("").trim();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s))
+}
+
+/// Appends `s` as a quoted-string's content, as browsers do: `"` → `%22`, CR → `%0D`,
+/// LF → `%0A`, everything else (UTF-8 included) as it is.
+fn escape_into(s: &str, out: &mut Vec<u8>) {
+    for b in s.bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"%22"),
+            b'\r' => out.extend_from_slice(b"%0D"),
+            b'\n' => out.extend_from_slice(b"%0A"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// `tether-` and 32 hex digits: 128 bits from the standard library's per-process random
+/// keys, mixed with a counter so that two forms never share one.
+fn random_boundary() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let count = COUNT.fetch_add(1, Ordering::Relaxed);
+    let half = |salt: u64| {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(count);
+        h.write_u64(salt);
+        h.finish()
+    };
+    format!("tether-{:016x}{:016x}", half(1), half(2))
+}
+
+/// A piece of a streamed form.
+enum Piece {
+    Bytes(Bytes),
+    Stream(Option<conn::BodyStream>),
+}
+
+/// The pieces of a streamed form, in reverse order (the next on top).
+struct Pieces {
+    rest: Vec<Piece>,
+}
+
+impl Stream for Pieces {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.rest.last_mut() {
+                None => return Poll::Ready(None),
+                Some(Piece::Bytes(_)) => {
+                    if let Some(Piece::Bytes(b)) = self.rest.pop() {
+                        return Poll::Ready(Some(Ok(b)));
+                    }
+                }
+                Some(Piece::Stream(None)) => {
+                    self.rest.pop();
+                }
+                Some(Piece::Stream(Some(stream))) => match stream.as_mut().poll_next(cx) {
+                    Poll::Ready(None) => {
+                        self.rest.pop();
+                    }
+                    other => return other,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_boundary(form: Form) -> Form {
+        Form {
+            boundary: "B".into(),
+            ..form
+        }
+    }
+
+    fn full(body: conn::Body) -> Vec<u8> {
+        match body {
+            conn::Body::Full(b) => b.to_vec(),
+            _ => panic!("not in memory"),
+        }
+    }
+
+    #[test]
+    fn parts_are_framed_by_the_boundary_with_their_headers() {
+        let mut extra = HeaderMap::new();
+        extra.insert("content-language", HeaderValue::from_static("fr"));
+        let form = with_boundary(
+            Form::new()
+                .text("user", "alice")
+                .part(
+                    "file",
+                    Part::bytes(&b"\x00\x01"[..])
+                        .file_name("a.bin")
+                        .mime_str("application/octet-stream")
+                        .unwrap(),
+                )
+                .part("note", Part::text("bonjour").headers(extra)),
+        );
+        assert_eq!(form.content_type(), "multipart/form-data; boundary=B");
+        let body = full(form.into_body());
+        let expected = b"--B\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nalice\r\n\
+            --B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\
+            Content-Type: application/octet-stream\r\n\r\n\x00\x01\r\n\
+            --B\r\nContent-Disposition: form-data; name=\"note\"\r\n\
+            content-language: fr\r\n\r\nbonjour\r\n--B--\r\n";
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    #[test]
+    fn an_empty_form_is_its_closing_line() {
+        let form = with_boundary(Form::new());
+        assert_eq!(full(form.into_body()), b"--B--\r\n");
+    }
+
+    #[test]
+    fn names_cannot_end_their_quoted_string_or_line() {
+        let form =
+            with_boundary(Form::new().part("a\"b\r\nc é", Part::text("v").file_name("x\".txt")));
+        let body = String::from_utf8(full(form.into_body())).unwrap();
+        assert!(
+            body.contains("name=\"a%22b%0D%0Ac é\"; filename=\"x%22.txt\"\r\n"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn media_types_are_checked() {
+        for good in [
+            "text/plain",
+            "image/svg+xml",
+            "text/plain; charset=utf-8",
+            "a/b;x=\"y\"",
+        ] {
+            assert!(Part::text("x").mime_str(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "text",
+            "/plain",
+            "text/",
+            "te xt/plain",
+            "text/plain\r\nX: y",
+            "a/b\u{e9}",
+        ] {
+            let err = Part::text("x").mime_str(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}");
+        }
+    }
+
+    #[test]
+    fn boundaries_differ_between_forms() {
+        let seen: std::collections::HashSet<String> = (0..1000)
+            .map(|_| Form::new().boundary().to_owned())
+            .collect();
+        assert_eq!(seen.len(), 1000);
+        let b = Form::new().boundary().to_owned();
+        assert!(b.starts_with("tether-") && b.len() == 39, "{b}");
+    }
+}

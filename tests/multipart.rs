@@ -1,0 +1,177 @@
+//! `multipart/form-data` bodies against a real parser: Python's `http.server` with the
+//! standard library's email parser (`tests/servers/http_server.py`, `POST /multipart`),
+//! which answers what it found in each part. A missing python3 skips these tests, unless
+//! `TETHER_REQUIRE_SERVERS` is set.
+#![cfg(feature = "json")]
+
+mod servers;
+mod support;
+
+use bytes::Bytes;
+use servers::{start_python, PythonProtocol, ServerProcess};
+use tether::multipart::{Form, Part};
+
+fn python(test: &str) -> Option<ServerProcess> {
+    servers::installed("python3", "--version", test)
+        .then(|| start_python(test, PythonProtocol::Http11))
+}
+
+/// What the server found.
+#[derive(serde::Deserialize, Debug)]
+struct Parsed {
+    framing: String,
+    defects: usize,
+    parts: Vec<FoundPart>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct FoundPart {
+    name: Option<String>,
+    filename: Option<String>,
+    #[serde(rename = "type")]
+    media_type: String,
+    language: Option<String>,
+    /// Hex.
+    data: String,
+}
+
+fn found(name: &str, filename: Option<&str>, media_type: &str, data: &[u8]) -> FoundPart {
+    FoundPart {
+        name: Some(name.to_owned()),
+        filename: filename.map(str::to_owned),
+        media_type: media_type.to_owned(),
+        language: None,
+        data: data.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
+async fn post(client: &tether::Client, url: &str, form: Form) -> Parsed {
+    let resp = client.post(url).multipart(form).send().await.expect("POST");
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    resp.json().await.expect("the server's JSON")
+}
+
+/// Every byte value, so that nothing is taken as text on the way.
+fn binary() -> Vec<u8> {
+    (0..=255u8).cycle().take(3000).collect()
+}
+
+#[tokio::test]
+async fn a_form_in_memory_goes_with_content_length_and_every_part_arrives_whole() {
+    let Some(server) = python("multipart_in_memory") else {
+        return;
+    };
+    let mut language = http::HeaderMap::new();
+    language.insert("content-language", http::HeaderValue::from_static("fr"));
+    let form = Form::new()
+        .text("user", "alice")
+        .part(
+            "upload",
+            Part::bytes(binary())
+                .file_name("data.bin")
+                .mime_str("application/octet-stream")
+                .expect("media type"),
+        )
+        .part("note", Part::text("bonjour").headers(language))
+        .text("empty", "")
+        .text("é名", "unicode name");
+    let client = tether::Client::new();
+    let parsed = post(&client, &server.url("/multipart"), form).await;
+    assert_eq!((parsed.framing.as_str(), parsed.defects), ("length", 0));
+    let mut note = found("note", None, "text/plain", b"bonjour");
+    note.language = Some("fr".into());
+    assert_eq!(
+        parsed.parts,
+        [
+            found("user", None, "text/plain", b"alice"),
+            found(
+                "upload",
+                Some("data.bin"),
+                "application/octet-stream",
+                &binary()
+            ),
+            note,
+            found("empty", None, "text/plain", b""),
+            found("é名", None, "text/plain", b"unicode name"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn quotes_and_line_breaks_in_names_cannot_break_out_of_their_header() {
+    let Some(server) = python("multipart_names") else {
+        return;
+    };
+    // Unescaped, the quote would end the name and the CRLF the header line, making a
+    // header of `X-Injected`.
+    let form = Form::new().part(
+        "a\"b\r\nX-Injected: 1",
+        Part::text("v").file_name("c\".txt"),
+    );
+    let parsed = post(&tether::Client::new(), &server.url("/multipart"), form).await;
+    assert_eq!(parsed.defects, 0);
+    assert_eq!(
+        parsed.parts,
+        [found(
+            "a%22b%0D%0AX-Injected: 1",
+            Some("c%22.txt"),
+            "text/plain",
+            b"v"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn a_form_with_a_streamed_part_goes_chunked() {
+    let Some(server) = python("multipart_stream") else {
+        return;
+    };
+    let chunks: Vec<Result<Bytes, std::io::Error>> = binary()
+        .chunks(700)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    struct Chunks(std::vec::IntoIter<Result<Bytes, std::io::Error>>);
+    impl futures_core::Stream for Chunks {
+        type Item = Result<Bytes, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.next())
+        }
+    }
+    let form = Form::new().text("before", "1").part(
+        "streamed",
+        Part::stream(tether::Body::wrap_stream(Chunks(chunks.into_iter()))).file_name("s.bin"),
+    );
+    let parsed = post(&tether::Client::new(), &server.url("/multipart"), form).await;
+    assert_eq!((parsed.framing.as_str(), parsed.defects), ("chunked", 0));
+    assert_eq!(
+        parsed.parts,
+        [
+            found("before", None, "text/plain", b"1"),
+            found("streamed", Some("s.bin"), "text/plain", &binary()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_form_in_memory_follows_a_307_with_its_body() {
+    let Some(server) = python("multipart_307") else {
+        return;
+    };
+    let form = Form::new().text("kept", "across the redirect");
+    let parsed = post(&tether::Client::new(), &server.url("/multipart-307"), form).await;
+    assert_eq!(
+        parsed.parts,
+        [found("kept", None, "text/plain", b"across the redirect")]
+    );
+    let log = server.wait_log_lines(2);
+    assert!(log[0].contains("POST /multipart-307 307"), "{log:?}");
+    assert!(log[1].contains("POST /multipart 200"), "{log:?}");
+}
