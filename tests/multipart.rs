@@ -9,6 +9,7 @@ mod support;
 
 use bytes::Bytes;
 use servers::{start_python, PythonProtocol, ServerProcess};
+use support::stream::iter;
 use tether::multipart::{Form, Part};
 
 fn python(test: &str) -> Option<ServerProcess> {
@@ -131,24 +132,9 @@ async fn a_form_with_a_streamed_part_goes_chunked() {
     let Some(server) = python("multipart_stream") else {
         return;
     };
-    let chunks: Vec<Result<Bytes, std::io::Error>> = binary()
-        .chunks(700)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    struct Chunks(std::vec::IntoIter<Result<Bytes, std::io::Error>>);
-    impl futures_core::Stream for Chunks {
-        type Item = Result<Bytes, std::io::Error>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.next())
-        }
-    }
-    let form = Form::new().text("before", "1").part(
-        "streamed",
-        Part::stream(tether::Body::wrap_stream(Chunks(chunks.into_iter()))).file_name("s.bin"),
-    );
+    let form = Form::new()
+        .text("before", "1")
+        .part("streamed", Part::stream(binary_stream()).file_name("s.bin"));
     let parsed = post(&tether::Client::new(), &server.url("/multipart"), form).await;
     assert_eq!((parsed.framing.as_str(), parsed.defects), ("chunked", 0));
     assert_eq!(
@@ -158,6 +144,49 @@ async fn a_form_with_a_streamed_part_goes_chunked() {
             found("streamed", Some("s.bin"), "text/plain", &binary()),
         ]
     );
+}
+
+/// `binary()` in pieces of 700 bytes, as a body stream.
+fn binary_stream() -> tether::Body {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = binary()
+        .chunks(700)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    tether::Body::wrap_stream(iter(chunks))
+}
+
+#[tokio::test]
+async fn streamed_parts_of_known_length_make_a_form_of_known_length() {
+    let Some(server) = python("multipart_stream_length") else {
+        return;
+    };
+    let form = Form::new().text("before", "1").part(
+        "streamed",
+        Part::stream_with_length(binary_stream(), binary().len() as u64).file_name("s.bin"),
+    );
+    let parsed = post(&tether::Client::new(), &server.url("/multipart"), form).await;
+    assert_eq!((parsed.framing.as_str(), parsed.defects), ("length", 0));
+    assert_eq!(
+        parsed.parts,
+        [
+            found("before", None, "text/plain", b"1"),
+            found("streamed", Some("s.bin"), "text/plain", &binary()),
+        ]
+    );
+    // A part whose stream is not its length fails the request before it is complete.
+    for length in [binary().len() as u64 - 1, binary().len() as u64 + 1] {
+        let form = Form::new().part("short", Part::stream_with_length(binary_stream(), length));
+        let err = tether::Client::new()
+            .post(server.url("/multipart"))
+            .multipart(form)
+            .send()
+            .await
+            .expect_err("the part is not its length");
+        assert!(err.to_string().contains("multipart stream"), "{err}");
+        assert!(!err.request_fully_written(), "{err}");
+    }
+    let log = server.wait_log_lines(1);
+    assert_eq!(log.len(), 1, "only the whole form was answered: {log:?}");
 }
 
 #[tokio::test]

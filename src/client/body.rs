@@ -1,6 +1,6 @@
 //! The public request body: bytes held in memory (sent with `Content-Length`, replayable
-//! on a retry or a 307/308 redirect) or a stream of unknown size (sent chunked, never
-//! replayed). Converted from the usual byte types, as reqwest's `Body` is.
+//! on a retry or a 307/308 redirect) or a stream (sent chunked, or with the request's own
+//! `Content-Length`; never replayed). Converted from the usual byte types, as reqwest's `Body` is.
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -32,8 +32,10 @@ impl Body {
         }
     }
 
-    /// A body from a stream of byte chunks of unknown total size, sent chunked. It can be
-    /// sent once only: a request with a streamed body is never retried once any of it was
+    /// A body from a stream of byte chunks, sent chunked; or, when the request sets
+    /// `Content-Length`, sent as it is and held to that length (a stream that ends short or
+    /// runs long fails the request with `ErrorKind::InvalidRequest` before its last byte
+    /// goes out). It can be sent once only: a request with a streamed body is never retried once any of it was
     /// written, and a 307/308 redirect ends with the redirect response.
     ///
     /// ```
@@ -57,9 +59,12 @@ impl Body {
         E: Into<BoxError>,
     {
         Body {
-            inner: conn::Body::Stream(Some(Box::pin(MapErr {
-                inner: Box::pin(stream),
-            }))),
+            inner: conn::Body::Stream(
+                Some(Box::pin(MapErr {
+                    inner: Box::pin(stream),
+                })),
+                None,
+            ),
         }
     }
 
@@ -73,7 +78,7 @@ impl Body {
         match &self.inner {
             conn::Body::Empty => Some(&[]),
             conn::Body::Full(b) => Some(b),
-            conn::Body::Stream(_) => None,
+            conn::Body::Stream(..) => None,
         }
     }
 }
@@ -89,7 +94,8 @@ impl std::fmt::Debug for Body {
         match &self.inner {
             conn::Body::Empty => f.write_str("Body(empty)"),
             conn::Body::Full(b) => write!(f, "Body({} bytes)", b.len()),
-            conn::Body::Stream(_) => f.write_str("Body(stream)"),
+            conn::Body::Stream(_, None) => f.write_str("Body(stream)"),
+            conn::Body::Stream(_, Some(n)) => write!(f, "Body(stream of {n} bytes)"),
         }
     }
 }

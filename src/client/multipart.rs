@@ -21,7 +21,8 @@
 //! - A form whose parts are all in memory becomes one body with `Content-Length`, which a
 //!   retry or a 307/308 redirect can send again. A form with a streamed part
 //!   ([`Part::stream`] of a stream body) is sent chunked, and like any streamed body is
-//!   sent once only.
+//!   sent once only; with `Content-Length` when every streamed part has its length
+//!   ([`Part::stream_with_length`]).
 //! - Names and file names are written as browsers write them (the WHATWG form encoding):
 //!   UTF-8 as it is, with `"`, CR and LF percent-encoded (`%22`, `%0D`, `%0A`), so that no
 //!   name can end its quoted string or its header line early.
@@ -117,19 +118,24 @@ impl Form {
             .unwrap_or_else(|_| HeaderValue::from_static("multipart/form-data"))
     }
 
-    /// The body: one buffer when every part is in memory, else a stream.
+    /// The body: one buffer when every part is in memory, else a stream, of known length
+    /// when every streamed part has one.
     pub(crate) fn into_body(self) -> conn::Body {
         let streamed = self
             .parts
             .iter()
-            .any(|(_, p)| matches!(p.value, conn::Body::Stream(_)));
+            .any(|(_, p)| matches!(p.value, conn::Body::Stream(..)));
         let mut pieces = Vec::with_capacity(self.parts.len() * 3 + 1);
         for (name, part) in self.parts {
             pieces.push(Piece::Bytes(part.head(&self.boundary, &name)));
             match part.value {
                 conn::Body::Empty => {}
                 conn::Body::Full(bytes) => pieces.push(Piece::Bytes(bytes)),
-                conn::Body::Stream(stream) => pieces.push(Piece::Stream(stream)),
+                conn::Body::Stream(stream, length) => pieces.push(Piece::Stream {
+                    stream,
+                    length,
+                    taken: 0,
+                }),
             }
             pieces.push(Piece::Bytes(Bytes::from_static(b"\r\n")));
         }
@@ -137,15 +143,19 @@ impl Form {
             "--{}--\r\n",
             self.boundary
         ))));
+        let length = pieces.iter().try_fold(0u64, |sum, p| match p {
+            Piece::Bytes(b) => sum.checked_add(b.len() as u64),
+            Piece::Stream { length, .. } => sum.checked_add((*length)?),
+        });
         if streamed {
             pieces.reverse();
-            return conn::Body::Stream(Some(Box::pin(Pieces { rest: pieces })));
+            return conn::Body::Stream(Some(Box::pin(Pieces { rest: pieces })), length);
         }
         let len = pieces
             .iter()
             .map(|p| match p {
                 Piece::Bytes(b) => b.len(),
-                Piece::Stream(_) => 0,
+                Piece::Stream { .. } => 0,
             })
             .sum();
         let mut whole = BytesMut::with_capacity(len);
@@ -208,6 +218,33 @@ impl Part {
     /// ```
     pub fn stream<T: Into<Body>>(value: T) -> Part {
         Part::new(value.into().inner)
+    }
+
+    /// A value from a stream of exactly `length` bytes. When every streamed part of a form
+    /// has its length, the form is sent with `Content-Length` rather than chunked (once
+    /// only, as any stream). A stream that gives more or fewer bytes than its length fails
+    /// the request before its last byte is sent (`ErrorKind::InvalidRequest`).
+    ///
+    /// ```
+    /// # fn chunks() -> impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    /// #     struct Empty;
+    /// #     impl futures_core::Stream for Empty {
+    /// #         type Item = Result<bytes::Bytes, std::io::Error>;
+    /// #         fn poll_next(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    /// #             std::task::Poll::Ready(None)
+    /// #         }
+    /// #     }
+    /// #     Empty
+    /// # }
+    /// let file = tether::Body::wrap_stream(chunks());
+    /// let part = tether::multipart::Part::stream_with_length(file, 0).file_name("empty.bin");
+    /// ```
+    pub fn stream_with_length<T: Into<Body>>(value: T, length: u64) -> Part {
+        match value.into().inner {
+            conn::Body::Stream(stream, _) => Part::new(conn::Body::Stream(stream, Some(length))),
+            // In memory, its length is known already.
+            other => Part::new(other),
+        }
     }
 
     fn new(value: conn::Body) -> Part {
@@ -311,7 +348,8 @@ impl fmt::Debug for Part {
         let value = match &self.value {
             conn::Body::Empty => "empty".to_owned(),
             conn::Body::Full(b) => format!("{} bytes", b.len()),
-            conn::Body::Stream(_) => "stream".to_owned(),
+            conn::Body::Stream(_, None) => "stream".to_owned(),
+            conn::Body::Stream(_, Some(n)) => format!("stream of {n} bytes"),
         };
         f.debug_struct("Part")
             .field("value", &value)
@@ -363,7 +401,12 @@ fn random_boundary() -> String {
 /// A piece of a streamed form.
 enum Piece {
     Bytes(Bytes),
-    Stream(Option<conn::BodyStream>),
+    Stream {
+        stream: Option<conn::BodyStream>,
+        /// The length the part was given, held to.
+        length: Option<u64>,
+        taken: u64,
+    },
 }
 
 /// The pieces of a streamed form, in reverse order (the next on top).
@@ -383,12 +426,32 @@ impl Stream for Pieces {
                         return Poll::Ready(Some(Ok(b)));
                     }
                 }
-                Some(Piece::Stream(None)) => {
+                Some(Piece::Stream { stream: None, .. }) => {
                     self.rest.pop();
                 }
-                Some(Piece::Stream(Some(stream))) => match stream.as_mut().poll_next(cx) {
+                Some(Piece::Stream {
+                    stream: Some(stream),
+                    length,
+                    taken,
+                }) => match stream.as_mut().poll_next(cx) {
                     Poll::Ready(None) => {
+                        if let Some(length) = *length {
+                            if *taken != length {
+                                let why = format!(
+                                    "a multipart stream ended after {taken} of its {length} bytes"
+                                );
+                                return Poll::Ready(Some(Err(why.into())));
+                            }
+                        }
                         self.rest.pop();
+                    }
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        *taken = taken.saturating_add(chunk.len() as u64);
+                        if length.is_some_and(|length| *taken > length) {
+                            let why = "a multipart stream gave more than its length";
+                            return Poll::Ready(Some(Err(why.into())));
+                        }
+                        return Poll::Ready(Some(Ok(chunk)));
                     }
                     other => return other,
                 },

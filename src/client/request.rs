@@ -372,8 +372,9 @@ impl RequestBuilder {
         })
     }
 
-    /// Sets the body from a stream of unknown size (sent chunked). A request with a
-    /// streamed body is never retried once any byte of it was written.
+    /// Sets the body from a stream: sent chunked, or with the request's own
+    /// `Content-Length` when it sets one (then held to it). A request with a streamed body
+    /// is never retried once any byte of it was written.
     ///
     /// ```no_run
     /// # async fn run(chunks: impl futures_core::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static) -> Result<(), tether::Error> {

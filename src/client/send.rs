@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, COOKIE, EXPECT, LOCATION, PROXY_AUTHORIZATION,
-    RETRY_AFTER, USER_AGENT,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, LOCATION,
+    PROXY_AUTHORIZATION, RETRY_AFTER, USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
@@ -31,7 +31,7 @@ use crate::conn::connect::{DialReport, Found, Via};
 use crate::conn::dns::Looked;
 use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::pool::{Count, Http2, Lease, PoolKey, Pooled, Slot, Stream};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
@@ -452,6 +452,9 @@ fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, 
         Body::Full(b) => {
             headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(b.len()));
         }
+        Body::Stream(_, Some(n)) => {
+            headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(*n));
+        }
         Body::Empty if matches!(request.method, Method::POST | Method::PUT | Method::PATCH) => {
             headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0u32));
         }
@@ -678,6 +681,11 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         }
         _ => encoded,
     };
+    // A caller's `Content-Length` on a streamed body declares its length, as hyper takes
+    // it: the stream goes out as it is, held to that length, rather than chunked.
+    if let Body::Stream(_, declared @ None) = &mut parts.body {
+        *declared = declared_length(&parts.headers)?;
+    }
     let mut head = Vec::with_capacity(256);
     proto::encode_request_head(
         &RequestHead {
@@ -692,7 +700,8 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             body: match &parts.body {
                 Body::Empty => RequestBody::None,
                 Body::Full(b) => RequestBody::Known(b.len() as u64),
-                Body::Stream(_) => RequestBody::Chunked,
+                Body::Stream(_, Some(n)) => RequestBody::Known(*n),
+                Body::Stream(_, None) => RequestBody::Chunked,
             },
             encoded,
         },
@@ -726,7 +735,7 @@ fn expects_continue(config: &Config, parts: &mut RequestParts) -> bool {
     }
     let large = match (config.expect_continue, &parts.body) {
         (Some(threshold), Body::Full(bytes)) => bytes.len() as u64 >= threshold,
-        (Some(_), Body::Stream(_)) => true,
+        (Some(_), Body::Stream(..)) => true,
         _ => false,
     };
     if large {
@@ -968,6 +977,32 @@ async fn exchange(
         )
         .await;
     (result.map(|answer| (answer, reader)), progress)
+}
+
+/// The length a caller's `Content-Length` fields declare (`None`: there are none). Every
+/// one must be a decimal length, and all the same.
+fn declared_length(headers: &[(HeaderName, HeaderValue)]) -> Result<Option<u64>, Error> {
+    let mut declared = None;
+    for (_, value) in headers.iter().filter(|(n, _)| n == CONTENT_LENGTH) {
+        let digits = std::str::from_utf8(value.as_bytes()).map_or("", str::trim);
+        let n = Some(digits)
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u64>().ok())
+            .ok_or_else(|| {
+                Error::msg(
+                    ErrorKind::InvalidRequest,
+                    format!("Content-Length {value:?} is not a length"),
+                )
+            })?;
+        if declared.is_some_and(|d| d != n) {
+            return Err(Error::msg(
+                ErrorKind::InvalidRequest,
+                "Content-Length fields declare different lengths",
+            ));
+        }
+        declared = Some(n);
+    }
+    Ok(declared)
 }
 
 /// Whether the origin's connections go to an HTTP proxy that forwards its requests

@@ -198,6 +198,12 @@ impl Connection {
                     Error::new(ErrorKind::Io, e).context("the request body stream failed"),
                 ))
             }
+            Err(WriteError::Length(why)) => {
+                return Err(ExchangeError::other(Error::msg(
+                    ErrorKind::InvalidRequest,
+                    why,
+                )))
+            }
             Err(WriteError::Io(e)) => {
                 let (head, framing) = self.write_failed(e, reader, progress).await?;
                 return Ok(early(head, framing));

@@ -495,6 +495,9 @@ impl H2Conn {
                     Error::new(ErrorKind::Body, e).context("the request body stream failed"),
                 ))
             }
+            Err(SendFailed::Length(why)) => {
+                return Err(H2Failure::other(Error::msg(ErrorKind::InvalidRequest, why)))
+            }
             Err(SendFailed::H2(e)) | Ok(Err(e)) => return Err(self.failed(e, true)),
             Ok(Ok(head)) => head,
         };
@@ -751,6 +754,8 @@ impl H2Failure {
 enum SendFailed {
     H2(h2::Error),
     Body(crate::conn::BoxError),
+    /// The stream gave more or fewer bytes than its declared length.
+    Length(String),
 }
 
 /// Sending a request body on a stream, as the flow-control windows allow.
@@ -765,6 +770,11 @@ struct Sending<'a> {
     done: bool,
     /// The stream closed for sending before all of the body went.
     cut: bool,
+    /// Bytes taken from a body stream so far, held to its declared length: the piece that
+    /// reaches the length waits for the stream's end before it goes (`hold`), so a longer
+    /// stream never completes the request.
+    taken: u64,
+    hold: bool,
 }
 
 impl<'a> Sending<'a> {
@@ -780,6 +790,8 @@ impl<'a> Sending<'a> {
             last,
             done,
             cut: false,
+            taken: 0,
+            hold: false,
         }
     }
 
@@ -788,15 +800,39 @@ impl<'a> Sending<'a> {
             if self.done {
                 return Poll::Ready(Ok(()));
             }
-            if self.piece.is_empty() && !self.last {
-                let Body::Stream(Some(stream)) = self.body else {
+            if (self.piece.is_empty() || self.hold) && !self.last {
+                let Body::Stream(Some(stream), declared) = self.body else {
                     self.last = true;
                     continue;
                 };
+                let declared = *declared;
                 match stream.as_mut().poll_next(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(None) => self.last = true,
-                    Poll::Ready(Some(Ok(piece))) => self.piece = piece,
+                    Poll::Ready(None) => {
+                        if let Some(declared) = declared.filter(|d| *d != self.taken) {
+                            return Poll::Ready(Err(SendFailed::Length(format!(
+                                "the body stream ended after {} of the {declared} bytes its \
+                                 Content-Length declared",
+                                self.taken
+                            ))));
+                        }
+                        self.last = true;
+                        self.hold = false;
+                    }
+                    Poll::Ready(Some(Ok(piece))) if piece.is_empty() => {}
+                    Poll::Ready(Some(Ok(piece))) => {
+                        self.taken = self.taken.saturating_add(piece.len() as u64);
+                        if let Some(declared) = declared {
+                            if self.hold || self.taken > declared {
+                                return Poll::Ready(Err(SendFailed::Length(format!(
+                                    "the body stream gave more than the {declared} bytes its \
+                                     Content-Length declared"
+                                ))));
+                            }
+                            self.hold = self.taken == declared;
+                        }
+                        self.piece = piece;
+                    }
                     Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(SendFailed::Body(e))),
                 }
                 continue;

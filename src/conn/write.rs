@@ -1,6 +1,10 @@
 //! Writing a request: the head, then the body (bytes held in memory, or a stream sent
-//! chunked), counting every byte that goes out, while watching the socket for an early
-//! answer.
+//! chunked, or as it is when its length was declared), counting every byte that goes out,
+//! while watching the socket for an early answer.
+//!
+//! A stream of declared length is held to it: a piece that would pass it fails the write
+//! before any of it goes out, and the piece that reaches it waits until the stream has
+//! ended, so that a stream longer than declared never completes the request.
 //!
 //! A server may give its final answer before it has read the whole request (RFC 9112
 //! §9.6: a `413` to an upload, a `401`), and then stop reading without closing. So whenever
@@ -57,14 +61,15 @@ pub(crate) enum Body {
     Empty,
     /// Bytes in memory: sent with `Content-Length`, replayable on a retry.
     Full(Bytes),
-    /// A stream of unknown size: sent chunked, never replayed. Taken by the first attempt.
-    Stream(Option<BodyStream>),
+    /// A stream, never replayed, taken by the first attempt: of unknown size, sent
+    /// chunked; or of the declared size, sent with that `Content-Length` and held to it.
+    Stream(Option<BodyStream>, Option<u64>),
 }
 
 impl Body {
     /// Whether the body can be sent again.
     pub fn is_replayable(&self) -> bool {
-        !matches!(self, Body::Stream(_))
+        !matches!(self, Body::Stream(..))
     }
 }
 
@@ -82,6 +87,9 @@ pub(super) enum WriteError {
     Io(io::Error),
     /// The body stream failed, or was already used by an earlier attempt.
     Body(BoxError),
+    /// The body stream gave more or fewer bytes than its declared length: the request was
+    /// cut before its last byte.
+    Length(String),
     /// The request deadline passed.
     TimedOut,
 }
@@ -126,6 +134,13 @@ pub(super) struct RequestWriter<'a> {
     stream_spent: bool,
     /// A chunk was taken from the stream: it cannot be given back for another attempt.
     stream_pulled: bool,
+    /// The stream's declared length: its chunks go out as they are, counted.
+    declared: Option<u64>,
+    /// Bytes of the stream taken so far.
+    taken: u64,
+    /// `frame` holds the declared length's last bytes, written only once the stream has
+    /// ended: a stream longer than declared is found before the request is complete.
+    last_held: bool,
     /// The head asks `Expect: 100-continue`: the body waits for the server's word.
     expect_continue: bool,
     /// The longest wait for that word, started when the head is out.
@@ -144,6 +159,9 @@ impl<'a> RequestWriter<'a> {
             watch: true,
             stream_spent: false,
             stream_pulled: false,
+            declared: None,
+            taken: 0,
+            last_held: false,
             expect_continue,
             continue_timer: None,
         };
@@ -158,10 +176,13 @@ impl<'a> RequestWriter<'a> {
                 };
             }
             Body::Full(bytes) => writer.full = Some(bytes.clone()),
-            Body::Stream(stream) => match stream.take() {
-                Some(s) => writer.stream = Some(s),
-                None => writer.stream_spent = true,
-            },
+            Body::Stream(stream, declared) => {
+                writer.declared = *declared;
+                match stream.take() {
+                    Some(s) => writer.stream = Some(s),
+                    None => writer.stream_spent = true,
+                }
+            }
         }
         writer
     }
@@ -195,6 +216,12 @@ impl<'a> RequestWriter<'a> {
                     }
                     match next {
                         Poll::Ready(Some(Ok(chunk))) => {
+                            if let Some(declared) = self.declared {
+                                if let Err(e) = self.take_sized(chunk, declared) {
+                                    return Poll::Ready(Err(e));
+                                }
+                                continue;
+                            }
                             self.frame.clear();
                             proto::encode_chunk(&chunk, &mut self.frame);
                             self.set_stage(Stage::Frame {
@@ -203,8 +230,21 @@ impl<'a> RequestWriter<'a> {
                         }
                         Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(WriteError::Body(e))),
                         Poll::Ready(None) => {
-                            self.frame.clear();
-                            proto::encode_last_chunk(&mut self.frame);
+                            match self.declared {
+                                // The held last bytes (or nothing) go out now.
+                                Some(declared) if self.taken == declared => {}
+                                Some(declared) => {
+                                    return Poll::Ready(Err(WriteError::Length(format!(
+                                        "the body stream ended after {} of the {declared} \
+                                         bytes its Content-Length declared",
+                                        self.taken
+                                    ))))
+                                }
+                                None => {
+                                    self.frame.clear();
+                                    proto::encode_last_chunk(&mut self.frame);
+                                }
+                            }
                             self.stream = None;
                             self.set_stage(Stage::Frame {
                                 after: After::Flush,
@@ -256,8 +296,34 @@ impl<'a> RequestWriter<'a> {
     /// send it after all.
     pub(super) fn give_back(self, body: &mut Body) {
         if let (Some(stream), false) = (self.stream, self.stream_pulled) {
-            *body = Body::Stream(Some(stream));
+            *body = Body::Stream(Some(stream), self.declared);
         }
+    }
+
+    /// Takes a chunk of a stream of `declared` bytes: framed as it is, unless it would
+    /// pass the declared length (an error, nothing of it written) or reaches it (held in
+    /// `frame` until the stream ends, so that a longer stream never completes the request).
+    fn take_sized(&mut self, chunk: Bytes, declared: u64) -> Result<(), WriteError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let taken = self.taken.saturating_add(chunk.len() as u64);
+        if self.last_held || taken > declared {
+            return Err(WriteError::Length(format!(
+                "the body stream gave more than the {declared} bytes its Content-Length declared"
+            )));
+        }
+        self.taken = taken;
+        self.frame.clear();
+        self.frame.extend_from_slice(&chunk);
+        if taken == declared {
+            self.last_held = true;
+        } else {
+            self.set_stage(Stage::Frame {
+                after: After::NextChunk,
+            });
+        }
+        Ok(())
     }
 
     fn set_stage(&mut self, stage: Stage) {

@@ -1,0 +1,151 @@
+//! A streamed request body with the caller's `Content-Length`: sent as it is (not
+//! chunked) and held to that length, over HTTP/1.1 and HTTP/2. A stream that ends short
+//! or runs long fails the request before its last byte is sent, so the server never sees
+//! a complete request that is not the one the caller declared.
+
+mod support;
+
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use support::h2::{H2Script, H2Server};
+use support::stream::iter;
+use support::{Reply, Script, TestServer};
+
+fn pieces(sizes: &[usize]) -> Vec<Result<Bytes, std::io::Error>> {
+    let mut next = 0u8;
+    sizes
+        .iter()
+        .map(|&n| {
+            let piece: Vec<u8> = (0..n)
+                .map(|_| {
+                    next = next.wrapping_add(7);
+                    next
+                })
+                .collect();
+            Ok(Bytes::from(piece))
+        })
+        .collect()
+}
+
+fn joined(sizes: &[usize]) -> Vec<u8> {
+    pieces(sizes)
+        .into_iter()
+        .flat_map(|p| p.expect("piece").to_vec())
+        .collect()
+}
+
+async fn post_declared(
+    client: &tether::Client,
+    url: &str,
+    declared: &str,
+    sizes: &[usize],
+) -> Result<tether::Response, tether::Error> {
+    client
+        .post(url)
+        .header(CONTENT_LENGTH, declared)
+        .body(tether::Body::wrap_stream(iter(pieces(sizes))))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_streamed_body_with_a_content_length_goes_as_it_is() {
+    let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
+    let client = tether::Client::new();
+    let sizes = [4000, 1, 0, 5999];
+    let resp = post_declared(&client, &server.url("/up"), "10000", &sizes)
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    let seen = &server.requests()[0];
+    assert_eq!(seen.header("content-length"), Some("10000"));
+    assert_eq!(seen.header("transfer-encoding"), None);
+    assert_eq!(seen.body, joined(&sizes));
+    // Without one, the same stream goes chunked.
+    client
+        .post(server.url("/up"))
+        .body(tether::Body::wrap_stream(iter(pieces(&sizes))))
+        .send()
+        .await
+        .expect("POST");
+    let seen = &server.requests()[1];
+    assert_eq!(seen.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(seen.body, joined(&sizes));
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_short_or_runs_long_never_completes_the_request() {
+    let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
+    let client = tether::Client::new();
+    let url = server.url("/up");
+    for (sizes, says) in [
+        (&[4, 1][..], "ended after 5 of the 10 bytes"),
+        (&[6, 6][..], "more than the 10 bytes"),
+        // The declared length is reached, then more comes: the last piece was held back.
+        (&[10, 1][..], "more than the 10 bytes"),
+        (&[4, 6, 1][..], "more than the 10 bytes"),
+    ] {
+        let err = post_declared(&client, &url, "10", sizes)
+            .await
+            .expect_err("the stream does not match its length");
+        assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");
+        assert!(err.to_string().contains(says), "{sizes:?}: {err}");
+        assert!(!err.request_fully_written(), "{err}");
+    }
+    // The server saw no complete request; the client's next one goes through.
+    let resp = post_declared(&client, &url, "10", &[10])
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].body, joined(&[10]));
+}
+
+#[tokio::test]
+async fn a_content_length_that_is_not_a_length_is_refused_before_anything_is_sent() {
+    let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
+    let client = tether::Client::new();
+    for declared in ["ten", "-1", "1 0", "18446744073709551616"] {
+        let err = post_declared(&client, &server.url("/up"), declared, &[10])
+            .await
+            .expect_err("not a length");
+        assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");
+        assert!(!err.request_written());
+    }
+    assert_eq!(server.stats().accepted, 0);
+}
+
+#[tokio::test]
+async fn over_http2_the_length_is_sent_and_held_to_as_well() {
+    let server = H2Server::start(H2Script::default()).await;
+    let client = tether::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let url = server.url("127.0.0.1", "/up");
+    let sizes = [3000, 0, 2000];
+    let resp = post_declared(&client, &url, "5000", &sizes)
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), 200);
+    drop(resp);
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].headers.get("content-length").map(|v| v.as_bytes()),
+        Some(&b"5000"[..])
+    );
+    assert_eq!(seen[0].body, joined(&sizes));
+    for (sizes, says) in [
+        (&[3000, 1999][..], "ended after 4999 of the 5000 bytes"),
+        (&[5000, 1][..], "more than the 5000 bytes"),
+    ] {
+        let err = post_declared(&client, &url, "5000", sizes)
+            .await
+            .expect_err("the stream does not match its length");
+        assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");
+        assert!(err.to_string().contains(says), "{sizes:?}: {err}");
+    }
+    // Only the first request reached the server whole.
+    assert_eq!(server.seen().len(), 1);
+}
