@@ -3,13 +3,14 @@
 //!
 //! 1. **Flat cost.** Client CPU per request for 10, 1,000 and 10,000 hosts at the same
 //!    concurrency (64 requests in flight, 64 workers), for tether, hyper-util and reqwest
-//!    with the same connection budget: up to 8 connections per host, all kept idle (tether's
-//!    global cap is raised past what the run opens). A warm-up first sends one request to
+//!    (and the floor, `common/floor.rs`: about the least a client can do per request, to
+//!    show what is the kernel's) with the same connection budget: up to 8 connections per
+//!    host, all kept idle (tether's global cap is raised past what the run opens). A warm-up first sends one request to
 //!    every host, then rehearses the measured pass (the same order); then GETs of
 //!    1 KiB in a random (seeded) host order are measured. So each host has the connections
 //!    it needs waiting (the table shows the few opened while measuring) and what grows with
 //!    the hosts is the cost of finding them (the pool's maps, colder caches), not of
-//!    opening them. Three rounds of the nine runs (one round in quick mode); the table
+//!    opening them. Three rounds of the twelve runs (one round in quick mode); the table
 //!    shows each number's median. It also shows the TCP segments sent per request (by
 //!    client and servers: the machine's count, from `/proc/net/snmp`): two when every
 //!    acknowledgement rides on the next request or response, more when a connection
@@ -53,6 +54,15 @@ const FLAT_WORKERS: usize = 64;
 const FLAT_PER_HOST: usize = 8;
 /// tether's global cap in part 1: more than the 10,000-host run opens.
 const FLAT_TOTAL: usize = 16_000;
+/// Part 1's clients: the three compared, and the floor (`common/floor.rs`), about the least
+/// a keep-alive client can do per request, which shows how much of the cost, and of its
+/// growth with the hosts, is the kernel's.
+const FLAT_CLIENTS: [Which; 4] = [
+    Which::Tether,
+    Which::HyperUtil,
+    Which::Reqwest,
+    Which::Floor,
+];
 
 /// Part 2.
 const HOSTS: usize = 1_000;
@@ -77,7 +87,7 @@ fn runs() -> Vec<Run> {
     let mut runs = Vec::new();
     for _ in 0..flat_rounds() {
         for hosts in FLAT_HOSTS {
-            for which in Which::ALL {
+            for which in FLAT_CLIENTS {
                 runs.push(Run::Flat(hosts, which));
             }
         }
@@ -301,8 +311,8 @@ fn tcp_segments_sent() -> u64 {
 
 /// The measured requests of a flat-cost run, in a function of their own so that a
 /// profiler can count them alone: `valgrind --tool=callgrind --toggle-collect='*measured*'`
-/// on `TETHER_BENCH_RUN=<run>` (runs 0, 3 and 6 are tether at 10, 1,000 and 10,000 hosts;
-/// 1, 4 and 7 hyper-util).
+/// on `TETHER_BENCH_RUN=<run>` (runs 0, 4 and 8 are tether at 10, 1,000 and 10,000 hosts;
+/// 1, 5 and 9 hyper-util, 3, 7 and 11 the floor).
 #[inline(never)]
 fn measured(
     rt: &tokio::runtime::Runtime,
@@ -317,7 +327,7 @@ fn print_flat(results: &[(Run, Vec<f64>)]) {
     // Per (hosts, client): the median over the rounds of each number.
     let mut rows: Vec<(usize, Which, Vec<f64>)> = Vec::new();
     for hosts in FLAT_HOSTS {
-        for which in Which::ALL {
+        for which in FLAT_CLIENTS {
             let rounds: Vec<&Vec<f64>> = results
                 .iter()
                 .filter(|(run, _)| *run == Run::Flat(hosts, which))

@@ -199,6 +199,7 @@ fn main() {
                     Which::HyperUtil,
                     Which::HyperUtilFrames,
                     Which::Reqwest,
+                    Which::Floor,
                 ]
                 .iter()
                 .filter(|&&c| {
@@ -206,7 +207,7 @@ fn main() {
                 })
                 .filter(|c| chosen.is_empty() || chosen.split(',').any(|n| n == c.name()))
                 // hyper-util does not decode, and would count the gzipped bytes.
-                .filter(|&&c| !(w.gzip && c == Which::HyperUtil))
+                .filter(|&&c| !(w.gzip && matches!(c, Which::HyperUtil | Which::Floor)))
                 .map(|&which| (which, Arc::new(AnyClient::new(which, caps))))
                 .collect()
             });

@@ -31,6 +31,9 @@ pub enum Which {
     /// hyper-util reading the body frame by frame (and dropping the frames).
     HyperUtilFrames,
     Reqwest,
+    /// Not a client: about the least an HTTP/1.1 keep-alive client can do per request
+    /// (`floor.rs`), to show how much of the CPU per request is the kernel's.
+    Floor,
 }
 
 impl Which {
@@ -46,6 +49,7 @@ impl Which {
             Which::HyperUtil => "hyper-util",
             Which::HyperUtilFrames => "hyper-util (frames)",
             Which::Reqwest => "reqwest",
+            Which::Floor => "floor",
         }
     }
 }
@@ -97,6 +101,7 @@ pub enum AnyClient {
         Arc<Limits>,
     ),
     Reqwest(reqwest::Client, Arc<Limits>),
+    Floor(super::floor::Floor, Arc<Limits>),
 }
 
 impl AnyClient {
@@ -158,6 +163,10 @@ impl AnyClient {
                     .expect("reqwest client");
                 AnyClient::Reqwest(client, Arc::new(Limits::new(caps)))
             }
+            Which::Floor => AnyClient::Floor(
+                super::floor::Floor::new(caps.hosts),
+                Arc::new(Limits::new(caps)),
+            ),
         }
     }
 
@@ -258,6 +267,14 @@ impl AnyClient {
                 let resp = req.send().await.map_err(|e| e.to_string())?;
                 let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
                 Ok(bytes.len())
+            }
+            AnyClient::Floor(c, limits) => {
+                let _host = limits.per_host[host].acquire().await;
+                let _total = match &limits.total {
+                    Some(s) => Some(s.acquire().await),
+                    None => None,
+                };
+                c.request(host, &method, url, body.as_deref()).await
             }
         }
     }

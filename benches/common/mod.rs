@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod clients;
+pub mod floor;
 pub mod server;
 
 use std::alloc::{GlobalAlloc, Layout, System};
