@@ -24,7 +24,7 @@ use super::chunked::ChunkedLimits;
 use super::decode::{BodyDecoder, Decoded};
 use super::error::ProtoError;
 use super::framing::{body_framing, Framing};
-use super::response::{parse_response_head, HeadKind, HeadLimits, ResponseHead};
+use super::response::{take_response_head, HeadKind, HeadLimits, ResponseHead};
 
 /// Most interim (1xx) heads accepted before the final one.
 pub const MAX_INTERIM_RESPONSES: usize = 32;
@@ -208,7 +208,7 @@ impl ResponseReader {
             max_head_bytes: max - skipped,
             ..self.limits
         };
-        let Some((head, n)) = parse_response_head(buf, &limits)? else {
+        let Some(head) = take_response_head(buf, &limits)? else {
             self.state = ReaderState::Head {
                 interim,
                 skipped,
@@ -216,7 +216,6 @@ impl ResponseReader {
             };
             return Ok(Some(Event::NeedMore));
         };
-        buf.advance(n);
         match head.kind() {
             HeadKind::Interim => {
                 self.continued |= head.status == http::StatusCode::CONTINUE;

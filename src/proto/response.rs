@@ -8,6 +8,8 @@
 
 use std::mem::MaybeUninit;
 
+use bytes::BytesMut;
+use http::header::InvalidHeaderValue;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
@@ -76,7 +78,7 @@ impl ResponseHead {
 /// Header slots on the stack; larger limits fall back to the heap.
 const STACK_HEADERS: usize = 128;
 
-/// Parses one response head from the front of `buf`.
+/// Parses one response head from the front of `buf`, copying each field value.
 ///
 /// `Ok(None)`: more bytes are needed (and `buf` is still within `max_head_bytes`, else
 /// `HeadTooLarge`). `Ok(Some((head, n)))`: the head took the first `n` bytes of `buf`.
@@ -84,23 +86,111 @@ pub fn parse_response_head(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
-    // Left uninitialized: httparse writes each slot it uses (4 KiB of stack not cleared
-    // for every response).
-    if limits.max_headers <= STACK_HEADERS {
-        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
-        parse_with(buf, limits, &mut slots[..limits.max_headers])
-    } else {
-        let mut slots = Vec::with_capacity(limits.max_headers);
-        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
-        parse_with(buf, limits, &mut slots)
+    let mut spans = Spans::new();
+    let Some(line) = scan(buf, limits, &mut spans)? else {
+        return Ok(None);
+    };
+    let head = build(&line, &spans, buf, |range| {
+        HeaderValue::from_bytes(&buf[range])
+    })?;
+    Ok(Some((head, line.len)))
+}
+
+/// Parses one response head from the front of `buf` and splits it off: the field values
+/// share the head's bytes (a reference count each) instead of being copied one by one
+/// into allocations of their own. Otherwise as [`parse_response_head`].
+pub fn take_response_head(
+    buf: &mut BytesMut,
+    limits: &HeadLimits,
+) -> Result<Option<ResponseHead>, ProtoError> {
+    let mut spans = Spans::new();
+    let Some(line) = scan(buf, limits, &mut spans)? else {
+        return Ok(None);
+    };
+    let bytes = buf.split_to(line.len).freeze();
+    build(&line, &spans, &bytes, |range| {
+        HeaderValue::from_maybe_shared(bytes.slice(range))
+    })
+    .map(Some)
+}
+
+/// Where one field's name and value lie in the head.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// Fields kept inline by [`Spans`]; the rest go to the heap.
+const INLINE_SPANS: usize = 24;
+
+/// Where the fields of a head lie, in order: the usual few inline, any more on the heap.
+struct Spans {
+    inline: [Span; INLINE_SPANS],
+    len: usize,
+    more: Vec<Span>,
+}
+
+impl Spans {
+    fn new() -> Spans {
+        Spans {
+            inline: [Span::default(); INLINE_SPANS],
+            len: 0,
+            more: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, span: Span) {
+        match self.inline.get_mut(self.len) {
+            Some(place) => {
+                *place = span;
+                self.len += 1;
+            }
+            None => self.more.push(span),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Span> {
+        self.inline[..self.len].iter().chain(&self.more)
+    }
+
+    fn count(&self) -> usize {
+        self.len + self.more.len()
     }
 }
 
-fn parse_with<'b>(
+/// What the scan found besides the fields.
+struct StatusLine {
+    version: Version,
+    status: StatusCode,
+    /// The head's length, blank line included.
+    len: usize,
+}
+
+/// Runs `httparse` over `buf` and notes where each field lies (its first `fields` spans).
+fn scan(
+    buf: &[u8],
+    limits: &HeadLimits,
+    spans: &mut Spans,
+) -> Result<Option<StatusLine>, ProtoError> {
+    if limits.max_headers <= STACK_HEADERS {
+        // Left uninitialized: httparse writes each slot it uses (4 KiB of stack not
+        // cleared for every response).
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        scan_with(buf, limits, &mut slots[..limits.max_headers], spans)
+    } else {
+        let mut slots = Vec::with_capacity(limits.max_headers);
+        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
+        scan_with(buf, limits, &mut slots, spans)
+    }
+}
+
+fn scan_with<'b>(
     buf: &'b [u8],
     limits: &HeadLimits,
     slots: &mut [MaybeUninit<httparse::Header<'b>>],
-) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+    spans: &mut Spans,
+) -> Result<Option<StatusLine>, ProtoError> {
     let mut parsed = httparse::Response::new(&mut []);
     let parse = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut parsed,
@@ -127,22 +217,54 @@ fn parse_with<'b>(
     };
     let code = parsed.code.ok_or(ProtoError::InvalidHead)?;
     let status = StatusCode::from_u16(code).map_err(|_| ProtoError::InvalidHead)?;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    let mut present = Present::NONE;
+    // Offsets from the buffer's start: the names and values httparse gives are slices of
+    // it. A head is at most `max_head_bytes`, far below `u32::MAX`.
+    let base = buf.as_ptr() as usize;
+    let at = |piece: &[u8]| -> Result<(u32, u32), ProtoError> {
+        let start = (piece.as_ptr() as usize).wrapping_sub(base);
+        let end = start.wrapping_add(piece.len());
+        match (u32::try_from(start), u32::try_from(end)) {
+            (Ok(s), Ok(e)) if end <= len => Ok((s, e)),
+            _ => Err(ProtoError::InvalidHead),
+        }
+    };
     for h in parsed.headers.iter() {
-        let name =
-            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| ProtoError::InvalidHead)?;
-        let value = HeaderValue::from_bytes(h.value).map_err(|_| ProtoError::InvalidHead)?;
+        spans.push(Span {
+            name: at(h.name.as_bytes())?,
+            value: at(h.value)?,
+        });
+    }
+    Ok(Some(StatusLine {
+        version,
+        status,
+        len,
+    }))
+}
+
+/// The head from what the scan found: names from `head`, values made by `value` from
+/// their range in it.
+fn build(
+    line: &StatusLine,
+    spans: &Spans,
+    head: &[u8],
+    mut value: impl FnMut(std::ops::Range<usize>) -> Result<HeaderValue, InvalidHeaderValue>,
+) -> Result<ResponseHead, ProtoError> {
+    let mut headers = HeaderMap::with_capacity(spans.count());
+    let mut present = Present::NONE;
+    let range = |(start, end): (u32, u32)| start as usize..end as usize;
+    for span in spans.iter() {
+        let name_bytes = head.get(range(span.name)).ok_or(ProtoError::InvalidHead)?;
+        let name = HeaderName::from_bytes(name_bytes).map_err(|_| ProtoError::InvalidHead)?;
+        let value = value(range(span.value)).map_err(|_| ProtoError::InvalidHead)?;
         present.note(&name);
         headers.append(name, value);
     }
-    let head = ResponseHead {
-        version,
-        status,
+    Ok(ResponseHead {
+        version: line.version,
+        status: line.status,
         headers,
         present,
-    };
-    Ok(Some((head, len)))
+    })
 }
 
 fn map_error(e: httparse::Error, buf: &[u8]) -> ProtoError {
@@ -174,6 +296,81 @@ mod tests {
 
     fn parse_err(buf: &[u8]) -> ProtoError {
         parse(buf).unwrap_err()
+    }
+
+    #[test]
+    fn taken_head_leaves_the_body_and_its_values_share_the_buffer() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: one\r\nx-a: two\r\n\
+Empty:\r\n\r\nhello";
+        let mut buf = BytesMut::from(&wire[..]);
+        let start = buf.as_ptr() as usize;
+        let range = start..start + wire.len();
+        let head = take_response_head(&mut buf, &HeadLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..], b"hello");
+        assert_eq!(head.status, StatusCode::OK);
+        let all: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        assert_eq!(all, ["one", "two"]);
+        assert_eq!(head.headers["empty"], "");
+        assert_eq!(head.headers["content-length"], "5");
+        // Not copied: each value lies in the buffer the head arrived in.
+        for value in head.headers.values().filter(|v| !v.is_empty()) {
+            let at = value.as_bytes().as_ptr() as usize;
+            assert!(range.contains(&at), "{value:?} was copied");
+        }
+        // The framing decisions read it as they read a parsed head.
+        assert_eq!(crate::proto::content_length(&head.headers), Ok(Some(5)));
+    }
+
+    #[test]
+    fn heads_with_more_fields_than_fit_inline_keep_them_all_in_order() {
+        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..INLINE_SPANS + 10 {
+            wire.extend_from_slice(format!("X-{}: v{i}\r\nSame: {i}\r\n", i % 7).as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        let copied = parse(&wire).unwrap().unwrap().0;
+        let taken = take_response_head(&mut BytesMut::from(&wire[..]), &HeadLimits::default())
+            .unwrap()
+            .unwrap();
+        for head in [copied, taken] {
+            assert_eq!(head.headers.len(), 2 * (INLINE_SPANS + 10));
+            let same: Vec<String> = head
+                .headers
+                .get_all("same")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect();
+            let want: Vec<String> = (0..INLINE_SPANS + 10).map(|i| i.to_string()).collect();
+            assert_eq!(same, want);
+            let sixes = (0..INLINE_SPANS + 10).filter(|i| i % 7 == 6).count();
+            assert_eq!(head.headers.get_all("x-6").iter().count(), sixes);
+            assert_eq!(head.headers["x-0"], "v0");
+        }
+    }
+
+    #[test]
+    fn a_partial_or_bad_head_is_not_taken() {
+        let limits = HeadLimits::default();
+        let wire = b"HTTP/1.1 200 OK\r\nA: b\r\n";
+        let mut partial = BytesMut::from(&wire[..]);
+        assert!(take_response_head(&mut partial, &limits).unwrap().is_none());
+        assert_eq!(&partial[..], wire);
+        let mut bad = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: b\x7f\r\n\r\n"[..]);
+        assert_eq!(
+            take_response_head(&mut bad, &limits).unwrap_err(),
+            ProtoError::InvalidHead
+        );
+        let mut big = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: bbbbbbbbbb\r\n\r\n"[..]);
+        let small = HeadLimits {
+            max_head_bytes: 20,
+            ..limits
+        };
+        assert_eq!(
+            take_response_head(&mut big, &small).unwrap_err(),
+            ProtoError::HeadTooLarge
+        );
     }
 
     #[test]
