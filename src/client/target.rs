@@ -17,7 +17,7 @@
 //! same pieces: the tests hold the two side by side over many generated strings.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use url::Url;
 
@@ -39,10 +39,11 @@ pub struct Target {
     url: OnceLock<Box<Url>>,
 }
 
-/// A plain URL string (at most [`PLAIN_MAX`] bytes) and where its pieces are.
+/// A plain URL string (at most [`PLAIN_MAX`] bytes) and where its pieces are. The text is
+/// shared with the per-thread memo, so a string sent again is not copied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Plain {
-    text: Box<str>,
+    text: Arc<str>,
     /// The host: `text[host_at..host_end]`.
     host_at: u16,
     host_end: u16,
