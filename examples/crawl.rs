@@ -16,9 +16,11 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,7 +39,10 @@ const BUSY_HOST: usize = 42;
 /// What one host's server counts.
 #[derive(Default)]
 struct HostCounts {
-    open: AtomicUsize,
+    /// The connections being served, each with a second handle on its socket (see
+    /// `serve`).
+    live: Mutex<Vec<(u64, socket2::Socket)>>,
+    next_id: AtomicU64,
     max_open: AtomicUsize,
     requests: AtomicUsize,
 }
@@ -289,18 +294,47 @@ fn page(host: usize, page: usize) -> String {
 }
 
 /// One host's server: keep-alive HTTP/1.1, pages `/p/0` to `/p/14`, 404 otherwise.
+///
+/// It counts the connections open at each accept. A connection the client has already
+/// closed, whose task has not yet run to read the end, is not counted: its end is waiting
+/// in the socket, which a second handle on it can see without taking anything (a peek).
+/// Without this, a crawl that closes an idle connection and opens another to the same host
+/// a moment later would be counted over the cap whenever this server was slow to look.
 async fn serve(listener: TcpListener, host: usize, counts: Arc<HostCounts>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let open = counts.open.fetch_add(1, Ordering::Relaxed) + 1;
-        counts.max_open.fetch_max(open, Ordering::Relaxed);
+        let id = counts.next_id.fetch_add(1, Ordering::Relaxed);
+        let handle = stream
+            .as_fd()
+            .try_clone_to_owned()
+            .map(socket2::Socket::from);
+        {
+            let mut live = counts.live.lock().unwrap_or_else(|e| e.into_inner());
+            let open = 1 + live.iter().filter(|(_, s)| not_closed_by_peer(s)).count();
+            counts.max_open.fetch_max(open, Ordering::Relaxed);
+            if let Ok(handle) = handle {
+                live.push((id, handle));
+            }
+        }
         let counts = counts.clone();
         tokio::spawn(async move {
             let _ = connection(stream, host, &counts).await;
-            counts.open.fetch_sub(1, Ordering::Relaxed);
+            let mut live = counts.live.lock().unwrap_or_else(|e| e.into_inner());
+            live.retain(|(i, _)| *i != id);
         });
+    }
+}
+
+/// Whether the peer has not closed `socket`: nothing to read, or a request (a peek of one
+/// byte; the socket does not block).
+fn not_closed_by_peer(socket: &socket2::Socket) -> bool {
+    let mut byte = [MaybeUninit::uninit(); 1];
+    match socket.peek(&mut byte) {
+        Ok(0) => false,
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
     }
 }
 
