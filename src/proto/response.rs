@@ -167,7 +167,7 @@ struct StatusLine {
     len: usize,
 }
 
-/// Runs `httparse` over `buf` and notes where each field lies (its first `fields` spans).
+/// Runs `httparse` over `buf` and notes in `spans` where each field lies, in order.
 fn scan(
     buf: &[u8],
     limits: &HeadLimits,
