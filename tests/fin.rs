@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::elsewhere::Elsewhere;
 use support::{eventually, ConnPolicy, Script, TestServer};
 use tether::Client;
 
@@ -61,6 +62,61 @@ async fn idle_conn_closed_by_server_is_not_reused() {
     server
         .wait_until(|s| s.client_closed_after_server_fin == 1)
         .await;
+}
+
+/// Blocks this thread (and so the runtime on it, which then looks at no events) until the
+/// server has closed `closed` connections, and a little more for the FIN to land.
+fn block_until_server_closed(server: &TestServer, closed: usize) {
+    let start = std::time::Instant::now();
+    while server.stats().closed_by_server < closed {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the server never closed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+/// A FIN that arrived while the runtime was not looking: no readiness shows it yet. A GET
+/// (retried on a new connection should its connection be closed) trusts the quiet watch
+/// without a system call, meets the closed connection and is retried; a POST (never
+/// retried there) has the socket asked, which finds the FIN before anything is sent. Two
+/// servers, two hosts: what the client learns from the GET's close race would otherwise
+/// expire the POST's connection before any probe.
+#[tokio::test]
+async fn a_fin_the_runtime_has_not_seen_costs_a_get_a_retry_and_a_post_nothing() {
+    let elsewhere = Elsewhere::new();
+    let for_get = elsewhere.server(idle_close()).await;
+    let for_post = elsewhere.server(idle_close()).await;
+    let client = Client::new();
+    get_ok(&client, for_get.url("/")).await;
+    block_until_server_closed(&for_get, 1);
+    get_ok(&client, for_get.url("/")).await;
+    let stats = client.stats();
+    assert_eq!(stats.retries_close_race, 1, "{stats:?}");
+    assert_eq!(stats.idle_closed_by_server, 0, "{stats:?}");
+    assert_eq!(stats.connections_opened, 2);
+    assert_eq!(for_get.stats().accepted, 2);
+
+    get_ok(&client, for_post.url("/")).await;
+    block_until_server_closed(&for_post, 1);
+    let resp = client
+        .post(for_post.url("/"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let stats = client.stats();
+    assert_eq!(
+        stats.retries_close_race, 1,
+        "no retry for the POST: {stats:?}"
+    );
+    assert_eq!(stats.idle_closed_by_server, 1, "{stats:?}");
+    assert_eq!(stats.connections_opened, 4);
+    assert_eq!(for_post.stats().requests_per_conn, vec![1, 1]);
 }
 
 #[tokio::test]

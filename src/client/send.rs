@@ -32,7 +32,7 @@ use crate::conn::dns::Looked;
 use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::{Error, ErrorKind};
-use crate::pool::{Count, Http2, Lease, PoolKey, Pooled, Slot, Stream};
+use crate::pool::{Count, Http2, Lease, Need, PoolKey, Pooled, Slot, Stream};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -286,8 +286,18 @@ async fn send_one(
     // another one.
     let mut avoid = None;
     loop {
-        let fresh = attempt.retries > 0;
-        let acquired = match acquire(client, &request.key, fresh, avoid, deadline, runtime).await {
+        let need = Need {
+            fresh: attempt.retries > 0,
+            retryable: should_retry(
+                Failure::ClosedBeforeResponse,
+                Attempt {
+                    reused: true,
+                    ..attempt
+                },
+            )
+            .is_some(),
+        };
+        let acquired = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
             Ok(acquired) => acquired,
             Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
         };
@@ -836,7 +846,7 @@ enum Acquired {
 async fn acquire(
     client: &Client,
     key: &PoolKey,
-    fresh: bool,
+    need: Need,
     avoid: Option<u64>,
     deadline: Option<Instant>,
     runtime: &Handle,
@@ -854,7 +864,7 @@ async fn acquire(
         );
         let lease = client
             .pool
-            .checkout(key, fresh, wait_until, runtime, http2)
+            .checkout(key, need, wait_until, runtime, http2)
             .await?;
         match lease {
             Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),

@@ -405,21 +405,31 @@ impl Connection {
     }
 
     /// The probe before reuse by a request on runtime `here` at `now`. A plain TCP
-    /// connection idle for less than [`QUIET_TRUST`] whose watch has seen nothing arrive
-    /// is taken as alive without asking the socket: the runtime's readiness already
-    /// answers, and a FIN that reached the socket before the response was read keeps it
+    /// connection whose watch has seen nothing arrive is taken as alive without asking the
+    /// socket when it has been idle for less than [`QUIET_TRUST`], or whatever its idle
+    /// time when the request is `retryable` (it is retried on a new connection should this
+    /// one turn out closed before the response begins). The runtime's readiness already
+    /// answers: a FIN that reached the socket before the response was read keeps it
     /// readable (tokio never clears a read-closed readiness), so the watch sees it at
-    /// once. What is left is a FIN that arrives after the response was read and before
-    /// the runtime's next look at its events, microseconds in a busy loop. Longer idle, the socket is asked, as a server's
-    /// idle timeout may have fired a moment ago: a system call is nothing beside the idle
-    /// time, and the close race it narrows is the one that loses requests. A TLS
-    /// connection is always asked: rustls may hold a `close_notify` read with the
-    /// response, which no readiness would show.
-    pub fn checkout_probe(&mut self, here: tokio::runtime::Id, now: Instant) -> Liveness {
-        let brief = self
-            .watched_since
-            .is_some_and(|t| now.saturating_duration_since(t) < QUIET_TRUST);
-        if brief && matches!(self.io, Io::Tcp(_)) && self.quiet_on(Some(here)) {
+    /// once, and one that came while idle is seen at the runtime's next look at its
+    /// events. What is left is a FIN that arrived since that look, microseconds in a busy
+    /// loop. For a request that cannot be retried the socket is asked after longer idle,
+    /// as a server's idle timeout may have fired a moment ago: the close race it narrows
+    /// is the one that loses requests. A retryable request skips the system call (a
+    /// crawler's every request, whose connections idle for long), and in that narrow race
+    /// pays a retry instead. A TLS connection is always asked: rustls may hold a
+    /// `close_notify` read with the response, which no readiness would show.
+    pub fn checkout_probe(
+        &mut self,
+        here: tokio::runtime::Id,
+        now: Instant,
+        retryable: bool,
+    ) -> Liveness {
+        let trusted = retryable
+            || self
+                .watched_since
+                .is_some_and(|t| now.saturating_duration_since(t) < QUIET_TRUST);
+        if trusted && matches!(self.io, Io::Tcp(_)) && self.quiet_on(Some(here)) {
             return Liveness::Alive;
         }
         self.probe()

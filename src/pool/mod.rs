@@ -105,6 +105,17 @@ pub(crate) enum Lease {
     Stream(Stream),
 }
 
+/// What the request needs of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Need {
+    /// A retry: only a new connection will do.
+    pub fresh: bool,
+    /// Should the connection turn out closed before the response begins, the request is
+    /// retried on a new one; so an idle connection whose watch has seen nothing arrive is
+    /// taken as alive without asking the socket (`Connection::checkout_probe`).
+    pub retryable: bool,
+}
+
 /// What a checkout that may use HTTP/2 asks of it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Http2 {
@@ -200,7 +211,7 @@ impl Pool {
         self.inner.counters.snapshot(gauges)
     }
 
-    /// A live idle connection of `key` opened on `runtime` (unless `fresh`), a slot to open
+    /// A live idle connection of `key` opened on `runtime` (unless `need.fresh`), a slot to open
     /// one, or a wait in line until one of those is handed over or `deadline` passes. Also
     /// starts the background sweep on `runtime` when it does not run there. With `http2`
     /// (a dial to `key` may give HTTP/2), a stream on one of the host's HTTP/2 connections
@@ -209,19 +220,19 @@ impl Pool {
     pub async fn checkout(
         &self,
         key: &PoolKey,
-        fresh: bool,
+        need: Need,
         deadline: Option<Instant>,
         runtime: &Handle,
         http2: Option<Http2>,
     ) -> Result<Lease, Error> {
         let mut waited = false;
         loop {
-            match self.checkout_step(key, fresh, runtime, http2, !waited) {
+            match self.checkout_step(key, need, runtime, http2, !waited) {
                 Step::Done(lease) => return Ok(lease),
                 // Boxed: only a request that has to wait pays for the waiting state.
                 Step::Line(waiter, rx) => {
                     let got =
-                        Box::pin(self.wait(key, waiter, rx, fresh, deadline, runtime.id())).await?;
+                        Box::pin(self.wait(key, waiter, rx, need, deadline, runtime.id())).await?;
                     if let Some(lease) = got {
                         return Ok(lease);
                     }
@@ -247,7 +258,7 @@ impl Pool {
     fn checkout_step(
         &self,
         key: &PoolKey,
-        fresh: bool,
+        need: Need,
         runtime: &Handle,
         http2: Option<Http2>,
         may_wait_for_dial: bool,
@@ -275,9 +286,9 @@ impl Pool {
             let outcome = locked.checkout(
                 key,
                 now,
-                fresh,
+                need.fresh,
                 |c| c.runtime() == Some(id),
-                |c: &mut Box<Connection>| c.checkout_probe(id, now),
+                |c: &mut Box<Connection>| c.checkout_probe(id, now, need.retryable),
                 &mut out,
             );
             let dial =
@@ -312,7 +323,7 @@ impl Pool {
         key: &PoolKey,
         id: u64,
         rx: oneshot::Receiver<Grant<Box<Connection>>>,
-        fresh: bool,
+        need: Need,
         deadline: Option<Instant>,
         runtime: tokio::runtime::Id,
     ) -> Result<Option<Lease>, Error> {
@@ -336,13 +347,13 @@ impl Pool {
             Ok(Grant::Conn(mut conn, _)) => {
                 // Handed over straight from a response that just ended, without idling:
                 // it must still suit this request.
-                let unusable = if fresh {
+                let unusable = if need.fresh {
                     // A retry must not reuse a connection.
                     Some((Count::Evicted, "a retry needs a new connection"))
                 } else if conn.runtime() != Some(runtime) {
                     Some((Count::ClosedOtherRuntime, "opened on another runtime"))
                 } else {
-                    match conn.checkout_probe(runtime, now()) {
+                    match conn.checkout_probe(runtime, now(), need.retryable) {
                         Liveness::Alive => None,
                         Liveness::Unsolicited => {
                             Some((Count::UnsolicitedResponse, "unsolicited response"))
