@@ -100,7 +100,14 @@ pub(crate) fn coding_of<'a>(
     if values.next().is_some() {
         return None;
     }
-    let name = value.to_str().ok()?.trim();
+    // Visible ASCII, as `HeaderValue::to_str` asks.
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return None;
+    }
+    let name = std::str::from_utf8(value).ok()?.trim();
     if name.contains(',') {
         return None;
     }

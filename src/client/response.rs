@@ -34,7 +34,7 @@ use crate::conn::h2::StreamBody;
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
 use crate::pool::{Count, Pooled, Stream as H2Stream};
-use crate::proto::{BodyFraming, KeepAlive, ResponseReader};
+use crate::proto::{BodyFraming, Headers, KeepAlive, ResponseReader};
 
 /// How much `Response::bytes` grows its buffer at least, when it must.
 const BYTES_GROWTH_MIN: usize = 64 * 1024;
@@ -52,7 +52,8 @@ const BYTES_GROWTH_MIN: usize = 64 * 1024;
 pub struct Response {
     status: StatusCode,
     version: Version,
-    headers: HeaderMap,
+    /// Built when first asked for.
+    headers: Headers,
     /// The URL answered (its `url::Url` made when first asked for).
     url: Target,
     content_length: Option<u64>,
@@ -115,11 +116,11 @@ impl Response {
     ) -> Response {
         let reused = stream.reused();
         let remote_addr = stream.conn().peer_addr();
-        let mut headers = head.headers;
+        let mut headers = Headers::built(head.headers);
         let mut content_length = if bodiless {
             Some(0)
         } else {
-            crate::proto::content_length(&headers).ok().flatten()
+            crate::proto::content_length(headers.get()).ok().flatten()
         };
         let (decoding, decode_error) =
             decoding_for(context.coding, &mut headers, &mut content_length);
@@ -172,7 +173,9 @@ impl Response {
         }
         let reused = pooled.reused();
         let remote_addr = pooled.peer_addr();
-        let mut headers = answer.head.headers;
+        let status = answer.head.status;
+        let version = answer.head.version;
+        let mut headers = answer.head.into_headers();
         let mut content_length = match answer.framing.body {
             BodyFraming::Length(n) => Some(n),
             BodyFraming::Empty => Some(0),
@@ -204,8 +207,8 @@ impl Response {
         // body arrived with its head gives its connection back at once.
         body.decode_ahead();
         Response {
-            status: answer.head.status,
-            version: answer.head.version,
+            status,
+            version,
             headers,
             url: context.url,
             content_length,
@@ -252,7 +255,7 @@ impl Response {
     /// # }
     /// ```
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.headers.get()
     }
 
     /// The URL that was requested, without userinfo (credentials in the URL were sent as
@@ -480,14 +483,13 @@ impl Response {
 /// error of setting it up is for the body's first read.
 fn decoding_for(
     coding: Option<Coding>,
-    headers: &mut HeaderMap,
+    headers: &mut Headers,
     content_length: &mut Option<u64>,
 ) -> (Option<Box<Decoding>>, Option<Error>) {
     let Some(coding) = coding else {
         return (None, None);
     };
-    headers.remove(http::header::CONTENT_ENCODING);
-    headers.remove(http::header::CONTENT_LENGTH);
+    headers.remove_representation();
     *content_length = None;
     match Decoding::new(coding) {
         Ok(d) => (Some(Box::new(d)), None),
@@ -517,7 +519,7 @@ impl From<Response> for http::Response<ResponseBody> {
         let mut out = http::Response::new(ResponseBody::new(resp.body, resp.content_length));
         *out.status_mut() = resp.status;
         *out.version_mut() = resp.version;
-        *out.headers_mut() = resp.headers;
+        *out.headers_mut() = resp.headers.into_map();
         out.extensions_mut().insert(resp.url.into_url());
         out
     }

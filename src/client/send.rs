@@ -555,7 +555,7 @@ fn respond(
     // The body's reads keep the exchange's deadlines, set when it began.
     #[cfg(feature = "cookies")]
     if let Some(jar) = &client.config.cookies {
-        jar.store(url.url(), &answer.head.headers);
+        jar.store(url.url(), answer.head.headers());
     }
     let coding = match answer.framing.body {
         _ if !request.decode => None,

@@ -74,6 +74,8 @@ impl Body {
 }
 
 /// How writing the request ended.
+// As `proto::Event`: the head is moved once, and boxing it would allocate per response.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Written {
     /// All of it went out.
     Complete,

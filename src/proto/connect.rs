@@ -59,7 +59,7 @@ pub(crate) enum ConnectAnswer {
     /// bytes of the buffer.
     Open { consumed: usize },
     /// Any other final status: no tunnel.
-    Refused(ResponseHead),
+    Refused(Box<ResponseHead>),
 }
 
 /// Reads the answer to CONNECT from the front of `buf`: `Ok(None)` while more bytes are
@@ -80,7 +80,7 @@ pub(crate) fn read_connect_answer(
             HeadKind::Final if head.status.is_success() => {
                 return Ok(Some(ConnectAnswer::Open { consumed: at }))
             }
-            HeadKind::Final => return Ok(Some(ConnectAnswer::Refused(head))),
+            HeadKind::Final => return Ok(Some(ConnectAnswer::Refused(Box::new(head)))),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! fields that are there. One that is there is found by scanning a small map, comparing
 //! names (a standard name is one byte), where a lookup would hash the name first; maps
 //! larger than [`SCAN_MAX`] are looked up as usual. A map not parsed here (a request's,
-//! a test's) is read as [`Present::ANY`]: every field looked for.
+//! a test's) is read as [`Present::ANY`]: every field looked for. A head whose map is not
+//! built yet (`proto::Headers`) is read from its bytes, where the scan noted each field
+//! ([`FieldSpan`]). Values are given as bytes either way.
 
 use http::header::{
     GetAll, ValueIter, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING,
@@ -46,9 +48,29 @@ impl Present {
         }
     }
 
+    /// The bit of a field name as the head has it (any case).
+    fn bit_of_bytes(name: &[u8]) -> u8 {
+        let is = |known: &HeaderName| same_name(name, known.as_str().as_bytes());
+        match name.len() {
+            14 if is(&CONTENT_LENGTH) => 1,
+            17 if is(&TRANSFER_ENCODING) => 2,
+            10 if is(&CONNECTION) => 4,
+            16 if is(&CONTENT_ENCODING) => 8,
+            10 if is(&KEEP_ALIVE) => 16,
+            _ => 0,
+        }
+    }
+
     /// Notes a field of the head.
     pub fn note(&mut self, name: &HeaderName) {
         self.0 |= Present::bit(name);
+    }
+
+    /// Notes a field of the head by its name as received; its bit is returned.
+    pub(crate) fn note_bytes(&mut self, name: &[u8]) -> u8 {
+        let bit = Present::bit_of_bytes(name);
+        self.0 |= bit;
+        bit
     }
 
     /// Whether a field called `name` may be in the head.
@@ -58,28 +80,83 @@ impl Present {
     }
 }
 
-/// A header map as the decisions read it: with what the parse noted of it.
+/// Whether a field name as received (a token, any case) is `lower`, a name of lower-case
+/// letters, digits and `-`: a letter matches itself or its upper case; `-` and digits
+/// already have the bit set that maps upper case to lower, and no other token byte gains
+/// it to become one of them.
+fn same_name(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+}
+
+/// Where one field's name and value lie in a head of at most `u16::MAX` bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FieldSpan {
+    pub name: (u16, u16),
+    pub value: (u16, u16),
+    /// The name's [`Present`] bit (0 for a field the decisions do not read).
+    pub bit: u8,
+}
+
+impl FieldSpan {
+    /// The name in `head` (empty if the span is not in it).
+    pub fn name(self, head: &[u8]) -> &[u8] {
+        piece(head, self.name)
+    }
+
+    /// The value in `head` (empty if the span is not in it).
+    pub fn value(self, head: &[u8]) -> &[u8] {
+        piece(head, self.value)
+    }
+}
+
+fn piece(head: &[u8], (start, end): (u16, u16)) -> &[u8] {
+    head.get(usize::from(start)..usize::from(end))
+        .unwrap_or_default()
+}
+
+/// A head's fields as the decisions read them: with what the parse noted of them.
 #[derive(Clone, Copy)]
 pub struct FieldView<'a> {
-    headers: &'a HeaderMap,
+    source: Source<'a>,
     present: Present,
+}
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Map(&'a HeaderMap),
+    /// A head's bytes and where its fields lie.
+    Raw(&'a [u8], &'a [FieldSpan]),
 }
 
 impl<'a> FieldView<'a> {
     /// `headers`, of which `present` says which of the five fields it has.
     pub fn new(headers: &'a HeaderMap, present: Present) -> FieldView<'a> {
-        FieldView { headers, present }
+        FieldView {
+            source: Source::Map(headers),
+            present,
+        }
+    }
+
+    /// The fields at `spans` of `head`, of which `present` says which of the five it has.
+    pub(crate) fn raw(head: &'a [u8], spans: &'a [FieldSpan], present: Present) -> FieldView<'a> {
+        FieldView {
+            source: Source::Raw(head, spans),
+            present,
+        }
     }
 
     /// Every value of `name`, in order, as `HeaderMap::get_all` gives them.
     pub fn all(self, name: &'a HeaderName) -> Fields<'a> {
         if !self.present.may_have(name) {
-            Fields::Absent
-        } else if self.headers.len() <= SCAN_MAX {
-            Fields::Scan(self.headers.iter(), name)
-        } else {
-            let all: GetAll<'a, HeaderValue> = self.headers.get_all(name);
-            Fields::Hashed(all.into_iter())
+            return Fields::Absent;
+        }
+        match self.source {
+            Source::Raw(head, spans) => Fields::Raw(head, spans.iter(), name),
+            Source::Map(headers) if headers.len() <= SCAN_MAX => Fields::Scan(headers.iter(), name),
+            Source::Map(headers) => {
+                let all: GetAll<'a, HeaderValue> = headers.get_all(name);
+                Fields::Hashed(all.into_iter())
+            }
         }
     }
 
@@ -101,16 +178,27 @@ pub enum Fields<'a> {
     Absent,
     Scan(http::header::Iter<'a, HeaderValue>, &'a HeaderName),
     Hashed(ValueIter<'a, HeaderValue>),
+    Raw(&'a [u8], std::slice::Iter<'a, FieldSpan>, &'a HeaderName),
 }
 
 impl<'a> Iterator for Fields<'a> {
-    type Item = &'a HeaderValue;
+    type Item = &'a [u8];
 
-    fn next(&mut self) -> Option<&'a HeaderValue> {
+    fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             Fields::Absent => None,
-            Fields::Scan(iter, name) => iter.find(|(n, _)| *n == *name).map(|(_, v)| v),
-            Fields::Hashed(iter) => iter.next(),
+            Fields::Scan(iter, name) => iter.find(|(n, _)| *n == *name).map(|(_, v)| v.as_bytes()),
+            Fields::Hashed(iter) => iter.next().map(HeaderValue::as_bytes),
+            Fields::Raw(head, spans, name) => match Present::bit(name) {
+                // Not one of the five, whose bits the scan noted: by name.
+                0 => {
+                    let wanted = name.as_str().as_bytes();
+                    spans
+                        .find(|s| s.name(head).eq_ignore_ascii_case(wanted))
+                        .map(|s| s.value(head))
+                }
+                bit => spans.find(|s| s.bit == bit).map(|s| s.value(head)),
+            },
         }
     }
 }
@@ -146,7 +234,11 @@ mod tests {
                     &KEEP_ALIVE,
                 ] {
                     let viewed: Vec<_> = view.all(name).collect();
-                    let looked_up: Vec<_> = map.get_all(name).iter().collect();
+                    let looked_up: Vec<_> = map
+                        .get_all(name)
+                        .iter()
+                        .map(HeaderValue::as_bytes)
+                        .collect();
                     assert_eq!(viewed, looked_up, "{name} with {extra} other fields");
                     assert_eq!(view.has(name), map.contains_key(name));
                 }

@@ -82,7 +82,7 @@ pub fn body_framing<'a>(
 fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
     let mut last: Option<&[u8]> = None;
     for value in headers.all(&TRANSFER_ENCODING) {
-        for coding in value.as_bytes().split(|&b| b == b',') {
+        for coding in value.split(|&b| b == b',') {
             let coding = trim_ows(coding);
             if !coding.is_empty() {
                 last = Some(coding);
@@ -99,7 +99,7 @@ fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
 pub fn content_length<'a>(headers: impl Into<FieldView<'a>>) -> Result<Option<u64>, ProtoError> {
     let mut found: Option<u64> = None;
     for value in headers.into().all(&CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
+        for item in value.split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(item)).ok_or(ProtoError::InvalidContentLength)?;
             match found {
                 Some(prev) if prev != n => return Err(ProtoError::ConflictingContentLength),

@@ -83,7 +83,7 @@ pub fn keep_alive<'r, 's>(
     let mut timeout: Option<u64> = None;
     let mut max: Option<u32> = None;
     for value in response_headers.all(&KEEP_ALIVE) {
-        let (t, m) = parse_keep_alive(value.as_bytes());
+        let (t, m) = parse_keep_alive(value);
         timeout = min_some(timeout, t);
         max = min_some(max, m);
     }
@@ -152,7 +152,7 @@ impl ConnectionTokens {
     fn of(headers: FieldView<'_>) -> Self {
         let mut tokens = ConnectionTokens::default();
         for value in headers.all(&CONNECTION) {
-            for token in value.as_bytes().split(|&b| b == b',') {
+            for token in value.split(|&b| b == b',') {
                 let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {
                     tokens.close = true;

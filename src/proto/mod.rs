@@ -39,7 +39,7 @@ pub(crate) use request::{
     encode_request_head, is_idempotent, remove_field, RequestBody, RequestHead, TargetForm,
     UrlParts,
 };
-pub(crate) use response::ResponseHead;
+pub(crate) use response::{Headers, ResponseHead};
 
 // The reader and decoders the fuzz crate (`fuzz/`) drives: public only with the
 // `fuzzing` feature, and not part of the API even then.

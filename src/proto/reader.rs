@@ -31,6 +31,9 @@ pub const MAX_INTERIM_RESPONSES: usize = 32;
 
 /// What the reader produced.
 #[derive(Debug, Clone)]
+// The head is the large variant, made once per response; boxing it would cost each
+// response an allocation, which is what keeping its map unbuilt saves.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// The buffer holds nothing usable: read more (or call `eof` if the peer closed).
     NeedMore,

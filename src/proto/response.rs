@@ -7,13 +7,14 @@
 //! across reads (see `reader.rs`), or what the headers mean for the body (see `framing.rs`).
 
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
-use bytes::BytesMut;
-use http::header::InvalidHeaderValue;
+use bytes::{Bytes, BytesMut};
+use http::header::{InvalidHeaderValue, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
-use super::fields::{FieldView, Present};
+use super::fields::{FieldSpan, FieldView, Present};
 
 /// Limits on a response head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub struct ResponseHead {
     /// The status code.
     pub status: StatusCode,
     /// The header fields, in the order received.
-    pub headers: HeaderMap,
+    headers: Headers,
     /// Which of the fields the framing, keep-alive and decoding decisions read it has.
     pub present: Present,
 }
@@ -60,7 +61,125 @@ pub struct ResponseHead {
 impl ResponseHead {
     /// The header fields as the decisions read them.
     pub fn fields(&self) -> FieldView<'_> {
-        FieldView::new(&self.headers, self.present)
+        self.headers.view(self.present)
+    }
+
+    /// The header map (built now if it was not). Read by the cookie jar and tests.
+    #[cfg_attr(not(feature = "cookies"), allow(dead_code))]
+    pub fn headers(&self) -> &HeaderMap {
+        self.headers.get()
+    }
+
+    /// The header fields, for a response to keep.
+    pub fn into_headers(self) -> Headers {
+        self.headers
+    }
+}
+
+/// Fields a head may have for its map to be built only when asked for; a head with more,
+/// or longer than 64 KiB, has it built at once.
+const LAZY_FIELDS: usize = 12;
+
+/// A head's header fields: an `http::HeaderMap`, built the first time it is asked for.
+/// Most responses are read without a look at their map (the framing, keep-alive and
+/// decoding decisions read the few fields they need from the head's bytes), and the map
+/// costs a small GET about a tenth of its instructions: two allocations, a name lookup
+/// and an insert per field, and the drop. Built, it is the map the eager parse gives.
+#[derive(Debug, Clone)]
+pub struct Headers {
+    map: OnceLock<HeaderMap>,
+    /// The head's bytes and where its fields lie, until the map is built. Boxed: a head
+    /// is moved from layer to layer, and one allocation is half of what the map costs.
+    raw: Option<Box<RawFields>>,
+}
+
+#[derive(Debug, Clone)]
+struct RawFields {
+    head: Bytes,
+    spans: [FieldSpan; LAZY_FIELDS],
+    len: u8,
+    /// `Content-Encoding` and `Content-Length` are left out of the map (they described
+    /// the encoded body, which is decoded).
+    without_representation: bool,
+}
+
+impl Headers {
+    /// A map already built.
+    pub fn built(map: HeaderMap) -> Headers {
+        Headers {
+            map: OnceLock::from(map),
+            raw: None,
+        }
+    }
+
+    /// The map, built now if it was not.
+    pub fn get(&self) -> &HeaderMap {
+        self.map.get_or_init(|| {
+            self.raw
+                .as_deref()
+                .map_or_else(HeaderMap::new, RawFields::build)
+        })
+    }
+
+    /// The map, to keep.
+    pub fn into_map(self) -> HeaderMap {
+        let Headers { map, raw } = self;
+        map.into_inner()
+            .unwrap_or_else(|| raw.as_deref().map_or_else(HeaderMap::new, RawFields::build))
+    }
+
+    /// Leaves `Content-Encoding` and `Content-Length` out: the body is decoded.
+    pub fn remove_representation(&mut self) {
+        match self.map.get_mut() {
+            Some(map) => {
+                map.remove(CONTENT_ENCODING);
+                map.remove(CONTENT_LENGTH);
+            }
+            None => {
+                if let Some(raw) = &mut self.raw {
+                    raw.without_representation = true;
+                }
+            }
+        }
+    }
+
+    /// The fields as the decisions read them (before any is removed).
+    fn view(&self, present: Present) -> FieldView<'_> {
+        match (self.map.get(), &self.raw) {
+            (Some(map), _) => FieldView::new(map, present),
+            (None, Some(raw)) => FieldView::raw(&raw.head, raw.spans(), present),
+            (None, None) => FieldView::raw(&[], &[], Present::NONE),
+        }
+    }
+}
+
+impl RawFields {
+    fn spans(&self) -> &[FieldSpan] {
+        self.spans
+            .get(..usize::from(self.len))
+            .unwrap_or(&self.spans)
+    }
+
+    /// The map: names and values as the scan found them. Neither can be refused here:
+    /// httparse takes only token characters in a name (`HeaderName` takes every token of
+    /// up to 64 KiB), and in a value tab, space, visible ASCII and obs-text, the bytes
+    /// `HeaderValue` takes (`lazy_build_takes_what_the_scan_takes` goes through all 256).
+    fn build(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(usize::from(self.len));
+        for span in self.spans() {
+            let Ok(name) = HeaderName::from_bytes(span.name(&self.head)) else {
+                continue;
+            };
+            if self.without_representation && (name == CONTENT_ENCODING || name == CONTENT_LENGTH) {
+                continue;
+            }
+            let (start, end) = span.value;
+            let value = self.head.slice(usize::from(start)..usize::from(end));
+            if let Ok(value) = HeaderValue::from_maybe_shared(value) {
+                map.append(name, value);
+            }
+        }
+        map
     }
 }
 
@@ -96,9 +215,10 @@ pub fn parse_response_head(
     Ok(Some((head, line.len)))
 }
 
-/// Parses one response head from the front of `buf` and splits it off: the field values
-/// share the head's bytes (a reference count each) instead of being copied one by one
-/// into allocations of their own. Otherwise as [`parse_response_head`].
+/// Parses one response head from the front of `buf` and splits it off. Its header map is
+/// built when first asked for ([`Headers`]), and then its values share the head's bytes (a
+/// reference count each) instead of being copied one by one into allocations of their
+/// own. Otherwise as [`parse_response_head`].
 pub fn take_response_head(
     buf: &mut BytesMut,
     limits: &HeadLimits,
@@ -108,10 +228,48 @@ pub fn take_response_head(
         return Ok(None);
     };
     let bytes = buf.split_to(line.len).freeze();
+    if let Some(head) = lazy(&line, &spans, &bytes) {
+        return Ok(Some(head));
+    }
     build(&line, &spans, &bytes, |range| {
         HeaderValue::from_maybe_shared(bytes.slice(range))
     })
     .map(Some)
+}
+
+/// The head with its map left to build, when it is short enough and has few enough
+/// fields.
+fn lazy(line: &StatusLine, spans: &Spans, head: &Bytes) -> Option<ResponseHead> {
+    if spans.count() > LAZY_FIELDS || head.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let mut raw = Box::new(RawFields {
+        head: head.clone(),
+        spans: [FieldSpan::default(); LAZY_FIELDS],
+        len: 0,
+        without_representation: false,
+    });
+    let mut present = Present::NONE;
+    let short =
+        |(start, end): (u32, u32)| Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?));
+    for (place, span) in raw.spans.iter_mut().zip(spans.iter()) {
+        *place = FieldSpan {
+            name: short(span.name)?,
+            value: short(span.value)?,
+            bit: 0,
+        };
+        place.bit = present.note_bytes(place.name(head));
+    }
+    raw.len = u8::try_from(spans.count()).ok()?;
+    Some(ResponseHead {
+        version: line.version,
+        status: line.status,
+        headers: Headers {
+            map: OnceLock::new(),
+            raw: Some(raw),
+        },
+        present,
+    })
 }
 
 /// Where one field's name and value lie in the head.
@@ -262,7 +420,7 @@ fn build(
     Ok(ResponseHead {
         version: line.version,
         status: line.status,
-        headers,
+        headers: Headers::built(headers),
         present,
     })
 }
@@ -298,6 +456,131 @@ mod tests {
         parse(buf).unwrap_err()
     }
 
+    fn take(wire: &[u8]) -> Result<Option<ResponseHead>, ProtoError> {
+        take_response_head(&mut BytesMut::from(wire), &HeadLimits::default())
+    }
+
+    /// The taken head's map, built when asked for, is the map the eager parse builds at
+    /// once, or both refuse the head: a field name and a field value holding each of the
+    /// 256 bytes.
+    #[test]
+    fn lazy_build_takes_what_the_scan_takes() {
+        for b in 0..=255u8 {
+            let mut name_head = b"HTTP/1.1 200 OK\r\nX".to_vec();
+            name_head.extend_from_slice(&[b, b'y']);
+            name_head.extend_from_slice(b": v\r\nContent-Length: 0\r\n\r\n");
+            let mut value_head = b"HTTP/1.1 200 OK\r\nX: a".to_vec();
+            value_head.extend_from_slice(&[b, b'z']);
+            value_head.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+            for wire in [name_head, value_head] {
+                let eager = parse(&wire).map(|h| h.map(|(h, _)| h.headers().clone()));
+                let taken = take(&wire);
+                if let Ok(Some(head)) = &taken {
+                    assert!(head.headers.map.get().is_none(), "left to build");
+                }
+                let lazy = taken.map(|h| h.map(|h| h.headers().clone()));
+                assert_eq!(
+                    lazy,
+                    eager,
+                    "byte {b:#04x} in {:?}",
+                    String::from_utf8_lossy(&wire)
+                );
+            }
+        }
+    }
+
+    /// The decisions read a head whose map is not built as they read a built one: any
+    /// case, repeated fields in order, the five fields noted alike.
+    #[test]
+    fn a_head_not_built_reads_its_fields_as_a_built_one() {
+        let wire = b"HTTP/1.1 200 OK\r\nConnection: a\r\nTRANSFER-ENCODING: gzip\r\n\
+x-other: 1\r\nconnection: b\r\nKeep-Alive: timeout=5\r\ncontent-ENCODING: br\r\n\
+Content-Length: 7\r\n\r\n";
+        let taken = take(wire).unwrap().unwrap();
+        let (eager, _) = parse(wire).unwrap().unwrap();
+        assert!(taken.headers.map.get().is_none());
+        assert!(eager.headers.map.get().is_some());
+        assert_eq!(taken.present, eager.present);
+        for name in [
+            &http::header::CONNECTION,
+            &http::header::TRANSFER_ENCODING,
+            &CONTENT_LENGTH,
+            &CONTENT_ENCODING,
+            &crate::proto::fields::KEEP_ALIVE,
+            &http::header::DATE,
+        ] {
+            let lazy: Vec<&[u8]> = taken.fields().all(name).collect();
+            let built: Vec<&[u8]> = eager.fields().all(name).collect();
+            assert_eq!(lazy, built, "{name}");
+        }
+        assert_eq!(
+            taken
+                .fields()
+                .all(&http::header::CONNECTION)
+                .collect::<Vec<_>>(),
+            [b"a", b"b"]
+        );
+        // Asking for the map builds it; the fields are then read from it.
+        assert_eq!(taken.headers(), eager.headers());
+        assert!(taken.headers.map.get().is_some());
+        assert_eq!(
+            taken.fields().all(&CONTENT_LENGTH).collect::<Vec<_>>(),
+            [b"7"]
+        );
+    }
+
+    /// More fields than are kept for later, or a head over 64 KiB: the map is built at
+    /// once, and is the same.
+    #[test]
+    fn heads_past_the_lazy_bounds_are_built_at_once() {
+        let many = |fields: usize, value: usize| {
+            let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..fields {
+                wire.extend_from_slice(format!("x-{i}: {}\r\n", "v".repeat(value)).as_bytes());
+            }
+            wire.extend_from_slice(b"\r\n");
+            wire
+        };
+        let limits = HeadLimits {
+            max_head_bytes: 256 * 1024,
+            max_headers: 100,
+        };
+        for (wire, lazy) in [
+            (many(LAZY_FIELDS, 1), true),
+            (many(LAZY_FIELDS + 1, 1), false),
+            (many(2, 40_000), false),
+        ] {
+            let head = take_response_head(&mut BytesMut::from(&wire[..]), &limits)
+                .unwrap()
+                .unwrap();
+            assert_eq!(head.headers.map.get().is_none(), lazy);
+            let (eager, _) = parse_response_head(&wire, &limits).unwrap().unwrap();
+            assert_eq!(head.headers(), eager.headers());
+        }
+    }
+
+    /// A decoded body's head loses `Content-Encoding` and `Content-Length`, built or not.
+    #[test]
+    fn removing_the_representation_fields_built_or_not() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\
+Content-Type: text/plain\r\n\r\n";
+        let left: Vec<&str> = vec!["content-type"];
+        for build_first in [false, true] {
+            let mut headers = take(wire).unwrap().unwrap().into_headers();
+            if build_first {
+                assert_eq!(headers.get().len(), 3);
+            }
+            headers.remove_representation();
+            let names: Vec<&str> = headers.get().keys().map(|n| n.as_str()).collect();
+            assert_eq!(names, left, "built first: {build_first}");
+            let kept = take(wire).unwrap().unwrap().into_headers();
+            let mut kept_lazy = kept.clone();
+            kept_lazy.remove_representation();
+            assert_eq!(kept_lazy.into_map().len(), 1);
+            assert_eq!(kept.into_map().len(), 3);
+        }
+    }
+
     #[test]
     fn taken_head_leaves_the_body_and_its_values_share_the_buffer() {
         let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: one\r\nx-a: two\r\n\
@@ -310,17 +593,17 @@ Empty:\r\n\r\nhello";
             .unwrap();
         assert_eq!(&buf[..], b"hello");
         assert_eq!(head.status, StatusCode::OK);
-        let all: Vec<_> = head.headers.get_all("x-a").iter().collect();
+        let all: Vec<_> = head.headers().get_all("x-a").iter().collect();
         assert_eq!(all, ["one", "two"]);
-        assert_eq!(head.headers["empty"], "");
-        assert_eq!(head.headers["content-length"], "5");
+        assert_eq!(head.headers()["empty"], "");
+        assert_eq!(head.headers()["content-length"], "5");
         // Not copied: each value lies in the buffer the head arrived in.
-        for value in head.headers.values().filter(|v| !v.is_empty()) {
+        for value in head.headers().values().filter(|v| !v.is_empty()) {
             let at = value.as_bytes().as_ptr() as usize;
             assert!(range.contains(&at), "{value:?} was copied");
         }
         // The framing decisions read it as they read a parsed head.
-        assert_eq!(crate::proto::content_length(&head.headers), Ok(Some(5)));
+        assert_eq!(crate::proto::content_length(head.headers()), Ok(Some(5)));
     }
 
     #[test]
@@ -335,9 +618,9 @@ Empty:\r\n\r\nhello";
             .unwrap()
             .unwrap();
         for head in [copied, taken] {
-            assert_eq!(head.headers.len(), 2 * (INLINE_SPANS + 10));
+            assert_eq!(head.headers().len(), 2 * (INLINE_SPANS + 10));
             let same: Vec<String> = head
-                .headers
+                .headers()
                 .get_all("same")
                 .iter()
                 .map(|v| v.to_str().unwrap().to_string())
@@ -345,8 +628,8 @@ Empty:\r\n\r\nhello";
             let want: Vec<String> = (0..INLINE_SPANS + 10).map(|i| i.to_string()).collect();
             assert_eq!(same, want);
             let sixes = (0..INLINE_SPANS + 10).filter(|i| i % 7 == 6).count();
-            assert_eq!(head.headers.get_all("x-6").iter().count(), sixes);
-            assert_eq!(head.headers["x-0"], "v0");
+            assert_eq!(head.headers().get_all("x-6").iter().count(), sixes);
+            assert_eq!(head.headers()["x-0"], "v0");
         }
     }
 
@@ -383,8 +666,8 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         assert_eq!(&buf[n..], b"5\r\nhello");
         assert_eq!(head.version, Version::HTTP_11);
         assert_eq!(head.status, StatusCode::OK);
-        assert_eq!(head.headers["server"], "nginx/1.24.0");
-        let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
+        assert_eq!(head.headers()["server"], "nginx/1.24.0");
+        let cookies: Vec<_> = head.headers().get_all("set-cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
         assert_eq!(head.kind(), HeadKind::Final);
     }
@@ -415,7 +698,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let (head, n) = parse(buf).unwrap().unwrap();
         assert_eq!(&buf[n..], b"rest");
         assert_eq!(head.status, StatusCode::NO_CONTENT);
-        assert_eq!(head.headers["x"], "y");
+        assert_eq!(head.headers()["x"], "y");
     }
 
     #[test]
@@ -506,7 +789,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         }
         let mut over = head.clone();
         head.extend_from_slice(b"\r\n");
-        assert_eq!(parse(&head).unwrap().unwrap().0.headers.len(), 100);
+        assert_eq!(parse(&head).unwrap().unwrap().0.headers().len(), 100);
         over.extend_from_slice(b"x-100: v\r\n\r\n");
         assert_eq!(parse_err(&over), ProtoError::TooManyHeaders);
     }
@@ -523,7 +806,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         }
         head.extend_from_slice(b"\r\n");
         let (parsed, _) = parse_response_head(&head, &limits).unwrap().unwrap();
-        assert_eq!(parsed.headers.len(), 300);
+        assert_eq!(parsed.headers().len(), 300);
     }
 
     #[test]
@@ -565,6 +848,6 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let (head, _) = parse(b"HTTP/1.1 200 OK\r\nX: caf\xe9\r\n\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!(head.headers["x"].as_bytes(), b"caf\xe9");
+        assert_eq!(head.headers()["x"].as_bytes(), b"caf\xe9");
     }
 }

@@ -161,7 +161,7 @@ fn read_in_pieces(input: &[u8], cuts: &[usize]) -> Read {
                 assert!(buf.len() < before, "Head consumed nothing");
                 assert!(out.head.is_none(), "second Head");
                 let headers = head
-                    .headers
+                    .headers()
                     .iter()
                     .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
                     .collect();
