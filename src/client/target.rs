@@ -65,6 +65,13 @@ impl Plain {
         &self.text[..usize::from(self.path_at)]
     }
 
+    /// `host[:port]` as written: the port, when there is one, is explicit, not the
+    /// scheme's default and without leading zeros, so this is what a head writes.
+    fn host_and_port(&self) -> Option<&str> {
+        self.text
+            .get(usize::from(self.host_at)..usize::from(self.path_at))
+    }
+
     fn path_and_query(&self) -> (&str, Option<&str>) {
         let path_at = usize::from(self.path_at);
         match self.query_at.map(usize::from) {
@@ -155,6 +162,7 @@ impl Target {
                     port: p.port,
                     path,
                     query,
+                    authority: p.host_and_port(),
                     len: p.text.len(),
                 }
             }

@@ -15,6 +15,14 @@ fn assert_same_as_the_parse(s: &str, plain: &Plain) {
     assert_eq!(ours.path, theirs.path, "{s:?}");
     assert_eq!(ours.query, theirs.query, "{s:?}");
     assert_eq!(ours.len, theirs.len, "{s:?}");
+    // The authority copied whole is the one the head would write from the parse's pieces.
+    let host = theirs.host.unwrap_or_default();
+    let written = match theirs.port {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    assert_eq!(ours.authority, Some(written.as_str()), "{s:?}");
+    assert_eq!(theirs.authority, None);
     assert!(url.username().is_empty() && url.password().is_none() && url.fragment().is_none());
     assert_eq!(target.origin(), Origin::from_url(&url), "{s:?}");
     assert!(!target.has_credentials());

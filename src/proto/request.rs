@@ -63,6 +63,9 @@ pub struct UrlParts<'a> {
     pub port: Option<u16>,
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// `host[:port]` as the head writes it, when the URL already has it so (a plain
+    /// string): copied whole instead of written piece by piece.
+    pub authority: Option<&'a str>,
     /// The whole URL's length, to size the head.
     pub len: usize,
 }
@@ -76,6 +79,7 @@ impl<'a> UrlParts<'a> {
             port: url.port(),
             path: url.path(),
             query: url.query(),
+            authority: None,
             len: url.as_str().len(),
         }
     }
@@ -144,7 +148,7 @@ where
     if form == TargetForm::Absolute {
         dst.extend_from_slice(scheme.as_bytes());
         dst.extend_from_slice(b"://");
-        write_authority(host, url.port, dst);
+        write_authority(host, url.port, url.authority, dst);
     }
     write_origin_form(url, dst);
     dst.extend_from_slice(b" HTTP/1.1\r\n");
@@ -157,7 +161,7 @@ where
         }
         None => {
             dst.extend_from_slice(b"Host: ");
-            write_authority(host, url.port, dst);
+            write_authority(host, url.port, url.authority, dst);
         }
     }
     dst.extend_from_slice(b"\r\n");
@@ -280,7 +284,11 @@ fn write_origin_form(url: UrlParts<'_>, dst: &mut Vec<u8>) {
 }
 
 /// `host[:port]`; `url` already brackets IPv6 literals and drops default ports.
-fn write_authority(host: &str, port: Option<u16>, dst: &mut Vec<u8>) {
+fn write_authority(host: &str, port: Option<u16>, whole: Option<&str>, dst: &mut Vec<u8>) {
+    if let Some(whole) = whole {
+        dst.extend_from_slice(whole.as_bytes());
+        return;
+    }
     dst.extend_from_slice(host.as_bytes());
     if let Some(port) = port {
         dst.push(b':');
