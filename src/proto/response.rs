@@ -173,8 +173,12 @@ impl RawFields {
             if self.without_representation && (name == CONTENT_ENCODING || name == CONTENT_LENGTH) {
                 continue;
             }
-            let (start, end) = span.value;
-            let value = self.head.slice(usize::from(start)..usize::from(end));
+            let (start, end) = (usize::from(span.value.0), usize::from(span.value.1));
+            // Always within the head (the scan's offsets are), checked as `slice` panics.
+            if start > end || end > self.head.len() {
+                continue;
+            }
+            let value = self.head.slice(start..end);
             if let Ok(value) = HeaderValue::from_maybe_shared(value) {
                 map.append(name, value);
             }
