@@ -304,8 +304,10 @@ async fn send_one(
         let mut pooled = match acquired {
             Acquired::H1(pooled) => pooled,
             Acquired::H2(stream) => {
-                match exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid).await
-                {
+                // Boxed: inline, its state would make every HTTP/1 request's future (and
+                // each move of it) larger by more than a kilobyte.
+                let h2 = exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid);
+                match Box::pin(h2).await {
                     Some(result) => return result,
                     None => continue,
                 }
