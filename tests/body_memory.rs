@@ -18,12 +18,18 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations of a read buffer's size or more, made so far.
+static LARGE: AtomicUsize = AtomicUsize::new(0);
+const READ_BUFFER: usize = 8 * 1024;
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
+            if layout.size() >= READ_BUFFER {
+                LARGE.fetch_add(1, Ordering::Relaxed);
+            }
             let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
@@ -211,4 +217,64 @@ async fn a_declared_length_past_max_body_bytes_fails_before_the_body_is_read() {
         .unwrap_err();
     assert_eq!(err.kind(), tether::ErrorKind::Body, "{err:?}");
     assert!(err.to_string().contains("max_body_bytes"), "{err}");
+}
+
+/// A keep-alive server answering the `n`th request of each connection with 1,000 bytes of
+/// the `n`th letter.
+async fn letters_server() -> RawServer {
+    RawServer::start(|mut stream, _| async move {
+        for n in 0.. {
+            if read_head(&mut stream).await.is_empty() {
+                return;
+            }
+            let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+            answer.extend_from_slice(&[letter(n); 1000]);
+            if stream.write_all(&answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+fn letter(n: usize) -> u8 {
+    b'a' + (n % 26) as u8
+}
+
+#[tokio::test]
+async fn gets_one_after_another_take_back_the_read_buffer_and_never_overwrite_a_held_body() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let server = letters_server().await;
+    let client = tether::Client::new();
+    let get = |n: usize| {
+        let (client, url) = (client.clone(), server.url("/"));
+        async move {
+            let body = client.get(url).send().await.unwrap().bytes().await.unwrap();
+            assert_eq!(body.len(), 1000);
+            assert!(body.iter().all(|&b| b == letter(n)), "body {n}");
+            body
+        }
+    };
+    get(0).await;
+    // The connection's buffer goes to this thread's spares when it idles; the next
+    // request takes it back instead of allocating another.
+    let before = LARGE.load(Ordering::Relaxed);
+    for n in 1..=20 {
+        get(n).await;
+    }
+    let large = LARGE.load(Ordering::Relaxed) - before;
+    assert_eq!(large, 0, "{large} read buffers allocated for 20 requests");
+    // A body still held shares the buffer it was read into: the next read must not write
+    // over it.
+    let mut held = Vec::new();
+    for n in 21..=30 {
+        held.push((n, get(n).await));
+    }
+    for (n, body) in &held {
+        assert!(
+            body.iter().all(|&b| b == letter(*n)),
+            "held body {n} changed"
+        );
+    }
+    assert_eq!(server.accepted(), 1, "one connection throughout");
 }

@@ -18,6 +18,7 @@ pub(crate) mod origin;
 pub(crate) mod probe;
 pub(crate) mod proxy;
 pub(crate) mod reuse;
+mod spare;
 pub(crate) mod tls;
 mod watch;
 mod write;
@@ -142,6 +143,9 @@ pub(crate) struct Connection {
     buf: BytesMut,
     /// Room the next read asks for (`READ_CHUNK` to `READ_MAX`).
     read_size: usize,
+    /// The buffer has been more than `READ_CHUNK` since the connection last went idle (a
+    /// large head, or reads that filled their room): it is not kept as a spare.
+    outgrown: bool,
     id: u64,
     created: Instant,
     /// The runtime whose I/O driver the socket is registered with.
@@ -239,6 +243,7 @@ impl Connection {
             io,
             buf: BytesMut::new(),
             read_size: READ_CHUNK,
+            outgrown: false,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             // The pool's clock, which `max_lifetime` is checked against.
             created: clock::now(),
@@ -296,7 +301,13 @@ impl Connection {
     /// Makes room for the next read: a read that fills its room doubles the next one's.
     fn reserve_for_read(&mut self) {
         if self.buf.capacity() - self.buf.len() < self.read_size / 2 {
+            if self.buf.capacity() == 0 {
+                if let Some(kept) = spare::take() {
+                    self.buf = kept;
+                }
+            }
             self.buf.reserve(self.read_size);
+            self.outgrown |= self.buf.capacity() > READ_CHUNK;
         }
     }
 
@@ -329,7 +340,8 @@ impl Connection {
     }
 
     /// The exchange's response is complete and its connection is offered for reuse: the
-    /// one place the reuse decision is made. An idle connection keeps no read buffer.
+    /// one place the reuse decision is made. An idle connection keeps no read buffer: it goes to
+    /// this thread's spares (`spare`), for the next read.
     pub fn finish_exchange(&mut self, ended: Ended, now: Instant, limits: &ReuseLimits) -> Reuse {
         self.responses = self.responses.saturating_add(1);
         let history = reuse::History {
@@ -344,7 +356,11 @@ impl Connection {
         let (answer, terms) = reuse::decide(now, history, ended, limits);
         self.terms = terms;
         if let Reuse::Idle(_) = answer {
-            self.buf = BytesMut::new();
+            let buf = std::mem::take(&mut self.buf);
+            // A buffer grown for a large head or body goes back to the allocator.
+            if !std::mem::take(&mut self.outgrown) {
+                spare::give(buf);
+            }
             self.read_size = READ_CHUNK;
         }
         answer
