@@ -87,7 +87,9 @@ const LAZY_FIELDS: usize = 12;
 /// and an insert per field, and the drop. Built, it is the map the eager parse gives.
 #[derive(Debug, Clone)]
 pub struct Headers {
-    map: OnceLock<HeaderMap>,
+    /// Boxed: a head (and a `Response`) is moved from layer to layer, and the map is
+    /// five times the size of the rest.
+    map: OnceLock<Box<HeaderMap>>,
     /// The head's bytes and where its fields lie, until the map is built. Boxed: a head
     /// is moved from layer to layer, and one allocation is half of what the map costs.
     raw: Option<Box<RawFields>>,
@@ -107,7 +109,7 @@ impl Headers {
     /// A map already built.
     pub fn built(map: HeaderMap) -> Headers {
         Headers {
-            map: OnceLock::from(map),
+            map: OnceLock::from(Box::new(map)),
             raw: None,
         }
     }
@@ -115,9 +117,11 @@ impl Headers {
     /// The map, built now if it was not.
     pub fn get(&self) -> &HeaderMap {
         self.map.get_or_init(|| {
-            self.raw
-                .as_deref()
-                .map_or_else(HeaderMap::new, RawFields::build)
+            Box::new(
+                self.raw
+                    .as_deref()
+                    .map_or_else(HeaderMap::new, RawFields::build),
+            )
         })
     }
 
@@ -125,6 +129,7 @@ impl Headers {
     pub fn into_map(self) -> HeaderMap {
         let Headers { map, raw } = self;
         map.into_inner()
+            .map(|map| *map)
             .unwrap_or_else(|| raw.as_deref().map_or_else(HeaderMap::new, RawFields::build))
     }
 
