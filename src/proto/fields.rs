@@ -72,12 +72,6 @@ impl Present {
         self.0 |= bit;
         bit
     }
-
-    /// Whether a field called `name` may be in the head.
-    fn may_have(self, name: &HeaderName) -> bool {
-        let bit = Present::bit(name);
-        bit == 0 || self.0 & bit != 0
-    }
 }
 
 /// Whether a field name as received (a token, any case) is `lower`, a name of lower-case
@@ -147,11 +141,13 @@ impl<'a> FieldView<'a> {
 
     /// Every value of `name`, in order, as `HeaderMap::get_all` gives them.
     pub fn all(self, name: &'a HeaderName) -> Fields<'a> {
-        if !self.present.may_have(name) {
+        // Not there, by what the parse noted (a field it does not note may be).
+        let bit = Present::bit(name);
+        if bit != 0 && self.present.0 & bit == 0 {
             return Fields::Absent;
         }
         match self.source {
-            Source::Raw(head, spans) => Fields::Raw(head, spans.iter(), name),
+            Source::Raw(head, spans) => Fields::Raw(head, spans.iter(), name, bit),
             Source::Map(headers) if headers.len() <= SCAN_MAX => Fields::Scan(headers.iter(), name),
             Source::Map(headers) => {
                 let all: GetAll<'a, HeaderValue> = headers.get_all(name);
@@ -178,7 +174,13 @@ pub enum Fields<'a> {
     Absent,
     Scan(http::header::Iter<'a, HeaderValue>, &'a HeaderName),
     Hashed(ValueIter<'a, HeaderValue>),
-    Raw(&'a [u8], std::slice::Iter<'a, FieldSpan>, &'a HeaderName),
+    /// With the name's [`Present`] bit.
+    Raw(
+        &'a [u8],
+        std::slice::Iter<'a, FieldSpan>,
+        &'a HeaderName,
+        u8,
+    ),
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -189,7 +191,7 @@ impl<'a> Iterator for Fields<'a> {
             Fields::Absent => None,
             Fields::Scan(iter, name) => iter.find(|(n, _)| *n == *name).map(|(_, v)| v.as_bytes()),
             Fields::Hashed(iter) => iter.next().map(HeaderValue::as_bytes),
-            Fields::Raw(head, spans, name) => match Present::bit(name) {
+            Fields::Raw(head, spans, name, bit) => match *bit {
                 // Not one of the five, whose bits the scan noted: by name.
                 0 => {
                     let wanted = name.as_str().as_bytes();
