@@ -56,10 +56,9 @@ pub struct Response {
     headers: Headers,
     /// The URL answered (its `url::Url` made when first asked for).
     url: Target,
-    content_length: Option<u64>,
-    remote_addr: Option<SocketAddr>,
     /// Boxed: a `Response` is moved from layer to layer on its way to the caller, and the
-    /// reading state is the larger part of it.
+    /// reading state is the larger part of it. The box also holds what the caller reads
+    /// of the response only now and then (its length, the server's address).
     body: Box<BodyReader>,
 }
 
@@ -94,6 +93,10 @@ struct BodyReader {
     started: bool,
     /// The content coding being decoded, with the wire bytes it has not used yet.
     decoding: Option<Box<Decoding>>,
+    /// The body's length as the head gives it (of the decoded body: none while decoding).
+    content_length: Option<u64>,
+    /// The server's address, as connected.
+    remote_addr: Option<SocketAddr>,
 }
 
 /// A body arriving on an HTTP/2 stream, and the stream's place on its connection (given
@@ -142,6 +145,8 @@ impl Response {
             reused,
             started: false,
             decoding,
+            content_length,
+            remote_addr,
         });
         if let Some(e) = decode_error {
             reader.fail();
@@ -155,8 +160,6 @@ impl Response {
             version: Version::HTTP_2,
             headers,
             url: context.url,
-            content_length,
-            remote_addr,
             body: reader,
         }
     }
@@ -198,6 +201,8 @@ impl Response {
             reused,
             started: false,
             decoding,
+            content_length,
+            remote_addr,
         });
         if let Some(e) = decode_error {
             body.fail();
@@ -211,8 +216,6 @@ impl Response {
             version,
             headers,
             url: context.url,
-            content_length,
-            remote_addr,
             body,
         }
     }
@@ -292,7 +295,7 @@ impl Response {
     /// # }
     /// ```
     pub fn content_length(&self) -> Option<u64> {
-        self.content_length
+        self.body.content_length
     }
 
     /// The address of the server the response came from.
@@ -305,7 +308,7 @@ impl Response {
     /// # }
     /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.body.remote_addr
     }
 
     /// The response itself, or an error of kind `Status` for a `4xx` or `5xx` status
@@ -359,7 +362,7 @@ impl Response {
     /// # Ok(()) }
     /// ```
     pub fn bytes_stream(self) -> ResponseBody {
-        ResponseBody::new(self.body, self.content_length)
+        ResponseBody::new(self.body)
     }
 
     /// The body parsed as JSON into `T`; an error of kind `Decode` if it does not fit.
@@ -516,7 +519,7 @@ fn grow(all: &mut BytesMut, incoming: usize) {
 impl From<Response> for http::Response<ResponseBody> {
     /// The response as an `http::Response` whose body is an `http_body::Body`.
     fn from(resp: Response) -> http::Response<ResponseBody> {
-        let mut out = http::Response::new(ResponseBody::new(resp.body, resp.content_length));
+        let mut out = http::Response::new(ResponseBody::new(resp.body));
         *out.status_mut() = resp.status;
         *out.version_mut() = resp.version;
         *out.headers_mut() = resp.headers.into_map();
@@ -553,7 +556,8 @@ enum BodyState {
 }
 
 impl ResponseBody {
-    fn new(body: Box<BodyReader>, content_length: Option<u64>) -> ResponseBody {
+    fn new(body: Box<BodyReader>) -> ResponseBody {
+        let content_length = body.content_length;
         ResponseBody {
             state: BodyState::Ready(body),
             content_length,
