@@ -175,3 +175,27 @@ async fn idle_connections_are_reused_freshest_first() {
         .unwrap();
     assert_eq!(next.conn, 1, "the connection released last is reused first");
 }
+
+#[tokio::test]
+async fn a_request_that_says_connection_close_does_not_leave_its_connection_idle() {
+    // The script's server keeps every connection open whatever the request says: only the
+    // client's reading of its own `Connection` header closes this one.
+    let server = TestServer::start(Script::new()).await;
+    let client = tether::Client::new();
+    let resp = client
+        .get(server.url("/"))
+        .header("Connection", "close")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(client.stats().idle, 0, "not kept after asking to close");
+    let resp = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(client.stats().connections_opened, 2);
+    assert_eq!(
+        client.stats().idle,
+        1,
+        "a plain request's connection is kept"
+    );
+}

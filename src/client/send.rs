@@ -548,8 +548,12 @@ fn respond(
             "the request was already answered",
         ));
     };
+    let sent = match &request.sent_connection {
+        Some(map) => proto::FieldView::from(&**map),
+        None => proto::FieldView::empty(),
+    };
     let keep_alive = proto::keep_alive(
-        &request.sent_connection,
+        sent,
         answer.head.version,
         answer.head.fields(),
         &answer.framing,
@@ -605,8 +609,9 @@ struct Prepared {
     /// The cookie store added `Cookie`: the next hop asks it again.
     #[cfg(feature = "cookies")]
     store_cookie: bool,
-    /// The caller's `Connection` headers, for the keep-alive decision.
-    sent_connection: HeaderMap,
+    /// The caller's `Connection` headers, for the keep-alive decision, if any (boxed: a
+    /// request's state is moved, and most have none).
+    sent_connection: Option<Box<HeaderMap>>,
     idempotent: bool,
     timeout: Option<Duration>,
     /// The head asks `Expect: 100-continue`: the body waits for the server's word.
@@ -669,13 +674,15 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         parts.target = Target::parsed(url);
     }
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
-    // default `keep-alive` is sent, which asks nothing the decision looks at: the map
-    // stays empty (and allocates nothing).
-    let mut sent_connection = HeaderMap::new();
+    // default `keep-alive` is sent, which asks nothing the decision looks at: there is no
+    // map.
+    let mut sent_connection = None;
     if has_connection {
+        let mut sent = HeaderMap::new();
         for (name, value) in parts.headers.iter().filter(|(n, _)| n == CONNECTION) {
-            sent_connection.append(name, value.clone());
+            sent.append(name, value.clone());
         }
+        sent_connection = Some(Box::new(sent));
     } else if encoded.is_empty() {
         parts
             .headers

@@ -139,6 +139,11 @@ impl<'a> FieldView<'a> {
         }
     }
 
+    /// No fields at all.
+    pub(crate) fn empty() -> FieldView<'a> {
+        FieldView::raw(&[], &[], Present::NONE)
+    }
+
     /// Every value of `name`, in order, as `HeaderMap::get_all` gives them.
     pub fn all(self, name: &'a HeaderName) -> Fields<'a> {
         // Not there, by what the parse noted (a field it does not note may be).
