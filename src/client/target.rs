@@ -21,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 use url::Url;
 
+use super::url_memo::Memo;
 use crate::conn::{Origin, Scheme};
 use crate::proto::UrlParts;
 
@@ -212,12 +213,9 @@ fn fallback_url() -> Url {
 }
 
 thread_local! {
-    /// The plain strings this thread checked last, by a hash of the string.
-    static PLAINS: RefCell<Vec<Option<Plain>>> = const { RefCell::new(Vec::new()) };
+    /// The plain strings this thread checked lately.
+    static PLAINS: RefCell<Memo<Plain>> = const { RefCell::new(Memo::new()) };
 }
-
-/// Places in [`PLAINS`].
-const PLAIN_SLOTS: usize = 64;
 
 /// [`check_plain`], from this thread's memo when `s` was checked lately: a hit is a hash,
 /// a comparison and a copy of the string, where the check reads every byte with the
@@ -226,11 +224,11 @@ fn remembered_plain(s: &str) -> Option<Plain> {
     if s.len() > PLAIN_MAX {
         return None;
     }
-    let slot = super::url_memo::slot_of(s) % PLAIN_SLOTS;
+    let hash = super::url_memo::hash_of(s);
     let hit = PLAINS
         .try_with(|memo| {
             let memo = memo.try_borrow().ok()?;
-            memo.get(slot)?.as_ref().filter(|p| &*p.text == s).cloned()
+            memo.find(hash, |p| &*p.text == s).cloned()
         })
         .ok()
         .flatten();
@@ -240,12 +238,7 @@ fn remembered_plain(s: &str) -> Option<Plain> {
     let plain = check_plain(s)?;
     let _ = PLAINS.try_with(|memo| {
         if let Ok(mut memo) = memo.try_borrow_mut() {
-            if memo.is_empty() {
-                memo.resize_with(PLAIN_SLOTS, || None);
-            }
-            if let Some(place) = memo.get_mut(slot) {
-                *place = Some(plain.clone());
-            }
+            memo.missed(hash, || Some(plain.clone()));
         }
     });
     Some(plain)

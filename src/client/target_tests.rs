@@ -212,13 +212,26 @@ fn a_plain_target_is_parsed_only_when_its_url_is_asked_for() {
 #[test]
 fn the_memo_of_plain_strings_gives_each_string_its_own_pieces() {
     for round in 0..2 {
-        for i in 0..3 * PLAIN_SLOTS {
+        for i in 0..3 * crate::client::url_memo::SLOTS {
             let s = format!("http://h{i}.test:{}/p/{i}?q={round}", 1000 + i);
             assert_eq!(remembered_plain(&s), check_plain(&s), "round {round}: {s}");
-            // Asked again at once: from the memo, the same.
+            // Asked again at once: kept at this second miss, then given from the memo.
             assert_eq!(remembered_plain(&s), check_plain(&s), "again: {s}");
+            let (third, fourth) = (remembered_plain(&s), remembered_plain(&s));
+            assert_eq!(third, check_plain(&s), "a third time: {s}");
+            let same = third
+                .zip(fourth)
+                .is_some_and(|(a, b)| Arc::ptr_eq(&a.text, &b.text));
+            assert!(same, "from the memo: {s}");
         }
     }
+    // Strings each asked once, more than there are places: none is kept.
+    PLAINS.with(|m| *m.borrow_mut() = Memo::new());
+    for i in 0..3 * crate::client::url_memo::SLOTS {
+        let s = format!("http://once{i}.test/");
+        assert_eq!(remembered_plain(&s), check_plain(&s));
+    }
+    assert_eq!(PLAINS.with(|m| m.borrow().kept().count()), 0);
     assert_eq!(remembered_plain("http://H.test/"), None);
     assert_eq!(remembered_plain("http://H.test/"), None);
 }

@@ -4,13 +4,14 @@
 //! largest single cost of a small request made from a string (IDNA processing of the host,
 //! percent-encoding checks of the path, the host written out again): about 28% of the
 //! instructions of a 1 KiB GET. Applications send the same strings again and again (an
-//! SDK's endpoints, a health check, a benchmark), so each thread keeps the last URL it
-//! parsed in each of [`SLOTS`] places chosen by a hash of the string. A URL is kept only
-//! when it reads back as the very string given (already in the parser's normal form), so
-//! a hit is one string comparison and a clone, and no entry ever stands for a different
-//! string. A crawler, whose strings rarely come back, pays the hash and one clone per
-//! parse on a miss; strings longer than [`MAX_LEN`] are not kept, nor URLs with userinfo
-//! (a password is not left lying in a thread's memo).
+//! SDK's endpoints, a health check, a benchmark), so each thread keeps URLs it parsed in
+//! [`SLOTS`] places chosen by a hash of the string ([`Memo`]): one that missed twice in a
+//! row at its place is kept there. A URL is kept only when it reads back as the very
+//! string given (already in the parser's normal form), so a hit is one string comparison
+//! and a clone, and no entry ever stands for a different string. A crawler, whose strings
+//! rarely come back, pays the hash and a tag written per miss, and evicts nothing; strings
+//! longer than [`MAX_LEN`] are not kept, nor URLs with userinfo (a password is not left
+//! lying in a thread's memo).
 //!
 //! Each place also keeps the URL's origin (the pool's key, its hash computed once), which
 //! `send` asks for with [`origin_of`] instead of building it again from the URL.
@@ -28,12 +29,65 @@ struct Kept {
 }
 
 /// Places per thread.
-const SLOTS: usize = 64;
+pub(crate) const SLOTS: usize = 64;
 /// Longer strings are parsed every time.
 const MAX_LEN: usize = 512;
 
 thread_local! {
-    static MEMO: RefCell<Vec<Option<Kept>>> = const { RefCell::new(Vec::new()) };
+    static MEMO: RefCell<Memo<Kept>> = const { RefCell::new(Memo::new()) };
+}
+
+/// A thread's answers for strings it was asked about lately, in [`SLOTS`] places picked
+/// by a hash of the string ([`hash_of`]). An answer is kept at the string's second miss
+/// in a row at its place: a string sent again and again (an SDK's endpoint) is answered
+/// from here from its third use, and a crawler's strings, each seen once in a long while,
+/// cost the memo a tag written, not an answer copied in and another one dropped.
+pub(crate) struct Memo<T> {
+    places: Vec<Place<T>>,
+}
+
+struct Place<T> {
+    kept: Option<T>,
+    /// A tag of the hash of the last string that missed here.
+    missed: u32,
+}
+
+impl<T> Memo<T> {
+    pub const fn new() -> Memo<T> {
+        Memo { places: Vec::new() }
+    }
+
+    /// What is kept at the place of `hash`, if `matches` takes it.
+    pub fn find(&self, hash: u64, matches: impl FnOnce(&T) -> bool) -> Option<&T> {
+        let kept = self.places.get(place_of(hash))?.kept.as_ref()?;
+        matches(kept).then_some(kept)
+    }
+
+    /// A string of `hash` was not found: when it also missed last time at its place, its
+    /// answer (`make`, if any) is kept there.
+    pub fn missed(&mut self, hash: u64, make: impl FnOnce() -> Option<T>) {
+        if self.places.is_empty() {
+            self.places.resize_with(SLOTS, || Place {
+                kept: None,
+                missed: 0,
+            });
+        }
+        let tag = hash as u32;
+        let Some(place) = self.places.get_mut(place_of(hash)) else {
+            return;
+        };
+        if place.missed != tag {
+            place.missed = tag;
+        } else if let Some(answer) = make() {
+            place.kept = Some(answer);
+        }
+    }
+
+    /// Everything kept.
+    #[cfg(test)]
+    pub fn kept(&self) -> impl Iterator<Item = &T> {
+        self.places.iter().filter_map(|p| p.kept.as_ref())
+    }
 }
 
 /// `Url::parse(s)`, from this thread's memo when `s` was parsed lately.
@@ -41,13 +95,11 @@ pub(crate) fn parse(s: &str) -> Result<Url, url::ParseError> {
     if s.len() > MAX_LEN {
         return Url::parse(s);
     }
-    let slot = slot_of(s);
+    let hash = hash_of(s);
     let hit = MEMO
         .try_with(|memo| {
             let memo = memo.try_borrow().ok()?;
-            memo.get(slot)?
-                .as_ref()
-                .filter(|k| k.url.as_str() == s)
+            memo.find(hash, |k| k.url.as_str() == s)
                 .map(|k| k.url.clone())
         })
         .ok()
@@ -56,21 +108,17 @@ pub(crate) fn parse(s: &str) -> Result<Url, url::ParseError> {
         return Ok(url);
     }
     let url = Url::parse(s)?;
-    if url.as_str() == s && url.username().is_empty() && url.password().is_none() {
-        let _ = MEMO.try_with(|memo| {
-            if let Ok(mut memo) = memo.try_borrow_mut() {
-                if memo.is_empty() {
-                    memo.resize_with(SLOTS, || None);
-                }
-                if let Some(place) = memo.get_mut(slot) {
-                    *place = Some(Kept {
-                        url: url.clone(),
-                        origin: Origin::from_url(&url),
-                    });
-                }
-            }
-        });
-    }
+    let _ = MEMO.try_with(|memo| {
+        if let Ok(mut memo) = memo.try_borrow_mut() {
+            memo.missed(hash, || {
+                let normal = url.as_str() == s;
+                (normal && url.username().is_empty() && url.password().is_none()).then(|| Kept {
+                    url: url.clone(),
+                    origin: Origin::from_url(&url),
+                })
+            });
+        }
+    });
     Ok(url)
 }
 
@@ -83,8 +131,8 @@ pub(crate) fn origin_of(url: &Url) -> Option<Origin> {
     } else {
         MEMO.try_with(|memo| {
             let memo = memo.try_borrow().ok()?;
-            let kept = memo.get(slot_of(s))?.as_ref()?;
-            (kept.url.as_str() == s).then(|| kept.origin.clone())
+            let kept = memo.find(hash_of(s), |k| k.url.as_str() == s)?;
+            Some(kept.origin.clone())
         })
         .ok()
         .flatten()
@@ -93,7 +141,7 @@ pub(crate) fn origin_of(url: &Url) -> Option<Origin> {
 }
 
 thread_local! {
-    static ORIGINS: RefCell<Vec<Option<Origin>>> = const { RefCell::new(Vec::new()) };
+    static ORIGINS: RefCell<Memo<Origin>> = const { RefCell::new(Memo::new()) };
 }
 
 /// `Origin::new(scheme, host, port)`, from this thread's memo of the origins made lately
@@ -101,15 +149,12 @@ thread_local! {
 /// clone, where a new origin is an allocation and a keyed hash. `authority` is the
 /// string's `scheme://host[:port]`, whose hash picks the place.
 pub(crate) fn plain_origin(authority: &str, scheme: Scheme, host: &str, port: u16) -> Origin {
-    let slot = slot_of(authority);
+    let hash = hash_of(authority);
     let same = |o: &Origin| {
         o.port() == port && o.scheme() == scheme && o.host() == host && o.proxy().is_none()
     };
     let hit = ORIGINS
-        .try_with(|memo| {
-            let memo = memo.try_borrow().ok()?;
-            memo.get(slot)?.as_ref().filter(|o| same(o)).cloned()
-        })
+        .try_with(|memo| memo.try_borrow().ok()?.find(hash, same).cloned())
         .ok()
         .flatten();
     if let Some(origin) = hit {
@@ -118,20 +163,15 @@ pub(crate) fn plain_origin(authority: &str, scheme: Scheme, host: &str, port: u1
     let origin = Origin::new(scheme, host, port);
     let _ = ORIGINS.try_with(|memo| {
         if let Ok(mut memo) = memo.try_borrow_mut() {
-            if memo.is_empty() {
-                memo.resize_with(SLOTS, || None);
-            }
-            if let Some(place) = memo.get_mut(slot) {
-                *place = Some(origin.clone());
-            }
+            memo.missed(hash, || Some(origin.clone()));
         }
     });
     origin
 }
 
-/// The place of `s`: a multiply-rotate hash of its bytes, 8 at a time. Collisions only
-/// cost a miss, so it need not resist chosen strings.
-pub(crate) fn slot_of(s: &str) -> usize {
+/// A multiply-rotate hash of the bytes of `s`, 8 at a time. Collisions only cost a miss,
+/// so it need not resist chosen strings.
+pub(crate) fn hash_of(s: &str) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = s.len() as u64;
     let mut chunks = s.as_bytes().chunks_exact(8);
@@ -143,7 +183,12 @@ pub(crate) fn slot_of(s: &str) -> usize {
     for &b in chunks.remainder() {
         h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
     }
-    (h >> 32) as usize % SLOTS
+    h
+}
+
+/// The place of a hash in a memo (its high half; the low half tags a miss).
+fn place_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SLOTS
 }
 
 #[cfg(test)]
@@ -154,8 +199,7 @@ mod tests {
     fn kept() -> Vec<String> {
         MEMO.with(|m| {
             m.borrow()
-                .iter()
-                .flatten()
+                .kept()
                 .map(|k| k.url.as_str().to_owned())
                 .collect()
         })
@@ -198,13 +242,14 @@ mod tests {
             "ftp://h.test/",
         ];
         for s in cases {
+            // Kept at its second miss.
+            let _ = parse(s);
             let url = parse(s).expect("parses");
             assert_eq!(origin_of(&url), Origin::from_url(&url), "{s}");
         }
         let kept_origin = MEMO.with(|m| {
             m.borrow()
-                .iter()
-                .flatten()
+                .kept()
                 .find(|k| k.url.as_str() == "http://127.0.0.1:8080/a")
                 .map(|k| k.origin.clone())
         });
@@ -237,10 +282,12 @@ mod tests {
                 made.push(origin);
             }
         }
-        // Asked again at once, an origin comes from the memo: the same host allocation.
-        let again = plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
-        let first = plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
-        assert!(std::ptr::eq(again.host(), first.host()));
+        // Asked again at once, an origin is kept at its second miss, and from then on
+        // comes from the memo: the same host allocation.
+        let ask = || plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
+        let (first, second, third) = (ask(), ask(), ask());
+        assert!(!std::ptr::eq(first.host(), second.host()));
+        assert!(std::ptr::eq(second.host(), third.host()));
     }
 
     #[test]
