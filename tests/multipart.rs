@@ -204,3 +204,37 @@ async fn a_form_in_memory_follows_a_307_with_its_body() {
     assert!(log[0].contains("POST /multipart-307 307"), "{log:?}");
     assert!(log[1].contains("POST /multipart 200"), "{log:?}");
 }
+
+#[tokio::test]
+async fn a_file_part_is_read_as_it_is_sent_with_its_name_length_and_media_type() {
+    let Some(server) = python("multipart_file") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tether-multipart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("Photo.PNG");
+    // Every byte value, over several of the pieces the file is read in.
+    let data: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    std::fs::write(&path, &data).expect("the file written");
+    let form = Form::new()
+        .text("before", "1")
+        .file("upload", &path)
+        .await
+        .expect("the file opens");
+    let missing = Form::new().file("x", dir.join("missing.bin")).await;
+    let parsed = post(&tether::Client::new(), &server.url("/multipart"), form).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        missing.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    // Its length was known when it was opened: the form goes with `Content-Length`.
+    assert_eq!((parsed.framing.as_str(), parsed.defects), ("length", 0));
+    assert_eq!(
+        parsed.parts,
+        [
+            found("before", None, "text/plain", b"1"),
+            found("upload", Some("Photo.PNG"), "image/png", &data),
+        ]
+    );
+}

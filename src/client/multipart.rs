@@ -32,6 +32,8 @@ use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -109,6 +111,22 @@ impl Form {
     {
         self.parts.push((name.into(), part));
         self
+    }
+
+    /// Adds a part with the file at `path`, read as the request is sent ([`Part::file`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let form = tether::multipart::Form::new().file("report", "report.pdf").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn file<T, U>(self, name: T, path: U) -> io::Result<Form>
+    where
+        T: Into<Cow<'static, str>>,
+        U: AsRef<Path>,
+    {
+        let part = Part::file(path).await?;
+        Ok(self.part(name, part))
     }
 
     /// `multipart/form-data; boundary=...`, the `Content-Type` the body goes with.
@@ -247,6 +265,35 @@ impl Part {
         }
     }
 
+    /// The file at `path`, read in pieces as the request is sent, not into memory first.
+    /// Its length is taken when it is opened, so a form whose other parts have theirs
+    /// goes with `Content-Length`; a file that grows or shrinks before it is sent fails
+    /// the request before its last byte (`ErrorKind::InvalidRequest`). Its file name is
+    /// the path's last component, its media type guessed from the extension
+    /// (`application/octet-stream` when unknown); both can be set after. Like any
+    /// stream, it is sent once only: a retry or a 307/308 cannot send the form again.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let part = tether::multipart::Part::file("photos/cat.png").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn file<T: AsRef<Path>>(path: T) -> io::Result<Part> {
+        let path = path.as_ref();
+        let file = tokio::fs::File::open(path).await?;
+        let length = file.metadata().await?.len();
+        let chunks = FileChunks {
+            file,
+            buf: BytesMut::new(),
+        };
+        let mut part = Part::stream_with_length(Body::wrap_stream(chunks), length);
+        if let Some(name) = path.file_name() {
+            part.file_name = Some(Cow::Owned(name.to_string_lossy().into_owned()));
+        }
+        part.mime = Some(HeaderValue::from_static(media_type_of(path)));
+        Ok(part)
+    }
+
     fn new(value: conn::Body) -> Part {
         Part {
             value,
@@ -373,6 +420,74 @@ fn is_media_type(mime: &str) -> bool {
 
 /// Appends `s` as a quoted-string's content, as browsers do: `"` → `%22`, CR → `%0D`,
 /// LF → `%0A`, everything else (UTF-8 included) as it is.
+/// Bytes a file part reads at a time.
+const FILE_PIECE: usize = 64 * 1024;
+
+/// A file, as a stream of pieces of up to [`FILE_PIECE`] bytes.
+struct FileChunks {
+    file: tokio::fs::File,
+    buf: BytesMut,
+}
+
+impl Stream for FileChunks {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        use tokio::io::AsyncRead;
+        let this = self.get_mut();
+        // Zeroed room: a safe `ReadBuf` over initialized bytes, at a file's pace.
+        this.buf.resize(FILE_PIECE, 0);
+        let mut room = tokio::io::ReadBuf::new(&mut this.buf[..]);
+        match Pin::new(&mut this.file).poll_read(cx, &mut room) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = room.filled().len();
+                if n == 0 {
+                    return Poll::Ready(None);
+                }
+                this.buf.truncate(n);
+                Poll::Ready(Some(Ok(this.buf.split().freeze())))
+            }
+        }
+    }
+}
+
+/// The media type of a file by its extension, for the common ones.
+fn media_type_of(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match extension.as_str() {
+        "txt" | "text" => "text/plain",
+        "htm" | "html" => "text/html",
+        "css" => "text/css",
+        "csv" => "text/csv",
+        "js" | "mjs" => "text/javascript",
+        "md" => "text/markdown",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "wasm" => "application/wasm",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "ico" => "image/vnd.microsoft.icon",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
+    }
+}
+
 fn escape_into(s: &str, out: &mut Vec<u8>) {
     for b in s.bytes() {
         match b {
@@ -463,6 +578,21 @@ impl Stream for Pieces {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_media_type_is_guessed_from_its_extension_in_any_case() {
+        for (path, media) in [
+            ("a/Photo.PNG", "image/png"),
+            ("notes.txt", "text/plain"),
+            ("data.Json", "application/json"),
+            ("archive.tar.gz", "application/gzip"),
+            ("no_extension", "application/octet-stream"),
+            ("odd.xyz", "application/octet-stream"),
+            (".hidden", "application/octet-stream"),
+        ] {
+            assert_eq!(media_type_of(Path::new(path)), media, "{path}");
+        }
+    }
 
     fn with_boundary(form: Form) -> Form {
         Form {
