@@ -8,6 +8,7 @@
 //! exchange's writes and reads), so every error, a timeout included, knows how much of
 //! the request had been written.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use http::header::{
@@ -38,28 +39,44 @@ use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Runs a request to its final response head, following redirects.
-pub(crate) async fn send(
+///
+/// The request is prepared at once, and the future owns the prepared request and the
+/// client directly (an `async fn` would keep its arguments and their moved copies side by
+/// side): the future is moved at least once before it is polled, so its size is paid per
+/// request.
+pub(crate) fn send(
     client: Client,
     parts: Result<RequestParts, Error>,
-) -> Result<Response, Error> {
-    let runtime = crate::runtime::current()?;
-    let mut request = prepare(&client.config, parts?)?;
-    let deadline = request
-        .timeout
-        .or(client.config.timeout)
-        .and_then(|t| clock::after(now(), t));
-    let resp = send_hop(&client, &mut request, deadline, &runtime).await?;
-    if !resp.status().is_redirection() {
-        return Ok(resp);
+) -> impl Future<Output = Result<Response, Error>> + Send {
+    let mut prepared = parts.and_then(|parts| prepare(&client.config, parts));
+    async move {
+        let request = match prepared {
+            Ok(ref mut request) => request,
+            Err(e) => return Err(e),
+        };
+        let runtime = crate::runtime::current()?;
+        let deadline = request
+            .timeout
+            .or(client.config.timeout)
+            .and_then(|t| clock::after(now(), t));
+        // `send_hop`, inline.
+        client.budget_request();
+        let mut resp = send_one(&client, request, deadline, &runtime).await?;
+        if !settled(&client, request, &resp) {
+            resp = Box::pin(settle(&client, request, resp, deadline, &runtime)).await?;
+        }
+        if !resp.status().is_redirection() {
+            return Ok(resp);
+        }
+        // Boxed: only a request that met a redirect pays for following it.
+        Box::pin(follow(&client, request, resp, deadline, &runtime)).await
     }
-    // Boxed: only a request that met a redirect pays for following it.
-    Box::pin(follow(&client, request, resp, deadline, &runtime)).await
 }
 
 /// Follows redirects from `resp`, the answer to `request`, until the policy says stop.
 async fn follow(
     client: &Client,
-    mut request: Prepared,
+    request: &mut Prepared,
     mut resp: Response,
     deadline: Option<Instant>,
     runtime: &Handle,
@@ -98,16 +115,17 @@ async fn follow(
         // The 3xx body is read (or its connection closed) before the next hop, so a chain
         // holds at most one slot at a time.
         resp.discard(client.config.drain_limit).await;
-        request = prepare(&client.config, request.next_hop(hop))?;
-        resp = send_hop(client, &mut request, deadline, runtime).await?;
+        *request = prepare(&client.config, request.next_hop(hop))?;
+        resp = send_hop(client, request, deadline, runtime).await?;
         if !resp.status().is_redirection() {
             return Ok(resp);
         }
     }
 }
 
-/// One hop of a chain: the request, with its transport retries (`send_one`) and then the
-/// status retries the policy asks for.
+/// One hop of a chain: the request, with its transport retries (`send_one`) and then what
+/// its answer asks for (`settle`). `send` writes the same three steps inline, so that the
+/// first hop's future has one layer less.
 async fn send_hop(
     client: &Client,
     request: &mut Prepared,
@@ -115,16 +133,39 @@ async fn send_hop(
     runtime: &Handle,
 ) -> Result<Response, Error> {
     client.budget_request();
-    let mut resp = send_one(client, request, deadline, runtime).await?;
+    let resp = send_one(client, request, deadline, runtime).await?;
+    if settled(client, request, &resp) {
+        return Ok(resp);
+    }
+    Box::pin(settle(client, request, resp, deadline, runtime)).await
+}
+
+/// Whether a hop's answer stands as it is: no failed expectation to repeat, no host to
+/// pause, no status the retry policy covers.
+fn settled(client: &Client, request: &Prepared, resp: &Response) -> bool {
+    let status = resp.status();
+    let policy = &client.config.retry;
+    !(status == StatusCode::EXPECTATION_FAILED && request.expect_continue)
+        && status != StatusCode::TOO_MANY_REQUESTS
+        && status != StatusCode::SERVICE_UNAVAILABLE
+        && (policy.is_off() || !policy.covers(status))
+}
+
+/// The rest of a hop whose answer did not stand (boxed by its callers: only such a request
+/// pays for its state): the request again without its expectation, the host paused, the
+/// status retries the policy asks for.
+async fn settle(
+    client: &Client,
+    request: &mut Prepared,
+    mut resp: Response,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
     if resp.status() == StatusCode::EXPECTATION_FAILED
         && request.expect_continue
         && request.body.is_replayable()
     {
-        // Boxed: only a request whose expectation failed pays for asking again.
-        resp = Box::pin(without_expectation(
-            client, request, resp, deadline, runtime,
-        ))
-        .await?;
+        resp = without_expectation(client, request, resp, deadline, runtime).await?;
     }
     let status = resp.status();
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
@@ -134,8 +175,7 @@ async fn send_hop(
     if policy.is_off() || !policy.covers(resp.status()) {
         return Ok(resp);
     }
-    // Boxed: only a request that met a retryable status pays for waiting and retrying.
-    Box::pin(retry_statuses(client, request, resp, deadline, runtime)).await
+    retry_statuses(client, request, resp, deadline, runtime).await
 }
 
 /// A `417` to a request that asked `Expect: 100-continue` says only that something on the
@@ -297,13 +337,10 @@ async fn send_one(
             )
             .is_some(),
         };
-        let acquired = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
-            Ok(acquired) => acquired,
+        let mut pooled = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
+            Ok(Acquired::H1(pooled)) => pooled,
             Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
-        };
-        let mut pooled = match acquired {
-            Acquired::H1(pooled) => pooled,
-            Acquired::H2(stream) => {
+            Ok(Acquired::H2(stream)) => {
                 // Boxed: inline, its state would make every HTTP/1 request's future (and
                 // each move of it) larger by more than a kilobyte.
                 let h2 = exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid);
@@ -314,7 +351,20 @@ async fn send_one(
             }
         };
         attempt.reused = pooled.reused();
-        let (result, progress) = exchange(client, &mut pooled, request, deadline).await;
+        let (mut reader, timeouts) = begin_exchange(client, &mut pooled, request, deadline);
+        let mut progress = Progress::default();
+        let result = pooled
+            .conn()
+            .exchange(
+                &request.head,
+                &mut request.body,
+                request.expect_continue,
+                &mut reader,
+                timeouts,
+                &mut progress,
+            )
+            .await
+            .map(|answer| (answer, reader));
         let failure = classify(&result, &progress);
         if matches!(
             failure,
@@ -769,8 +819,8 @@ impl Prepared {
     /// The request of the next hop: its method and URL, the body and its `Content-*`
     /// headers only where the status keeps them, and no credentials once the origin
     /// changes.
-    fn next_hop(self, hop: Hop) -> RequestParts {
-        let mut headers = self.headers;
+    fn next_hop(&mut self, hop: Hop) -> RequestParts {
+        let mut headers = std::mem::take(&mut self.headers);
         if self.decode {
             // Ours: the next hop adds it again, and decodes again.
             headers.retain(|(n, _)| *n != ACCEPT_ENCODING);
@@ -792,7 +842,7 @@ impl Prepared {
             target: Target::parsed(hop.url),
             headers,
             body: if hop.keep_body {
-                self.body
+                std::mem::replace(&mut self.body, Body::Empty)
             } else {
                 Body::Empty
             },
@@ -967,35 +1017,24 @@ async fn dial(
     }
 }
 
-/// One attempt: the exchange on `pooled`, and how much of the request went out.
-async fn exchange(
+/// One attempt begins on `pooled`: counted, with a reader for its response and the
+/// deadlines of its exchange (awaited in `send_one` itself: one layer of future less).
+fn begin_exchange(
     client: &Client,
     pooled: &mut Pooled,
-    request: &mut Prepared,
+    request: &Prepared,
     deadline: Option<Instant>,
-) -> (Result<(Answer, ResponseReader), ExchangeError>, Progress) {
+) -> (ResponseReader, Timeouts) {
     pooled.count(Count::RequestSent);
     if pooled.reused() {
         pooled.count(Count::Reused);
     }
-    let mut progress = Progress::default();
-    let mut reader = ResponseReader::new(&request.method, client.config.head_limits);
+    let reader = ResponseReader::new(&request.method, client.config.head_limits);
     let timeouts = Timeouts {
         request: deadline,
         read: client.config.read_timeout,
     };
-    let result = pooled
-        .conn()
-        .exchange(
-            &request.head,
-            &mut request.body,
-            request.expect_continue,
-            &mut reader,
-            timeouts,
-            &mut progress,
-        )
-        .await;
-    (result.map(|answer| (answer, reader)), progress)
+    (reader, timeouts)
 }
 
 /// The length a caller's `Content-Length` fields declare (`None`: there are none). Every
