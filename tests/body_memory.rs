@@ -219,6 +219,45 @@ async fn a_declared_length_past_max_body_bytes_fails_before_the_body_is_read() {
     assert!(err.to_string().contains("max_body_bytes"), "{err}");
 }
 
+#[tokio::test]
+async fn max_body_bytes_holds_for_a_body_read_with_its_head() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // The whole body comes in the head's packet, so it is in hand before `bytes()` is
+    // called: the limit still holds, to the byte.
+    let server = RawServer::start(|mut stream, _| async move {
+        loop {
+            if read_head(&mut stream).await.is_empty() {
+                return;
+            }
+            let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n".to_vec();
+            answer.extend_from_slice(&[b'x'; 2000]);
+            if stream.write_all(&answer).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    for (limit, fits) in [(1999, false), (2000, true)] {
+        let client = tether::Client::builder()
+            .max_body_bytes(limit)
+            .build()
+            .unwrap();
+        let resp = client.get(server.url("/small")).send().await.unwrap();
+        match resp.bytes().await {
+            Ok(body) => assert!(
+                fits && body.len() == 2000,
+                "limit {limit}: {} bytes",
+                body.len()
+            ),
+            Err(err) => {
+                assert!(!fits, "limit {limit}: {err}");
+                assert_eq!(err.kind(), tether::ErrorKind::Body, "{err:?}");
+                assert!(err.to_string().contains("max_body_bytes"), "{err}");
+            }
+        }
+    }
+}
+
 /// A keep-alive server answering the `n`th request of each connection with 1,000 bytes of
 /// the `n`th letter.
 async fn letters_server() -> RawServer {

@@ -422,6 +422,9 @@ impl Response {
                 _ => Ok(()),
             }
         };
+        if let Some(whole) = self.body.whole_buffered(limit) {
+            return whole.map_err(|e| e.with_url(self.url.url()));
+        }
         if let Some(whole) = self.body.whole(limit).await {
             return whole.map_err(|e| e.with_url(self.url.url()));
         }
@@ -765,6 +768,24 @@ impl BodyReader {
     /// grows as data arrives, and splits it off as one piece, never copied. `None` for
     /// other bodies (chunked, close-delimited, decoded, or begun), which go by pieces.
     /// Past `limit` (on the length the server declared), an error before reading.
+    /// The whole body, when it was read with the head and is one piece that needs no
+    /// decoding (the usual small response): no read, no future.
+    fn whole_buffered(&mut self, limit: Option<u64>) -> Option<Result<Bytes, Error>> {
+        if !self.done || self.decoding.is_some() || self.error.is_some() {
+            return None;
+        }
+        if !self.pending.rest.is_empty() {
+            return None;
+        }
+        self.started = true;
+        let whole = self.pending.first.take().unwrap_or_default();
+        if let Some(max) = limit.filter(|&max| whole.len() as u64 > max) {
+            self.fail();
+            return Some(Err(too_large(max)));
+        }
+        Some(Ok(whole))
+    }
+
     async fn whole(&mut self, limit: Option<u64>) -> Option<Result<Bytes, Error>> {
         if self.decoding.is_some() || !self.pending.is_empty() || self.error.is_some() {
             return None;

@@ -163,7 +163,7 @@ pub(crate) struct Connection {
     /// The round trip of the first exchange (last request byte to first response byte).
     first_rtt: Option<Duration>,
     /// Notes when something arrives while idle (made the first time it is watched).
-    watch: Option<Arc<watch::IdleWatch>>,
+    watch: Option<watch::Watcher>,
     /// When the watch was last armed: when the connection went idle.
     watched_since: Option<Instant>,
 }
@@ -382,13 +382,13 @@ impl Connection {
         let created = self.created;
         let watch = self
             .watch
-            .get_or_insert_with(|| watch::IdleWatch::new(created));
+            .get_or_insert_with(|| watch::Watcher::new(created));
         let tcp = match &self.io {
             Io::Tcp(s) => s,
             Io::Tls(s) => s.get_ref().0,
             Io::TlsInTls(s) => s.get_ref().0.get_ref().0,
         };
-        watch::arm(watch, tcp);
+        watch.arm(tcp);
         self.watched_since = Some(now);
     }
 

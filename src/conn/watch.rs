@@ -73,13 +73,40 @@ impl Wake for IdleWatch {
     }
 }
 
-/// Arms `watch` on `tcp`: cleared, then registered for the next read readiness. When
-/// bytes or a FIN are already there, the watch notes now.
-pub(crate) fn arm(watch: &Arc<IdleWatch>, tcp: &TcpStream) {
+/// A connection's watch and the waker made of it once: arming it again on every release
+/// costs no reference count of its own.
+pub(crate) struct Watcher {
+    watch: Arc<IdleWatch>,
+    waker: Waker,
+}
+
+impl Watcher {
+    pub fn new(base: Instant) -> Watcher {
+        let watch = IdleWatch::new(base);
+        let waker = Waker::from(watch.clone());
+        Watcher { watch, waker }
+    }
+
+    /// Arms the watch on `tcp` (see `arm`).
+    pub fn arm(&self, tcp: &TcpStream) {
+        arm(&self.watch, &self.waker, tcp);
+    }
+
+    pub fn woken_at(&self) -> Option<Instant> {
+        self.watch.woken_at()
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.watch.quiet()
+    }
+}
+
+/// Arms `watch` (whose waker is `waker`) on `tcp`: cleared, then registered for the next
+/// read readiness. When bytes or a FIN are already there, the watch notes now.
+fn arm(watch: &IdleWatch, waker: &Waker, tcp: &TcpStream) {
     watch.woken.store(0, Ordering::Relaxed);
     watch.armed.store(false, Ordering::Relaxed);
-    let waker = Waker::from(watch.clone());
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = Context::from_waker(waker);
     // Readiness left over from the last read is cleared by a `peek` that finds nothing,
     // and the next poll registers.
     for _ in 0..3 {
