@@ -31,6 +31,7 @@ mod client;
 mod clock;
 mod conn;
 mod error;
+mod kept;
 mod pool;
 pub mod proto;
 mod runtime;

@@ -33,6 +33,7 @@ use crate::conn::dns::Looked;
 use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::{Error, ErrorKind};
+use crate::kept::Kept;
 use crate::pool::{Count, Http2, Lease, Need, PoolKey, Pooled, Slot, Stream};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
@@ -668,6 +669,27 @@ struct Prepared {
     expect_continue: bool,
 }
 
+/// Request heads kept for reuse: the buffers of finished requests (cleared), for the next
+/// requests on the thread.
+const KEEP_HEADS: usize = 64;
+
+/// A head buffer larger than this (a request with large fields) goes back to the allocator.
+const KEPT_HEAD_MAX: usize = 4096;
+
+thread_local! {
+    static HEADS: Kept<Vec<u8>> = const { Kept::new(KEEP_HEADS) };
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        let mut head = std::mem::take(&mut self.head);
+        if (1..=KEPT_HEAD_MAX).contains(&head.capacity()) {
+            head.clear();
+            Kept::give(&HEADS, head);
+        }
+    }
+}
+
 /// Turns the caller's request into what every attempt writes.
 fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> {
     let Some(mut key) = parts.target.origin() else {
@@ -755,7 +777,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     if let Body::Stream(_, declared @ None) = &mut parts.body {
         *declared = declared_length(&parts.headers)?;
     }
-    let mut head = Vec::with_capacity(256);
+    let mut head = Kept::take(&HEADS).unwrap_or_else(|| Vec::with_capacity(256));
     proto::encode_request_head(
         &RequestHead {
             method: &parts.method,

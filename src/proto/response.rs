@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
 use super::fields::{FieldSpan, FieldView, Present};
+use crate::kept::Kept;
 
 /// Limits on a response head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,10 +128,11 @@ impl Headers {
 
     /// The map, to keep.
     pub fn into_map(self) -> HeaderMap {
-        let Headers { map, raw } = self;
-        map.into_inner()
-            .map(|map| *map)
-            .unwrap_or_else(|| raw.as_deref().map_or_else(HeaderMap::new, RawFields::build))
+        let mut headers = self;
+        match headers.map.take() {
+            Some(map) => *map,
+            None => (headers.raw.as_deref()).map_or_else(HeaderMap::new, RawFields::build),
+        }
     }
 
     /// Leaves `Content-Encoding` and `Content-Length` out: the body is decoded.
@@ -154,6 +156,24 @@ impl Headers {
             (Some(map), _) => FieldView::new(map, present),
             (None, Some(raw)) => FieldView::raw(&raw.head, raw.spans(), present),
             (None, None) => FieldView::raw(&[], &[], Present::NONE),
+        }
+    }
+}
+
+/// The spans of heads whose `Headers` were dropped, for the next responses on the thread
+/// (each head would otherwise allocate and free one).
+const KEEP_RAW: usize = 64;
+
+thread_local! {
+    static RAW: Kept<Box<RawFields>> = const { Kept::new(KEEP_RAW) };
+}
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        if let Some(mut raw) = self.raw.take() {
+            // The head's bytes are let go now; the box is kept.
+            raw.head = Bytes::new();
+            Kept::give(&RAW, raw);
         }
     }
 }
@@ -252,12 +272,19 @@ fn lazy(line: &StatusLine, spans: &Spans, head: &Bytes) -> Option<ResponseHead> 
     if spans.count() > LAZY_FIELDS || head.len() > usize::from(u16::MAX) {
         return None;
     }
-    let mut raw = Box::new(RawFields {
-        head: head.clone(),
-        spans: [FieldSpan::default(); LAZY_FIELDS],
-        len: 0,
-        without_representation: false,
-    });
+    let mut raw = match Kept::take(&RAW) {
+        Some(mut kept) => {
+            kept.head = head.clone();
+            kept.without_representation = false;
+            kept
+        }
+        None => Box::new(RawFields {
+            head: head.clone(),
+            spans: [FieldSpan::default(); LAZY_FIELDS],
+            len: 0,
+            without_representation: false,
+        }),
+    };
     let mut present = Present::NONE;
     let short =
         |(start, end): (u32, u32)| Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?));
@@ -467,6 +494,28 @@ mod tests {
 
     fn take(wire: &[u8]) -> Result<Option<ResponseHead>, ProtoError> {
         take_response_head(&mut BytesMut::from(wire), &HeadLimits::default())
+    }
+
+    /// A dropped head's spans are kept for the next head on the thread: what the next head
+    /// reads is its own, fields and removals alike.
+    #[test]
+    fn a_kept_span_box_carries_nothing_to_the_next_head() {
+        let first = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Encoding: gzip\r\n\
+Content-Length: 10\r\n\r\n";
+        let mut head = take(first).unwrap().unwrap();
+        head.headers.remove_representation();
+        assert_eq!(head.headers().len(), 3);
+        drop(head);
+        let second = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nD: 4\r\n\r\n";
+        let head = take(second).unwrap().unwrap();
+        assert!(head.headers.map.get().is_none(), "left to build");
+        let map = head.headers();
+        assert_eq!(map.len(), 2, "{map:?}");
+        assert_eq!(
+            map.get(CONTENT_LENGTH).map(|v| v.as_bytes()),
+            Some(&b"7"[..])
+        );
+        assert_eq!(map.get("d").map(|v| v.as_bytes()), Some(&b"4"[..]));
     }
 
     /// The taken head's map, built when asked for, is the map the eager parse builds at
