@@ -12,7 +12,6 @@
 //! brotli-decompressor's `BrotliDecompressStream`, zstd's raw `Decoder`, whose window is
 //! held to the 8 MiB RFC 8878 sets for HTTP).
 
-use http::header::CONTENT_ENCODING;
 use http::HeaderValue;
 
 /// A content coding tether can decode.
@@ -95,7 +94,7 @@ pub(crate) fn coding_of<'a>(
     headers: impl Into<crate::proto::FieldView<'a>>,
     codings: Codings,
 ) -> Option<Coding> {
-    let mut values = headers.into().all(&CONTENT_ENCODING);
+    let mut values = headers.into().field(crate::proto::Field::ContentEncoding);
     let value = values.next()?;
     if values.next().is_some() {
         return None;

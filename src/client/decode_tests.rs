@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use http::header::CONTENT_ENCODING;
 use http::HeaderMap;
 
 use super::*;

@@ -21,6 +21,40 @@ const SCAN_MAX: usize = 12;
 /// The `Keep-Alive` header name.
 pub(crate) const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
+/// The five fields the decisions read, each with its [`Present`] bit: asked for by this
+/// rather than by name, a lookup needs no comparison of names to find its bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    ContentEncoding,
+    KeepAlive,
+}
+
+static NAME_CONTENT_LENGTH: HeaderName = CONTENT_LENGTH;
+static NAME_TRANSFER_ENCODING: HeaderName = TRANSFER_ENCODING;
+static NAME_CONNECTION: HeaderName = CONNECTION;
+static NAME_CONTENT_ENCODING: HeaderName = CONTENT_ENCODING;
+static NAME_KEEP_ALIVE: HeaderName = KEEP_ALIVE;
+
+impl Field {
+    /// Its bit, as [`Present::bit`] gives it for its name.
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    fn name(self) -> &'static HeaderName {
+        match self {
+            Field::ContentLength => &NAME_CONTENT_LENGTH,
+            Field::TransferEncoding => &NAME_TRANSFER_ENCODING,
+            Field::Connection => &NAME_CONNECTION,
+            Field::ContentEncoding => &NAME_CONTENT_ENCODING,
+            Field::KeepAlive => &NAME_KEEP_ALIVE,
+        }
+    }
+}
+
 /// Which of the decisions' five fields a head has, one bit each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Present(u8);
@@ -145,9 +179,24 @@ impl<'a> FieldView<'a> {
     }
 
     /// Every value of `name`, in order, as `HeaderMap::get_all` gives them.
+    #[cfg(test)]
     pub fn all(self, name: &'a HeaderName) -> Fields<'a> {
+        self.lookup(name, Present::bit(name))
+    }
+
+    /// Every value of one of the five fields, in order.
+    pub(crate) fn field(self, field: Field) -> Fields<'a> {
+        self.lookup(field.name(), field.bit())
+    }
+
+    /// Whether one of the five fields is there.
+    pub(crate) fn has_field(self, field: Field) -> bool {
+        self.field(field).next().is_some()
+    }
+
+    /// The values of `name`, whose [`Present`] bit is `bit`.
+    fn lookup(self, name: &'a HeaderName, bit: u8) -> Fields<'a> {
         // Not there, by what the parse noted (a field it does not note may be).
-        let bit = Present::bit(name);
         if bit != 0 && self.present.0 & bit == 0 {
             return Fields::Absent;
         }
@@ -162,6 +211,7 @@ impl<'a> FieldView<'a> {
     }
 
     /// Whether there is a field called `name`.
+    #[cfg(test)]
     pub fn has(self, name: &'a HeaderName) -> bool {
         self.all(name).next().is_some()
     }
@@ -252,6 +302,25 @@ mod tests {
                 assert_eq!(view.all(&CONNECTION).count(), 2);
             }
         }
+    }
+
+    #[test]
+    fn each_field_has_the_bit_and_the_name_its_name_has() {
+        let fields = [
+            Field::ContentLength,
+            Field::TransferEncoding,
+            Field::Connection,
+            Field::ContentEncoding,
+            Field::KeepAlive,
+        ];
+        let mut bits = 0u8;
+        for field in fields {
+            assert_eq!(field.bit(), Present::bit(field.name()), "{field:?}");
+            let name = field.name().as_str().as_bytes();
+            assert_eq!(field.bit(), Present::bit_of_bytes(name), "{field:?}");
+            bits |= field.bit();
+        }
+        assert_eq!(bits.count_ones(), 5, "five bits, one each");
     }
 
     #[test]

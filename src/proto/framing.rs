@@ -16,11 +16,10 @@
 //! reused afterwards (see `keepalive.rs`, which reads [`Framing::te_with_cl`]), or tunnels
 //! (a 2xx to CONNECT, §6.3 rule 2: this client does not send CONNECT through here).
 
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{Method, StatusCode};
 
 use super::error::ProtoError;
-use super::fields::FieldView;
+use super::fields::{Field, FieldView};
 
 /// How the body of one response is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +52,8 @@ pub fn body_framing<'a>(
     headers: impl Into<FieldView<'a>>,
 ) -> Result<Framing, ProtoError> {
     let headers = headers.into();
-    let has_te = headers.has(&TRANSFER_ENCODING);
-    let te_with_cl = has_te && headers.has(&CONTENT_LENGTH);
+    let has_te = headers.has_field(Field::TransferEncoding);
+    let te_with_cl = has_te && headers.has_field(Field::ContentLength);
     let body = if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -81,7 +80,7 @@ pub fn body_framing<'a>(
 /// (RFC 9112 §6.1: codings are listed in the order applied, across repeated fields).
 fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
     let mut last: Option<&[u8]> = None;
-    for value in headers.all(&TRANSFER_ENCODING) {
+    for value in headers.field(Field::TransferEncoding) {
         for coding in value.split(|&b| b == b',') {
             let coding = trim_ows(coding);
             if !coding.is_empty() {
@@ -98,7 +97,7 @@ fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
 /// must be equal (RFC 9110 §8.6 allows a recipient to accept `42, 42`).
 pub fn content_length<'a>(headers: impl Into<FieldView<'a>>) -> Result<Option<u64>, ProtoError> {
     let mut found: Option<u64> = None;
-    for value in headers.into().all(&CONTENT_LENGTH) {
+    for value in headers.into().field(Field::ContentLength) {
         for item in value.split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(item)).ok_or(ProtoError::InvalidContentLength)?;
             match found {

@@ -15,10 +15,9 @@
 
 use std::time::Duration;
 
-use http::header::{CONNECTION, TRANSFER_ENCODING};
 use http::Version;
 
-use super::fields::{FieldView, KEEP_ALIVE};
+use super::fields::{Field, FieldView};
 use super::framing::{trim_ows, BodyFraming, Framing};
 
 /// Why a connection must not be reused after this exchange.
@@ -70,7 +69,7 @@ pub fn keep_alive<'r, 's>(
         Some(CloseReason::ResponseAskedClose)
     } else if http10 && !response_tokens.keep_alive {
         Some(CloseReason::Http10WithoutKeepAlive)
-    } else if http10 && response_headers.has(&TRANSFER_ENCODING) {
+    } else if http10 && response_headers.has_field(Field::TransferEncoding) {
         Some(CloseReason::Http10TransferEncoding)
     } else if framing.body == BodyFraming::CloseDelimited {
         Some(CloseReason::CloseDelimitedBody)
@@ -82,7 +81,7 @@ pub fn keep_alive<'r, 's>(
 
     let mut timeout: Option<u64> = None;
     let mut max: Option<u32> = None;
-    for value in response_headers.all(&KEEP_ALIVE) {
+    for value in response_headers.field(Field::KeepAlive) {
         let (t, m) = parse_keep_alive(value);
         timeout = min_some(timeout, t);
         max = min_some(max, m);
@@ -151,7 +150,7 @@ struct ConnectionTokens {
 impl ConnectionTokens {
     fn of(headers: FieldView<'_>) -> Self {
         let mut tokens = ConnectionTokens::default();
-        for value in headers.all(&CONNECTION) {
+        for value in headers.field(Field::Connection) {
             for token in value.split(|&b| b == b',') {
                 let token = trim_ows(token);
                 if token.eq_ignore_ascii_case(b"close") {

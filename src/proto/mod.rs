@@ -32,7 +32,7 @@ pub use error::ProtoError;
 
 pub(crate) use connect::{encode_connect, read_connect_answer, refusal_reason, ConnectAnswer};
 pub(crate) use encode::{encode_chunk, encode_last_chunk};
-pub(crate) use fields::FieldView;
+pub(crate) use fields::{Field, FieldView};
 pub(crate) use framing::{content_length, Framing};
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
 pub(crate) use request::{
