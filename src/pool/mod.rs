@@ -426,6 +426,10 @@ impl PoolInner {
 
     /// Closes what the state let go of, outside the lock, with a trace and a count each.
     fn finish(&self, out: Vec<Dropped<Box<Connection>>>) {
+        if out.is_empty() {
+            // The usual checkout and release: nothing to close, and no iterator to drop.
+            return;
+        }
         for d in out {
             let conn = d.conn.id();
             let idle_ms = d.idle_for.as_millis() as u64;
