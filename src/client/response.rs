@@ -813,7 +813,13 @@ impl BodyReader {
         }
         while let Some(pooled) = self.conn.as_mut() {
             match pooled.conn().buffered_body(&mut self.reader) {
-                Ok(Some(BodyEvent::Data(chunk))) => self.pending.push(chunk),
+                Ok(Some(BodyEvent::Data(chunk))) => {
+                    self.pending.push(chunk);
+                    // Its last piece: the end, without decoding again.
+                    if self.reader.end_after_piece() {
+                        self.finish(false);
+                    }
+                }
                 Ok(Some(BodyEvent::End { closed_by_peer })) => self.finish(closed_by_peer),
                 Ok(None) => return,
                 Err(e) => {

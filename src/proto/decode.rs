@@ -130,6 +130,11 @@ impl BodyDecoder {
         }
     }
 
+    /// A body of known length whose last byte was decoded: its end needs no more bytes.
+    pub fn at_length_end(&self) -> bool {
+        matches!(self.state, DecoderState::Done)
+    }
+
     /// Whether the body has reached its framed end.
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn is_complete(&self) -> bool {

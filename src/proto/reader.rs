@@ -101,6 +101,19 @@ impl ResponseReader {
         matches!(self.state, ReaderState::Done)
     }
 
+    /// After a piece of the body: when that piece was its last (the decoder needs no more
+    /// bytes to know), the response is read to its end now, as `next` would find it, and
+    /// true is returned; else nothing changes.
+    pub fn end_after_piece(&mut self) -> bool {
+        match &self.state {
+            ReaderState::Body(decoder) if decoder.at_length_end() => {
+                self.state = ReaderState::Done;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether a `100 Continue` has been read (and skipped): the server wants the body.
     pub fn continued(&self) -> bool {
         self.continued
@@ -349,6 +362,36 @@ Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n\
         let out = read(Method::GET, input, input.len(), HeadLimits::default());
         assert_eq!(out.body, b"ok");
         assert_eq!(out.rest, b"HTTP/1.1 200 OK\r\n");
+    }
+
+    /// The end is known after the last piece of a body of known length, and only then;
+    /// a chunked body's end is its own event.
+    #[test]
+    fn the_end_after_a_piece_is_that_of_a_length_body_complete() {
+        let mut reader = ResponseReader::new(&Method::GET, HeadLimits::default());
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel"[..]);
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Head(..))));
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Data(d)) if &d[..] == b"hel"));
+        assert!(!reader.end_after_piece(), "two bytes still to come");
+        assert!(!reader.is_complete());
+        buf.extend_from_slice(b"loHTTP");
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Data(d)) if &d[..] == b"lo"));
+        assert!(reader.end_after_piece());
+        assert!(reader.is_complete());
+        assert!(matches!(reader.next(&mut buf), Ok(Event::End)));
+        assert_eq!(&buf[..], b"HTTP");
+
+        let mut reader = ResponseReader::new(&Method::GET, HeadLimits::default());
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"[..],
+        );
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Head(..))));
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Data(_))));
+        assert!(
+            !reader.end_after_piece(),
+            "a chunked body ends with its last chunk"
+        );
+        assert!(matches!(reader.next(&mut buf), Ok(Event::End)));
     }
 
     #[test]
