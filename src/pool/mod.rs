@@ -297,7 +297,9 @@ impl Pool {
                 self.inner.counters.count(Count::Evicted);
                 tracing::debug!(host = %key, "closing another host's idle HTTP/2 connection for room at the global cap");
             }
-            self.inner.learn_closes(&mut locked, &out, now);
+            if !out.is_empty() {
+                self.inner.learn_closes(&mut locked, &out, now);
+            }
             (outcome, locked.sweeper.start_on(id, now), dial)
         };
         self.inner.finish(out);
@@ -426,8 +428,11 @@ impl PoolInner {
 
     /// Closes what the state let go of, outside the lock, with a trace and a count each.
     fn finish(&self, out: Vec<Dropped<Box<Connection>>>) {
-        if out.is_empty() {
-            // The usual checkout and release: nothing to close, and no iterator to drop.
+        if out.capacity() == 0 {
+            // The usual checkout and release: nothing was let go of, and the list never
+            // allocated. It owns nothing to free, so it is forgotten rather than handed
+            // to its (out-of-line) drop.
+            std::mem::forget(out);
             return;
         }
         for d in out {
