@@ -94,7 +94,11 @@ pub(crate) fn coding_of<'a>(
     headers: impl Into<crate::proto::FieldView<'a>>,
     codings: Codings,
 ) -> Option<Coding> {
-    let mut values = headers.into().field(crate::proto::Field::ContentEncoding);
+    let headers = headers.into();
+    if !headers.may_have(crate::proto::Field::ContentEncoding) {
+        return None;
+    }
+    let mut values = headers.field(crate::proto::Field::ContentEncoding);
     let value = values.next()?;
     if values.next().is_some() {
         return None;

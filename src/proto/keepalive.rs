@@ -81,10 +81,12 @@ pub fn keep_alive<'r, 's>(
 
     let mut timeout: Option<u64> = None;
     let mut max: Option<u32> = None;
-    for value in response_headers.field(Field::KeepAlive) {
-        let (t, m) = parse_keep_alive(value);
-        timeout = min_some(timeout, t);
-        max = min_some(max, m);
+    if response_headers.may_have(Field::KeepAlive) {
+        for value in response_headers.field(Field::KeepAlive) {
+            let (t, m) = parse_keep_alive(value);
+            timeout = min_some(timeout, t);
+            max = min_some(max, m);
+        }
     }
     KeepAlive {
         close,
@@ -150,6 +152,9 @@ struct ConnectionTokens {
 impl ConnectionTokens {
     fn of(headers: FieldView<'_>) -> Self {
         let mut tokens = ConnectionTokens::default();
+        if !headers.may_have(Field::Connection) {
+            return tokens;
+        }
         for value in headers.field(Field::Connection) {
             for token in value.split(|&b| b == b',') {
                 let token = trim_ows(token);
