@@ -35,6 +35,9 @@ const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     statuses: Vec<u16>,
+    /// The least of `statuses` (`u16::MAX` for none): most answers are below it, and are
+    /// told so without a search.
+    least: u16,
     max_retries: u32,
     /// Without `Retry-After`: `None` means no retry, else the first backoff step.
     backoff: Option<Duration>,
@@ -46,6 +49,7 @@ impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
             statuses: vec![429, 503],
+            least: 429,
             max_retries: 1,
             backoff: None,
             max_delay: DEFAULT_MAX_DELAY,
@@ -77,6 +81,7 @@ impl RetryPolicy {
     /// ```
     pub fn statuses(mut self, statuses: impl IntoIterator<Item = u16>) -> RetryPolicy {
         self.statuses = statuses.into_iter().collect();
+        self.least = self.statuses.iter().copied().min().unwrap_or(u16::MAX);
         self
     }
 
@@ -116,13 +121,16 @@ impl RetryPolicy {
     }
 
     /// Whether any status could ever be retried: the plain path skips the rest.
+    #[inline]
     pub(crate) fn is_off(&self) -> bool {
         self.max_retries == 0 || self.statuses.is_empty()
     }
 
     /// The statuses a retry is asked for at all, before the header is looked at.
+    #[inline]
     pub(crate) fn covers(&self, status: StatusCode) -> bool {
-        self.statuses.contains(&status.as_u16())
+        let status = status.as_u16();
+        status >= self.least && self.statuses.contains(&status)
     }
 
     /// After how long to ask again, given the answer, how many status retries this

@@ -136,3 +136,22 @@ fn imf_fixdates_parse_and_malformed_ones_do_not() {
         assert_eq!(parse_imf_fixdate(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn covers_what_was_listed_below_and_above_the_default_statuses() {
+    let code = |n: u16| StatusCode::from_u16(n).unwrap();
+    let policy = RetryPolicy::default().statuses([503, 404]);
+    for (n, covered) in [
+        (404, true),
+        (503, true),
+        (200, false),
+        (429, false),
+        (500, false),
+    ] {
+        assert_eq!(policy.covers(code(n)), covered, "{n}");
+    }
+    assert!(RetryPolicy::default().statuses([200]).covers(code(200)));
+    assert!(!RetryPolicy::default().statuses([]).covers(code(429)));
+    assert!(RetryPolicy::default().covers(code(429)));
+    assert!(!RetryPolicy::default().covers(code(200)));
+}
