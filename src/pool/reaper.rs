@@ -27,7 +27,10 @@ use super::PoolInner;
 pub(crate) struct Sweeper<R> {
     runtime: Option<R>,
     generation: u64,
-    last_tick: Option<Instant>,
+    /// Three intervals after the last tick (or start): past it, the sweep has stalled.
+    /// `None`: it cannot stall (no sweep yet, or an interval past what an `Instant` holds).
+    /// Kept as an instant so that every checkout compares two times, no more.
+    stalled_after: Option<Instant>,
     interval: Duration,
 }
 
@@ -37,7 +40,7 @@ impl<R: Copy + Eq> Sweeper<R> {
         Sweeper {
             runtime: None,
             generation: 0,
-            last_tick: None,
+            stalled_after: None,
             interval,
         }
     }
@@ -45,15 +48,13 @@ impl<R: Copy + Eq> Sweeper<R> {
     /// A request runs on `runtime` at `now`: the generation of a sweep to start there, if
     /// the running one (if any) lives elsewhere or has stopped ticking.
     pub fn start_on(&mut self, runtime: R, now: Instant) -> Option<u64> {
-        let stalled = self
-            .last_tick
-            .is_some_and(|t| now.saturating_duration_since(t) > self.interval.saturating_mul(3));
+        let stalled = self.stalled_after.is_some_and(|at| now > at);
         if self.runtime == Some(runtime) && !stalled {
             return None;
         }
         self.runtime = Some(runtime);
         self.generation += 1;
-        self.last_tick = Some(now);
+        self.ticked(now);
         Some(self.generation)
     }
 
@@ -62,8 +63,12 @@ impl<R: Copy + Eq> Sweeper<R> {
         if generation != self.generation {
             return false;
         }
-        self.last_tick = Some(now);
+        self.ticked(now);
         true
+    }
+
+    fn ticked(&mut self, now: Instant) {
+        self.stalled_after = now.checked_add(self.interval.saturating_mul(3));
     }
 }
 
