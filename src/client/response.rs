@@ -763,18 +763,13 @@ impl BodyReader {
         e.with_attempt(1, self.request_complete, self.reused)
     }
 
-    /// The rest of an identity `Content-Length` body read whole, when nothing of it has
-    /// been returned or decoded ahead: the connection reads it into its own buffer, which
-    /// grows as data arrives, and splits it off as one piece, never copied. `None` for
-    /// other bodies (chunked, close-delimited, decoded, or begun), which go by pieces.
-    /// Past `limit` (on the length the server declared), an error before reading.
     /// The whole body, when it was read with the head and is one piece that needs no
     /// decoding (the usual small response): no read, no future.
     fn whole_buffered(&mut self, limit: Option<u64>) -> Option<Result<Bytes, Error>> {
         if !self.done || self.decoding.is_some() || self.error.is_some() {
             return None;
         }
-        if !self.pending.rest.is_empty() {
+        if self.pending.rest.is_some() {
             return None;
         }
         self.started = true;
@@ -786,6 +781,11 @@ impl BodyReader {
         Some(Ok(whole))
     }
 
+    /// The rest of an identity `Content-Length` body read whole, when nothing of it has
+    /// been returned or decoded ahead: the connection reads it into its own buffer, which
+    /// grows as data arrives, and splits it off as one piece, never copied. `None` for
+    /// other bodies (chunked, close-delimited, decoded, or begun), which go by pieces.
+    /// Past `limit` (on the length the server declared), an error before reading.
     async fn whole(&mut self, limit: Option<u64>) -> Option<Result<Bytes, Error>> {
         if self.decoding.is_some() || !self.pending.is_empty() || self.error.is_some() {
             return None;
@@ -902,24 +902,28 @@ impl Drop for BodyReader {
 #[derive(Default)]
 struct Pending {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    /// Made for a second piece only (most bodies have none; an empty queue would still be
+    /// dropped out of line).
+    rest: Option<VecDeque<Bytes>>,
 }
 
 impl Pending {
     fn push(&mut self, chunk: Bytes) {
-        if self.first.is_none() && self.rest.is_empty() {
+        if self.is_empty() {
             self.first = Some(chunk);
         } else {
-            self.rest.push_back(chunk);
+            self.rest.get_or_insert_with(VecDeque::new).push_back(chunk);
         }
     }
 
     fn pop(&mut self) -> Option<Bytes> {
-        self.first.take().or_else(|| self.rest.pop_front())
+        self.first
+            .take()
+            .or_else(|| self.rest.as_mut().and_then(VecDeque::pop_front))
     }
 
     fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
+        self.first.is_none() && self.rest.as_ref().is_none_or(VecDeque::is_empty)
     }
 }
 

@@ -244,6 +244,7 @@ pub fn is_idempotent(method: &Method) -> bool {
 }
 
 /// Whether a token character (`tchar`, RFC 9110 §5.6.2).
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
