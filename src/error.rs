@@ -123,6 +123,7 @@ struct Inner {
 
 impl Error {
     /// A new error of `kind` with a cause.
+    #[cold]
     pub(crate) fn new(kind: ErrorKind, source: impl Into<Cause>) -> Error {
         Error {
             inner: Box::new(Inner {
@@ -139,6 +140,7 @@ impl Error {
     }
 
     /// A new error of `kind` described by a message alone.
+    #[cold]
     pub(crate) fn msg(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             inner: Box::new(Inner {
@@ -155,12 +157,14 @@ impl Error {
     }
 
     /// Adds a message in front of the cause.
+    #[cold]
     pub(crate) fn context(mut self, message: impl Into<String>) -> Error {
         self.inner.message = Some(message.into());
         self
     }
 
     /// Puts `what` in front of the message: `proxy: connecting to ...`.
+    #[cold]
     pub(crate) fn prefix(mut self, what: &str) -> Error {
         self.inner.message = Some(match self.inner.message.take() {
             Some(m) => format!("{what}: {m}"),
@@ -171,6 +175,7 @@ impl Error {
 
     /// Records how much of the request was written (`written` bytes, all of it or not) and
     /// whether the connection was reused.
+    #[cold]
     pub(crate) fn with_attempt(mut self, written: u64, complete: bool, reused: bool) -> Error {
         self.inner.request_written = written > 0 || complete;
         self.inner.request_complete = complete;
@@ -179,6 +184,7 @@ impl Error {
     }
 
     /// A protocol error from a peer, classified: a short body is `IncompleteBody`.
+    #[cold]
     pub(crate) fn proto(err: ProtoError) -> Error {
         let kind = match err {
             ProtoError::IncompleteBody => ErrorKind::IncompleteBody,
@@ -192,6 +198,7 @@ impl Error {
     }
 
     /// A `4xx` or `5xx` status of the response for `url`.
+    #[cold]
     pub(crate) fn status_code(status: http::StatusCode, url: &url::Url) -> Error {
         let mut e = Error::msg(ErrorKind::Status, status.to_string());
         e.inner.status = Some(status);
@@ -200,12 +207,14 @@ impl Error {
     }
 
     /// Records the status the error is about (a proxy's refusal).
+    #[cold]
     pub(crate) fn with_status(mut self, status: http::StatusCode) -> Error {
         self.inner.status = Some(status);
         self
     }
 
     /// Names the URL the error is about (without userinfo).
+    #[cold]
     pub(crate) fn with_url(mut self, url: &url::Url) -> Error {
         self.inner.url = Some(url.clone());
         self
@@ -213,6 +222,7 @@ impl Error {
 
     /// Names `url` unless the error names one already (a redirect error names where it
     /// would have gone).
+    #[cold]
     pub(crate) fn or_url(mut self, url: Option<&url::Url>) -> Error {
         if self.inner.url.is_none() {
             self.inner.url = url.cloned();
@@ -221,6 +231,7 @@ impl Error {
     }
 
     /// A timeout with what timed out.
+    #[cold]
     pub(crate) fn timeout(what: &str) -> Error {
         Error::msg(ErrorKind::Timeout, format!("{what} timed out"))
     }

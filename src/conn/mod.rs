@@ -330,12 +330,9 @@ impl Connection {
     async fn read_more(&mut self) -> Result<usize, exchange::ReadError> {
         let (deadline, which) = self.timeouts.next_read(clock::now);
         let read = std::future::poll_fn(|cx| self.poll_read_more(cx));
-        match deadline {
-            None => read.await.map_err(exchange::ReadError::Io),
-            Some(at) => match tokio::time::timeout_at(at.into(), read).await {
-                Ok(r) => r.map_err(exchange::ReadError::Io),
-                Err(_) => Err(exchange::ReadError::TimedOut(which)),
-            },
+        match clock::within(deadline, read).await {
+            Some(r) => r.map_err(exchange::ReadError::Io),
+            None => Err(exchange::ReadError::TimedOut(which)),
         }
     }
 

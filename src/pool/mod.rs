@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::clock::now;
+use crate::clock::{self, now};
 use crate::conn::h2::{H2Conn, H2Driver};
 use crate::conn::{Connection, Expiry, Liveness, NoReuse, Origin, Reuse};
 use crate::error::Error;
@@ -240,15 +240,8 @@ impl Pool {
                 Step::Dial(rx) => {
                     tracing::debug!(host = %key, "waiting for the connection being set up");
                     waited = true;
-                    match deadline {
-                        Some(d) => {
-                            if tokio::time::timeout_at(d.into(), rx).await.is_err() {
-                                return Err(Error::timeout("waiting for a pooled connection"));
-                            }
-                        }
-                        None => {
-                            let _ = rx.await;
-                        }
+                    if clock::within(deadline, rx).await.is_none() {
+                        return Err(Error::timeout("waiting for a pooled connection"));
                     }
                 }
             }
@@ -337,12 +330,8 @@ impl Pool {
             rx,
             done: false,
         };
-        let got = match deadline {
-            Some(d) => match tokio::time::timeout_at(d.into(), &mut guard.rx).await {
-                Ok(got) => got,
-                Err(_) => return Err(Error::timeout("waiting for a pooled connection")),
-            },
-            None => (&mut guard.rx).await,
+        let Some(got) = clock::within(deadline, &mut guard.rx).await else {
+            return Err(Error::timeout("waiting for a pooled connection"));
         };
         guard.done = true;
         match got {
