@@ -62,16 +62,35 @@ pub(crate) fn send(
             .and_then(|t| clock::after(now(), t));
         // `send_hop`, inline.
         client.budget_request();
-        let mut resp = send_one(&client, request, deadline, &runtime).await?;
-        if !settled(&client, request, &resp) {
-            resp = Box::pin(settle(&client, request, resp, deadline, &runtime)).await?;
-        }
-        if !resp.status().is_redirection() {
+        let resp = send_one(&client, request, deadline, &runtime).await?;
+        if settled(&client, request, &resp) && !resp.status().is_redirection() {
             return Ok(resp);
         }
-        // Boxed: only a request that met a redirect pays for following it.
-        Box::pin(follow(&client, request, resp, deadline, &runtime)).await
+        // Boxed: only a request whose answer did not stand, or that met a redirect, pays
+        // for what follows. One await after the response, so that the response is kept
+        // across no await of this future (kept across two, it would take space of its own
+        // beside the exchange's state).
+        Box::pin(after_first(&client, request, resp, deadline, &runtime)).await
     }
+}
+
+/// The first hop's answer did not stand as it was, or is a redirect: settle it, then follow.
+async fn after_first(
+    client: &Client,
+    request: &mut Prepared,
+    resp: Response,
+    deadline: Option<Instant>,
+    runtime: &Handle,
+) -> Result<Response, Error> {
+    let resp = if settled(client, request, &resp) {
+        resp
+    } else {
+        settle(client, request, resp, deadline, runtime).await?
+    };
+    if !resp.status().is_redirection() {
+        return Ok(resp);
+    }
+    follow(client, request, resp, deadline, runtime).await
 }
 
 /// Follows redirects from `resp`, the answer to `request`, until the policy says stop.
@@ -298,103 +317,124 @@ async fn wait_for_start(
 }
 
 /// One request (one hop of a chain), with its retries.
-async fn send_one(
-    client: &Client,
-    request: &mut Prepared,
+///
+/// An `async` block, not an `async fn`: an `async fn` keeps its arguments twice in its
+/// state, and this state is in every request's future.
+#[allow(clippy::manual_async_fn)]
+fn send_one<'a>(
+    client: &'a Client,
+    request: &'a mut Prepared,
     deadline: Option<Instant>,
-    runtime: &Handle,
-) -> Result<Response, Error> {
-    if client.config.min_delay_per_host.is_some() || client.pool.any_paused() {
-        // Boxed: only a request that may have to wait pays for the wait's state.
-        Box::pin(wait_for_start(
-            client,
-            &request.key,
-            request.url.as_ref(),
-            deadline,
-        ))
-        .await?;
-    }
-    let mut attempt = Attempt {
-        reused: false,
-        idempotent: request.idempotent,
-        replayable: request.body.is_replayable(),
-        retries: 0,
-        max_retries: client.config.max_retries,
-        retried_408: false,
-        refused: 0,
-    };
-    // The HTTP/2 connection that refused the last attempt's stream: the retry goes to
-    // another one.
-    let mut avoid = None;
-    loop {
-        let need = Need {
-            fresh: attempt.retries > 0,
-            retryable: should_retry(
-                Failure::ClosedBeforeResponse,
-                Attempt {
-                    reused: true,
-                    ..attempt
-                },
-            )
-            .is_some(),
-        };
-        let mut pooled = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
-            Ok(Acquired::H1(pooled)) => pooled,
-            Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
-            Ok(Acquired::H2(stream)) => {
-                // Boxed: inline, its state would make every HTTP/1 request's future (and
-                // each move of it) larger by more than a kilobyte.
-                let h2 = exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid);
-                match Box::pin(h2).await {
-                    Some(result) => return result,
-                    None => continue,
-                }
-            }
-        };
-        attempt.reused = pooled.reused();
-        let (mut reader, timeouts) = begin_exchange(client, &mut pooled, request, deadline);
-        let mut progress = Progress::default();
-        let result = pooled
-            .conn()
-            .exchange(
-                &request.head,
-                &mut request.body,
-                request.expect_continue,
-                &mut reader,
-                timeouts,
-                &mut progress,
-            )
-            .await
-            .map(|answer| (answer, reader));
-        let failure = classify(&result, &progress);
-        if matches!(
-            failure,
-            Some(Failure::NothingWritten | Failure::ClosedBeforeResponse)
-        ) {
-            pooled.close_race();
-        }
-        let retry = failure.and_then(|f| should_retry(f, attempt));
-        if let Some(cause) = retry.filter(|_| client.budget_retry()) {
-            count_retry(
-                |c| pooled.count(c),
-                pooled.conn_id(),
+    runtime: &'a Handle,
+) -> impl Future<Output = Result<Response, Error>> + 'a {
+    async move {
+        if client.config.min_delay_per_host.is_some() || client.pool.any_paused() {
+            // Boxed: only a request that may have to wait pays for the wait's state.
+            Box::pin(wait_for_start(
+                client,
                 &request.key,
-                cause,
-                attempt,
-            );
-            attempt.retries += 1;
-            attempt.retried_408 |= cause == RetryCause::RequestTimeout408;
-            // The failed connection is closed here; its slot goes back to the pool.
-            drop(pooled);
-            continue;
+                request.url.as_ref(),
+                deadline,
+            ))
+            .await?;
         }
-        return match result {
-            Ok((answer, reader)) => respond(client, request, answer, reader, pooled),
-            Err(e) => Err(e
-                .error
-                .with_attempt(progress.written, progress.complete, attempt.reused)
-                .or_url(request.url.as_ref().map(Target::url))),
+        let mut attempt = Attempt {
+            reused: false,
+            idempotent: request.idempotent,
+            replayable: request.body.is_replayable(),
+            retries: 0,
+            max_retries: client.config.max_retries,
+            retried_408: false,
+            refused: 0,
         };
+        // The HTTP/2 connection that refused the last attempt's stream: the retry goes to
+        // another one.
+        let mut avoid = None;
+        loop {
+            let need = Need {
+                fresh: attempt.retries > 0,
+                retryable: should_retry(
+                    Failure::ClosedBeforeResponse,
+                    Attempt {
+                        reused: true,
+                        ..attempt
+                    },
+                )
+                .is_some(),
+            };
+            // In a block of its own, so that nothing of the acquisition is kept across the
+            // exchange's await below (a part kept would take space in every request's
+            // future).
+            let mut pooled = {
+                let h1 = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
+                    Ok(Acquired::H1(pooled)) => Ok(pooled),
+                    Ok(Acquired::H2(stream)) => Err(stream),
+                    Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
+                };
+                match h1 {
+                    Ok(pooled) => pooled,
+                    Err(stream) => {
+                        // Boxed: inline, its state would make every HTTP/1 request's future
+                        // (and each move of it) larger by more than a kilobyte.
+                        let h2 = exchange_h2(
+                            client,
+                            stream,
+                            request,
+                            deadline,
+                            &mut attempt,
+                            &mut avoid,
+                        );
+                        match Box::pin(h2).await {
+                            Some(result) => return result,
+                            None => continue,
+                        }
+                    }
+                }
+            };
+            attempt.reused = pooled.reused();
+            let mut reader = begin_exchange(client, &mut pooled, request, deadline);
+            let mut progress = Progress::default();
+            let result = pooled
+                .conn()
+                .exchange(
+                    &request.head,
+                    &mut request.body,
+                    request.expect_continue,
+                    &mut reader,
+                    &mut progress,
+                )
+                .await
+                .map(|answer| (answer, reader));
+            let failure = classify(&result, &progress);
+            if matches!(
+                failure,
+                Some(Failure::NothingWritten | Failure::ClosedBeforeResponse)
+            ) {
+                pooled.close_race();
+            }
+            let retry = failure.and_then(|f| should_retry(f, attempt));
+            if let Some(cause) = retry.filter(|_| client.budget_retry()) {
+                count_retry(
+                    |c| pooled.count(c),
+                    pooled.conn_id(),
+                    &request.key,
+                    cause,
+                    attempt,
+                );
+                attempt.retries += 1;
+                attempt.retried_408 |= cause == RetryCause::RequestTimeout408;
+                // The failed connection is closed here; its slot goes back to the pool.
+                drop(pooled);
+                continue;
+            }
+            return match result {
+                Ok((answer, reader)) => respond(client, request, answer, reader, pooled),
+                Err(e) => Err(e
+                    .error
+                    .with_attempt(progress.written, progress.complete, attempt.reused)
+                    .or_url(request.url.as_ref().map(Target::url))),
+            };
+        }
     }
 }
 
@@ -1039,24 +1079,24 @@ async fn dial(
     }
 }
 
-/// One attempt begins on `pooled`: counted, with a reader for its response and the
-/// deadlines of its exchange (awaited in `send_one` itself: one layer of future less).
+/// One attempt begins on `pooled`: counted, its connection given the exchange's deadlines,
+/// and a reader for its response (the exchange is awaited in `send_one` itself: one layer
+/// of future less).
 fn begin_exchange(
     client: &Client,
     pooled: &mut Pooled,
     request: &Prepared,
     deadline: Option<Instant>,
-) -> (ResponseReader, Timeouts) {
+) -> ResponseReader {
     pooled.count(Count::RequestSent);
     if pooled.reused() {
         pooled.count(Count::Reused);
     }
-    let reader = ResponseReader::new(&request.method, client.config.head_limits);
-    let timeouts = Timeouts {
+    pooled.conn().begin(Timeouts {
         request: deadline,
         read: client.config.read_timeout,
-    };
-    (reader, timeouts)
+    });
+    ResponseReader::new(&request.method, client.config.head_limits)
 }
 
 /// The length a caller's `Content-Length` fields declare (`None`: there are none). Every

@@ -96,6 +96,7 @@ pub(crate) struct ExchangeError {
 }
 
 impl ExchangeError {
+    #[cold]
     fn other(error: Error) -> ExchangeError {
         ExchangeError {
             error,
@@ -103,6 +104,7 @@ impl ExchangeError {
         }
     }
 
+    #[cold]
     fn closed(error: Error) -> ExchangeError {
         ExchangeError {
             error,
@@ -130,6 +132,7 @@ pub(crate) enum DrainStop {
 }
 
 /// The error for a deadline that passed.
+#[cold]
 fn timed_out(which: TimedOut, doing: &str) -> Error {
     let what = match which {
         TimedOut::Request => "the request timed out",
@@ -140,6 +143,7 @@ fn timed_out(which: TimedOut, doing: &str) -> Error {
 
 /// Errors that mean the peer closed the connection under us.
 /// A read that failed in the middle of a body.
+#[cold]
 fn body_read_error(e: ReadError) -> Error {
     match e {
         // A reset cuts the body short just as an early EOF does.
@@ -163,35 +167,71 @@ pub(super) fn is_closed(e: &io::Error) -> bool {
 }
 
 impl Connection {
-    /// Writes the request and reads the final response head, within `timeouts`.
+    /// Sets the deadlines of the exchange about to start (and of its body's reads). Not an
+    /// argument of `exchange`: what an `async fn` is given stays in its state to the end,
+    /// and that state is in every request's future.
+    pub fn begin(&mut self, timeouts: Timeouts) {
+        self.received = 0;
+        self.timeouts = timeouts;
+    }
+
+    /// Writes the request and reads the final response head, within the deadlines set by
+    /// `begin`.
     pub async fn exchange(
         &mut self,
         head: &[u8],
         body: &mut Body,
         expect_continue: bool,
         reader: &mut ResponseReader,
-        timeouts: Timeouts,
         progress: &mut Progress,
     ) -> Result<Answer, ExchangeError> {
-        self.received = 0;
-        self.timeouts = timeouts;
-        let early = |head, framing| Answer {
+        // In a scope of its own, so that the write's result is not kept in this future's
+        // state past it.
+        {
+            let early = match self
+                .write_request(head, body, expect_continue, reader, progress)
+                .await
+            {
+                Ok(Written::Complete) => None,
+                Ok(Written::EarlyAnswer(head, framing)) => Some(Ok((head, framing))),
+                Err(e) => Some(Err(e)),
+            };
+            if let Some(early) = early {
+                // Boxed: only a request not written whole pays for this state.
+                return Box::pin(self.not_written(early, reader, progress)).await;
+            }
+        }
+        progress.complete = true;
+        // The first exchange times the round trip (for the learned idle timeout): from the
+        // request's last byte to the response's head.
+        let written_at = (self.responses == 0).then(clock::now);
+        let (head, framing) = self.read_head(reader).await?;
+        if let Some(at) = written_at {
+            self.first_rtt = Some(clock::now().saturating_duration_since(at));
+        }
+        Ok(Answer {
             head,
             framing,
-            request_complete: false,
-        };
-        match self
-            .write_request(head, body, expect_continue, reader, progress)
-            .await
-        {
-            Ok(Written::Complete) => progress.complete = true,
-            Ok(Written::EarlyAnswer(head, framing)) => {
+            request_complete: true,
+        })
+    }
+
+    /// The request was not written whole: the server answered first (`Ok`), or writing
+    /// failed. The answer, or the failure classified.
+    async fn not_written(
+        &mut self,
+        early: Result<(ResponseHead, Framing), WriteError>,
+        reader: &mut ResponseReader,
+        progress: &Progress,
+    ) -> Result<Answer, ExchangeError> {
+        let (head, framing) = match early {
+            Ok((head, framing)) => {
                 tracing::debug!(
                     conn = self.id,
                     status = head.status.as_u16(),
                     "the server answered before the whole request was sent"
                 );
-                return Ok(early(head, framing));
+                (head, framing)
             }
             Err(WriteError::Body(e)) => {
                 return Err(ExchangeError::other(
@@ -204,28 +244,18 @@ impl Connection {
                     why,
                 )))
             }
-            Err(WriteError::Io(e)) => {
-                let (head, framing) = self.write_failed(e, reader, progress).await?;
-                return Ok(early(head, framing));
-            }
+            Err(WriteError::Io(e)) => self.write_failed(e, reader, progress).await?,
             Err(WriteError::TimedOut) => {
                 return Err(ExchangeError::other(timed_out(
                     TimedOut::Request,
                     "while writing the request",
                 )))
             }
-        }
-        // The first exchange times the round trip (for the learned idle timeout): from the
-        // request's last byte to the response's head.
-        let written_at = (self.responses == 0).then(clock::now);
-        let (head, framing) = self.read_head(reader).await?;
-        if let Some(at) = written_at {
-            self.first_rtt = Some(clock::now().saturating_duration_since(at));
-        }
+        };
         Ok(Answer {
             head,
             framing,
-            request_complete: true,
+            request_complete: false,
         })
     }
 
@@ -242,12 +272,9 @@ impl Connection {
         let deadline = self.timeouts.request;
         let write =
             std::future::poll_fn(|cx| writer.poll_write(cx, self, reader, &mut progress.written));
-        let written = match deadline {
-            None => write.await,
-            Some(d) => tokio::time::timeout_at(d.into(), write)
-                .await
-                .unwrap_or(Err(WriteError::TimedOut)),
-        };
+        let written = clock::within(deadline, write)
+            .await
+            .unwrap_or(Err(WriteError::TimedOut));
         writer.give_back(body);
         written
     }
