@@ -327,10 +327,12 @@ impl Connection {
     ) -> Result<(ResponseHead, Framing), ExchangeError> {
         let proto = |e: ProtoError| ExchangeError::other(Error::proto(e));
         loop {
-            match reader.next(&mut self.buf).map_err(proto)? {
-                Event::Head(head, framing) => return Ok((head, framing)),
-                Event::NeedMore => {}
-                Event::Data(_) | Event::End => return Err(proto(ProtoError::InvalidHead)),
+            if !reader.needs_bytes(&self.buf) {
+                match reader.next(&mut self.buf).map_err(proto)? {
+                    Event::Head(head, framing) => return Ok((head, framing)),
+                    Event::NeedMore => {}
+                    Event::Data(_) | Event::End => return Err(proto(ProtoError::InvalidHead)),
+                }
             }
             match self.read_more().await {
                 Ok(0) if self.received == 0 => {

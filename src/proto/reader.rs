@@ -137,6 +137,13 @@ impl ResponseReader {
         result
     }
 
+    /// Whether `next` would only ask for more bytes: no head has begun and `buf` is empty.
+    /// An exchange asks before its first read, so as not to call `next` for nothing.
+    #[inline]
+    pub fn needs_bytes(&self, buf: &BytesMut) -> bool {
+        buf.is_empty() && matches!(self.state, ReaderState::Head { .. })
+    }
+
     /// The peer closed: like `next`, but where more bytes would be needed, the stream's end
     /// decides: `IncompleteHead` before a final head, `End` for a close-delimited body,
     /// `IncompleteBody` for any other unfinished body.
@@ -281,6 +288,30 @@ mod tests {
         body: Vec<u8>,
         result: Result<(), ProtoError>,
         rest: Vec<u8>,
+    }
+
+    #[test]
+    fn needs_bytes_only_before_a_head_with_nothing_buffered() {
+        let mut reader = ResponseReader::new(&Method::GET, HeadLimits::default());
+        let mut buf = BytesMut::new();
+        assert!(reader.needs_bytes(&buf));
+        buf.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        assert!(!reader.needs_bytes(&buf), "bytes are buffered");
+        assert!(matches!(reader.next(&mut buf), Ok(Event::NeedMore)));
+        buf.extend_from_slice(b"content-length: 0\r\n\r\n");
+        assert!(matches!(reader.next(&mut buf), Ok(Event::Head(..))));
+        // An empty body ends without another byte: `next` has something to say.
+        assert!(buf.is_empty() && !reader.needs_bytes(&buf));
+        assert!(matches!(reader.next(&mut buf), Ok(Event::End)));
+
+        let mut failed = ResponseReader::new(&Method::GET, HeadLimits::default());
+        let mut garbage = BytesMut::from(&b"garbage\r\n\r\n"[..]);
+        assert!(failed.next(&mut garbage).is_err());
+        garbage.clear();
+        assert!(
+            !failed.needs_bytes(&garbage),
+            "a failed reader repeats its error"
+        );
     }
 
     /// Feeds `input` in `step`-byte pieces, then signals eof.
