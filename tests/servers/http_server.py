@@ -4,7 +4,8 @@ Serves --root with SimpleHTTPRequestHandler on 127.0.0.1, port chosen by the OS;
 "port N" on stdout once listening. --protocol HTTP/1.0 keeps the module's default
 (one request per connection); HTTP/1.1 sets protocol_version so connections persist.
 Every request is logged to --log as "PEER_PORT METHOD PATH STATUS" (the client's port
-names the connection), written before the response is sent.
+names the connection), written before the response is sent. A POST whose body ends
+before its Content-Length is not answered, and is logged with "truncated" for STATUS.
 
 POST /multipart parses a multipart/form-data body (sent with Content-Length or chunked)
 with the standard library's email parser and answers JSON: how the body was framed, and
@@ -52,7 +53,14 @@ def main():
                     body += self.rfile.read(size)
                     self.rfile.readline()
             length = int(self.headers.get("Content-Length", "0"))
-            return "length", self.rfile.read(length)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The client stopped short of its Content-Length: no answer, and a log
+                # line that says so.
+                log.write(f"{self.client_address[1]} {self.command} {self.path} truncated\n")
+                self.close_connection = True
+                return "truncated", None
+            return "length", body
 
         def reply(self, status, body=b"", headers=()):
             self.send_response(status)
@@ -64,6 +72,8 @@ def main():
 
         def do_POST(self):
             framing, body = self.read_body()
+            if body is None:
+                return
             if self.path == "/multipart-307":
                 return self.reply(307, headers=[("Location", "/multipart")])
             if self.path != "/multipart":
