@@ -34,7 +34,7 @@ use crate::conn::h2::{H2Settings, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::{Error, ErrorKind};
 use crate::kept::Kept;
-use crate::pool::{Count, Http2, Lease, Need, PoolKey, Pooled, Slot, Stream};
+use crate::pool::{Count, Http2, Lease, Need, PoolKey, Pooled, Slot, Stream, Wait};
 use crate::proto::{self, RequestBody, RequestHead, ResponseReader, TargetForm};
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -350,7 +350,7 @@ fn send_one<'a>(
         // The HTTP/2 connection that refused the last attempt's stream: the retry goes to
         // another one.
         let mut avoid = None;
-        loop {
+        'attempts: loop {
             let need = Need {
                 fresh: attempt.retries > 0,
                 retryable: should_retry(
@@ -365,30 +365,34 @@ fn send_one<'a>(
             // In a block of its own, so that nothing of the acquisition is kept across the
             // exchange's await below (a part kept would take space in every request's
             // future).
-            let mut pooled = {
-                let h1 = match acquire(client, &request.key, need, avoid, deadline, runtime).await {
-                    Ok(Acquired::H1(pooled)) => Ok(pooled),
-                    Ok(Acquired::H2(stream)) => Err(stream),
+            // An idle connection is taken without a future; a dial, a stream or a wait
+            // goes on in a boxed one, which only those requests pay for. Nothing of the
+            // acquisition is kept across an await (a part kept would take space in every
+            // request's future), hence the block and the box made inside the match.
+            let mut pooled = 'acquired: {
+                let later = match acquire(client, &request.key, need, avoid, runtime) {
+                    Ok(pooled) => break 'acquired pooled,
+                    Err(later) => Box::pin(acquire_later(
+                        client,
+                        &request.key,
+                        need,
+                        avoid,
+                        deadline,
+                        runtime,
+                        later,
+                    )),
+                };
+                let stream = match later.await {
+                    Ok(Acquired::H1(pooled)) => break 'acquired pooled,
+                    Ok(Acquired::H2(stream)) => stream,
                     Err(e) => return Err(e.or_url(request.url.as_ref().map(Target::url))),
                 };
-                match h1 {
-                    Ok(pooled) => pooled,
-                    Err(stream) => {
-                        // Boxed: inline, its state would make every HTTP/1 request's future
-                        // (and each move of it) larger by more than a kilobyte.
-                        let h2 = exchange_h2(
-                            client,
-                            stream,
-                            request,
-                            deadline,
-                            &mut attempt,
-                            &mut avoid,
-                        );
-                        match Box::pin(h2).await {
-                            Some(result) => return result,
-                            None => continue,
-                        }
-                    }
+                // Boxed: inline, its state would make every HTTP/1 request's future (and
+                // each move of it) larger by more than a kilobyte.
+                let h2 = exchange_h2(client, stream, request, deadline, &mut attempt, &mut avoid);
+                match Box::pin(h2).await {
+                    Some(result) => return result,
+                    None => continue 'attempts,
                 }
             };
             attempt.reused = pooled.reused();
@@ -962,31 +966,69 @@ enum Acquired {
     H2(Stream),
 }
 
-/// A connection for the request: taken from the pool, or opened in a reserved slot; or a
-/// stream on a shared HTTP/2 connection.
-async fn acquire(
+/// An idle HTTP/1 connection for the request, taken from the pool at once; anything else
+/// (a slot to dial in, a stream on a shared HTTP/2 connection, a wait) is left to
+/// `acquire_later`.
+fn acquire(
+    client: &Client,
+    key: &PoolKey,
+    need: Need,
+    avoid: Option<u64>,
+    runtime: &Handle,
+) -> Result<Pooled, AcquireLater> {
+    let http2 = http2_ask(&client.config, key, avoid);
+    match client.pool.try_checkout(key, need, runtime, http2) {
+        Ok(Lease::Reused(pooled)) => Ok(pooled),
+        Ok(lease) => Err(AcquireLater(Ok(lease))),
+        Err(wait) => Err(AcquireLater(Err(wait))),
+    }
+}
+
+/// What `acquire` could not finish at once: a lease to dial or check, or a wait.
+struct AcquireLater(Result<Lease, Wait>);
+
+/// Whether a checkout for `key` may be given an HTTP/2 stream (and which connection to
+/// avoid).
+fn http2_ask(config: &Config, key: &PoolKey, avoid: Option<u64>) -> Option<Http2> {
+    let http2 = match key.scheme() {
+        Scheme::Https => config.tls_settings.http2,
+        Scheme::Http => config.http2_prior_knowledge && !forwarded_by_proxy(key),
+    };
+    http2.then_some(Http2 { avoid })
+}
+
+/// Goes on from what `acquire` could not finish: dials, checks an HTTP/2 stream's
+/// connection, or waits, and checks out again as often as needed.
+async fn acquire_later(
     client: &Client,
     key: &PoolKey,
     need: Need,
     avoid: Option<u64>,
     deadline: Option<Instant>,
     runtime: &Handle,
+    first: AcquireLater,
 ) -> Result<Acquired, Error> {
     let config = &client.config;
-    let http2 = match key.scheme() {
-        Scheme::Https => config.tls_settings.http2,
-        Scheme::Http => config.http2_prior_knowledge && !forwarded_by_proxy(key),
-    };
-    let http2 = http2.then_some(Http2 { avoid });
+    let http2 = http2_ask(config, key, avoid);
+    let mut next = Some(first.0);
     loop {
-        let wait_until = clock::earliest(
-            deadline,
-            config.pool_timeout.and_then(|p| clock::after(now(), p)),
-        );
-        let lease = client
-            .pool
-            .checkout(key, need, wait_until, runtime, http2)
-            .await?;
+        let lease = match next.take() {
+            Some(Ok(lease)) => lease,
+            Some(Err(wait)) => {
+                let wait_until = pool_wait_until(config, deadline);
+                client
+                    .pool
+                    .checkout_after(wait, key, need, wait_until, runtime, http2)
+                    .await?
+            }
+            None => match client.pool.try_checkout(key, need, runtime, http2) {
+                Ok(lease) => lease,
+                Err(wait) => {
+                    next = Some(Err(wait));
+                    continue;
+                }
+            },
+        };
         match lease {
             Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
             Lease::Stream(stream) => {
@@ -998,14 +1040,23 @@ async fn acquire(
                         .is_some_and(|m| conn.started() > u64::from(m));
                 if spent {
                     stream.retire();
-                } else if Box::pin(alive(config, &stream, deadline)).await {
+                } else if alive(config, &stream, deadline).await {
                     return Ok(Acquired::H2(stream));
                 }
                 // The connection is let go of; the request looks again.
             }
-            Lease::Open(slot) => return Box::pin(dial(client, key, slot, deadline, runtime)).await,
+            Lease::Open(slot) => return dial(client, key, slot, deadline, runtime).await,
         }
     }
+}
+
+/// How long a checkout may wait for a connection: the request's deadline, or the pool
+/// timeout from now if that comes first.
+fn pool_wait_until(config: &Config, deadline: Option<Instant>) -> Option<Instant> {
+    clock::earliest(
+        deadline,
+        config.pool_timeout.and_then(|p| clock::after(now(), p)),
+    )
 }
 
 /// Whether the stream's connection may be used: one idle longer than

@@ -123,12 +123,11 @@ pub(crate) struct Http2 {
     pub avoid: Option<u64>,
 }
 
-/// One step of a checkout.
-enum Step {
-    Done(Lease),
-    /// Wait in the host's line for a grant.
+/// A wait a checkout must make before it can go on (`Pool::checkout_after`).
+pub(crate) enum Wait {
+    /// In the host's line, for a grant.
     Line(u64, oneshot::Receiver<Grant<Box<Connection>>>),
-    /// Wait for a dial under way that may give an HTTP/2 connection, then look again.
+    /// For a dial under way that may give an HTTP/2 connection, then look again.
     Dial(oneshot::Receiver<()>),
 }
 
@@ -212,13 +211,30 @@ impl Pool {
     }
 
     /// A live idle connection of `key` opened on `runtime` (unless `need.fresh`), a slot to open
-    /// one, or a wait in line until one of those is handed over or `deadline` passes. Also
-    /// starts the background sweep on `runtime` when it does not run there. With `http2`
-    /// (a dial to `key` may give HTTP/2), a stream on one of the host's HTTP/2 connections
-    /// (but the one it says to avoid) comes first, and while a dial that may give one is
-    /// under way, the request waits for it rather than dial too.
-    pub async fn checkout(
+    /// one, or a stream on one of the host's HTTP/2 connections, at once; otherwise the
+    /// wait that must come first, for `checkout_after` (a wait in line, or for a dial under
+    /// way). Also starts the background sweep on `runtime` when it does not run there. With
+    /// `http2` (a dial to `key` may give HTTP/2), a stream on one of the host's HTTP/2
+    /// connections (but the one it says to avoid) comes first, and while a dial that may
+    /// give one is under way, the request waits for it rather than dial too.
+    ///
+    /// Not a future: the usual checkout (an idle connection) costs the caller no state of
+    /// a wait it does not make.
+    pub fn try_checkout(
         &self,
+        key: &PoolKey,
+        need: Need,
+        runtime: &Handle,
+        http2: Option<Http2>,
+    ) -> Result<Lease, Wait> {
+        self.checkout_step(key, need, runtime, http2, true)
+    }
+
+    /// Makes the wait `try_checkout` gave, then checks out as it does, waiting again as
+    /// often as needed, until a lease comes or `deadline` passes.
+    pub async fn checkout_after(
+        &self,
+        mut wait: Wait,
         key: &PoolKey,
         need: Need,
         deadline: Option<Instant>,
@@ -227,17 +243,16 @@ impl Pool {
     ) -> Result<Lease, Error> {
         let mut waited = false;
         loop {
-            match self.checkout_step(key, need, runtime, http2, !waited) {
-                Step::Done(lease) => return Ok(lease),
-                // Boxed: only a request that has to wait pays for the waiting state.
-                Step::Line(waiter, rx) => {
-                    let got =
-                        Box::pin(self.wait(key, waiter, rx, need, deadline, runtime.id())).await?;
+            match wait {
+                Wait::Line(waiter, rx) => {
+                    let got = self
+                        .wait(key, waiter, rx, need, deadline, runtime.id())
+                        .await?;
                     if let Some(lease) = got {
                         return Ok(lease);
                     }
                 }
-                Step::Dial(rx) => {
+                Wait::Dial(rx) => {
                     tracing::debug!(host = %key, "waiting for the connection being set up");
                     waited = true;
                     if clock::within(deadline, rx).await.is_none() {
@@ -245,6 +260,10 @@ impl Pool {
                     }
                 }
             }
+            wait = match self.checkout_step(key, need, runtime, http2, !waited) {
+                Ok(lease) => return Ok(lease),
+                Err(next) => next,
+            };
         }
     }
 
@@ -255,7 +274,7 @@ impl Pool {
         runtime: &Handle,
         http2: Option<Http2>,
         may_wait_for_dial: bool,
-    ) -> Step {
+    ) -> Result<Lease, Wait> {
         let mut out = Vec::new();
         let now = now();
         let id = runtime.id();
@@ -268,11 +287,11 @@ impl Pool {
                     tracing::debug!(host = %key, conn = conn.id(), streams = conn.streams(), "stream on a shared connection");
                     let mut stream = self.stream(key, conn);
                     stream.idle_since = idle;
-                    return Step::Done(Lease::Stream(stream));
+                    return Ok(Lease::Stream(stream));
                 }
                 if may_wait_for_dial {
                     if let Some(rx) = locked.wait_for_dial(key) {
-                        return Step::Dial(rx);
+                        return Err(Wait::Dial(rx));
                     }
                 }
             }
@@ -302,14 +321,14 @@ impl Pool {
         match outcome {
             Checkout::Idle(conn, idle_for) => {
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
-                Step::Done(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
+                Ok(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
             }
             Checkout::Connect => {
                 let mut slot = self.slot(key);
                 slot.dial = dial;
-                Step::Done(Lease::Open(slot))
+                Ok(Lease::Open(slot))
             }
-            Checkout::Wait(waiter, rx) => Step::Line(waiter, rx),
+            Checkout::Wait(waiter, rx) => Err(Wait::Line(waiter, rx)),
         }
     }
 

@@ -66,7 +66,10 @@ enum ReaderState {
 /// Reads one response: its final head, then its body.
 #[derive(Debug)]
 pub struct ResponseReader {
-    method: Method,
+    /// The request was a HEAD: its response has no body, whatever its head says. (Only
+    /// this of the method matters here; a `Method` would take 24 bytes of every request's
+    /// state.)
+    head_request: bool,
     limits: HeadLimits,
     chunked_limits: ChunkedLimits,
     state: ReaderState,
@@ -83,7 +86,7 @@ impl ResponseReader {
     /// A reader with explicit limits on the chunked coding too.
     pub fn with_limits(method: &Method, limits: HeadLimits, chunked_limits: ChunkedLimits) -> Self {
         ResponseReader {
-            method: method.clone(),
+            head_request: *method == Method::HEAD,
             limits,
             chunked_limits,
             state: ReaderState::Head {
@@ -254,7 +257,12 @@ impl ResponseReader {
             }
             HeadKind::Upgrade => Err(ProtoError::UnexpectedUpgrade),
             HeadKind::Final => {
-                let framing = body_framing(&self.method, head.status, head.fields())?;
+                let method = if self.head_request {
+                    &Method::HEAD
+                } else {
+                    &Method::GET
+                };
+                let framing = body_framing(method, head.status, head.fields())?;
                 let decoder = BodyDecoder::with_limits(framing.body, self.chunked_limits);
                 self.state = ReaderState::Body(decoder);
                 Ok(Some(Event::Head(head, framing)))
