@@ -189,7 +189,11 @@ async fn streamed_parts_of_known_length_make_a_form_of_known_length() {
     // answers only those whose body was as long as their Content-Length.
     let log = server.wait_log_lines(3);
     let answered: Vec<_> = log.iter().filter(|l| !l.ends_with(" truncated")).collect();
-    assert_eq!(answered.len(), 1, "only the whole form was answered: {log:?}");
+    assert_eq!(
+        answered.len(),
+        1,
+        "only the whole form was answered: {log:?}"
+    );
     assert_eq!(log.len(), 3, "{log:?}");
 }
 

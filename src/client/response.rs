@@ -409,8 +409,23 @@ impl Response {
     /// let body: bytes::Bytes = resp.bytes().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn bytes(mut self) -> Result<Bytes, Error> {
-        let limit = self.body.config.max_body_bytes;
+    ///
+    /// An `async` block whose one await is on a box: a body that came whole with its head
+    /// is returned at the first poll, and the future a caller moves (twice in the usual
+    /// `.await`) is about the size of a `Response`, not of the state of reading a body.
+    #[allow(clippy::manual_async_fn)]
+    pub fn bytes(mut self) -> impl Future<Output = Result<Bytes, Error>> + Send {
+        async move {
+            let limit = self.body.config.max_body_bytes;
+            if let Some(whole) = self.body.whole_buffered(limit) {
+                return whole.map_err(|e| e.with_url(self.url.url()));
+            }
+            Box::pin(self.read_whole(limit)).await
+        }
+    }
+
+    /// `bytes` for a body not buffered whole with its head.
+    async fn read_whole(mut self, limit: Option<u64>) -> Result<Bytes, Error> {
         let mut total = 0u64;
         let mut counted = |piece: &Bytes, body: &mut BodyReader| {
             total = total.saturating_add(piece.len() as u64);
@@ -422,9 +437,6 @@ impl Response {
                 _ => Ok(()),
             }
         };
-        if let Some(whole) = self.body.whole_buffered(limit) {
-            return whole.map_err(|e| e.with_url(self.url.url()));
-        }
         if let Some(whole) = self.body.whole(limit).await {
             return whole.map_err(|e| e.with_url(self.url.url()));
         }
