@@ -151,16 +151,15 @@ where
         write_authority(host, url.port, url.authority, dst);
     }
     write_origin_form(url, dst);
-    dst.extend_from_slice(b" HTTP/1.1\r\n");
-
-    // Host first (RFC 9110 §7.2): the caller's if given, once.
+    // Host first (RFC 9110 §7.2): the caller's if given, once. The request line's end
+    // and the field's name go in one copy.
     match caller_host {
         Some(value) => {
-            dst.extend_from_slice(b"host: ");
+            dst.extend_from_slice(b" HTTP/1.1\r\nhost: ");
             dst.extend_from_slice(value);
         }
         None => {
-            dst.extend_from_slice(b"Host: ");
+            dst.extend_from_slice(b" HTTP/1.1\r\nHost: ");
             write_authority(host, url.port, url.authority, dst);
         }
     }
