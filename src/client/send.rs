@@ -362,9 +362,6 @@ fn send_one<'a>(
                 )
                 .is_some(),
             };
-            // In a block of its own, so that nothing of the acquisition is kept across the
-            // exchange's await below (a part kept would take space in every request's
-            // future).
             // An idle connection is taken without a future; a dial, a stream or a wait
             // goes on in a boxed one, which only those requests pay for. Nothing of the
             // acquisition is kept across an await (a part kept would take space in every
@@ -1010,24 +1007,17 @@ async fn acquire_later(
 ) -> Result<Acquired, Error> {
     let config = &client.config;
     let http2 = http2_ask(config, key, avoid);
-    let mut next = Some(first.0);
+    let mut next = first.0;
     loop {
-        let lease = match next.take() {
-            Some(Ok(lease)) => lease,
-            Some(Err(wait)) => {
+        let lease = match next {
+            Ok(lease) => lease,
+            Err(wait) => {
                 let wait_until = pool_wait_until(config, deadline);
                 client
                     .pool
                     .checkout_after(wait, key, need, wait_until, runtime, http2)
                     .await?
             }
-            None => match client.pool.try_checkout(key, need, runtime, http2) {
-                Ok(lease) => lease,
-                Err(wait) => {
-                    next = Some(Err(wait));
-                    continue;
-                }
-            },
         };
         match lease {
             Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
@@ -1047,6 +1037,7 @@ async fn acquire_later(
             }
             Lease::Open(slot) => return dial(client, key, slot, deadline, runtime).await,
         }
+        next = client.pool.try_checkout(key, need, runtime, http2);
     }
 }
 
