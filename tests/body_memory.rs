@@ -23,6 +23,8 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// them (`WATCHED`): other tests' threads start runtimes (whose event lists are as large)
 /// at any time.
 static LARGE: AtomicUsize = AtomicUsize::new(0);
+/// Allocations of any size made so far on threads that watch for them.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static WATCHED: Cell<bool> = const { Cell::new(false) };
@@ -34,8 +36,11 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: forwarded unchanged to the system allocator.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            if layout.size() >= READ_BUFFER && WATCHED.try_with(Cell::get).unwrap_or(false) {
-                LARGE.fetch_add(1, Ordering::Relaxed);
+            if WATCHED.try_with(Cell::get).unwrap_or(false) {
+                ALLOCS.fetch_add(1, Ordering::Relaxed);
+                if layout.size() >= READ_BUFFER {
+                    LARGE.fetch_add(1, Ordering::Relaxed);
+                }
             }
             let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(live, Ordering::Relaxed);
@@ -325,5 +330,116 @@ async fn gets_one_after_another_take_back_the_read_buffer_and_never_overwrite_a_
             "held body {n} changed"
         );
     }
+    assert_eq!(server.accepted(), 1, "one connection throughout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // The server runs on the runtime's worker; the client on this thread (the test's own
+    // future), where the allocations are counted.
+    let server = letters_server().await;
+    let client = tether::Client::new();
+    let url = server.url("/");
+    for _ in 0..10 {
+        client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    // Warm: the request's head buffer, the response's field spans and its body state are
+    // the thread's spares, taken and given back; the read buffer is the connection's.
+    const REQUESTS: usize = 200;
+    WATCHED.with(|w| w.set(true));
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..REQUESTS {
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 1000);
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    WATCHED.with(|w| w.set(false));
+    assert!(
+        allocs < REQUESTS / 10,
+        "{allocs} allocations for {REQUESTS} warm requests"
+    );
+}
+
+/// A keep-alive server whose answer depends on the path: `/small` (5 bytes with the head),
+/// `/slow` (`SLOW_LEN` bytes, the second half 50 ms after the first) and `/chunked` (two
+/// chunks).
+async fn paths_server() -> RawServer {
+    RawServer::start(|mut stream, _| async move {
+        loop {
+            let head = read_head(&mut stream).await;
+            if head.is_empty() {
+                return;
+            }
+            let line = String::from_utf8_lossy(&head);
+            let sent = if line.starts_with("GET /slow ") {
+                let half = vec![b's'; SLOW_LEN / 2];
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {SLOW_LEN}\r\n\r\n");
+                let first = [head.as_bytes(), &half].concat();
+                if stream.write_all(&first).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                stream.write_all(&half).await
+            } else if line.starts_with("GET /chunked ") {
+                let answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
+                stream.write_all(answer).await
+            } else {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                    .await
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+const SLOW_LEN: usize = 100 * 1024;
+
+#[tokio::test]
+async fn a_body_state_given_back_by_bytes_serves_the_next_responses_as_new() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let server = paths_server().await;
+    let client = tether::Client::new();
+    let small = || async {
+        let resp = client.get(server.url("/small")).send().await.unwrap();
+        assert_eq!(resp.content_length(), Some(5));
+        assert_eq!(resp.remote_addr(), Some(server.addr()));
+        assert_eq!(resp.bytes().await.unwrap(), "hello");
+    };
+    small().await;
+    // The state of a body read whole with its head went back to the thread's spares; a
+    // body still arriving must not look finished in it.
+    let slow = client.get(server.url("/slow")).send().await.unwrap();
+    assert_eq!(slow.content_length(), Some(SLOW_LEN as u64));
+    let body = slow.bytes().await.unwrap();
+    assert_eq!(body.len(), SLOW_LEN);
+    assert!(body.iter().all(|&b| b == b's'));
+    small().await;
+    let mut chunked = client.get(server.url("/chunked")).send().await.unwrap();
+    assert_eq!(chunked.content_length(), None);
+    let mut all = Vec::new();
+    while let Some(piece) = chunked.chunk().await.unwrap() {
+        all.extend_from_slice(&piece);
+    }
+    assert_eq!(all, b"abcdef");
+    small().await;
     assert_eq!(server.accepted(), 1, "one connection throughout");
 }

@@ -14,7 +14,6 @@ use std::net::IpAddr;
 use crate::conn::connect::Dialer;
 use crate::conn::tls::TlsSettings;
 use crate::conn::Resolve;
-use crate::conn::ReuseLimits;
 use crate::proto::HeadLimits;
 
 /// Browsers' per-host cap.
@@ -197,8 +196,6 @@ pub(crate) struct Config {
     pub learn_idle_timeouts: bool,
     /// Which statuses are asked again.
     pub retry: super::status_retry::RetryPolicy,
-    /// The limits of the reuse decision, gathered from the fields above by `build`.
-    pub reuse: ReuseLimits,
     /// What the builder was told about TLS (roots, client identity).
     pub tls_settings: TlsSettings,
     /// The rustls configuration built from `tls_settings`: one per client, so one session
@@ -326,12 +323,6 @@ impl Default for Config {
             accept_encoding: None,
             default_lines: Vec::new(),
             max_body_bytes: None,
-            reuse: ReuseLimits {
-                idle_timeout: DEFAULT_IDLE_TIMEOUT,
-                keep_alive_margin: DEFAULT_KEEP_ALIVE_MARGIN,
-                max_requests: None,
-                max_lifetime: None,
-            },
             tls_settings: TlsSettings::default(),
             tls: None,
             connect: ConnectSettings::default(),

@@ -1002,12 +1002,6 @@ impl ClientBuilder {
     fn assemble(mut config: Config) -> Client {
         config.accept_encoding = decode::accept_encoding(config.codings);
         config.default_lines = send::default_lines(&config);
-        config.reuse = ReuseLimits {
-            idle_timeout: config.idle_timeout,
-            keep_alive_margin: config.keep_alive_margin,
-            max_requests: config.max_requests_per_connection,
-            max_lifetime: config.max_lifetime,
-        };
         config.dialer = Arc::new(config.connect.dialer());
         config.proxies = if config.proxies_from_env {
             proxy::Proxies::from_env(&proxy::read_env)
@@ -1022,6 +1016,14 @@ impl ClientBuilder {
             },
             sweep_interval: config.sweep_interval,
             learn: config.learn_idle_timeouts,
+            reuse: ReuseLimits {
+                idle_timeout: config.idle_timeout,
+                keep_alive_margin: config.keep_alive_margin,
+                max_requests: config.max_requests_per_connection,
+                max_lifetime: config.max_lifetime,
+            },
+            drain_limit: config.drain_limit,
+            drain_timeout: config.drain_timeout,
         });
         Client {
             pool,

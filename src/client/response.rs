@@ -18,7 +18,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -26,13 +25,13 @@ use futures_core::Stream;
 use http::{HeaderMap, StatusCode, Version};
 use url::Url;
 
-use super::config::Config;
 use super::decode::{Coding, Decoding};
 use super::target::Target;
 use crate::clock::{self, now};
 use crate::conn::h2::StreamBody;
 use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
+use crate::kept::Kept;
 use crate::pool::{Count, Pooled, Stream as H2Stream};
 use crate::proto::{BodyFraming, Headers, KeepAlive, ResponseReader};
 
@@ -66,7 +65,8 @@ pub struct Response {
 pub(crate) struct BodyContext {
     /// The requested URL, without userinfo.
     pub url: Target,
-    pub config: Arc<Config>,
+    /// The client's `max_body_bytes`, for `bytes` and what reads through it.
+    pub max_body_bytes: Option<u64>,
     /// The content coding to decode (one tether asked for), if any.
     pub coding: Option<Coding>,
 }
@@ -83,7 +83,7 @@ struct BodyReader {
     request_complete: bool,
     /// Chunks decoded from the buffer but not yet returned.
     pending: Pending,
-    config: Arc<Config>,
+    max_body_bytes: Option<u64>,
     done: bool,
     /// An error found while decoding ahead, returned by the next read.
     error: Option<Error>,
@@ -128,26 +128,14 @@ impl Response {
         let (decoding, decode_error) =
             decoding_for(context.coding, &mut headers, &mut content_length);
         let done = body.is_end();
-        let mut reader = Box::new(BodyReader {
-            conn: None,
-            h2: Some(Box::new(H2Body { body, stream })),
-            reader: ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
-            keep_alive: KeepAlive {
-                close: None,
-                timeout: None,
-                max: None,
-            },
-            request_complete,
-            pending: Pending::default(),
-            config: context.config,
-            done: false,
-            error: None,
-            reused,
-            started: false,
-            decoding,
-            content_length,
-            remote_addr,
-        });
+        let mut reader = BodyReader::boxed();
+        reader.h2 = Some(Box::new(H2Body { body, stream }));
+        reader.request_complete = request_complete;
+        reader.max_body_bytes = context.max_body_bytes;
+        reader.reused = reused;
+        reader.decoding = decoding;
+        reader.content_length = content_length;
+        reader.remote_addr = remote_addr;
         if let Some(e) = decode_error {
             reader.fail();
             reader.error = Some(reader.attempted(e));
@@ -186,24 +174,19 @@ impl Response {
         };
         let (decoding, decode_error) =
             decoding_for(context.coding, &mut headers, &mut content_length);
-        // Built here rather than in a helper shared with `from_h2`: moving the reader and
-        // the connection through one more layer costs the plain path measurably.
-        let mut body = Box::new(BodyReader {
-            conn: Some(pooled),
-            h2: None,
-            reader,
-            keep_alive,
-            request_complete: answer.request_complete,
-            pending: Pending::default(),
-            config: context.config,
-            done: false,
-            error: None,
-            reused,
-            started: false,
-            decoding,
-            content_length,
-            remote_addr,
-        });
+        // Each field written in the box (a spare one, usually), rather than the state
+        // built on the stack and copied in: moving the reader and the connection through
+        // one more layer costs the plain path measurably.
+        let mut body = BodyReader::boxed();
+        body.conn = Some(pooled);
+        body.reader = reader;
+        body.keep_alive = keep_alive;
+        body.request_complete = answer.request_complete;
+        body.max_body_bytes = context.max_body_bytes;
+        body.reused = reused;
+        body.decoding = decoding;
+        body.content_length = content_length;
+        body.remote_addr = remote_addr;
         if let Some(e) = decode_error {
             body.fail();
             body.error = Some(body.attempted(e));
@@ -416,9 +399,11 @@ impl Response {
     #[allow(clippy::manual_async_fn)]
     pub fn bytes(mut self) -> impl Future<Output = Result<Bytes, Error>> + Send {
         async move {
-            let limit = self.body.config.max_body_bytes;
+            let limit = self.body.max_body_bytes;
             if let Some(whole) = self.body.whole_buffered(limit) {
-                return whole.map_err(|e| e.with_url(self.url.url()));
+                let whole = whole.map_err(|e| e.with_url(self.url.url()));
+                self.body.spare();
+                return whole;
             }
             Box::pin(self.read_whole(limit)).await
         }
@@ -676,7 +661,69 @@ impl std::fmt::Debug for Response {
     }
 }
 
+/// Spare body states per thread: a response read whole with `bytes` gives its box back
+/// for the thread's next response, which writes its fields into it. A response's one
+/// allocation (and the copy of the state into it) is saved; at dozens of requests in
+/// flight the allocator's own per-thread caches overflow to its slower lists, this does
+/// not.
+const KEEP_BODIES: usize = 64;
+
+thread_local! {
+    static SPARE_BODIES: Kept<Box<BodyReader>> = const { Kept::new(KEEP_BODIES) };
+}
+
 impl BodyReader {
+    /// A box for a body's state: a spare one if the thread has one, else a new one. Its
+    /// fields are those of a body not begun, on no connection, except `reader` and
+    /// `keep_alive`, which a spare keeps from its last response: they are read only with
+    /// a connection, and `Response::new` sets them. The caller sets the rest.
+    fn boxed() -> Box<BodyReader> {
+        Kept::take(&SPARE_BODIES).unwrap_or_else(|| {
+            Box::new(BodyReader {
+                conn: None,
+                h2: None,
+                reader: ResponseReader::new(
+                    &http::Method::GET,
+                    crate::proto::HeadLimits::default(),
+                ),
+                keep_alive: KeepAlive {
+                    close: None,
+                    timeout: None,
+                    max: None,
+                },
+                request_complete: false,
+                pending: Pending::default(),
+                max_body_bytes: None,
+                done: false,
+                error: None,
+                reused: false,
+                started: false,
+                decoding: None,
+                content_length: None,
+                remote_addr: None,
+            })
+        })
+    }
+
+    /// Gives this box back to the thread's spares once it holds nothing: no connection or
+    /// stream, no piece, no error, no decoder. Anything else is dropped as it is. The
+    /// fields a new body sets are set again by `Response::new` and `from_h2`; the rest are
+    /// put back here.
+    fn spare(mut self: Box<Self>) {
+        if self.conn.is_some()
+            || self.h2.is_some()
+            || !self.pending.is_empty()
+            || self.pending.rest.is_some()
+            || self.error.is_some()
+            || self.decoding.is_some()
+        {
+            return;
+        }
+        self.done = false;
+        self.started = false;
+        Kept::give(&SPARE_BODIES, self);
+    }
+
     /// The next piece of the body; errors say the request was written (a response began).
     async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         self.started = true;
@@ -802,8 +849,8 @@ impl BodyReader {
         if self.decoding.is_some() || !self.pending.is_empty() || self.error.is_some() {
             return None;
         }
-        let remaining = self.reader.body_remaining()?;
         let pooled = self.conn.as_mut()?;
+        let remaining = self.reader.body_remaining()?;
         self.started = true;
         if let Some(max) = limit.filter(|&max| remaining > max) {
             self.fail();
@@ -851,7 +898,6 @@ impl BodyReader {
                 self.keep_alive,
                 self.request_complete,
                 closed_by_peer,
-                &self.config,
             );
         }
     }
@@ -866,22 +912,17 @@ impl BodyReader {
 
 /// The one place an exchange's end is turned into the reuse decision and carried out.
 fn end_exchange(
-    mut pooled: Pooled,
+    pooled: Pooled,
     keep_alive: KeepAlive,
     request_complete: bool,
     closed_by_peer: bool,
-    config: &Config,
 ) {
-    let ended = Ended {
+    pooled.end_exchange(Ended {
         keep_alive,
         request_complete,
         closed_by_peer,
         leftover: false,
-    };
-    // One reading of the clock serves the decision, the idle stack and the idle watch.
-    let now = now();
-    let reuse = pooled.conn().finish_exchange(ended, now, &config.reuse);
-    pooled.release(reuse, now);
+    });
 }
 
 impl Drop for BodyReader {
@@ -905,7 +946,7 @@ impl Drop for BodyReader {
             &mut self.reader,
             ResponseReader::new(&http::Method::GET, crate::proto::HeadLimits::default()),
         );
-        runtime.spawn(drain(pooled, reader, self.keep_alive, self.config.clone()));
+        runtime.spawn(drain(pooled, reader, self.keep_alive));
     }
 }
 
@@ -941,25 +982,21 @@ impl Pending {
 
 /// Reads and discards the rest of a dropped response's body; the connection is reused only
 /// if the end comes within `drain_limit` bytes and `drain_timeout`.
-async fn drain(
-    mut pooled: Pooled,
-    mut reader: ResponseReader,
-    keep_alive: KeepAlive,
-    config: Arc<Config>,
-) {
+async fn drain(mut pooled: Pooled, mut reader: ResponseReader, keep_alive: KeepAlive) {
     let host = pooled.key().clone();
     let conn_id = pooled.conn_id();
     let mut drained = 0u64;
-    let deadline = clock::after(now(), config.drain_timeout);
+    let (drain_limit, drain_timeout) = pooled.drain_limits();
+    let deadline = clock::after(now(), drain_timeout);
     let outcome = pooled
         .conn()
-        .drain(&mut reader, config.drain_limit, deadline, &mut drained)
+        .drain(&mut reader, drain_limit, deadline, &mut drained)
         .await;
     match outcome {
         Ok(closed_by_peer) => {
             pooled.count(Count::BodyDrained);
             tracing::debug!(host = %host, conn = conn_id, drained, "drained dropped body");
-            end_exchange(pooled, keep_alive, true, closed_by_peer, &config);
+            end_exchange(pooled, keep_alive, true, closed_by_peer);
         }
         Err(DrainStop::OverLimit) => {
             pooled.count(Count::DrainOverLimit);

@@ -610,7 +610,7 @@ fn respond_h2(
     };
     let context = BodyContext {
         url,
-        config: client.config.clone(),
+        max_body_bytes: client.config.max_body_bytes,
         coding,
     };
     Ok(Response::from_h2(
@@ -662,7 +662,7 @@ fn respond(
     };
     let context = BodyContext {
         url,
-        config: client.config.clone(),
+        max_body_bytes: client.config.max_body_bytes,
         coding,
     };
     Ok(Response::new(answer, keep_alive, reader, pooled, context))

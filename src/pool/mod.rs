@@ -37,7 +37,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::{self, now};
 use crate::conn::h2::{H2Conn, H2Driver};
-use crate::conn::{Connection, Expiry, Liveness, NoReuse, Origin, Reuse};
+use crate::conn::{Connection, Ended, Expiry, Liveness, NoReuse, Origin, Reuse, ReuseLimits};
 use crate::error::Error;
 
 use learn::Seen;
@@ -57,6 +57,12 @@ pub(crate) struct PoolConfig {
     pub sweep_interval: Duration,
     /// Learn each host's idle timeout from what its connections show (`learn.rs`).
     pub learn: bool,
+    /// The limits of the reuse decision at an exchange's end.
+    pub reuse: ReuseLimits,
+    /// How much of a dropped response's body is read, and for how long, to keep its
+    /// connection.
+    pub drain_limit: u64,
+    pub drain_timeout: Duration,
 }
 
 /// A pool shared by a client and its clones.
@@ -754,6 +760,23 @@ impl Pooled {
     /// The connection.
     pub fn conn(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// The exchange ended as `ended` says: the reuse decision, under the client's limits,
+    /// carried out (one reading of the clock serves the decision, the idle stack and the
+    /// idle watch).
+    pub fn end_exchange(mut self, ended: Ended) {
+        let now = now();
+        let reuse = self
+            .conn
+            .finish_exchange(ended, now, &self.slot.pool.config.reuse);
+        self.release(reuse, now);
+    }
+
+    /// How much of a dropped body is read to keep the connection: bytes and time.
+    pub fn drain_limits(&self) -> (u64, Duration) {
+        let config = &self.slot.pool.config;
+        (config.drain_limit, config.drain_timeout)
     }
 
     /// The connection's id, for tracing.
