@@ -325,9 +325,10 @@ impl Pool {
             runtime.spawn(reaper::sweep_loop(Arc::downgrade(&self.inner), generation));
         }
         match outcome {
-            Checkout::Idle(conn, idle_for) => {
-                tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle_for.as_millis() as u64, "reusing idle connection");
-                Ok(Lease::Reused(self.pooled(key, conn, Some(idle_for))))
+            Checkout::Idle(conn, since) => {
+                let idle = Idled { since, taken: now };
+                tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = idle.length().as_millis() as u64, "reusing idle connection");
+                Ok(Lease::Reused(self.pooled(key, conn, Some(idle))))
             }
             Checkout::Connect => {
                 let mut slot = self.slot(key);
@@ -422,12 +423,12 @@ impl Pool {
         }
     }
 
-    fn pooled(&self, key: &PoolKey, conn: Box<Connection>, idle_for: Option<Duration>) -> Pooled {
+    fn pooled(&self, key: &PoolKey, conn: Box<Connection>, idle: Option<Idled>) -> Pooled {
         Pooled {
             conn,
             slot: self.slot(key),
             reused: true,
-            idle_for,
+            idle,
         }
     }
 }
@@ -540,7 +541,7 @@ impl Slot {
             conn: Box::new(conn),
             slot: self,
             reused: false,
-            idle_for: None,
+            idle: None,
         }
     }
 
@@ -752,8 +753,23 @@ pub(crate) struct Pooled {
     conn: Box<Connection>,
     slot: Slot,
     reused: bool,
-    /// How long it had been idle when checked out (`None`: new, or handed over).
-    idle_for: Option<Duration>,
+    /// When it went idle and when it was checked out (`None`: new, or handed over).
+    idle: Option<Idled>,
+}
+
+/// An idle connection's rest: from when it went idle to when a request took it. Kept as
+/// the two instants, and the duration worked out only where it is asked for (the learned
+/// idle timeouts of a host that has one, a close race, tracing), not on every request.
+#[derive(Clone, Copy)]
+struct Idled {
+    since: Instant,
+    taken: Instant,
+}
+
+impl Idled {
+    fn length(self) -> Duration {
+        self.taken.saturating_duration_since(self.since)
+    }
 }
 
 impl Pooled {
@@ -808,7 +824,7 @@ impl Pooled {
     /// learned idle timeout takes it in.
     pub fn close_race(&self) {
         let pool = &self.slot.pool;
-        let Some(idle) = self.idle_for.filter(|_| pool.config.learn) else {
+        let Some(idle) = self.idle.filter(|_| pool.config.learn).map(Idled::length) else {
             return;
         };
         let now = now();
@@ -832,7 +848,7 @@ impl Pooled {
         let Pooled {
             mut conn,
             mut slot,
-            idle_for,
+            idle,
             ..
         } = self;
         let pool = slot.pool.clone();
@@ -879,9 +895,11 @@ impl Pooled {
         {
             let mut locked = pool.lock();
             if learn {
-                let answered = idle_for.map(Seen::Answered);
                 let rtt = conn.rtt().filter(|_| conn.responses() == 1);
-                let seen = [answered, rtt.map(Seen::RoundTrip)];
+                let seen = || {
+                    let answered = idle.map(|i| Seen::Answered(i.length()));
+                    [answered, rtt.map(Seen::RoundTrip)]
+                };
                 locked.put_idle_learning(&slot.key, conn, now, seen, terms, &mut out);
             } else {
                 locked.put_idle(&slot.key, conn, now, terms, &mut out);

@@ -43,8 +43,9 @@ pub(crate) struct Caps {
 
 /// What the caller of `checkout` does next.
 pub(crate) enum Checkout<C> {
-    /// Use this idle connection (already probed alive), idle for this long.
-    Idle(C, Duration),
+    /// Use this idle connection (already probed alive), idle since this instant (how long
+    /// is worked out only where it is asked).
+    Idle(C, Instant),
     /// A slot is reserved: open a new connection in it.
     Connect,
     /// Wait for a grant; `id` identifies the waiter for cancellation.
@@ -171,15 +172,15 @@ impl<C> PoolState<C> {
         if !fresh {
             while let Some(mut idle) = host.take_freshest(&mut own) {
                 self.idle_order.remove(idle.lru);
-                let idle_for = now.saturating_duration_since(idle.since);
                 let cause = if idle.terms.expired(now) {
                     DropCause::Expired(idle.terms.expiry)
                 } else {
                     match probe(&mut idle.conn) {
-                        Liveness::Alive => return Checkout::Idle(idle.conn, idle_for),
+                        Liveness::Alive => return Checkout::Idle(idle.conn, idle.since),
                         dead => DropCause::Probe(dead),
                     }
                 };
+                let idle_for = now.saturating_duration_since(idle.since);
                 host.remove_open();
                 debug_assert!(self.total_open > 0, "total open count underflow");
                 self.total_open = self.total_open.saturating_sub(1);
@@ -254,21 +255,24 @@ impl<C> PoolState<C> {
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
-        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, None, terms) {
+        let seen: Option<fn() -> [Option<Seen>; 2]> = None;
+        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, seen, terms) {
             self.put_idle_contended(key, conn, now, terms, out);
         }
     }
 
     /// The usual release, with one lookup of the host: nobody waits and the host has room
-    /// on its idle stack, so the connection goes there (its host learning from `seen`
-    /// first, and its terms ended earlier by what was learned). Otherwise the connection
-    /// and its terms (learned from) come back for `put_idle_contended`.
+    /// on its idle stack, so the connection goes there (its host learning from what `seen`
+    /// gives first, and its terms ended earlier by what was learned). Otherwise the
+    /// connection and its terms (learned from) come back for `put_idle_contended`. `seen`
+    /// is called only for a host that has learned something: most have not, and their
+    /// releases work out no durations.
     fn idle_at_once(
         &mut self,
         key: &PoolKey,
         conn: C,
         now: Instant,
-        seen: Option<[Option<Seen>; 2]>,
+        seen: Option<impl FnOnce() -> [Option<Seen>; 2]>,
         terms: IdleTerms,
     ) -> Result<(), (C, IdleTerms)> {
         let Some(host) = self.hosts.get_mut(key) else {
@@ -277,7 +281,7 @@ impl<C> PoolState<C> {
         };
         let terms = match (seen, host.learned.as_deref_mut()) {
             (Some(seen), Some(learned)) => {
-                for seen in seen.into_iter().flatten() {
+                for seen in seen().into_iter().flatten() {
                     learned.observe(seen, now);
                 }
                 learned_terms(Some(learned), now, terms)
@@ -506,7 +510,7 @@ impl<C> PoolState<C> {
         key: &PoolKey,
         conn: C,
         now: Instant,
-        seen: [Option<Seen>; 2],
+        seen: impl FnOnce() -> [Option<Seen>; 2],
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {

@@ -131,9 +131,9 @@ fn idle_connections_are_reused_last_in_first_out() {
     s.put_idle(&a, 2, later, terms(later, 90), &mut out);
     let at = later + Duration::from_secs(3);
     match s.checkout(&a, at, false, any, alive, &mut out) {
-        Checkout::Idle(c, idle_for) => {
+        Checkout::Idle(c, since) => {
             assert_eq!(c, 2);
-            assert_eq!(idle_for, Duration::from_secs(3));
+            assert_eq!(at.saturating_duration_since(since), Duration::from_secs(3));
         }
         _ => panic!("expected the freshest idle connection"),
     }
@@ -368,7 +368,7 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
         &s.checkout(&a, now, false, any, alive, &mut out)
     ));
     let seen = [Some(Seen::Answered(Duration::from_secs(1))), None];
-    s.put_idle_learning(&a, 7, now, seen, terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 7, now, || seen, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(6);
     assert!(is_connect(
         &s.checkout(&a, later, false, any, alive, &mut out)
