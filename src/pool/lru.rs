@@ -95,7 +95,6 @@ impl<K> Lru<K> {
     }
 
     /// Entries.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -43,7 +43,7 @@ use crate::error::Error;
 use learn::Seen;
 
 pub(crate) use host::Grant;
-pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, PoolState};
+pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, Part, PoolState};
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
 
@@ -502,20 +502,29 @@ impl PoolInner {
 
     /// Sweeps expired and dead idle connections; the reaper of `generation` calls this.
     /// False when that sweep was replaced by one on another runtime.
-    fn sweep(&self, generation: u64) -> bool {
+    /// One tick of sweep `generation`, over the hosts of `part`: the part of the next
+    /// tick, or `None` when this sweep was replaced and must end.
+    fn sweep(&self, generation: u64, part: Part) -> Option<Part> {
         let mut out = Vec::new();
         let now = now();
-        {
+        let next = {
             let mut locked = self.lock();
             if !locked.sweeper.tick(generation, now) {
-                return false;
+                return None;
             }
+            // A round is split by the idle connections there are when it starts.
+            let part = match part.index {
+                0 => Part::first(locked.idle_count()),
+                _ => part,
+            };
             let here = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
-            locked.sweep(now, |c: &mut Box<Connection>| c.sweep_probe(here), &mut out);
+            let probe = |c: &mut Box<Connection>| c.sweep_probe(here);
+            locked.sweep(now, part, probe, &mut out);
             self.learn_closes(&mut locked, &out, now);
-        }
+            part.next()
+        };
         self.finish(out);
-        true
+        Some(next)
     }
 }
 

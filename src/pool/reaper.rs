@@ -3,6 +3,14 @@
 //! nothing left. One task per pool, holding only a weak reference: it ends when the last
 //! client clone is dropped.
 //!
+//! The sweep holds the pool's lock, and visiting an idle connection reaches memory no
+//! request has touched lately (its host's idle stack, the connection, its watch): some
+//! 2.5 to 5.6 ms for 10,000 of them in one go, during which no request could check out or
+//! release. So a round of the sweep is split in parts ([`Part`]), one part of the hosts
+//! per tick, a part per 1,024 idle connections when the round starts (at most 64), the
+//! ticks spread over the interval: every host is still visited once per interval, and a
+//! tick over 10,000 idle connections holds the lock for about 0.6 ms.
+//!
 //! The sweep runs on the runtime the client is used from now. A client outlives runtimes
 //! (one `#[tokio::test]` after another, a `Runtime::block_on` per call), and a task on a
 //! runtime that ended, or that nobody drives any more, never runs again. So every checkout
@@ -19,7 +27,7 @@
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use super::PoolInner;
+use super::{Part, PoolInner};
 
 /// Which runtime the sweep runs on, and whether it still ticks. Pure: the caller passes
 /// the runtime and the time.
@@ -77,12 +85,13 @@ pub(super) async fn sweep_loop(pool: Weak<PoolInner>, generation: u64) {
     let Some(interval) = pool.upgrade().map(|p| p.config.sweep_interval) else {
         return;
     };
+    let mut part = Part::WHOLE;
     loop {
         // `sleep` treats a duration past what an `Instant` holds as "never".
-        tokio::time::sleep(interval).await;
-        match pool.upgrade() {
-            Some(pool) if pool.sweep(generation) => {}
-            _ => return,
+        tokio::time::sleep(interval / part.of.max(1)).await;
+        match pool.upgrade().and_then(|pool| pool.sweep(generation, part)) {
+            Some(next) => part = next,
+            None => return,
         }
     }
 }

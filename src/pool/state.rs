@@ -98,6 +98,55 @@ pub(crate) enum Dialed {
     Failed,
 }
 
+/// The hosts one tick of the sweep visits: those whose origin falls in part `index` of
+/// `of` (`Origin::part`). A round of `of` ticks visits every host once, so that no tick
+/// holds the pool's lock for the walk of every idle connection when there are thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Part {
+    /// Every host at once.
+    pub const WHOLE: Part = Part { index: 0, of: 1 };
+
+    /// Idle connections one tick visits at most, about, when the pool has many.
+    pub const CONNECTIONS: usize = 1024;
+
+    /// Ticks in a round at most (the sweep interval is split among them).
+    pub const MOST: u32 = 64;
+
+    pub fn holds(self, key: &PoolKey) -> bool {
+        self.of <= 1 || key.part(self.of) == self.index
+    }
+
+    /// The first part of a round that starts with `idle` connections in the pool: the
+    /// round has a part per [`Part::CONNECTIONS`] of them, up to [`Part::MOST`].
+    pub fn first(idle: usize) -> Part {
+        let of = idle
+            .div_ceil(Part::CONNECTIONS)
+            .clamp(1, Part::MOST as usize);
+        Part {
+            index: 0,
+            of: u32::try_from(of).unwrap_or(Part::MOST),
+        }
+    }
+
+    /// The part after this one: the next of the round, or the first of the next round
+    /// (still split as this one, until it starts and [`Part::first`] splits it anew).
+    pub fn next(self) -> Part {
+        Part {
+            index: if self.index + 1 < self.of {
+                self.index + 1
+            } else {
+                0
+            },
+            of: self.of,
+        }
+    }
+}
+
 /// All hosts, the global count, and the caps.
 pub(crate) struct PoolState<C> {
     /// Hashed by the hash each origin carries.
@@ -397,17 +446,26 @@ impl<C> PoolState<C> {
         removed
     }
 
-    /// Closes expired idle connections and those the probe finds dead, forgets hosts with
-    /// nothing left, and hands freed slots to waiters.
+    /// Idle connections, of all hosts.
+    pub fn idle_count(&self) -> usize {
+        self.idle_order.len()
+    }
+
+    /// In the hosts of `part`: closes expired idle connections and those the probe finds
+    /// dead, and forgets hosts with nothing left; then hands freed slots to waiters.
     pub fn sweep(
         &mut self,
         now: Instant,
+        part: Part,
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
     ) {
         let mut removed = Vec::new();
         let mut freed = 0;
         for (key, host) in self.hosts.iter_mut() {
+            if !part.holds(key) {
+                continue;
+            }
             let mut causes = Vec::new();
             host.retain_idle(
                 |idle| {
@@ -440,7 +498,8 @@ impl<C> PoolState<C> {
         for _ in 0..freed {
             self.remove_total();
         }
-        self.hosts.retain(|_, h| !h.is_unused(now));
+        self.hosts
+            .retain(|key, h| !part.holds(key) || !h.is_unused(now));
         self.grant_slots(now, out);
     }
 

@@ -286,7 +286,7 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
             Liveness::Alive
         }
     };
-    s.sweep(now + Duration::from_secs(6), probe, &mut out);
+    s.sweep(now + Duration::from_secs(6), Part::WHOLE, probe, &mut out);
     let mut causes: Vec<_> = out.iter().map(|d| (d.conn, d.cause)).collect();
     causes.sort_by_key(|c| c.0);
     assert_eq!(
@@ -301,6 +301,71 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     assert_eq!((hosts[0].open, hosts[0].idle), (1, 1));
     assert_eq!(s.total_open(), 1);
     assert!(s.idle_order_consistent());
+}
+
+#[test]
+fn a_sweep_in_parts_visits_each_host_once_per_round() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 100));
+    let mut out = Vec::new();
+    let keys: Vec<PoolKey> = (0..40).map(|i| key(&format!("h{i}.test"))).collect();
+    for (conn, k) in (0u32..).zip(&keys) {
+        s.checkout(k, now, false, any, alive, &mut out);
+        s.put_idle(k, conn, now, terms(now, 5), &mut out);
+    }
+    let later = now + Duration::from_secs(6);
+    let mut seen: Vec<u32> = Vec::new();
+    for index in 0..4 {
+        let part = Part { index, of: 4 };
+        s.sweep(later, part, alive, &mut out);
+        let closed: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
+        let expected: Vec<u32> = (0u32..)
+            .zip(&keys)
+            .filter(|(_, k)| k.part(4) == index)
+            .map(|(conn, _)| conn)
+            .collect();
+        assert!(
+            !expected.is_empty() && expected.len() < keys.len(),
+            "40 hosts fall in more than one part: {expected:?}"
+        );
+        let mut closed_sorted = closed.clone();
+        closed_sorted.sort_unstable();
+        assert_eq!(
+            closed_sorted, expected,
+            "part {index} closes its hosts' only"
+        );
+        assert_eq!(
+            s.host_counts(later).len(),
+            keys.len() - seen.len() - closed.len(),
+            "and forgets them"
+        );
+        seen.extend(closed);
+        assert!(s.idle_order_consistent());
+    }
+    assert_eq!(
+        seen.len(),
+        keys.len(),
+        "a round of four parts visits every host"
+    );
+    assert_eq!((s.idle_count(), s.total_open()), (0, 0));
+}
+
+#[test]
+fn a_round_is_split_by_the_idle_connections_when_it_starts() {
+    assert_eq!(Part::first(0), Part::WHOLE);
+    assert_eq!(Part::first(Part::CONNECTIONS), Part::WHOLE);
+    assert_eq!(Part::WHOLE.next(), Part::WHOLE);
+    let two = Part::first(Part::CONNECTIONS + 1);
+    assert_eq!(two, Part { index: 0, of: 2 });
+    assert_eq!(two.next(), Part { index: 1, of: 2 });
+    assert_eq!(two.next().next(), two, "then the next round");
+    assert_eq!(Part::first(usize::MAX).of, Part::MOST);
+    let k = key("a.test");
+    assert!(Part::WHOLE.holds(&k));
+    let holders = (0..8)
+        .filter(|&index| Part { index, of: 8 }.holds(&k))
+        .count();
+    assert_eq!(holders, 1, "an origin falls in one part");
 }
 
 #[test]
@@ -377,9 +442,14 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     assert_eq!(gone, vec![(7, DropCause::Expired(Expiry::Learned))]);
     s.release_slot(&a, now, &mut out);
     // Kept by the sweep while it is fresh, with nothing open; forgotten once stale.
-    s.sweep(now + MEMORY - Duration::from_secs(1), alive, &mut out);
+    s.sweep(
+        now + MEMORY - Duration::from_secs(1),
+        Part::WHOLE,
+        alive,
+        &mut out,
+    );
     assert_eq!(s.host_counts(now).len(), 1);
-    s.sweep(now + MEMORY, alive, &mut out);
+    s.sweep(now + MEMORY, Part::WHOLE, alive, &mut out);
     assert!(s.host_counts(now).is_empty());
     assert_eq!(s.learned_timeout(&a, now), None);
     assert!(s.idle_order_consistent());
