@@ -217,7 +217,12 @@ impl<C> PoolState<C> {
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
     ) -> Checkout<C> {
-        let host = self.hosts.entry(key.clone()).or_default();
+        // Looked up before a key is cloned: a host the pool knows (most checkouts) costs
+        // no reference count taken and given back.
+        let host = match self.hosts.get_mut(key) {
+            Some(host) => host,
+            None => self.hosts.entry(key.clone()).or_default(),
+        };
         if !fresh {
             while let Some(mut idle) = host.take_freshest(&mut own) {
                 self.idle_order.remove(idle.lru);
