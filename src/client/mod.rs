@@ -67,10 +67,17 @@ pub use status_retry::RetryPolicy;
 /// ```
 #[derive(Clone)]
 pub struct Client {
+    /// One reference count for a clone (every request's builder takes one) to take and
+    /// give back.
+    inner: Arc<Shared>,
+}
+
+/// What a client and its clones share.
+struct Shared {
     pool: Pool,
-    config: Arc<Config>,
+    config: Config,
     /// Every retry of this client and its clones draws on it.
-    budget: Arc<budget::Shared>,
+    budget: budget::Shared,
 }
 
 impl Client {
@@ -187,21 +194,23 @@ impl Client {
     /// assert_eq!(stats.requests_sent, 0);
     /// ```
     pub fn stats(&self) -> Stats {
-        self.pool.stats()
+        self.inner.pool.stats()
     }
 }
 
 impl Client {
     /// Counts a request (one hop, not each attempt) into the retry budget.
     fn budget_request(&self) {
-        self.budget.request();
+        self.inner.budget.request();
     }
 
     /// Whether the retry budget allows one more retry now (counting it if so).
     fn budget_retry(&self) -> bool {
-        let allowed = self.budget.try_retry(crate::clock::now());
+        let allowed = self.inner.budget.try_retry(crate::clock::now());
         if !allowed {
-            self.pool.count(crate::pool::Count::RetryRefusedByBudget);
+            self.inner
+                .pool
+                .count(crate::pool::Count::RetryRefusedByBudget);
         }
         allowed
     }
@@ -216,8 +225,8 @@ impl Default for Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("max_connections_per_host", &self.config.max_per_host)
-            .field("max_connections_total", &self.config.max_total)
+            .field("max_connections_per_host", &self.inner.config.max_per_host)
+            .field("max_connections_total", &self.inner.config.max_total)
             .finish_non_exhaustive()
     }
 }
@@ -1026,9 +1035,11 @@ impl ClientBuilder {
             drain_timeout: config.drain_timeout,
         });
         Client {
-            pool,
-            config: Arc::new(config),
-            budget: Arc::new(budget::Shared::new(budget::BudgetLimits::default())),
+            inner: Arc::new(Shared {
+                pool,
+                config,
+                budget: budget::Shared::new(budget::BudgetLimits::default()),
+            }),
         }
     }
 }

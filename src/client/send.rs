@@ -49,7 +49,7 @@ pub(crate) fn send(
     client: Client,
     parts: Result<RequestParts, Error>,
 ) -> impl Future<Output = Result<Response, Error>> + Send {
-    let mut prepared = parts.and_then(|parts| prepare(&client.config, parts));
+    let mut prepared = parts.and_then(|parts| prepare(&client.inner.config, parts));
     async move {
         let request = match prepared {
             Ok(ref mut request) => request,
@@ -58,7 +58,7 @@ pub(crate) fn send(
         let runtime = crate::runtime::current()?;
         let deadline = request
             .timeout
-            .or(client.config.timeout)
+            .or(client.inner.config.timeout)
             .and_then(|t| clock::after(now(), t));
         // `send_hop`, inline.
         client.budget_request();
@@ -105,7 +105,7 @@ async fn follow(
     loop {
         chain.push((request.method.clone(), resp.url().clone()));
         let decided = redirect::next(
-            &client.config.redirect,
+            &client.inner.config.redirect,
             resp.status(),
             resp.headers().get(LOCATION),
             redirect::Current {
@@ -118,12 +118,12 @@ async fn follow(
         let hop = match decided {
             Next::Return => return Ok(resp),
             Next::Fail(e) => {
-                resp.discard(client.config.drain_limit).await;
+                resp.discard(client.inner.config.drain_limit).await;
                 return Err(e);
             }
             Next::Follow(hop) => hop,
         };
-        client.pool.count(Count::Redirect);
+        client.inner.pool.count(Count::Redirect);
         tracing::debug!(
             status = resp.status().as_u16(),
             from = %url_auth::Redacted(resp.url()),
@@ -134,8 +134,8 @@ async fn follow(
         );
         // The 3xx body is read (or its connection closed) before the next hop, so a chain
         // holds at most one slot at a time.
-        resp.discard(client.config.drain_limit).await;
-        *request = prepare(&client.config, request.next_hop(hop))?;
+        resp.discard(client.inner.config.drain_limit).await;
+        *request = prepare(&client.inner.config, request.next_hop(hop))?;
         resp = send_hop(client, request, deadline, runtime).await?;
         if !resp.status().is_redirection() {
             return Ok(resp);
@@ -164,7 +164,7 @@ async fn send_hop(
 /// pause, no status the retry policy covers.
 fn settled(client: &Client, request: &Prepared, resp: &Response) -> bool {
     let status = resp.status();
-    let policy = &client.config.retry;
+    let policy = &client.inner.config.retry;
     !(status == StatusCode::EXPECTATION_FAILED && request.expect_continue)
         && status != StatusCode::TOO_MANY_REQUESTS
         && status != StatusCode::SERVICE_UNAVAILABLE
@@ -191,7 +191,7 @@ async fn settle(
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         pause_host(client, &request.key, &resp);
     }
-    let policy = &client.config.retry;
+    let policy = &client.inner.config.retry;
     if policy.is_off() || !policy.covers(resp.status()) {
         return Ok(resp);
     }
@@ -211,12 +211,12 @@ async fn without_expectation(
 ) -> Result<Response, Error> {
     // The URL the answer took goes back to the request.
     request.url = Some(resp.target().clone());
-    resp.discard(client.config.drain_limit).await;
+    resp.discard(client.inner.config.drain_limit).await;
     tracing::debug!(host = %request.key, "417 to Expect: 100-continue: sending again without the expectation");
     request.headers.retain(|(n, _)| *n != EXPECT);
     proto::remove_field(&mut request.head, EXPECT.as_str());
     request.expect_continue = false;
-    client.pool.count(Count::RetryWithoutExpectation);
+    client.inner.pool.count(Count::RetryWithoutExpectation);
     send_one(client, request, deadline, runtime).await
 }
 
@@ -229,7 +229,7 @@ async fn retry_statuses(
     deadline: Option<Instant>,
     runtime: &Handle,
 ) -> Result<Response, Error> {
-    let config = &client.config;
+    let config = &client.inner.config;
     if !(request.idempotent && request.body.is_replayable()) {
         return Ok(resp);
     }
@@ -252,7 +252,7 @@ async fn retry_statuses(
             break;
         }
         retries += 1;
-        client.pool.count(Count::RetryStatus);
+        client.inner.pool.count(Count::RetryStatus);
         tracing::debug!(
             status = status.as_u16(),
             url = %url_auth::Redacted(resp.url()),
@@ -276,13 +276,13 @@ async fn retry_statuses(
 /// A `429` or `503` with `Retry-After` holds back every request to its host for that long
 /// (at most `max_host_pause`).
 fn pause_host(client: &Client, key: &PoolKey, resp: &Response) {
-    let limit = client.config.max_host_pause;
+    let limit = client.inner.config.max_host_pause;
     let wait = resp
         .headers()
         .get(RETRY_AFTER)
         .and_then(|value| status_retry::parse_retry_after(value, std::time::SystemTime::now()));
     if let Some(wait) = wait.map(|w| w.min(limit)).filter(|w| !w.is_zero()) {
-        client.pool.pause(key, wait);
+        client.inner.pool.pause(key, wait);
     }
 }
 
@@ -294,7 +294,11 @@ async fn wait_for_start(
     url: Option<&Target>,
     deadline: Option<Instant>,
 ) -> Result<(), Error> {
-    let Some(start) = client.pool.start_at(key, client.config.min_delay_per_host) else {
+    let Some(start) = client
+        .inner
+        .pool
+        .start_at(key, client.inner.config.min_delay_per_host)
+    else {
         return Ok(());
     };
     if deadline.is_some_and(|d| start >= d) {
@@ -328,7 +332,7 @@ fn send_one<'a>(
     runtime: &'a Handle,
 ) -> impl Future<Output = Result<Response, Error>> + 'a {
     async move {
-        if client.config.min_delay_per_host.is_some() || client.pool.any_paused() {
+        if client.inner.config.min_delay_per_host.is_some() || client.inner.pool.any_paused() {
             // Boxed: only a request that may have to wait pays for the wait's state.
             Box::pin(wait_for_start(
                 client,
@@ -343,7 +347,7 @@ fn send_one<'a>(
             idempotent: request.idempotent,
             replayable: request.body.is_replayable(),
             retries: 0,
-            max_retries: client.config.max_retries,
+            max_retries: client.inner.config.max_retries,
             retried_408: false,
             refused: 0,
         };
@@ -454,14 +458,14 @@ async fn exchange_h2(
     if stream.reused() {
         stream.count(Count::Reused);
     }
-    let h2_request = match h2_request(&client.config, request) {
+    let h2_request = match h2_request(&client.inner.config, request) {
         Ok(r) => r,
         Err(e) => return Some(Err(e.or_url(request.url.as_ref().map(Target::url)))),
     };
     let mut progress = Progress::default();
     let timeouts = Timeouts {
         request: deadline,
-        read: client.config.read_timeout,
+        read: client.inner.config.read_timeout,
     };
     let result = stream
         .conn()
@@ -597,7 +601,7 @@ fn respond_h2(
         ));
     };
     #[cfg(feature = "cookies")]
-    if let Some(jar) = &client.config.cookies {
+    if let Some(jar) = &client.inner.config.cookies {
         jar.store(url.url(), &head.headers);
     }
     let bodiless = request.method == Method::HEAD
@@ -606,11 +610,11 @@ fn respond_h2(
     let coding = match bodiless {
         _ if !request.decode => None,
         true => None,
-        false => decode::coding_of(&head.headers, client.config.codings),
+        false => decode::coding_of(&head.headers, client.inner.config.codings),
     };
     let context = BodyContext {
         url,
-        max_body_bytes: client.config.max_body_bytes,
+        max_body_bytes: client.inner.config.max_body_bytes,
         coding,
     };
     Ok(Response::from_h2(
@@ -652,17 +656,17 @@ fn respond(
     );
     // The body's reads keep the exchange's deadlines, set when it began.
     #[cfg(feature = "cookies")]
-    if let Some(jar) = &client.config.cookies {
+    if let Some(jar) = &client.inner.config.cookies {
         jar.store(url.url(), answer.head.headers());
     }
     let coding = match answer.framing.body {
         _ if !request.decode => None,
         proto::BodyFraming::Empty => None,
-        _ => decode::coding_of(answer.head.fields(), client.config.codings),
+        _ => decode::coding_of(answer.head.fields(), client.inner.config.codings),
     };
     let context = BodyContext {
         url,
-        max_body_bytes: client.config.max_body_bytes,
+        max_body_bytes: client.inner.config.max_body_bytes,
         coding,
     };
     Ok(Response::new(answer, keep_alive, reader, pooled, context))
@@ -973,8 +977,8 @@ fn acquire(
     avoid: Option<u64>,
     runtime: &Handle,
 ) -> Result<Pooled, AcquireLater> {
-    let http2 = http2_ask(&client.config, key, avoid);
-    match client.pool.try_checkout(key, need, runtime, http2) {
+    let http2 = http2_ask(&client.inner.config, key, avoid);
+    match client.inner.pool.try_checkout(key, need, runtime, http2) {
         Ok(Lease::Reused(pooled)) => Ok(pooled),
         Ok(lease) => Err(AcquireLater(Ok(lease))),
         Err(wait) => Err(AcquireLater(Err(wait))),
@@ -1005,7 +1009,7 @@ async fn acquire_later(
     runtime: &Handle,
     first: AcquireLater,
 ) -> Result<Acquired, Error> {
-    let config = &client.config;
+    let config = &client.inner.config;
     let http2 = http2_ask(config, key, avoid);
     let mut next = first.0;
     loop {
@@ -1014,6 +1018,7 @@ async fn acquire_later(
             Err(wait) => {
                 let wait_until = pool_wait_until(config, deadline);
                 client
+                    .inner
                     .pool
                     .checkout_after(wait, key, need, wait_until, runtime, http2)
                     .await?
@@ -1037,7 +1042,7 @@ async fn acquire_later(
             }
             Lease::Open(slot) => return dial(client, key, slot, deadline, runtime).await,
         }
-        next = client.pool.try_checkout(key, need, runtime, http2);
+        next = client.inner.pool.try_checkout(key, need, runtime, http2);
     }
 }
 
@@ -1080,7 +1085,7 @@ async fn dial(
     deadline: Option<Instant>,
     runtime: &Handle,
 ) -> Result<Acquired, Error> {
-    let config = &client.config;
+    let config = &client.inner.config;
     let connect_by = clock::earliest(deadline, clock::after(now(), config.connect_timeout));
     let mut report = DialReport::default();
     let opened = Connection::open(
@@ -1136,9 +1141,9 @@ fn begin_exchange(
     }
     pooled.conn().begin(Timeouts {
         request: deadline,
-        read: client.config.read_timeout,
+        read: client.inner.config.read_timeout,
     });
-    ResponseReader::new(&request.method, client.config.head_limits)
+    ResponseReader::new(&request.method, client.inner.config.head_limits)
 }
 
 /// The length a caller's `Content-Length` fields declare (`None`: there are none). Every
@@ -1176,7 +1181,7 @@ fn forwarded_by_proxy(key: &PoolKey) -> bool {
 /// Counts and traces what a dial did, whether it opened connection `conn` or failed:
 /// the lookup, the addresses tried, and the proxy connection or tunnel it opened.
 fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialReport) {
-    let pool = &client.pool;
+    let pool = &client.inner.pool;
     let dns = match report.found {
         None => "none",
         Some(Found::Literal) => "ip literal",
