@@ -2,34 +2,16 @@
 //! through them in parts, one tick after another, and still closes every expired one and
 //! forgets its host within a round.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use support::h2::serve_http1;
+use tokio::net::TcpListener;
 
 /// More than one tick of the sweep takes (1,024), so a round has two parts.
 const HOSTS: usize = 1_100;
-
-/// Answers every request on a connection with `200 OK` and a two-byte body until the
-/// client closes it.
-async fn serve(mut stream: TcpStream) {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    loop {
-        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            buf.drain(..end + 4);
-            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-            if stream.write_all(answer).await.is_err() {
-                return;
-            }
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
 
 /// A listener on 127.0.0.1 (its own port: its own host for the pool), serving until the
 /// test's runtime ends.
@@ -38,7 +20,7 @@ async fn host() -> SocketAddr {
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream));
+            tokio::spawn(serve_http1(stream));
         }
     });
     addr

@@ -202,8 +202,9 @@ async fn accept_loop(
     }
 }
 
-/// One HTTP/1.1 connection after ALPN chose `http/1.1`: answers `ok` to each request.
-async fn serve_http1<T: AsyncRead + AsyncWrite + Unpin>(mut io: T) {
+/// One HTTP/1.1 connection (here after ALPN chose `http/1.1`; plain TCP in other tests):
+/// answers `ok` to each request until the client closes it.
+pub async fn serve_http1<T: AsyncRead + AsyncWrite + Unpin>(mut io: T) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
