@@ -5,7 +5,10 @@
 //! read from `/proc/self/task/*/schedstat` (the server is another process, so all of this
 //! process's CPU is the client's). Clients are interleaved round-robin within each
 //! repetition, rotating who goes first, so machine noise falls on all of them alike;
-//! the table shows medians. Every client is given the same URL strings; `tether (Url)` is
+//! the table shows medians, and each client's CPU split into user and system time per
+//! request (`/proc/self/stat`, in clock ticks of 10 ms, so a rough split: the system part
+//! is the `sendto`, `recvfrom` and `epoll_wait` every client makes alike, and the user
+//! part is what a client can still save). Every client is given the same URL strings; `tether (Url)` is
 //! tether given a `url::Url` parsed once, to show what parsing the string costs per request;
 //! `tether (no_proxy)` is tether built with proxies in the environment and the server in
 //! `no_proxy`, to show what matching each request against `no_proxy` costs.
@@ -115,6 +118,9 @@ fn workloads(quick: bool) -> Vec<Workload> {
 struct Sample {
     wall: Duration,
     cpu_ns: u64,
+    /// User and system time (clock ticks of 10 ms: a rough split of `cpu_ns`).
+    user_ns: u64,
+    sys_ns: u64,
 }
 
 /// Runs `w.requests` requests, `w.concurrency` at a time, on the current runtime.
@@ -122,6 +128,7 @@ async fn run(client: &Arc<AnyClient>, url: &Arc<str>, w: &Workload) -> Sample {
     let next = Arc::new(AtomicUsize::new(0));
     let body = w.post.map(|n| Bytes::from(vec![b'x'; n]));
     let cpu0 = common::process_cpu_ns();
+    let (user0, sys0) = common::process_user_sys_ns();
     let t0 = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..w.concurrency {
@@ -144,9 +151,12 @@ async fn run(client: &Arc<AnyClient>, url: &Arc<str>, w: &Workload) -> Sample {
     while let Some(done) = tasks.join_next().await {
         done.expect("a worker panicked");
     }
+    let (user1, sys1) = common::process_user_sys_ns();
     Sample {
         wall: t0.elapsed(),
         cpu_ns: common::process_cpu_ns() - cpu0,
+        user_ns: user1.saturating_sub(user0),
+        sys_ns: sys1.saturating_sub(sys0),
     }
 }
 
@@ -154,6 +164,9 @@ struct Row {
     which: Which,
     rps: f64,
     per_cpu_s: f64,
+    /// Medians of user and system time per request, µs.
+    user_us: f64,
+    sys_us: f64,
     conns: usize,
 }
 
@@ -242,10 +255,19 @@ fn main() {
                         .iter()
                         .map(|s| w.requests as f64 / (s.cpu_ns.max(1) as f64 / 1e9))
                         .collect();
+                    let per_request = |ns: fn(&Sample) -> u64| -> f64 {
+                        let us: Vec<f64> = s
+                            .iter()
+                            .map(|s| ns(s) as f64 / 1e3 / w.requests as f64)
+                            .collect();
+                        common::median(&us)
+                    };
                     Row {
                         which: *which,
                         rps: common::median(&rps),
                         per_cpu_s: common::median(&per_cpu),
+                        user_us: per_request(|s| s.user_ns),
+                        sys_us: per_request(|s| s.sys_ns),
                         conns,
                     }
                 })
@@ -297,18 +319,19 @@ fn print_table(w: &Workload, rows: &[Row]) {
     let (base, base_name) = baseline(rows);
     println!("{} ({} requests per run)", w.name, w.requests);
     println!(
-        "| client              | requests/s | requests per client CPU-s | vs {base_name:<10} | connections opened |"
+        "| client              | requests/s | requests per client CPU-s | vs {base_name:<10} | user + system µs | connections opened |"
     );
     println!(
-        "|---------------------|-----------:|--------------------------:|--------------:|-------------------:|"
+        "|---------------------|-----------:|--------------------------:|--------------:|-----------------:|-------------------:|"
     );
     for r in rows {
         println!(
-            "| {:<19} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>18} |",
+            "| {:<19} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>16} | {:>18} |",
             r.which.name(),
             r.rps,
             r.per_cpu_s,
             r.per_cpu_s / base,
+            format!("{:.2} + {:.2}", r.user_us, r.sys_us),
             r.conns
         );
     }
