@@ -1,5 +1,6 @@
-//! Response heads: parsing the status line and header fields (RFC 9112 §4, §5) with
-//! `httparse`, within limits.
+//! Response heads: parsing the status line and header fields (RFC 9112 §4, §5), within
+//! limits: the plain form most servers send by a scan of its own, anything else by
+//! `httparse`.
 //!
 //! Covers: one head at a time from the front of a buffer, leading empty lines tolerated
 //! (RFC 9112 §2.2), the size and count limits, and the classification of a head as interim
@@ -337,6 +338,7 @@ impl Spans {
         }
     }
 
+    #[inline]
     fn push(&mut self, span: Span) {
         match self.inline.get_mut(self.len) {
             Some(place) => {
@@ -354,6 +356,11 @@ impl Spans {
     fn count(&self) -> usize {
         self.len + self.more.len()
     }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.more.clear();
+    }
 }
 
 /// What the scan found besides the fields.
@@ -364,8 +371,23 @@ struct StatusLine {
     len: usize,
 }
 
-/// Runs `httparse` over `buf` and notes in `spans` where each field lies, in order.
+/// Reads the head at the front of `buf` and notes in `spans` where each field lies, in
+/// order: the plain form by [`scan_plain`], anything else (and anything incomplete or
+/// wrong) by `httparse`.
 fn scan(
+    buf: &[u8],
+    limits: &HeadLimits,
+    spans: &mut Spans,
+) -> Result<Option<StatusLine>, ProtoError> {
+    if let Some(line) = scan_plain(buf, limits, spans) {
+        return Ok(Some(line));
+    }
+    spans.clear();
+    scan_httparse(buf, limits, spans)
+}
+
+/// Runs `httparse` over `buf` and notes in `spans` where each field lies, in order.
+fn scan_httparse(
     buf: &[u8],
     limits: &HeadLimits,
     spans: &mut Spans,
@@ -462,6 +484,148 @@ fn build(
         headers: Headers::built(headers),
         present,
     })
+}
+
+/// The head at the front of `buf` when it has the plain form nearly every server sends:
+/// `HTTP/1.0` or `HTTP/1.1`, a status of 100 to 999, a reason and field values of tab,
+/// space and visible ASCII, names of token characters each followed by the colon, and
+/// every line ended by CRLF; complete, within the limits. `None` for anything else, which
+/// is then read by `httparse`, the authority on what is valid, what is incomplete and
+/// which error to report. For every head it takes, the answer is what `httparse` gives
+/// (the tests hold the two side by side over many generated heads), for two thirds of
+/// the instructions on a one-field head and somewhat fewer on a ten-field one: no
+/// dispatch on the CPU's features, no iterator over uninitialized slots, and values
+/// checked eight bytes at a time.
+fn scan_plain(buf: &[u8], limits: &HeadLimits, spans: &mut Spans) -> Option<StatusLine> {
+    // All of the head must lie within the limit; past it, httparse says what is wrong.
+    // (And within `u32` offsets, so that those below are exact.)
+    let head = buf.get(..buf.len().min(limits.max_head_bytes))?;
+    if u32::try_from(head.len()).is_err() {
+        return None;
+    }
+    let (version, code, reason_at) = match *head.get(..13)? {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', v @ (b'0' | b'1'), b' ', a, b, c, after]
+            if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() =>
+        {
+            let version = if v == b'1' {
+                Version::HTTP_11
+            } else {
+                Version::HTTP_10
+            };
+            let code = u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0');
+            match after {
+                b' ' => (version, code, 13),
+                b'\r' => (version, code, 12),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    let status = StatusCode::from_u16(code).ok()?;
+    let mut at = reason_at + text_len(head.get(reason_at..)?);
+    if head.get(at..at + 2)? != b"\r\n" {
+        return None;
+    }
+    at += 2;
+    let mut count = 0;
+    loop {
+        let line = head.get(at..)?;
+        let name_len = token_len(line);
+        match line.get(name_len) {
+            Some(b':') if name_len > 0 => {}
+            Some(b'\r') if name_len == 0 && line.get(1) == Some(&b'\n') => {
+                return Some(StatusLine {
+                    version,
+                    status,
+                    len: at + 2,
+                });
+            }
+            _ => return None,
+        }
+        let after = line.get(name_len + 1..)?;
+        let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let blank = match after {
+            // The usual one space.
+            [b' ', next, ..] if !is_blank(next) => 1,
+            _ => after
+                .iter()
+                .position(|b| !is_blank(b))
+                .unwrap_or(after.len()),
+        };
+        let value = after.get(blank..)?;
+        let value_len = text_len(value);
+        if value.get(value_len..value_len + 2)? != b"\r\n" {
+            return None;
+        }
+        // Without any spaces or tabs at its end (nothing else `trim_ascii_end` takes can
+        // be in what `text_len` passed).
+        let kept = value.get(..value_len)?.trim_ascii_end().len();
+        count += 1;
+        if count > limits.max_headers {
+            return None;
+        }
+        let value_at = at + name_len + 1 + blank;
+        spans.push(Span {
+            name: (at as u32, (at + name_len) as u32),
+            value: (value_at as u32, (value_at + kept) as u32),
+        });
+        at = value_at + value_len + 2;
+    }
+}
+
+/// The bytes of a field name: RFC 9110's `tchar`, as httparse takes them.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+            | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+            | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        b += 1;
+    }
+    table
+};
+
+/// How many bytes at the front of `s` are token characters. Not inlined: in a loop of
+/// its own the byte-at-a-time scan compiles to a few instructions a byte.
+#[inline(never)]
+fn token_len(s: &[u8]) -> usize {
+    s.iter()
+        .position(|&b| !TOKEN[usize::from(b)])
+        .unwrap_or(s.len())
+}
+
+/// How many bytes at the front of `s` are tab, space or visible ASCII (a reason's or a
+/// value's). Eight bytes at a time, then one by one.
+#[inline(never)]
+fn text_len(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let mut n = 0;
+    loop {
+        for chunk in s.get(n..).unwrap_or_default().chunks_exact(8) {
+            let x = u64::from_le_bytes([
+                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+            ]);
+            // A byte below 0x20 (it borrows), or of 0x7f and up (it or its successor has
+            // the high bit set), flagged in that byte's high bit. The lowest one flagged
+            // is exact: a borrow or a carry only spreads upward from a byte truly flagged.
+            let stop = ((x.wrapping_sub(ONES * 0x20) & !x) | x | x.wrapping_add(ONES)) & HIGH;
+            if stop != 0 {
+                n += (stop.trailing_zeros() / 8) as usize;
+                break;
+            }
+            n += 8;
+        }
+        while s.get(n).is_some_and(|b| (b' '..=b'~').contains(b)) {
+            n += 1;
+        }
+        if s.get(n) != Some(&b'\t') {
+            return n;
+        }
+        n += 1;
+    }
 }
 
 fn map_error(e: httparse::Error, buf: &[u8]) -> ProtoError {
@@ -912,3 +1076,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         assert_eq!(head.headers()["x"].as_bytes(), b"caf\xe9");
     }
 }
+
+#[cfg(test)]
+#[path = "response_plain_tests.rs"]
+mod plain_tests;
