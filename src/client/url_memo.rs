@@ -158,18 +158,20 @@ thread_local! {
 
 /// `Origin::new(scheme, host, port)`, from this thread's memo of the origins made lately
 /// for plain URL strings (`target.rs`), which need no parse: a hit is a comparison and a
-/// clone, where a new origin is an allocation and a keyed hash. `authority` is the
-/// string's `scheme://host[:port]`, whose hash picks the place.
+/// clone, where a new origin is a keyed hash (and an allocation, for a host too long to
+/// keep inline). `authority` is the string's `scheme://host[:port]`, whose hash picks the
+/// place.
 ///
 /// An origin is kept at its first miss, not its second as a URL is: keeping one costs a
-/// reference counted, and the first request to a host puts its origin in the pool's map
-/// as the host's key. Later requests then bring that same origin, whose host the map's
-/// comparison finds equal by address; kept at the second miss, every later key would be
-/// another allocation of the same host, compared byte by byte.
+/// copy or a reference counted, and the first request to a host puts its origin in the
+/// pool's map as the host's key. With a long host, later requests then bring that same
+/// origin, whose host the map's comparison finds equal by address; kept at the second
+/// miss, every later key would be another allocation of the same host, compared byte by
+/// byte.
 pub(crate) fn plain_origin(authority: &str, scheme: Scheme, host: &str, port: u16) -> Origin {
     let hash = hash_of(authority);
     let same = |o: &Origin| {
-        o.port() == port && o.scheme() == scheme && o.host() == host && o.proxy().is_none()
+        o.port() == port && o.scheme() == scheme && o.host_is(host) && o.proxy().is_none()
     };
     let hit = ORIGINS
         .try_with(|memo| memo.try_borrow().ok()?.find(hash, same).cloned())
@@ -300,9 +302,12 @@ mod tests {
                 made.push(origin);
             }
         }
-        // An origin is kept at its first miss, and from then on comes from the memo: the
-        // same host allocation as the first one made (the pool's key for the host).
-        let ask = || plain_origin("http://h0.test:1000", Scheme::Http, "h0.test", 1000);
+        // An origin is kept at its first miss, and from then on comes from the memo: for
+        // a host too long to keep inline, the same allocation as the first one made (the
+        // pool's key for the host).
+        let long = "a-host-name-too-long-to-keep-inline.test";
+        let authority = format!("http://{long}:1000");
+        let ask = || plain_origin(&authority, Scheme::Http, long, 1000);
         let (first, second) = (ask(), ask());
         assert!(std::ptr::eq(first.host(), second.host()));
     }

@@ -46,7 +46,7 @@ impl Scheme {
 pub struct Origin {
     hash: u64,
     scheme: Scheme,
-    host: Arc<str>,
+    host: HostName,
     port: u16,
     /// The HTTP proxy connections to this origin go through (`None`: straight to it).
     proxy: Option<Arc<ProxyTarget>>,
@@ -54,6 +54,73 @@ pub struct Origin {
 
 /// Hosts of up to this many bytes are hashed in one write (`Origin::hashed`).
 const ONE_WRITE_HOST: usize = 125;
+
+/// ASCII hosts of up to this many bytes (every IPv4 address, most names) are kept in the
+/// origin itself.
+const INLINE_HOST: usize = 22;
+
+/// A lower-cased host: short ASCII ones inline, so that making an origin allocates
+/// nothing and cloning or dropping one counts no reference (a request clones its origin
+/// from the thread's memo and drops it; a crawler makes one per request); longer ones
+/// shared. Which of the two a host is depends on its bytes alone, so two equal hosts are
+/// always the same kind.
+#[derive(Clone, Debug)]
+enum HostName {
+    /// The first `len` bytes, the rest zero.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_HOST],
+    },
+    Shared(Arc<str>),
+}
+
+impl HostName {
+    fn new(host: &str) -> HostName {
+        let mut bytes = [0u8; INLINE_HOST];
+        match (bytes.get_mut(..host.len()), u8::try_from(host.len())) {
+            (Some(place), Ok(len)) if host.is_ascii() => {
+                place.copy_from_slice(host.as_bytes());
+                place.make_ascii_lowercase();
+                HostName::Inline { len, bytes }
+            }
+            _ if host.bytes().any(|b| b.is_ascii_uppercase()) => {
+                HostName::Shared(Arc::from(host.to_ascii_lowercase()))
+            }
+            _ => HostName::Shared(Arc::from(host)),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            HostName::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            HostName::Shared(host) => host.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // ASCII, copied whole from a `str`: always valid.
+            HostName::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            HostName::Shared(host) => host,
+        }
+    }
+}
+
+/// Inline hosts compare as words (the padding is zero); shared ones by address first.
+impl PartialEq for HostName {
+    #[inline]
+    fn eq(&self, other: &HostName) -> bool {
+        match (self, other) {
+            (HostName::Inline { len, bytes }, HostName::Inline { len: l, bytes: b }) => {
+                len == l && bytes == b
+            }
+            (HostName::Shared(a), HostName::Shared(b)) => Arc::ptr_eq(a, b) || a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for HostName {}
 
 /// The process's key for origin hashes.
 fn hash_key() -> &'static RandomState {
@@ -64,15 +131,10 @@ fn hash_key() -> &'static RandomState {
 impl Origin {
     /// A key from parts; the host is lower-cased.
     pub fn new(scheme: Scheme, host: &str, port: u16) -> Origin {
-        let host: Arc<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            Arc::from(host.to_ascii_lowercase())
-        } else {
-            Arc::from(host)
-        };
         Origin {
             hash: 0,
             scheme,
-            host,
+            host: HostName::new(host),
             port,
             proxy: None,
         }
@@ -95,7 +157,7 @@ impl Origin {
                 rest.copy_from_slice(host);
                 state.write(parts);
             }
-            _ => (self.scheme, &*self.host, self.port, &self.proxy).hash(&mut state),
+            _ => (self.scheme, self.host(), self.port, &self.proxy).hash(&mut state),
         }
         self.hash = state.finish();
         self
@@ -138,7 +200,12 @@ impl Origin {
 
     /// The host as written in the URL, lower-cased (IPv6 literals keep their brackets).
     pub fn host(&self) -> &str {
-        &self.host
+        self.host.as_str()
+    }
+
+    /// Whether the host is `host` (lower-cased), without making a `str` of it.
+    pub fn host_is(&self, host: &str) -> bool {
+        self.host.as_bytes() == host.as_bytes()
     }
 
     /// The port, explicit or the scheme's default.
@@ -161,14 +228,16 @@ impl Hash for Origin {
     }
 }
 
-/// Different hashes settle most comparisons; a host shared with the other origin (one
-/// cloned from the other) is not compared byte by byte.
+/// Different hashes settle most comparisons; a short host compares as three words, and
+/// a long one shared with the other origin (one cloned from the other) is not compared
+/// byte by byte.
 impl PartialEq for Origin {
+    #[inline]
     fn eq(&self, other: &Origin) -> bool {
         self.hash == other.hash
             && self.scheme == other.scheme
             && self.port == other.port
-            && (Arc::ptr_eq(&self.host, &other.host) || self.host == other.host)
+            && self.host == other.host
             && self.proxy == other.proxy
     }
 }
@@ -178,9 +247,9 @@ impl Eq for Origin {}
 /// By scheme, host, port and proxy (the hash has no order worth showing).
 impl Ord for Origin {
     fn cmp(&self, other: &Origin) -> Ordering {
-        (self.scheme, &self.host, self.port, &self.proxy).cmp(&(
+        (self.scheme, self.host(), self.port, &self.proxy).cmp(&(
             other.scheme,
-            &other.host,
+            other.host(),
             other.port,
             &other.proxy,
         ))
@@ -227,7 +296,7 @@ struct Site<'a>(&'a Origin);
 impl fmt::Display for Site<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.0;
-        write!(f, "{}://{}:{}", o.scheme.as_str(), o.host, o.port)
+        write!(f, "{}://{}:{}", o.scheme.as_str(), o.host(), o.port)
     }
 }
 
@@ -356,6 +425,44 @@ mod tests {
         let mut hasher = OriginHasher::default();
         key("http://h1.test/").hash(&mut hasher);
         assert_eq!(hasher.finish(), key("http://H1.test:80/").hash);
+    }
+
+    /// Hosts up to the inline length and past it, in any case, ASCII or not: each reads
+    /// back lower-cased, equals only its own kind's copies, and sorts by its text.
+    #[test]
+    fn short_hosts_are_inline_and_read_back_as_long_ones_do() {
+        let at_limit = "a".repeat(INLINE_HOST);
+        let past_limit = "a".repeat(INLINE_HOST + 1);
+        for (host, inline) in [
+            ("127.0.0.1", true),
+            ("Example.COM", true),
+            (at_limit.as_str(), true),
+            (past_limit.as_str(), false),
+            ("Stra\u{df}e.test", false),
+        ] {
+            let origin = Origin::new(Scheme::Http, host, 80);
+            assert_eq!(
+                matches!(origin.host, HostName::Inline { .. }),
+                inline,
+                "{host}"
+            );
+            assert_eq!(origin.host(), host.to_ascii_lowercase());
+            assert!(origin.host_is(&host.to_ascii_lowercase()));
+            assert!(!origin.host_is(host) || host == host.to_ascii_lowercase());
+            let same = Origin::new(Scheme::Http, &host.to_ascii_uppercase(), 80);
+            assert_eq!(origin, same, "{host}");
+            let other = Origin::new(Scheme::Http, &format!("{host}x"), 80);
+            assert_ne!(origin, other, "{host}");
+            assert_eq!(
+                origin.cmp(&other),
+                host.to_ascii_lowercase().as_str().cmp(other.host())
+            );
+        }
+        // Inline hosts of one length, or one a prefix of the other.
+        let host = |h: &str| Origin::new(Scheme::Http, h, 80).host;
+        assert_ne!(host("a.test"), host("b.test"));
+        assert_ne!(host("a.test"), host("a.tes"));
+        assert_eq!(host("a.test"), host("A.Test"));
     }
 
     #[test]
