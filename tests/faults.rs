@@ -429,3 +429,36 @@ async fn server_that_never_answers_times_out_at_send() {
     server.wait_until(|s| s.closed_by_client == 1).await;
     next_request_succeeds_on_a_fresh_connection(&client, &server).await;
 }
+
+/// Heads in forms the plain scan leaves to httparse (bare LF line ends, obs-text in a
+/// value) and plain ones (no reason, tabs and trailing spaces in a value, many fields) are
+/// all read, one after another on one kept-alive connection.
+#[tokio::test]
+async fn heads_of_every_valid_form_are_read_on_one_connection() {
+    let many: String = (0..20).map(|i| format!("X-F{i}: v{i}\r\n")).collect();
+    let server = TestServer::start(Script::new().sequence(vec![
+        raw(b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: caf\xe9\n\nok"),
+        raw(b"HTTP/1.1 201\r\nX-T:\tone\ttwo \r\nContent-Length: 2\r\n\r\nok"),
+        raw(format!("HTTP/1.1 200 OK\r\n{many}Content-Length: 2\r\n\r\nok").as_bytes()),
+    ]))
+    .await;
+    let client = client();
+    let first = client.get(server.url("/1")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-a"].as_bytes(), b"caf\xe9");
+    assert_eq!(first.text().await.unwrap(), "ok");
+    let second = client.get(server.url("/2")).send().await.unwrap();
+    assert_eq!(second.status(), 201);
+    assert_eq!(second.headers()["x-t"], "one\ttwo");
+    assert_eq!(second.text().await.unwrap(), "ok");
+    let third = client.get(server.url("/3")).send().await.unwrap();
+    assert_eq!(third.headers().len(), 21);
+    assert_eq!(third.headers()["x-f19"], "v19");
+    assert_eq!(third.text().await.unwrap(), "ok");
+    let s = server.stats();
+    assert_eq!(
+        (s.accepted, s.requests_per_conn.clone()),
+        (1, vec![3]),
+        "{s:?}"
+    );
+}
