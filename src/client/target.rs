@@ -291,55 +291,49 @@ fn check_plain(s: &str) -> Option<Plain> {
 /// IPv4 address in its normal form (four decimal octets, no leading zeros), or a name of
 /// lower-case letters, digits and hyphens in dot-separated labels of 1 to 63, none
 /// starting `xn--` (the parse decodes those), the last starting with a letter (the parse
-/// reads a host whose last label is a number as an IPv4 address). One pass over the name.
+/// reads a host whose last label is a number as an IPv4 address). One pass over the
+/// host, reading it as labels and as octets at once.
 fn plain_host(b: &[u8], at: usize) -> Option<usize> {
-    let label_ok =
-        |label: &[u8]| !label.is_empty() && label.len() <= 63 && !label.starts_with(b"xn--");
-    let mut label_at = at;
+    let rest = b.get(at..)?;
+    let mut label_at = 0;
+    // Whether every byte so far is a digit or a dot; the octets ended, and the current
+    // one's value and digits; whether each octet so far is in normal form.
     let mut numeric = true;
-    let mut i = at;
-    loop {
-        let c = *b.get(i)?;
-        if c == b':' || c == b'/' {
-            break;
-        }
-        if c == b'.' {
-            if !label_ok(&b[label_at..i]) {
+    let (mut octets, mut value, mut digits, mut normal) = (0u32, 0u32, 0u32, true);
+    for (i, &c) in rest.iter().enumerate() {
+        if c.is_ascii_digit() {
+            // A digit after a leading zero, or a fourth one, is not the normal form (and
+            // is not added in: the value stays below 1,000).
+            normal &= digits < 3 && !(digits == 1 && value == 0);
+            if digits < 3 {
+                value = value * 10 + u32::from(c - b'0');
+            }
+            digits += 1;
+        } else if CLASSES[usize::from(c)] & 1 != 0 {
+            numeric = false;
+        } else if c == b'.' || c == b':' || c == b'/' {
+            let label = rest.get(label_at..i)?;
+            if label.is_empty() || label.len() > 63 || label.starts_with(b"xn--") {
                 return None;
             }
-            label_at = i + 1;
-        } else if CLASSES[usize::from(c)] & 1 == 0 {
-            return None;
+            normal &= value <= 255;
+            octets += 1;
+            (value, digits) = (0, 0);
+            if c == b'.' {
+                label_at = i + 1;
+                continue;
+            }
+            let ok = if numeric {
+                normal && octets == 4
+            } else {
+                i <= 253 && label.first().is_some_and(u8::is_ascii_lowercase)
+            };
+            return ok.then_some(at + i);
         } else {
-            numeric &= c.is_ascii_digit();
+            return None;
         }
-        i += 1;
     }
-    let (host, last) = (&b[at..i], &b[label_at..i]);
-    let ok = if numeric {
-        plain_ipv4(host)
-    } else {
-        host.len() <= 253 && label_ok(last) && last[0].is_ascii_lowercase()
-    };
-    ok.then_some(i)
-}
-
-fn plain_ipv4(host: &[u8]) -> bool {
-    let mut octets = 0;
-    let mut start = 0;
-    for end in (0..=host.len()).filter(|&i| i == host.len() || host[i] == b'.') {
-        let ok = match &host[start..end] {
-            [b'0'] => true,
-            [] | [b'0', ..] => false,
-            part => part.len() <= 3 && parse_digits(part).is_some_and(|n| n <= 255),
-        };
-        if !ok {
-            return false;
-        }
-        octets += 1;
-        start = end + 1;
-    }
-    octets == 4
+    None
 }
 
 /// 1 to 65535 without leading zeros.
