@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use tokio::sync::oneshot;
 
 use super::learn::Learned;
@@ -49,8 +50,10 @@ pub(crate) struct Waiter<C> {
 
 /// One host's idle connections, open count and waiters.
 pub(crate) struct Host<C> {
-    /// Oldest first; checkout pops the freshest from the end.
-    idle: Vec<Idle<C>>,
+    /// Oldest first; checkout pops the freshest from the end. The first is kept in the
+    /// host itself: most hosts of a crawl have one idle connection at most, and a buffer
+    /// apart would be one more cold line per checkout and per release.
+    idle: SmallVec<[Idle<C>; 1]>,
     /// Connections open or being opened, idle ones included: the number the cap bounds.
     open: usize,
     waiters: VecDeque<Waiter<C>>,
@@ -91,7 +94,7 @@ impl Shared {
 impl<C> Default for Host<C> {
     fn default() -> Self {
         Host {
-            idle: Vec::new(),
+            idle: SmallVec::new(),
             open: 0,
             waiters: VecDeque::new(),
             learned: None,
