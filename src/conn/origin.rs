@@ -212,13 +212,6 @@ impl Origin {
     pub fn port(&self) -> u16 {
         self.port
     }
-
-    /// Which of `of` parts the origin falls in (`0..of`; 0 when `of` is 0), from the high
-    /// half of its hash (the low bits pick the map's buckets). The sweep visits one part
-    /// per tick.
-    pub fn part(&self, of: u32) -> u32 {
-        u32::try_from(((self.hash >> 32) * u64::from(of)) >> 32).unwrap_or(0)
-    }
 }
 
 /// The hash computed when the origin was made; [`OriginHasher`] passes it through.

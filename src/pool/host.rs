@@ -156,6 +156,11 @@ impl<C> Host<C> {
         self.idle.iter().map(|i| i.lru).collect()
     }
 
+    /// The idle connection whose entry in the pool's order is `lru`.
+    pub fn idle_mut(&mut self, lru: usize) -> Option<&mut Idle<C>> {
+        self.idle.iter_mut().find(|i| i.lru == lru)
+    }
+
     /// Takes the idle connection whose entry in the pool's order is `lru`.
     pub fn take_idle(&mut self, lru: usize) -> Option<Idle<C>> {
         let pos = self.idle.iter().position(|i| i.lru == lru)?;
@@ -170,22 +175,6 @@ impl<C> Host<C> {
             lru,
             terms,
         });
-    }
-
-    /// Removes the idle connections for which `keep` says no, oldest first.
-    pub fn retain_idle(
-        &mut self,
-        mut keep: impl FnMut(&mut Idle<C>) -> bool,
-        removed: &mut Vec<Idle<C>>,
-    ) {
-        let mut i = 0;
-        while i < self.idle.len() {
-            if keep(&mut self.idle[i]) {
-                i += 1;
-            } else {
-                removed.push(self.idle.remove(i));
-            }
-        }
     }
 
     /// Waiters in line.

@@ -105,9 +105,13 @@ impl<K> Lru<K> {
     }
 
     /// The key at `at`, if there is an entry there.
-    #[cfg(test)]
     pub fn get(&self, at: usize) -> Option<&K> {
         self.nodes.get(at)?.key.as_ref()
+    }
+
+    /// Places in the slab, taken or free: every entry's index is below this.
+    pub fn places(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The keys, front first.

@@ -98,9 +98,11 @@ pub(crate) enum Dialed {
     Failed,
 }
 
-/// The hosts one tick of the sweep visits: those whose origin falls in part `index` of
-/// `of` (`Origin::part`). A round of `of` ticks visits every host once, so that no tick
-/// holds the pool's lock for the walk of every idle connection when there are thousands.
+/// The idle connections one tick of the sweep visits: those whose entries in the pool's
+/// idle order (`lru.rs`) lie in part `index` of `of` of its slab. A round of `of` ticks
+/// visits every connection that was idle when its part came, so that no tick holds the
+/// pool's lock for the walk of every idle connection when there are thousands; and a tick
+/// touches only its own connections and their hosts, not every host's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Part {
     pub index: u32,
@@ -117,8 +119,19 @@ impl Part {
     /// Ticks in a round at most (the sweep interval is split among them).
     pub const MOST: u32 = 64;
 
-    pub fn holds(self, key: &PoolKey) -> bool {
-        self.of <= 1 || key.part(self.of) == self.index
+    /// Its share of `places` (`start..end`): the parts of a round cover `0..places`, each
+    /// place once.
+    pub fn range(self, places: usize) -> std::ops::Range<usize> {
+        let at = |i: u32| {
+            let share = (places as u128 * u128::from(i)) / u128::from(self.of.max(1));
+            usize::try_from(share).unwrap_or(places).min(places)
+        };
+        at(self.index)..at(self.index + 1)
+    }
+
+    /// The last part of its round.
+    pub fn is_last(self) -> bool {
+        self.index + 1 >= self.of
     }
 
     /// The first part of a round that starts with `idle` connections in the pool: the
@@ -456,8 +469,10 @@ impl<C> PoolState<C> {
         self.idle_order.len()
     }
 
-    /// In the hosts of `part`: closes expired idle connections and those the probe finds
-    /// dead, and forgets hosts with nothing left; then hands freed slots to waiters.
+    /// In `part`: closes expired idle connections and those the probe finds dead, and
+    /// forgets their hosts if nothing is left; the last part of a round also forgets
+    /// every other host with nothing left (a pause that ran out, a learned timeout grown
+    /// stale). Then hands freed slots to waiters.
     pub fn sweep(
         &mut self,
         now: Instant,
@@ -465,46 +480,57 @@ impl<C> PoolState<C> {
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
     ) {
-        let mut removed = Vec::new();
-        let mut freed = 0;
-        for (key, host) in self.hosts.iter_mut() {
-            if !part.holds(key) {
-                continue;
-            }
-            let mut causes = Vec::new();
-            host.retain_idle(
-                |idle| {
-                    if idle.terms.expired(now) {
-                        causes.push(DropCause::Expired(idle.terms.expiry));
-                        return false;
-                    }
+        for at in part.range(self.idle_order.places()) {
+            // The verdict first, under borrows of the entry and its host; then the removal.
+            let cause = {
+                let Some(key) = self.idle_order.get(at) else {
+                    continue;
+                };
+                let Some(idle) = self.hosts.get_mut(key).and_then(|h| h.idle_mut(at)) else {
+                    debug_assert!(false, "an idle entry without its connection");
+                    continue;
+                };
+                if idle.terms.expired(now) {
+                    DropCause::Expired(idle.terms.expiry)
+                } else {
                     match probe(&mut idle.conn) {
-                        Liveness::Alive => true,
-                        dead => {
-                            causes.push(DropCause::Probe(dead));
-                            false
-                        }
+                        Liveness::Alive => continue,
+                        dead => DropCause::Probe(dead),
                     }
-                },
-                &mut removed,
-            );
-            for (idle, cause) in removed.drain(..).zip(causes) {
-                self.idle_order.remove(idle.lru);
-                host.remove_open();
-                freed += 1;
-                out.push(Dropped {
-                    key: key.clone(),
-                    conn: idle.conn,
-                    cause,
-                    idle_for: now.saturating_duration_since(idle.since),
-                });
+                }
+            };
+            let Some(key) = self.idle_order.remove(at) else {
+                continue;
+            };
+            let Some(host) = self.hosts.get_mut(&key) else {
+                continue;
+            };
+            let Some(idle) = host.take_idle(at) else {
+                continue;
+            };
+            host.remove_open();
+            self.remove_total();
+            out.push(Dropped {
+                key,
+                conn: idle.conn,
+                cause,
+                idle_for: now.saturating_duration_since(idle.since),
+            });
+        }
+        // The hosts of this tick's closes are at hand; the others are looked at once a
+        // round, not once a tick: at thousands of hosts, a look at each is a cache miss.
+        for dropped in out.iter() {
+            if self
+                .hosts
+                .get(&dropped.key)
+                .is_some_and(|h| h.is_unused(now))
+            {
+                self.hosts.remove(&dropped.key);
             }
         }
-        for _ in 0..freed {
-            self.remove_total();
+        if part.is_last() {
+            self.hosts.retain(|_, h| !h.is_unused(now));
         }
-        self.hosts
-            .retain(|key, h| !part.holds(key) || !h.is_unused(now));
         self.grant_slots(now, out);
     }
 

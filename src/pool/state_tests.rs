@@ -318,26 +318,16 @@ fn a_sweep_in_parts_visits_each_host_once_per_round() {
     for index in 0..4 {
         let part = Part { index, of: 4 };
         s.sweep(later, part, alive, &mut out);
-        let closed: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
-        let expected: Vec<u32> = (0u32..)
-            .zip(&keys)
-            .filter(|(_, k)| k.part(4) == index)
-            .map(|(conn, _)| conn)
-            .collect();
-        assert!(
-            !expected.is_empty() && expected.len() < keys.len(),
-            "40 hosts fall in more than one part: {expected:?}"
-        );
-        let mut closed_sorted = closed.clone();
-        closed_sorted.sort_unstable();
-        assert_eq!(
-            closed_sorted, expected,
-            "part {index} closes its hosts' only"
-        );
+        let mut closed: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
+        closed.sort_unstable();
+        // The idle order's places were taken in the order the connections went idle,
+        // so part `index` holds the tenth to which connection `index * 10` belongs.
+        let expected: Vec<u32> = (index * 10..index * 10 + 10).collect();
+        assert_eq!(closed, expected, "part {index} closes its connections only");
         assert_eq!(
             s.host_counts(later).len(),
             keys.len() - seen.len() - closed.len(),
-            "and forgets them"
+            "and forgets their hosts"
         );
         seen.extend(closed);
         assert!(s.idle_order_consistent());
@@ -351,6 +341,81 @@ fn a_sweep_in_parts_visits_each_host_once_per_round() {
 }
 
 #[test]
+fn a_round_visits_connections_in_reused_places_and_keeps_live_ones() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(4, 100));
+    let mut out = Vec::new();
+    let keys: Vec<PoolKey> = (0..12).map(|i| key(&format!("h{i}.test"))).collect();
+    for (conn, k) in (0u32..).zip(&keys) {
+        s.checkout(k, now, false, any, alive, &mut out);
+        s.put_idle(k, conn, now, terms(now, 5), &mut out);
+    }
+    // Three taken and given back: their places are freed and taken again, out of order.
+    for k in [&keys[7], &keys[2], &keys[10]] {
+        match s.checkout(k, now, false, any, alive, &mut out) {
+            Checkout::Idle(conn, _) => s.put_idle(k, conn + 100, now, terms(now, 60), &mut out),
+            _ => panic!("an idle connection was there"),
+        }
+    }
+    let later = now + Duration::from_secs(6);
+    let mut closed = Vec::new();
+    for index in 0..3 {
+        s.sweep(later, Part { index, of: 3 }, alive, &mut out);
+        closed.extend(out.drain(..).map(|d| d.conn));
+    }
+    closed.sort_unstable();
+    let expected: Vec<u32> = (0..12).filter(|c| ![7, 2, 10].contains(c)).collect();
+    assert_eq!(closed, expected, "the expired ones, each once");
+    assert_eq!(s.idle_count(), 3, "the three given back later stay");
+    assert!(s.idle_order_consistent());
+}
+
+#[test]
+fn hosts_with_nothing_left_are_forgotten_by_the_last_part_of_a_round() {
+    let now = Instant::now();
+    let mut s = PoolState::new(caps(1, 100));
+    let mut out = Vec::new();
+    // Paused hosts, with nothing open: the pause is all the pool holds for them.
+    for i in 0..5 {
+        s.pause(&key(&format!("p{i}.test")), now + Duration::from_secs(1));
+    }
+    let later = now + Duration::from_secs(2);
+    s.sweep(later, Part { index: 0, of: 2 }, alive, &mut out);
+    assert_eq!(
+        s.hosts_held(),
+        5,
+        "the first part looks only at its connections"
+    );
+    s.sweep(later, Part { index: 1, of: 2 }, alive, &mut out);
+    assert_eq!(
+        s.hosts_held(),
+        0,
+        "the last part forgets every host that is done"
+    );
+}
+
+#[test]
+fn the_parts_of_a_round_cover_every_place_once() {
+    for places in [0usize, 1, 2, 3, 7, 10, 1023, 1024, 1025, 40_000] {
+        for of in [1u32, 2, 3, 4, 10, 64] {
+            let mut next = 0;
+            for index in 0..of {
+                let range = Part { index, of }.range(places);
+                assert_eq!(range.start, next, "{places} places in {of}: part {index}");
+                assert!(range.end >= range.start);
+                assert!(
+                    range.len() <= places / of as usize + 1,
+                    "{places} places in {of}: part {index} is {range:?}"
+                );
+                next = range.end;
+            }
+            assert_eq!(next, places, "{places} places in {of}: all covered");
+            assert_eq!(Part { index: of, of }.range(places), places..places);
+        }
+    }
+}
+
+#[test]
 fn a_round_is_split_by_the_idle_connections_when_it_starts() {
     assert_eq!(Part::first(0), Part::WHOLE);
     assert_eq!(Part::first(Part::CONNECTIONS), Part::WHOLE);
@@ -360,12 +425,8 @@ fn a_round_is_split_by_the_idle_connections_when_it_starts() {
     assert_eq!(two.next(), Part { index: 1, of: 2 });
     assert_eq!(two.next().next(), two, "then the next round");
     assert_eq!(Part::first(usize::MAX).of, Part::MOST);
-    let k = key("a.test");
-    assert!(Part::WHOLE.holds(&k));
-    let holders = (0..8)
-        .filter(|&index| Part { index, of: 8 }.holds(&k))
-        .count();
-    assert_eq!(holders, 1, "an origin falls in one part");
+    assert!(Part::WHOLE.is_last() && two.next().is_last() && !two.is_last());
+    assert_eq!(Part::WHOLE.range(5), 0..5);
 }
 
 #[test]
