@@ -303,16 +303,25 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     assert!(s.idle_order_consistent());
 }
 
-#[test]
-fn a_sweep_in_parts_visits_each_host_once_per_round() {
-    let now = Instant::now();
-    let mut s = PoolState::new(caps(1, 100));
+/// A pool of `n` hosts, each with one idle connection (numbered as its host) whose idle
+/// timeout is 5 s from `now`; the connections went idle in the order of their hosts.
+fn hosts_with_one_idle(n: u32, caps: Caps, now: Instant) -> (PoolState<u32>, Vec<PoolKey>) {
+    let mut s = PoolState::new(caps);
     let mut out = Vec::new();
-    let keys: Vec<PoolKey> = (0..40).map(|i| key(&format!("h{i}.test"))).collect();
+    let keys: Vec<PoolKey> = (0..n).map(|i| key(&format!("h{i}.test"))).collect();
     for (conn, k) in (0u32..).zip(&keys) {
         s.checkout(k, now, false, any, alive, &mut out);
         s.put_idle(k, conn, now, terms(now, 5), &mut out);
     }
+    assert!(out.is_empty());
+    (s, keys)
+}
+
+#[test]
+fn a_sweep_in_parts_visits_each_host_once_per_round() {
+    let now = Instant::now();
+    let (mut s, keys) = hosts_with_one_idle(40, caps(1, 100), now);
+    let mut out = Vec::new();
     let later = now + Duration::from_secs(6);
     let mut seen: Vec<u32> = Vec::new();
     for index in 0..4 {
@@ -343,13 +352,8 @@ fn a_sweep_in_parts_visits_each_host_once_per_round() {
 #[test]
 fn a_round_visits_connections_in_reused_places_and_keeps_live_ones() {
     let now = Instant::now();
-    let mut s = PoolState::new(caps(4, 100));
+    let (mut s, keys) = hosts_with_one_idle(12, caps(4, 100), now);
     let mut out = Vec::new();
-    let keys: Vec<PoolKey> = (0..12).map(|i| key(&format!("h{i}.test"))).collect();
-    for (conn, k) in (0u32..).zip(&keys) {
-        s.checkout(k, now, false, any, alive, &mut out);
-        s.put_idle(k, conn, now, terms(now, 5), &mut out);
-    }
     // Three taken and given back: their places are freed and taken again, out of order.
     for k in [&keys[7], &keys[2], &keys[10]] {
         match s.checkout(k, now, false, any, alive, &mut out) {
