@@ -88,7 +88,13 @@ impl AsyncWrite for Io {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            // A request's write almost always goes out at once: tried first without
+            // the polling machinery (the runtime's budget and readiness registration,
+            // about 90 instructions), which only a full socket buffer needs.
+            Io::Tcp(s) => match s.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Pin::new(s).poll_write(cx, buf),
+                done => Poll::Ready(done),
+            },
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
