@@ -904,7 +904,9 @@ impl Pooled {
         {
             let mut locked = pool.lock();
             if learn {
-                let rtt = conn.rtt().filter(|_| conn.responses() == 1);
+                // The round trip is read for a first response only: it lies on a line of
+                // the connection a request does not otherwise touch.
+                let rtt = (conn.responses() == 1).then(|| conn.rtt()).flatten();
                 let seen = || {
                     let answered = idle.map(|i| Seen::Answered(i.length()));
                     [answered, rtt.map(Seen::RoundTrip)]
