@@ -652,3 +652,30 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     assert!(out.is_empty());
     assert!(s.idle_order_consistent());
 }
+
+#[test]
+fn a_host_entry_starts_its_idle_stack_on_a_line_of_its_own() {
+    use std::mem::{align_of, offset_of, size_of};
+    type Entry = (
+        PoolKey,
+        crate::pool::host::Host<Box<crate::conn::Connection>>,
+    );
+    assert_eq!(align_of::<Entry>(), 64);
+    let (key, host) = (offset_of!(Entry, 0), offset_of!(Entry, 1));
+    assert_eq!(host % 64, 0, "the host starts a line");
+    // The key lies on one line of its own, before or after the host.
+    assert!(
+        key + size_of::<PoolKey>() <= host
+            || key >= host + size_of::<crate::pool::host::Host<Box<crate::conn::Connection>>>(),
+        "key at {key}, host at {host}"
+    );
+    assert_eq!(
+        key / 64,
+        (key + size_of::<PoolKey>() - 1) / 64,
+        "the key spans one line"
+    );
+    eprintln!(
+        "entry {} bytes: key at {key}, host at {host}",
+        size_of::<Entry>()
+    );
+}
