@@ -9,6 +9,9 @@
 /// No entry.
 const NIL: usize = usize::MAX;
 
+/// A line of its own (the pool's key and two links fill it): a removal touches the
+/// entry and its two neighbours, one cache line each, never two.
+#[repr(align(64))]
 struct Node<K> {
     /// `None` while the place is free.
     key: Option<K>,
@@ -127,6 +130,12 @@ impl<K> Lru<K> {
         }
         out
     }
+}
+
+/// The size of an entry for keys `K` (for tests).
+#[cfg(test)]
+pub(crate) fn node_size<K>() -> usize {
+    std::mem::size_of::<Node<K>>()
 }
 
 #[cfg(test)]

@@ -679,3 +679,8 @@ fn a_host_entry_starts_its_idle_stack_on_a_line_of_its_own() {
         size_of::<Entry>()
     );
 }
+
+#[test]
+fn an_idle_order_entry_fills_one_line() {
+    assert_eq!(super::super::lru::node_size::<PoolKey>(), 64);
+}
