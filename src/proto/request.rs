@@ -242,27 +242,24 @@ pub fn is_idempotent(method: &Method) -> bool {
     )
 }
 
+/// The token characters (`tchar`, RFC 9110 §5.6.2), as a table: a lookup a byte.
+pub(crate) const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
+            | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+            | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
+        b += 1;
+    }
+    table
+};
+
 /// Whether a token character (`tchar`, RFC 9110 §5.6.2).
 #[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
 
 /// Methods whose empty body is still announced with `Content-Length: 0` (RFC 9110 §8.6).

@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
 use super::error::ProtoError;
 use super::fields::{FieldSpan, FieldView, Present};
+use super::request::TOKEN;
 use crate::kept::Kept;
 
 /// Limits on a response head.
@@ -572,20 +573,6 @@ fn scan_plain(buf: &[u8], limits: &HeadLimits, spans: &mut Spans) -> Option<Stat
         at = value_at + value_len + 2;
     }
 }
-
-/// The bytes of a field name: RFC 9110's `tchar`, as httparse takes them.
-const TOKEN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = matches!(b as u8,
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9'
-            | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
-            | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~');
-        b += 1;
-    }
-    table
-};
 
 /// How many bytes at the front of `s` are token characters. Not inlined: in a loop of
 /// its own the byte-at-a-time scan compiles to a few instructions a byte.
