@@ -221,6 +221,47 @@ async fn an_early_answer_to_a_streamed_upload_that_waits_on_its_source_is_return
     assert_eq!(client.stats().open, 0);
 }
 
+#[tokio::test]
+async fn a_head_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_that_fit() {
+    // A GET's head is written straight to the socket when it fits; this one (8 MiB of
+    // field) does not while the server reads nothing, so the rest waits for the socket.
+    // The server must see every byte once, in order.
+    let big = "v".repeat(8 << 20);
+    let server = RawServer::start(|mut stream, _| async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut head = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        while !head.ends_with(b"\r\n\r\n") {
+            match tokio::io::AsyncReadExt::read(&mut stream, &mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let field = text
+            .lines()
+            .find_map(|l| l.strip_prefix("x-big: "))
+            .map_or(0, |v| v.len());
+        let ok = text.starts_with("GET /big HTTP/1.1\r\n") && text.ends_with("\r\n\r\n");
+        let body = format!("{field} {ok}");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let client = Client::new();
+    let resp = client
+        .get(server.url("/big"))
+        .header("x-big", big.as_str())
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), format!("{} true", big.len()));
+}
+
 /// A server that answers each request's head with `answer` and then reads nothing more,
 /// holding the connection until the client closes it.
 async fn answers_the_head(answer: &'static [u8]) -> RawServer {

@@ -268,6 +268,26 @@ impl Connection {
         reader: &mut ResponseReader,
         progress: &mut Progress,
     ) -> Result<Written, WriteError> {
+        // A request without a body on plain TCP (a GET) is written here when the socket
+        // takes its head at once, as it almost always does: no writer, no future. What is
+        // left after a partial write goes to the writer.
+        let mut head = head;
+        if let (Body::Empty, false, super::Io::Tcp(tcp)) = (&*body, expect_continue, &self.io) {
+            match tcp.try_write(head) {
+                Ok(0) if !head.is_empty() => {
+                    return Err(WriteError::Io(io::ErrorKind::WriteZero.into()))
+                }
+                Ok(n) => {
+                    progress.written += n as u64;
+                    head = head.get(n..).unwrap_or_default();
+                    if head.is_empty() {
+                        return Ok(Written::Complete);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(WriteError::Io(e)),
+            }
+        }
         let mut writer = RequestWriter::new(head, body, expect_continue);
         let deadline = self.timeouts.request;
         let write =
