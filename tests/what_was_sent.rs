@@ -222,6 +222,60 @@ async fn an_early_answer_to_a_streamed_upload_that_waits_on_its_source_is_return
 }
 
 #[tokio::test]
+async fn a_body_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_that_fit() {
+    // A POST's head and in-memory body go out in one write when the socket takes them;
+    // this body (8 MiB) does not while the server reads nothing, so the rest of it waits
+    // for the socket. The server must see every byte once, in order.
+    let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    let sum = |bytes: &[u8]| {
+        bytes.iter().enumerate().fold(0u64, |acc, (i, &b)| {
+            acc.wrapping_add((i as u64 + 1) * u64::from(b))
+        })
+    };
+    let expected = format!("{} {}", body.len(), sum(&body));
+    let server = RawServer::start(move |mut stream, _| async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        let mut head_end = None;
+        loop {
+            if let Some(end) = head_end {
+                if got.len() >= end + (8 << 20) {
+                    break;
+                }
+            }
+            match tokio::io::AsyncReadExt::read(&mut stream, &mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+            if head_end.is_none() {
+                head_end = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+            }
+        }
+        let body = head_end.and_then(|end| got.get(end..)).unwrap_or_default();
+        let sum = body.iter().enumerate().fold(0u64, |acc, (i, &b)| {
+            acc.wrapping_add((i as u64 + 1) * u64::from(b))
+        });
+        let text = format!("{} {sum}", body.len());
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{text}",
+            text.len()
+        );
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let client = Client::new();
+    let resp = client
+        .post(server.url("/upload"))
+        .body(body)
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), expected);
+}
+
+#[tokio::test]
 async fn a_head_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_that_fit() {
     // A GET's head is written straight to the socket when it fits; this one (8 MiB of
     // field) does not while the server reads nothing, so the rest waits for the socket.

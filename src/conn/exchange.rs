@@ -268,27 +268,38 @@ impl Connection {
         reader: &mut ResponseReader,
         progress: &mut Progress,
     ) -> Result<Written, WriteError> {
-        // A request without a body on plain TCP (a GET) is written here when the socket
-        // takes its head at once, as it almost always does: no writer, no future. What is
-        // left after a partial write goes to the writer.
-        let mut head = head;
-        if let (Body::Empty, false, super::Io::Tcp(tcp)) = (&*body, expect_continue, &self.io) {
-            match tcp.try_write(head) {
-                Ok(0) if !head.is_empty() => {
-                    return Err(WriteError::Io(io::ErrorKind::WriteZero.into()))
+        // A request on plain TCP with no body or one in memory (a GET, a small POST) is
+        // written here when the socket takes it at once, as it almost always does: head
+        // and body in one vectored write, no writer, no future, no copy of the body. What
+        // is left after a partial write goes to the writer.
+        let mut sent = 0;
+        let payload: Option<&[u8]> = match &*body {
+            Body::Empty => Some(&[]),
+            Body::Full(bytes) => Some(bytes),
+            Body::Stream(..) => None,
+        };
+        if let (Some(payload), false, super::Io::Tcp(tcp)) = (payload, expect_continue, &self.io) {
+            let tried = if payload.is_empty() {
+                tcp.try_write(head)
+            } else {
+                tcp.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(payload)])
+            };
+            match tried {
+                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) if n >= head.len() + payload.len() => {
+                    progress.written += n as u64;
+                    return Ok(Written::Complete);
                 }
                 Ok(n) => {
                     progress.written += n as u64;
-                    head = head.get(n..).unwrap_or_default();
-                    if head.is_empty() {
-                        return Ok(Written::Complete);
-                    }
+                    sent = n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(WriteError::Io(e)),
             }
         }
         let mut writer = RequestWriter::new(head, body, expect_continue);
+        writer.skip(sent);
         let deadline = self.timeouts.request;
         let write =
             std::future::poll_fn(|cx| writer.poll_write(cx, self, reader, &mut progress.written));

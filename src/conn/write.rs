@@ -345,6 +345,26 @@ impl<'a> RequestWriter<'a> {
     }
 
     /// The current stage's data is all written.
+    /// Passes over the first `n` bytes of what it would write (they went out before the
+    /// writer was made: a partial write of head and body at once).
+    pub(super) fn skip(&mut self, mut n: usize) {
+        while n > 0 {
+            let len = match self.stage {
+                Stage::Head => self.head.len(),
+                Stage::Full => self.full.as_ref().map_or(0, Bytes::len),
+                Stage::Frame { .. } => self.frame.len(),
+                _ => return,
+            };
+            let left = len.saturating_sub(self.off);
+            if n < left {
+                self.off += n;
+                return;
+            }
+            n -= left;
+            self.next_stage();
+        }
+    }
+
     fn next_stage(&mut self) {
         let has_body = self.full.is_some() || self.stream.is_some();
         let next = match self.stage {
