@@ -227,41 +227,17 @@ async fn a_body_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_t
     // this body (8 MiB) does not while the server reads nothing, so the rest of it waits
     // for the socket. The server must see every byte once, in order.
     let body: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
-    let sum = |bytes: &[u8]| {
-        bytes.iter().enumerate().fold(0u64, |acc, (i, &b)| {
-            acc.wrapping_add((i as u64 + 1) * u64::from(b))
+    let expected = format!("{} {}", body.len(), weighted_sum(&body));
+    let server = RawServer::start(|mut stream, _| async move {
+        let got = read_late(&mut stream, |got| {
+            head_end(got).is_some_and(|end| got.len() >= end + (8 << 20))
         })
-    };
-    let expected = format!("{} {}", body.len(), sum(&body));
-    let server = RawServer::start(move |mut stream, _| async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut got = Vec::new();
-        let mut chunk = vec![0u8; 1 << 16];
-        let mut head_end = None;
-        loop {
-            if let Some(end) = head_end {
-                if got.len() >= end + (8 << 20) {
-                    break;
-                }
-            }
-            match tokio::io::AsyncReadExt::read(&mut stream, &mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => got.extend_from_slice(&chunk[..n]),
-            }
-            if head_end.is_none() {
-                head_end = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-            }
-        }
-        let body = head_end.and_then(|end| got.get(end..)).unwrap_or_default();
-        let sum = body.iter().enumerate().fold(0u64, |acc, (i, &b)| {
-            acc.wrapping_add((i as u64 + 1) * u64::from(b))
-        });
-        let text = format!("{} {sum}", body.len());
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{text}",
-            text.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
+        .await;
+        let body = head_end(&got)
+            .and_then(|end| got.get(end..))
+            .unwrap_or_default();
+        let text = format!("{} {}", body.len(), weighted_sum(body));
+        let _ = stream.write_all(ok_with(&text).as_bytes()).await;
     })
     .await;
     let client = Client::new();
@@ -282,27 +258,16 @@ async fn a_head_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_t
     // The server must see every byte once, in order.
     let big = "v".repeat(8 << 20);
     let server = RawServer::start(|mut stream, _| async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut head = Vec::new();
-        let mut chunk = vec![0u8; 1 << 16];
-        while !head.ends_with(b"\r\n\r\n") {
-            match tokio::io::AsyncReadExt::read(&mut stream, &mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&chunk[..n]),
-            }
-        }
+        let head = read_late(&mut stream, |got| got.ends_with(b"\r\n\r\n")).await;
         let text = String::from_utf8_lossy(&head).into_owned();
         let field = text
             .lines()
             .find_map(|l| l.strip_prefix("x-big: "))
             .map_or(0, |v| v.len());
         let ok = text.starts_with("GET /big HTTP/1.1\r\n") && text.ends_with("\r\n\r\n");
-        let body = format!("{field} {ok}");
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(answer.as_bytes()).await;
+        let _ = stream
+            .write_all(ok_with(&format!("{field} {ok}")).as_bytes())
+            .await;
     })
     .await;
     let client = Client::new();
@@ -314,6 +279,41 @@ async fn a_head_too_large_for_the_socket_at_once_goes_out_whole_after_the_part_t
         .await
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), format!("{} true", big.len()));
+}
+
+/// Waits 200 ms (long enough for the client's socket to fill), then reads until `done`
+/// says what arrived is enough, or the peer ends.
+async fn read_late(stream: &mut tokio::net::TcpStream, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    while !done(&got) {
+        match tokio::io::AsyncReadExt::read(stream, &mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    got
+}
+
+/// Where a request's head ends in `got`, once it has.
+fn head_end(got: &[u8]) -> Option<usize> {
+    got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// A sum in which every byte counts by its place, so a byte lost, doubled or moved shows.
+fn weighted_sum(bytes: &[u8]) -> u64 {
+    bytes.iter().enumerate().fold(0u64, |acc, (i, &b)| {
+        acc.wrapping_add((i as u64 + 1) * u64::from(b))
+    })
+}
+
+/// A `200` carrying `text`.
+fn ok_with(text: &str) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{text}",
+        text.len()
+    )
 }
 
 /// A server that answers each request's head with `answer` and then reads nothing more,
