@@ -344,7 +344,6 @@ impl<'a> RequestWriter<'a> {
         }
     }
 
-    /// The current stage's data is all written.
     /// Passes over the first `n` bytes of what it would write (they went out before the
     /// writer was made: a partial write of head and body at once).
     pub(super) fn skip(&mut self, mut n: usize) {
@@ -365,6 +364,7 @@ impl<'a> RequestWriter<'a> {
         }
     }
 
+    /// The current stage's data is all written.
     fn next_stage(&mut self) {
         let has_body = self.full.is_some() || self.stream.is_some();
         let next = match self.stage {

@@ -51,9 +51,9 @@ pub(crate) struct Waiter<C> {
 /// One host's idle connections, open count and waiters.
 ///
 /// On cache lines of its own (`align(64)`), the idle stack first: a checkout reads the
-/// host's key and its first line only, a release a line more (the count, the line). At
-/// thousands of hosts each is cold, and a host laid across line boundaries cost a miss
-/// more, more often than not.
+/// key's line and the host's first line only, a release one line more (the open count
+/// and the waiters). At thousands of hosts each is cold, and a host laid across line
+/// boundaries cost a miss more, more often than not.
 #[repr(C, align(64))]
 pub(crate) struct Host<C> {
     /// Oldest first; checkout pops the freshest from the end. The first is kept in the

@@ -674,10 +674,6 @@ fn a_host_entry_starts_its_idle_stack_on_a_line_of_its_own() {
         (key + size_of::<PoolKey>() - 1) / 64,
         "the key spans one line"
     );
-    eprintln!(
-        "entry {} bytes: key at {key}, host at {host}",
-        size_of::<Entry>()
-    );
 }
 
 #[test]
