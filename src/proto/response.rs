@@ -258,10 +258,10 @@ pub fn take_response_head(
     let Some(line) = scan(buf, limits, &mut spans)? else {
         return Ok(None);
     };
-    let bytes = buf.split_to(line.len).freeze();
-    if let Some(head) = lazy(&line, &spans, &bytes) {
-        return Ok(Some(head));
-    }
+    let bytes = match lazy(&line, &spans, buf.split_to(line.len).freeze()) {
+        Ok(head) => return Ok(Some(head)),
+        Err(bytes) => bytes,
+    };
     build(&line, &spans, &bytes, |range| {
         HeaderValue::from_maybe_shared(bytes.slice(range))
     })
@@ -269,19 +269,22 @@ pub fn take_response_head(
 }
 
 /// The head with its map left to build, when it is short enough and has few enough
-/// fields.
-fn lazy(line: &StatusLine, spans: &Spans, head: &Bytes) -> Option<ResponseHead> {
+/// fields. Otherwise its bytes back, for the map to be built now. The bytes are moved in,
+/// not shared: a reference count more and less on every response for nothing.
+fn lazy(line: &StatusLine, spans: &Spans, head: Bytes) -> Result<ResponseHead, Bytes> {
     if spans.count() > LAZY_FIELDS || head.len() > usize::from(u16::MAX) {
-        return None;
+        return Err(head);
     }
+    let Ok(len) = u8::try_from(spans.count()) else {
+        return Err(head);
+    };
     let mut raw = match Kept::take(&RAW) {
         Some(mut kept) => {
-            kept.head = head.clone();
             kept.without_representation = false;
             kept
         }
         None => Box::new(RawFields {
-            head: head.clone(),
+            head: Bytes::new(),
             spans: [FieldSpan::default(); LAZY_FIELDS],
             len: 0,
             without_representation: false,
@@ -291,15 +294,19 @@ fn lazy(line: &StatusLine, spans: &Spans, head: &Bytes) -> Option<ResponseHead> 
     let short =
         |(start, end): (u32, u32)| Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?));
     for (place, span) in raw.spans.iter_mut().zip(spans.iter()) {
+        let (Some(name), Some(value)) = (short(span.name), short(span.value)) else {
+            return Err(head);
+        };
         *place = FieldSpan {
-            name: short(span.name)?,
-            value: short(span.value)?,
+            name,
+            value,
             bit: 0,
         };
-        place.bit = present.note_bytes(place.name(head));
+        place.bit = present.note_bytes(place.name(&head));
     }
-    raw.len = u8::try_from(spans.count()).ok()?;
-    Some(ResponseHead {
+    raw.len = len;
+    raw.head = head;
+    Ok(ResponseHead {
         version: line.version,
         status: line.status,
         headers: Headers {
