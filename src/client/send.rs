@@ -1135,10 +1135,7 @@ fn begin_exchange(
     request: &Prepared,
     deadline: Option<Instant>,
 ) -> ResponseReader {
-    pooled.count(Count::RequestSent);
-    if pooled.reused() {
-        pooled.count(Count::Reused);
-    }
+    pooled.count_sent();
     pooled.conn().begin(Timeouts {
         request: deadline,
         read: client.inner.config.read_timeout,

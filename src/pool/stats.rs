@@ -1,6 +1,7 @@
 //! Pool statistics: monotonic counters (one atomic each, changed in one place: `count`) and
 //! the public snapshot a caller gets from `Client::stats()`, with per-host gauges read from
-//! the pool state.
+//! the pool state. Requests sent on idle connections taken at checkout are not counted
+//! here but under the pool's lock (`Pool::stats` adds them).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
