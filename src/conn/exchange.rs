@@ -188,10 +188,18 @@ impl Connection {
         // In a scope of its own, so that the write's result is not kept in this future's
         // state past it.
         {
-            let early = match self
-                .write_request(head, body, expect_continue, reader, progress)
-                .await
-            {
+            // Written here when the socket takes it at once; otherwise the rest goes in a
+            // boxed future, so that only such a request carries the writer's state.
+            let written = match self.write_direct(head, body, expect_continue, progress) {
+                Ok(None) => Ok(Written::Complete),
+                Ok(Some(sent)) => {
+                    let rest =
+                        self.write_request(head, body, expect_continue, reader, progress, sent);
+                    Box::pin(rest).await
+                }
+                Err(e) => Err(e),
+            };
+            let early = match written {
                 Ok(Written::Complete) => None,
                 Ok(Written::EarlyAnswer(head, framing)) => Some(Ok((head, framing))),
                 Err(e) => Some(Err(e)),
@@ -259,7 +267,44 @@ impl Connection {
         })
     }
 
-    /// Writes the request within the request deadline.
+    /// Writes a request on plain TCP with no body or one in memory (a GET, a small POST)
+    /// at once when the socket takes it, as it almost always does: head and body in one
+    /// vectored write, no writer, no future, no copy of the body. `None`: all of it went
+    /// out. Otherwise how much did (none for any other request), the rest being
+    /// `write_request`'s.
+    fn write_direct(
+        &mut self,
+        head: &[u8],
+        body: &Body,
+        expect_continue: bool,
+        progress: &mut Progress,
+    ) -> Result<Option<usize>, WriteError> {
+        let payload: &[u8] = match body {
+            Body::Empty => &[],
+            Body::Full(bytes) => bytes,
+            Body::Stream(..) => return Ok(Some(0)),
+        };
+        let (false, super::Io::Tcp(tcp)) = (expect_continue, &self.io) else {
+            return Ok(Some(0));
+        };
+        let tried = if payload.is_empty() {
+            tcp.try_write(head)
+        } else {
+            tcp.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(payload)])
+        };
+        match tried {
+            Ok(0) => Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                progress.written += n as u64;
+                Ok((n < head.len() + payload.len()).then_some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(0)),
+            Err(e) => Err(WriteError::Io(e)),
+        }
+    }
+
+    /// Writes the rest of the request, past the `sent` bytes `write_direct` wrote, within
+    /// the request deadline.
     async fn write_request(
         &mut self,
         head: &[u8],
@@ -267,37 +312,8 @@ impl Connection {
         expect_continue: bool,
         reader: &mut ResponseReader,
         progress: &mut Progress,
+        sent: usize,
     ) -> Result<Written, WriteError> {
-        // A request on plain TCP with no body or one in memory (a GET, a small POST) is
-        // written here when the socket takes it at once, as it almost always does: head
-        // and body in one vectored write, no writer, no future, no copy of the body. What
-        // is left after a partial write goes to the writer.
-        let mut sent = 0;
-        let payload: Option<&[u8]> = match &*body {
-            Body::Empty => Some(&[]),
-            Body::Full(bytes) => Some(bytes),
-            Body::Stream(..) => None,
-        };
-        if let (Some(payload), false, super::Io::Tcp(tcp)) = (payload, expect_continue, &self.io) {
-            let tried = if payload.is_empty() {
-                tcp.try_write(head)
-            } else {
-                tcp.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(payload)])
-            };
-            match tried {
-                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) if n >= head.len() + payload.len() => {
-                    progress.written += n as u64;
-                    return Ok(Written::Complete);
-                }
-                Ok(n) => {
-                    progress.written += n as u64;
-                    sent = n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(WriteError::Io(e)),
-            }
-        }
         let mut writer = RequestWriter::new(head, body, expect_continue);
         writer.skip(sent);
         let deadline = self.timeouts.request;
