@@ -189,6 +189,31 @@ impl<'a> FieldView<'a> {
         self.lookup(field.name(), field.bit())
     }
 
+    /// The value of one of the five fields that is there once (`Ok(None)`: not there).
+    /// `Err` when it is there more than once, for the caller to go through every value.
+    /// One pass over a raw head's spans, where `field` makes an iterator and asks it
+    /// twice.
+    pub(crate) fn once(self, field: Field) -> Result<Option<&'a [u8]>, Repeated> {
+        if !self.may_have(field) {
+            return Ok(None);
+        }
+        let Source::Raw(head, spans) = self.source else {
+            let mut values = self.field(field);
+            return match (values.next(), values.next()) {
+                (first, None) => Ok(first),
+                (_, Some(_)) => Err(Repeated),
+            };
+        };
+        let mut found = None;
+        for span in spans.iter().filter(|s| s.bit == field.bit()) {
+            if found.is_some() {
+                return Err(Repeated);
+            }
+            found = Some(span.value(head));
+        }
+        Ok(found)
+    }
+
     /// Whether one of the five fields may be there: false when the parse noted it absent
     /// (a byte's test, inline, so that the usual absent field costs no lookup at all).
     #[inline]
@@ -224,6 +249,10 @@ impl<'a> FieldView<'a> {
         self.all(name).next().is_some()
     }
 }
+
+/// A field asked for `once` is there more than once.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Repeated;
 
 /// A map not parsed here: every field is looked for.
 impl<'a> From<&'a HeaderMap> for FieldView<'a> {
@@ -329,6 +358,62 @@ mod tests {
             bits |= field.bit();
         }
         assert_eq!(bits.count_ones(), 5, "five bits, one each");
+    }
+
+    #[test]
+    fn once_gives_a_single_value_and_refuses_a_repeated_one_raw_or_mapped() {
+        // (fields, what `once(ContentLength)` gives)
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            Result<Option<&'static [u8]>, Repeated>,
+        );
+        let cases: [Case; 5] = [
+            (&[("date", "x")], Ok(None)),
+            (&[("content-length", "5")], Ok(Some(b"5"))),
+            (
+                &[("date", "x"), ("Content-Length", "12"), ("vary", "y")],
+                Ok(Some(b"12")),
+            ),
+            (
+                &[("content-length", "5"), ("content-length", "5")],
+                Err(Repeated),
+            ),
+            (
+                &[
+                    ("content-length", "5"),
+                    ("date", "x"),
+                    ("content-length", "6"),
+                ],
+                Err(Repeated),
+            ),
+        ];
+        for (fields, want) in cases {
+            // The raw view, as the parse leaves a head: its bytes and the spans in them.
+            let mut head = Vec::new();
+            let mut spans = Vec::new();
+            let mut present = Present::NONE;
+            let mut map = HeaderMap::new();
+            for (name, value) in fields {
+                let name_at = head.len() as u16;
+                head.extend_from_slice(name.as_bytes());
+                let value_at = head.len() as u16;
+                head.extend_from_slice(value.as_bytes());
+                let bit = present.note_bytes(name.as_bytes());
+                spans.push(FieldSpan {
+                    name: (name_at, value_at),
+                    value: (value_at, head.len() as u16),
+                    bit,
+                });
+                map.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            let raw = FieldView::raw(&head, &spans, present);
+            assert_eq!(raw.once(Field::ContentLength), want, "raw {fields:?}");
+            let mapped = FieldView::from(&map);
+            assert_eq!(mapped.once(Field::ContentLength), want, "mapped {fields:?}");
+        }
     }
 
     #[test]

@@ -96,8 +96,19 @@ fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
 /// Every comma-separated value over all fields must be 1+ ASCII digits fitting u64, and all
 /// must be equal (RFC 9110 §8.6 allows a recipient to accept `42, 42`).
 pub fn content_length<'a>(headers: impl Into<FieldView<'a>>) -> Result<Option<u64>, ProtoError> {
+    let headers = headers.into();
+    // The usual field: there once, digits only.
+    match headers.once(Field::ContentLength) {
+        Ok(None) => return Ok(None),
+        Ok(Some(value)) => {
+            if let Some(n) = parse_decimal(value) {
+                return Ok(Some(n));
+            }
+        }
+        Err(_) => {}
+    }
     let mut found: Option<u64> = None;
-    for value in headers.into().field(Field::ContentLength) {
+    for value in headers.field(Field::ContentLength) {
         for item in value.split(|&b| b == b',') {
             let n = parse_decimal(trim_ows(item)).ok_or(ProtoError::InvalidContentLength)?;
             match found {
