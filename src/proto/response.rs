@@ -10,7 +10,7 @@
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{InvalidHeaderValue, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
@@ -100,7 +100,9 @@ pub struct Headers {
 
 #[derive(Debug, Clone)]
 struct RawFields {
-    head: Bytes,
+    /// A copy of the head: into a buffer kept per thread with the box, where sharing the
+    /// read buffer's bytes would count a reference up and down on every response.
+    head: Vec<u8>,
     spans: [FieldSpan; LAZY_FIELDS],
     len: u8,
     /// `Content-Encoding` and `Content-Length` are left out of the map (they described
@@ -170,11 +172,18 @@ thread_local! {
     static RAW: Kept<Box<RawFields>> = const { Kept::new(KEEP_RAW) };
 }
 
+/// A kept head's buffer larger than this goes back to the allocator (a head of up to
+/// 64 KiB may be kept lazy; the usual one is a few hundred bytes).
+const KEEP_RAW_HEAD: usize = 2048;
+
 impl Drop for Headers {
     fn drop(&mut self) {
         if let Some(mut raw) = self.raw.take() {
-            // The head's bytes are let go now; the box is kept.
-            raw.head = Bytes::new();
+            // The box is kept, with its buffer unless that grew large.
+            if raw.head.capacity() > KEEP_RAW_HEAD {
+                raw.head = Vec::new();
+            }
+            raw.head.clear();
             Kept::give(&RAW, raw);
         }
     }
@@ -193,6 +202,8 @@ impl RawFields {
     /// `HeaderValue` takes (`lazy_build_takes_what_the_scan_takes` goes through all 256).
     fn build(&self) -> HeaderMap {
         let mut map = HeaderMap::with_capacity(usize::from(self.len));
+        // One copy of the head, which every value shares.
+        let head = Bytes::copy_from_slice(&self.head);
         for span in self.spans() {
             let Ok(name) = HeaderName::from_bytes(span.name(&self.head)) else {
                 continue;
@@ -202,10 +213,10 @@ impl RawFields {
             }
             let (start, end) = (usize::from(span.value.0), usize::from(span.value.1));
             // Always within the head (the scan's offsets are), checked as `slice` panics.
-            if start > end || end > self.head.len() {
+            if start > end || end > head.len() {
                 continue;
             }
-            let value = self.head.slice(start..end);
+            let value = head.slice(start..end);
             if let Ok(value) = HeaderValue::from_maybe_shared(value) {
                 map.append(name, value);
             }
@@ -247,8 +258,8 @@ pub fn parse_response_head(
 }
 
 /// Parses one response head from the front of `buf` and splits it off. Its header map is
-/// built when first asked for ([`Headers`]), and then its values share the head's bytes (a
-/// reference count each) instead of being copied one by one into allocations of their
+/// built when first asked for ([`Headers`]), from a copy of the head that its values share
+/// (a reference count each) instead of being copied one by one into allocations of their
 /// own. Otherwise as [`parse_response_head`].
 pub fn take_response_head(
     buf: &mut BytesMut,
@@ -258,10 +269,14 @@ pub fn take_response_head(
     let Some(line) = scan(buf, limits, &mut spans)? else {
         return Ok(None);
     };
-    let bytes = match lazy(&line, &spans, buf.split_to(line.len).freeze()) {
-        Ok(head) => return Ok(Some(head)),
-        Err(bytes) => bytes,
-    };
+    if let Some(head) = buf
+        .get(..line.len)
+        .and_then(|head| lazy(&line, &spans, head))
+    {
+        buf.advance(line.len);
+        return Ok(Some(head));
+    }
+    let bytes = buf.split_to(line.len).freeze();
     build(&line, &spans, &bytes, |range| {
         HeaderValue::from_maybe_shared(bytes.slice(range))
     })
@@ -269,22 +284,19 @@ pub fn take_response_head(
 }
 
 /// The head with its map left to build, when it is short enough and has few enough
-/// fields. Otherwise its bytes back, for the map to be built now. The bytes are moved in,
-/// not shared: a reference count more and less on every response for nothing.
-fn lazy(line: &StatusLine, spans: &Spans, head: Bytes) -> Result<ResponseHead, Bytes> {
+/// fields; its bytes are copied (`RawFields::head`).
+fn lazy(line: &StatusLine, spans: &Spans, head: &[u8]) -> Option<ResponseHead> {
     if spans.count() > LAZY_FIELDS || head.len() > usize::from(u16::MAX) {
-        return Err(head);
+        return None;
     }
-    let Ok(len) = u8::try_from(spans.count()) else {
-        return Err(head);
-    };
+    let len = u8::try_from(spans.count()).ok()?;
     let mut raw = match Kept::take(&RAW) {
         Some(mut kept) => {
             kept.without_representation = false;
             kept
         }
         None => Box::new(RawFields {
-            head: Bytes::new(),
+            head: Vec::new(),
             spans: [FieldSpan::default(); LAZY_FIELDS],
             len: 0,
             without_representation: false,
@@ -294,19 +306,17 @@ fn lazy(line: &StatusLine, spans: &Spans, head: Bytes) -> Result<ResponseHead, B
     let short =
         |(start, end): (u32, u32)| Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?));
     for (place, span) in raw.spans.iter_mut().zip(spans.iter()) {
-        let (Some(name), Some(value)) = (short(span.name), short(span.value)) else {
-            return Err(head);
-        };
         *place = FieldSpan {
-            name,
-            value,
+            name: short(span.name)?,
+            value: short(span.value)?,
             bit: 0,
         };
-        place.bit = present.note_bytes(place.name(&head));
+        place.bit = present.note_bytes(place.name(head));
     }
     raw.len = len;
-    raw.head = head;
-    Ok(ResponseHead {
+    raw.head.clear();
+    raw.head.extend_from_slice(head);
+    Some(ResponseHead {
         version: line.version,
         status: line.status,
         headers: Headers {
@@ -801,7 +811,7 @@ Content-Type: text/plain\r\n\r\n";
     }
 
     #[test]
-    fn taken_head_leaves_the_body_and_its_values_share_the_buffer() {
+    fn taken_head_leaves_the_body_and_its_values_share_one_copy() {
         let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: one\r\nx-a: two\r\n\
 Empty:\r\n\r\nhello";
         let mut buf = BytesMut::from(&wire[..]);
@@ -816,11 +826,23 @@ Empty:\r\n\r\nhello";
         assert_eq!(all, ["one", "two"]);
         assert_eq!(head.headers()["empty"], "");
         assert_eq!(head.headers()["content-length"], "5");
-        // Not copied: each value lies in the buffer the head arrived in.
-        for value in head.headers().values().filter(|v| !v.is_empty()) {
-            let at = value.as_bytes().as_ptr() as usize;
-            assert!(range.contains(&at), "{value:?} was copied");
-        }
+        // Copied once, out of the read buffer (a map kept does not keep that alive), and
+        // not value by value: every value lies in the one copy of the head.
+        // Each value's address less its offset in the head: one base for all.
+        let bases: Vec<usize> = (head.headers().values())
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                let at = v.as_bytes().as_ptr() as usize;
+                assert!(!range.contains(&at), "{v:?} still in the read buffer");
+                let offset = wire.windows(v.len()).position(|w| w == v.as_bytes());
+                at - offset.unwrap()
+            })
+            .collect();
+        assert_eq!(bases.len(), 3);
+        assert!(
+            bases.iter().all(|&b| b == bases[0]),
+            "copied apart: {bases:?}"
+        );
         // The framing decisions read it as they read a parsed head.
         assert_eq!(crate::proto::content_length(head.headers()), Ok(Some(5)));
     }
