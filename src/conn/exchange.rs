@@ -381,7 +381,15 @@ impl Connection {
                     Event::Data(_) | Event::End => return Err(proto(ProtoError::InvalidHead)),
                 }
             }
-            match self.read_more().await {
+            // Without a deadline (the usual request), the read is awaited here: one
+            // layer of future less on the path every response takes.
+            let read = match self.timeouts.next_read(clock::now) {
+                (None, _) => std::future::poll_fn(|cx| self.poll_read_more(cx))
+                    .await
+                    .map_err(ReadError::Io),
+                (deadline, which) => self.read_more_until(deadline, which).await,
+            };
+            match read {
                 Ok(0) if self.received == 0 => {
                     return Err(ExchangeError::closed(Error::msg(
                         ErrorKind::ClosedBeforeResponse,

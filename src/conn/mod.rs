@@ -343,6 +343,15 @@ impl Connection {
     /// closed.
     async fn read_more(&mut self) -> Result<usize, exchange::ReadError> {
         let (deadline, which) = self.timeouts.next_read(clock::now);
+        self.read_more_until(deadline, which).await
+    }
+
+    /// `read_more` with its deadline worked out.
+    async fn read_more_until(
+        &mut self,
+        deadline: Option<Instant>,
+        which: exchange::TimedOut,
+    ) -> Result<usize, exchange::ReadError> {
         let read = std::future::poll_fn(|cx| self.poll_read_more(cx));
         match clock::within(deadline, read).await {
             Some(r) => r.map_err(exchange::ReadError::Io),
