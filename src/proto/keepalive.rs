@@ -150,11 +150,18 @@ struct ConnectionTokens {
 }
 
 impl ConnectionTokens {
+    /// Inline: the usual head has no `Connection` field, told by a bit without a call.
+    #[inline]
     fn of(headers: FieldView<'_>) -> Self {
-        let mut tokens = ConnectionTokens::default();
         if !headers.may_have(Field::Connection) {
-            return tokens;
+            return ConnectionTokens::default();
         }
+        ConnectionTokens::listed(headers)
+    }
+
+    #[inline(never)]
+    fn listed(headers: FieldView<'_>) -> Self {
+        let mut tokens = ConnectionTokens::default();
         for value in headers.field(Field::Connection) {
             for token in value.split(|&b| b == b',') {
                 let token = trim_ows(token);
