@@ -38,7 +38,8 @@ async fn query_pairs_are_encoded_and_appended_to_the_url() {
 }
 
 /// A URL string already in normal form is only checked, not parsed, on the way out; the
-/// same URL spelled otherwise is parsed. Both must put the same bytes on the wire and
+/// same URL spelled otherwise is parsed; a `url::Url` whose text is in normal form is
+/// taken as that text. All must put the same bytes on the wire, on one connection, and
 /// answer with the same `Response::url`.
 #[tokio::test]
 async fn plain_and_parsed_spellings_of_a_url_send_the_same_request() {
@@ -53,10 +54,20 @@ async fn plain_and_parsed_spellings_of_a_url_send_the_same_request() {
         urls.push(resp.url().clone());
         resp.bytes().await.unwrap();
     }
+    // A `url::Url`, given or lent, of either spelling.
+    for url in [&plain, &spelled] {
+        let parsed = url::Url::parse(url).unwrap();
+        let lent = client.get(&parsed).send().await.unwrap();
+        urls.push(lent.url().clone());
+        lent.bytes().await.unwrap();
+        let given = client.get(parsed).send().await.unwrap();
+        urls.push(given.url().clone());
+        given.bytes().await.unwrap();
+    }
     assert_eq!(urls[0].as_str(), plain);
     assert!(urls.iter().all(|u| *u == urls[0]), "{urls:?}");
     let reqs = server.requests();
-    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs.len(), 7);
     for req in &reqs {
         assert_eq!(req.target, "/a/b;c=d/%41?x=1&y=/z?");
         assert_eq!(
@@ -64,6 +75,7 @@ async fn plain_and_parsed_spellings_of_a_url_send_the_same_request() {
             Some(format!("127.0.0.1:{port}").as_str())
         );
         assert_eq!(req.raw_head, reqs[0].raw_head);
+        assert_eq!(req.conn, reqs[0].conn, "one origin, one connection");
     }
     // A host that is not plain (upper case) is the same origin as its plain spelling:
     // the same `Host`, and the same connection.
@@ -78,13 +90,13 @@ async fn plain_and_parsed_spellings_of_a_url_send_the_same_request() {
         named.get(url).send().await.unwrap().bytes().await.unwrap();
     }
     let reqs = server.requests();
-    assert_eq!(reqs.len(), 5);
+    assert_eq!(reqs.len(), 9);
     assert_eq!(
-        reqs[3].header("host"),
+        reqs[7].header("host"),
         Some(format!("api.test:{port}").as_str())
     );
-    assert_eq!(reqs[3].raw_head, reqs[4].raw_head);
-    assert_eq!(reqs[3].conn, reqs[4].conn, "one origin, one connection");
+    assert_eq!(reqs[7].raw_head, reqs[8].raw_head);
+    assert_eq!(reqs[7].conn, reqs[8].conn, "one origin, one connection");
 }
 
 #[tokio::test]

@@ -32,13 +32,14 @@ pub trait IntoUrl {
     fn into_url(self) -> Result<Url, Error>;
 
     /// What a request is made from: a string in plain form is only checked (the `url`
-    /// crate's parse is made when asked for); anything else as `into_url`.
+    /// crate's parse is made when asked for), and a parsed URL whose text is in plain
+    /// form is taken as that text; anything else as `into_url`.
     #[doc(hidden)]
     fn into_target(self) -> Result<Target, Error>
     where
         Self: Sized,
     {
-        self.into_url().map(Target::parsed)
+        self.into_url().map(Target::from_url)
     }
 }
 
@@ -51,6 +52,10 @@ impl IntoUrl for Url {
 impl IntoUrl for &Url {
     fn into_url(self) -> Result<Url, Error> {
         Ok(self.clone())
+    }
+
+    fn into_target(self) -> Result<Target, Error> {
+        Ok(Target::from_url_ref(self))
     }
 }
 
@@ -282,7 +287,7 @@ impl RequestBuilder {
             if url.query() == Some("") {
                 url.set_query(None);
             }
-            parts.target = Target::parsed(url);
+            parts.target = Target::from_url(url);
             Ok(())
         })
     }

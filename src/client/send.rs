@@ -788,7 +788,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     if parts.target.has_credentials() {
         let mut url = parts.target.url().clone();
         url_auth::take_credentials(&mut url, &mut parts.headers);
-        parts.target = Target::parsed(url);
+        parts.target = Target::from_url(url);
     }
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is sent, which asks nothing the decision looks at: there is no
@@ -906,7 +906,7 @@ impl Prepared {
         }
         RequestParts {
             method: hop.method,
-            target: Target::parsed(hop.url),
+            target: Target::from_url(hop.url),
             headers,
             body: if hop.keep_body {
                 std::mem::replace(&mut self.body, Body::Empty)

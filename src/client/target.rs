@@ -83,21 +83,45 @@ impl Plain {
 }
 
 impl Target {
-    /// A URL already parsed.
-    pub(crate) fn parsed(url: Url) -> Target {
+    /// A URL already parsed, kept as it is.
+    fn parsed(url: Url) -> Target {
         Target {
             plain: None,
             url: OnceLock::from(Box::new(url)),
         }
     }
 
+    /// A parsed URL whose text is plain is taken as that text (shared with the memo of
+    /// plain strings), so that it costs a request what the same string would: no box for
+    /// the parse, no origin rebuilt from it, no copy of its text. The parse is dropped and,
+    /// if something asks for it, made again through the memo. Any other URL is kept as
+    /// it is.
+    pub(crate) fn from_url(url: Url) -> Target {
+        match remembered_plain(url.as_str()) {
+            Some(plain) => Target::plain(plain),
+            None => Target::parsed(url),
+        }
+    }
+
+    /// [`Target::from_url`] of a borrowed URL: a plain one is not cloned at all.
+    pub(crate) fn from_url_ref(url: &Url) -> Target {
+        match remembered_plain(url.as_str()) {
+            Some(plain) => Target::plain(plain),
+            None => Target::parsed(url.clone()),
+        }
+    }
+
+    fn plain(plain: Plain) -> Target {
+        Target {
+            plain: Some(plain),
+            url: OnceLock::new(),
+        }
+    }
+
     /// A string: checked and split when plain, parsed (through the memo) otherwise.
     pub(crate) fn from_str(s: &str) -> Result<Target, url::ParseError> {
         match remembered_plain(s) {
-            Some(plain) => Ok(Target {
-                plain: Some(plain),
-                url: OnceLock::new(),
-            }),
+            Some(plain) => Ok(Target::plain(plain)),
             None => super::url_memo::parse(s).map(Target::parsed),
         }
     }
@@ -174,7 +198,7 @@ impl Target {
 
 impl From<Url> for Target {
     fn from(url: Url) -> Target {
-        Target::parsed(url)
+        Target::from_url(url)
     }
 }
 

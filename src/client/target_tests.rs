@@ -243,3 +243,51 @@ fn the_memo_of_plain_strings_gives_each_string_its_own_pieces() {
     assert_eq!(remembered_plain("http://H.test/"), None);
     assert_eq!(remembered_plain("http://H.test/"), None);
 }
+
+/// A parsed URL whose text is plain becomes a plain target, given or lent, with the
+/// pieces, origin and URL of the parse; any other stays the parse.
+#[test]
+fn a_parsed_url_with_plain_text_is_taken_as_that_text() {
+    let cases = [
+        ("http://127.0.0.1:8080/a?b=c", true),
+        // Spelled otherwise, parsed into plain text.
+        ("HTTP://H.test:80/x/../y", true),
+        ("https://h.test:443", true),
+        ("http://h.test/caf\u{e9}", true),
+        // Text the check leaves to the parse.
+        ("http://u:p@h.test/", false),
+        ("http://h.test/#frag", false),
+        ("http://[::1]:8080/", false),
+        ("http://h.test/a|b", false),
+    ];
+    for (s, plain) in cases {
+        let url = Url::parse(s).expect("parses");
+        for target in [Target::from_url_ref(&url), Target::from_url(url.clone())] {
+            assert_eq!(target.plain.is_some(), plain, "{s:?} -> {url}");
+            assert_eq!(target.plain.is_none(), target.url.get().is_some(), "{s:?}");
+            let (ours, theirs) = (target.parts(), UrlParts::of(&url));
+            assert_eq!(
+                (
+                    ours.scheme,
+                    ours.host,
+                    ours.port,
+                    ours.path,
+                    ours.query,
+                    ours.len
+                ),
+                (
+                    theirs.scheme,
+                    theirs.host,
+                    theirs.port,
+                    theirs.path,
+                    theirs.query,
+                    theirs.len
+                ),
+                "{s:?}"
+            );
+            assert_eq!(target.origin(), Origin::from_url(&url), "{s:?}");
+            assert_eq!(target.has_credentials(), !url.username().is_empty());
+            assert_eq!(target.url(), &url, "{s:?}");
+        }
+    }
+}
