@@ -209,6 +209,7 @@ fn main() {
                     Which::TetherParsedUrl,
                     Which::TetherNoProxy,
                     Which::TetherChunks,
+                    Which::TetherText,
                     Which::HyperUtil,
                     Which::HyperUtilFrames,
                     Which::Reqwest,
@@ -216,7 +217,11 @@ fn main() {
                 ]
                 .iter()
                 .filter(|&&c| {
-                    w.streaming || !matches!(c, Which::TetherChunks | Which::HyperUtilFrames)
+                    w.streaming
+                        || !matches!(
+                            c,
+                            Which::TetherChunks | Which::TetherText | Which::HyperUtilFrames
+                        )
                 })
                 .filter(|c| chosen.is_empty() || chosen.split(',').any(|n| n == c.name()))
                 // hyper-util does not decode, and would count the gzipped bytes.
@@ -303,6 +308,9 @@ fn main() {
                 chunks / frames,
                 bytes / chunks
             );
+        }
+        if let (Some(bytes), Some(text)) = (per_cpu(Which::Tether), per_cpu(Which::TetherText)) {
+            println!("    text() is {:.2}x bytes()", text / bytes);
         }
     }
 }

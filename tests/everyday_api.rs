@@ -384,3 +384,44 @@ async fn eventually_idle(client: &Client) {
     })
     .await;
 }
+
+/// `text()` gives UTF-8 bodies as they are, whatever their size or framing, and replaces
+/// what is not UTF-8 with U+FFFD, piece by piece.
+#[tokio::test]
+async fn text_keeps_utf8_and_replaces_what_is_not() {
+    let long: String = "h\u{e9}llo w\u{f6}rld \u{2713} ".repeat(20_000);
+    let bodies: Vec<(Vec<u8>, String)> = vec![
+        (b"plain ascii".to_vec(), "plain ascii".into()),
+        ("caf\u{e9} \u{2713}".into(), "caf\u{e9} \u{2713}".into()),
+        (b"ab\xffcd\xe2\x82".to_vec(), "ab\u{fffd}cd\u{fffd}".into()),
+        (
+            b"\xf0\x9f\x98\x80 \xc0\xaf".to_vec(),
+            "\u{1f600} \u{fffd}\u{fffd}".into(),
+        ),
+        (long.clone().into_bytes(), long.clone()),
+    ];
+    let replies: Vec<Reply> = bodies
+        .iter()
+        .flat_map(|(body, _)| [Reply::ok(body.clone()), Reply::chunked(body.clone(), 7_000)])
+        .collect();
+    let server = TestServer::start(Script::new().sequence(replies)).await;
+    let client = Client::new();
+    for (_, want) in &bodies {
+        for framing in ["length", "chunked"] {
+            let got = client
+                .get(server.url("/t"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                got == *want,
+                "{framing}: {} bytes, want {}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+}

@@ -27,6 +27,8 @@ pub enum Which {
     /// tether reading the body piece by piece with `chunk()` (and dropping the pieces),
     /// where the others collect it.
     TetherChunks,
+    /// tether reading the body as a `String` with `text()`.
+    TetherText,
     HyperUtil,
     /// hyper-util reading the body frame by frame (and dropping the frames).
     HyperUtilFrames,
@@ -46,6 +48,7 @@ impl Which {
             Which::TetherParsedUrl => "tether (Url)",
             Which::TetherNoProxy => "tether (no_proxy)",
             Which::TetherChunks => "tether (chunk)",
+            Which::TetherText => "tether (text)",
             Which::HyperUtil => "hyper-util",
             Which::HyperUtilFrames => "hyper-util (frames)",
             Which::Reqwest => "reqwest",
@@ -92,6 +95,7 @@ pub enum AnyClient {
     Tether(tether::Client),
     TetherParsedUrl(tether::Client),
     TetherChunks(tether::Client),
+    TetherText(tether::Client),
     HyperUtil(
         hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
         Arc<Limits>,
@@ -109,7 +113,7 @@ impl AnyClient {
     /// kept up to the per-host cap, for 90 s).
     pub fn new(which: Which, caps: Caps) -> AnyClient {
         match which {
-            Which::Tether | Which::TetherParsedUrl | Which::TetherChunks => {
+            Which::Tether | Which::TetherParsedUrl | Which::TetherChunks | Which::TetherText => {
                 let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
                 if let Some(total) = caps.total {
                     b = b.max_connections_total(total);
@@ -118,6 +122,7 @@ impl AnyClient {
                 match which {
                     Which::Tether => AnyClient::Tether(client),
                     Which::TetherChunks => AnyClient::TetherChunks(client),
+                    Which::TetherText => AnyClient::TetherText(client),
                     _ => AnyClient::TetherParsedUrl(client),
                 }
             }
@@ -209,6 +214,15 @@ impl AnyClient {
                     n += piece.len();
                 }
                 Ok(n)
+            }
+            AnyClient::TetherText(c) => {
+                let mut req = c.request(method, url);
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let text = resp.text().await.map_err(|e| e.to_string())?;
+                Ok(text.len())
             }
             AnyClient::TetherParsedUrl(c) => {
                 let url = PARSED.with(|cache| -> Result<url::Url, String> {
