@@ -210,6 +210,7 @@ fn main() {
                     Which::TetherNoProxy,
                     Which::TetherChunks,
                     Which::TetherText,
+                    Which::TetherTimeout,
                     Which::HyperUtil,
                     Which::HyperUtilFrames,
                     Which::Reqwest,

@@ -131,3 +131,75 @@ async fn body_read_in_chunks_that_stalls_halfway_times_out() {
     assert_eq!(got, b"hello");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
 }
+
+/// A connection keeps one timer for its timed reads, left at the deadline it was set to
+/// while later deadlines come. The reads of a later request outlast the deadline of an
+/// earlier one on the same connection, and of its own earlier reads: each ends only at
+/// its own deadline.
+#[tokio::test]
+async fn a_later_deadline_on_the_same_connection_is_waited_for_in_full() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/slow" {
+            // 8 bytes, one every 60 ms: about half a second in all.
+            Reply::Drip {
+                head: b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n".to_vec(),
+                body: b"abcdefgh".to_vec(),
+                every: Duration::from_millis(60),
+            }
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = Client::builder()
+        .read_timeout(Duration::from_millis(250))
+        .build()
+        .unwrap();
+    let first = client
+        .get(server.url("/fast"))
+        .timeout(SHORT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.text().await.unwrap(), "ok");
+    // Past the first request's deadline (150 ms) and the first read's (250 ms).
+    let slow = client
+        .get(server.url("/slow"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slow.text().await.unwrap(), "abcdefgh");
+    assert_eq!(server.stats().accepted, 1, "one connection for both");
+    assert_eq!(client.stats().reuses, 1);
+}
+
+/// An earlier deadline than the one the connection's timer is set to (a short request
+/// after a long one) is kept, not the timer's.
+#[tokio::test]
+async fn an_earlier_deadline_on_the_same_connection_ends_the_read_at_its_own_time() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/stall" {
+            Reply::Stall
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = Client::new();
+    let long = client
+        .get(server.url("/fast"))
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(long.text().await.unwrap(), "ok");
+    let short = client.get(server.url("/stall")).timeout(SHORT).send();
+    // Guarded: a read left waiting for the earlier request's 60 s fails here, not hangs.
+    let err = tokio::time::timeout(Duration::from_secs(5), short)
+        .await
+        .expect("the request's own deadline ends it")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.connection_reused(), "{err:?}");
+}

@@ -29,6 +29,8 @@ pub enum Which {
     TetherChunks,
     /// tether reading the body as a `String` with `text()`.
     TetherText,
+    /// tether with a request timeout (30 s, never reached): what a deadline costs.
+    TetherTimeout,
     HyperUtil,
     /// hyper-util reading the body frame by frame (and dropping the frames).
     HyperUtilFrames,
@@ -49,6 +51,7 @@ impl Which {
             Which::TetherNoProxy => "tether (no_proxy)",
             Which::TetherChunks => "tether (chunk)",
             Which::TetherText => "tether (text)",
+            Which::TetherTimeout => "tether (timeout)",
             Which::HyperUtil => "hyper-util",
             Which::HyperUtilFrames => "hyper-util (frames)",
             Which::Reqwest => "reqwest",
@@ -96,6 +99,7 @@ pub enum AnyClient {
     TetherParsedUrl(tether::Client),
     TetherChunks(tether::Client),
     TetherText(tether::Client),
+    TetherTimeout(tether::Client),
     HyperUtil(
         hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
         Arc<Limits>,
@@ -113,7 +117,11 @@ impl AnyClient {
     /// kept up to the per-host cap, for 90 s).
     pub fn new(which: Which, caps: Caps) -> AnyClient {
         match which {
-            Which::Tether | Which::TetherParsedUrl | Which::TetherChunks | Which::TetherText => {
+            Which::Tether
+            | Which::TetherParsedUrl
+            | Which::TetherChunks
+            | Which::TetherText
+            | Which::TetherTimeout => {
                 let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
                 if let Some(total) = caps.total {
                     b = b.max_connections_total(total);
@@ -123,6 +131,7 @@ impl AnyClient {
                     Which::Tether => AnyClient::Tether(client),
                     Which::TetherChunks => AnyClient::TetherChunks(client),
                     Which::TetherText => AnyClient::TetherText(client),
+                    Which::TetherTimeout => AnyClient::TetherTimeout(client),
                     _ => AnyClient::TetherParsedUrl(client),
                 }
             }
@@ -214,6 +223,17 @@ impl AnyClient {
                     n += piece.len();
                 }
                 Ok(n)
+            }
+            AnyClient::TetherTimeout(c) => {
+                let mut req = c
+                    .request(method, url)
+                    .timeout(std::time::Duration::from_secs(30));
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(bytes.len())
             }
             AnyClient::TetherText(c) => {
                 let mut req = c.request(method, url);
