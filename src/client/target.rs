@@ -97,7 +97,7 @@ impl Target {
     /// if something asks for it, made again through the memo. Any other URL is kept as
     /// it is.
     pub(crate) fn from_url(url: Url) -> Target {
-        match remembered_plain(url.as_str()) {
+        match plain_url(&url) {
             Some(plain) => Target::plain(plain),
             None => Target::parsed(url),
         }
@@ -105,7 +105,7 @@ impl Target {
 
     /// [`Target::from_url`] of a borrowed URL: a plain one is not cloned at all.
     pub(crate) fn from_url_ref(url: &Url) -> Target {
-        match remembered_plain(url.as_str()) {
+        match plain_url(url) {
             Some(plain) => Target::plain(plain),
             None => Target::parsed(url.clone()),
         }
@@ -241,9 +241,17 @@ thread_local! {
     static PLAINS: RefCell<Memo<Plain>> = const { RefCell::new(Memo::new()) };
 }
 
+/// The text of `url` checked as a plain string (`remembered_plain`).
+#[inline(never)]
+fn plain_url(url: &Url) -> Option<Plain> {
+    remembered_plain(url.as_str())
+}
+
 /// [`check_plain`], from this thread's memo when `s` was checked lately: a hit is a hash,
 /// a comparison and a copy of the string, where the check reads every byte with the
 /// rules. (A string sent again, an SDK's endpoint, is the common case.)
+// Inline: its one other caller is `plain_url`, and a string's request is the hot path.
+#[inline(always)]
 fn remembered_plain(s: &str) -> Option<Plain> {
     if s.len() > PLAIN_MAX {
         return None;

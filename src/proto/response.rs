@@ -121,12 +121,9 @@ impl Headers {
 
     /// The map, built now if it was not.
     pub fn get(&self) -> &HeaderMap {
-        self.map.get_or_init(|| {
-            Box::new(
-                self.raw
-                    .as_deref()
-                    .map_or_else(HeaderMap::new, RawFields::build),
-            )
+        self.map.get_or_init(|| match self.raw.as_deref() {
+            Some(raw) => raw.build(),
+            None => Box::default(),
         })
     }
 
@@ -135,7 +132,10 @@ impl Headers {
         let mut headers = self;
         match headers.map.take() {
             Some(map) => *map,
-            None => (headers.raw.as_deref()).map_or_else(HeaderMap::new, RawFields::build),
+            None => match headers.raw.as_deref() {
+                Some(raw) => *raw.build(),
+                None => HeaderMap::new(),
+            },
         }
     }
 
@@ -176,8 +176,26 @@ thread_local! {
 /// 64 KiB may be kept lazy; the usual one is a few hundred bytes).
 const KEEP_RAW_HEAD: usize = 2048;
 
+/// The maps of dropped heads, cleared, for the next heads whose map is asked for: a map is
+/// three allocations (its box, its indices, its entries), which with dozens of responses
+/// in flight overflow the allocator's per-thread caches.
+const KEEP_MAPS: usize = 64;
+
+/// A map with room for more fields than this goes back to the allocator.
+const KEEP_MAP_FIELDS: usize = 32;
+
+thread_local! {
+    static MAPS: Kept<Box<HeaderMap>> = const { Kept::new(KEEP_MAPS) };
+}
+
 impl Drop for Headers {
     fn drop(&mut self) {
+        if let Some(mut map) = self.map.take() {
+            if map.capacity() <= KEEP_MAP_FIELDS {
+                map.clear();
+                Kept::give(&MAPS, map);
+            }
+        }
         if let Some(mut raw) = self.raw.take() {
             // The box is kept, with its buffer unless that grew large.
             if raw.head.capacity() > KEEP_RAW_HEAD {
@@ -200,8 +218,9 @@ impl RawFields {
     /// httparse takes only token characters in a name (`HeaderName` takes every token of
     /// up to 64 KiB), and in a value tab, space, visible ASCII and obs-text, the bytes
     /// `HeaderValue` takes (`lazy_build_takes_what_the_scan_takes` goes through all 256).
-    fn build(&self) -> HeaderMap {
-        let mut map = HeaderMap::with_capacity(usize::from(self.len));
+    fn build(&self) -> Box<HeaderMap> {
+        let mut map = Kept::take(&MAPS).unwrap_or_default();
+        map.reserve(usize::from(self.len));
         // One copy of the head, which every value shares.
         let head = Bytes::copy_from_slice(&self.head);
         for span in self.spans() {
@@ -667,8 +686,8 @@ mod tests {
         take_response_head(&mut BytesMut::from(wire), &HeadLimits::default())
     }
 
-    /// A dropped head's spans are kept for the next head on the thread: what the next head
-    /// reads is its own, fields and removals alike.
+    /// A dropped head's spans, and its map once built, are kept for the next head on the
+    /// thread: what the next head reads is its own, fields and removals alike.
     #[test]
     fn a_kept_span_box_carries_nothing_to_the_next_head() {
         let first = b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Encoding: gzip\r\n\
@@ -676,11 +695,13 @@ Content-Length: 10\r\n\r\n";
         let mut head = take(first).unwrap().unwrap();
         head.headers.remove_representation();
         assert_eq!(head.headers().len(), 3);
+        let first_map: *const HeaderMap = head.headers();
         drop(head);
         let second = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nD: 4\r\n\r\n";
         let head = take(second).unwrap().unwrap();
         assert!(head.headers.map.get().is_none(), "left to build");
         let map = head.headers();
+        assert!(std::ptr::eq(map, first_map), "the first head's map, kept");
         assert_eq!(map.len(), 2, "{map:?}");
         assert_eq!(
             map.get(CONTENT_LENGTH).map(|v| v.as_bytes()),
