@@ -474,6 +474,23 @@ async fn fin_on_an_idle_tls_connection_takes_a_fresh_one() {
     idle_close_takes_a_fresh_connection(IdleAction::Fin).await;
 }
 
+/// A `close_notify` sent in one write with the response is read into rustls with it, and
+/// no readiness shows it afterwards: the next request still takes a fresh connection, and
+/// nothing is retried.
+#[tokio::test]
+async fn a_close_notify_read_with_the_response_takes_a_fresh_connection() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let client = client_trusting(&ca);
+    get_hello(&client, server.url("localhost", "/then-close-notify")).await;
+    get_hello(&client, server.url("localhost", "/")).await;
+    let c = client.stats();
+    assert_eq!(c.connections_opened, 2, "{c:?}");
+    assert_eq!(c.idle_closed_by_server, 1, "{c:?}");
+    assert_eq!(retries(&c), 0, "{c:?}");
+    assert_eq!(server.stats().requests_per_conn, vec![1, 1]);
+}
+
 // --- 6. keys --------------------------------------------------------------------------------
 
 #[tokio::test]

@@ -516,8 +516,14 @@ impl Connection {
             || self
                 .watched_since
                 .is_some_and(|t| now.saturating_duration_since(t) < QUIET_TRUST);
-        if trusted && matches!(self.io, Io::Tcp(_)) && self.quiet_on(Some(here)) {
-            return Liveness::Alive;
+        if trusted && self.quiet_on(Some(here)) {
+            match &mut self.io {
+                Io::Tcp(_) => return Liveness::Alive,
+                // Nothing arrived since the response, but rustls may hold records read
+                // with it (a `close_notify`): asked of rustls, not of the socket.
+                Io::Tls(s) => return probe::held(s.get_mut().1),
+                Io::TlsInTls(_) => {}
+            }
         }
         self.probe()
     }

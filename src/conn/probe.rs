@@ -44,6 +44,17 @@ pub(crate) fn probe_tcp(stream: &TcpStream) -> Liveness {
     }
 }
 
+/// What the records `session` already holds say of a TLS connection, without reading the
+/// socket: records read with the last response (a `close_notify`, unasked data).
+pub(crate) fn held(session: &mut ClientConnection) -> Liveness {
+    match session.process_new_packets() {
+        Ok(state) if state.plaintext_bytes_to_read() > 0 => Liveness::Unsolicited,
+        Ok(state) if state.peer_has_closed() => Liveness::Closed,
+        Ok(_) => Liveness::Alive,
+        Err(_) => Liveness::Closed,
+    }
+}
+
 /// Probes a TLS connection: reads whatever records wait on the socket into rustls.
 pub(crate) fn probe_tls(tcp: &TcpStream, session: &mut ClientConnection) -> Liveness {
     let sock = SockRef::from(tcp);
@@ -107,11 +118,9 @@ fn probe_session(
     let mut raw = [0u8; 4096];
     // Bounded: an idle connection has at most a few small records waiting.
     for _ in 0..16 {
-        match session.process_new_packets() {
-            Ok(state) if state.plaintext_bytes_to_read() > 0 => return Liveness::Unsolicited,
-            Ok(state) if state.peer_has_closed() => return Liveness::Closed,
-            Ok(_) => {}
-            Err(_) => return Liveness::Closed,
+        match held(session) {
+            Liveness::Alive => {}
+            other => return other,
         }
         let n = match read_raw(&mut raw) {
             Ok(0) => return Liveness::Closed,

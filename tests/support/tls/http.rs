@@ -2,7 +2,7 @@
 //! httparse, `Content-Length` bodies only), its idle actions (close_notify, FIN, KeyUpdate),
 //! and the plain-or-TLS stream it runs over.
 
-use std::io;
+use std::io::{self, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -56,6 +56,7 @@ pub(super) async fn serve_http(shared: &Shared, conn: usize, mut io: Io) {
             let _ = io.flush().await;
             return client_gone(shared);
         }
+        let then_close_notify = req.target.starts_with("/then-close-notify");
         let body = if req.target.starts_with("/big") {
             vec![b'x'; BIG_BODY]
         } else if req.method == "GET" || req.method == "HEAD" {
@@ -83,6 +84,18 @@ pub(super) async fn serve_http(shared: &Shared, conn: usize, mut io: Io) {
             format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         if req.method != "HEAD" {
             out.extend_from_slice(&body);
+        }
+        if let (true, Io::Tls(tls)) = (then_close_notify, &mut io) {
+            // The response and a close_notify in one write: the client reads both with
+            // the response, and nothing arrives after it to show the close.
+            let session = &mut tls.get_mut().1;
+            if session.writer().write_all(&out).is_err() {
+                return client_gone(shared);
+            }
+            session.send_close_notify();
+            let _ = tls.flush().await;
+            let _ = drain(&mut io).await;
+            return client_gone(shared);
         }
         if io.write_all(&out).await.is_err() || io.flush().await.is_err() {
             return client_gone(shared);
