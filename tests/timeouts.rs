@@ -178,14 +178,7 @@ async fn a_later_deadline_on_the_same_connection_is_waited_for_in_full() {
 /// after a long one) is kept, not the timer's.
 #[tokio::test]
 async fn an_earlier_deadline_on_the_same_connection_ends_the_read_at_its_own_time() {
-    let server = TestServer::start(Script::new().respond(|req| {
-        if req.target == "/stall" {
-            Reply::Stall
-        } else {
-            Reply::ok("ok")
-        }
-    }))
-    .await;
+    let server = TestServer::start(Script::new().stall_at("/stall")).await;
     let client = Client::new();
     let long = client
         .get(server.url("/fast"))

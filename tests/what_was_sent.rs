@@ -39,14 +39,7 @@ async fn a_request_timeout_after_the_whole_post_was_read_says_it_was_written() {
 
 #[tokio::test]
 async fn a_read_timeout_after_the_whole_post_was_read_says_it_was_written_on_a_reused_connection() {
-    let server = TestServer::start(Script::new().respond(|req| {
-        if req.target == "/stall" {
-            Reply::Stall
-        } else {
-            Reply::ok("ok")
-        }
-    }))
-    .await;
+    let server = TestServer::start(Script::new().stall_at("/stall")).await;
     let client = Client::builder().read_timeout(SHORT).build().unwrap();
     let warm = client.get(server.url("/warm")).send().await.unwrap();
     assert_eq!(warm.text().await.unwrap(), "ok");

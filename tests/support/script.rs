@@ -61,6 +61,17 @@ impl Script {
         self
     }
 
+    /// Never answers a request for `path` (`Reply::Stall`); `200 ok` to any other.
+    pub fn stall_at(self, path: &'static str) -> Self {
+        self.respond(move |req| {
+            if req.target == path {
+                Reply::Stall
+            } else {
+                Reply::ok("ok")
+            }
+        })
+    }
+
     /// The same reply to every request.
     pub fn always(self, reply: Reply) -> Self {
         self.respond(move |_| reply.clone())
