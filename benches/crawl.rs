@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::clients::{AnyClient, Caps, Which};
-use common::server::Server;
+use common::server::{Server, HOSTS_PER_CHILD};
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
@@ -63,6 +63,11 @@ const FLAT_CLIENTS: [Which; 4] = [
     Which::Reqwest,
     Which::Floor,
 ];
+
+/// Server children in part 1, the same for every host count (as many as the largest
+/// needs): with one child for 10 hosts and two for 10,000, the larger run would meet
+/// servers that sleep between requests, whose wake-ups its sends pay for.
+const FLAT_SERVER_CHILDREN: usize = FLAT_HOSTS[FLAT_HOSTS.len() - 1].div_ceil(HOSTS_PER_CHILD);
 
 /// Part 2.
 const HOSTS: usize = 1_000;
@@ -243,7 +248,7 @@ fn urls(server: &Server, hosts: usize) -> Arc<Vec<String>> {
 /// Part 1, one run: `[hosts, requests, cpu_ns, accepted, user_ns, sys_ns, tcp_segments]`.
 fn flat(hosts: usize, which: Which) -> Vec<f64> {
     let requests = flat_requests();
-    let mut server = Server::start(hosts);
+    let mut server = Server::start_in(hosts, FLAT_SERVER_CHILDREN);
     let urls = urls(&server, hosts);
     let mut rng = common::XorShift::new(0x7e7e_7e7e_2026);
     let order: Arc<Vec<u32>> = Arc::new((0..requests).map(|_| rng.below(hosts) as u32).collect());

@@ -356,14 +356,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts children with `hosts` listeners in all and waits until they listen.
+    /// Starts children with `hosts` listeners in all (as few children as hold them) and
+    /// waits until they listen.
     pub fn start(hosts: usize) -> Server {
+        Server::start_in(hosts, hosts.div_ceil(HOSTS_PER_CHILD))
+    }
+
+    /// Starts `children` children (at least as many as hold `hosts`) with the hosts split
+    /// evenly among them. A benchmark comparing host counts gives each the same number
+    /// of children, so that every run meets the same servers: one busy child seldom
+    /// sleeps, two less busy ones sleep between requests and must be woken by them, a
+    /// cost the client's sends pay.
+    pub fn start_in(hosts: usize, children: usize) -> Server {
         let exe = std::env::current_exe().expect("current exe");
+        let count = children
+            .max(hosts.div_ceil(HOSTS_PER_CHILD))
+            .clamp(1, hosts.max(1));
         let mut children = Vec::new();
         let mut first = 0;
         // All children start binding at once; their addresses are read in order after.
-        while first < hosts {
-            let n = HOSTS_PER_CHILD.min(hosts - first);
+        for c in 0..count {
+            // Hosts `first..first + n`: the remainder spread over the first children.
+            let n = hosts / count + usize::from(c < hosts % count);
             let mut child = Command::new(&exe)
                 .env(ENV, n.to_string())
                 .env(FIRST_ENV, first.to_string())
