@@ -293,3 +293,35 @@ async fn chains_at_a_cap_of_two_hold_one_slot_each_and_never_wait_on_each_other(
     assert!(server.stats().max_open <= 2, "{:?}", server.stats());
     assert_eq!((stats.in_use, stats.waiters), (0, 0));
 }
+
+#[tokio::test]
+async fn default_credentials_are_not_sent_to_another_origin() {
+    let other = TestServer::start_on("127.0.0.2", Script::new()).await;
+    let to_other = other.url("/landing");
+    let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
+        "/same" => Reply::status(302).with_header("Location", "/cross"),
+        "/cross" => Reply::status(307).with_header("Location", &to_other),
+        _ => Reply::ok("?"),
+    }))
+    .await;
+    let mut defaults = http::HeaderMap::new();
+    defaults.insert("authorization", "Bearer default-token".parse().unwrap());
+    defaults.insert("cookie", "session=2".parse().unwrap());
+    defaults.insert("proxy-authorization", "Basic eDp5".parse().unwrap());
+    defaults.insert("x-keep", "yes".parse().unwrap());
+    let client = Client::builder().default_headers(defaults).build().unwrap();
+    let resp = client.get(server.url("/same")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let here = server.requests();
+    assert_eq!(here[1].target, "/cross");
+    assert_eq!(
+        here[1].header("authorization"),
+        Some("Bearer default-token"),
+        "same origin keeps it"
+    );
+    let there = &other.requests()[0];
+    for name in ["authorization", "cookie", "proxy-authorization"] {
+        assert_eq!(there.header(name), None, "{name} crossed origins");
+    }
+    assert_eq!(there.header("x-keep"), Some("yes"));
+}

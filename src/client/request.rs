@@ -118,6 +118,10 @@ pub(crate) struct RequestParts {
     pub method: Method,
     pub target: Target,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The client's default headers are yet to be added: false for a redirect's next hop,
+    /// which carries those of the hop before less what the redirect dropped (credentials
+    /// when the origin changes), so they must not come back.
+    pub add_defaults: bool,
     pub body: Body,
     pub timeout: Option<Duration>,
 }
@@ -147,6 +151,7 @@ impl RequestBuilder {
                 method,
                 target,
                 headers: Vec::new(),
+                add_defaults: true,
                 body: Body::Empty,
                 timeout: None,
             }),

@@ -751,7 +751,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             .map_err(|e| e.with_url(parts.target.url()))?;
         key = key.via(proxy);
     }
-    add_default_headers(config, &mut parts.headers);
+    if parts.add_defaults {
+        add_default_headers(config, &mut parts.headers);
+    }
     let has = |name: &HeaderName| parts.headers.iter().any(|(n, _)| n == name);
     let (has_agent, has_coding, has_connection) =
         (has(&USER_AGENT), has(&ACCEPT_ENCODING), has(&CONNECTION));
@@ -908,6 +910,7 @@ impl Prepared {
             method: hop.method,
             target: Target::from_url(hop.url),
             headers,
+            add_defaults: false,
             body: if hop.keep_body {
                 std::mem::replace(&mut self.body, Body::Empty)
             } else {
