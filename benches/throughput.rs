@@ -211,6 +211,7 @@ fn main() {
                     Which::TetherChunks,
                     Which::TetherText,
                     Which::TetherTimeout,
+                    Which::TetherAuth,
                     Which::HyperUtil,
                     Which::HyperUtilFrames,
                     Which::Reqwest,

@@ -207,6 +207,100 @@ async fn basic_and_bearer_auth_set_authorization() {
 }
 
 #[tokio::test]
+async fn long_credentials_are_sent_whole_and_a_failing_display_is_an_error() {
+    let server = ok_server().await;
+    let client = Client::new();
+    // A JWT-sized token, and a password longer than any buffer on the stack would be.
+    let token: String = (0..1500).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let password: String = "p4ss".repeat(300);
+    for _ in 0..2 {
+        client
+            .get(server.url("/"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        client
+            .get(server.url("/"))
+            .basic_auth("user", Some(&password))
+            .send()
+            .await
+            .unwrap();
+    }
+    let reqs = server.requests();
+    let basic = {
+        use base64_check::encode;
+        format!("Basic {}", encode(format!("user:{password}").as_bytes()))
+    };
+    for pair in reqs.chunks(2) {
+        assert_eq!(
+            pair[0].header("authorization"),
+            Some(format!("Bearer {token}").as_str())
+        );
+        assert_eq!(pair[1].header("authorization"), Some(basic.as_str()));
+    }
+
+    /// A `Display` that fails, as a buggy one might.
+    struct Failing;
+    impl std::fmt::Display for Failing {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Err(std::fmt::Error)
+        }
+    }
+    let err = client
+        .get(server.url("/"))
+        .bearer_auth(Failing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err:?}");
+    let err = client
+        .get(server.url("/"))
+        .basic_auth("user", Some(Failing))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err:?}");
+    assert_eq!(server.requests().len(), 4, "nothing sent for them");
+}
+
+/// Base64 (RFC 4648, padded), written here so the test checks tether's encoder against
+/// one of its own.
+mod base64_check {
+    pub fn encode(input: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in input.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn known_answers() {
+        assert_eq!(
+            encode(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(encode(b"bob:"), "Ym9iOg==");
+        assert_eq!(encode(b"ab"), "YWI=");
+    }
+}
+
+#[tokio::test]
 async fn headers_replace_earlier_values_and_defaults_fill_in() {
     let server = ok_server().await;
     let mut defaults = HeaderMap::new();

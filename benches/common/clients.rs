@@ -31,6 +31,9 @@ pub enum Which {
     TetherText,
     /// tether with a request timeout (30 s, never reached): what a deadline costs.
     TetherTimeout,
+    /// tether sending what an API client sends with each request: a bearer token and an
+    /// `Accept` header.
+    TetherAuth,
     HyperUtil,
     /// hyper-util reading the body frame by frame (and dropping the frames).
     HyperUtilFrames,
@@ -52,6 +55,7 @@ impl Which {
             Which::TetherChunks => "tether (chunk)",
             Which::TetherText => "tether (text)",
             Which::TetherTimeout => "tether (timeout)",
+            Which::TetherAuth => "tether (auth)",
             Which::HyperUtil => "hyper-util",
             Which::HyperUtilFrames => "hyper-util (frames)",
             Which::Reqwest => "reqwest",
@@ -59,6 +63,9 @@ impl Which {
         }
     }
 }
+
+/// The token `TetherAuth` sends: the length of a typical API key.
+const API_TOKEN: &str = "sk_test_4eC39HqLyjWDarjtT1zdp7dc0123456789ab";
 
 thread_local! {
     /// The last URL string `TetherParsedUrl` saw and its parse: each benchmark run uses one
@@ -100,6 +107,7 @@ pub enum AnyClient {
     TetherChunks(tether::Client),
     TetherText(tether::Client),
     TetherTimeout(tether::Client),
+    TetherAuth(tether::Client),
     HyperUtil(
         hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
         Arc<Limits>,
@@ -121,7 +129,8 @@ impl AnyClient {
             | Which::TetherParsedUrl
             | Which::TetherChunks
             | Which::TetherText
-            | Which::TetherTimeout => {
+            | Which::TetherTimeout
+            | Which::TetherAuth => {
                 let mut b = tether::Client::builder().max_connections_per_host(caps.per_host);
                 if let Some(total) = caps.total {
                     b = b.max_connections_total(total);
@@ -132,6 +141,7 @@ impl AnyClient {
                     Which::TetherChunks => AnyClient::TetherChunks(client),
                     Which::TetherText => AnyClient::TetherText(client),
                     Which::TetherTimeout => AnyClient::TetherTimeout(client),
+                    Which::TetherAuth => AnyClient::TetherAuth(client),
                     _ => AnyClient::TetherParsedUrl(client),
                 }
             }
@@ -228,6 +238,18 @@ impl AnyClient {
                 let mut req = c
                     .request(method, url)
                     .timeout(std::time::Duration::from_secs(30));
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| e.to_string())?;
+                let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+                Ok(bytes.len())
+            }
+            AnyClient::TetherAuth(c) => {
+                let mut req = c
+                    .request(method, url)
+                    .bearer_auth(API_TOKEN)
+                    .header("accept", "application/json");
                 if let Some(body) = body {
                     req = req.body(body);
                 }

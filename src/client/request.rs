@@ -17,7 +17,39 @@ use super::target::Target;
 use super::{url_auth, Client};
 use crate::conn::{Body, BoxError};
 use crate::error::{Error, ErrorKind};
+use crate::kept::Kept;
 use crate::Response;
+
+/// Calls `f` with the text of `args`, written into a string kept on the thread for this,
+/// so that the header value made of it is the one allocation. `format!` would allocate a
+/// string, grow it as the pieces come (a JWT of 1 KiB, seven times), and leave it longer
+/// than its text, which a `HeaderValue` then copies or shrinks.
+/// A `Display` of the caller's that fails (where `format!` would panic) is an error of
+/// the request, naming `what`.
+fn formatted<R>(
+    what: &str,
+    args: std::fmt::Arguments<'_>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Error> {
+    use std::fmt::Write;
+    let mut text = Kept::take(&TEXT).unwrap_or_default();
+    text.clear();
+    let out = match text.write_fmt(args) {
+        Ok(()) => Ok(f(text.as_bytes())),
+        Err(e) => Err(invalid(what, e.into())),
+    };
+    if text.capacity() <= KEPT_TEXT_MAX {
+        Kept::give(&TEXT, text);
+    }
+    out
+}
+
+/// The longest text `formatted` keeps its string for.
+const KEPT_TEXT_MAX: usize = 16 * 1024;
+
+thread_local! {
+    static TEXT: Kept<String> = const { Kept::new(1) };
+}
 
 /// Something that can be turned into a URL: `&str`, `String`, `url::Url`.
 ///
@@ -240,13 +272,20 @@ impl RequestBuilder {
         U: std::fmt::Display,
         P: std::fmt::Display,
     {
-        let credentials = match password {
-            Some(p) => format!("{username}:{p}"),
-            None => format!("{username}:"),
+        let value = match password {
+            Some(p) => formatted(
+                "credentials",
+                format_args!("{username}:{p}"),
+                url_auth::basic_value,
+            ),
+            None => formatted(
+                "credentials",
+                format_args!("{username}:"),
+                url_auth::basic_value,
+            ),
         };
-        let value = url_auth::basic_value(credentials.as_bytes());
         self.with(|parts| {
-            parts.set_header(AUTHORIZATION, value?);
+            parts.set_header(AUTHORIZATION, value??);
             Ok(())
         })
     }
@@ -260,9 +299,13 @@ impl RequestBuilder {
     /// # Ok(()) }
     /// ```
     pub fn bearer_auth<T: std::fmt::Display>(self, token: T) -> RequestBuilder {
-        let value = HeaderValue::try_from(format!("Bearer {token}"));
+        let value = formatted(
+            "bearer token",
+            format_args!("Bearer {token}"),
+            HeaderValue::from_bytes,
+        );
         self.with(|parts| {
-            let mut value = value.map_err(|e| invalid("bearer token", e.into()))?;
+            let mut value = value?.map_err(|e| invalid("bearer token", e.into()))?;
             value.set_sensitive(true);
             parts.set_header(AUTHORIZATION, value);
             Ok(())

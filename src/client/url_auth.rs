@@ -38,8 +38,9 @@ pub(crate) fn basic_value(credentials: &[u8]) -> Result<HeaderValue, Error> {
     let mut value = String::with_capacity(6 + credentials.len().div_ceil(3) * 4);
     value.push_str("Basic ");
     base64_encode(credentials, &mut value);
-    // Base64 is always a valid header value; the error cannot happen.
-    let mut value = HeaderValue::from_str(&value)
+    // Base64 is always a valid header value; the error cannot happen. The string's buffer
+    // (its exact length) becomes the value's.
+    let mut value = HeaderValue::from_maybe_shared(bytes::Bytes::from(value.into_bytes()))
         .map_err(|e| Error::new(ErrorKind::InvalidRequest, e).context("invalid credentials"))?;
     value.set_sensitive(true);
     Ok(value)
