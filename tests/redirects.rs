@@ -325,3 +325,40 @@ async fn default_credentials_are_not_sent_to_another_origin() {
     }
     assert_eq!(there.header("x-keep"), Some("yes"));
 }
+
+#[tokio::test]
+async fn a_callers_host_header_stays_with_its_origin() {
+    let other = TestServer::start_on("127.0.0.2", Script::new()).await;
+    let to_other = other.url("/landing");
+    let authority = to_other
+        .trim_start_matches("http://")
+        .trim_end_matches("/landing")
+        .to_string();
+    let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
+        "/same" => Reply::status(302).with_header("Location", "/cross"),
+        "/cross" => Reply::status(307).with_header("Location", &to_other),
+        _ => Reply::ok("?"),
+    }))
+    .await;
+    let client = Client::new();
+    let resp = client
+        .get(server.url("/same"))
+        .header("host", "api.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let here = server.requests();
+    assert_eq!(here[1].target, "/cross");
+    assert_eq!(
+        here[1].header("host"),
+        Some("api.example.test"),
+        "the same origin keeps the caller's Host"
+    );
+    let there = &other.requests()[0];
+    assert_eq!(
+        there.header_all("host"),
+        vec![authority.as_str()],
+        "another origin is named by its own URL"
+    );
+}

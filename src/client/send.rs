@@ -12,7 +12,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, LOCATION,
+    ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, HOST, LOCATION,
     PROXY_AUTHORIZATION, RETRY_AFTER, USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -574,7 +574,7 @@ fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, 
 /// Fields that belong to one HTTP/1.1 connection, which HTTP/2 forbids, and `Host`, which
 /// `:authority` replaces.
 fn is_connection_specific(name: &HeaderName, value: &HeaderValue) -> bool {
-    use http::header::{HOST, TE, TRANSFER_ENCODING, UPGRADE};
+    use http::header::{TE, TRANSFER_ENCODING, UPGRADE};
     name == CONNECTION
         || name == HOST
         || name == TRANSFER_ENCODING
@@ -903,8 +903,11 @@ impl Prepared {
             headers.retain(|(n, _)| !n.as_str().starts_with("content-"));
         }
         if !hop.same_origin {
-            headers
-                .retain(|(n, _)| *n != AUTHORIZATION && *n != PROXY_AUTHORIZATION && *n != COOKIE);
+            // Credentials are the old origin's, and so is a `Host` the caller named: the
+            // new origin is named by its URL.
+            headers.retain(|(n, _)| {
+                *n != AUTHORIZATION && *n != PROXY_AUTHORIZATION && *n != COOKIE && *n != HOST
+            });
         }
         RequestParts {
             method: hop.method,
