@@ -303,3 +303,40 @@ async fn small_bodies_and_clients_without_the_setting_send_no_expect() {
         assert_eq!(seen.body, size);
     }
 }
+
+#[tokio::test]
+async fn a_303_to_a_get_sends_no_expectation() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = RawServer::start(move |mut stream, _| {
+        let tx = tx.clone();
+        async move {
+            let (head, _) = head_text(&read_head(&mut stream).await);
+            let answer = if head.starts_with("POST") {
+                "HTTP/1.1 303 See Other\r\nLocation: /done\r\nContent-Length: 0\r\n\r\n"
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            };
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let _ = tx.send(head);
+            read_to_close(&mut stream).await;
+        }
+    })
+    .await;
+    let client = client(1024);
+    let resp = client
+        .post(server.url("/upload"))
+        .body(vec![b'p'; BODY])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let first = rx.recv().await.unwrap().to_ascii_lowercase();
+    assert!(first.contains("expect: 100-continue"), "{first}");
+    let second = rx.recv().await.unwrap().to_ascii_lowercase();
+    assert!(second.starts_with("get /done"), "{second}");
+    assert!(
+        !second.contains("expect:"),
+        "a request without content expects nothing (RFC 9110 §10.1.1): {second}"
+    );
+}

@@ -900,7 +900,9 @@ impl Prepared {
             headers.retain(|(n, _)| *n != COOKIE);
         }
         if !hop.keep_body {
-            headers.retain(|(n, _)| !n.as_str().starts_with("content-"));
+            // No content: nothing to describe, and nothing to expect a `100` for (a client
+            // must not send the expectation without content, RFC 9110 §10.1.1).
+            headers.retain(|(n, _)| !n.as_str().starts_with("content-") && *n != EXPECT);
         }
         if !hop.same_origin {
             // Credentials are the old origin's, and so is a `Host` the caller named: the
