@@ -325,6 +325,65 @@ async fn headers_replace_earlier_values_and_defaults_fill_in() {
 }
 
 #[tokio::test]
+async fn default_headers_go_once_with_every_kind_of_request() {
+    let server = ok_server().await;
+    let mut defaults = HeaderMap::new();
+    defaults.insert("authorization", HeaderValue::from_static("Bearer d3f"));
+    defaults.append("x-multi", HeaderValue::from_static("a"));
+    defaults.append("x-multi", HeaderValue::from_static("b"));
+    // With a default tether must see in the list (`cookie`), and without.
+    let mut looked_for = defaults.clone();
+    looked_for.insert("cookie", HeaderValue::from_static("c=1"));
+    for (i, defaults) in [defaults, looked_for].into_iter().enumerate() {
+        let client = Client::builder().default_headers(defaults).build().unwrap();
+        // Nothing of its own; its own header of another name; its own `User-Agent`; one
+        // of the defaults' names; credentials in the URL; a POST with a body.
+        client.get(server.url("/")).send().await.unwrap();
+        client
+            .get(server.url("/"))
+            .header("x-own", "1")
+            .send()
+            .await
+            .unwrap();
+        client
+            .get(server.url("/"))
+            .header("user-agent", "ua/1")
+            .send()
+            .await
+            .unwrap();
+        client
+            .get(server.url("/"))
+            .header("x-multi", "mine")
+            .send()
+            .await
+            .unwrap();
+        let with_userinfo = server.url("/").replacen("http://", "http://u:p@", 1);
+        client.get(with_userinfo).send().await.unwrap();
+        client.post(server.url("/")).body("x").send().await.unwrap();
+        let reqs = server.requests();
+        let reqs = &reqs[reqs.len() - 6..];
+        for (n, req) in reqs.iter().enumerate() {
+            let what = format!("defaults {i}, request {n}");
+            assert_eq!(req.header_all("accept-encoding").len(), 1, "{what}");
+            assert_eq!(req.header_all("connection"), vec!["keep-alive"], "{what}");
+            assert_eq!(req.header_all("user-agent").len(), 1, "{what}");
+            if n == 3 {
+                assert_eq!(req.header_all("x-multi"), vec!["mine"], "{what}");
+            } else {
+                assert_eq!(req.header_all("x-multi"), vec!["a", "b"], "{what}");
+            }
+            // The URL's credentials are the request's own `Authorization`.
+            let auth = if n == 4 { "Basic dTpw" } else { "Bearer d3f" };
+            assert_eq!(req.header_all("authorization"), vec![auth], "{what}");
+            assert_eq!(req.header_all("cookie").len(), i, "{what}");
+        }
+        assert_eq!(reqs[1].header("x-own"), Some("1"));
+        assert_eq!(reqs[2].header("user-agent"), Some("ua/1"));
+        assert_eq!(reqs[5].header("content-length"), Some("1"));
+    }
+}
+
+#[tokio::test]
 async fn the_user_agent_is_tethers_unless_set() {
     let server = ok_server().await;
     Client::new().get(server.url("/")).send().await.unwrap();

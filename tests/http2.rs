@@ -102,6 +102,33 @@ async fn prior_knowledge_speaks_http2_and_requests_share_one_connection() {
 }
 
 #[tokio::test]
+async fn default_headers_go_over_http2() {
+    let server = plain(H2Script::default()).await;
+    let mut defaults = http::HeaderMap::new();
+    defaults.insert("authorization", "Bearer h2".parse().unwrap());
+    defaults.insert("x-api", "v".parse().unwrap());
+    let client = prior_knowledge().default_headers(defaults).build().unwrap();
+    for own in [None, Some("mine")] {
+        let mut req = client.get(server.url("127.0.0.1", "/a"));
+        if let Some(own) = own {
+            req = req.header("x-api", own);
+        }
+        assert_eq!(req.send().await.unwrap().text().await.unwrap(), "ok");
+    }
+    let seen = server.seen();
+    assert_eq!(seen[0].headers["authorization"], "Bearer h2");
+    assert_eq!(seen[0].headers["x-api"], "v");
+    assert_eq!(seen[1].headers["authorization"], "Bearer h2");
+    assert_eq!(seen[1].headers["x-api"], "mine");
+    for s in &seen {
+        for name in ["authorization", "x-api", "user-agent"] {
+            assert_eq!(s.headers.get_all(name).iter().count(), 1, "{name}");
+        }
+        assert!(!s.headers.contains_key("connection"));
+    }
+}
+
+#[tokio::test]
 async fn plain_http_stays_http11_without_prior_knowledge() {
     let server = support::TestServer::start(support::Script::default()).await;
     let client = Client::new();

@@ -183,6 +183,11 @@ pub(crate) struct Config {
     /// `User-Agent`, `Accept-Encoding` and `Connection: keep-alive` encoded once, at
     /// `build`, for the requests that set none of the three (nearly all).
     pub default_lines: Vec<u8>,
+    /// `default_lines` followed by `default_headers`, encoded once, at `build`, when the
+    /// default headers name none of the fields a request's handling looks at (see
+    /// `send::default_block`): a request that sets none of their names, nor any of the
+    /// three of `default_lines`, sends this as it is.
+    pub default_block: Option<Vec<u8>>,
     /// The most decoded body bytes `bytes()`, `text()` and `json()` collect.
     pub max_body_bytes: Option<u64>,
     /// The cookie store, when `cookie_store(true)`.
@@ -322,6 +327,7 @@ impl Default for Config {
             codings: super::decode::Codings::compiled(),
             accept_encoding: None,
             default_lines: Vec::new(),
+            default_block: None,
             max_body_bytes: None,
             tls_settings: TlsSettings::default(),
             tls: None,

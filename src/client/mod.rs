@@ -1011,6 +1011,7 @@ impl ClientBuilder {
     fn assemble(mut config: Config) -> Client {
         config.accept_encoding = decode::accept_encoding(config.codings);
         config.default_lines = send::default_lines(&config);
+        config.default_block = send::default_block(&config);
         config.dialer = Arc::new(config.connect.dialer());
         config.proxies = if config.proxies_from_env {
             proxy::Proxies::from_env(&proxy::read_env)

@@ -135,7 +135,10 @@ async fn follow(
         // The 3xx body is read (or its connection closed) before the next hop, so a chain
         // holds at most one slot at a time.
         resp.discard(client.inner.config.drain_limit).await;
-        *request = prepare(&client.inner.config, request.next_hop(hop))?;
+        *request = prepare(
+            &client.inner.config,
+            request.next_hop(&client.inner.config, hop),
+        )?;
         resp = send_hop(client, request, deadline, runtime).await?;
         if !resp.status().is_redirection() {
             return Ok(resp);
@@ -540,7 +543,12 @@ fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, 
     *out.uri_mut() = uri;
     *out.version_mut() = http::Version::HTTP_2;
     let headers = out.headers_mut();
-    for (name, value) in &request.headers {
+    let defaults = request
+        .defaults_lined
+        .then_some(&config.default_headers)
+        .into_iter()
+        .flatten();
+    for (name, value) in request.headers.iter().map(|(n, v)| (n, v)).chain(defaults) {
         if is_connection_specific(name, value) {
             continue;
         }
@@ -700,6 +708,8 @@ struct Prepared {
     body: Body,
     /// The headers as sent (the caller's and the client's), for the next hop of a chain.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The client's default headers went out in `Config::default_block`, not in `headers`.
+    defaults_lined: bool,
     /// tether added `Accept-Encoding`, so it decodes what comes in those codings.
     decode: bool,
     /// The cookie store added `Cookie`: the next hop asks it again.
@@ -751,7 +761,22 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             .map_err(|e| e.with_url(parts.target.url()))?;
         key = key.via(proxy);
     }
-    if parts.add_defaults {
+    // Credentials in the URL are the request's own `Authorization` (unless it set one),
+    // before any default.
+    if parts.target.has_credentials() {
+        let mut url = parts.target.url().clone();
+        url_auth::take_credentials(&mut url, &mut parts.headers);
+        parts.target = Target::from_url(url);
+    }
+    // The client's default headers go out encoded at `build` when the request sets none
+    // of their names, nor anything else that would have them in its list; else they join
+    // the request's headers.
+    let defaults_lined = parts.add_defaults
+        && config
+            .default_block
+            .as_ref()
+            .is_some_and(|_| takes_default_block(config, &parts));
+    if parts.add_defaults && !defaults_lined {
         add_default_headers(config, &mut parts.headers);
     }
     let has = |name: &HeaderName| parts.headers.iter().any(|(n, _)| n == name);
@@ -759,7 +784,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         (has(&USER_AGENT), has(&ACCEPT_ENCODING), has(&CONNECTION));
     // The usual request sets none of the three: the lines encoded at `build` go out as
     // they are. Otherwise each is added where the request set none.
-    let encoded: &[u8] = if has_agent || has_coding || has_connection {
+    let encoded: &[u8] = if let (true, Some(block)) = (defaults_lined, &config.default_block) {
+        block
+    } else if has_agent || has_coding || has_connection {
         if let (Some(agent), false) = (&config.user_agent, has_agent) {
             parts.headers.push((USER_AGENT, agent.clone()));
         }
@@ -787,11 +814,6 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         _ => false,
     };
     let expect_continue = expects_continue(config, &mut parts);
-    if parts.target.has_credentials() {
-        let mut url = parts.target.url().clone();
-        url_auth::take_credentials(&mut url, &mut parts.headers);
-        parts.target = Target::from_url(url);
-    }
     // The caller's `Connection` headers, for the keep-alive decision. Without any, the
     // default `keep-alive` is sent, which asks nothing the decision looks at: there is no
     // map.
@@ -855,6 +877,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         head,
         body: parts.body,
         headers: parts.headers,
+        defaults_lined,
         decode,
         #[cfg(feature = "cookies")]
         store_cookie,
@@ -888,8 +911,12 @@ impl Prepared {
     /// The request of the next hop: its method and URL, the body and its `Content-*`
     /// headers only where the status keeps them, and no credentials once the origin
     /// changes.
-    fn next_hop(&mut self, hop: Hop) -> RequestParts {
+    fn next_hop(&mut self, config: &Config, hop: Hop) -> RequestParts {
         let mut headers = std::mem::take(&mut self.headers);
+        if self.defaults_lined {
+            // The next hop carries them in its list, to be dropped as the caller's are.
+            add_default_headers(config, &mut headers);
+        }
         if self.decode {
             // Ours: the next hop adds it again, and decodes again.
             headers.retain(|(n, _)| *n != ACCEPT_ENCODING);
@@ -967,6 +994,59 @@ fn add_default_headers(config: &Config, headers: &mut Vec<(HeaderName, HeaderVal
             headers.push((name.clone(), value.clone()));
         }
     }
+}
+
+/// Whether the request can send the client's default headers as `default_block`: it sets
+/// none of their names, nor any of the three of `default_lines`.
+fn takes_default_block(config: &Config, parts: &RequestParts) -> bool {
+    parts.headers.iter().all(|(n, _)| {
+        *n != USER_AGENT
+            && *n != ACCEPT_ENCODING
+            && *n != CONNECTION
+            && !config.default_headers.contains_key(n)
+    })
+}
+
+/// Fields a request's handling looks for among its headers (framing, keep-alive,
+/// decoding, cookies, `100-continue`, idempotency, the proxy's credentials, HTTP/2's
+/// forbidden fields): default headers naming any of them stay in each request's list.
+fn looked_for(name: &HeaderName) -> bool {
+    use http::header::{CONTENT_LENGTH, TE, TRANSFER_ENCODING, UPGRADE};
+    [
+        HOST,
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        USER_AGENT,
+        ACCEPT_ENCODING,
+        CONNECTION,
+        COOKIE,
+        EXPECT,
+        PROXY_AUTHORIZATION,
+        TE,
+        UPGRADE,
+    ]
+    .contains(name)
+        || *name == IDEMPOTENCY_KEY
+        || name == "keep-alive"
+        || name == "proxy-connection"
+}
+
+/// `default_lines` followed by the client's default headers, encoded; `None` without
+/// default headers, or with one that [`looked_for`] names.
+pub(super) fn default_block(config: &Config) -> Option<Vec<u8>> {
+    if config.default_headers.is_empty() || config.default_headers.keys().any(looked_for) {
+        return None;
+    }
+    let mut block = config.default_lines.clone();
+    for (name, value) in &config.default_headers {
+        proto::validate_header_name(name.as_str().as_bytes()).ok()?;
+        proto::validate_header_value(value.as_bytes()).ok()?;
+        block.extend_from_slice(name.as_str().as_bytes());
+        block.extend_from_slice(b": ");
+        block.extend_from_slice(value.as_bytes());
+        block.extend_from_slice(b"\r\n");
+    }
+    Some(block)
 }
 
 /// What a request runs on.
@@ -1248,4 +1328,53 @@ fn count_retry(
         retry = attempt.retries + attempt.refused + 1,
         "retrying on a fresh connection"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_defaults(pairs: &[(&'static str, &'static str)]) -> Config {
+        let mut config = Config::default();
+        for (name, value) in pairs {
+            config.default_headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        config.default_lines = default_lines(&config);
+        config
+    }
+
+    #[test]
+    fn default_headers_are_encoded_once_unless_a_request_must_see_them() {
+        assert_eq!(default_block(&with_defaults(&[])), None, "none to encode");
+        let config = with_defaults(&[("authorization", "Bearer t"), ("x-a", "1"), ("x-a", "2")]);
+        let block = default_block(&config).unwrap();
+        let mut expected = config.default_lines.clone();
+        expected.extend_from_slice(b"authorization: Bearer t\r\nx-a: 1\r\nx-a: 2\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&block),
+            String::from_utf8_lossy(&expected)
+        );
+        for name in [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "user-agent",
+            "accept-encoding",
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "cookie",
+            "expect",
+            "idempotency-key",
+            "proxy-authorization",
+            "te",
+            "upgrade",
+        ] {
+            let config = with_defaults(&[("x-a", "1"), (name, "v")]);
+            assert_eq!(default_block(&config), None, "{name} stays in the list");
+        }
+    }
 }
