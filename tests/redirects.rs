@@ -98,8 +98,9 @@ async fn locations_resolve_and_the_final_url_keeps_the_fragment() {
     );
 }
 
-#[tokio::test]
-async fn credentials_are_dropped_when_the_origin_changes() {
+/// A server whose `/same` redirects to `/cross` on itself, and `/cross` to `/landing` on
+/// the other server returned (on 127.0.0.2: another origin).
+async fn same_then_other() -> (TestServer, TestServer) {
     let other = TestServer::start_on("127.0.0.2", Script::new()).await;
     let to_other = other.url("/landing");
     let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
@@ -108,6 +109,12 @@ async fn credentials_are_dropped_when_the_origin_changes() {
         _ => Reply::ok("?"),
     }))
     .await;
+    (server, other)
+}
+
+#[tokio::test]
+async fn credentials_are_dropped_when_the_origin_changes() {
+    let (server, other) = same_then_other().await;
     let client = Client::new();
     let resp = client
         .get(server.url("/same"))
@@ -296,14 +303,7 @@ async fn chains_at_a_cap_of_two_hold_one_slot_each_and_never_wait_on_each_other(
 
 #[tokio::test]
 async fn default_credentials_are_not_sent_to_another_origin() {
-    let other = TestServer::start_on("127.0.0.2", Script::new()).await;
-    let to_other = other.url("/landing");
-    let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
-        "/same" => Reply::status(302).with_header("Location", "/cross"),
-        "/cross" => Reply::status(307).with_header("Location", &to_other),
-        _ => Reply::ok("?"),
-    }))
-    .await;
+    let (server, other) = same_then_other().await;
     // Defaults tether encodes once (`authorization`, `x-keep`), and with ones it keeps in
     // each request's list (`cookie`, `proxy-authorization`).
     let mut defaults = http::HeaderMap::new();
@@ -336,18 +336,12 @@ async fn default_credentials_are_not_sent_to_another_origin() {
 
 #[tokio::test]
 async fn a_callers_host_header_stays_with_its_origin() {
-    let other = TestServer::start_on("127.0.0.2", Script::new()).await;
-    let to_other = other.url("/landing");
-    let authority = to_other
+    let (server, other) = same_then_other().await;
+    let authority = other
+        .url("/landing")
         .trim_start_matches("http://")
         .trim_end_matches("/landing")
         .to_string();
-    let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
-        "/same" => Reply::status(302).with_header("Location", "/cross"),
-        "/cross" => Reply::status(307).with_header("Location", &to_other),
-        _ => Reply::ok("?"),
-    }))
-    .await;
     let client = Client::new();
     let resp = client
         .get(server.url("/same"))
