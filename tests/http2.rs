@@ -129,6 +129,36 @@ async fn default_headers_go_over_http2() {
 }
 
 #[tokio::test]
+async fn a_callers_host_header_becomes_the_authority() {
+    let server = plain(H2Script::default()).await;
+    let client = prior_knowledge().build().unwrap();
+    let url = server.url("127.0.0.1", "/a");
+    let own = client.get(&url).header("host", "api.example:8443");
+    assert_eq!(own.send().await.unwrap().text().await.unwrap(), "ok");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let seen = server.seen();
+    assert_eq!(seen[0].authority, "api.example:8443");
+    assert_eq!(
+        seen[1].authority,
+        url["http://".len()..][..seen[1].authority.len()]
+    );
+    assert!(seen[1].authority.starts_with("127.0.0.1:"));
+    assert!(seen.iter().all(|s| !s.headers.contains_key("host")));
+
+    // One that cannot be an authority is refused, and nothing is sent.
+    for bad in ["a b", "user@api.example"] {
+        let err = client
+            .get(&url)
+            .header("host", bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}: {err}");
+    }
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
 async fn plain_http_stays_http11_without_prior_knowledge() {
     let server = support::TestServer::start(support::Script::default()).await;
     let client = Client::new();

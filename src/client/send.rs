@@ -534,10 +534,16 @@ fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, 
     };
     let text = url.as_str();
     let text = text.split_once('#').map_or(text, |(before, _)| before);
-    let uri = http::Uri::try_from(text).map_err(|e| {
+    let mut uri = http::Uri::try_from(text).map_err(|e| {
         Error::new(crate::ErrorKind::InvalidRequest, e)
             .context("the URL is not a valid HTTP/2 target")
     })?;
+    // A `Host` of the caller's own names the origin in HTTP/1.1; HTTP/2 says it in
+    // `:authority`, which must not differ from a `Host` (RFC 9113 §8.3.1), so the
+    // caller's goes there (as Go's client does) rather than being dropped.
+    if let Some((_, host)) = request.headers.iter().find(|(name, _)| name == HOST) {
+        uri = with_authority(uri, host)?;
+    }
     let mut out = http::Request::new(());
     *out.method_mut() = request.method.clone();
     *out.uri_mut() = uri;
@@ -577,6 +583,25 @@ fn h2_request(config: &Config, request: &Prepared) -> Result<http::Request<()>, 
         _ => {}
     }
     Ok(out)
+}
+
+/// `uri` naming `host` (a caller's `Host` field) as its authority.
+fn with_authority(uri: http::Uri, host: &HeaderValue) -> Result<http::Uri, Error> {
+    let bad = |e: http::Error| {
+        Error::new(crate::ErrorKind::InvalidRequest, e)
+            .context("the Host header is not a valid HTTP/2 :authority")
+    };
+    let authority = http::uri::Authority::try_from(host.as_bytes()).map_err(|e| bad(e.into()))?;
+    if authority.as_str().contains('@') {
+        // RFC 9113 §8.3.1: no user information in `:authority`.
+        return Err(Error::msg(
+            crate::ErrorKind::InvalidRequest,
+            "the Host header holds user information, which HTTP/2's :authority must not",
+        ));
+    }
+    let mut parts = uri.into_parts();
+    parts.authority = Some(authority);
+    http::Uri::from_parts(parts).map_err(|e| bad(e.into()))
 }
 
 /// Fields that belong to one HTTP/1.1 connection, which HTTP/2 forbids, and `Host`, which

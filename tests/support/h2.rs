@@ -67,6 +67,8 @@ pub struct H2Script {
 pub struct Seen {
     pub conn: usize,
     pub method: String,
+    /// `:authority`.
+    pub authority: String,
     pub path: String,
     pub headers: http::HeaderMap,
     pub body: Bytes,
@@ -331,6 +333,11 @@ async fn handle(
     state.lock().unwrap().seen.push(Seen {
         conn,
         method: parts.method.to_string(),
+        authority: parts
+            .uri
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         path: path.clone(),
         headers: parts.headers.clone(),
         body: received.clone().freeze(),
