@@ -1,7 +1,8 @@
 //! The everyday API, with reqwest's names, through real sockets: `query`, `form`, `json`,
-//! `basic_auth`, `bearer_auth`, `headers`, `default_headers`, `user_agent`; the response's
-//! `json`, `bytes_stream`, `content_length`, `error_for_status`, `remote_addr`;
-//! `Client::execute`, the tower `Service`, and `http::Response<ResponseBody>`.
+//! `basic_auth`, `bearer_auth`, `headers`, `try_clone`, `default_headers`, `user_agent`; the
+//! response's `json`, `bytes_stream`, `content_length`, `error_for_status`,
+//! `remote_addr`; `Client::execute`, the tower `Service`, and
+//! `http::Response<ResponseBody>`.
 
 mod support;
 
@@ -577,4 +578,59 @@ async fn text_keeps_utf8_and_replaces_what_is_not() {
             );
         }
     }
+}
+
+/// `try_clone` copies a request whose body is in memory, to be sent again (by the
+/// caller's own retry, say): both go out alike. A stream body, or a request that already
+/// failed to build, gives `None`, and the original still sends (or fails) as before.
+#[tokio::test]
+async fn try_clone_copies_a_request_that_can_be_sent_again() {
+    let server = ok_server().await;
+    let client = Client::new();
+    let original = client
+        .post(server.url("/jobs?x=1"))
+        .header("x-trace", "7")
+        .bearer_auth("t0ken")
+        .timeout(std::time::Duration::from_secs(30))
+        .body("payload");
+    let copy = original
+        .try_clone()
+        .expect("a body in memory can be copied");
+    let empty = client.delete(server.url("/jobs/1")).try_clone().unwrap();
+    assert_eq!(original.send().await.unwrap().status(), 200);
+    assert_eq!(copy.send().await.unwrap().status(), 200);
+    assert_eq!(empty.send().await.unwrap().status(), 200);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs[..2] {
+        assert_eq!(
+            (r.method.as_str(), r.target.as_str()),
+            ("POST", "/jobs?x=1")
+        );
+        assert_eq!(r.header("x-trace"), Some("7"));
+        assert_eq!(r.header("authorization"), Some("Bearer t0ken"));
+        assert_eq!(r.header("content-length"), Some("7"));
+        assert_eq!(r.body, b"payload");
+    }
+    assert_eq!(reqs[0].raw_head, reqs[1].raw_head);
+    assert_eq!(
+        (reqs[2].method.as_str(), reqs[2].target.as_str()),
+        ("DELETE", "/jobs/1")
+    );
+
+    let streamed = client
+        .post(server.url("/s"))
+        .body_stream(support::stream::OneChunk::new(b"s"));
+    assert!(streamed.try_clone().is_none(), "a stream is read once");
+    assert_eq!(streamed.send().await.unwrap().status(), 200);
+
+    let broken = client.get(server.url("/")).header("bad name", "v");
+    assert!(broken.try_clone().is_none());
+    let err = broken.send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "the broken request sent nothing"
+    );
 }

@@ -190,6 +190,44 @@ impl RequestBuilder {
         }
     }
 
+    /// A copy of this request, to send again (the same method, URL, headers, body and
+    /// timeout), or `None` when it cannot be copied: its body is a stream, which can be
+    /// read only once, or an earlier step failed (as with reqwest, the error stays with
+    /// this builder, for its `send`).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// let request = client.post("http://127.0.0.1:8080/jobs").body("{}");
+    /// let again = request.try_clone();
+    /// let first = request.send().await?;
+    /// if first.status().is_server_error() {
+    ///     if let Some(again) = again {
+    ///         again.send().await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_clone(&self) -> Option<RequestBuilder> {
+        let parts = self.parts.as_ref().ok()?;
+        let body = match &parts.body {
+            Body::Empty => Body::Empty,
+            Body::Full(bytes) => Body::Full(bytes.clone()),
+            Body::Stream(..) => return None,
+        };
+        Some(RequestBuilder {
+            client: self.client.clone(),
+            parts: Ok(RequestParts {
+                method: parts.method.clone(),
+                target: parts.target.clone(),
+                headers: parts.headers.clone(),
+                add_defaults: parts.add_defaults,
+                body,
+                timeout: parts.timeout,
+            }),
+        })
+    }
+
     /// Applies `f` to the parts, unless an earlier step failed; an error from `f` is kept
     /// for `send`.
     fn with(mut self, f: impl FnOnce(&mut RequestParts) -> Result<(), Error>) -> Self {
