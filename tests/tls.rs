@@ -13,6 +13,7 @@ use std::error::Error as _;
 use std::time::Duration;
 
 use support::tls::{IdleAction, SilentServer, TestCa, TlsServer, Versions, BIG_BODY};
+use support::{Reply, Script, TestServer};
 use tether::{Certificate, Client, ErrorKind, Identity, PemError, Stats};
 
 /// The names the test servers' certificates are valid for.
@@ -619,4 +620,70 @@ async fn an_early_answer_over_tls_reaches_the_caller() {
     let stats = client.stats();
     assert_eq!((stats.open, stats.idle), (0, 0), "{stats:?}");
     assert_eq!(stats.retries_close_race + stats.retries_nothing_written, 0);
+}
+
+/// `https_only`: an `http://` URL is refused with nothing sent; an `https://` one goes, and
+/// so does its redirect to another `https://` URL; a redirect from it to `http://` is a
+/// `Redirect` error naming where it led, and the plain server is never asked. Without
+/// `https_only` the same redirect is followed. (The HTTPS server is a TLS front relaying
+/// to a scripted plain one.)
+#[tokio::test]
+async fn https_only_refuses_plain_urls_and_redirects_to_them() {
+    let plain = TestServer::start(Script::new()).await;
+    let to_plain = plain.url("/landing");
+    let redirect_to = to_plain.clone();
+    let behind = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
+        "/down" => Reply::status(302).with_header("Location", &redirect_to),
+        "/up" => Reply::status(302).with_header("Location", "/secure"),
+        _ => Reply::ok("secure"),
+    }))
+    .await;
+    let ca = TestCa::new("https_only CA");
+    let front = TlsServer::builder(ca.server_cert(&["localhost"]))
+        .forward_to(behind.addr())
+        .start()
+        .await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .https_only(true)
+        .build()
+        .unwrap();
+
+    let direct = plain.url("/direct");
+    let err = client.get(&direct).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(err.url().map(|u| u.as_str()), Some(direct.as_str()));
+    assert!(!err.request_written());
+
+    let resp = client
+        .get(front.url("localhost", "/up"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().as_str(), front.url("localhost", "/secure"));
+    assert_eq!(resp.text().await.unwrap(), "secure");
+
+    let err = client
+        .get(front.url("localhost", "/down"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Redirect, "{err}");
+    assert_eq!(err.url().map(|u| u.as_str()), Some(to_plain.as_str()));
+    assert!(
+        plain.requests().is_empty(),
+        "nothing reached the plain server"
+    );
+
+    let lax = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap();
+    let resp = lax
+        .get(front.url("localhost", "/down"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.url().as_str(), to_plain);
+    assert_eq!(plain.requests().len(), 1);
 }

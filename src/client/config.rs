@@ -223,6 +223,8 @@ pub(crate) struct Config {
     pub proxies: super::proxy::Proxies,
     /// Plain `http://` origins (not through a proxy) speak HTTP/2 from the first byte.
     pub http2_prior_knowledge: bool,
+    /// Only `https://` URLs are requested: any other, given or redirected to, is an error.
+    pub https_only: bool,
     /// An HTTP/2 connection idle this long is checked with a PING before reuse.
     pub http2_ping_after_idle: Duration,
     /// How long that PING waits.
@@ -339,6 +341,7 @@ impl Default for Config {
             proxy_rules: Vec::new(),
             proxies: super::proxy::Proxies::default(),
             http2_prior_knowledge: false,
+            https_only: false,
             http2_ping_after_idle: DEFAULT_HTTP2_PING_AFTER_IDLE,
             http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,
         }

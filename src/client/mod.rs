@@ -258,6 +258,7 @@ impl std::fmt::Debug for Client {
 /// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
 /// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
 /// | `http2_ping_after_idle` / `http2_ping_timeout` | 10 s / 5 s |
+/// | `https_only` | off: `http://` URLs are requested too |
 ///
 /// TLS uses rustls with the ring crypto provider, offers ALPN `h2` and `http/1.1` and TLS
 /// 1.2 and 1.3, and resumes sessions across the client's connections.
@@ -858,6 +859,19 @@ impl ClientBuilder {
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.config.http2_prior_knowledge = true;
         self.config.tls_settings.http2 = true;
+        self
+    }
+
+    /// Requests only `https://` URLs (as reqwest's `https_only`): sending one of another
+    /// scheme is an `InvalidRequest` error, and a redirect to one a `Redirect` error, both
+    /// before anything is sent to it. Off by default.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().https_only(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn https_only(mut self, enabled: bool) -> Self {
+        self.config.https_only = enabled;
         self
     }
 

@@ -121,6 +121,10 @@ async fn follow(
                 resp.discard(client.inner.config.drain_limit).await;
                 return Err(e);
             }
+            Next::Follow(hop) if client.inner.config.https_only && hop.url.scheme() != "https" => {
+                resp.discard(client.inner.config.drain_limit).await;
+                return Err(not_https(ErrorKind::Redirect, &hop.url));
+            }
             Next::Follow(hop) => hop,
         };
         client.inner.pool.count(Count::Redirect);
@@ -144,6 +148,17 @@ async fn follow(
             return Ok(resp);
         }
     }
+}
+
+/// The error for a URL that `https_only` refuses: `kind` says whether the caller gave it
+/// or a redirect led to it.
+#[cold]
+fn not_https(kind: ErrorKind, url: &Url) -> Error {
+    Error::msg(
+        kind,
+        "https_only: the URL is not https://; stopped before requesting it",
+    )
+    .with_url(url)
 }
 
 /// One hop of a chain: the request, with its transport retries (`send_one`) and then what
@@ -778,6 +793,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
             url_auth::Redacted(parts.target.url())
         )));
     };
+    if config.https_only && key.scheme() != Scheme::Https {
+        return Err(not_https(ErrorKind::InvalidRequest, parts.target.url()));
+    }
     // The plain path asks only whether there are proxies at all.
     if !config.proxies.is_empty() {
         let proxy = config
