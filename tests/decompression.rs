@@ -2,7 +2,8 @@
 //! none, and then each enabled coding (gzip, deflate, br, zstd) decoded, losing its
 //! `Content-Encoding` and `Content-Length`; codings tether did not ask for, or does not
 //! know, pass through; corrupt streams are `ErrorKind::Decode`; `max_body_bytes` bounds
-//! what `bytes()` collects; the connection is reused after a decoded body as after any.
+//! what `bytes()` collects; the connection is reused after a decoded body as after any;
+//! `text()` decodes the charset after the coding.
 //! Memory under large and bomb-like bodies is measured in `body_memory.rs`.
 
 mod support;
@@ -249,4 +250,21 @@ async fn codings_turned_off_one_by_one_are_neither_asked_for_nor_decoded() {
     assert_eq!(resp.headers()["content-encoding"], "br");
     assert_eq!(resp.bytes().await.unwrap(), brotli(&text()));
     assert_eq!(server.requests()[2].header("accept-encoding"), Some("gzip"));
+}
+
+/// A coded body's `Content-Type` outlives the decoding: `text()` decodes the gzip, then the
+/// charset it names (feature `charset`).
+#[cfg(all(feature = "gzip", feature = "charset"))]
+#[tokio::test]
+async fn text_decodes_the_coding_then_the_charset() {
+    let latin = b"gr\xfc\xdfe ".repeat(2000);
+    let coded = gzip(&latin);
+    let server = TestServer::start(Script::new().respond(move |_| {
+        Reply::ok(coded.clone())
+            .with_header("Content-Encoding", "gzip")
+            .with_header("Content-Type", "text/plain; charset=latin1")
+    }))
+    .await;
+    let resp = Client::new().get(server.url("/")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "grüße ".repeat(2000));
 }

@@ -1,6 +1,6 @@
 //! The everyday API, with reqwest's names, through real sockets: `query`, `form`, `json`,
 //! `basic_auth`, `bearer_auth`, `headers`, `try_clone`, `default_headers`, `user_agent`; the
-//! response's `json`, `bytes_stream`, `content_length`, `error_for_status`,
+//! response's `json`, `text` (charsets), `bytes_stream`, `content_length`, `error_for_status`,
 //! `remote_addr`; `Client::execute`, the tower `Service`, and
 //! `http::Response<ResponseBody>`.
 
@@ -632,5 +632,56 @@ async fn try_clone_copies_a_request_that_can_be_sent_again() {
         server.requests().len(),
         4,
         "the broken request sent nothing"
+    );
+}
+
+/// `text()` decodes the charset the `Content-Type` names (feature `charset`, on by
+/// default), as browsers do: windows-1252 for `ISO-8859-1`, Shift_JIS, UTF-16 by its
+/// byte order mark (which wins over the label and is dropped); without a charset, UTF-8,
+/// or the default `text_with_charset` is given.
+#[cfg(feature = "charset")]
+#[tokio::test]
+async fn text_decodes_the_charset_the_content_type_names() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        let (content_type, body): (Option<&str>, &[u8]) = match req.target.as_str() {
+            "/latin" => (Some("text/html; charset=ISO-8859-1"), b"caf\xe9 \x80"),
+            "/sjis" => (Some("text/plain;charset=\"Shift_JIS\""), b"\x93\xfa\x96{"),
+            "/utf16" => (Some("text/plain; charset=utf-8"), b"\xff\xfeo\x00k\x00"),
+            "/bom" => (Some("text/plain"), b"\xef\xbb\xbfok"),
+            "/unknown" => (Some("text/plain; charset=x-nonesuch"), b"caf\xe9"),
+            _ => (None, b"caf\xe9"),
+        };
+        let reply = Reply::ok(body.to_vec());
+        match content_type {
+            Some(value) => reply.with_header("Content-Type", value),
+            None => reply,
+        }
+    }))
+    .await;
+    let client = Client::new();
+    let text = |path: &'static str| {
+        let request = client.get(server.url(path));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(text("/latin").await, "café €");
+    assert_eq!(text("/sjis").await, "日本");
+    assert_eq!(text("/utf16").await, "ok");
+    assert_eq!(text("/bom").await, "ok");
+    assert_eq!(text("/unknown").await, "caf\u{fffd}");
+    assert_eq!(text("/none").await, "caf\u{fffd}");
+
+    let with_default = |path: &'static str| {
+        let request = client.get(server.url(path));
+        async move {
+            let resp = request.send().await.unwrap();
+            resp.text_with_charset("windows-1252").await.unwrap()
+        }
+    };
+    assert_eq!(with_default("/none").await, "café");
+    assert_eq!(with_default("/unknown").await, "café");
+    assert_eq!(
+        with_default("/sjis").await,
+        "日本",
+        "the head's charset wins"
     );
 }

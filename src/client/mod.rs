@@ -4,6 +4,8 @@
 
 mod body;
 mod budget;
+#[cfg(feature = "charset")]
+mod charset;
 mod config;
 #[cfg(feature = "cookies")]
 mod cookies;

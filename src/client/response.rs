@@ -38,6 +38,10 @@ use crate::proto::{BodyFraming, Headers, KeepAlive, ResponseReader};
 /// How much `Response::bytes` grows its buffer at least, when it must.
 const BYTES_GROWTH_MIN: usize = 64 * 1024;
 
+/// `Content-Type`, as a static for a lookup that borrows its name.
+#[cfg(feature = "charset")]
+static CONTENT_TYPE_NAME: http::HeaderName = http::header::CONTENT_TYPE;
+
 /// An HTTP response: status, version and headers, and a body read with `chunk`, `bytes`,
 /// `text`, `json` or `bytes_stream`.
 ///
@@ -467,7 +471,11 @@ impl Response {
         }
     }
 
-    /// The whole body as text; invalid UTF-8 is replaced with U+FFFD.
+    /// The whole body as text. With feature `charset` (on by default), decoded from the
+    /// encoding its `Content-Type` names in `charset` (`windows-1252`, `Shift_JIS`,
+    /// `UTF-16LE`, ...: the WHATWG Encoding Standard's labels, as browsers read them),
+    /// else from UTF-8; a byte order mark wins over the label and is dropped. Without
+    /// the feature, from UTF-8. Malformed sequences are replaced with U+FFFD.
     ///
     /// ```no_run
     /// # async fn run() -> tether::Result<()> {
@@ -475,16 +483,58 @@ impl Response {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn text(self) -> Result<String, Error> {
-        let bytes = self.bytes().await?;
-        // Checked whole first: the standard check reads ASCII a word at a time, where the
-        // replacing reader goes byte by byte (7 instructions a byte: as much again as the
-        // rest of a 1 KiB GET). A body that owns its buffer alone becomes the string
-        // without a copy. Only a body that is not UTF-8 is read piece by piece.
-        Ok(match String::from_utf8(Vec::from(bytes)) {
-            Ok(text) => text,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+    pub fn text(self) -> impl Future<Output = Result<String, Error>> + Send {
+        self.text_from(None)
+    }
+
+    /// The whole body as text, as [`text`](Response::text) reads it, but decoded from
+    /// `default_encoding` (a WHATWG label such as `"windows-1252"`) when the
+    /// `Content-Type` names no charset, or one the standard does not know. Feature
+    /// `charset`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// let page = client.get("http://127.0.0.1:8080/").send().await?;
+    /// let text = page.text_with_charset("windows-1252").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "charset")]
+    pub fn text_with_charset(
+        self,
+        default_encoding: &str,
+    ) -> impl Future<Output = Result<String, Error>> + Send {
+        self.text_from(Some(default_encoding))
+    }
+
+    /// The body as text, `default` the encoding's label when the head names none. The
+    /// encoding is settled before the future is made, which holds only it and `bytes()`'s
+    /// (a caller moves the future before polling it, and pays for its size).
+    fn text_from(
+        self,
+        default: Option<&str>,
+    ) -> impl Future<Output = Result<String, Error>> + Send {
+        #[cfg(feature = "charset")]
+        let encoding = super::charset::encoding(self.headers.first(&CONTENT_TYPE_NAME), default);
+        #[cfg(not(feature = "charset"))]
+        let _ = default;
+        let bytes = self.bytes();
+        async move {
+            let bytes = bytes.await?;
+            #[cfg(feature = "charset")]
+            if let Some(text) = super::charset::decode(encoding, &bytes) {
+                return Ok(text);
+            }
+            // Checked whole first: the standard check reads ASCII a word at a time, where
+            // the replacing reader goes byte by byte (7 instructions a byte: as much again
+            // as the rest of a 1 KiB GET). A body that owns its buffer alone becomes the
+            // string without a copy. Only a body that is not UTF-8 is read piece by piece.
+            Ok(match String::from_utf8(Vec::from(bytes)) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            })
+        }
     }
 }
 

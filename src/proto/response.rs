@@ -155,6 +155,29 @@ impl Headers {
     }
 
     /// The fields as the decisions read them (before any is removed).
+    /// The first value of `name`, as the map has it: read from the head's bytes while the
+    /// map is not built, which this does not build.
+    #[cfg(feature = "charset")]
+    pub(crate) fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        match (self.map.get(), self.raw.as_deref()) {
+            (Some(map), _) => map.get(name).map(HeaderValue::as_bytes),
+            (None, Some(raw)) => {
+                if raw.without_representation
+                    && (name == CONTENT_ENCODING || name == CONTENT_LENGTH)
+                {
+                    return None;
+                }
+                let wanted = name.as_str().as_bytes();
+                let head = raw.head.as_slice();
+                raw.spans()
+                    .iter()
+                    .find(|s| s.name(head).eq_ignore_ascii_case(wanted))
+                    .map(|s| s.value(head))
+            }
+            (None, None) => None,
+        }
+    }
+
     fn view(&self, present: Present) -> FieldView<'_> {
         match (self.map.get(), &self.raw) {
             (Some(map), _) => FieldView::new(map, present),
@@ -684,6 +707,38 @@ mod tests {
 
     fn take(wire: &[u8]) -> Result<Option<ResponseHead>, ProtoError> {
         take_response_head(&mut BytesMut::from(wire), &HeadLimits::default())
+    }
+
+    /// `first` gives what the map would, before and after it is built: the first value,
+    /// any case of the name, nothing for an absent field or a representation field
+    /// removed for decoding.
+    #[cfg(feature = "charset")]
+    #[test]
+    fn first_reads_the_head_as_the_map_would() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-TYPE: text/html; charset=x\r\nContent-Type: b\r\n\
+Content-Length: 10\r\nContent-Encoding: gzip\r\n\r\n";
+        let expect = |headers: &Headers, removed: bool| {
+            let content_type = http::header::CONTENT_TYPE;
+            assert_eq!(
+                headers.first(&content_type),
+                Some(&b"text/html; charset=x"[..])
+            );
+            assert_eq!(headers.first(&http::header::ETAG), None);
+            let length = (!removed).then_some(&b"10"[..]);
+            assert_eq!(headers.first(&CONTENT_LENGTH), length);
+            assert_eq!(headers.first(&CONTENT_ENCODING).is_some(), !removed);
+        };
+        for removed in [false, true] {
+            let mut head = take(wire).unwrap().unwrap();
+            if removed {
+                head.headers.remove_representation();
+            }
+            assert!(head.headers.map.get().is_none(), "not built");
+            expect(&head.headers, removed);
+            assert!(head.headers.map.get().is_none(), "still not built");
+            head.headers();
+            expect(&head.headers, removed);
+        }
     }
 
     /// A dropped head's spans, and its map once built, are kept for the next head on the
