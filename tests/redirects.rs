@@ -98,17 +98,20 @@ async fn locations_resolve_and_the_final_url_keeps_the_fragment() {
     );
 }
 
-/// A server whose `/same` redirects to `/cross` on itself, and `/cross` to `/landing` on
-/// the other server returned (on 127.0.0.2: another origin).
+/// A server whose `/same` (with any query) redirects to `/cross` on itself, and `/cross`
+/// to `/landing` on the other server returned (on 127.0.0.2: another origin).
 async fn same_then_other() -> (TestServer, TestServer) {
     let other = TestServer::start_on("127.0.0.2", Script::new()).await;
     let to_other = other.url("/landing");
-    let server = TestServer::start(Script::new().respond(move |req| match req.target.as_str() {
-        "/same" => Reply::status(302).with_header("Location", "/cross"),
-        "/cross" => Reply::status(307).with_header("Location", &to_other),
-        _ => Reply::ok("?"),
-    }))
-    .await;
+    let server =
+        TestServer::start(
+            Script::new().respond(move |req| match req.target.split('?').next() {
+                Some("/same") => Reply::status(302).with_header("Location", "/cross"),
+                Some("/cross") => Reply::status(307).with_header("Location", &to_other),
+                _ => Reply::ok("?"),
+            }),
+        )
+        .await;
     (server, other)
 }
 
@@ -363,4 +366,38 @@ async fn a_callers_host_header_stays_with_its_origin() {
         vec![authority.as_str()],
         "another origin is named by its own URL"
     );
+}
+
+/// Each hop says where it came from: the whole URL within its origin (no fragment), the
+/// origin alone to another, so the query's token stays home. `referer(false)` sends none
+/// of its own and leaves the caller's `Referer` as it was.
+#[tokio::test]
+async fn each_hop_says_where_it_came_from() {
+    let (server, other) = same_then_other().await;
+    let start = format!("{}?token=abc#part", server.url("/same"));
+    Client::new().get(&start).send().await.unwrap();
+    let home = server.requests();
+    assert_eq!(
+        home[0].header("referer"),
+        None,
+        "the first request has none"
+    );
+    let from_same = server.url("/same?token=abc");
+    assert_eq!(home[1].header("referer"), Some(from_same.as_str()));
+    let origin = server.url("/");
+    assert_eq!(other.requests()[0].header("referer"), Some(origin.as_str()));
+
+    let quiet = Client::builder().referer(false).build().unwrap();
+    let mine = "http://mine.test/";
+    quiet
+        .get(&start)
+        .header("referer", mine)
+        .send()
+        .await
+        .unwrap();
+    let (home, away) = (server.requests(), other.requests());
+    assert_eq!((home.len(), away.len()), (4, 2));
+    for r in home[2..].iter().chain(&away[1..]) {
+        assert_eq!(r.header_all("referer"), [mine], "{}", r.target);
+    }
 }

@@ -225,6 +225,8 @@ pub(crate) struct Config {
     pub http2_prior_knowledge: bool,
     /// Only `https://` URLs are requested: any other, given or redirected to, is an error.
     pub https_only: bool,
+    /// A redirect's next hop says where it came from in `Referer`.
+    pub referer: bool,
     /// An HTTP/2 connection idle this long is checked with a PING before reuse.
     pub http2_ping_after_idle: Duration,
     /// How long that PING waits.
@@ -342,6 +344,7 @@ impl Default for Config {
             proxies: super::proxy::Proxies::default(),
             http2_prior_knowledge: false,
             https_only: false,
+            referer: true,
             http2_ping_after_idle: DEFAULT_HTTP2_PING_AFTER_IDLE,
             http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,
         }

@@ -261,6 +261,7 @@ impl std::fmt::Debug for Client {
 /// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
 /// | `http2_ping_after_idle` / `http2_ping_timeout` | 10 s / 5 s |
 /// | `https_only` | off: `http://` URLs are requested too |
+/// | `referer` (a redirect's next hop says where it came from) | on: the whole URL within its origin, the origin alone to another, none from `https` to `http` |
 ///
 /// TLS uses rustls with the ring crypto provider, offers ALPN `h2` and `http/1.1` and TLS
 /// 1.2 and 1.3, and resumes sessions across the client's connections.
@@ -861,6 +862,22 @@ impl ClientBuilder {
     pub fn http2_prior_knowledge(mut self) -> Self {
         self.config.http2_prior_knowledge = true;
         self.config.tls_settings.http2 = true;
+        self
+    }
+
+    /// Whether a redirect's next hop says in `Referer` where it came from (on by default,
+    /// as in reqwest). Unlike reqwest, which sends the whole URL to any origin, tether
+    /// follows the browsers' default policy (strict-origin-when-cross-origin): the whole
+    /// URL (without fragment or user information) within its origin, the origin alone to
+    /// another, and nothing from `https` to `http`. Off, a `Referer` the caller set goes
+    /// on unchanged; on, each hop's replaces it.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().referer(false).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn referer(mut self, enable: bool) -> Self {
+        self.config.referer = enable;
         self
     }
 

@@ -14,7 +14,9 @@
 //! the 3xx unchanged. Past the limit, or on a loop (the same method and URL again), the
 //! chain ends with an error of kind `Redirect` naming the URL it would have gone to.
 //! Leaving the origin drops `Authorization`, `Proxy-Authorization` and `Cookie` (the
-//! client does that when it builds the next request).
+//! client does that when it builds the next request). Each hop says where it came from in
+//! `Referer` (unless the builder's `referer(false)`): the whole URL within its origin,
+//! the origin alone to another, nothing from `https` to `http`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -305,6 +307,8 @@ pub(crate) struct Hop {
     pub keep_body: bool,
     /// Scheme, host and port stay the same.
     pub same_origin: bool,
+    /// What the hop's `Referer` is, if the client sends one (`referer`).
+    pub referer: Option<HeaderValue>,
 }
 
 /// The request that got the response, as far as the decision needs it.
@@ -382,12 +386,37 @@ pub(crate) fn next(
     let same_origin = url.scheme() == current.url.scheme()
         && url.host() == current.url.host()
         && url.port_or_known_default() == current.url.port_or_known_default();
+    let referer = referer(current.url, &url, same_origin);
     Next::Follow(Hop {
         method,
         url,
         keep_body,
         same_origin,
+        referer,
     })
+}
+
+/// The `Referer` for a hop from `from` to `to`, by the browsers' default policy
+/// (strict-origin-when-cross-origin, W3C Referrer Policy §3): the whole URL within its
+/// origin, only the origin to another, nothing from `https` to `http`; never the
+/// fragment nor user information. reqwest sends the whole URL to any origin; this keeps a
+/// token in a query string from leaving its origin.
+pub(crate) fn referer(from: &Url, to: &Url, same_origin: bool) -> Option<HeaderValue> {
+    if !matches!(from.scheme(), "http" | "https")
+        || (from.scheme() == "https" && to.scheme() != "https")
+    {
+        return None;
+    }
+    let mut shown = from.clone();
+    shown.set_fragment(None);
+    // Both fail only for URLs that cannot have them, which an http(s) URL can.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if !same_origin {
+        shown.set_path("/");
+        shown.set_query(None);
+    }
+    HeaderValue::from_str(shown.as_str()).ok()
 }
 
 /// `Location` resolved against `base`; `None` unless it gives an http(s) URL with a host.

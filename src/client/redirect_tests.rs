@@ -201,3 +201,62 @@ fn a_custom_policy_sees_status_next_and_previous() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `Referer` by strict-origin-when-cross-origin: the whole URL (no fragment, no user
+/// information) within the origin, the origin alone to another (a token in the query
+/// stays home), nothing from https to http.
+#[test]
+fn the_referer_is_the_whole_url_at_home_the_origin_abroad_and_nothing_downgraded() {
+    // (from, to, Referer)
+    let rows: &[(&str, &str, Option<&str>)] = &[
+        (
+            "http://a.test/p?token=1#top",
+            "http://a.test/q",
+            Some("http://a.test/p?token=1"),
+        ),
+        (
+            "https://u:pw@a.test:8443/p?x#f",
+            "https://a.test:8443/q",
+            Some("https://a.test:8443/p?x"),
+        ),
+        (
+            "http://a.test/p?token=1",
+            "http://b.test/q",
+            Some("http://a.test/"),
+        ),
+        (
+            "http://a.test/p",
+            "http://a.test:81/q",
+            Some("http://a.test/"),
+        ),
+        (
+            "http://a.test/p",
+            "https://a.test/q",
+            Some("http://a.test/"),
+        ),
+        (
+            "https://a.test/p?token=1",
+            "https://b.test/",
+            Some("https://a.test/"),
+        ),
+        ("https://a.test/p", "http://a.test/p", None),
+        ("https://a.test/p", "http://b.test/", None),
+    ];
+    for &(from, to, expected) in rows {
+        let Next::Follow(hop) = next(
+            &Policy::default(),
+            StatusCode::FOUND,
+            Some(&hv(to)),
+            Current {
+                method: &Method::GET,
+                url: &url(from),
+                body_replayable: true,
+                chain: &[(Method::GET, url(from))],
+            },
+        ) else {
+            panic!("{from} -> {to}: not followed");
+        };
+        let got = hop.referer.as_ref().map(|v| v.to_str().unwrap());
+        assert_eq!(got, expected, "{from} -> {to}");
+    }
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, HOST, LOCATION,
-    PROXY_AUTHORIZATION, RETRY_AFTER, USER_AGENT,
+    PROXY_AUTHORIZATION, REFERER, RETRY_AFTER, USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
@@ -973,6 +973,12 @@ impl Prepared {
             // No content: nothing to describe, and nothing to expect a `100` for (a client
             // must not send the expectation without content, RFC 9110 §10.1.1).
             headers.retain(|(n, _)| !n.as_str().starts_with("content-") && *n != EXPECT);
+        }
+        if config.referer {
+            // Where this hop came from, in place of any `Referer` before (the caller's
+            // included: it named a page the chain has left).
+            headers.retain(|(n, _)| *n != REFERER);
+            headers.extend(hop.referer.map(|value| (REFERER, value)));
         }
         if !hop.same_origin {
             // Credentials are the old origin's, and so is a `Host` the caller named: the
