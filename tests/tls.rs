@@ -687,3 +687,48 @@ async fn https_only_refuses_plain_urls_and_redirects_to_them() {
     assert_eq!(resp.url().as_str(), to_plain);
     assert_eq!(plain.requests().len(), 1);
 }
+
+/// `danger_accept_invalid_certs` takes an unknown authority's certificate, an expired one
+/// and one for another name, each of which the default client refuses; the connection
+/// still speaks TLS, and is reused.
+#[tokio::test]
+async fn danger_accept_invalid_certs_takes_any_certificate() {
+    let stranger = TestCa::new("unknown CA");
+    let servers = [
+        TlsServer::builder(stranger.server_cert(NAMES))
+            .start()
+            .await,
+        TlsServer::builder(stranger.expired_server_cert(NAMES))
+            .start()
+            .await,
+        TlsServer::builder(stranger.server_cert(&["example.com"]))
+            .start()
+            .await,
+    ];
+    let careless = Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let careful = Client::new();
+    for server in &servers {
+        let err = careful
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        for _ in 0..2 {
+            get_hello(&careless, server.url("localhost", "/")).await;
+        }
+        // The careful client's handshake, failed.
+        server.wait_until(|s| s.failed_handshakes == 1).await;
+        let seen = server.stats();
+        assert_eq!(seen.requests, 2, "{seen:?}");
+    }
+    let stats = careless.stats();
+    assert_eq!(
+        (stats.connections_opened, stats.reuses),
+        (3, 3),
+        "{stats:?}"
+    );
+}

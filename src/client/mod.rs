@@ -253,7 +253,7 @@ impl std::fmt::Debug for Client {
 /// | `user_agent` / `default_headers` | `tether/<version>` / none |
 /// | decompression (`no_decompression`; one coding: `no_gzip`, `gzip(false)`, ...) | gzip, deflate, br, zstd: those enabled as features |
 /// | `max_body_bytes` | none |
-/// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces) |
+/// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces; `danger_accept_invalid_certs` takes any certificate) |
 /// | client certificate (`identity`) | none |
 /// | `min_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / 60 s |
 /// | proxies (`proxy`, `no_proxy`) | from the environment: `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` |
@@ -969,6 +969,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes any server certificate: expired, self-signed, of an unknown authority, or
+    /// for another name (as reqwest's of the same name). The connection is then encrypted
+    /// but not authenticated: anyone on the path can answer in the server's place. For a
+    /// test server or a development machine, never for a server that matters; a client
+    /// built with it says so in a `WARN` event. Off by default.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .danger_accept_invalid_certs(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.config.tls_settings.accept_invalid_certs = accept;
+        self
+    }
+
     /// Trusts `cert` as a root, besides the roots trusted already (webpki-roots by default).
     ///
     /// ```no_run
@@ -1025,6 +1042,12 @@ impl ClientBuilder {
             return Err(e);
         }
         let mut config = self.config;
+        if config.tls_settings.accept_invalid_certs {
+            tracing::warn!(
+                "danger_accept_invalid_certs: this client takes any TLS certificate, so its \
+                 https connections are not authenticated"
+            );
+        }
         config.tls = Some(crate::conn::tls::client_config(&config.tls_settings)?);
         #[cfg(feature = "hickory-dns")]
         if config.connect.hickory && config.connect.resolver.is_none() {

@@ -251,6 +251,8 @@ pub(crate) struct TlsSettings {
     pub identity: Option<Identity>,
     /// Offer `h2` by ALPN (off with `http1_only`).
     pub http2: bool,
+    /// Any certificate is taken, for any name (`danger_accept_invalid_certs`).
+    pub accept_invalid_certs: bool,
 }
 
 impl Default for TlsSettings {
@@ -260,6 +262,7 @@ impl Default for TlsSettings {
             roots: Vec::new(),
             identity: None,
             http2: true,
+            accept_invalid_certs: false,
         }
     }
 }
@@ -285,16 +288,23 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
             .add(cert.der.clone())
             .map_err(|e| Error::new(ErrorKind::Tls, e).context("adding a root certificate"))?;
     }
-    if roots.is_empty() {
+    if roots.is_empty() && !settings.accept_invalid_certs {
         return Err(Error::msg(
             ErrorKind::Tls,
             "no root certificates to trust: the built-in roots were dropped and none were given",
         ));
     }
-    let builder = ClientConfig::builder_with_provider(Arc::new(provider()))
+    let provider = Arc::new(provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Tls, e))?
-        .with_root_certificates(roots);
+        .map_err(|e| Error::new(ErrorKind::Tls, e))?;
+    let builder = if settings.accept_invalid_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+    } else {
+        builder.with_root_certificates(roots)
+    };
     let mut config = match &settings.identity {
         None => builder.with_no_client_auth(),
         Some(id) => builder
@@ -309,6 +319,58 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         vec![b"http/1.1".to_vec()]
     };
     Ok(Arc::new(config))
+}
+
+/// The verifier of `danger_accept_invalid_certs`: any certificate, expired, self-signed
+/// or for another name, is taken. The handshake's signatures are still checked (by the
+/// provider's algorithms), so the connection is to whoever holds the key of the
+/// certificate it shows: unauthenticated, but not tampered with in flight.
+#[derive(Debug)]
+struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The configuration for TLS to an `https://` proxy: the client's (its roots, its
