@@ -27,6 +27,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod client;
 mod clock;
 mod conn;

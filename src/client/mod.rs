@@ -1056,6 +1056,22 @@ impl ClientBuilder {
         Ok(Self::assemble(config))
     }
 
+    /// Builds a [`blocking::Client`](crate::blocking::Client) with these settings: the
+    /// same client behind calls that wait, driven by a runtime on a thread of its own.
+    /// Fails as [`build`](ClientBuilder::build) does, or with `ErrorKind::Runtime` if that
+    /// thread cannot start. Feature `blocking`.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .timeout(std::time::Duration::from_secs(10))
+    ///     .build_blocking()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    #[cfg(feature = "blocking")]
+    pub fn build_blocking(self) -> Result<crate::blocking::Client, Error> {
+        crate::blocking::Client::try_wrap(self.build()?)
+    }
+
     /// Builds with the defaults' TLS settings, which cannot fail in practice; if they did,
     /// https requests would fail with `ErrorKind::Tls`.
     fn build_infallible(self) -> Client {

@@ -1,0 +1,202 @@
+//! The blocking client (feature `blocking`) through real sockets, called from plain
+//! threads: requests and their heads, bodies whole (`text`, `json`, `bytes`) and through
+//! `std::io::Read` and `copy_to`, status errors, reuse of the async client's pool,
+//! timeouts, a response that outlives its client, and a call from inside an async
+//! runtime (which blocks, and does not panic). The scripted server runs on a runtime of
+//! the test's own.
+#![cfg(feature = "blocking")]
+
+mod support;
+
+use std::io::Read;
+use std::time::Duration;
+
+use support::{Reply, Script, TestServer};
+use tether::ErrorKind;
+
+/// A server on a runtime whose workers keep it going while the test thread blocks.
+fn serve(script: Script) -> (tokio::runtime::Runtime, TestServer) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(TestServer::start(script));
+    (runtime, server)
+}
+
+/// `/echo` answers with the method and body it got, `/json` with JSON, `/big` with 1 MiB
+/// in chunks, `/missing` with 404, `/slow` never, `/hop` with a redirect to `/`.
+fn script() -> Script {
+    Script::new().respond(|req| match req.target.as_str() {
+        "/echo" => Reply::ok(format!(
+            "{} {}",
+            req.method,
+            String::from_utf8_lossy(&req.body)
+        ))
+        .with_header("X-Seen", "yes"),
+        "/json" => Reply::ok(r#"{"id": 7, "name": "pool"}"#)
+            .with_header("Content-Type", "application/json"),
+        "/big" => Reply::chunked(big(), 10_000),
+        "/missing" => Reply::status(404),
+        "/slow" => Reply::Stall,
+        "/hop" => Reply::status(302).with_header("Location", "/"),
+        _ => Reply::ok("hello"),
+    })
+}
+
+fn big() -> Vec<u8> {
+    (0..1 << 20).map(|i: u32| (i % 251) as u8).collect()
+}
+
+#[test]
+fn requests_and_their_answers_as_the_async_client_gives_them() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+
+    let resp = client.get(server.url("/")).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    assert_eq!(resp.url().as_str(), server.url("/"));
+    assert_eq!(resp.content_length(), Some(5));
+    assert_eq!(resp.remote_addr(), Some(server.addr()));
+    assert_eq!(resp.text().unwrap(), "hello");
+
+    let resp = client
+        .post(server.url("/echo"))
+        .header("x-trace", "1")
+        .body("posted")
+        .send()
+        .unwrap();
+    assert_eq!(resp.headers()["x-seen"], "yes");
+    assert_eq!(resp.bytes().unwrap(), "POST posted");
+    let sent = &server.requests()[1];
+    assert_eq!(sent.header("x-trace"), Some("1"));
+
+    #[derive(serde::Deserialize)]
+    struct Item {
+        id: u64,
+        name: String,
+    }
+    let item: Item = client
+        .get(server.url("/json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!((item.id, item.name.as_str()), (7, "pool"));
+
+    let err = client
+        .get(server.url("/missing"))
+        .send()
+        .unwrap()
+        .error_for_status()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Status);
+    assert_eq!(err.status(), Some(http::StatusCode::NOT_FOUND));
+
+    // One connection for all of them: the async client's pool.
+    let stats = client.stats();
+    assert_eq!(
+        (stats.connections_opened, stats.reuses),
+        (1, 3),
+        "{stats:?}"
+    );
+    assert_eq!(server.stats().accepted, 1);
+}
+
+#[test]
+fn a_body_reads_through_read_and_copy_to() {
+    let (_rt, server) = serve(script());
+    let client = tether::Client::builder().build_blocking().unwrap();
+
+    let mut resp = client.get(server.url("/big")).send().unwrap();
+    let mut small = [0u8; 1000];
+    let n = resp.read(&mut small).unwrap();
+    assert!(n > 0);
+    let mut rest = Vec::new();
+    resp.read_to_end(&mut rest).unwrap();
+    let mut whole = small[..n].to_vec();
+    whole.extend_from_slice(&rest);
+    assert!(whole == big(), "{} bytes", whole.len());
+    assert_eq!(resp.read(&mut small).unwrap(), 0, "the end, again");
+
+    let mut copied = Vec::new();
+    let mut resp = client.get(server.url("/big")).send().unwrap();
+    assert_eq!(resp.copy_to(&mut copied).unwrap(), 1 << 20);
+    assert!(copied == big());
+
+    // Part read through `Read`, the rest cannot be taken whole.
+    let mut resp = client.get(server.url("/big")).send().unwrap();
+    resp.read_exact(&mut small).unwrap();
+    assert_eq!(resp.bytes().unwrap_err().kind(), ErrorKind::InvalidRequest);
+}
+
+#[test]
+fn the_builders_timeout_bounds_a_call() {
+    let (_rt, server) = serve(script());
+    let client = tether::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build_blocking()
+        .unwrap();
+    let err = client.get(server.url("/slow")).send().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert_eq!(client.get(server.url("/")).send().unwrap().status(), 200);
+}
+
+#[test]
+fn a_response_outlives_its_client_and_clones_share_one_pool() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    let clone = client.clone();
+    let resp = clone.get(server.url("/")).send().unwrap();
+    drop((client, clone));
+    assert_eq!(resp.text().unwrap(), "hello");
+
+    let client = tether::blocking::Client::new();
+    let request = client.post(server.url("/echo")).body("again");
+    let copy = request.try_clone().unwrap();
+    let threads: Vec<_> = [request, copy]
+        .into_iter()
+        .map(|r| std::thread::spawn(move || r.send().unwrap().text().unwrap()))
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), "POST again");
+    }
+    assert_eq!(client.stats().requests_sent, 2);
+}
+
+/// From inside an async runtime, a call blocks that runtime's thread (which async code
+/// should not do) but works: the work runs on the blocking client's own runtime.
+#[test]
+fn a_call_from_async_code_works_rather_than_panics() {
+    let (rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    let url = server.url("/");
+    let text = rt.block_on(async move { client.get(url).send()?.text() });
+    assert_eq!(text.unwrap(), "hello");
+}
+
+/// Code the client runs on its runtime's thread (here a redirect policy) that calls the
+/// same blocking client gets an error, not a deadlock; the request around it goes on.
+#[test]
+fn a_call_from_the_clients_own_thread_is_refused() {
+    use std::sync::{Arc, Mutex, OnceLock};
+    let (_rt, server) = serve(script());
+    let me: Arc<OnceLock<tether::blocking::Client>> = Arc::default();
+    let inner_call: Arc<Mutex<Option<Result<u16, ErrorKind>>>> = Arc::default();
+    let (me_in_policy, recorded) = (me.clone(), inner_call.clone());
+    let url = server.url("/");
+    let policy = tether::redirect::Policy::custom(move |attempt| {
+        if let Some(client) = me_in_policy.get() {
+            let got = client.get(&url).send();
+            *recorded.lock().unwrap() =
+                Some(got.map(|r| r.status().as_u16()).map_err(|e| e.kind()));
+        }
+        attempt.follow()
+    });
+    let client = tether::Client::builder()
+        .redirect(policy)
+        .build_blocking()
+        .unwrap();
+    assert!(me.set(client.clone()).is_ok());
+    let resp = client.get(server.url("/hop")).send().unwrap();
+    assert_eq!(resp.text().unwrap(), "hello");
+    assert_eq!(*inner_call.lock().unwrap(), Some(Err(ErrorKind::Runtime)));
+}
