@@ -23,7 +23,8 @@
 //!
 //! A response's body is read on demand: with `text`, `bytes` or `json` whole, or through
 //! [`std::io::Read`] a piece at a time. Dropped unread, the rest is drained in the
-//! background as in the async client. The runtime's thread ends when the last client,
+//! background on the runtime's thread, as in the async client, so that its connection is
+//! reused. The runtime's thread ends when the last client,
 //! request and response that use it are dropped.
 
 use std::fmt;
@@ -482,6 +483,17 @@ impl Response {
         })?;
         self.body = Some(body);
         piece
+    }
+}
+
+impl Drop for Response {
+    /// A body not read to its end is dropped on the runtime's thread, where the async
+    /// response drains it in the background for its connection to be reused (dropped
+    /// here, off any runtime, it would close the connection).
+    fn drop(&mut self) {
+        if let (Some(body), Ok(background)) = (self.body.take(), &self.background) {
+            background.handle.spawn(async move { drop(body) });
+        }
     }
 }
 

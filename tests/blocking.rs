@@ -22,7 +22,8 @@ fn serve(script: Script) -> (tokio::runtime::Runtime, TestServer) {
 }
 
 /// `/echo` answers with the method and body it got, `/json` with JSON, `/big` with 1 MiB
-/// in chunks, `/missing` with 404, `/slow` never, `/hop` with a redirect to `/`.
+/// in chunks (`/medium` 100 KB, within the drain limit), `/missing` with 404, `/slow`
+/// never, `/hop` with a redirect to `/`.
 fn script() -> Script {
     Script::new().respond(|req| match req.target.as_str() {
         "/echo" => Reply::ok(format!(
@@ -37,6 +38,7 @@ fn script() -> Script {
         "/missing" => Reply::status(404),
         "/slow" => Reply::Stall,
         "/hop" => Reply::status(302).with_header("Location", "/"),
+        "/medium" => Reply::chunked(vec![b'm'; 100_000], 10_000),
         _ => Reply::ok("hello"),
     })
 }
@@ -199,4 +201,34 @@ fn a_call_from_the_clients_own_thread_is_refused() {
     let resp = client.get(server.url("/hop")).send().unwrap();
     assert_eq!(resp.text().unwrap(), "hello");
     assert_eq!(*inner_call.lock().unwrap(), Some(Err(ErrorKind::Runtime)));
+}
+
+/// A response dropped with its body unread is drained in the background, as in the async
+/// client: its connection is reused by the next request, not closed.
+#[test]
+fn an_unread_body_is_drained_and_its_connection_reused() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    for round in 1..=3 {
+        let resp = client.get(server.url("/medium")).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        drop(resp);
+        // The drain ends in the background; the next request would open another
+        // connection while it runs.
+        let began = std::time::Instant::now();
+        while client.stats().bodies_drained < round {
+            assert!(
+                began.elapsed() < support::WAIT_LIMIT,
+                "{:?}",
+                client.stats()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let resp = client.get(server.url("/missing")).send().unwrap();
+        assert!(resp.error_for_status().is_err());
+    }
+    let stats = client.stats();
+    assert_eq!(stats.connections_opened, 1, "{stats:?}");
+    assert_eq!(stats.bodies_drained, 3, "{stats:?}");
+    assert_eq!(server.stats().accepted, 1);
 }
