@@ -289,6 +289,13 @@ impl RequestBuilder {
         self.map(|r| r.json(json))
     }
 
+    /// A `multipart/form-data` body ([`crate::RequestBuilder::multipart`]). `Form::file`
+    /// and `Part::file` are async; here a file's part is `Part::bytes(std::fs::read(path)?)`
+    /// with its `file_name`.
+    pub fn multipart(self, form: crate::multipart::Form) -> RequestBuilder {
+        self.map(|r| r.multipart(form))
+    }
+
     /// The body ([`crate::RequestBuilder::body`]).
     pub fn body(self, body: impl Into<Body>) -> RequestBuilder {
         self.map(|r| r.body(body))

@@ -1,9 +1,10 @@
 //! The blocking client (feature `blocking`) through real sockets, called from plain
 //! threads: requests and their heads, bodies whole (`text`, `json`, `bytes`) and through
-//! `std::io::Read` and `copy_to`, status errors, reuse of the async client's pool,
-//! timeouts, a response that outlives its client, and a call from inside an async
-//! runtime (which blocks, and does not panic). The scripted server runs on a runtime of
-//! the test's own.
+//! `std::io::Read` and `copy_to`, a multipart form, status errors, reuse of the async
+//! client's pool, timeouts, a response that outlives its client, an unread body drained,
+//! and calls from inside an async runtime (which block, and do not panic) and from the
+//! client's own thread (refused). The scripted server runs on a runtime of the test's
+//! own.
 #![cfg(feature = "blocking")]
 
 mod support;
@@ -231,4 +232,30 @@ fn an_unread_body_is_drained_and_its_connection_reused() {
     assert_eq!(stats.connections_opened, 1, "{stats:?}");
     assert_eq!(stats.bodies_drained, 3, "{stats:?}");
     assert_eq!(server.stats().accepted, 1);
+}
+
+#[test]
+fn a_multipart_form_goes_as_the_async_client_sends_it() {
+    use tether::multipart::{Form, Part};
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    let form = Form::new().text("title", "report").part(
+        "file",
+        Part::bytes(b"a,b\n1,2\n".to_vec()).file_name("report.csv"),
+    );
+    let resp = client
+        .post(server.url("/echo"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let sent = &server.requests()[0];
+    let content_type = sent.header("content-type").unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap();
+    let body = String::from_utf8_lossy(&sent.body);
+    assert!(body.contains("name=\"title\"\r\n\r\nreport\r\n"), "{body}");
+    assert!(body.contains("filename=\"report.csv\""), "{body}");
+    assert!(body.ends_with(&format!("--{boundary}--\r\n")), "{body}");
 }
