@@ -301,6 +301,36 @@ impl RequestBuilder {
         self.map(|r| r.body(body))
     }
 
+    /// A body read from `reader` as it is sent, in pieces of at most 64 KiB (as reqwest's
+    /// `blocking::Body::new`): sent chunked, and never sent twice (a stream is not
+    /// retried). The reading is done on a thread of its own, at most two pieces ahead of
+    /// the sending; it ends with the reader's end, its error, or the request.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = tether::blocking::Client::new();
+    /// let file = std::fs::File::open("upload.bin")?;
+    /// client.put("http://127.0.0.1:8080/upload").body_reader(file).send()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn body_reader<R: io::Read + Send + 'static>(self, reader: R) -> RequestBuilder {
+        self.map(|r| r.body_stream(read_stream(reader)))
+    }
+
+    /// As [`body_reader`](RequestBuilder::body_reader), for a reader of `len` bytes: sent
+    /// with that `Content-Length`, not chunked (as reqwest's `blocking::Body::sized`); a
+    /// reader that ends early or goes on past it fails the request.
+    pub fn body_reader_sized<R: io::Read + Send + 'static>(
+        self,
+        reader: R,
+        len: u64,
+    ) -> RequestBuilder {
+        self.map(|r| {
+            r.header(http::header::CONTENT_LENGTH, len)
+                .body_stream(read_stream(reader))
+        })
+    }
+
     /// Bounds the whole request, body included ([`crate::RequestBuilder::timeout`]).
     pub fn timeout(self, timeout: Duration) -> RequestBuilder {
         self.map(|r| r.timeout(timeout))
@@ -334,6 +364,52 @@ impl RequestBuilder {
             background: self.background,
             piece: Bytes::new(),
         })
+    }
+}
+
+/// The pieces `reader` gives, as a stream: read on a thread of its own into a channel of
+/// two, so that the runtime's thread never waits on the reader.
+fn read_stream<R: io::Read + Send + 'static>(mut reader: R) -> ReadStream {
+    const PIECE: usize = 64 * 1024;
+    let (pieces, received) = tokio::sync::mpsc::channel(2);
+    let errors = pieces.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tether-body-reader".into())
+        .spawn(move || loop {
+            let mut buf = vec![0u8; PIECE];
+            let piece = match reader.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Ok(Bytes::from(buf))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = piece.is_err();
+            // An error when the request is gone (the receiver dropped): nobody to read for.
+            if pieces.blocking_send(piece).is_err() || failed {
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        // The channel holds two: this is the stream's one and only item.
+        let _ = errors.try_send(Err(e));
+    }
+    ReadStream(received)
+}
+
+/// A request body read from a `std::io::Read` (see [`read_stream`]).
+struct ReadStream(tokio::sync::mpsc::Receiver<io::Result<Bytes>>);
+
+impl futures_core::Stream for ReadStream {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
     }
 }
 

@@ -1,10 +1,10 @@
 //! The blocking client (feature `blocking`) through real sockets, called from plain
 //! threads: requests and their heads, bodies whole (`text`, `json`, `bytes`) and through
-//! `std::io::Read` and `copy_to`, a multipart form, status errors, reuse of the async
-//! client's pool, timeouts, a response that outlives its client, an unread body drained,
-//! and calls from inside an async runtime (which block, and do not panic) and from the
-//! client's own thread (refused). The scripted server runs on a runtime of the test's
-//! own.
+//! `std::io::Read` and `copy_to`, request bodies from a reader, a multipart form, status
+//! errors, reuse of the async client's pool, timeouts, a response that outlives its
+//! client, an unread body drained, and calls from inside an async runtime (which block,
+//! and do not panic) and from the client's own thread (refused). The scripted server
+//! runs on a runtime of the test's own.
 #![cfg(feature = "blocking")]
 
 mod support;
@@ -258,4 +258,78 @@ fn a_multipart_form_goes_as_the_async_client_sends_it() {
     assert!(body.contains("name=\"title\"\r\n\r\nreport\r\n"), "{body}");
     assert!(body.contains("filename=\"report.csv\""), "{body}");
     assert!(body.ends_with(&format!("--{boundary}--\r\n")), "{body}");
+}
+
+/// A reader of `total` bytes, `step` at a time, failing instead of ending if `fail`.
+struct Pieces {
+    sent: usize,
+    total: usize,
+    step: usize,
+    fail: bool,
+}
+
+impl Read for Pieces {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.sent == self.total {
+            if self.fail {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            return Ok(0);
+        }
+        let n = self.step.min(buf.len()).min(self.total - self.sent);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = ((self.sent + i) % 251) as u8;
+        }
+        self.sent += n;
+        Ok(n)
+    }
+}
+
+fn pieces(total: usize, step: usize, fail: bool) -> Pieces {
+    Pieces {
+        sent: 0,
+        total,
+        step,
+        fail,
+    }
+}
+
+/// A body read from a `std::io::Read` as it is sent: chunked, or with the length given;
+/// a reader that fails fails the request, and nothing panics.
+#[test]
+fn a_body_is_read_from_a_reader_as_it_is_sent() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    let expected: Vec<u8> = (0..300_000).map(|i| (i % 251) as u8).collect();
+
+    let resp = client
+        .put(server.url("/upload"))
+        .body_reader(pieces(300_000, 7_000, false))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client
+        .put(server.url("/upload"))
+        .body_reader_sized(std::io::Cursor::new(expected.clone()), 300_000)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let sent = server.requests();
+    assert_eq!(sent[0].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(sent[1].header("content-length"), Some("300000"));
+    for r in &sent {
+        assert!(r.body == expected, "{} bytes", r.body.len());
+    }
+
+    let err = client
+        .put(server.url("/upload"))
+        .body_reader(pieces(10_000, 1_000, true))
+        .send()
+        .unwrap_err();
+    assert!(err.to_string().contains("the disk went away"), "{err}");
+    let short = client
+        .put(server.url("/upload"))
+        .body_reader_sized(pieces(10, 10, false), 20)
+        .send();
+    assert!(short.is_err(), "a reader shorter than its length");
 }
