@@ -202,7 +202,7 @@ impl Error {
     pub(crate) fn status_code(status: http::StatusCode, url: &url::Url) -> Error {
         let mut e = Error::msg(ErrorKind::Status, status.to_string());
         e.inner.status = Some(status);
-        e.inner.url = Some(url.clone());
+        e.inner.url = Some(without_userinfo(url));
         e
     }
 
@@ -216,7 +216,7 @@ impl Error {
     /// Names the URL the error is about (without userinfo).
     #[cold]
     pub(crate) fn with_url(mut self, url: &url::Url) -> Error {
-        self.inner.url = Some(url.clone());
+        self.inner.url = Some(without_userinfo(url));
         self
     }
 
@@ -225,7 +225,7 @@ impl Error {
     #[cold]
     pub(crate) fn or_url(mut self, url: Option<&url::Url>) -> Error {
         if self.inner.url.is_none() {
-            self.inner.url = url.cloned();
+            self.inner.url = url.map(without_userinfo);
         }
         self
     }
@@ -490,6 +490,19 @@ impl fmt::Debug for Error {
             .field("reused", &self.inner.reused)
             .finish()
     }
+}
+
+/// `url` as an error names it: without user information, whoever gave it (a caller's URL
+/// before its credentials were taken out, a server's `Location`), so that a password is
+/// never shown by `Display`, `Debug` or `Error::url`.
+fn without_userinfo(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Both fail only for URLs that cannot have user information.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    url
 }
 
 impl fmt::Display for Error {

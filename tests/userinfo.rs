@@ -1,7 +1,7 @@
 //! URL userinfo is honoured and never leaked: `http://alice:s3cret@host/` sends
 //! `Authorization: Basic` with the percent-decoded credentials unless the caller set
 //! `Authorization`, and the password appears in no `Debug`, `Display`, error message or
-//! tracing field.
+//! tracing field, including errors naming a URL a caller or a server gave with userinfo.
 
 mod support;
 
@@ -192,6 +192,43 @@ async fn errors_never_show_the_password() {
         let shown = format!("{e} {e:?}");
         assert!(!shown.contains(SECRET), "{shown}");
     }
+    let traced = traced.text();
+    assert!(!traced.contains(SECRET), "{traced}");
+}
+
+/// Errors that name a URL before its userinfo was taken out, or one a server gave: a
+/// request `https_only` refuses, and a redirect to a `Location` with userinfo that the
+/// policy refuses. Neither shows the password.
+#[tokio::test]
+async fn errors_naming_a_url_with_userinfo_never_show_the_password() {
+    let (traced, _guard) = capture_tracing();
+    let server = TestServer::start(Script::new().respond(|req| {
+        let to = format!(
+            "http://alice:{SECRET}@{}/next",
+            req.header("host").unwrap_or("?")
+        );
+        Reply::status(302).with_header("Location", &to)
+    }))
+    .await;
+    let strict = Client::builder().https_only(true).build().unwrap();
+    let refused = strict
+        .get(with_userinfo(&server, "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(refused.is_invalid_request(), "{refused:?}");
+    let no_hops = Client::builder()
+        .redirect(tether::redirect::Policy::limited(0))
+        .build()
+        .unwrap();
+    let stopped = no_hops.get(server.url("/")).send().await.unwrap_err();
+    assert!(stopped.is_redirect(), "{stopped:?}");
+    for e in [&refused, &stopped] {
+        let shown = format!("{e} {e:?} {:?}", e.url().map(|u| u.as_str()));
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(e.url().is_some_and(|u| u.username().is_empty()), "{shown}");
+    }
+    assert_eq!(server.requests().len(), 1, "only the first request went");
     let traced = traced.text();
     assert!(!traced.contains(SECRET), "{traced}");
 }
