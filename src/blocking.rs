@@ -52,22 +52,40 @@ struct Background {
 
 impl Background {
     fn start() -> Result<Background, Error> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::new(ErrorKind::Runtime, e).context("the blocking client's runtime")
-            })?;
-        let handle = runtime.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
+        let (ready, started) = mpsc::sync_channel(1);
+        // The runtime is made, run and dropped on its thread: dropped on the caller's, as
+        // a failed spawn would, it would panic if the caller were async code.
         std::thread::Builder::new()
             .name("tether-blocking".into())
             .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready.send(Ok(runtime.handle().clone()));
                 // Ends when the sender is dropped; the runtime and its tasks go with it.
                 let _ = runtime.block_on(stopped);
             })
             .map_err(|e| {
                 Error::new(ErrorKind::Runtime, e).context("the blocking client's thread")
+            })?;
+        let handle = started
+            .recv()
+            .map_err(|_| {
+                Error::msg(
+                    ErrorKind::Runtime,
+                    "the blocking client's thread ended before its runtime started",
+                )
+            })?
+            .map_err(|e| {
+                Error::new(ErrorKind::Runtime, e).context("the blocking client's runtime")
             })?;
         Ok(Background {
             handle,
