@@ -38,6 +38,12 @@ mod pool;
 pub mod proto;
 mod runtime;
 
+/// Cookies a response sets ([`Response::cookies`]), as reqwest's `cookie` module names
+/// them. Feature `cookies`.
+#[cfg(feature = "cookies")]
+pub mod cookie {
+    pub use crate::client::Cookie;
+}
 pub use client::multipart;
 pub use client::redirect;
 #[cfg(feature = "hickory-dns")]

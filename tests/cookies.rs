@@ -1,7 +1,7 @@
 //! The cookie store (feature `cookies`; CI runs this file with `--features cookies`):
 //! `Set-Cookie` is stored, matching cookies are sent, across redirects too, never to
 //! another host, and a caller's own `Cookie` header wins. Without `cookie_store(true)`
-//! nothing is kept.
+//! nothing is kept. `Response::cookies` lists what a response sets.
 #![cfg(feature = "cookies")]
 
 mod support;
@@ -69,4 +69,42 @@ async fn cookies_do_not_follow_a_redirect_to_another_host() {
     assert_eq!(there.url().host_str(), Some("127.0.0.2"));
     assert_eq!(there.text().await.unwrap(), "none");
     assert_eq!(server.requests()[1].header("cookie"), Some("theme=dark"));
+}
+
+/// `Response::cookies` gives each `Set-Cookie` a response carries, parsed, with or without
+/// a store; one that does not parse is left out, and `Debug` never shows a value.
+#[tokio::test]
+async fn a_response_lists_the_cookies_it_sets() {
+    let server = TestServer::start(Script::new().always(
+        Reply::ok("set")
+            .with_header(
+                "Set-Cookie",
+                "session=abc123; Path=/app; Domain=127.0.0.1; HttpOnly; Secure; SameSite=Strict; Max-Age=60",
+            )
+            .with_header("Set-Cookie", "=no-name")
+            .with_header(
+                "Set-Cookie",
+                "theme=dark; SameSite=Lax; Expires=Wed, 21 Oct 2037 07:28:00 GMT",
+            ),
+    ))
+    .await;
+    let resp = Client::new().get(server.url("/")).send().await.unwrap();
+    let cookies: Vec<_> = resp.cookies().collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    let session = &cookies[0];
+    assert_eq!((session.name(), session.value()), ("session", "abc123"));
+    assert_eq!(session.path(), Some("/app"));
+    assert_eq!(session.domain(), Some("127.0.0.1"));
+    assert!(session.http_only() && session.secure() && session.same_site_strict());
+    assert!(!session.same_site_lax());
+    assert_eq!(session.max_age(), Some(std::time::Duration::from_secs(60)));
+    assert_eq!(session.expires(), None);
+    let theme = &cookies[1];
+    assert_eq!((theme.name(), theme.value()), ("theme", "dark"));
+    assert!(theme.same_site_lax() && !theme.secure() && !theme.http_only());
+    let expires = theme.expires().unwrap();
+    let since_epoch = expires.duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert_eq!(since_epoch.as_secs(), 2_139_722_880);
+    assert!(!format!("{cookies:?}").contains("abc123"));
+    let _: Option<tether::cookie::Cookie<'_>> = resp.cookies().next();
 }

@@ -50,3 +50,82 @@ impl Jar {
         HeaderValue::from_str(&value).ok()
     }
 }
+
+/// A cookie a response set (one `Set-Cookie` field), as [`Response::cookies`] gives it;
+/// reqwest's `cookie::Cookie`. Feature `cookies`.
+///
+/// [`Response::cookies`]: crate::Response::cookies
+pub struct Cookie<'a>(cookie_store::RawCookie<'a>);
+
+impl<'a> Cookie<'a> {
+    /// Parses one `Set-Cookie` value; `None` for one that is not a cookie.
+    pub(crate) fn parse(value: &'a HeaderValue) -> Option<Cookie<'a>> {
+        let text = std::str::from_utf8(value.as_bytes()).ok()?;
+        cookie_store::RawCookie::parse(text).ok().map(Cookie)
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    /// The value.
+    pub fn value(&self) -> &str {
+        self.0.value()
+    }
+
+    /// Whether `HttpOnly` was given.
+    pub fn http_only(&self) -> bool {
+        self.0.http_only().unwrap_or(false)
+    }
+
+    /// Whether `Secure` was given.
+    pub fn secure(&self) -> bool {
+        self.0.secure().unwrap_or(false)
+    }
+
+    /// Whether `SameSite=Lax` was given.
+    pub fn same_site_lax(&self) -> bool {
+        self.0.same_site().is_some_and(|s| s.is_lax())
+    }
+
+    /// Whether `SameSite=Strict` was given.
+    pub fn same_site_strict(&self) -> bool {
+        self.0.same_site().is_some_and(|s| s.is_strict())
+    }
+
+    /// The `Path` attribute, if any.
+    pub fn path(&self) -> Option<&str> {
+        self.0.path()
+    }
+
+    /// The `Domain` attribute, if any (without a leading dot).
+    pub fn domain(&self) -> Option<&str> {
+        self.0.domain()
+    }
+
+    /// The `Max-Age` attribute, if any (a negative one as zero).
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        self.0
+            .max_age()
+            .map(|age| std::time::Duration::try_from(age).unwrap_or_default())
+    }
+
+    /// The `Expires` attribute, if any, as a point in time.
+    pub fn expires(&self) -> Option<std::time::SystemTime> {
+        self.0.expires_datetime().map(std::time::SystemTime::from)
+    }
+}
+
+impl std::fmt::Debug for Cookie<'_> {
+    /// Name and attributes; never the value, which is often a credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cookie")
+            .field("name", &self.name())
+            .field("path", &self.path())
+            .field("domain", &self.domain())
+            .field("secure", &self.secure())
+            .field("http_only", &self.http_only())
+            .finish_non_exhaustive()
+    }
+}

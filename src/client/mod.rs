@@ -9,6 +9,8 @@ mod charset;
 mod config;
 #[cfg(feature = "cookies")]
 mod cookies;
+#[cfg(feature = "cookies")]
+pub use cookies::Cookie;
 mod decode;
 pub mod multipart;
 mod no_proxy;

@@ -248,6 +248,24 @@ impl Response {
         self.headers.get()
     }
 
+    /// The cookies this response sets, one per `Set-Cookie` field that parses (as
+    /// reqwest's `Response::cookies`); with or without a cookie store. Feature `cookies`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let resp = tether::Client::new().post("http://127.0.0.1:8080/login").send().await?;
+    /// let session = resp.cookies().find(|c| c.name() == "session").map(|c| c.value().to_owned());
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookies(&self) -> impl Iterator<Item = super::cookies::Cookie<'_>> {
+        self.headers()
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(super::cookies::Cookie::parse)
+    }
+
     /// The URL that was requested, without userinfo (credentials in the URL were sent as
     /// `Authorization` and are not kept).
     ///
