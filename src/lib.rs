@@ -44,6 +44,14 @@ mod runtime;
 pub mod cookie {
     pub use crate::client::Cookie;
 }
+/// TLS settings' types: the protocol [`Version`](tls::Version) for
+/// [`min_tls_version`](ClientBuilder::min_tls_version) and
+/// [`max_tls_version`](ClientBuilder::max_tls_version), and (as at the crate's root) the
+/// certificates.
+pub mod tls {
+    pub use crate::conn::tls::Version;
+    pub use crate::conn::tls::{Certificate, Identity, PemError};
+}
 pub use client::multipart;
 pub use client::redirect;
 #[cfg(feature = "hickory-dns")]

@@ -732,3 +732,60 @@ async fn danger_accept_invalid_certs_takes_any_certificate() {
         "{stats:?}"
     );
 }
+
+/// `min_tls_version` and `max_tls_version` bound what is offered: a client that asks 1.3
+/// at least is refused by a 1.2-only server, one that asks 1.2 at most by a 1.3-only
+/// server, and speaks 1.2 to a server of both; a range rustls cannot speak fails `build`.
+#[tokio::test]
+async fn the_tls_version_range_is_what_is_offered() {
+    use tether::tls::Version;
+    let ca = TestCa::new("versions CA");
+    let start = |versions| {
+        TlsServer::builder(ca.server_cert(NAMES))
+            .versions(versions)
+            .start()
+    };
+    let (only12, only13, both) = (
+        start(Versions::Tls12Only).await,
+        start(Versions::Tls13Only).await,
+        start(Versions::Both).await,
+    );
+    let bounded = |min: Option<Version>, max: Option<Version>| {
+        let mut builder = Client::builder().add_root_certificate(ca.certificate());
+        if let Some(min) = min {
+            builder = builder.min_tls_version(min);
+        }
+        if let Some(max) = max {
+            builder = builder.max_tls_version(max);
+        }
+        builder.build()
+    };
+    let modern = bounded(Some(Version::TLS_1_3), None).unwrap();
+    let err = modern
+        .get(only12.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    get_hello(&modern, only13.url("localhost", "/")).await;
+
+    let old = bounded(Some(Version::TLS_1_0), Some(Version::TLS_1_2)).unwrap();
+    let err = old
+        .get(only13.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    get_hello(&old, both.url("localhost", "/")).await;
+    assert_eq!(both.stats().sessions[0].version, "TLSv1_2");
+    get_hello(&modern, both.url("localhost", "/")).await;
+    assert_eq!(both.stats().sessions[1].version, "TLSv1_3");
+
+    for (min, max) in [
+        (None, Some(Version::TLS_1_1)),
+        (Some(Version::TLS_1_3), Some(Version::TLS_1_2)),
+    ] {
+        let err = bounded(min, max).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    }
+}

@@ -255,6 +255,7 @@ impl std::fmt::Debug for Client {
 /// | `user_agent` / `default_headers` | `tether/<version>` / none |
 /// | decompression (`no_decompression`; one coding: `no_gzip`, `gzip(false)`, ...) | gzip, deflate, br, zstd: those enabled as features |
 /// | `max_body_bytes` | none |
+/// | TLS versions (`min_tls_version`, `max_tls_version`) | 1.2 and 1.3 |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces; `danger_accept_invalid_certs` takes any certificate) |
 /// | client certificate (`identity`) | none |
 /// | `min_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / 60 s |
@@ -968,6 +969,34 @@ impl ClientBuilder {
                 )
             }
         }
+        self
+    }
+
+    /// The oldest TLS version offered (as reqwest's): `Version::TLS_1_3` refuses servers
+    /// that speak only TLS 1.2. By default 1.2, the oldest rustls speaks.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .min_tls_version(tether::tls::Version::TLS_1_3)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn min_tls_version(mut self, version: crate::tls::Version) -> Self {
+        self.config.tls_settings.min_version = Some(version);
+        self
+    }
+
+    /// The newest TLS version offered (as reqwest's). By default 1.3. `build` fails with
+    /// `ErrorKind::Tls` when no version rustls speaks (1.2, 1.3) is left between the two.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .max_tls_version(tether::tls::Version::TLS_1_2)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn max_tls_version(mut self, version: crate::tls::Version) -> Self {
+        self.config.tls_settings.max_version = Some(version);
         self
     }
 

@@ -240,6 +240,47 @@ fn malformed(e: pem::Error) -> Error {
     Error::new(ErrorKind::Tls, PemError::Malformed).context(format!("{e:?}"))
 }
 
+/// A TLS protocol version, for [`min_tls_version`] and [`max_tls_version`] (reqwest's
+/// `tls::Version`). rustls speaks TLS 1.2 and 1.3; a range holding neither fails `build`.
+///
+/// ```
+/// use tether::tls::Version;
+/// let client = tether::Client::builder().min_tls_version(Version::TLS_1_3).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+///
+/// [`min_tls_version`]: crate::ClientBuilder::min_tls_version
+/// [`max_tls_version`]: crate::ClientBuilder::max_tls_version
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(u8);
+
+impl Version {
+    /// TLS 1.0.
+    pub const TLS_1_0: Version = Version(0);
+    /// TLS 1.1.
+    pub const TLS_1_1: Version = Version(1);
+    /// TLS 1.2.
+    pub const TLS_1_2: Version = Version(2);
+    /// TLS 1.3.
+    pub const TLS_1_3: Version = Version(3);
+}
+
+/// The versions rustls speaks within `min..=max` (either end open), newest first as in
+/// rustls's defaults.
+fn versions_within(
+    min: Option<Version>,
+    max: Option<Version>,
+) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    [
+        (Version::TLS_1_3, &rustls::version::TLS13),
+        (Version::TLS_1_2, &rustls::version::TLS12),
+    ]
+    .into_iter()
+    .filter(|(v, _)| min.is_none_or(|m| *v >= m) && max.is_none_or(|m| *v <= m))
+    .map(|(_, speaks)| speaks)
+    .collect()
+}
+
 /// The TLS settings a builder collects; turned into one `ClientConfig` at build.
 #[derive(Clone, Debug)]
 pub(crate) struct TlsSettings {
@@ -253,6 +294,10 @@ pub(crate) struct TlsSettings {
     pub http2: bool,
     /// Any certificate is taken, for any name (`danger_accept_invalid_certs`).
     pub accept_invalid_certs: bool,
+    /// The oldest and newest protocol versions offered (`min_tls_version`,
+    /// `max_tls_version`); `None`: what rustls speaks.
+    pub min_version: Option<Version>,
+    pub max_version: Option<Version>,
 }
 
 impl Default for TlsSettings {
@@ -263,6 +308,8 @@ impl Default for TlsSettings {
             identity: None,
             http2: true,
             accept_invalid_certs: false,
+            min_version: None,
+            max_version: None,
         }
     }
 }
@@ -295,8 +342,18 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         ));
     }
     let provider = Arc::new(provider());
+    let versions = versions_within(settings.min_version, settings.max_version);
+    if versions.is_empty() {
+        return Err(Error::msg(
+            ErrorKind::Tls,
+            format!(
+                "no TLS version from {:?} to {:?} is spoken (TLS 1.2 and 1.3 are)",
+                settings.min_version, settings.max_version
+            ),
+        ));
+    }
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&versions)
         .map_err(|e| Error::new(ErrorKind::Tls, e))?;
     let builder = if settings.accept_invalid_certs {
         builder
