@@ -7,6 +7,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
@@ -684,4 +685,58 @@ async fn text_decodes_the_charset_the_content_type_names() {
         "日本",
         "the head's charset wins"
     );
+}
+
+#[tokio::test]
+async fn patch_sends_its_method_and_body() {
+    let server = ok_server().await;
+    let client = Client::new();
+    let resp = client
+        .patch(server.url("/items/1"))
+        .body(r#"{"done":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let reqs = server.requests();
+    assert_eq!(reqs[0].method, "PATCH");
+    assert_eq!(reqs[0].target, "/items/1");
+    assert_eq!(reqs[0].body, br#"{"done":true}"#);
+    assert_eq!(reqs[0].header("content-length"), Some("13"));
+}
+
+/// reqwest's names for the idle pool's two knobs: `pool_max_idle_per_host` keeps that
+/// many of a host's connections once they are idle, `pool_idle_timeout` is how long one
+/// is kept (`None`: no limit of the client's own).
+#[tokio::test]
+async fn reqwests_pool_names_bound_the_idle_connections() {
+    let big = vec![b'b'; 1 << 20];
+    let server = TestServer::start(Script::new().always(Reply::ok(big.clone()))).await;
+    let client = Client::builder().pool_max_idle_per_host(1).build().unwrap();
+    // Two responses whose bodies are still to read hold two connections.
+    let a = client.get(server.url("/a")).send().await.unwrap();
+    let b = client.get(server.url("/b")).send().await.unwrap();
+    assert_eq!(client.stats().open, 2);
+    assert_eq!(a.bytes().await.unwrap().len(), big.len());
+    assert_eq!(b.bytes().await.unwrap().len(), big.len());
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (1, 1), "one idle connection kept");
+    assert_eq!(stats.closed_over_idle_limit, 1);
+
+    for (timeout, accepted) in [(Some(Duration::ZERO), 2), (None, 1)] {
+        let server = ok_server().await;
+        let client = Client::builder()
+            .pool_idle_timeout(timeout)
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            let resp = client.get(server.url("/")).send().await.unwrap();
+            assert_eq!(resp.text().await.unwrap(), "ok");
+        }
+        assert_eq!(
+            server.stats().accepted,
+            accepted,
+            "pool_idle_timeout({timeout:?})"
+        );
+    }
 }

@@ -161,6 +161,19 @@ impl Client {
         self.request(Method::PUT, url)
     }
 
+    /// A PATCH request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::new();
+    /// client.patch("http://127.0.0.1:8080/items/1").body(r#"{"done":true}"#).send().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
     /// A DELETE request.
     ///
     /// ```no_run
@@ -351,6 +364,30 @@ impl ClientBuilder {
     pub fn max_idle_per_host(mut self, n: usize) -> Self {
         self.config.max_idle_per_host = Some(n);
         self
+    }
+
+    /// reqwest's name for [`max_idle_per_host`](Self::max_idle_per_host).
+    ///
+    /// ```
+    /// let client = tether::Client::builder().pool_max_idle_per_host(1).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn pool_max_idle_per_host(self, n: usize) -> Self {
+        self.max_idle_per_host(n)
+    }
+
+    /// reqwest's name for [`idle_timeout`](Self::idle_timeout); `None` keeps idle
+    /// connections for as long as the server does (and the learned timeouts allow).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .pool_idle_timeout(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// let forever = tether::Client::builder().pool_idle_timeout(None).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn pool_idle_timeout<D: Into<Option<Duration>>>(self, d: D) -> Self {
+        self.idle_timeout(d.into().unwrap_or(Duration::MAX))
     }
 
     /// How long an idle connection is kept.
