@@ -155,6 +155,74 @@ async fn a_pinned_name_needs_no_lookup() {
     );
 }
 
+/// As in reqwest: a URL that names no port is dialed on the pin's port (the test server's
+/// here, where the scheme's 80 has nothing), one that names a port on that port. The
+/// same for a proxy's pinned name.
+#[tokio::test]
+async fn a_pins_port_serves_a_url_that_names_none() {
+    let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
+    let other = TestServer::start(Script::new().always(Reply::ok("other"))).await;
+    let client = tether::Client::builder()
+        .resolve("api.test", server.addr())
+        .build()
+        .expect("client");
+    get_ok(&client, "http://api.test/a").await;
+    get_ok(
+        &client,
+        &format!("http://api.test:{}/b", other.addr().port()),
+    )
+    .await;
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests()[0].header("host"), Some("api.test"));
+    assert_eq!(other.requests().len(), 1, "the URL's own port wins");
+
+    // An HTTP proxy named without a port, pinned to the test server (which answers the
+    // forwarded request itself).
+    let via = tether::Client::builder()
+        .resolve("proxy.test", server.addr())
+        .proxy(tether::Proxy::http("http://proxy.test").expect("proxy"))
+        .build()
+        .expect("client");
+    get_ok(&via, "http://origin.test/c").await;
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].target, "http://origin.test/c");
+}
+
+/// `resolve_to_addrs` pins a name to a list, in place of earlier pins, and the dial goes
+/// through it in order past an address that refuses; an empty list is a connect error.
+#[tokio::test]
+async fn resolve_to_addrs_replaces_the_pins_and_is_tried_in_order() {
+    let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
+    let refusing = {
+        let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let client = tether::Client::builder()
+        .resolve("many.test", refusing)
+        .resolve_to_addrs("many.test", &[refusing, server.addr()])
+        .resolve("one.test", server.addr())
+        .resolve_to_addrs("one.test", &[refusing])
+        .resolve_to_addrs("none.test", &[])
+        .build()
+        .expect("client");
+    get_ok(&client, "http://many.test/").await;
+    assert_eq!(server.requests().len(), 1);
+    for (name, says) in [("one.test", "refused"), ("none.test", "has no address")] {
+        let err = client
+            .get(format!("http://{name}/"))
+            .send()
+            .await
+            .expect_err("no pin that answers");
+        assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
+        assert!(
+            format!("{err:#}").to_lowercase().contains(says),
+            "{name}: {err:#}"
+        );
+    }
+    assert_eq!(server.requests().len(), 1, "the earlier pin was replaced");
+}
+
 #[tokio::test]
 async fn happy_eyeballs_gets_past_an_address_that_never_answers() {
     // The live server on 127.0.0.1:P, a full accept queue on 127.0.0.3:P, named first.

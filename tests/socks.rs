@@ -107,6 +107,10 @@ async fn socks5_gives_the_proxy_the_address_the_client_resolved_and_socks5h_the_
         Some(format!("origin.test:{port}").as_str())
     );
     assert_eq!(local.stats().socks_connections, 1);
+    // A URL naming no port: the pin's, as for a direct connection.
+    let (status, body) = get_text(&local, "http://origin.test/").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    assert_eq!(origin.requests()[1].header("host"), Some("origin.test"));
 
     // The proxy cannot resolve it: a refusal, before anything was sent.
     let remote = client("socks5h");
@@ -120,7 +124,7 @@ async fn socks5_gives_the_proxy_the_address_the_client_resolved_and_socks5h_the_
     assert!(err.to_string().contains("the proxy answered"), "{err}");
     assert!(err.to_string().contains("origin.test"), "{err}");
     assert!(!err.request_written());
-    assert_eq!(origin.requests().len(), 1);
+    assert_eq!(origin.requests().len(), 2);
     let stats = remote.stats();
     assert_eq!(
         (stats.connect_errors, stats.open, stats.socks_connections),

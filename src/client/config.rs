@@ -238,7 +238,7 @@ pub(crate) struct Config {
 pub(crate) struct ConnectSettings {
     pub resolver: Option<Arc<dyn Resolve>>,
     pub dns_cache_ttl: Duration,
-    pub pins: HashMap<String, Vec<IpAddr>>,
+    pub pins: HashMap<String, Vec<std::net::SocketAddr>>,
     pub local_address: Option<IpAddr>,
     pub tcp_keepalive: Option<Duration>,
     /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at

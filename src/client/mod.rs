@@ -670,13 +670,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Pins `domain` to `addr`'s IP address for this client, as curl's `--resolve`: no
-    /// lookup is made for it. The port comes from the URL (the one in `addr` is ignored).
-    /// Pinning a domain several times gives it several addresses, tried in that order.
+    /// Pins `domain` to `addr` for this client, as curl's `--resolve`: no lookup is made
+    /// for it. As in reqwest, a URL that names a port of its own is dialed on that port;
+    /// one that names none (`http://api.example/`) on `addr`'s port, or on its scheme's
+    /// when that is 0. Pinning a domain several times gives it several addresses, tried
+    /// in that order.
     ///
     /// ```
+    /// // http://api.example/ goes to 127.0.0.1:8080, http://api.example:9000/ to port 9000.
     /// let client = tether::Client::builder()
-    ///     .resolve("api.example", "127.0.0.1:0".parse().unwrap())
+    ///     .resolve("api.example", "127.0.0.1:8080".parse().unwrap())
     ///     .build()?;
     /// # Ok::<(), tether::Error>(())
     /// ```
@@ -686,7 +689,28 @@ impl ClientBuilder {
             .pins
             .entry(domain.to_ascii_lowercase())
             .or_default()
-            .push(addr.ip());
+            .push(addr);
+        self
+    }
+
+    /// Pins `domain` to these addresses, tried in this order (by Happy Eyeballs, as a
+    /// resolver's answer is), in place of any pinned before; ports as in
+    /// [`resolve`](Self::resolve). reqwest's name.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .resolve_to_addrs(
+    ///         "api.example",
+    ///         &["[::1]:8080".parse().unwrap(), "127.0.0.1:8080".parse().unwrap()],
+    ///     )
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn resolve_to_addrs(mut self, domain: &str, addrs: &[std::net::SocketAddr]) -> Self {
+        self.config
+            .connect
+            .pins
+            .insert(domain.to_ascii_lowercase(), addrs.to_vec());
         self
     }
 

@@ -34,8 +34,9 @@ pub(crate) const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// How a client dials: its resolver and cache, pinned names, socket options.
 pub(crate) struct Dialer {
     pub dns: DnsCache,
-    /// Names answered without a lookup (`ClientBuilder::resolve`), lower-cased.
-    pub pins: HashMap<String, Vec<IpAddr>>,
+    /// Names answered without a lookup (`ClientBuilder::resolve`), lower-cased, with the
+    /// port to use when the URL names none (0: the URL's default).
+    pub pins: HashMap<String, Vec<SocketAddr>>,
     pub local_address: Option<IpAddr>,
     pub tcp_keepalive: Option<Duration>,
 }
@@ -87,15 +88,17 @@ impl Default for DialReport {
 
 impl Dialer {
     /// Opens a TCP connection to `host:port` by `deadline` (`None`: no limit), noting in
-    /// `report` what it did.
+    /// `report` what it did. `port` is the URL's, `default_port` its scheme's (see
+    /// [`Dialer::port_of`]).
     pub async fn connect(
         &self,
         host: &str,
         port: u16,
+        default_port: u16,
         deadline: Option<Instant>,
         report: &mut DialReport,
     ) -> Result<TcpStream, Error> {
-        let dial = self.dial(host, port, report);
+        let dial = self.dial(host, port, default_port, report);
         let Some(deadline) = deadline else {
             return dial.await;
         };
@@ -125,27 +128,56 @@ impl Dialer {
         }
         if let Some(pinned) = self.pins.get(host) {
             report.found = Some(Found::Pinned);
-            return Ok(pinned.as_slice().into());
+            return Ok(pinned.iter().map(SocketAddr::ip).collect());
         }
         let (ips, looked) = self.dns.lookup(host).await;
         report.found = Some(Found::Looked(looked));
         ips
     }
 
+    /// The port to reach `host` on, for a URL whose port is `port` and whose scheme's is
+    /// `default_port`: as reqwest does, a pinned address's own port when the URL names
+    /// none of its own (its port is the default) and the pin's is not 0; else the URL's.
+    pub fn port_of(&self, host: &str, port: u16, default_port: u16) -> u16 {
+        match self.pins.get(host).and_then(|pins| pins.first()) {
+            Some(pin) => pinned_port(pin, port, default_port),
+            None => port,
+        }
+    }
+
     async fn dial(
         &self,
         host: &str,
         port: u16,
+        default_port: u16,
         report: &mut DialReport,
     ) -> Result<TcpStream, Error> {
-        let ips = self.resolve(host, report).await?;
-        let addrs: Vec<SocketAddr> = interleave(&ips)
+        let addrs: Vec<SocketAddr> = match self.pins.get(host) {
+            Some(pins) => {
+                report.found = Some(Found::Pinned);
+                pins.iter()
+                    .map(|pin| SocketAddr::new(pin.ip(), pinned_port(pin, port, default_port)))
+                    .collect()
+            }
+            None => self
+                .resolve(host, report)
+                .await?
+                .iter()
+                .map(|&ip| SocketAddr::new(ip, port))
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(Error::msg(
+                ErrorKind::Connect,
+                format!("{host} has no address"),
+            ));
+        }
+        let addrs: Vec<SocketAddr> = interleave(&addrs)
             .into_iter()
-            .filter(|ip| {
+            .filter(|addr| {
                 self.local_address
-                    .is_none_or(|l| l.is_ipv4() == ip.is_ipv4())
+                    .is_none_or(|l| l.is_ipv4() == addr.is_ipv4())
             })
-            .map(|ip| SocketAddr::new(ip, port))
             .collect();
         if addrs.is_empty() {
             return Err(Error::msg(
@@ -177,17 +209,26 @@ impl Dialer {
     }
 }
 
+/// A pin's port for a URL whose port is `port` and whose scheme's is `default_port`.
+fn pinned_port(pin: &SocketAddr, port: u16, default_port: u16) -> u16 {
+    if port == default_port && pin.port() != 0 {
+        pin.port()
+    } else {
+        port
+    }
+}
+
 /// The addresses in the order to try them: alternating families, starting with the
 /// family of the first (RFC 8305 §4), each family in the resolver's order.
-pub(crate) fn interleave(ips: &[IpAddr]) -> Vec<IpAddr> {
-    let Some(first) = ips.first() else {
+pub(crate) fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
         return Vec::new();
     };
-    let (mut same, mut other): (Vec<IpAddr>, Vec<IpAddr>) =
-        ips.iter().partition(|ip| ip.is_ipv4() == first.is_ipv4());
+    let (mut same, mut other): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.iter().partition(|a| a.is_ipv4() == first.is_ipv4());
     same.reverse();
     other.reverse();
-    let mut out = Vec::with_capacity(ips.len());
+    let mut out = Vec::with_capacity(addrs.len());
     loop {
         match (same.pop(), other.pop()) {
             (None, None) => return out,
@@ -290,9 +331,31 @@ mod tests {
             ),
         ];
         for (given, expected) in rows {
-            let given: Vec<IpAddr> = given.iter().map(|s| ip(s)).collect();
-            let expected: Vec<IpAddr> = expected.iter().map(|s| ip(s)).collect();
+            let at = |s: &&str| SocketAddr::new(ip(s), 80);
+            let given: Vec<SocketAddr> = given.iter().map(at).collect();
+            let expected: Vec<SocketAddr> = expected.iter().map(at).collect();
             assert_eq!(interleave(&given), expected, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn a_pins_port_serves_a_url_that_names_none() {
+        let pin = |port| SocketAddr::new(ip("127.0.0.1"), port);
+        // (pin's port, URL's port, scheme's default port, port dialed)
+        let rows = [
+            (8080, 80, 80, 8080),
+            (8080, 443, 443, 8080),
+            (8080, 9000, 80, 9000),
+            (8080, 443, 80, 443),
+            (0, 80, 80, 80),
+            (0, 9000, 80, 9000),
+        ];
+        for (pinned, port, default, dialed) in rows {
+            assert_eq!(
+                pinned_port(&pin(pinned), port, default),
+                dialed,
+                "pin :{pinned}, URL :{port}, default :{default}"
+            );
         }
     }
 }

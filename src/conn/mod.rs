@@ -202,7 +202,13 @@ impl Connection {
     ) -> Result<Connection, Error> {
         let Some(proxy) = origin.proxy() else {
             let tcp = dialer
-                .connect(origin.host(), origin.port(), deadline, report)
+                .connect(
+                    origin.host(),
+                    origin.port(),
+                    origin.scheme().default_port(),
+                    deadline,
+                    report,
+                )
                 .await?;
             let peer = tcp.peer_addr().ok();
             let io = match origin.scheme() {
@@ -214,7 +220,13 @@ impl Connection {
             return Ok(Connection::new(io, peer));
         };
         let mut tcp = dialer
-            .connect(proxy.host(), proxy.port(), deadline, report)
+            .connect(
+                proxy.host(),
+                proxy.port(),
+                proxy.kind().default_port(),
+                deadline,
+                report,
+            )
             .await
             .map_err(|e| e.prefix("proxy"))?;
         let peer = tcp.peer_addr().ok();

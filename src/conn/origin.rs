@@ -34,6 +34,14 @@ impl Scheme {
             Scheme::Https => "https",
         }
     }
+
+    /// The port a URL of this scheme has when it names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
 }
 
 /// (scheme, lower-cased host, port) and the proxy: where a connection goes, the unit of

@@ -62,6 +62,15 @@ impl ProxyKind {
             ProxyKind::Socks5h => "socks5h",
         }
     }
+
+    /// The port a proxy URL of this kind has when it names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ProxyKind::Http => 80,
+            ProxyKind::Https => 443,
+            ProxyKind::Socks5 | ProxyKind::Socks5h => 1080,
+        }
+    }
 }
 
 /// A SOCKS5 username and password (percent-decoded from the proxy URL).
@@ -374,7 +383,14 @@ async fn ask_socks(
         .map_err(|e| failed(&e))?;
     }
     out.clear();
-    socks::encode_connect(to, origin.port(), &mut out).map_err(|e| failed(&e))?;
+    // A pinned name's port serves a URL that names none, as for a direct connection.
+    let port = match to {
+        Destination::Name(_) => origin.port(),
+        Destination::Ip(_) => {
+            dialer.port_of(origin.host(), origin.port(), origin.scheme().default_port())
+        }
+    };
+    socks::encode_connect(to, port, &mut out).map_err(|e| failed(&e))?;
     send(tcp, &out).await.map_err(|e| failed(&e))?;
     receive(
         tcp,
