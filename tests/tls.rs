@@ -789,3 +789,80 @@ async fn the_tls_version_range_is_what_is_offered() {
         assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
     }
 }
+
+/// `danger_accept_invalid_hostnames` takes a trusted authority's certificate issued for
+/// another name, which the default client refuses, and still refuses an unknown
+/// authority's and an expired one.
+#[tokio::test]
+async fn danger_accept_invalid_hostnames_takes_another_names_certificate_and_nothing_else() {
+    let ca = TestCa::new("hostnames CA");
+    let stranger = TestCa::new("unknown CA");
+    let other_name = TlsServer::builder(ca.server_cert(&["example.com"]))
+        .start()
+        .await;
+    let lenient = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .unwrap();
+    let err = client_trusting(&ca)
+        .get(other_name.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    for _ in 0..2 {
+        get_hello(&lenient, other_name.url("localhost", "/")).await;
+    }
+    let stats = lenient.stats();
+    assert_eq!(
+        (stats.connections_opened, stats.reuses),
+        (1, 1),
+        "{stats:?}"
+    );
+
+    for refused in [
+        TlsServer::builder(stranger.server_cert(NAMES))
+            .start()
+            .await,
+        TlsServer::builder(ca.expired_server_cert(NAMES))
+            .start()
+            .await,
+    ] {
+        let err = lenient
+            .get(refused.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        assert_eq!(refused.requests().len(), 0);
+    }
+}
+
+/// `tls_sni(false)` leaves the host name out of the ClientHello; the certificate is still
+/// checked against it.
+#[tokio::test]
+async fn tls_sni_off_sends_no_server_name() {
+    let ca = TestCa::new("sni CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let quiet = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .tls_sni(false)
+        .build()
+        .unwrap();
+    get_hello(&quiet, server.url("localhost", "/")).await;
+    get_hello(&client_trusting(&ca), server.url("localhost", "/")).await;
+    let hellos = server.stats().hellos;
+    assert_eq!(hellos[0].sni, None);
+    assert_eq!(hellos[1].sni.as_deref(), Some("localhost"));
+
+    let other_name = TlsServer::builder(ca.server_cert(&["example.com"]))
+        .start()
+        .await;
+    let err = quiet
+        .get(other_name.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+}

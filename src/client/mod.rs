@@ -1078,6 +1078,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes a server certificate issued for another name, when it is otherwise valid:
+    /// signed by a trusted root, in date, for a server (as reqwest's of the same name).
+    /// Anyone holding any such certificate can then answer for any host: for a server
+    /// reached by an address or name its certificate does not list, never as a habit; a
+    /// client built with it says so in a `WARN` event. Off by default.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .danger_accept_invalid_hostnames(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn danger_accept_invalid_hostnames(mut self, accept: bool) -> Self {
+        self.config.tls_settings.accept_invalid_hostnames = accept;
+        self
+    }
+
+    /// Whether the host name goes in the TLS ClientHello (Server Name Indication; on by
+    /// default, as in reqwest). A server that hosts several names picks its certificate
+    /// by it; turning it off hides the name from the path, and such a server then
+    /// answers with its default certificate, which must still be valid for the host.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().tls_sni(false).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tls_sni(mut self, enable: bool) -> Self {
+        self.config.tls_settings.sni = enable;
+        self
+    }
+
     /// Trusts `cert` as a root, besides the roots trusted already (webpki-roots by default).
     ///
     /// ```no_run
@@ -1138,6 +1169,11 @@ impl ClientBuilder {
             tracing::warn!(
                 "danger_accept_invalid_certs: this client takes any TLS certificate, so its \
                  https connections are not authenticated"
+            );
+        } else if config.tls_settings.accept_invalid_hostnames {
+            tracing::warn!(
+                "danger_accept_invalid_hostnames: this client takes a certificate issued for \
+                 any name, so its https connections may be answered by another host"
             );
         }
         config.tls = Some(crate::conn::tls::client_config(&config.tls_settings)?);

@@ -294,6 +294,11 @@ pub(crate) struct TlsSettings {
     pub http2: bool,
     /// Any certificate is taken, for any name (`danger_accept_invalid_certs`).
     pub accept_invalid_certs: bool,
+    /// A certificate for another name is taken, if it is otherwise valid
+    /// (`danger_accept_invalid_hostnames`).
+    pub accept_invalid_hostnames: bool,
+    /// The host name is sent in the ClientHello (`tls_sni`).
+    pub sni: bool,
     /// The oldest and newest protocol versions offered (`min_tls_version`,
     /// `max_tls_version`); `None`: what rustls speaks.
     pub min_version: Option<Version>,
@@ -308,6 +313,8 @@ impl Default for TlsSettings {
             identity: None,
             http2: true,
             accept_invalid_certs: false,
+            accept_invalid_hostnames: false,
+            sni: true,
             min_version: None,
             max_version: None,
         }
@@ -359,6 +366,14 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
+    } else if settings.accept_invalid_hostnames {
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| Error::new(ErrorKind::Tls, e))?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyName(verifier)))
     } else {
         builder.with_root_certificates(roots)
     };
@@ -370,6 +385,7 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
                 Error::new(ErrorKind::Tls, e).context("the client certificate cannot be used")
             })?,
     };
+    config.enable_sni = settings.sni;
     config.alpn_protocols = if settings.http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
@@ -427,6 +443,55 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The verifier of `danger_accept_invalid_hostnames`: the roots' own (chain, validity,
+/// usage), except that a certificate for another name is taken. webpki checks the name
+/// last, so that error says everything else held.
+#[derive(Debug)]
+struct AcceptAnyName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 
