@@ -38,11 +38,12 @@ mod pool;
 pub mod proto;
 mod runtime;
 
-/// Cookies a response sets ([`Response::cookies`]), as reqwest's `cookie` module names
-/// them. Feature `cookies`.
+/// Cookies, as reqwest's `cookie` module names them: those a response sets
+/// ([`Response::cookies`]), and the store a client keeps them in
+/// ([`ClientBuilder::cookie_provider`]). Feature `cookies`.
 #[cfg(feature = "cookies")]
 pub mod cookie {
-    pub use crate::client::Cookie;
+    pub use crate::client::{Cookie, CookieStore, Jar};
 }
 /// TLS settings' types: the protocol [`Version`](tls::Version) for
 /// [`min_tls_version`](ClientBuilder::min_tls_version) and

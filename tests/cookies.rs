@@ -108,3 +108,100 @@ async fn a_response_lists_the_cookies_it_sets() {
     assert!(!format!("{cookies:?}").contains("abc123"));
     let _: Option<tether::cookie::Cookie<'_>> = resp.cookies().next();
 }
+
+/// A `Jar` made by hand (`cookie_provider`): what it holds before the client is built
+/// goes to matching URLs only, what responses set lands in it (redirects included), and
+/// its `Debug` never shows a value.
+#[tokio::test]
+async fn a_jar_given_to_the_client_is_sent_and_filled_as_it_runs() {
+    use std::sync::Arc;
+    use tether::cookie::{CookieStore, Jar};
+
+    let server = TestServer::start(site(None)).await;
+    let other = TestServer::start(site(None)).await;
+    let url: url::Url = server.url("/").parse().unwrap();
+    let jar = Arc::new(Jar::default());
+    jar.add_cookie_str("seed=s1; Path=/", &url);
+    jar.add_cookie_str("not a cookie", &url);
+    let client = Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let resp = client.get(server.url("/page")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "seed=s1");
+    // `other` is 127.0.0.1 on another port: the same host for cookies (RFC 6265 §8.5).
+    // A name the jar holds nothing for gets nothing.
+    let elsewhere = other.url("/page").replace("127.0.0.1", "localhost");
+    let resp = client.get(elsewhere).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "none");
+
+    client.get(server.url("/login")).send().await.unwrap();
+    let held = jar.cookies(&url).expect("cookies for the server");
+    let held = held.to_str().unwrap();
+    for cookie in ["seed=s1", "session=abc123"] {
+        assert!(held.contains(cookie), "{held}");
+    }
+    let shown = format!("{jar:?}");
+    assert!(shown.contains("cookies: 2"), "{shown}");
+    assert!(
+        !shown.contains("abc123") && !shown.contains("s1"),
+        "{shown}"
+    );
+}
+
+/// Any `CookieStore` can be the client's: it is told each response's `Set-Cookie` values
+/// with their URL, and asked for the `Cookie` of each request that sets none.
+#[tokio::test]
+async fn a_cookie_store_of_the_callers_own_is_told_and_asked() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Recording {
+        told: Mutex<Vec<(String, Vec<String>)>>,
+        asked: Mutex<Vec<String>>,
+    }
+    impl tether::cookie::CookieStore for Recording {
+        fn set_cookies(
+            &self,
+            cookie_headers: &mut dyn Iterator<Item = &http::HeaderValue>,
+            url: &url::Url,
+        ) {
+            let values = cookie_headers
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect();
+            self.told
+                .lock()
+                .unwrap()
+                .push((url.path().to_string(), values));
+        }
+        fn cookies(&self, url: &url::Url) -> Option<http::HeaderValue> {
+            self.asked.lock().unwrap().push(url.path().to_string());
+            Some(http::HeaderValue::from_static("mine=42"))
+        }
+    }
+
+    let server = TestServer::start(site(None)).await;
+    let store = Arc::new(Recording::default());
+    let client = Client::builder()
+        .cookie_provider(store.clone())
+        .build()
+        .unwrap();
+    let home = client.get(server.url("/login")).send().await.unwrap();
+    assert_eq!(home.text().await.unwrap(), "mine=42");
+    let own = client
+        .get(server.url("/page"))
+        .header("cookie", "own=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.text().await.unwrap(), "own=1");
+    assert_eq!(*store.asked.lock().unwrap(), ["/login", "/home"]);
+    assert_eq!(
+        *store.told.lock().unwrap(),
+        [(
+            "/login".to_string(),
+            vec!["session=abc123; Path=/; HttpOnly".to_string()]
+        )],
+        "only responses that set cookies are told"
+    );
+}

@@ -192,7 +192,7 @@ pub(crate) struct Config {
     pub max_body_bytes: Option<u64>,
     /// The cookie store, when `cookie_store(true)`.
     #[cfg(feature = "cookies")]
-    pub cookies: Option<super::cookies::Jar>,
+    pub cookies: Option<super::cookies::Cookies>,
     /// Which redirects are followed.
     pub redirect: super::redirect::Policy,
     /// Bodies of at least this many bytes (and streams) go with `Expect: 100-continue`.

@@ -9,9 +9,37 @@ use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 use url::Url;
 
-/// A client's cookies, shared by its clones.
-#[derive(Clone, Default)]
-pub(crate) struct Jar(Arc<Mutex<cookie_store::CookieStore>>);
+/// Where a client keeps cookies (reqwest's trait of the same name): given to
+/// [`ClientBuilder::cookie_provider`](crate::ClientBuilder::cookie_provider), it is told
+/// every response's `Set-Cookie` fields with the URL they came from, and asked for the
+/// `Cookie` header of every request that sets none of its own. [`Jar`] is the one
+/// `cookie_store(true)` uses. Feature `cookies`.
+pub trait CookieStore: Send + Sync {
+    /// Stores the `Set-Cookie` values of a response from `url`.
+    fn set_cookies(&self, cookie_headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url);
+    /// The `Cookie` header for a request to `url`, if any cookie matches.
+    fn cookies(&self, url: &Url) -> Option<HeaderValue>;
+}
+
+/// The cookie store `cookie_store(true)` makes (reqwest's `Jar`): RFC 6265's rules
+/// (domain, path, expiry, `Secure`) by the cookie_store crate. Made by hand, it can be
+/// filled before the client is built and read while it runs:
+///
+/// ```
+/// use std::sync::Arc;
+/// use tether::cookie::{CookieStore, Jar};
+///
+/// let url: url::Url = "http://127.0.0.1:8080/".parse().unwrap();
+/// let jar = Arc::new(Jar::default());
+/// jar.add_cookie_str("session=abc; Path=/", &url);
+/// let client = tether::Client::builder().cookie_provider(jar.clone()).build()?;
+/// assert_eq!(jar.cookies(&url).unwrap(), "session=abc");
+/// # Ok::<(), tether::Error>(())
+/// ```
+///
+/// Feature `cookies`.
+#[derive(Default)]
+pub struct Jar(Mutex<cookie_store::CookieStore>);
 
 impl Jar {
     fn lock(&self) -> MutexGuard<'_, cookie_store::CookieStore> {
@@ -20,20 +48,25 @@ impl Jar {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores the `Set-Cookie` fields of a response from `url`; malformed ones are skipped.
-    pub fn store(&self, url: &Url, headers: &HeaderMap) {
-        let mut fields = headers.get_all(SET_COOKIE).iter().peekable();
-        if fields.peek().is_none() {
-            return;
+    /// Stores `cookie` (a `Set-Cookie` value) as if a response from `url` had set it; one
+    /// that does not parse, or that `url` may not set, is left out.
+    pub fn add_cookie_str(&self, cookie: &str, url: &Url) {
+        if let Ok(cookie) = cookie_store::RawCookie::parse(cookie.to_owned()) {
+            self.lock()
+                .store_response_cookies(std::iter::once(cookie), url);
         }
-        let cookies = fields
+    }
+}
+
+impl CookieStore for Jar {
+    fn set_cookies(&self, cookie_headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url) {
+        let cookies = cookie_headers
             .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
             .filter_map(|s| cookie_store::RawCookie::parse(s.to_owned()).ok());
         self.lock().store_response_cookies(cookies, url);
     }
 
-    /// The `Cookie` header for a request to `url`, if any cookie matches.
-    pub fn header_for(&self, url: &Url) -> Option<HeaderValue> {
+    fn cookies(&self, url: &Url) -> Option<HeaderValue> {
         let store = self.lock();
         let mut value = String::new();
         for (name, v) in store.get_request_values(url) {
@@ -48,6 +81,35 @@ impl Jar {
             return None;
         }
         HeaderValue::from_str(&value).ok()
+    }
+}
+
+impl std::fmt::Debug for Jar {
+    /// How many cookies it holds; never their values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jar")
+            .field("cookies", &self.lock().iter_any().count())
+            .finish()
+    }
+}
+
+/// A client's cookie store, shared by its clones.
+#[derive(Clone)]
+pub(crate) struct Cookies(pub Arc<dyn CookieStore>);
+
+impl Cookies {
+    /// Gives the store the `Set-Cookie` fields of a response from `url`, if it has any.
+    pub fn store(&self, url: &Url, headers: &HeaderMap) {
+        let mut fields = headers.get_all(SET_COOKIE).iter().peekable();
+        if fields.peek().is_none() {
+            return;
+        }
+        self.0.set_cookies(&mut fields, url);
+    }
+
+    /// The `Cookie` header for a request to `url`, if any cookie matches.
+    pub fn header_for(&self, url: &Url) -> Option<HeaderValue> {
+        self.0.cookies(url)
     }
 }
 

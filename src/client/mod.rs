@@ -10,7 +10,7 @@ mod config;
 #[cfg(feature = "cookies")]
 mod cookies;
 #[cfg(feature = "cookies")]
-pub use cookies::Cookie;
+pub use cookies::{Cookie, CookieStore, Jar};
 mod decode;
 pub mod multipart;
 mod no_proxy;
@@ -827,7 +827,25 @@ impl ClientBuilder {
     /// ```
     #[cfg(feature = "cookies")]
     pub fn cookie_store(mut self, enable: bool) -> Self {
-        self.config.cookies = enable.then(cookies::Jar::default);
+        self.config.cookies = enable.then(|| cookies::Cookies(Arc::new(cookies::Jar::default())));
+        self
+    }
+
+    /// Keeps cookies in `store`, as `cookie_store(true)` does in a store of its own: a
+    /// [`Jar`](crate::cookie::Jar) filled beforehand or read while the client runs, or
+    /// any [`CookieStore`](crate::cookie::CookieStore) (reqwest's name). Feature `cookies`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let jar = Arc::new(tether::cookie::Jar::default());
+    /// jar.add_cookie_str("token=t1", &"https://api.example/".parse().unwrap());
+    /// let client = tether::Client::builder().cookie_provider(jar).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    #[cfg(feature = "cookies")]
+    pub fn cookie_provider<C: CookieStore + 'static>(mut self, store: Arc<C>) -> Self {
+        self.config.cookies = Some(cookies::Cookies(store));
         self
     }
 
