@@ -740,3 +740,33 @@ async fn reqwests_pool_names_bound_the_idle_connections() {
         );
     }
 }
+
+/// `headers_mut` changes the fields the response's readers see: a field added and one
+/// removed show in `headers()`, and `text()` decodes by the `Content-Type` left.
+#[tokio::test]
+async fn headers_mut_changes_what_the_response_reads() {
+    let server = TestServer::start(
+        Script::new().always(
+            Reply::ok(vec![b'c', b'a', b'f', 0xe9])
+                .with_header("Content-Type", "text/plain; charset=iso-8859-1")
+                .with_header("X-Drop", "1"),
+        ),
+    )
+    .await;
+    let client = Client::new();
+    let plain = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(plain.text().await.unwrap(), "café");
+
+    let mut resp = client.get(server.url("/")).send().await.unwrap();
+    let fields = resp.headers_mut();
+    fields.insert("x-added", HeaderValue::from_static("2"));
+    fields.remove("x-drop");
+    fields.insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    assert_eq!(resp.headers()["x-added"], "2");
+    assert!(resp.headers().get("x-drop").is_none());
+    assert_eq!(resp.headers()["content-length"], "4");
+    assert_eq!(resp.text().await.unwrap(), "caf\u{fffd}");
+}

@@ -248,6 +248,20 @@ impl Response {
         self.headers.get()
     }
 
+    /// The response headers, to change (reqwest's name): what `headers()` and this
+    /// response's own readers (`text()`'s charset) see from then on.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let mut response = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// response.headers_mut().remove(http::header::SET_COOKIE);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers.get_mut()
+    }
+
     /// The cookies this response sets, one per `Set-Cookie` field that parses (as
     /// reqwest's `Response::cookies`); with or without a cookie store. Feature `cookies`.
     ///

@@ -127,6 +127,16 @@ impl Headers {
         })
     }
 
+    /// The map, built now if it was not, to change: from then on every reader of these
+    /// fields reads the map.
+    pub fn get_mut(&mut self) -> &mut HeaderMap {
+        self.get();
+        match self.map.get_mut() {
+            Some(map) => map,
+            None => unreachable!("`get` fills the map"),
+        }
+    }
+
     /// The map, to keep.
     pub fn into_map(self) -> HeaderMap {
         let mut headers = self;
