@@ -770,3 +770,56 @@ async fn headers_mut_changes_what_the_response_reads() {
     assert_eq!(resp.headers()["content-length"], "4");
     assert_eq!(resp.text().await.unwrap(), "caf\u{fffd}");
 }
+
+/// `build` makes the `http::Request` that `execute` sends (the pattern of generated API
+/// clients): what the builder set is in it, a header added to it goes out, the builder's
+/// timeout holds through `execute`, and a builder's error is `build`'s.
+#[tokio::test]
+async fn build_then_execute_sends_what_the_builder_made() {
+    let server = TestServer::start(Script::new().stall_at("/stall")).await;
+    let client = Client::new();
+    let mut request = client
+        .post(server.url("/orders?x=1#part"))
+        .query(&[("dry_run", "1")])
+        .bearer_auth("t0k")
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .json(&serde_json::json!({"n": 1}))
+        .build()
+        .unwrap();
+    assert_eq!(request.method(), http::Method::POST);
+    assert_eq!(
+        request.uri().to_string(),
+        server.url("/orders?x=1&dry_run=1")
+    );
+    assert_eq!(request.headers()["authorization"], "Bearer t0k");
+    assert_eq!(request.headers()["content-type"], "application/json");
+    assert_eq!(request.body().as_bytes(), Some(&br#"{"n":1}"#[..]));
+    request
+        .headers_mut()
+        .insert("x-signature", HeaderValue::from_static("s1"));
+    let resp = client.execute(request).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let seen = &server.requests()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.target, "/orders?x=1&dry_run=1");
+    assert_eq!(seen.header("x-signature"), Some("s1"));
+    assert_eq!(seen.header_all("x-multi"), vec!["a", "b"]);
+    assert_eq!(seen.header("authorization"), Some("Bearer t0k"));
+    assert!(seen.header("user-agent").is_some(), "the client's defaults");
+    assert_eq!(seen.body, br#"{"n":1}"#);
+
+    let (same, request) = client
+        .get(server.url("/stall"))
+        .timeout(Duration::from_millis(200))
+        .build_split();
+    let err = same.execute(request.unwrap()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+
+    let err = client
+        .get(server.url("/"))
+        .header("bad name", "v")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+}

@@ -501,6 +501,36 @@ impl RequestBuilder {
         })
     }
 
+    /// The request as an `http::Request`, to look at or change and then send with
+    /// [`Client::execute`] (reqwest's `build`, which generated API clients call before
+    /// `execute`). It carries the method, the URL (its query included, the fragment left
+    /// out), the headers and the body, and the timeout for `execute` to apply; the
+    /// client's default headers are added when it is sent. An earlier step that failed
+    /// is the error.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// let mut request = client
+    ///     .post("http://127.0.0.1:8080/orders")
+    ///     .query(&[("dry_run", "1")])
+    ///     .body("one pizza")
+    ///     .build()?;
+    /// request.headers_mut().insert("x-signature", http::HeaderValue::from_static("s1"));
+    /// let resp = client.execute(request).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn build(self) -> Result<http::Request<PublicBody>, Error> {
+        self.build_split().1
+    }
+
+    /// The client and the request as [`build`](Self::build) makes it (reqwest's
+    /// `build_split`).
+    pub fn build_split(self) -> (Client, Result<http::Request<PublicBody>, Error>) {
+        let RequestBuilder { client, parts } = self;
+        (client, parts.and_then(into_http))
+    }
+
     /// Sends the request and waits for the response head.
     ///
     /// ```no_run
@@ -513,6 +543,29 @@ impl RequestBuilder {
         // Not an `async fn` itself: one layer less of future to build and move per request.
         super::send::send(self.client, self.parts)
     }
+}
+
+/// A request's own timeout, carried by the `http::Request` that `build` makes, for
+/// `Client::execute`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestTimeout(pub Duration);
+
+fn into_http(parts: RequestParts) -> Result<http::Request<PublicBody>, Error> {
+    let url = parts.target.url();
+    let uri = http::Uri::try_from(&url[..url::Position::AfterQuery])
+        .map_err(|e| invalid("URL", e.into()))?;
+    let mut request = http::Request::new(PublicBody { inner: parts.body });
+    *request.method_mut() = parts.method;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.reserve(parts.headers.len());
+    for (name, value) in parts.headers {
+        headers.append(name, value);
+    }
+    if let Some(timeout) = parts.timeout {
+        request.extensions_mut().insert(RequestTimeout(timeout));
+    }
+    Ok(request)
 }
 
 fn invalid(what: &str, e: BoxError) -> Error {

@@ -7,14 +7,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use super::body::Body;
-use super::request::RequestBuilder;
+use super::request::{RequestBuilder, RequestTimeout};
 use super::{Client, IntoUrl};
 use crate::error::Error;
 use crate::Response;
 
 impl Client {
     /// Sends an `http::Request` whose URI is absolute (`http://host/path`); its method,
-    /// headers and body are sent as they are.
+    /// headers and body are sent as they are, with the timeout of the
+    /// [`RequestBuilder::build`] that made it, if it set one.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tether::Error> {
@@ -31,10 +32,14 @@ impl Client {
     ) -> impl Future<Output = Result<Response, Error>> + Send {
         let (parts, body) = request.into_parts();
         let url = parts.uri.to_string().into_target();
-        RequestBuilder::new(self.clone(), parts.method, url)
+        let builder = RequestBuilder::new(self.clone(), parts.method, url)
             .headers(parts.headers)
-            .body(body)
-            .send()
+            .body(body);
+        match parts.extensions.get::<RequestTimeout>() {
+            Some(&RequestTimeout(timeout)) => builder.timeout(timeout),
+            None => builder,
+        }
+        .send()
     }
 }
 
