@@ -188,6 +188,14 @@ impl Client {
         }
     }
 
+    /// Sends an `http::Request` ([`crate::Client::execute`]) and waits for the head of
+    /// its response.
+    pub fn execute<B: Into<Body>>(&self, request: http::Request<B>) -> Result<Response, Error> {
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, body.into());
+        respond(self.background.clone(), self.inner.execute::<Body>(request))
+    }
+
     /// A GET request to `url`.
     pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
         self.request(Method::GET, url)
@@ -362,27 +370,51 @@ impl RequestBuilder {
         })
     }
 
+    /// The request as an `http::Request`, for [`Client::execute`]
+    /// ([`crate::RequestBuilder::build`]).
+    pub fn build(self) -> Result<http::Request<Body>, Error> {
+        self.inner.build()
+    }
+
+    /// The client and the request as [`build`](Self::build) makes it
+    /// ([`crate::RequestBuilder::build_split`]).
+    pub fn build_split(self) -> (Client, Result<http::Request<Body>, Error>) {
+        let (inner, request) = self.inner.build_split();
+        let client = Client {
+            inner,
+            background: self.background,
+        };
+        (client, request)
+    }
+
     /// Sends the request and waits for the response's head; errors as
     /// [`crate::RequestBuilder::send`] gives them.
     pub fn send(self) -> Result<Response, Error> {
-        let sending = self.inner.send();
-        let (body, headers) = run_on(&self.background, async move {
-            let resp = sending.await?;
-            let headers = resp.headers().clone();
-            Ok::<_, Error>((resp, headers))
-        })??;
-        Ok(Response {
-            status: body.status(),
-            version: body.version(),
-            headers,
-            url: body.url().clone(),
-            content_length: body.content_length(),
-            remote_addr: body.remote_addr(),
-            body: Some(body),
-            background: self.background,
-            piece: Bytes::new(),
-        })
+        respond(self.background, self.inner.send())
     }
+}
+
+/// Runs `sending` on `background` and keeps the head of its response at hand.
+fn respond(
+    background: Result<Arc<Background>, Arc<str>>,
+    sending: impl std::future::Future<Output = Result<crate::Response, Error>> + Send + 'static,
+) -> Result<Response, Error> {
+    let (body, headers) = run_on(&background, async move {
+        let resp = sending.await?;
+        let headers = resp.headers().clone();
+        Ok::<_, Error>((resp, headers))
+    })??;
+    Ok(Response {
+        status: body.status(),
+        version: body.version(),
+        headers,
+        url: body.url().clone(),
+        content_length: body.content_length(),
+        remote_addr: body.remote_addr(),
+        body: Some(body),
+        background,
+        piece: Bytes::new(),
+    })
 }
 
 /// The pieces `reader` gives, as a stream: read on a thread of its own into a channel of

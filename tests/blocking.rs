@@ -333,3 +333,31 @@ fn a_body_is_read_from_a_reader_as_it_is_sent() {
         .send();
     assert!(short.is_err(), "a reader shorter than its length");
 }
+
+/// `build`, `build_split` and `execute` as the async client has them: the built request
+/// changed and sent, its timeout kept.
+#[test]
+fn a_built_request_is_executed() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    let mut request = client
+        .patch(server.url("/echo"))
+        .body("edit")
+        .build()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("x-signature", http::HeaderValue::from_static("s1"));
+    let resp = client.execute(request).unwrap();
+    assert_eq!(resp.headers()["x-seen"], "yes");
+    assert_eq!(resp.text().unwrap(), "PATCH edit");
+    let seen = server.requests();
+    assert_eq!(seen[0].header("x-signature"), Some("s1"));
+
+    let (same, request) = client
+        .get(server.url("/slow"))
+        .timeout(Duration::from_millis(200))
+        .build_split();
+    let err = same.execute(request.unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+}
