@@ -59,7 +59,7 @@ pub use client::redirect;
 pub use client::HickoryResolver;
 pub use client::{
     Body, BoxError, Certificate, Client, ClientBuilder, Identity, IntoUrl, NoProxy, PemError,
-    Proxy, RequestBuilder, Resolve, Resolving, Response, ResponseBody, RetryPolicy,
+    Proxy, RequestBuilder, Resolve, Resolving, Response, ResponseBody, RetryPolicy, Upgraded,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
     DEFAULT_HTTP2_PING_AFTER_IDLE, DEFAULT_HTTP2_PING_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,

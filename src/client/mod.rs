@@ -39,7 +39,7 @@ use config::Config;
 pub use crate::conn::tls::{Certificate, Identity, PemError};
 #[cfg(feature = "hickory-dns")]
 pub use crate::conn::HickoryResolver;
-pub use crate::conn::{BoxError, Resolve, Resolving};
+pub use crate::conn::{BoxError, Resolve, Resolving, Upgraded};
 pub use body::Body;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,

@@ -33,7 +33,7 @@ use crate::conn::{Answer, BodyEvent, DrainStop, Ended};
 use crate::error::Error;
 use crate::kept::Kept;
 use crate::pool::{Count, Pooled, Stream as H2Stream};
-use crate::proto::{BodyFraming, Headers, KeepAlive, ResponseReader};
+use crate::proto::{BodyFraming, CloseReason, Headers, KeepAlive, ResponseReader};
 
 /// How much `Response::bytes` grows its buffer at least, when it must.
 const BYTES_GROWTH_MIN: usize = 64 * 1024;
@@ -156,6 +156,10 @@ impl Response {
         }
     }
 
+    /// The response to an HTTP/1.x request. A `101 Switching Protocols` (which the reader
+    /// takes only when the request asked for it) holds its connection, with whatever
+    /// followed the head, for [`upgrade`](Self::upgrade); dropped without, the connection
+    /// is closed.
     pub(crate) fn new(
         answer: Answer,
         keep_alive: KeepAlive,
@@ -195,9 +199,13 @@ impl Response {
             body.fail();
             body.error = Some(body.attempted(e));
         }
-        // Whatever of the body is already buffered is decoded now, so a response whose
-        // body arrived with its head gives its connection back at once.
-        body.decode_ahead();
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            body.keep_alive.close = Some(CloseReason::SwitchedProtocols);
+        } else {
+            // Whatever of the body is already buffered is decoded now, so a response whose
+            // body arrived with its head gives its connection back at once.
+            body.decode_ahead();
+        }
         Response {
             status,
             version,
@@ -364,6 +372,43 @@ impl Response {
             return Err(Error::status_code(self.status, self.url.url()));
         }
         Ok(self)
+    }
+
+    /// The connection, speaking the protocol the request asked to switch to, after a
+    /// `101 Switching Protocols` (reqwest's name): a request with an `Upgrade` header (and
+    /// `Connection: upgrade`, which tether adds if the request has no `Connection` of its
+    /// own) over HTTP/1.1. The connection leaves the pool: its slot is free at once.
+    /// Any other response is an `ErrorKind::Protocol` error.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let response = tether::Client::new()
+    ///     .get("http://127.0.0.1:8080/chat")
+    ///     .header("upgrade", "my-protocol")
+    ///     .send()
+    ///     .await?;
+    /// let upgraded: tether::Upgraded = response.upgrade().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upgrade(mut self) -> Result<crate::Upgraded, Error> {
+        if self.status != StatusCode::SWITCHING_PROTOCOLS {
+            let e = Error::msg(
+                crate::ErrorKind::Protocol,
+                format!(
+                    "the server answered {}, not 101 Switching Protocols: nothing to upgrade",
+                    self.status
+                ),
+            );
+            return Err(e.with_url(self.url()));
+        }
+        match self.body.conn.take() {
+            Some(pooled) => Ok(pooled.into_upgraded()),
+            None => Err(Error::msg(
+                crate::ErrorKind::Protocol,
+                "the connection of this 101 Switching Protocols is gone",
+            )
+            .with_url(self.url())),
+        }
     }
 
     /// The body as a stream of `Bytes` pieces (a `futures_core::Stream`); the connection

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, HOST, LOCATION,
-    PROXY_AUTHORIZATION, REFERER, RETRY_AFTER, USER_AGENT,
+    PROXY_AUTHORIZATION, REFERER, RETRY_AFTER, UPGRADE, USER_AGENT,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tokio::runtime::Handle;
@@ -471,6 +471,15 @@ async fn exchange_h2(
     attempt: &mut Attempt,
     avoid: &mut Option<u64>,
 ) -> Option<Result<Response, Error>> {
+    if request.upgrade {
+        // HTTP/2 has no `Upgrade` (RFC 9113 §8.6): nothing is sent.
+        let e = Error::msg(
+            ErrorKind::InvalidRequest,
+            "a request with Upgrade needs HTTP/1.1, and the server chose HTTP/2 \
+             (ClientBuilder::http1_only makes every connection HTTP/1.1)",
+        );
+        return Some(Err(e.or_url(request.url.as_ref().map(Target::url))));
+    }
     attempt.reused = stream.reused();
     stream.count(Count::RequestSent);
     if stream.reused() {
@@ -762,6 +771,8 @@ struct Prepared {
     timeout: Option<Duration>,
     /// The head asks `Expect: 100-continue`: the body waits for the server's word.
     expect_continue: bool,
+    /// The head asks to switch protocols (`Upgrade`): a `101` answers it.
+    upgrade: bool,
 }
 
 /// Request heads kept for reuse: the buffers of finished requests (cleared), for the next
@@ -823,8 +834,21 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         add_default_headers(config, &mut parts.headers);
     }
     let has = |name: &HeaderName| parts.headers.iter().any(|(n, _)| n == name);
-    let (has_agent, has_coding, has_connection) =
+    let (has_agent, has_coding, mut has_connection) =
         (has(&USER_AGENT), has(&ACCEPT_ENCODING), has(&CONNECTION));
+    // A request with `Upgrade` asks to switch protocols (none that takes the encoded
+    // defaults has it); its `Connection` must name the option (RFC 9110 §7.8), and does
+    // when the caller gave none.
+    let mut upgrade = false;
+    if !defaults_lined && has(&UPGRADE) {
+        upgrade = true;
+        if !has_connection {
+            parts
+                .headers
+                .push((CONNECTION, HeaderValue::from_static("upgrade")));
+            has_connection = true;
+        }
+    }
     // The usual request sets none of the three: the lines encoded at `build` go out as
     // they are. Otherwise each is added where the request set none.
     let encoded: &[u8] = if let (true, Some(block)) = (defaults_lined, &config.default_block) {
@@ -928,6 +952,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         idempotent,
         timeout: parts.timeout,
         expect_continue,
+        upgrade,
     })
 }
 
@@ -1277,7 +1302,11 @@ fn begin_exchange(
         request: deadline,
         read: client.inner.config.read_timeout,
     });
-    ResponseReader::new(&request.method, client.inner.config.head_limits)
+    let mut reader = ResponseReader::new(&request.method, client.inner.config.head_limits);
+    if request.upgrade {
+        reader.allow_upgrade();
+    }
+    reader
 }
 
 /// The length a caller's `Content-Length` fields declare (`None`: there are none). Every

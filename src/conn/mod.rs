@@ -20,6 +20,7 @@ pub(crate) mod proxy;
 pub(crate) mod reuse;
 mod spare;
 pub(crate) mod tls;
+mod upgraded;
 mod watch;
 mod write;
 
@@ -49,6 +50,7 @@ pub(crate) use origin::{BuildOriginHasher, Origin, Scheme};
 pub(crate) use probe::Liveness;
 pub(crate) use proxy::{ProxyKind, ProxyTarget, SocksLogin};
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
+pub use upgraded::Upgraded;
 pub use write::BoxError;
 pub(crate) use write::{Body, BodyStream};
 
@@ -316,6 +318,12 @@ impl Connection {
     /// The server's address, as connected.
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
         self.peer
+    }
+
+    /// The socket, for the protocol a `101` switched to, with the bytes read past the
+    /// response's head.
+    pub fn into_upgraded(self) -> Upgraded {
+        Upgraded::new(self.io, self.buf)
     }
 
     /// The runtime the connection was opened on (`None` outside any runtime).

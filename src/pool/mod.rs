@@ -822,6 +822,14 @@ impl Pooled {
         self.release(reuse, now);
     }
 
+    /// The connection, out of the pool for good (after a `101`): its slot is freed, as if
+    /// it had closed.
+    pub fn into_upgraded(self) -> crate::conn::Upgraded {
+        let Pooled { conn, slot, .. } = self;
+        drop(slot);
+        conn.into_upgraded()
+    }
+
     /// How much of a dropped body is read to keep the connection: bytes and time.
     pub fn drain_limits(&self) -> (u64, Duration) {
         let config = &self.slot.pool.config;

@@ -39,6 +39,9 @@ pub enum CloseReason {
     /// The server answered before the whole request was sent (RFC 9112 §9.6 lets it);
     /// the rest of the request is still owed, so the connection cannot carry another.
     RequestNotFullySent,
+    /// The server switched to the protocol the request asked for (`101`): the connection
+    /// is the caller's (`Response::upgrade`), or closed.
+    SwitchedProtocols,
 }
 
 /// The keep-alive decision for one exchange.

@@ -23,7 +23,7 @@ use http::Method;
 use super::chunked::ChunkedLimits;
 use super::decode::{BodyDecoder, Decoded};
 use super::error::ProtoError;
-use super::framing::{body_framing, Framing};
+use super::framing::{body_framing, BodyFraming, Framing};
 use super::response::{take_response_head, HeadKind, HeadLimits, ResponseHead};
 
 /// Most interim (1xx) heads accepted before the final one.
@@ -75,6 +75,8 @@ pub struct ResponseReader {
     state: ReaderState,
     /// A `100 Continue` was skipped on the way to the final head.
     continued: bool,
+    /// The request asked for an upgrade: a `101` is its answer, not an error.
+    upgrade: bool,
 }
 
 impl ResponseReader {
@@ -95,7 +97,15 @@ impl ResponseReader {
                 scanned: 0,
             },
             continued: false,
+            upgrade: false,
         }
+    }
+
+    /// Takes a `101 Switching Protocols` as the final head, with no body (the request
+    /// asked for an upgrade): what follows it on the connection is the new protocol's,
+    /// left in the buffer.
+    pub fn allow_upgrade(&mut self) {
+        self.upgrade = true;
     }
 
     /// Whether the response has been read to its end.
@@ -255,7 +265,15 @@ impl ResponseReader {
                 };
                 Ok(None)
             }
-            HeadKind::Upgrade => Err(ProtoError::UnexpectedUpgrade),
+            HeadKind::Upgrade if !self.upgrade => Err(ProtoError::UnexpectedUpgrade),
+            HeadKind::Upgrade => {
+                let framing = Framing {
+                    body: BodyFraming::Empty,
+                    te_with_cl: false,
+                };
+                self.state = ReaderState::Done;
+                Ok(Some(Event::Head(head, framing)))
+            }
             HeadKind::Final => {
                 let method = if self.head_request {
                     &Method::HEAD
@@ -286,7 +304,6 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::framing::BodyFraming;
     use http::StatusCode;
 
     /// Everything one response produced: its head, framing and body, or the error.
@@ -492,6 +509,24 @@ HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
             read_get(&over).result,
             Err(ProtoError::TooManyInterimResponses)
         );
+    }
+
+    #[test]
+    fn an_asked_upgrade_is_a_head_without_a_body_and_leaves_what_follows() {
+        let mut reader = ResponseReader::new(&Method::GET, HeadLimits::default());
+        reader.allow_upgrade();
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\nnew bytes"[..],
+        );
+        match reader.next(&mut buf) {
+            Ok(Event::Head(head, framing)) => {
+                assert_eq!(head.status, 101);
+                assert_eq!(framing.body, BodyFraming::Empty);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(reader.is_complete());
+        assert_eq!(&buf[..], b"new bytes");
     }
 
     #[test]
