@@ -19,6 +19,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::rng::XorShift;
 use support::{Reply, Script, TestServer};
 use tether::{Client, ErrorKind};
 
@@ -29,25 +30,9 @@ const SEED: u64 = 0x0c4a_05c4_a05c_4a05;
 /// The whole run must end within this (real time), or the test fails.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(key: u64) -> XorShift {
-        let mut z = key.wrapping_add(SEED).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        XorShift((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+/// A number in `0..n`.
+fn pick(rng: &mut XorShift, n: usize) -> usize {
+    rng.below(n as u64) as usize
 }
 
 /// The body the answer to request `i` carries (decoded), naming `i`.
@@ -155,13 +140,13 @@ fn answer(path: &str) -> (Vec<u8>, bool, bool) {
         _ => (0, false),
     };
     let (mut bytes, mut closes) = valid_answer(i, redirected);
-    let mut rng = XorShift::new(i as u64 * 2 + u64::from(redirected));
-    if rng.below(2) == 0 {
+    let mut rng = XorShift::new(i as u64 * 2 + u64::from(redirected), SEED);
+    if pick(&mut rng, 2) == 0 {
         return (bytes, closes, true);
     }
-    let at = rng.below(bytes.len());
-    match rng.below(6) {
-        0 => bytes[at] ^= 1 + rng.below(255) as u8,
+    let at = pick(&mut rng, bytes.len());
+    match pick(&mut rng, 6) {
+        0 => bytes[at] ^= 1 + pick(&mut rng, 255) as u8,
         1 => {
             bytes.remove(at);
         }
@@ -169,9 +154,9 @@ fn answer(path: &str) -> (Vec<u8>, bool, bool) {
             let b = bytes[at];
             bytes.insert(at, b);
         }
-        3 => bytes.insert(at, rng.below(256) as u8),
+        3 => bytes.insert(at, pick(&mut rng, 256) as u8),
         4 => {
-            let end = (at + 1 + rng.below(16)).min(bytes.len());
+            let end = (at + 1 + pick(&mut rng, 16)).min(bytes.len());
             let range = bytes[at..end].to_vec();
             bytes.splice(at..at, range);
         }

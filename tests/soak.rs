@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::delay::DelayProxy;
+use support::rng::XorShift;
 use support::{ConnPolicy, Reply, Script, TestServer};
 
 const REQUESTS: u64 = 20_000;
@@ -35,36 +36,12 @@ const SEED: u64 = 0x5eed_7e7e_c0ff_ee11;
 /// The whole soak must end within this (real time), or the test fails.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
-/// A tiny xorshift64* generator: deterministic, good enough to pick policies.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(key: u64) -> XorShift {
-        // Mix the key so neighbouring keys start far apart; never zero.
-        let mut z = key.wrapping_add(SEED).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        XorShift((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// Connection `conn`'s policy: a quarter live until idle or forever, the rest close after
 /// 1 to 40 responses; a third close when idle 40–120 ms, a third send `408` then, a third
 /// never time out. (The idle timer also runs before the first request, so it is kept
 /// well above the time a client takes to write its request after connecting.)
 fn conn_policy(conn: usize) -> ConnPolicy {
-    let mut rng = XorShift::new(0xc0_0000 + conn as u64);
+    let mut rng = XorShift::new(0xc0_0000 + conn as u64, SEED);
     let close_after = match rng.below(4) {
         0 => None,
         _ => Some(1 + rng.below(40) as usize),
@@ -114,7 +91,8 @@ async fn wait_out_lull(start: Instant) {
     let since = start.elapsed();
     let period = since.as_millis() / PERIOD_MS;
     let into = since - Duration::from_millis((period * PERIOD_MS) as u64);
-    let lull = Duration::from_millis(20 + XorShift::new(0x11_0000 + period as u64).below(121));
+    let lull =
+        Duration::from_millis(20 + XorShift::new(0x11_0000 + period as u64, SEED).below(121));
     if into < lull {
         tokio::time::sleep(lull - into).await;
     }
@@ -128,7 +106,7 @@ async fn run_task(
     first: u64,
     start: Instant,
 ) -> Vec<(u64, Outcome)> {
-    let mut rng = XorShift::new(0x7a_0000 + first);
+    let mut rng = XorShift::new(0x7a_0000 + first, SEED);
     let mut out = Vec::new();
     let mut id = first;
     while id < REQUESTS {
@@ -201,7 +179,8 @@ async fn soak(label: &str, one_way: Option<Duration>, learn: bool) -> Figures {
         .per_conn(conn_policy)
         .respond(move |req| {
             let id = id_of(&req.target);
-            let mut rng = XorShift::new(0x5e_0000_0000 + (id << 8) + req.index_on_conn as u64);
+            let mut rng =
+                XorShift::new(0x5e_0000_0000 + (id << 8) + req.index_on_conn as u64, SEED);
             // GETs only on a reused connection (a GET on a fresh one is not retried, by
             // design); POSTs anywhere.
             let may_close = req.method == "POST" || req.index_on_conn > 0;

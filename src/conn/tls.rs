@@ -362,18 +362,24 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| Error::new(ErrorKind::Tls, e))?;
-    let builder = if settings.accept_invalid_certs {
+    let builder = if settings.accept_invalid_certs || settings.accept_invalid_hostnames {
+        let roots = if settings.accept_invalid_certs {
+            None
+        } else {
+            let roots = Arc::new(roots);
+            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots,
+                provider.clone(),
+            );
+            Some(
+                verifier
+                    .build()
+                    .map_err(|e| Error::new(ErrorKind::Tls, e))?,
+            )
+        };
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-    } else if settings.accept_invalid_hostnames {
-        let verifier =
-            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| Error::new(ErrorKind::Tls, e))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyName(verifier)))
+            .with_custom_certificate_verifier(Arc::new(Lenient { provider, roots }))
     } else {
         builder.with_root_certificates(roots)
     };
@@ -394,65 +400,20 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
     Ok(Arc::new(config))
 }
 
-/// The verifier of `danger_accept_invalid_certs`: any certificate, expired, self-signed
-/// or for another name, is taken. The handshake's signatures are still checked (by the
-/// provider's algorithms), so the connection is to whoever holds the key of the
-/// certificate it shows: unauthenticated, but not tampered with in flight.
+/// The verifier of the `danger_` options. `danger_accept_invalid_certs` (`roots: None`):
+/// any certificate, expired, self-signed or for another name, is taken.
+/// `danger_accept_invalid_hostnames` (`roots`: webpki's verifier of the client's roots):
+/// the chain, dates and usage are checked, and a certificate for another name is taken;
+/// webpki checks the name last, so that error says everything else held. Either way the
+/// handshake's signatures are checked (by the provider's algorithms), so the connection is
+/// to whoever holds the key of the certificate it shows: not tampered with in flight.
 #[derive(Debug)]
-struct AcceptAnyCert(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+struct Lenient {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    roots: Option<Arc<rustls::client::WebPkiServerVerifier>>,
 }
 
-/// The verifier of `danger_accept_invalid_hostnames`: the roots' own (chain, validity,
-/// usage), except that a certificate for another name is taken. webpki checks the name
-/// last, so that error says everything else held.
-#[derive(Debug)]
-struct AcceptAnyName(Arc<rustls::client::WebPkiServerVerifier>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyName {
+impl rustls::client::danger::ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -461,10 +422,10 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyName {
         ocsp_response: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(roots) = &self.roots else {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        };
+        match roots.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
@@ -478,7 +439,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyName {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -487,11 +453,18 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyName {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

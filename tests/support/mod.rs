@@ -32,6 +32,7 @@ pub mod h2;
 mod poll;
 pub mod raw;
 mod request;
+pub mod rng;
 mod script;
 pub mod stream;
 pub mod tls;
