@@ -823,3 +823,74 @@ async fn build_then_execute_sends_what_the_builder_made() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
 }
+
+/// `http1_title_case_headers` writes every field name of an HTTP/1.1 head in title case:
+/// the caller's, the client's defaults and tether's own, on every hop of a redirect;
+/// without it they go as the `http` crate keeps them, in lower case.
+#[tokio::test]
+async fn title_case_headers_write_every_name_so() {
+    let server = TestServer::start(Script::new().respond(|req| match req.target.as_str() {
+        "/hop" => Reply::status(307).with_header("Location", "/end"),
+        _ => Reply::ok("ok"),
+    }))
+    .await;
+    let mut defaults = HeaderMap::new();
+    defaults.insert("x-default", HeaderValue::from_static("d"));
+    let titled = Client::builder()
+        .http1_title_case_headers()
+        .default_headers(defaults.clone())
+        .build()
+        .unwrap();
+    let plain = Client::builder().default_headers(defaults).build().unwrap();
+    for client in [&titled, &plain] {
+        let resp = client
+            .post(server.url("/hop"))
+            .header("x-api-key", "Key-Value")
+            .body("b")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    let reqs = server.requests();
+    let names = |i: usize| -> Vec<String> {
+        let head = String::from_utf8_lossy(&reqs[i].raw_head).to_string();
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|line| line.split_once(':').map(|(n, _)| n.to_string()))
+            .collect()
+    };
+    for i in [0, 1] {
+        let names = names(i);
+        for name in [
+            "Host",
+            "X-Api-Key",
+            "User-Agent",
+            "Accept-Encoding",
+            "Connection",
+            "X-Default",
+            "Content-Length",
+        ] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "hop {i}: {name} in {names:?}"
+            );
+        }
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.starts_with(|c: char| c.is_ascii_lowercase())),
+            "hop {i}: {names:?}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&reqs[0].raw_head).contains("\r\nX-Api-Key: Key-Value\r\n"));
+    for i in [2, 3] {
+        let names = names(i);
+        for name in ["x-api-key", "user-agent", "x-default"] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "plain hop {i}: {name} in {names:?}"
+            );
+        }
+    }
+}

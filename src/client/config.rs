@@ -224,6 +224,8 @@ pub(crate) struct Config {
     /// Plain `http://` origins (not through a proxy) speak HTTP/2 from the first byte.
     pub http2_prior_knowledge: bool,
     /// Only `https://` URLs are requested: any other, given or redirected to, is an error.
+    /// HTTP/1 field names go out in title case (`http1_title_case_headers`).
+    pub title_case: bool,
     pub https_only: bool,
     /// A redirect's next hop says where it came from in `Referer`.
     pub referer: bool,
@@ -344,6 +346,7 @@ impl Default for Config {
             proxies: super::proxy::Proxies::default(),
             http2_prior_knowledge: false,
             https_only: false,
+            title_case: false,
             referer: true,
             http2_ping_after_idle: DEFAULT_HTTP2_PING_AFTER_IDLE,
             http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,

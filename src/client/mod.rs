@@ -933,6 +933,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Writes HTTP/1 field names in title case (`Content-Type`, `X-Api-Key`) instead of
+    /// lower case, for servers and devices that read them case-sensitively, against RFC
+    /// 9110 §5.1 (reqwest's name). HTTP/2 names are lower case whatever this says.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().http1_title_case_headers().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http1_title_case_headers(mut self) -> Self {
+        self.config.title_case = true;
+        self
+    }
+
     /// Speaks HTTP/2 to plain `http://` origins from the first byte (prior knowledge,
     /// RFC 9113 §3.3), for servers known to take it. `https://` origins agree on the
     /// protocol by ALPN either way; requests through a proxy stay HTTP/1.1.

@@ -935,6 +935,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         &mut head,
     )
     .map_err(Error::proto)?;
+    if config.title_case {
+        proto::title_case_names(&mut head);
+    }
     let idempotent = proto::is_idempotent(&parts.method)
         || parts.headers.iter().any(|(n, _)| n == IDEMPOTENCY_KEY);
     Ok(Prepared {

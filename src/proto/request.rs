@@ -217,6 +217,30 @@ pub fn validate_header_value(value: &[u8]) -> Result<(), ProtoError> {
     Ok(())
 }
 
+/// Writes each field name of an encoded request head in title case (`content-type` as
+/// `Content-Type`: the first letter and each after a `-` upper-cased, the others lower),
+/// for servers that read names case-sensitively, which RFC 9110 §5.1 does not allow. The
+/// request line and the values stay as they were.
+pub fn title_case_names(head: &mut [u8]) {
+    let mut lines = head.split_mut(|&b| b == b'\n');
+    // The request line is never a field.
+    lines.next();
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let mut upper = true;
+        for b in &mut line[..colon] {
+            *b = if upper {
+                b.to_ascii_uppercase()
+            } else {
+                b.to_ascii_lowercase()
+            };
+            upper = *b == b'-';
+        }
+    }
+}
+
 /// Removes every field called `name` (lowercase) from an encoded request head; the
 /// request line and the other fields stay as they were. Returns how many went.
 pub fn remove_field(head: &mut Vec<u8>, name: &str) -> usize {
@@ -658,5 +682,14 @@ mod tests {
         ] {
             assert!(!is_idempotent(&m), "{m}");
         }
+    }
+    #[test]
+    fn title_case_names_changes_names_alone() {
+        let mut head = b"GET /a-b:c HTTP/1.1\r\nhost: h\r\nx-api-key: a-b: C\r\nuser-agent: t\r\nETAG-x: 1\r\n\r\n".to_vec();
+        title_case_names(&mut head);
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "GET /a-b:c HTTP/1.1\r\nHost: h\r\nX-Api-Key: a-b: C\r\nUser-Agent: t\r\nEtag-X: 1\r\n\r\n"
+        );
     }
 }
