@@ -962,3 +962,182 @@ async fn a_header_list_limit_lowered_later_is_kept_to() {
     assert_eq!(server.processed().len(), 2);
     assert_eq!(server.connections(), 1);
 }
+
+/// A client whose HTTP/2 connections PING when nothing was read for 100 ms and give up
+/// after 200 ms more.
+fn keeping_alive() -> tether::ClientBuilder {
+    prior_knowledge()
+        .http2_keep_alive_interval(Duration::from_millis(100))
+        .http2_keep_alive_timeout(Duration::from_millis(200))
+}
+
+/// The error of a request failed by an unanswered keep-alive PING, within a bound that
+/// only a hang would reach.
+async fn fails_by_keep_alive<T: std::fmt::Debug>(
+    attempt: impl std::future::Future<Output = Result<T, tether::Error>>,
+) -> tether::Error {
+    let err = tokio::time::timeout(Duration::from_secs(20), attempt)
+        .await
+        .expect("the request waited on a silent server instead of failing")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.is_timeout());
+    assert!(err.to_string().contains("PING"), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn an_unanswered_keep_alive_ping_fails_the_request_instead_of_waiting_forever() {
+    // The server takes the request, then reads and writes nothing more on the connection.
+    let server = plain(H2Script {
+        freeze_after: Some(1),
+        slow: Duration::from_secs(30),
+        ..H2Script::default()
+    })
+    .await;
+    let client = keeping_alive().build().unwrap();
+    let err = fails_by_keep_alive(client.get(server.url("127.0.0.1", "/slow")).send()).await;
+    // A first request on a new connection: not sent again, and it says it was sent.
+    assert!(err.request_written(), "{err:?}");
+    assert!(!err.connection_reused());
+    let stats = client.stats();
+    assert_eq!(stats.http2_pings_failed, 1, "{stats:?}");
+    assert_eq!(stats.requests_sent, 1, "{stats:?}");
+    support::eventually("the connection let go of", || client.stats().open == 0).await;
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_body_cut_by_an_unanswered_keep_alive_ping_says_so() {
+    // The head and the first bytes of the body, then silence.
+    let server = plain(H2Script {
+        freeze_after: Some(1),
+        slow: Duration::from_secs(30),
+        ..H2Script::default()
+    })
+    .await;
+    let client = keeping_alive().build().unwrap();
+    let resp = client
+        .get(server.url("127.0.0.1", "/stall"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    fails_by_keep_alive(resp.bytes()).await;
+    assert_eq!(client.stats().http2_pings_failed, 1);
+}
+
+#[tokio::test]
+async fn keep_alive_pings_let_a_slow_answer_through_and_keep_the_connection() {
+    let server = plain(H2Script {
+        slow: Duration::from_millis(800),
+        ..H2Script::default()
+    })
+    .await;
+    let client = keeping_alive()
+        .http2_keep_alive_interval(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    for _ in 0..2 {
+        assert_eq!(
+            client.get(&url).send().await.unwrap().text().await.unwrap(),
+            "ok"
+        );
+    }
+    let stats = client.stats();
+    assert_eq!(
+        (stats.http2_pings_failed, stats.connections_opened),
+        (0, 1),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn after_an_unanswered_keep_alive_ping_a_get_is_sent_again_and_a_post_is_not() {
+    // Each connection goes silent after its second stream.
+    let server = plain(H2Script {
+        freeze_after: Some(2),
+        slow: Duration::from_millis(300),
+        ..H2Script::default()
+    })
+    .await;
+    let client = keeping_alive().build().unwrap();
+    let (first, slow) = (
+        server.url("127.0.0.1", "/"),
+        server.url("127.0.0.1", "/slow"),
+    );
+    assert_eq!(
+        client
+            .get(&first)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    // The GET on the reused connection is lost with it, and sent again on a new one.
+    let again = async { client.get(&slow).send().await?.text().await };
+    let again = tokio::time::timeout(Duration::from_secs(20), again).await;
+    assert_eq!(again.expect("not sent again").unwrap(), "ok");
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.http2_pings_failed,
+            stats.retries_close_race,
+            stats.connections_opened
+        ),
+        (1, 1, 2),
+        "{stats:?}"
+    );
+
+    let client = keeping_alive().build().unwrap();
+    assert_eq!(
+        client
+            .get(&first)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let err = fails_by_keep_alive(client.post(&slow).body("once").send()).await;
+    assert!(err.request_written() && err.connection_reused(), "{err:?}");
+    let posts = server.seen().iter().filter(|s| s.method == "POST").count();
+    assert_eq!(posts, 1, "the POST was sent once");
+    assert_eq!(client.stats().connections_opened, 1);
+}
+
+#[tokio::test]
+async fn while_idle_keep_alive_closes_an_idle_connection_whose_server_went_silent() {
+    let server = plain(H2Script {
+        freeze_after: Some(1),
+        ..H2Script::default()
+    })
+    .await;
+    let url = server.url("127.0.0.1", "/");
+    let idle_too = keeping_alive()
+        .http2_keep_alive_while_idle(true)
+        .build()
+        .unwrap();
+    let busy_only = keeping_alive().build().unwrap();
+    for client in [&idle_too, &busy_only] {
+        assert_eq!(
+            client.get(&url).send().await.unwrap().text().await.unwrap(),
+            "ok"
+        );
+    }
+    support::eventually("the silent idle connection closed", || {
+        idle_too.stats().open == 0
+    })
+    .await;
+    assert_eq!(idle_too.stats().http2_pings_failed, 1);
+    // Without `while_idle`, nothing was sent on the idle connection: it is still there
+    // (and would be checked before reuse).
+    let stats = busy_only.stats();
+    assert_eq!((stats.open, stats.http2_pings_failed), (1, 0), "{stats:?}");
+}

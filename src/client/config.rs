@@ -151,6 +151,17 @@ pub const DEFAULT_HTTP2_PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 /// # Ok::<(), tether::Error>(())
 /// ```
 pub const DEFAULT_HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a keep-alive PING (`http2_keep_alive_interval`) waits for its answer before
+/// the connection is closed, as in hyper and reqwest.
+///
+/// ```
+/// let client = tether::Client::builder()
+///     .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+///     .http2_keep_alive_timeout(tether::DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT / 2)
+///     .build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub const DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A built client's settings.
 #[derive(Clone)]
@@ -233,6 +244,10 @@ pub(crate) struct Config {
     pub http2_ping_after_idle: Duration,
     /// How long that PING waits.
     pub http2_ping_timeout: Duration,
+    /// The connection's own PINGs (`None`: off).
+    pub http2_keep_alive_interval: Option<Duration>,
+    pub http2_keep_alive_timeout: Duration,
+    pub http2_keep_alive_while_idle: bool,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -350,6 +365,9 @@ impl Default for Config {
             referer: true,
             http2_ping_after_idle: DEFAULT_HTTP2_PING_AFTER_IDLE,
             http2_ping_timeout: DEFAULT_HTTP2_PING_TIMEOUT,
+            http2_keep_alive_interval: None,
+            http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
+            http2_keep_alive_while_idle: false,
         }
     }
 }

@@ -43,10 +43,11 @@ pub use crate::conn::{BoxError, Resolve, Resolving, Upgraded};
 pub use body::Body;
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_DNS_CACHE_TTL, DEFAULT_DRAIN_LIMIT, DEFAULT_DRAIN_TIMEOUT,
-    DEFAULT_HTTP2_PING_AFTER_IDLE, DEFAULT_HTTP2_PING_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST, DEFAULT_MAX_CONNECTIONS_TOTAL,
-    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HOST_PAUSE, DEFAULT_MAX_RETRIES,
-    DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT, POLITE_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT, DEFAULT_HTTP2_PING_AFTER_IDLE, DEFAULT_HTTP2_PING_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_MARGIN, DEFAULT_MAX_CONNECTIONS_PER_HOST,
+    DEFAULT_MAX_CONNECTIONS_TOTAL, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_MAX_HOST_PAUSE, DEFAULT_MAX_RETRIES, DEFAULT_SWEEP_INTERVAL, DEFAULT_USER_AGENT,
+    POLITE_MAX_CONNECTIONS_PER_HOST,
 };
 pub use no_proxy::NoProxy;
 pub use proxy::Proxy;
@@ -276,6 +277,7 @@ impl std::fmt::Debug for Client {
 /// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
 /// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
 /// | `http2_ping_after_idle` / `http2_ping_timeout` | 10 s / 5 s |
+/// | `http2_keep_alive_interval` / `_timeout` / `_while_idle` | off / 20 s / off |
 /// | `https_only` | off: `http://` URLs are requested too |
 /// | `referer` (a redirect's next hop says where it came from) | on: the whole URL within its origin, the origin alone to another, none from `https` to `http` |
 ///
@@ -1014,6 +1016,57 @@ impl ClientBuilder {
     /// ```
     pub fn http2_ping_timeout(mut self, d: Duration) -> Self {
         self.config.http2_ping_timeout = d;
+        self
+    }
+
+    /// Has each HTTP/2 connection send a PING of its own whenever nothing was read from
+    /// the server for `interval` (default `None`: only the PING before reuse, above). A
+    /// PING unanswered for [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout)
+    /// closes the connection, and the requests on it fail with [`ErrorKind::Timeout`]
+    /// instead of waiting on a server that is gone; those that may be sent again (nothing
+    /// of them written, or idempotent on a reused connection) are. Also keeps alive
+    /// connections that middleboxes would drop when quiet.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_keep_alive_interval<D: Into<Option<Duration>>>(mut self, interval: D) -> Self {
+        self.config.http2_keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long a keep-alive PING waits for its answer (default
+    /// [`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`](crate::DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT)).
+    /// Anything read from the server meanwhile counts as an answer.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+    ///     .http2_keep_alive_timeout(std::time::Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http2_keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Whether keep-alive PINGs go also while a connection carries no stream (default
+    /// `false`: an idle connection is checked before reuse instead). With it, an idle
+    /// connection whose server went silent is closed before a request picks it.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+    ///     .http2_keep_alive_while_idle(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_keep_alive_while_idle(mut self, enabled: bool) -> Self {
+        self.config.http2_keep_alive_while_idle = enabled;
         self
     }
 

@@ -30,7 +30,7 @@ use super::{status_retry, url_auth, Client};
 use crate::clock::{self, now};
 use crate::conn::connect::{DialReport, Found, Via};
 use crate::conn::dns::Looked;
-use crate::conn::h2::{H2Settings, StreamBody};
+use crate::conn::h2::{H2Settings, KeepAlive, StreamBody};
 use crate::conn::{Answer, Body, Broke, Connection, ExchangeError, Progress, Scheme, Timeouts};
 use crate::error::{Error, ErrorKind};
 use crate::kept::Kept;
@@ -1276,6 +1276,11 @@ async fn dial(
     }
     let settings = H2Settings {
         head_limits: config.head_limits,
+        keep_alive: config.http2_keep_alive_interval.map(|interval| KeepAlive {
+            interval,
+            timeout: config.http2_keep_alive_timeout,
+            while_idle: config.http2_keep_alive_while_idle,
+        }),
     };
     match conn.into_h2(settings, connect_by).await {
         Ok((h2, driver)) => Ok(Acquired::H2(slot.fill_h2(

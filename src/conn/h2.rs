@@ -56,6 +56,18 @@ const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
 pub(crate) struct H2Settings {
     /// Our limits on a response head (`SETTINGS_MAX_HEADER_LIST_SIZE` and a field count).
     pub head_limits: HeadLimits,
+    /// PINGs sent by the connection's task (`None`: none but the one before reuse).
+    pub keep_alive: Option<KeepAlive>,
+}
+
+/// `http2_keep_alive_*`: when nothing was read from the server for `interval`, a PING;
+/// unanswered after `timeout`, the connection is closed and its streams fail.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepAlive {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Also while no stream is in use.
+    pub while_idle: bool,
 }
 
 /// The state the connection's task and the stream handles share.
@@ -80,6 +92,10 @@ pub(crate) struct H2State {
     preface_read: AtomicBool,
     /// That frame set `SETTINGS_MAX_CONCURRENT_STREAMS`.
     preface_limits_streams: AtomicBool,
+    /// Reads that gave bytes: a sign of life for the keep-alive PINGs.
+    reads: AtomicU64,
+    /// The task closed the connection after a keep-alive PING went unanswered.
+    unanswered: AtomicBool,
 }
 
 impl H2State {
@@ -95,6 +111,8 @@ impl H2State {
             max_header_list: std::sync::atomic::AtomicU32::new(u32::MAX),
             preface_read: AtomicBool::new(false),
             preface_limits_streams: AtomicBool::new(false),
+            reads: AtomicU64::new(0),
+            unanswered: AtomicBool::new(false),
         }
     }
 
@@ -118,6 +136,18 @@ impl H2State {
         }
     }
 
+    /// The error of a stream failed because a keep-alive PING went unanswered, if that is
+    /// why the connection ended.
+    fn unanswered_error(&self) -> Option<Error> {
+        self.unanswered.load(Ordering::Relaxed).then(|| {
+            Error::msg(
+                ErrorKind::Timeout,
+                "the server answered no HTTP/2 keep-alive PING in time: the connection was \
+                 closed",
+            )
+        })
+    }
+
     /// How long no stream has been in use, at `now` (`None`: one is).
     pub fn idle_for(&self, now: Instant) -> Option<Duration> {
         self.at(self.idle_since.load(Ordering::Relaxed))
@@ -130,7 +160,8 @@ pub(crate) struct H2Conn {
     id: u64,
     send: SendRequest<Bytes>,
     state: Arc<H2State>,
-    ping: tokio::sync::Mutex<Option<PingPong>>,
+    /// Shared with the task, for its keep-alive PINGs: one PING at a time.
+    ping: Arc<tokio::sync::Mutex<Option<PingPong>>>,
     runtime: Option<tokio::runtime::Id>,
     peer: Option<SocketAddr>,
     head_limits: HeadLimits,
@@ -140,6 +171,8 @@ pub(crate) struct H2Conn {
 pub(crate) struct H2Driver {
     conn: h2::client::Connection<Sniffed, Bytes>,
     state: Arc<H2State>,
+    ping: Arc<tokio::sync::Mutex<Option<PingPong>>>,
+    keep_alive: Option<KeepAlive>,
 }
 
 impl std::fmt::Debug for H2Conn {
@@ -181,39 +214,61 @@ pub(crate) async fn handshake(
     };
     let (send, mut conn) = shaken
         .map_err(|e| Error::new(ErrorKind::Protocol, e).context("the HTTP/2 handshake failed"))?;
-    let ping = conn.ping_pong();
+    let ping = Arc::new(tokio::sync::Mutex::new(conn.ping_pong()));
     Ok((
         H2Conn {
             id,
             send,
             state: state.clone(),
-            ping: tokio::sync::Mutex::new(ping),
+            ping: ping.clone(),
             runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
             peer,
             head_limits: settings.head_limits,
         },
-        H2Driver { conn, state },
+        H2Driver {
+            conn,
+            state,
+            ping,
+            keep_alive: settings.keep_alive,
+        },
     ))
+}
+
+/// Why a connection's task has the pool let go of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LetGo {
+    /// No stream was in use for the idle timeout.
+    Idle,
+    /// A keep-alive PING went unanswered: the connection was closed.
+    Unanswered,
 }
 
 /// Drives the connection until it ends. Once h2 applies the server's first SETTINGS (its
 /// stream limit above all), `on_ready` is called once: until then the connection must
 /// carry no stream but its dialer's, since h2 would take the limit to be none and a
-/// burst of requests would be refused past it. While no stream is in use for
-/// `idle_timeout`, `on_idle` is called once (the pool lets go of it, so that it closes).
+/// burst of requests would be refused past it. `on_let_go` is called at most once: while
+/// no stream is in use for `idle_timeout` (the pool lets go of it, so that it closes), or
+/// when a keep-alive PING went unanswered (the connection is closed at once: its streams
+/// fail, saying so).
 pub(crate) async fn drive(
     driver: H2Driver,
     idle_timeout: Duration,
     on_ready: impl FnOnce(),
-    on_idle: impl FnOnce(),
+    on_let_go: impl FnOnce(LetGo),
 ) {
-    let H2Driver { conn, state } = driver;
+    let H2Driver {
+        conn,
+        state,
+        ping,
+        keep_alive,
+    } = driver;
     let mut conn = std::pin::pin!(conn);
     let mut on_ready = Some(on_ready);
-    let mut on_idle = Some(on_idle);
+    let mut on_let_go = Some(on_let_go);
     let mut timer = Box::pin(tokio::time::sleep(
         idle_timeout.min(Duration::from_secs(3600)),
     ));
+    let mut pinger = keep_alive.map(|every| Pinger::new(every, ping));
     std::future::poll_fn(|cx| {
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             if let Err(e) = result {
@@ -228,13 +283,24 @@ pub(crate) async fn drive(
                 f();
             }
         }
-        while on_idle.is_some() && timer.as_mut().poll(cx).is_ready() {
+        if let Some(pinger) = pinger.as_mut() {
+            if pinger.poll(cx, &state).is_ready() {
+                // Ending the task drops the connection: h2 fails every stream on it.
+                state.unanswered.store(true, Ordering::Relaxed);
+                state.closing.store(true, Ordering::Relaxed);
+                if let Some(f) = on_let_go.take() {
+                    f(LetGo::Unanswered);
+                }
+                return Poll::Ready(());
+            }
+        }
+        while on_let_go.is_some() && timer.as_mut().poll(cx).is_ready() {
             let now = clock::now();
             let next = match state.idle_for(now) {
                 Some(idle) if idle >= idle_timeout => {
                     state.closing.store(true, Ordering::Relaxed);
-                    if let Some(f) = on_idle.take() {
-                        f();
+                    if let Some(f) = on_let_go.take() {
+                        f(LetGo::Idle);
                     }
                     return Poll::Pending;
                 }
@@ -251,6 +317,108 @@ pub(crate) async fn drive(
     })
     .await;
     state.closing.store(true, Ordering::Relaxed);
+}
+
+/// The longest wait a keep-alive timer is set for (a longer interval or timeout is as
+/// good as none).
+const KEEP_ALIVE_CAP: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The keep-alive PINGs of a connection's task: after an interval in which nothing was
+/// read from the server (and, unless `while_idle`, with a stream in use), a PING; its
+/// PONG (or anything else read) is awaited for the timeout.
+struct Pinger {
+    every: KeepAlive,
+    /// The connection's PING handle, shared with the PING before reuse.
+    shared: Arc<tokio::sync::Mutex<Option<PingPong>>>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    /// Reads counted when the interval began, or when the PING went.
+    reads: u64,
+    /// A PING of ours awaits its PONG, the handle held meanwhile.
+    waiting: Option<tokio::sync::OwnedMutexGuard<Option<PingPong>>>,
+}
+
+impl Pinger {
+    fn new(every: KeepAlive, shared: Arc<tokio::sync::Mutex<Option<PingPong>>>) -> Pinger {
+        let every = KeepAlive {
+            interval: every
+                .interval
+                .clamp(Duration::from_millis(1), KEEP_ALIVE_CAP),
+            timeout: every
+                .timeout
+                .clamp(Duration::from_millis(1), KEEP_ALIVE_CAP),
+            while_idle: every.while_idle,
+        };
+        Pinger {
+            timer: Box::pin(tokio::time::sleep(every.interval)),
+            every,
+            shared,
+            reads: 0,
+            waiting: None,
+        }
+    }
+
+    fn set_timer(&mut self, d: Duration) {
+        let at = tokio::time::Instant::now()
+            .checked_add(d)
+            .unwrap_or_else(tokio::time::Instant::now);
+        self.timer.as_mut().reset(at);
+    }
+
+    /// Ready when a PING went unanswered for the timeout.
+    fn poll(&mut self, cx: &mut Context<'_>, state: &H2State) -> Poll<()> {
+        loop {
+            if let Some(guard) = self.waiting.as_mut() {
+                let heard = state.reads.load(Ordering::Relaxed) != self.reads;
+                let pong = match guard.as_mut() {
+                    Some(pinger) => pinger.poll_pong(cx).is_ready(),
+                    None => true,
+                };
+                // A PONG, anything else read since the PING went, or the connection
+                // ending (its own poll says so).
+                if pong || heard {
+                    if pong {
+                        state
+                            .alive_at
+                            .store(state.stamp(clock::now()), Ordering::Relaxed);
+                    }
+                    self.waiting = None;
+                    self.reads = state.reads.load(Ordering::Relaxed);
+                    self.set_timer(self.every.interval);
+                    continue;
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let reads = state.reads.load(Ordering::Relaxed);
+            let idle = state.streams.load(Ordering::Relaxed) == 0;
+            if reads != self.reads || (idle && !self.every.while_idle) {
+                self.reads = reads;
+                self.set_timer(self.every.interval);
+                continue;
+            }
+            match self.shared.clone().try_lock_owned() {
+                Ok(mut guard) => {
+                    if let Some(pinger) = guard.as_mut() {
+                        // A PONG left for a waiter that went away is taken first, so
+                        // that it is not counted for this PING.
+                        let _ = pinger.poll_pong(cx);
+                        // Fails only with a PING already out (then its PONG will do)
+                        // or the connection gone (its own poll says so).
+                        let _ = pinger.send_ping(h2::Ping::opaque());
+                    }
+                    self.waiting = Some(guard);
+                    self.set_timer(self.every.timeout);
+                }
+                // A PING before reuse is out: it closes the connection if unanswered.
+                Err(_) => self.set_timer(self.every.interval),
+            }
+        }
+    }
 }
 
 impl H2Conn {
@@ -389,6 +557,13 @@ impl H2Conn {
         let Some(pinger) = guard.as_mut() else {
             return true;
         };
+        // A PONG left for a waiter that went away is taken first: h2 takes no new PING
+        // until it is.
+        std::future::poll_fn(|cx| {
+            let _ = pinger.poll_pong(cx);
+            Poll::Ready(())
+        })
+        .await;
         let pong = async { pinger.ping(h2::Ping::opaque()).await.is_ok() };
         let answered = matches!(tokio::time::timeout(timeout, pong).await, Ok(true));
         if answered {
@@ -515,6 +690,7 @@ impl H2Conn {
                 _send: send_half,
                 timeouts,
                 timer: None,
+                state: self.state.clone(),
             },
         ))
     }
@@ -522,6 +698,13 @@ impl H2Conn {
     /// The failure of a stream: whether its request certainly did not run, and whether
     /// the connection takes new streams after it.
     fn failed(&self, e: h2::Error, sent: bool) -> H2Failure {
+        if let Some(error) = self.state.unanswered_error() {
+            return H2Failure {
+                error,
+                refused: false,
+                broke: Broke::Closed,
+            };
+        }
         let refused = is_refused(&e);
         if e.is_go_away() || e.is_io() || (e.is_library() && !e.is_reset()) {
             // A GOAWAY, or the connection broke: no new stream on it.
@@ -696,6 +879,11 @@ impl AsyncRead for Sniffed {
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
+            if buf.filled().len() > before {
+                // This reader alone counts: no read-modify-write needed.
+                let reads = &this.state.reads;
+                reads.store(reads.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
             this.sniff(&buf.filled()[before..]);
         }
         read
@@ -880,6 +1068,8 @@ pub(crate) struct StreamBody {
     timeouts: Timeouts,
     /// The deadline of the wait under way, if it has one.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The connection's, to tell why the stream failed.
+    state: Arc<H2State>,
 }
 
 impl StreamBody {
@@ -895,14 +1085,14 @@ impl StreamBody {
                     let _ = self.recv.flow_control().release_capacity(piece.len());
                     Ok(Some(piece))
                 }
-                Some(Err(e)) => {
+                Some(Err(e)) => Err(self.state.unanswered_error().unwrap_or_else(|| {
                     let kind = if e.is_io() || e.is_go_away() || e.is_reset() {
                         ErrorKind::IncompleteBody
                     } else {
                         ErrorKind::Protocol
                     };
-                    Err(Error::new(kind, e).context("the HTTP/2 response body ended early"))
-                }
+                    Error::new(kind, e).context("the HTTP/2 response body ended early")
+                })),
             });
         }
         if self.timer.is_none() {

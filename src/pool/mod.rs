@@ -36,7 +36,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::clock::{self, now};
-use crate::conn::h2::{H2Conn, H2Driver};
+use crate::conn::h2::{H2Conn, H2Driver, LetGo};
 use crate::conn::{Connection, Ended, Expiry, Liveness, NoReuse, Origin, Reuse, ReuseLimits};
 use crate::error::Error;
 
@@ -615,10 +615,15 @@ impl Slot {
         let (idle_key, id) = (key.clone(), conn.id());
         runtime.spawn(async move {
             let on_ready = move || drop(ready);
-            crate::conn::h2::drive(driver, idle_timeout, on_ready, move || {
+            crate::conn::h2::drive(driver, idle_timeout, on_ready, move |why| {
                 if let Some(pool) = weak.upgrade() {
-                    pool.counters.count(Count::ExpiredIdleTimeout);
-                    tracing::debug!(host = %idle_key, conn = id, "HTTP/2 connection idle too long: closing");
+                    if why == LetGo::Idle {
+                        pool.counters.count(Count::ExpiredIdleTimeout);
+                        tracing::debug!(host = %idle_key, conn = id, "HTTP/2 connection idle too long: closing");
+                    } else {
+                        pool.counters.count(Count::Http2PingFailed);
+                        tracing::debug!(host = %idle_key, conn = id, "HTTP/2 keep-alive PING unanswered: closed");
+                    }
                     pool.lock().remove_shared(&idle_key, id);
                 }
             })

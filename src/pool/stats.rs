@@ -213,7 +213,8 @@ pub struct Stats {
     pub host_pauses: u64,
     /// HTTP/2 connections opened (also counted in `connections_opened`).
     pub http2_connections_opened: u64,
-    /// HTTP/2 connections idle for long that did not answer a PING before reuse: closed.
+    /// HTTP/2 connections closed for a PING they did not answer: one idle for long,
+    /// before reuse, or a keep-alive PING (`http2_keep_alive_interval`).
     pub http2_pings_failed: u64,
     /// Requests sent again because the server said it did not process them: an HTTP/2
     /// stream refused (`REFUSED_STREAM`) or above a GOAWAY's last stream id. Made
