@@ -399,7 +399,7 @@ fn respond(
     background: Result<Arc<Background>, Arc<str>>,
     sending: impl std::future::Future<Output = Result<crate::Response, Error>> + Send + 'static,
 ) -> Result<Response, Error> {
-    let (body, headers) = run_on(&background, async move {
+    let (mut body, headers) = run_on(&background, async move {
         let resp = sending.await?;
         let headers = resp.headers().clone();
         Ok::<_, Error>((resp, headers))
@@ -408,9 +408,11 @@ fn respond(
         status: body.status(),
         version: body.version(),
         headers,
+        headers_changed: false,
         url: body.url().clone(),
         content_length: body.content_length(),
         remote_addr: body.remote_addr(),
+        extensions: std::mem::take(body.extensions_mut()),
         body: Some(body),
         background,
         piece: Bytes::new(),
@@ -469,9 +471,12 @@ pub struct Response {
     status: StatusCode,
     version: Version,
     headers: HeaderMap,
+    /// `headers_mut` was called: the body's readers take the fields from here.
+    headers_changed: bool,
     url: Url,
     content_length: Option<u64>,
     remote_addr: Option<std::net::SocketAddr>,
+    extensions: http::Extensions,
     /// The async response, for its body: away on the runtime's thread while a piece is
     /// read, `None` if it was lost there (the runtime stopped).
     body: Option<crate::Response>,
@@ -505,6 +510,23 @@ impl Response {
     /// The header fields.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
+    }
+
+    /// The header fields, to change ([`crate::Response::headers_mut`]): `text` decodes by
+    /// the `Content-Type` left here.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers_changed = true;
+        &mut self.headers
+    }
+
+    /// Values attached to the response ([`crate::Response::extensions`]).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The response's extensions, to attach values to it.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// The URL that answered (after redirects).
@@ -561,7 +583,10 @@ impl Response {
                 "part of the body was already read through Read; read the rest the same way",
             ));
         }
-        let body = self.take_body()?;
+        let mut body = self.take_body()?;
+        if self.headers_changed {
+            *body.headers_mut() = std::mem::take(&mut self.headers);
+        }
         run_on(&self.background, f(body))?
     }
 

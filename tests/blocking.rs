@@ -361,3 +361,43 @@ fn a_built_request_is_executed() {
     let err = same.execute(request.unwrap()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 }
+
+/// `headers_mut` changes what `text` decodes by; `extensions` hold what the async client
+/// put there (the server's certificate with `tls_info`) and what the caller adds.
+#[test]
+fn headers_mut_and_extensions_as_the_async_response_has_them() {
+    let (_rt, server) = serve(
+        Script::new().always(
+            Reply::ok(vec![b'c', b'a', b'f', 0xe9])
+                .with_header("Content-Type", "text/plain; charset=iso-8859-1"),
+        ),
+    );
+    let client = tether::blocking::Client::new();
+    assert_eq!(
+        client.get(server.url("/")).send().unwrap().text().unwrap(),
+        "café"
+    );
+    let mut resp = client.get(server.url("/")).send().unwrap();
+    resp.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp.extensions_mut().insert(7u32);
+    assert_eq!(resp.extensions().get::<u32>(), Some(&7));
+    assert_eq!(resp.text().unwrap(), "caf\u{fffd}");
+
+    let ca = support::tls::TestCa::new("test CA");
+    let cert = ca.server_cert(&["localhost"]);
+    let der = cert.cert_der.to_vec();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let tls = runtime.block_on(support::tls::TlsServer::builder(cert).start());
+    let client = tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .tls_info(true)
+        .build_blocking()
+        .unwrap();
+    let resp = client.get(tls.url("localhost", "/")).send().unwrap();
+    let info = resp.extensions().get::<tether::tls::TlsInfo>();
+    assert_eq!(info.and_then(|i| i.peer_certificate()), Some(&der[..]));
+    assert_eq!(resp.text().unwrap(), "hello");
+}

@@ -771,6 +771,36 @@ async fn headers_mut_changes_what_the_response_reads() {
     assert_eq!(resp.text().await.unwrap(), "caf\u{fffd}");
 }
 
+/// `extensions_mut` attaches values to a response; they go with it into an
+/// `http::Response`, and never to the next response (whose state may reuse the memory).
+#[tokio::test]
+async fn extensions_travel_with_their_response_and_no_further() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct Attempt(u32);
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::new();
+    let mut resp = client.get(server.url("/a")).send().await.unwrap();
+    assert!(resp.extensions().is_empty());
+    resp.extensions_mut().insert(Attempt(1));
+    assert_eq!(resp.extensions().get::<Attempt>(), Some(&Attempt(1)));
+    resp.text().await.unwrap();
+
+    for _ in 0..3 {
+        let resp = client.get(server.url("/b")).send().await.unwrap();
+        assert!(resp.extensions().get::<Attempt>().is_none());
+        resp.bytes().await.unwrap();
+    }
+
+    let mut resp = client.get(server.url("/c")).send().await.unwrap();
+    resp.extensions_mut().insert(Attempt(2));
+    let resp: http::Response<tether::ResponseBody> = resp.into();
+    assert_eq!(resp.extensions().get::<Attempt>(), Some(&Attempt(2)));
+    assert_eq!(
+        resp.extensions().get::<url::Url>().map(url::Url::path),
+        Some("/c")
+    );
+}
+
 /// `build` makes the `http::Request` that `execute` sends (the pattern of generated API
 /// clients): what the builder set is in it, a header added to it goes out, the builder's
 /// timeout holds through `execute`, and a builder's error is `build`'s.

@@ -1141,3 +1141,31 @@ async fn while_idle_keep_alive_closes_an_idle_connection_whose_server_went_silen
     let stats = busy_only.stats();
     assert_eq!((stats.open, stats.http2_pings_failed), (1, 0), "{stats:?}");
 }
+
+#[tokio::test]
+async fn tls_info_comes_with_http2_responses_too() {
+    let ca = TestCa::new("test CA");
+    let cert = ca.server_cert(NAMES);
+    let der = cert.cert_der.to_vec();
+    let server = H2Server::start(H2Script {
+        tls: Some((cert, vec![b"h2".to_vec()])),
+        ..H2Script::default()
+    })
+    .await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .tls_info(true)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let resp = client
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        let info = resp.extensions().get::<tether::tls::TlsInfo>();
+        assert_eq!(info.and_then(|i| i.peer_certificate()), Some(&der[..]));
+    }
+    assert_eq!(client.stats().connections_opened, 1);
+}

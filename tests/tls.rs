@@ -866,3 +866,49 @@ async fn tls_sni_off_sends_no_server_name() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
 }
+
+#[tokio::test]
+async fn tls_info_puts_the_servers_certificate_in_each_responses_extensions() {
+    use tether::tls::TlsInfo;
+    let ca = TestCa::new("test CA");
+    let cert = ca.server_cert(NAMES);
+    let der = cert.cert_der.to_vec();
+    let server = TlsServer::builder(cert).start().await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .tls_info(true)
+        .build()
+        .unwrap();
+    // On a new connection, then on the same one reused.
+    for _ in 0..2 {
+        let resp = client
+            .get(server.url("localhost", "/"))
+            .send()
+            .await
+            .unwrap();
+        let info = resp.extensions().get::<TlsInfo>().expect("a TlsInfo");
+        assert_eq!(info.peer_certificate(), Some(&der[..]));
+        assert_eq!(resp.text().await.unwrap(), "hello");
+    }
+    assert_eq!(client.stats().connections_opened, 1);
+    // It goes with the response into an http::Response.
+    let resp = client
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap();
+    let resp: http::Response<tether::ResponseBody> = resp.into();
+    let info = resp.extensions().get::<TlsInfo>().expect("a TlsInfo");
+    assert_eq!(info.peer_certificate(), Some(&der[..]));
+
+    // Off by default, and never for plain http.
+    let resp = client_trusting(&ca)
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.extensions().get::<TlsInfo>().is_none());
+    let plain = TestServer::start(Script::new()).await;
+    let resp = client.get(plain.url("/")).send().await.unwrap();
+    assert!(resp.extensions().get::<TlsInfo>().is_none());
+}

@@ -248,6 +248,8 @@ pub(crate) struct Config {
     pub http2_keep_alive_interval: Option<Duration>,
     pub http2_keep_alive_timeout: Duration,
     pub http2_keep_alive_while_idle: bool,
+    /// Responses from `https` origins carry a `TlsInfo`.
+    pub tls_info: bool,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -368,6 +370,7 @@ impl Default for Config {
             http2_keep_alive_interval: None,
             http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
             http2_keep_alive_while_idle: false,
+            tls_info: false,
         }
     }
 }

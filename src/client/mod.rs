@@ -1022,7 +1022,7 @@ impl ClientBuilder {
     /// Has each HTTP/2 connection send a PING of its own whenever nothing was read from
     /// the server for `interval` (default `None`: only the PING before reuse, above). A
     /// PING unanswered for [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout)
-    /// closes the connection, and the requests on it fail with [`ErrorKind::Timeout`]
+    /// closes the connection, and the requests on it fail with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)
     /// instead of waiting on a server that is gone; those that may be sent again (nothing
     /// of them written, or idempotent on a reused connection) are. Also keeps alive
     /// connections that middleboxes would drop when quiet.
@@ -1190,6 +1190,20 @@ impl ClientBuilder {
     /// ```
     pub fn tls_sni(mut self, enable: bool) -> Self {
         self.config.tls_settings.sni = enable;
+        self
+    }
+
+    /// Whether responses from `https` origins carry a [`TlsInfo`](crate::tls::TlsInfo)
+    /// in their [`extensions`](crate::Response::extensions): the server's certificate,
+    /// for pinning or logging (default off, as in reqwest; on, each HTTP/1.1 response
+    /// copies the certificate).
+    ///
+    /// ```
+    /// let client = tether::Client::builder().tls_info(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tls_info(mut self, enable: bool) -> Self {
+        self.config.tls_info = enable;
         self
     }
 

@@ -73,6 +73,8 @@ pub(crate) struct BodyContext {
     pub max_body_bytes: Option<u64>,
     /// The content coding to decode (one tether asked for), if any.
     pub coding: Option<Coding>,
+    /// Put the origin's [`TlsInfo`](crate::tls::TlsInfo) in the response's extensions.
+    pub tls_info: bool,
 }
 
 /// The body's reading state.
@@ -101,6 +103,8 @@ struct BodyReader {
     content_length: Option<u64>,
     /// The server's address, as connected.
     remote_addr: Option<SocketAddr>,
+    /// `Response::extensions` (empty, allocating nothing, unless something is put in).
+    extensions: http::Extensions,
 }
 
 /// A body arriving on an HTTP/2 stream, and the stream's place on its connection (given
@@ -123,6 +127,10 @@ impl Response {
     ) -> Response {
         let reused = stream.reused();
         let remote_addr = stream.conn().peer_addr();
+        let tls_info = context
+            .tls_info
+            .then(|| stream.conn().tls_info().cloned())
+            .flatten();
         let mut headers = Headers::built(head.headers);
         let mut content_length = if bodiless {
             Some(0)
@@ -140,6 +148,10 @@ impl Response {
         reader.decoding = decoding;
         reader.content_length = content_length;
         reader.remote_addr = remote_addr;
+        reader.extensions = head.extensions;
+        if let Some(info) = tls_info {
+            reader.extensions.insert(info);
+        }
         if let Some(e) = decode_error {
             reader.fail();
             reader.error = Some(reader.attempted(e));
@@ -195,6 +207,11 @@ impl Response {
         body.decoding = decoding;
         body.content_length = content_length;
         body.remote_addr = remote_addr;
+        if context.tls_info {
+            if let Some(info) = body.conn.as_ref().and_then(Pooled::tls_info) {
+                body.extensions.insert(info);
+            }
+        }
         if let Some(e) = decode_error {
             body.fail();
             body.error = Some(body.attempted(e));
@@ -336,6 +353,39 @@ impl Response {
     /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.body.remote_addr
+    }
+
+    /// Values attached to the response: the origin's
+    /// [`TlsInfo`](crate::tls::TlsInfo) with `tls_info(true)`, and whatever the caller
+    /// puts in with [`extensions_mut`](Self::extensions_mut). They go with the response
+    /// into an `http::Response`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// assert!(resp.extensions().get::<tether::tls::TlsInfo>().is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.body.extensions
+    }
+
+    /// The response's extensions, to attach values to it (a request id, a timing) that
+    /// travel with it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// #[derive(Clone)]
+    /// struct Attempt(u32);
+    /// let mut resp = tether::Client::new().get("http://127.0.0.1:8080/").send().await?;
+    /// resp.extensions_mut().insert(Attempt(1));
+    /// assert_eq!(resp.extensions().get::<Attempt>().map(|a| a.0), Some(1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.body.extensions
     }
 
     /// The response itself, or an error of kind `Status` for a `4xx` or `5xx` status
@@ -652,11 +702,13 @@ fn grow(all: &mut BytesMut, incoming: usize) {
 
 impl From<Response> for http::Response<ResponseBody> {
     /// The response as an `http::Response` whose body is an `http_body::Body`.
-    fn from(resp: Response) -> http::Response<ResponseBody> {
+    fn from(mut resp: Response) -> http::Response<ResponseBody> {
+        let extensions = std::mem::take(&mut resp.body.extensions);
         let mut out = http::Response::new(ResponseBody::new(resp.body));
         *out.status_mut() = resp.status;
         *out.version_mut() = resp.version;
         *out.headers_mut() = resp.headers.into_map();
+        *out.extensions_mut() = extensions;
         out.extensions_mut().insert(resp.url.into_url());
         out
     }
@@ -835,6 +887,7 @@ impl BodyReader {
                 decoding: None,
                 content_length: None,
                 remote_addr: None,
+                extensions: http::Extensions::new(),
             })
         })
     }
@@ -855,6 +908,7 @@ impl BodyReader {
         }
         self.done = false;
         self.started = false;
+        self.extensions.clear();
         Kept::give(&SPARE_BODIES, self);
     }
 

@@ -673,6 +673,7 @@ fn respond_h2(
         url,
         max_body_bytes: client.inner.config.max_body_bytes,
         coding,
+        tls_info: client.inner.config.tls_info && request.key.scheme() == Scheme::Https,
     };
     Ok(Response::from_h2(
         head,
@@ -725,6 +726,7 @@ fn respond(
         url,
         max_body_bytes: client.inner.config.max_body_bytes,
         coding,
+        tls_info: client.inner.config.tls_info && request.key.scheme() == Scheme::Https,
     };
     Ok(Response::new(answer, keep_alive, reader, pooled, context))
 }
@@ -1276,6 +1278,7 @@ async fn dial(
     }
     let settings = H2Settings {
         head_limits: config.head_limits,
+        tls_info: config.tls_info,
         keep_alive: config.http2_keep_alive_interval.map(|interval| KeepAlive {
             interval,
             timeout: config.http2_keep_alive_timeout,

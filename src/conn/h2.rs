@@ -58,6 +58,8 @@ pub(crate) struct H2Settings {
     pub head_limits: HeadLimits,
     /// PINGs sent by the connection's task (`None`: none but the one before reuse).
     pub keep_alive: Option<KeepAlive>,
+    /// Keep what the TLS session tells of the server, for the responses.
+    pub tls_info: bool,
 }
 
 /// `http2_keep_alive_*`: when nothing was read from the server for `interval`, a PING;
@@ -165,6 +167,7 @@ pub(crate) struct H2Conn {
     runtime: Option<tokio::runtime::Id>,
     peer: Option<SocketAddr>,
     head_limits: HeadLimits,
+    tls_info: Option<crate::tls::TlsInfo>,
 }
 
 /// The h2 connection itself, to be driven by [`drive`] on a task of its own.
@@ -198,6 +201,11 @@ pub(crate) async fn handshake(
         .max_header_list_size(
             u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX),
         );
+    let tls_info = if settings.tls_info {
+        io.tls_info()
+    } else {
+        None
+    };
     let state = Arc::new(H2State::new(clock::now()));
     let io = Sniffed {
         io,
@@ -224,6 +232,7 @@ pub(crate) async fn handshake(
             runtime: tokio::runtime::Handle::try_current().ok().map(|h| h.id()),
             peer,
             head_limits: settings.head_limits,
+            tls_info,
         },
         H2Driver {
             conn,
@@ -430,6 +439,11 @@ impl H2Conn {
     /// The server's address, as connected.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// What the TLS session told of the server (kept with `tls_info(true)`).
+    pub fn tls_info(&self) -> Option<&crate::tls::TlsInfo> {
+        self.tls_info.as_ref()
     }
 
     /// The runtime the connection (and its task) runs on.

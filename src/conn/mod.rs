@@ -70,6 +70,17 @@ pub(crate) enum Io {
     TlsInTls(Box<TlsStream<TlsStream<TcpStream>>>),
 }
 
+impl Io {
+    /// What the innermost TLS session tells, if there is one.
+    fn tls_info(&self) -> Option<tls::TlsInfo> {
+        match self {
+            Io::Tcp(_) => None,
+            Io::Tls(s) => Some(tls::tls_info(s.get_ref().1)),
+            Io::TlsInTls(s) => Some(tls::tls_info(s.get_ref().1)),
+        }
+    }
+}
+
 impl AsyncRead for Io {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -297,6 +308,12 @@ impl Connection {
     }
 
     /// The server chose HTTP/2 by ALPN.
+    /// What the innermost TLS session tells: the origin's, when the origin is `https`
+    /// (over an `https://` proxy to an `http` origin, it would be the proxy's).
+    pub fn tls_info(&self) -> Option<tls::TlsInfo> {
+        self.io.tls_info()
+    }
+
     pub fn alpn_h2(&self) -> bool {
         match &self.io {
             Io::Tcp(_) => false,

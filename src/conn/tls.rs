@@ -71,6 +71,41 @@ fn pem_error(err: PemError) -> Error {
     Error::new(ErrorKind::Tls, err)
 }
 
+/// The TLS side of a response from an `https://` origin, in its extensions when the client
+/// was built with [`tls_info(true)`](crate::ClientBuilder::tls_info), as in reqwest.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let client = tether::Client::builder().tls_info(true).build()?;
+/// let resp = client.get("https://example.com/").send().await?;
+/// if let Some(info) = resp.extensions().get::<tether::tls::TlsInfo>() {
+///     println!("{:?} bytes of certificate", info.peer_certificate().map(<[u8]>::len));
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct TlsInfo {
+    peer_certificate: Option<Vec<u8>>,
+}
+
+impl TlsInfo {
+    /// The origin's end-entity certificate, in DER (`None` if it sent none).
+    pub fn peer_certificate(&self) -> Option<&[u8]> {
+        self.peer_certificate.as_deref()
+    }
+}
+
+/// What a TLS session with the origin tells of it.
+pub(crate) fn tls_info(session: &rustls::ClientConnection) -> TlsInfo {
+    TlsInfo {
+        peer_certificate: session
+            .peer_certificates()
+            .and_then(<[CertificateDer<'_>]>::first)
+            .map(|c| c.as_ref().to_vec()),
+    }
+}
+
 /// An X.509 certificate to trust as a root (see `ClientBuilder::add_root_certificate`).
 ///
 /// ```

@@ -851,6 +851,11 @@ impl Pooled {
         self.conn.peer_addr()
     }
 
+    /// What the connection's innermost TLS session tells of its server.
+    pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        self.conn.tls_info()
+    }
+
     /// The runtime the connection was opened on.
     pub fn runtime(&self) -> Option<tokio::runtime::Id> {
         self.conn.runtime()
