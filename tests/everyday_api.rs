@@ -801,6 +801,89 @@ async fn extensions_travel_with_their_response_and_no_further() {
     );
 }
 
+/// `version(HTTP_10)`: the request line says HTTP/1.0, `Host` and `Connection:
+/// keep-alive` still go (the connection is reused), a body goes with its length and
+/// without `Expect`, a streamed body of unknown length is refused unsent (HTTP/1.0 has no
+/// chunked coding); `version(HTTP_2)` over plain http without prior knowledge and
+/// `version(HTTP_3)` fail unsent; `build` and `execute` carry the version.
+#[tokio::test]
+async fn version_sets_the_request_line_or_refuses_what_cannot_be_sent() {
+    use http::Version;
+    let server = TestServer::start(Script::new()).await;
+    let client = Client::builder().expect_continue(1).build().unwrap();
+    for path in ["/a", "/b"] {
+        let resp = client
+            .get(server.url(path))
+            .version(Version::HTTP_10)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
+    }
+    let resp = client
+        .post(server.url("/c"))
+        .version(Version::HTTP_10)
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap();
+    let request = client
+        .get(server.url("/d"))
+        .version(Version::HTTP_10)
+        .build()
+        .unwrap();
+    assert_eq!(request.version(), Version::HTTP_10);
+    client.execute(request).await.unwrap().text().await.unwrap();
+
+    let seen = server.requests();
+    assert_eq!(seen.len(), 4);
+    assert!(seen[0].raw_head.starts_with(b"GET /a HTTP/1.0\r\nHost: "));
+    assert!(
+        seen.iter().all(|r| r.version == 0 && r.conn == 0),
+        "{seen:?}"
+    );
+    assert_eq!(seen[1].header("connection"), Some("keep-alive"));
+    assert_eq!(seen[2].header("content-length"), Some("3"));
+    assert_eq!(seen[2].header("expect"), None);
+    assert_eq!(seen[2].body, b"abc");
+
+    let unsent = [
+        client
+            .post(server.url("/e"))
+            .version(Version::HTTP_10)
+            .body_stream(support::stream::OneChunk::new(b"s"))
+            .send()
+            .await
+            .unwrap_err(),
+        client
+            .get(server.url("/f"))
+            .version(Version::HTTP_2)
+            .send()
+            .await
+            .unwrap_err(),
+        client
+            .get(server.url("/g"))
+            .version(Version::HTTP_3)
+            .send()
+            .await
+            .unwrap_err(),
+    ];
+    for (err, says) in unsent
+        .iter()
+        .zip(["chunked", "http2_prior_knowledge", "HTTP/3"])
+    {
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+        assert!(!err.request_written(), "{err:?}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    assert_eq!(server.requests().len(), 4, "nothing more was sent");
+    // The default stays HTTP/1.1.
+    client.get(server.url("/h")).send().await.unwrap();
+    assert_eq!(server.requests()[4].version, 1);
+}
+
 /// `build` makes the `http::Request` that `execute` sends (the pattern of generated API
 /// clients): what the builder set is in it, a header added to it goes out, the builder's
 /// timeout holds through `execute`, and a builder's error is `build`'s.

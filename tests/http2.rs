@@ -1169,3 +1169,55 @@ async fn tls_info_comes_with_http2_responses_too() {
     }
     assert_eq!(client.stats().connections_opened, 1);
 }
+
+#[tokio::test]
+async fn version_http2_is_sent_over_http2_and_refused_unsent_where_http11_is_spoken() {
+    let ca = TestCa::new("test CA");
+    let h2 = H2Server::start(H2Script {
+        tls: Some((ca.server_cert(NAMES), vec![b"h2".to_vec()])),
+        ..H2Script::default()
+    })
+    .await;
+    let h1 = H2Server::start(H2Script {
+        tls: Some((ca.server_cert(NAMES), vec![b"http/1.1".to_vec()])),
+        ..H2Script::default()
+    })
+    .await;
+    let client = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap();
+    for version in [http::Version::HTTP_2, http::Version::HTTP_10] {
+        let resp = client
+            .get(h2.url("localhost", "/"))
+            .version(version)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    let err = client
+        .get(h1.url("localhost", "/"))
+        .version(http::Version::HTTP_2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    assert!(err.to_string().contains("speaks HTTP/1.1"), "{err}");
+    assert!(!err.request_written());
+    // The same server takes the request when it does not insist.
+    let resp = client.get(h1.url("localhost", "/")).send().await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    // Plain http with prior knowledge: HTTP/2.
+    let plain = plain(H2Script::default()).await;
+    let resp = prior_knowledge()
+        .build()
+        .unwrap()
+        .get(plain.url("127.0.0.1", "/"))
+        .version(http::Version::HTTP_2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+}

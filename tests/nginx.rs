@@ -73,6 +73,38 @@ async fn twenty_sequential_gets_reuse_one_nginx_connection() {
     assert_eq!(stats.reuses, 19);
 }
 
+/// `version(HTTP_10)` to nginx: its `Connection: keep-alive` keeps the connection, as
+/// nginx honours it for HTTP/1.0 (without it, nginx closes after each response).
+#[tokio::test]
+async fn http10_requests_keep_one_nginx_connection_alive() {
+    let test = "http10_requests_keep_one_nginx_connection_alive";
+    let Some(nginx) = nginx_or_skip(
+        test,
+        NginxConf {
+            keepalive_timeout: "60s",
+            keepalive_requests: 1000,
+        },
+    ) else {
+        return;
+    };
+    let client = tether::Client::new();
+    for i in 1..=5 {
+        let path = format!("/ten/{i}");
+        let resp = client
+            .get(nginx.url(&path))
+            .version(http::Version::HTTP_10)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}\n{}", nginx.diagnostics()));
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), format!("ok {path}\n"));
+    }
+    let log = parse_nginx_log(&nginx.wait_log_lines(5));
+    assert_eq!(distinct_connections(&log), 1, "{log:#?}");
+    let stats = client.stats();
+    assert_eq!((stats.connections_opened, stats.reuses), (1, 4));
+}
+
 #[tokio::test]
 async fn nginx_keepalive_requests_limit_ends_each_connection_without_errors() {
     let test = "nginx_keepalive_requests_limit_ends_each_connection_without_errors";

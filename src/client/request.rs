@@ -156,6 +156,8 @@ pub(crate) struct RequestParts {
     pub add_defaults: bool,
     pub body: Body,
     pub timeout: Option<Duration>,
+    /// `version`: HTTP/1.1 unless the caller asked for another.
+    pub version: http::Version,
 }
 
 impl RequestParts {
@@ -186,6 +188,7 @@ impl RequestBuilder {
                 add_defaults: true,
                 body: Body::Empty,
                 timeout: None,
+                version: http::Version::HTTP_11,
             }),
         }
     }
@@ -224,6 +227,7 @@ impl RequestBuilder {
                 add_defaults: parts.add_defaults,
                 body,
                 timeout: parts.timeout,
+                version: parts.version,
             }),
         })
     }
@@ -501,6 +505,32 @@ impl RequestBuilder {
         })
     }
 
+    /// The HTTP version to send the request in (reqwest's name): `HTTP_11`, the default;
+    /// `HTTP_10`, for an HTTP/1.0 request line (with `Connection: keep-alive` as usual,
+    /// and never chunked: a streamed body needs its length, else the request fails
+    /// unsent); or `HTTP_2`, which must be spoken: on a connection that turns out to speak
+    /// HTTP/1.1 (over TLS the server chose it, over plain http without
+    /// `http2_prior_knowledge`) the request fails unsent with `InvalidRequest`. A
+    /// connection that speaks HTTP/2 carries any request in HTTP/2. HTTP/0.9 and HTTP/3
+    /// are refused unsent.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tether::Error> {
+    /// let client = tether::Client::new();
+    /// let resp = client
+    ///     .get("http://127.0.0.1:8080/legacy")
+    ///     .version(http::Version::HTTP_10)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn version(self, version: http::Version) -> RequestBuilder {
+        self.with(|parts| {
+            parts.version = version;
+            Ok(())
+        })
+    }
+
     /// The request as an `http::Request`, to look at or change and then send with
     /// [`Client::execute`] (reqwest's `build`, which generated API clients call before
     /// `execute`). It carries the method, the URL (its query included, the fragment left
@@ -557,6 +587,7 @@ fn into_http(parts: RequestParts) -> Result<http::Request<PublicBody>, Error> {
     let mut request = http::Request::new(PublicBody { inner: parts.body });
     *request.method_mut() = parts.method;
     *request.uri_mut() = uri;
+    *request.version_mut() = parts.version;
     let headers = request.headers_mut();
     headers.reserve(parts.headers.len());
     for (name, value) in parts.headers {

@@ -15,7 +15,7 @@ use http::header::{
     ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, EXPECT, HOST, LOCATION,
     PROXY_AUTHORIZATION, REFERER, RETRY_AFTER, UPGRADE, USER_AGENT,
 };
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use tokio::runtime::Handle;
 use url::Url;
 
@@ -414,6 +414,10 @@ fn send_one<'a>(
                     None => continue 'attempts,
                 }
             };
+            if request.version == Version::HTTP_2 {
+                // The connection is closed with it: it is unused, but the slot is freed.
+                return Err(not_http2(request));
+            }
             attempt.reused = pooled.reused();
             let mut reader = begin_exchange(client, &mut pooled, request, deadline);
             let mut progress = Progress::default();
@@ -775,6 +779,8 @@ struct Prepared {
     expect_continue: bool,
     /// The head asks to switch protocols (`Upgrade`): a `101` answers it.
     upgrade: bool,
+    /// The version the caller asked for (`HTTP_2`: only over a connection that speaks it).
+    version: Version,
 }
 
 /// Request heads kept for reuse: the buffers of finished requests (cleared), for the next
@@ -915,6 +921,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     if let Body::Stream(_, declared @ None) = &mut parts.body {
         *declared = declared_length(&parts.headers)?;
     }
+    if parts.version != Version::HTTP_11 {
+        check_version(&parts)?;
+    }
     let mut head = Kept::take(&HEADS).unwrap_or_else(|| Vec::with_capacity(256));
     proto::encode_request_head(
         &RequestHead {
@@ -937,6 +946,9 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         &mut head,
     )
     .map_err(Error::proto)?;
+    if parts.version == Version::HTTP_10 {
+        proto::request_line_http10(&mut head);
+    }
     if config.title_case {
         proto::title_case_names(&mut head);
     }
@@ -958,11 +970,52 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         timeout: parts.timeout,
         expect_continue,
         upgrade,
+        version: parts.version,
     })
 }
 
+/// A version other than HTTP/1.1 that the request can be sent in: HTTP/1.0 (with a body
+/// of known length: HTTP/1.0 has no chunked coding) or HTTP/2.
+#[cold]
+fn check_version(parts: &RequestParts) -> Result<(), Error> {
+    let why = match parts.version {
+        Version::HTTP_2 => return Ok(()),
+        Version::HTTP_10 if matches!(parts.body, Body::Stream(_, None)) => {
+            "an HTTP/1.0 request cannot be chunked: a streamed body needs its length \
+             (a Content-Length header), or give the body whole"
+        }
+        Version::HTTP_10 => return Ok(()),
+        _ => "tether speaks HTTP/1.0, HTTP/1.1 and HTTP/2 only",
+    };
+    Err(Error::msg(
+        ErrorKind::InvalidRequest,
+        format!("cannot send the request in {:?}: {why}", parts.version),
+    ))
+}
+
+/// The error of a request that asked for HTTP/2 and was given a connection that speaks
+/// HTTP/1.1: nothing of it was sent.
+#[cold]
+fn not_http2(request: &Prepared) -> Error {
+    let how = if request.key.scheme() == Scheme::Http {
+        " (over plain http, HTTP/2 needs http2_prior_knowledge)"
+    } else {
+        ""
+    };
+    Error::msg(
+        ErrorKind::InvalidRequest,
+        format!(
+            "the request asks for HTTP/2 (version(HTTP_2)) and the connection to {} speaks \
+             HTTP/1.1{how}: not sent",
+            request.key
+        ),
+    )
+    .or_url(request.url.as_ref().map(Target::url))
+}
+
 /// Whether the body waits for `100 Continue`: the caller asked with its own `Expect`, or
-/// the client's `expect_continue` threshold applies (then the header is added here).
+/// the client's `expect_continue` threshold applies (then the header is added here; never
+/// to an HTTP/1.0 request, RFC 9110 §10.1.1).
 fn expects_continue(config: &Config, parts: &mut RequestParts) -> bool {
     if let Some((_, value)) = parts.headers.iter().find(|(n, _)| n == EXPECT) {
         return value.as_bytes().eq_ignore_ascii_case(b"100-continue");
@@ -971,7 +1024,7 @@ fn expects_continue(config: &Config, parts: &mut RequestParts) -> bool {
         (Some(threshold), Body::Full(bytes)) => bytes.len() as u64 >= threshold,
         (Some(_), Body::Stream(..)) => true,
         _ => false,
-    };
+    } && parts.version != Version::HTTP_10;
     if large {
         parts
             .headers
@@ -1028,6 +1081,7 @@ impl Prepared {
                 Body::Empty
             },
             timeout: self.timeout,
+            version: self.version,
         }
     }
 }

@@ -32,9 +32,12 @@ impl Client {
     ) -> impl Future<Output = Result<Response, Error>> + Send {
         let (parts, body) = request.into_parts();
         let url = parts.uri.to_string().into_target();
-        let builder = RequestBuilder::new(self.clone(), parts.method, url)
+        let mut builder = RequestBuilder::new(self.clone(), parts.method, url)
             .headers(parts.headers)
             .body(body);
+        if parts.version != http::Version::HTTP_11 {
+            builder = builder.version(parts.version);
+        }
         match parts.extensions.get::<RequestTimeout>() {
             Some(&RequestTimeout(timeout)) => builder.timeout(timeout),
             None => builder,

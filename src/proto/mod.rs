@@ -36,8 +36,8 @@ pub(crate) use fields::{Field, FieldView};
 pub(crate) use framing::{content_length, Framing};
 pub(crate) use keepalive::{keep_alive, CloseReason, KeepAlive};
 pub(crate) use request::{
-    encode_request_head, is_idempotent, remove_field, title_case_names, validate_header_name,
-    validate_header_value, RequestBody, RequestHead, TargetForm, UrlParts,
+    encode_request_head, is_idempotent, remove_field, request_line_http10, title_case_names,
+    validate_header_name, validate_header_value, RequestBody, RequestHead, TargetForm, UrlParts,
 };
 pub(crate) use response::{Headers, ResponseHead};
 

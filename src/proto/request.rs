@@ -241,6 +241,21 @@ pub fn title_case_names(head: &mut [u8]) {
     }
 }
 
+/// Makes the request line of an encoded head say `HTTP/1.0` (it ends in `HTTP/1.1` as
+/// encoded). Anything else is left as it is; false if the line was not found so.
+pub fn request_line_http10(head: &mut [u8]) -> bool {
+    let Some(end) = head.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    match head[..end].strip_suffix(b" HTTP/1.1") {
+        Some(_) => {
+            head[end - 1] = b'0';
+            true
+        }
+        None => false,
+    }
+}
+
 /// Removes every field called `name` (lowercase) from an encoded request head; the
 /// request line and the other fields stay as they were. Returns how many went.
 pub fn remove_field(head: &mut Vec<u8>, name: &str) -> usize {
@@ -691,5 +706,27 @@ mod tests {
             String::from_utf8(head).unwrap(),
             "GET /a-b:c HTTP/1.1\r\nHost: h\r\nX-Api-Key: a-b: C\r\nUser-Agent: t\r\nEtag-X: 1\r\n\r\n"
         );
+    }
+    #[test]
+    fn the_request_line_alone_becomes_http10() {
+        let cases: [(&[u8], &[u8], bool); 4] = [
+            (
+                b"GET / HTTP/1.1\r\nHost: h\r\nx-v: HTTP/1.1\r\n\r\n",
+                b"GET / HTTP/1.0\r\nHost: h\r\nx-v: HTTP/1.1\r\n\r\n",
+                true,
+            ),
+            (
+                b"POST http://h/a?b HTTP/1.1\r\n\r\n",
+                b"POST http://h/a?b HTTP/1.0\r\n\r\n",
+                true,
+            ),
+            (b"GET / HTTP/1.0\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.1", b"GET / HTTP/1.1", false),
+        ];
+        for (input, want, changed) in cases {
+            let mut head = input.to_vec();
+            assert_eq!(request_line_http10(&mut head), changed);
+            assert_eq!(head, want);
+        }
     }
 }
