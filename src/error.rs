@@ -215,7 +215,7 @@ impl Error {
 
     /// Names the URL the error is about (without userinfo).
     #[cold]
-    pub(crate) fn with_url(mut self, url: &url::Url) -> Error {
+    pub(crate) fn for_url(mut self, url: &url::Url) -> Error {
         self.inner.url = Some(without_userinfo(url));
         self
     }
@@ -455,6 +455,81 @@ impl Error {
     /// ```
     pub fn url(&self) -> Option<&url::Url> {
         self.inner.url.as_ref()
+    }
+
+    /// The URL the error names, to change (reqwest's name).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// let client = tether::Client::new();
+    /// let mut err = client
+    ///     .get(format!("http://127.0.0.1:{port}/item?token=secret"))
+    ///     .send()
+    ///     .await
+    ///     .unwrap_err();
+    /// if let Some(url) = err.url_mut() {
+    ///     url.set_query(None);
+    /// }
+    /// assert!(!err.to_string().contains("secret"));
+    /// # }
+    /// ```
+    pub fn url_mut(&mut self) -> Option<&mut url::Url> {
+        self.inner.url.as_mut()
+    }
+
+    /// The error naming `url` instead (reqwest's name).
+    ///
+    /// ```
+    /// let err = tether::Client::new().get("not a url").build().unwrap_err();
+    /// let url = url::Url::parse("http://example.com/").unwrap();
+    /// let err = err.with_url(url.clone());
+    /// assert_eq!(err.url(), Some(&url));
+    /// ```
+    pub fn with_url(mut self, url: url::Url) -> Error {
+        self.inner.url = Some(url);
+        self
+    }
+
+    /// The error without its URL (reqwest's name): for logs that must not carry what a
+    /// URL holds, a token in its query say. `Display` then names no URL.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// let client = tether::Client::new();
+    /// let err = client
+    ///     .get(format!("http://127.0.0.1:{port}/?key=secret"))
+    ///     .send()
+    ///     .await
+    ///     .unwrap_err()
+    ///     .without_url();
+    /// assert!(err.url().is_none() && !err.to_string().contains("secret"));
+    /// # }
+    /// ```
+    pub fn without_url(mut self) -> Error {
+        self.inner.url = None;
+        self
+    }
+
+    /// Whether a body was the trouble (reqwest's name): one larger than `max_body_bytes`,
+    /// a request body stream that failed, or a response body cut short
+    /// ([`ErrorKind::Body`], [`ErrorKind::IncompleteBody`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let client = tether::Client::builder().max_body_bytes(1024).build()?;
+    /// match client.get("http://127.0.0.1:8080/big").send().await?.bytes().await {
+    ///     Err(e) if e.is_body() => eprintln!("too large or cut short: {e}"),
+    ///     other => drop(other?),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_body(&self) -> bool {
+        matches!(self.inner.kind, ErrorKind::Body | ErrorKind::IncompleteBody)
     }
 
     /// The protocol error behind this one, if any.

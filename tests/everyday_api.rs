@@ -884,6 +884,45 @@ async fn version_sets_the_request_line_or_refuses_what_cannot_be_sent() {
     assert_eq!(server.requests()[4].version, 1);
 }
 
+/// reqwest's error helpers: `without_url` and `url_mut` keep a URL's secrets out of what
+/// is logged, `with_url` names another, and `is_body` tells a body too large or cut short
+/// from a failure to connect.
+#[tokio::test]
+async fn errors_drop_or_change_their_url_and_say_when_a_body_was_the_trouble() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = Client::builder().max_body_bytes(10).build().unwrap();
+    let refused = format!("http://127.0.0.1:{port}/item?token=secret");
+    let err = client.get(&refused).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect);
+    assert!(err.to_string().contains("token=secret"), "{err}");
+    assert!(!err.is_body());
+    let mut changed = client.get(&refused).send().await.unwrap_err();
+    changed.url_mut().unwrap().set_query(None);
+    assert!(!changed.to_string().contains("secret"), "{changed}");
+    assert!(changed.to_string().contains("/item"), "{changed}");
+    let bare = err.without_url();
+    assert!(bare.url().is_none());
+    assert!(!bare.to_string().contains("secret"), "{bare}");
+    assert!(bare.to_string().starts_with("connect error: "), "{bare}");
+    let other = url::Url::parse("http://elsewhere.test/").unwrap();
+    assert_eq!(bare.with_url(other.clone()).url(), Some(&other));
+
+    let server = TestServer::start(Script::new().respond(|req| match req.target.as_str() {
+        "/big" => Reply::ok(vec![b'x'; 100]),
+        _ => Reply::RawThenClose(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".to_vec()),
+    }))
+    .await;
+    for path in ["/big", "/cut"] {
+        let resp = client.get(server.url(path)).send().await.unwrap();
+        let err = resp.bytes().await.unwrap_err();
+        assert!(err.is_body(), "{path}: {err:?}");
+    }
+}
+
 /// `build` makes the `http::Request` that `execute` sends (the pattern of generated API
 /// clients): what the builder set is in it, a header added to it goes out, the builder's
 /// timeout holds through `execute`, and a builder's error is `build`'s.

@@ -350,7 +350,7 @@ pub(crate) fn next(
                 ErrorKind::Redirect,
                 format!("{why}; stopped before requesting it"),
             )
-            .with_url(&url),
+            .for_url(&url),
         )
     };
     match &policy.kind {
@@ -377,7 +377,7 @@ pub(crate) fn next(
                     return Next::Fail(
                         Error::new(ErrorKind::Redirect, e)
                             .context("the redirect policy refused the next hop")
-                            .with_url(&url),
+                            .for_url(&url),
                     )
                 }
             }

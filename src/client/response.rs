@@ -449,7 +449,7 @@ impl Response {
                     self.status
                 ),
             );
-            return Err(e.with_url(self.url()));
+            return Err(e.for_url(self.url()));
         }
         match self.body.conn.take() {
             Some(pooled) => Ok(pooled.into_upgraded()),
@@ -457,7 +457,7 @@ impl Response {
                 crate::ErrorKind::Protocol,
                 "the connection of this 101 Switching Protocols is gone",
             )
-            .with_url(self.url())),
+            .for_url(self.url())),
         }
     }
 
@@ -495,7 +495,7 @@ impl Response {
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(crate::ErrorKind::Decode, e)
                 .context("the body is not the JSON asked for")
-                .with_url(url.url())
+                .for_url(url.url())
         })
     }
 
@@ -532,7 +532,7 @@ impl Response {
         async move {
             let limit = self.body.max_body_bytes;
             if let Some(whole) = self.body.whole_buffered(limit) {
-                let whole = whole.map_err(|e| e.with_url(self.url.url()));
+                let whole = whole.map_err(|e| e.for_url(self.url.url()));
                 self.body.spare();
                 return whole;
             }
@@ -548,13 +548,13 @@ impl Response {
             match limit {
                 Some(max) if total > max => {
                     body.fail();
-                    Err(too_large(max).with_url(self.url.url()))
+                    Err(too_large(max).for_url(self.url.url()))
                 }
                 _ => Ok(()),
             }
         };
         if let Some(whole) = self.body.whole(limit).await {
-            return whole.map_err(|e| e.with_url(self.url.url()));
+            return whole.map_err(|e| e.for_url(self.url.url()));
         }
         let Some(first) = self.body.chunk().await? else {
             return Ok(Bytes::new());

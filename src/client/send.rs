@@ -158,7 +158,7 @@ fn not_https(kind: ErrorKind, url: &Url) -> Error {
         kind,
         "https_only: the URL is not https://; stopped before requesting it",
     )
-    .with_url(url)
+    .for_url(url)
 }
 
 /// One hop of a chain: the request, with its transport retries (`send_one`) and then what
@@ -820,7 +820,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         let proxy = config
             .proxies
             .route(&key)
-            .map_err(|e| e.with_url(parts.target.url()))?;
+            .map_err(|e| e.for_url(parts.target.url()))?;
         key = key.via(proxy);
     }
     // Credentials in the URL are the request's own `Authorization` (unless it set one),
