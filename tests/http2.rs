@@ -1221,3 +1221,104 @@ async fn version_http2_is_sent_over_http2_and_refused_unsent_where_http11_is_spo
         .unwrap();
     assert_eq!(resp.version(), http::Version::HTTP_2);
 }
+
+/// What `client` announces when it opens an HTTP/2 connection (prior knowledge, to a raw
+/// socket that answers with an empty SETTINGS frame): its SETTINGS pairs, and the
+/// increment of its first WINDOW_UPDATE for the connection (0: none), read up to the
+/// request's HEADERS frame.
+async fn announced(client: &Client) -> (HashMap<u16, u32>, u32) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let asking = client.get(url).timeout(Duration::from_secs(10)).send();
+    let request = tokio::spawn(async move { drop(asking.await) });
+    let (mut sock, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut preface = [0u8; 24];
+    sock.read_exact(&mut preface).await.unwrap();
+    assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    sock.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    let (mut settings, mut increment) = (HashMap::new(), 0);
+    loop {
+        let mut header = [0u8; 9];
+        sock.read_exact(&mut header).await.unwrap();
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let (kind, flags) = (header[3], header[4]);
+        let stream = u32::from_be_bytes([header[5], header[6], header[7], header[8]]);
+        let mut payload = vec![0u8; len];
+        sock.read_exact(&mut payload).await.unwrap();
+        match kind {
+            0x4 if flags & 1 == 0 => {
+                for pair in payload.chunks_exact(6) {
+                    let id = u16::from_be_bytes([pair[0], pair[1]]);
+                    let value = u32::from_be_bytes([pair[2], pair[3], pair[4], pair[5]]);
+                    settings.insert(id, value);
+                }
+            }
+            0x8 if stream == 0 && increment == 0 => {
+                increment = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            }
+            0x1 => break,
+            _ => {}
+        }
+    }
+    drop(sock);
+    request.await.unwrap();
+    (settings, increment)
+}
+
+#[tokio::test]
+async fn the_http2_windows_and_limits_announced_are_tethers_or_the_callers() {
+    const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    const MAX_FRAME_SIZE: u16 = 0x5;
+    const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+    let (settings, increment) = announced(&prior_knowledge().build().unwrap()).await;
+    assert_eq!(settings.get(&INITIAL_WINDOW_SIZE), Some(&(1 << 20)));
+    assert_eq!(settings.get(&MAX_FRAME_SIZE), None);
+    assert_eq!(
+        settings.get(&MAX_HEADER_LIST_SIZE).copied(),
+        Some(tether::DEFAULT_MAX_HEAD_BYTES as u32)
+    );
+    assert_eq!(increment, (4 << 20) - 65_535);
+
+    let client = prior_knowledge()
+        .http2_initial_stream_window_size(256 * 1024)
+        .http2_initial_connection_window_size(16 << 20)
+        .http2_max_frame_size(64 * 1024)
+        .http2_max_header_list_size(12_345)
+        .build()
+        .unwrap();
+    let (settings, increment) = announced(&client).await;
+    assert_eq!(settings.get(&INITIAL_WINDOW_SIZE), Some(&(256 * 1024)));
+    assert_eq!(settings.get(&MAX_FRAME_SIZE), Some(&(64 * 1024)));
+    assert_eq!(settings.get(&MAX_HEADER_LIST_SIZE), Some(&12_345));
+    assert_eq!(increment, (16 << 20) - 65_535);
+
+    // Small windows still carry a large body, given back as it is read.
+    let server = plain(H2Script::default()).await;
+    let small = prior_knowledge()
+        .http2_initial_stream_window_size(16 * 1024)
+        .http2_initial_connection_window_size(65_535)
+        .build()
+        .unwrap();
+    let body = small.get(server.url("127.0.0.1", "/big")).send().await;
+    assert_eq!(body.unwrap().bytes().await.unwrap().len(), BIG);
+
+    for bad in [
+        prior_knowledge().http2_max_frame_size(1000).build(),
+        prior_knowledge().http2_max_frame_size(1 << 24).build(),
+        prior_knowledge()
+            .http2_initial_stream_window_size(1 << 31)
+            .build(),
+        prior_knowledge()
+            .http2_initial_connection_window_size(u32::MAX)
+            .build(),
+    ] {
+        assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidRequest);
+    }
+}

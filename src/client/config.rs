@@ -250,6 +250,8 @@ pub(crate) struct Config {
     pub http2_keep_alive_while_idle: bool,
     /// Responses from `https` origins carry a `TlsInfo`.
     pub tls_info: bool,
+    /// What HTTP/2 connections announce (`None`: tether's defaults).
+    pub http2_windows: crate::conn::h2::H2Windows,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -371,6 +373,7 @@ impl Default for Config {
             http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
             http2_keep_alive_while_idle: false,
             tls_info: false,
+            http2_windows: crate::conn::h2::H2Windows::default(),
         }
     }
 }

@@ -278,6 +278,7 @@ impl std::fmt::Debug for Client {
 /// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
 /// | `http2_ping_after_idle` / `http2_ping_timeout` | 10 s / 5 s |
 /// | `http2_keep_alive_interval` / `_timeout` / `_while_idle` | off / 20 s / off |
+/// | HTTP/2 windows: `http2_initial_stream_window_size` / `..._connection_window_size` | 1 MiB / 4 MiB |
 /// | `https_only` | off: `http://` URLs are requested too |
 /// | `referer` (a redirect's next hop says where it came from) | on: the whole URL within its origin, the origin alone to another, none from `https` to `http` |
 ///
@@ -1068,6 +1069,84 @@ impl ClientBuilder {
     pub fn http2_keep_alive_while_idle(mut self, enabled: bool) -> Self {
         self.config.http2_keep_alive_while_idle = enabled;
         self
+    }
+
+    /// The flow-control window each HTTP/2 stream starts with, announced as
+    /// `SETTINGS_INITIAL_WINDOW_SIZE` (default 1 MiB; `None`: that default): how much of
+    /// a response body the server may send before tether reads it. At most 2^31 - 1.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_initial_stream_window_size(256 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_initial_stream_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.config.http2_windows.stream = self.window(size.into(), "stream");
+        self
+    }
+
+    /// The flow-control window of each HTTP/2 connection, across its streams (default 4
+    /// MiB; `None`: that default). At most 2^31 - 1.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_initial_connection_window_size(16 * 1024 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_initial_connection_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        self.config.http2_windows.connection = self.window(size.into(), "connection");
+        self
+    }
+
+    /// The largest HTTP/2 frame payload the server may send, announced as
+    /// `SETTINGS_MAX_FRAME_SIZE` (default 16 KiB, the protocol's; `None`: that default).
+    /// From 16,384 to 16,777,215; `build` fails outside.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_max_frame_size(64 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_max_frame_size(mut self, size: impl Into<Option<u32>>) -> Self {
+        let size = size.into();
+        if let Some(bad) = size.filter(|s| !crate::conn::h2::FRAME_SIZES.contains(s)) {
+            self.error = Some(Error::msg(
+                crate::ErrorKind::InvalidRequest,
+                format!("http2_max_frame_size {bad} is outside 16384..=16777215"),
+            ));
+        }
+        self.config.http2_windows.max_frame = size;
+        self
+    }
+
+    /// The largest response head an HTTP/2 server may send, announced as
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE` (by default
+    /// [`max_head_bytes`](Self::max_head_bytes), which HTTP/1.1 heads are held to as well).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http2_max_header_list_size(64 * 1024)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_max_header_list_size(mut self, size: u32) -> Self {
+        self.config.http2_windows.max_header_list = Some(size);
+        self
+    }
+
+    /// A window size given to the builder: `build` fails past the protocol's largest.
+    fn window(&mut self, size: Option<u32>, which: &str) -> Option<u32> {
+        let max = crate::conn::h2::MAX_WINDOW;
+        if let Some(bad) = size.filter(|s| *s > max) {
+            self.error = Some(Error::msg(
+                crate::ErrorKind::InvalidRequest,
+                format!("the HTTP/2 {which} window {bad} is larger than {max}"),
+            ));
+        }
+        size
     }
 
     /// The most (decoded) body bytes `bytes()`, `text()` and `json()` collect; past it

@@ -1333,6 +1333,7 @@ async fn dial(
     let settings = H2Settings {
         head_limits: config.head_limits,
         tls_info: config.tls_info,
+        windows: config.http2_windows,
         keep_alive: config.http2_keep_alive_interval.map(|interval| KeepAlive {
             interval,
             timeout: config.http2_keep_alive_timeout,

@@ -60,7 +60,26 @@ pub(crate) struct H2Settings {
     pub keep_alive: Option<KeepAlive>,
     /// Keep what the TLS session tells of the server, for the responses.
     pub tls_info: bool,
+    pub windows: H2Windows,
 }
+
+/// The caller's choices of what an HTTP/2 connection announces (`None`: tether's own).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct H2Windows {
+    /// `SETTINGS_INITIAL_WINDOW_SIZE` ([`STREAM_WINDOW`]).
+    pub stream: Option<u32>,
+    /// The connection's window ([`CONNECTION_WINDOW`]).
+    pub connection: Option<u32>,
+    /// `SETTINGS_MAX_FRAME_SIZE` (the protocol's 16 KiB).
+    pub max_frame: Option<u32>,
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE` (`max_head_bytes`).
+    pub max_header_list: Option<u32>,
+}
+
+/// The largest flow-control window (RFC 9113 §6.9.1).
+pub(crate) const MAX_WINDOW: u32 = (1 << 31) - 1;
+/// The range of `SETTINGS_MAX_FRAME_SIZE` (RFC 9113 §6.5.2).
+pub(crate) const FRAME_SIZES: std::ops::RangeInclusive<u32> = (1 << 14)..=(1 << 24) - 1;
 
 /// `http2_keep_alive_*`: when nothing was read from the server for `interval`, a PING;
 /// unanswered after `timeout`, the connection is closed and its streams fail.
@@ -193,14 +212,24 @@ pub(crate) async fn handshake(
     settings: H2Settings,
     deadline: Option<Instant>,
 ) -> Result<(H2Conn, H2Driver), Error> {
+    let windows = settings.windows;
     let mut builder = h2::client::Builder::new();
     builder
         .enable_push(false)
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_header_list_size(
-            u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX),
-        );
+        .initial_window_size(windows.stream.unwrap_or(STREAM_WINDOW).min(MAX_WINDOW))
+        .initial_connection_window_size(
+            windows
+                .connection
+                .unwrap_or(CONNECTION_WINDOW)
+                .min(MAX_WINDOW),
+        )
+        .max_header_list_size(windows.max_header_list.unwrap_or_else(|| {
+            u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX)
+        }));
+    // Checked by the builder; h2 would panic on a size out of range.
+    if let Some(size) = windows.max_frame.filter(|s| FRAME_SIZES.contains(s)) {
+        builder.max_frame_size(size);
+    }
     let tls_info = if settings.tls_info {
         io.tls_info()
     } else {
