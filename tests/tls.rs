@@ -912,3 +912,30 @@ async fn tls_info_puts_the_servers_certificate_in_each_responses_extensions() {
     let resp = client.get(plain.url("/")).send().await.unwrap();
     assert!(resp.extensions().get::<TlsInfo>().is_none());
 }
+
+#[tokio::test]
+async fn without_the_built_in_roots_only_the_added_ones_are_trusted() {
+    let ca = TestCa::new("test CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    // Either order of the two calls.
+    for client in [
+        Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca.certificate()),
+        Client::builder()
+            .add_root_certificate(ca.certificate())
+            .tls_built_in_root_certs(false),
+    ] {
+        get_hello(&client.build().unwrap(), server.url("localhost", "/")).await;
+    }
+    // No root at all: nothing could be trusted.
+    let err = Client::builder()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    Client::builder()
+        .tls_built_in_root_certs(true)
+        .build()
+        .unwrap();
+}

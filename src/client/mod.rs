@@ -1299,6 +1299,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the built-in roots (webpki-roots, Mozilla's list) are trusted (reqwest's
+    /// name; default true). With `false`, only the roots given by
+    /// [`add_root_certificate`](Self::add_root_certificate) are, in any order of the two
+    /// calls; with none given, `build` fails.
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("internal-ca.pem").unwrap();
+    /// let client = tether::Client::builder()
+    ///     .tls_built_in_root_certs(false)
+    ///     .add_root_certificate(tether::Certificate::from_pem(&pem)?)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tls_built_in_root_certs(mut self, enabled: bool) -> Self {
+        self.config.tls_settings.built_in_roots = enabled;
+        self
+    }
+
     /// Trusts only `certs` as roots: webpki-roots and any root added before are dropped
     /// (`add_root_certificate` afterwards adds to this set). `build` fails with
     /// `ErrorKind::Tls` if no root is left.
