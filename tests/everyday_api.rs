@@ -1046,3 +1046,57 @@ async fn title_case_headers_write_every_name_so() {
         }
     }
 }
+
+/// The `http1_*_in_responses` options read heads RFC 9112 refuses (white space before a
+/// colon, a folded value, a line that is no field): refused by default as `Protocol`,
+/// read with the option, the body and the connection's reuse as for any response.
+#[tokio::test]
+async fn broken_response_heads_are_refused_by_default_and_read_when_allowed() {
+    type Allow = fn(tether::ClientBuilder) -> tether::ClientBuilder;
+    let heads: [(&str, &str, Allow); 3] = [
+        (
+            "/spaces",
+            "HTTP/1.1 200 OK\r\nServer : old\r\nContent-Length: 2\r\n\r\nok",
+            |b| b.http1_allow_spaces_after_header_name_in_responses(true),
+        ),
+        (
+            "/folded",
+            "HTTP/1.1 200 OK\r\nServer: old\r\n and folded\r\nContent-Length: 2\r\n\r\nok",
+            |b| b.http1_allow_obsolete_multiline_headers_in_responses(true),
+        ),
+        (
+            "/junk",
+            "HTTP/1.1 200 OK\r\nServer: old\r\nno colon here\r\nContent-Length: 2\r\n\r\nok",
+            |b| b.http1_ignore_invalid_headers_in_responses(true),
+        ),
+    ];
+    let server = TestServer::start(Script::new().respond(move |req| {
+        let (_, wire, _) = heads
+            .iter()
+            .find(|(path, _, _)| *path == req.target)
+            .expect("a known path");
+        Reply::Raw(wire.as_bytes().to_vec())
+    }))
+    .await;
+    for (path, _, allow) in heads {
+        let err = Client::new()
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{path}: {err}");
+
+        let client = allow(Client::builder()).build().unwrap();
+        for _ in 0..2 {
+            let resp = client.get(server.url(path)).send().await.unwrap();
+            let want = if path == "/folded" {
+                "old   and folded"
+            } else {
+                "old"
+            };
+            assert_eq!(resp.headers()["server"], want, "{path}");
+            assert_eq!(resp.text().await.unwrap(), "ok", "{path}");
+        }
+        assert_eq!(client.stats().connections_opened, 1, "{path}: reused");
+    }
+}

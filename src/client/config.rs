@@ -336,6 +336,7 @@ impl Default for Config {
             head_limits: HeadLimits {
                 max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
                 max_headers: DEFAULT_MAX_HEADERS,
+                lenient: crate::proto::Lenient::STRICT,
             },
             timeout: None,
             pool_timeout: None,

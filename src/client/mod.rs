@@ -949,6 +949,54 @@ impl ClientBuilder {
         self
     }
 
+    /// Reads `Name : value` in an HTTP/1 response head, white space between a field's
+    /// name and its colon dropped (reqwest's name; default off: RFC 9112 §5.1 has such a
+    /// head refused, and it is, as `ErrorKind::Protocol`). For old or broken servers a
+    /// crawler still wants to read.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http1_allow_spaces_after_header_name_in_responses(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http1_allow_spaces_after_header_name_in_responses(mut self, allow: bool) -> Self {
+        self.config.head_limits.lenient.spaces_after_name = allow;
+        self
+    }
+
+    /// Reads a field value folded across lines (obs-fold: a line that begins with a space
+    /// or tab continues the one before) in an HTTP/1 response head, each line break made
+    /// spaces (reqwest's name; default off: refused as `ErrorKind::Protocol`, RFC 9112
+    /// §5.2).
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http1_allow_obsolete_multiline_headers_in_responses(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http1_allow_obsolete_multiline_headers_in_responses(mut self, allow: bool) -> Self {
+        self.config.head_limits.lenient.obsolete_folding = allow;
+        self
+    }
+
+    /// Passes over lines of an HTTP/1 response head that are no field (no colon, a name
+    /// with a character no name may have) instead of refusing the response (reqwest's
+    /// name; default off: refused as `ErrorKind::Protocol`). The status line must still
+    /// be one.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .http1_ignore_invalid_headers_in_responses(true)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http1_ignore_invalid_headers_in_responses(mut self, ignore: bool) -> Self {
+        self.config.head_limits.lenient.invalid_fields = ignore;
+        self
+    }
+
     /// Speaks HTTP/2 to plain `http://` origins from the first byte (prior knowledge,
     /// RFC 9113 §3.3), for servers known to take it. `https://` origins agree on the
     /// protocol by ALPN either way; requests through a proxy stay HTTP/1.1.

@@ -197,6 +197,7 @@ impl fmt::Debug for ProxyTarget {
 const ANSWER_LIMITS: HeadLimits = HeadLimits {
     max_head_bytes: 64 * 1024,
     max_headers: 100,
+    lenient: crate::proto::Lenient::STRICT,
 };
 
 /// Asks the proxy at the other end of `tcp` for a tunnel to `origin`, by `deadline`.

@@ -52,11 +52,11 @@ pub use {
     decode::{BodyDecoder, Decoded},
     framing::BodyFraming,
     reader::{Event, ResponseReader},
-    response::HeadLimits,
+    response::{HeadLimits, Lenient},
 };
 #[cfg(not(feature = "fuzzing"))]
 pub(crate) use {
     framing::BodyFraming,
     reader::{Event, ResponseReader},
-    response::HeadLimits,
+    response::{HeadLimits, Lenient},
 };

@@ -600,6 +600,7 @@ HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
         let limits = HeadLimits {
             max_head_bytes: 64,
             max_headers: 100,
+            ..HeadLimits::default()
         };
         let mut input = b"HTTP/1.1 200 OK\r\nX-Big: ".to_vec();
         input.extend_from_slice(&[b'a'; 100]);
@@ -617,6 +618,7 @@ HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
         let limits = HeadLimits {
             max_head_bytes: 64,
             max_headers: 100,
+            ..HeadLimits::default()
         };
         let input = b"\r\n".repeat(100);
         for step in [1, 3, input.len()] {

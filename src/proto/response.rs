@@ -19,13 +19,15 @@ use super::fields::{FieldSpan, FieldView, Present};
 use super::request::TOKEN;
 use crate::kept::Kept;
 
-/// Limits on a response head.
+/// Limits on a response head, and what of a broken one is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadLimits {
     /// Largest head in bytes, status line and blank line included.
     pub max_head_bytes: usize,
     /// Most header fields in one head.
     pub max_headers: usize,
+    /// Forms RFC 9112 forbids that are read anyway (none by default).
+    pub lenient: Lenient,
 }
 
 impl Default for HeadLimits {
@@ -33,7 +35,37 @@ impl Default for HeadLimits {
         HeadLimits {
             max_head_bytes: 64 * 1024,
             max_headers: 100,
+            lenient: Lenient::STRICT,
         }
+    }
+}
+
+/// Field lines of a response head that RFC 9112 forbids, read anyway when asked (the
+/// `http1_*_in_responses` options, as httparse and reqwest name them): old or broken
+/// servers send them, and a crawler would rather read the page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lenient {
+    /// `Name : value`: white space between a name and its colon (RFC 9112 §5.1 says to
+    /// reject it), dropped.
+    pub spaces_after_name: bool,
+    /// A value continued on lines that begin with white space (obs-fold, RFC 9112 §5.2):
+    /// each line break becomes spaces, as the RFC allows a user agent to do.
+    pub obsolete_folding: bool,
+    /// A field line that is not one (no colon, a name with a character no name has):
+    /// passed over instead of failing the response.
+    pub invalid_fields: bool,
+}
+
+impl Lenient {
+    /// Nothing forbidden taken: the default.
+    pub const STRICT: Lenient = Lenient {
+        spaces_after_name: false,
+        obsolete_folding: false,
+        invalid_fields: false,
+    };
+
+    fn any(self) -> bool {
+        self.spaces_after_name || self.obsolete_folding || self.invalid_fields
     }
 }
 
@@ -250,7 +282,9 @@ impl RawFields {
     /// The map: names and values as the scan found them. Neither can be refused here:
     /// httparse takes only token characters in a name (`HeaderName` takes every token of
     /// up to 64 KiB), and in a value tab, space, visible ASCII and obs-text, the bytes
-    /// `HeaderValue` takes (`lazy_build_takes_what_the_scan_takes` goes through all 256).
+    /// `HeaderValue` takes (`lazy_build_takes_what_the_scan_takes` goes through all 256);
+    /// a folded value (taken only with `Lenient::obsolete_folding`) has had its line
+    /// breaks made spaces before the head was kept.
     fn build(&self) -> Box<HeaderMap> {
         let mut map = Kept::take(&MAPS).unwrap_or_default();
         map.reserve(usize::from(self.len));
@@ -304,7 +338,13 @@ pub fn parse_response_head(
         return Ok(None);
     };
     let head = build(&line, &spans, buf, |range| {
-        HeaderValue::from_bytes(&buf[range])
+        let value = &buf[range];
+        if limits.lenient.obsolete_folding && value.iter().any(|&b| b == b'\r' || b == b'\n') {
+            let mut unfolded = value.to_vec();
+            unfold(&mut unfolded);
+            return HeaderValue::from_bytes(&unfolded);
+        }
+        HeaderValue::from_bytes(value)
     })?;
     Ok(Some((head, line.len)))
 }
@@ -321,6 +361,15 @@ pub fn take_response_head(
     let Some(line) = scan(buf, limits, &mut spans)? else {
         return Ok(None);
     };
+    if limits.lenient.obsolete_folding {
+        // Folded values are unfolded where they lie, before they are copied or shared.
+        let range = |(start, end): (u32, u32)| start as usize..end as usize;
+        for span in spans.iter() {
+            if let Some(value) = buf.get_mut(range(span.value)) {
+                unfold(value);
+            }
+        }
+    }
     if let Some(head) = buf
         .get(..line.len)
         .and_then(|head| lazy(&line, &spans, head))
@@ -333,6 +382,14 @@ pub fn take_response_head(
         HeaderValue::from_maybe_shared(bytes.slice(range))
     })
     .map(Some)
+}
+
+/// A value read across folded lines, made one line: each CR and LF becomes a space
+/// (RFC 9112 §5.2).
+fn unfold(value: &mut [u8]) {
+    for b in value.iter_mut().filter(|b| **b == b'\r' || **b == b'\n') {
+        *b = b' ';
+    }
 }
 
 /// The head with its map left to build, when it is short enough and has few enough
@@ -444,6 +501,7 @@ struct StatusLine {
 /// Reads the head at the front of `buf` and notes in `spans` where each field lies, in
 /// order: the plain form by [`scan_plain`], anything else (and anything incomplete or
 /// wrong) by `httparse`.
+#[inline(always)]
 fn scan(
     buf: &[u8],
     limits: &HeadLimits,
@@ -456,7 +514,9 @@ fn scan(
     scan_httparse(buf, limits, spans)
 }
 
-/// Runs `httparse` over `buf` and notes in `spans` where each field lies, in order.
+/// Runs `httparse` over `buf` and notes in `spans` where each field lies, in order. Out
+/// of line: the plain scan before it is the one the usual head takes.
+#[inline(never)]
 fn scan_httparse(
     buf: &[u8],
     limits: &HeadLimits,
@@ -481,11 +541,15 @@ fn scan_with<'b>(
     spans: &mut Spans,
 ) -> Result<Option<StatusLine>, ProtoError> {
     let mut parsed = httparse::Response::new(&mut []);
-    let parse = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut parsed,
-        buf,
-        slots,
-    );
+    let mut config = httparse::ParserConfig::default();
+    let lenient = limits.lenient;
+    if lenient.any() {
+        config
+            .allow_spaces_after_header_name_in_responses(lenient.spaces_after_name)
+            .allow_obsolete_multiline_headers_in_responses(lenient.obsolete_folding)
+            .ignore_invalid_headers_in_responses(lenient.invalid_fields);
+    }
+    let parse = config.parse_response_with_uninit_headers(&mut parsed, buf, slots);
     let len = match parse {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
@@ -859,6 +923,7 @@ Content-Length: 7\r\n\r\n";
         let limits = HeadLimits {
             max_head_bytes: 256 * 1024,
             max_headers: 100,
+            ..HeadLimits::default()
         };
         for (wire, lazy) in [
             (many(LAZY_FIELDS, 1), true),
@@ -1098,6 +1163,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let limits = HeadLimits {
             max_head_bytes: 64 * 1024,
             max_headers: 3,
+            ..HeadLimits::default()
         };
         let ok = b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n";
         assert!(parse_response_head(ok, &limits).unwrap().is_some());
@@ -1126,6 +1192,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let limits = HeadLimits {
             max_head_bytes: 64 * 1024,
             max_headers: 500,
+            ..HeadLimits::default()
         };
         let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
         for i in 0..300 {
@@ -1141,6 +1208,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let limits = HeadLimits {
             max_head_bytes: 40,
             max_headers: 100,
+            ..HeadLimits::default()
         };
         let big = b"HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
         assert!(big.len() > 40);
@@ -1164,6 +1232,7 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
         let limits = HeadLimits {
             max_head_bytes: 21,
             max_headers: 100,
+            ..HeadLimits::default()
         };
         let buf = b"HTTP/1.1 200 OK\r\nX: 1";
         assert_eq!(buf.len(), 21);
@@ -1176,6 +1245,94 @@ Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n5\r\nhello";
             .unwrap()
             .unwrap();
         assert_eq!(head.headers()["x"].as_bytes(), b"caf\xe9");
+    }
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    const ALL: Lenient = Lenient {
+        spaces_after_name: true,
+        obsolete_folding: true,
+        invalid_fields: true,
+    };
+
+    /// The head read by both entry points with `lenient`: its fields as (name, value)
+    /// pairs, or the error; the two must agree.
+    fn read(wire: &str, lenient: Lenient) -> Result<Fields, ProtoError> {
+        let limits = HeadLimits {
+            lenient,
+            ..HeadLimits::default()
+        };
+        let fields = |head: &ResponseHead| {
+            head.headers()
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect::<Vec<_>>()
+        };
+        let eager = parse_response_head(wire.as_bytes(), &limits).map(|r| {
+            let (head, len) = r.expect("complete");
+            assert_eq!(len, wire.len());
+            fields(&head)
+        });
+        let mut buf = BytesMut::from(wire.as_bytes());
+        let taken = take_response_head(&mut buf, &limits).map(|h| fields(&h.expect("complete")));
+        assert_eq!(eager, taken, "{wire:?}");
+        eager
+    }
+
+    type Fields = Vec<(String, Vec<u8>)>;
+
+    fn pairs(list: &[(&str, &str)]) -> Fields {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn each_forbidden_form_fails_strictly_and_is_read_when_allowed() {
+        let only = |f: fn(&mut Lenient)| {
+            let mut l = Lenient::STRICT;
+            f(&mut l);
+            l
+        };
+        let cases: [(&str, Lenient, Fields); 3] = [
+            (
+                "HTTP/1.1 200 OK\r\nServer : old\r\nContent-Length: 0\r\n\r\n",
+                only(|l| l.spaces_after_name = true),
+                pairs(&[("server", "old"), ("content-length", "0")]),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nX-Long: one\r\n two\r\n\tthree\r\nContent-Length: 0\r\n\r\n",
+                only(|l| l.obsolete_folding = true),
+                pairs(&[("x-long", "one   two  \tthree"), ("content-length", "0")]),
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nthis line is no field\r\nX-Ok: 1\r\nBad\x01Name: 2\r\n\r\n",
+                only(|l| l.invalid_fields = true),
+                pairs(&[("x-ok", "1")]),
+            ),
+        ];
+        for (wire, lenient, want) in cases {
+            assert_eq!(
+                read(wire, Lenient::STRICT),
+                Err(ProtoError::InvalidHead),
+                "{wire:?}"
+            );
+            assert_eq!(read(wire, lenient), Ok(want.clone()), "{wire:?}");
+            assert_eq!(read(wire, ALL), Ok(want), "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn leniency_changes_nothing_for_a_valid_head_and_still_refuses_a_broken_status_line() {
+        let wire = "HTTP/1.1 200 OK\r\nA: 1\r\nB: x y\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(read(wire, ALL), read(wire, Lenient::STRICT));
+        assert!(read("HTTP/1.1 2x0 OK\r\nA: 1\r\n\r\n", ALL).is_err());
+        // A fold on the first field line has nothing to continue.
+        assert!(read("HTTP/1.1 200 OK\r\n folded: 1\r\n\r\n", ALL)
+            .map_or(true, |f| f.iter().all(|(n, _)| n != " folded")));
     }
 }
 

@@ -103,6 +103,7 @@ fn what_is_not_plain_goes_to_httparse() {
     let exact = HeadLimits {
         max_head_bytes: head.len(),
         max_headers: 2,
+        ..HeadLimits::default()
     };
     assert_eq!(plain(head, &exact), httparse(head, &exact).unwrap());
 }
@@ -198,6 +199,7 @@ fn generated_heads_the_plain_scan_takes_read_as_httparse_reads_them() {
         HeadLimits {
             max_head_bytes: 60,
             max_headers: 3,
+            ..HeadLimits::default()
         },
     ];
     let (mut taken, mut complete) = (0, 0);
