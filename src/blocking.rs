@@ -149,6 +149,19 @@ impl Default for Client {
     }
 }
 
+/// GETs `url` and waits for the response (reqwest's `blocking::get`): with one blocking
+/// client, made with the defaults at the first call and shared by every call after, so
+/// that its connections (and its runtime's thread) serve them all.
+///
+/// ```no_run
+/// let body = tether::blocking::get("http://127.0.0.1:8080/")?.text()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+pub fn get<U: IntoUrl>(url: U) -> Result<Response, Error> {
+    static SHARED: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Client::new).get(url).send()
+}
+
 impl Client {
     /// A client with the defaults (those of [`crate::Client::new`]). Should its runtime's
     /// thread not start, every request fails with `ErrorKind::Runtime` saying why.

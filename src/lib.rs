@@ -69,3 +69,19 @@ pub use client::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use pool::{HostStats, Stats};
+
+/// GETs `url` (reqwest's `get`, for a quick request): with one client, made with the
+/// defaults at the first call and shared by every call after, so that its connections are
+/// reused from one call to the next. For settings, statistics or a pool of its own, make
+/// a [`Client`].
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let body = tether::get("http://127.0.0.1:8080/").await?.text().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn get<U: IntoUrl>(url: U) -> Result<Response> {
+    static SHARED: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    SHARED.get_or_init(Client::new).get(url).send().await
+}

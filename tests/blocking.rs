@@ -401,3 +401,15 @@ fn headers_mut_and_extensions_as_the_async_response_has_them() {
     assert_eq!(info.and_then(|i| i.peer_certificate()), Some(&der[..]));
     assert_eq!(resp.text().unwrap(), "hello");
 }
+
+/// `tether::blocking::get`: one shared blocking client across calls.
+#[test]
+fn the_blocking_get_shares_one_client_across_calls() {
+    let (_rt, server) = serve(script());
+    for _ in 0..2 {
+        let resp = tether::blocking::get(server.url("/")).unwrap();
+        assert_eq!(resp.text().unwrap(), "hello");
+    }
+    let seen = server.requests();
+    assert_eq!((seen.len(), seen[0].conn, seen[1].conn), (2, 0, 0));
+}

@@ -1100,3 +1100,19 @@ async fn broken_response_heads_are_refused_by_default_and_read_when_allowed() {
         assert_eq!(client.stats().connections_opened, 1, "{path}: reused");
     }
 }
+
+/// `tether::get`: one shared client, so a second call reuses the first one's connection.
+#[tokio::test]
+async fn the_crate_level_get_shares_one_client_across_calls() {
+    let server = TestServer::start(Script::new()).await;
+    for path in ["/a", "/b"] {
+        let resp = tether::get(server.url(path)).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
+    }
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].conn, seen[1].conn), (0, 0), "reused");
+    let err = tether::get("not a url").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+}
