@@ -368,3 +368,26 @@ async fn tcp_keepalive_arms_the_kernels_keepalive_timer() {
         );
     }
 }
+
+/// `interface`: sockets bound to `lo` reach a loopback server; bound to an interface the
+/// system does not have, each connection fails with `Connect`, naming it.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn interface_binds_each_socket_to_the_named_device() {
+    let server = TestServer::start(Script::new()).await;
+    let client = tether::Client::builder().interface("lo").build().unwrap();
+    for _ in 0..2 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    assert_eq!(client.stats().connections_opened, 1);
+
+    let client = tether::Client::builder()
+        .interface("tether-none0")
+        .build()
+        .unwrap();
+    let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
+    assert!(err.to_string().contains("tether-none0"), "{err}");
+    assert_eq!(server.stats().accepted, 1, "nothing reached the server");
+}

@@ -261,6 +261,8 @@ pub(crate) struct ConnectSettings {
     pub dns_cache_ttl: Duration,
     pub pins: HashMap<String, Vec<std::net::SocketAddr>>,
     pub local_address: Option<IpAddr>,
+    /// The network interface every socket is bound to (`SO_BINDTODEVICE`).
+    pub interface: Option<Arc<str>>,
     pub tcp_keepalive: Option<Duration>,
     /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at
     /// `build` unless `resolver` is set.
@@ -279,6 +281,7 @@ impl ConnectSettings {
             dns: crate::conn::dns::DnsCache::new(resolver, self.dns_cache_ttl),
             pins: self.pins.clone(),
             local_address: self.local_address,
+            interface: self.interface.clone(),
             tcp_keepalive: self.tcp_keepalive,
         }
     }
@@ -291,6 +294,7 @@ impl Default for ConnectSettings {
             dns_cache_ttl: DEFAULT_DNS_CACHE_TTL,
             pins: HashMap::new(),
             local_address: None,
+            interface: None,
             tcp_keepalive: None,
             #[cfg(feature = "hickory-dns")]
             hickory: false,

@@ -731,6 +731,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Binds every connection to this network interface (`SO_BINDTODEVICE`, reqwest's
+    /// name; Linux, Android and Fuchsia): requests leave by it whatever the routing table
+    /// says, proxies' connections included. A name the system does not know fails each
+    /// connection with `ErrorKind::Connect` saying so.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().interface("lo").build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    pub fn interface(mut self, name: &str) -> Self {
+        self.config.connect.interface = Some(name.into());
+        self
+    }
+
     /// Turns on TCP keep-alive probes after this long without traffic (`None`, the
     /// default: off).
     ///

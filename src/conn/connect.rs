@@ -38,6 +38,8 @@ pub(crate) struct Dialer {
     /// port to use when the URL names none (0: the URL's default).
     pub pins: HashMap<String, Vec<SocketAddr>>,
     pub local_address: Option<IpAddr>,
+    /// Every socket is bound to this network interface (`SO_BINDTODEVICE`).
+    pub interface: Option<std::sync::Arc<str>>,
     pub tcp_keepalive: Option<Duration>,
 }
 
@@ -185,7 +187,11 @@ impl Dialer {
                 format!("{host} has no address of the local address's family"),
             ));
         }
-        let result = happy_eyeballs(&addrs, self.local_address, &mut report.attempts).await;
+        let bind = Bind {
+            local: self.local_address,
+            interface: self.interface.clone(),
+        };
+        let result = happy_eyeballs(&addrs, &bind, &mut report.attempts).await;
         match result {
             Ok(stream) => {
                 // Best effort: a socket that refuses an option still works.
@@ -239,14 +245,24 @@ pub(crate) fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
 
 type Attempt = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
-/// One connection attempt, bound to `local` first when given.
-fn attempt(addr: SocketAddr, local: Option<IpAddr>) -> Attempt {
+/// What each socket is bound to before it connects.
+struct Bind {
+    local: Option<IpAddr>,
+    interface: Option<std::sync::Arc<str>>,
+}
+
+/// One connection attempt, bound as `bind` says first.
+fn attempt(addr: SocketAddr, bind: &Bind) -> Attempt {
+    let (local, interface) = (bind.local, bind.interface.clone());
     Box::pin(async move {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
         };
+        if let Some(name) = interface {
+            bind_device(&socket, &name)?;
+        }
         if let Some(local) = local {
             socket.bind(SocketAddr::new(local, 0))?;
         }
@@ -254,11 +270,26 @@ fn attempt(addr: SocketAddr, local: Option<IpAddr>) -> Attempt {
     })
 }
 
+#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+fn bind_device(socket: &TcpSocket, name: &str) -> io::Result<()> {
+    SockRef::from(socket)
+        .bind_device(Some(name.as_bytes()))
+        .map_err(|e| io::Error::new(e.kind(), format!("binding to interface {name:?}: {e}")))
+}
+
+#[cfg(not(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))]
+fn bind_device(_: &TcpSocket, name: &str) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("binding to interface {name:?}: not on this system"),
+    ))
+}
+
 /// Races attempts to `addrs` as RFC 8305 says; the winner, or the last error. `started`
 /// counts the attempts as they start.
 async fn happy_eyeballs(
     addrs: &[SocketAddr],
-    local: Option<IpAddr>,
+    bind: &Bind,
     started: &mut u32,
 ) -> io::Result<TcpStream> {
     let mut running: Vec<Attempt> = Vec::new();
@@ -270,7 +301,7 @@ async fn happy_eyeballs(
         let start =
             next < addrs.len() && (running.is_empty() || timer.as_mut().poll(cx).is_ready());
         if start {
-            running.push(attempt(addrs[next], local));
+            running.push(attempt(addrs[next], bind));
             next += 1;
             *started += 1;
             timer
