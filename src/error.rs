@@ -570,7 +570,7 @@ impl fmt::Debug for Error {
 /// `url` as an error names it: without user information, whoever gave it (a caller's URL
 /// before its credentials were taken out, a server's `Location`), so that a password is
 /// never shown by `Display`, `Debug` or `Error::url`.
-fn without_userinfo(url: &url::Url) -> url::Url {
+pub(crate) fn without_userinfo(url: &url::Url) -> url::Url {
     let mut url = url.clone();
     if !url.username().is_empty() || url.password().is_some() {
         // Both fail only for URLs that cannot have user information.

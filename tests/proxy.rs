@@ -863,3 +863,59 @@ async fn a_proxy_that_is_down_is_a_connect_error_naming_the_proxy() {
         );
     }
 }
+
+// --- Proxy::custom -------------------------------------------------------------------------
+
+/// `Proxy::custom`: the closure picks nginx for one origin and nothing for another (which
+/// is reached directly); requests given the same proxy share one kept-alive connection;
+/// the closure sees each request's URL without its credentials; a URL it gives that is no
+/// proxy fails the request with `Proxy`.
+#[tokio::test]
+async fn a_custom_proxy_is_chosen_per_request_and_its_connections_are_shared() {
+    let Some(proxy) = nginx_proxy("proxy_custom") else {
+        return;
+    };
+    let proxied = TestServer::start(Script::new().always(Reply::ok("via proxy"))).await;
+    let direct = TestServer::start_on("127.0.0.2", Script::new().always(Reply::ok("direct"))).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (chosen, seen_by_closure) = (proxy_url(&proxy), seen.clone());
+    let client = tether::Client::builder()
+        .proxy(tether::Proxy::custom(move |url| {
+            seen_by_closure.lock().unwrap().push(url.to_string());
+            match url.host_str() {
+                Some("127.0.0.1") => Some(chosen.clone()),
+                Some("127.0.0.3") => Some("ftp://nowhere.test".to_owned()),
+                _ => None,
+            }
+        }))
+        .build()
+        .expect("client");
+    let port = proxied.addr().port();
+    for i in 0..3 {
+        let url = format!("http://user:secret@127.0.0.1:{port}/c/{i}");
+        assert_eq!(get_text(&client, &url).await.1, "via proxy");
+    }
+    assert_eq!(get_text(&client, &direct.url("/")).await.1, "direct");
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.proxy_connections,
+            stats.connections_opened,
+            stats.reuses
+        ),
+        (1, 2, 2),
+        "{stats:?}"
+    );
+    let lines = servers::parse_nginx_proxy_log(&proxy.wait_log_lines(3));
+    assert!(lines.iter().all(|l| l.connection == lines[0].connection));
+    let urls = seen.lock().unwrap().clone();
+    assert_eq!(urls.len(), 4);
+    assert!(urls.iter().all(|u| !u.contains("secret")), "{urls:?}");
+    assert_eq!(urls[0], format!("http://127.0.0.1:{port}/c/0"));
+    // The credentials still went to the origin, as `Authorization`.
+    assert!(proxied.requests()[0].header("authorization").is_some());
+
+    let err = client.get("http://127.0.0.3:9/").send().await.unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Proxy, "{err}");
+    assert!(err.to_string().contains("ftp"), "{err}");
+}

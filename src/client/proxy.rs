@@ -58,6 +58,18 @@ pub struct Proxy {
     /// The proxy, or why the setting it came from cannot be used.
     target: Result<Arc<ProxyTarget>, Arc<str>>,
     no_proxy: Option<NoProxy>,
+    /// [`Proxy::custom`]: the proxy chosen per request, `target` unused.
+    custom: Option<Custom>,
+}
+
+/// A caller's choice of proxy for a request URL.
+type Choose = dyn Fn(&Url) -> Option<String> + Send + Sync;
+
+/// A caller's choice of proxy per request URL, and the credentials `basic_auth` gave it.
+#[derive(Clone)]
+struct Custom {
+    choose: Arc<Choose>,
+    login: Option<(Arc<str>, Arc<str>)>,
 }
 
 /// Which requests a proxy is for.
@@ -128,6 +140,10 @@ impl Proxy {
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
+        if let Some(custom) = &mut self.custom {
+            custom.login = Some((username.into(), password.into()));
+            return self;
+        }
         let Ok(target) = &self.target else {
             return self;
         };
@@ -155,17 +171,56 @@ impl Proxy {
         self
     }
 
+    /// A proxy chosen for each request by `choose`, given the request's URL (reqwest's
+    /// `custom`): the URL of a proxy of any kind [`Proxy::all`] takes, or `None` for this
+    /// rule to let the next one (or a direct connection) take the request. Requests given
+    /// the same proxy share its connections. One given a URL that cannot be used fails
+    /// with `ErrorKind::Proxy`. [`no_proxy`](Self::no_proxy) and
+    /// [`basic_auth`](Self::basic_auth) apply as to the other rules.
+    ///
+    /// ```
+    /// // A proxy per host, for a crawler that spreads its hosts over several.
+    /// let proxy = tether::Proxy::custom(|url| match url.host_str() {
+    ///     Some(host) if host.ends_with(".internal") => None,
+    ///     Some(host) if host.len() % 2 == 0 => Some("http://proxy-a.example:3128"),
+    ///     _ => Some("http://proxy-b.example:3128"),
+    /// });
+    /// let client = tether::Client::builder().proxy(proxy).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn custom<F, U>(choose: F) -> Proxy
+    where
+        F: Fn(&Url) -> Option<U> + Send + Sync + 'static,
+        U: AsRef<str>,
+    {
+        Proxy {
+            intercept: Intercept::All,
+            target: Err(Arc::from("a custom proxy has no one target")),
+            no_proxy: None,
+            custom: Some(Custom {
+                choose: Arc::new(move |url| choose(url).map(|u| u.as_ref().to_owned())),
+                login: None,
+            }),
+        }
+    }
+
     fn new(intercept: Intercept, url: &str) -> Result<Proxy, Error> {
         let target = parse_proxy_url(url).map_err(|why| Error::msg(ErrorKind::Proxy, why))?;
         Ok(Proxy {
             intercept,
             target: Ok(Arc::new(target)),
             no_proxy: None,
+            custom: None,
         })
     }
 
-    /// The proxy this rule gives for `origin`: `None` when the rule does not cover it.
-    fn route(&self, origin: &Origin) -> Option<Result<&Arc<ProxyTarget>, Error>> {
+    /// The proxy this rule gives for `origin` (whose full URL `url` gives): `None` when
+    /// the rule does not cover it.
+    fn route(
+        &self,
+        origin: &Origin,
+        url: &dyn Fn() -> Url,
+    ) -> Option<Result<Arc<ProxyTarget>, Error>> {
         if !self.intercept.covers(origin.scheme()) {
             return None;
         }
@@ -174,11 +229,38 @@ impl Proxy {
                 return None;
             }
         }
+        if let Some(custom) = &self.custom {
+            return custom.route(&url());
+        }
         Some(
             self.target
-                .as_ref()
+                .clone()
                 .map_err(|why| Error::msg(ErrorKind::Proxy, why.to_string())),
         )
+    }
+}
+
+impl Custom {
+    /// The caller's proxy for `url`, read as a proxy URL, with the rule's credentials.
+    fn route(&self, url: &Url) -> Option<Result<Arc<ProxyTarget>, Error>> {
+        let chosen = (self.choose)(url)?;
+        let mut target = match parse_proxy_url(&chosen) {
+            Ok(target) => target,
+            Err(why) => return Some(Err(Error::msg(ErrorKind::Proxy, why))),
+        };
+        if let Some((username, password)) = &self.login {
+            let credentials = format!("{username}:{password}");
+            if let Ok(value) = url_auth::basic_value(credentials.as_bytes()) {
+                target = target.with_credentials(username, password, value);
+            }
+            if let Some(Err(why)) = target.login().map(check_login) {
+                return Some(Err(Error::msg(
+                    ErrorKind::Proxy,
+                    format!("proxy {target}: {why}"),
+                )));
+            }
+        }
+        Some(Ok(Arc::new(target)))
     }
 }
 
@@ -186,9 +268,10 @@ impl fmt::Debug for Proxy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Proxy");
         d.field("intercept", &self.intercept);
-        match &self.target {
-            Ok(target) => d.field("proxy", &format_args!("{target}")),
-            Err(why) => d.field("unusable", why),
+        match (&self.custom, &self.target) {
+            (Some(_), _) => d.field("proxy", &"custom"),
+            (None, Ok(target)) => d.field("proxy", &format_args!("{target}")),
+            (None, Err(why)) => d.field("unusable", why),
         };
         d.field("no_proxy", &self.no_proxy).finish()
     }
@@ -296,6 +379,7 @@ impl Proxies {
                 intercept,
                 target,
                 no_proxy: no_proxy.clone(),
+                custom: None,
             });
         }
         Proxies { rules }
@@ -307,11 +391,15 @@ impl Proxies {
     }
 
     /// The proxy for `origin`, if any; an error when the rule that covers it cannot be
-    /// used.
-    pub fn route(&self, origin: &Origin) -> Result<Option<Arc<ProxyTarget>>, Error> {
+    /// used. `url` makes the request's URL, for a custom rule.
+    pub fn route(
+        &self,
+        origin: &Origin,
+        url: &dyn Fn() -> Url,
+    ) -> Result<Option<Arc<ProxyTarget>>, Error> {
         for rule in &self.rules {
-            if let Some(target) = rule.route(origin) {
-                return target.map(|t| Some(t.clone()));
+            if let Some(target) = rule.route(origin, url) {
+                return target.map(Some);
             }
         }
         Ok(None)
@@ -336,6 +424,12 @@ pub(crate) fn env_var(get: &dyn Fn(&str) -> Option<String>, lower: &str) -> Opti
 mod tests {
     use super::*;
 
+    impl Proxy {
+        fn route_for(&self, url: &str) -> Option<Result<Arc<ProxyTarget>, Error>> {
+            self.route(&origin(url), &|| Url::parse(url).unwrap())
+        }
+    }
+
     fn origin(url: &str) -> Origin {
         Origin::from_url(&Url::parse(url).unwrap()).unwrap()
     }
@@ -350,7 +444,8 @@ mod tests {
 
     /// What the route of `url` shows: "direct", the proxy, or "error".
     fn routed(proxies: &Proxies, url: &str) -> String {
-        match proxies.route(&origin(url)) {
+        let parsed = Url::parse(url).unwrap();
+        match proxies.route(&origin(url), &|| parsed.clone()) {
             Ok(None) => "direct".into(),
             Ok(Some(t)) => t.to_string(),
             Err(e) => {
@@ -534,12 +629,12 @@ mod tests {
         assert!(!err.to_string().contains("s3cret"), "{err}");
         // An `https://` proxy: HTTP spoken over TLS, port 443 by default.
         let proxy = Proxy::all("https://alice:s3cret@p").unwrap();
-        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        let target = proxy.route_for("http://a.test/").unwrap().unwrap();
         assert_eq!(target.to_string(), "https://p:443");
         assert!(target.forwards_http() && target.authorization().is_some());
 
         let proxy = Proxy::all("http://al%69ce:s3%63ret@p:1").unwrap();
-        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        let target = proxy.route_for("http://a.test/").unwrap().unwrap();
         // "alice:s3cret", percent-decoded, in base64.
         assert_eq!(
             target.authorization().unwrap().to_str().unwrap(),
@@ -554,7 +649,7 @@ mod tests {
 
         // SOCKS5: the login as given, percent-decoded; no `Proxy-Authorization`.
         let proxy = Proxy::all("socks5h://al%69ce:s3%63ret@p").unwrap();
-        let target = proxy.route(&origin("https://a.test/")).unwrap().unwrap();
+        let target = proxy.route_for("https://a.test/").unwrap().unwrap();
         let login = target.login().unwrap();
         assert_eq!(
             (&login.username[..], &login.password[..]),
@@ -565,26 +660,53 @@ mod tests {
         let shown = format!("{proxy:?} {target:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         let user_only = Proxy::all("socks5://bob@p").unwrap();
-        let target = user_only.route(&origin("http://a.test/")).unwrap().unwrap();
+        let target = user_only.route_for("http://a.test/").unwrap().unwrap();
         assert_eq!(&target.login().unwrap().password[..], b"");
         // `basic_auth` logs in to a SOCKS5 proxy too, and its limits hold there.
         let proxy = Proxy::all("socks5://p").unwrap().basic_auth("carol", "pw");
-        let target = proxy.route(&origin("http://a.test/")).unwrap().unwrap();
+        let target = proxy.route_for("http://a.test/").unwrap().unwrap();
         assert_eq!(&target.login().unwrap().username[..], b"carol");
         let unusable = Proxy::all("socks5://p").unwrap().basic_auth("", "pw");
-        let err = unusable
-            .route(&origin("http://a.test/"))
-            .unwrap()
-            .unwrap_err();
+        let err = unusable.route_for("http://a.test/").unwrap().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Proxy);
 
         let replaced = Proxy::all("http://x:y@p:1")
             .unwrap()
             .basic_auth("alice", "s3cret");
-        let target = replaced.route(&origin("http://a.test/")).unwrap().unwrap();
+        let target = replaced.route_for("http://a.test/").unwrap().unwrap();
         assert_eq!(
             target.authorization().unwrap().to_str().unwrap(),
             "Basic YWxpY2U6czNjcmV0"
         );
+    }
+
+    #[test]
+    fn a_custom_rule_reads_what_it_returns_and_logs_in_with_its_credentials() {
+        let proxy = Proxy::custom(|url: &Url| match url.host_str() {
+            Some("a.test") => Some("http://p:1"),
+            Some("s.test") => Some("socks5://s"),
+            Some("bad.test") => Some("gopher://p"),
+            _ => None,
+        })
+        .basic_auth("alice", "s3cret");
+        let http = proxy.route_for("http://a.test/x").unwrap().unwrap();
+        assert_eq!(http.to_string(), "http://p:1");
+        assert_eq!(
+            http.authorization().unwrap().to_str().unwrap(),
+            "Basic YWxpY2U6czNjcmV0"
+        );
+        let socks = proxy.route_for("https://s.test/").unwrap().unwrap();
+        assert_eq!(&socks.login().unwrap().username[..], b"alice");
+        assert!(proxy.route_for("http://other.test/").is_none());
+        let err = proxy.route_for("http://bad.test/").unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Proxy);
+        assert!(!format!("{proxy:?}").contains("s3cret"));
+        // The rules after it take what it leaves.
+        let proxies = Proxies::given(vec![proxy, Proxy::all("http://q:2").unwrap()]);
+        let url = Url::parse("http://other.test/").unwrap();
+        let next = proxies
+            .route(&origin(url.as_str()), &|| url.clone())
+            .unwrap();
+        assert_eq!(next.unwrap().to_string(), "http://q:2");
     }
 }

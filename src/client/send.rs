@@ -819,7 +819,7 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
     if !config.proxies.is_empty() {
         let proxy = config
             .proxies
-            .route(&key)
+            .route(&key, &|| crate::error::without_userinfo(parts.target.url()))
             .map_err(|e| e.for_url(parts.target.url()))?;
         key = key.via(proxy);
     }
