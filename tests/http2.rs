@@ -1322,3 +1322,29 @@ async fn the_http2_windows_and_limits_announced_are_tethers_or_the_callers() {
         assert_eq!(bad.unwrap_err().kind(), ErrorKind::InvalidRequest);
     }
 }
+
+/// `http2_adaptive_window`: over a path with a 10 ms round trip (the delaying proxy), a
+/// download held back by a 64 KiB window has its windows grown (the server is granted
+/// more than 64 KiB at once); without the option it never is.
+#[tokio::test]
+async fn adaptive_windows_grow_on_a_long_path_and_stay_put_without() {
+    use support::delay::DelayProxy;
+    for adaptive in [false, true] {
+        let server = plain(H2Script::default()).await;
+        let proxy = DelayProxy::start(server.addr(), Duration::from_millis(5)).await;
+        let client = prior_knowledge()
+            .http2_initial_stream_window_size(64 * 1024)
+            .http2_initial_connection_window_size(65_535)
+            .http2_adaptive_window(adaptive)
+            .build()
+            .unwrap();
+        let body = client.get(proxy.url("/big")).send().await.unwrap();
+        assert_eq!(body.bytes().await.unwrap().len(), BIG);
+        let granted = server.stats().max_send_capacity;
+        if adaptive {
+            assert!(granted > 64 * 1024, "{granted}");
+        } else {
+            assert!(granted <= 64 * 1024, "{granted}");
+        }
+    }
+}

@@ -1104,7 +1104,7 @@ impl ClientBuilder {
 
     /// How long a keep-alive PING waits for its answer (default
     /// [`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`](crate::DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT)).
-    /// Anything read from the server meanwhile counts as an answer.
+    /// Only its PONG answers it (a body still arriving does not).
     ///
     /// ```
     /// let client = tether::Client::builder()
@@ -1160,6 +1160,23 @@ impl ClientBuilder {
     /// ```
     pub fn http2_initial_connection_window_size(mut self, size: impl Into<Option<u32>>) -> Self {
         self.config.http2_windows.connection = self.window(size.into(), "connection");
+        self
+    }
+
+    /// Grows each HTTP/2 connection's windows to the bandwidth-delay product (reqwest's
+    /// name; default off): while a body arrives, a PING's round trip is timed and the bytes
+    /// read meanwhile counted; when they reach two thirds of the stream window (the window
+    /// held the server back), the stream and connection windows double, up to 16 MiB. A
+    /// download over a long, fast path then stops waiting on window updates. The windows
+    /// start from [`http2_initial_stream_window_size`](Self::http2_initial_stream_window_size)
+    /// and never shrink.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().http2_adaptive_window(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_adaptive_window(mut self, enabled: bool) -> Self {
+        self.config.http2_windows.adaptive = enabled;
         self
     }
 

@@ -74,6 +74,8 @@ pub(crate) struct H2Windows {
     pub max_frame: Option<u32>,
     /// `SETTINGS_MAX_HEADER_LIST_SIZE` (`max_head_bytes`).
     pub max_header_list: Option<u32>,
+    /// The windows grow with the bandwidth-delay product (`http2_adaptive_window`).
+    pub adaptive: bool,
 }
 
 /// The largest flow-control window (RFC 9113 §6.9.1).
@@ -113,8 +115,9 @@ pub(crate) struct H2State {
     preface_read: AtomicBool,
     /// That frame set `SETTINGS_MAX_CONCURRENT_STREAMS`.
     preface_limits_streams: AtomicBool,
-    /// Reads that gave bytes: a sign of life for the keep-alive PINGs.
-    reads: AtomicU64,
+    /// Bytes read from the socket: a sign of life for the keep-alive PINGs, and what a
+    /// sample of the bandwidth-delay product counts.
+    read_bytes: AtomicU64,
     /// The task closed the connection after a keep-alive PING went unanswered.
     unanswered: AtomicBool,
 }
@@ -132,7 +135,7 @@ impl H2State {
             max_header_list: std::sync::atomic::AtomicU32::new(u32::MAX),
             preface_read: AtomicBool::new(false),
             preface_limits_streams: AtomicBool::new(false),
-            reads: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
             unanswered: AtomicBool::new(false),
         }
     }
@@ -195,6 +198,10 @@ pub(crate) struct H2Driver {
     state: Arc<H2State>,
     ping: Arc<tokio::sync::Mutex<Option<PingPong>>>,
     keep_alive: Option<KeepAlive>,
+    /// `http2_adaptive_window`: the stream window it grows from.
+    adaptive: Option<u32>,
+    /// The connection window set up, which growth never lowers.
+    connection_window: u32,
 }
 
 impl std::fmt::Debug for H2Conn {
@@ -213,16 +220,16 @@ pub(crate) async fn handshake(
     deadline: Option<Instant>,
 ) -> Result<(H2Conn, H2Driver), Error> {
     let windows = settings.windows;
+    let stream_window = windows.stream.unwrap_or(STREAM_WINDOW).min(MAX_WINDOW);
+    let connection_window = windows
+        .connection
+        .unwrap_or(CONNECTION_WINDOW)
+        .min(MAX_WINDOW);
     let mut builder = h2::client::Builder::new();
     builder
         .enable_push(false)
-        .initial_window_size(windows.stream.unwrap_or(STREAM_WINDOW).min(MAX_WINDOW))
-        .initial_connection_window_size(
-            windows
-                .connection
-                .unwrap_or(CONNECTION_WINDOW)
-                .min(MAX_WINDOW),
-        )
+        .initial_window_size(stream_window)
+        .initial_connection_window_size(connection_window)
         .max_header_list_size(windows.max_header_list.unwrap_or_else(|| {
             u32::try_from(settings.head_limits.max_head_bytes).unwrap_or(u32::MAX)
         }));
@@ -268,6 +275,8 @@ pub(crate) async fn handshake(
             state,
             ping,
             keep_alive: settings.keep_alive,
+            adaptive: windows.adaptive.then_some(stream_window),
+            connection_window,
         },
     ))
 }
@@ -299,6 +308,8 @@ pub(crate) async fn drive(
         state,
         ping,
         keep_alive,
+        adaptive,
+        connection_window,
     } = driver;
     let mut conn = std::pin::pin!(conn);
     let mut on_ready = Some(on_ready);
@@ -306,7 +317,8 @@ pub(crate) async fn drive(
     let mut timer = Box::pin(tokio::time::sleep(
         idle_timeout.min(Duration::from_secs(3600)),
     ));
-    let mut pinger = keep_alive.map(|every| Pinger::new(every, ping));
+    let mut pinger = (keep_alive.is_some() || adaptive.is_some())
+        .then(|| Pinger::new(keep_alive, adaptive, ping));
     std::future::poll_fn(|cx| {
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             if let Err(e) = result {
@@ -321,15 +333,25 @@ pub(crate) async fn drive(
                 f();
             }
         }
-        if let Some(pinger) = pinger.as_mut() {
-            if pinger.poll(cx, &state).is_ready() {
-                // Ending the task drops the connection: h2 fails every stream on it.
-                state.unanswered.store(true, Ordering::Relaxed);
-                state.closing.store(true, Ordering::Relaxed);
-                if let Some(f) = on_let_go.take() {
-                    f(LetGo::Unanswered);
+        while let Some(Poll::Ready(pinged)) = pinger.as_mut().map(|p| p.poll(cx, &state)) {
+            match pinged {
+                Pinged::Grow(window) => {
+                    tracing::trace!(window, "HTTP/2 windows grow to the bandwidth-delay product");
+                    let conn = conn.as_mut().get_mut();
+                    conn.set_target_window_size(window.max(connection_window));
+                    // Refused only while an earlier change awaits the server's ACK: the
+                    // next growth sends it.
+                    let _ = conn.set_initial_window_size(window);
                 }
-                return Poll::Ready(());
+                Pinged::Unanswered => {
+                    // Ending the task drops the connection: h2 fails every stream on it.
+                    state.unanswered.store(true, Ordering::Relaxed);
+                    state.closing.store(true, Ordering::Relaxed);
+                    if let Some(f) = on_let_go.take() {
+                        f(LetGo::Unanswered);
+                    }
+                    return Poll::Ready(());
+                }
             }
         }
         while on_let_go.is_some() && timer.as_mut().poll(cx).is_ready() {
@@ -361,23 +383,96 @@ pub(crate) async fn drive(
 /// good as none).
 const KEEP_ALIVE_CAP: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// The keep-alive PINGs of a connection's task: after an interval in which nothing was
-/// read from the server (and, unless `while_idle`, with a stream in use), a PING; its
-/// PONG (or anything else read) is awaited for the timeout.
+/// The largest window `http2_adaptive_window` grows to (hyper's limit too).
+pub(crate) const ADAPTIVE_MAX: u32 = 16 * 1024 * 1024;
+
+/// The longest wait between two samples of the bandwidth-delay product that did not grow
+/// the window.
+const BDP_WAIT_MAX: Duration = Duration::from_secs(10);
+
+/// What the PINGs of a connection's task found.
+enum Pinged {
+    /// A keep-alive PING went unanswered for its timeout.
+    Unanswered,
+    /// The bandwidth-delay product calls for windows of this size.
+    Grow(u32),
+}
+
+/// The PINGs of a connection's task: keep-alive ones (after an interval in which nothing
+/// was read from the server and, unless `while_idle`, with a stream in use, a PING whose
+/// PONG must come within the timeout), and those that sample the bandwidth-delay product
+/// for `http2_adaptive_window` (bytes read during a PING's round trip). One PING is out
+/// at a time and serves both.
 struct Pinger {
-    every: KeepAlive,
+    keep_alive: Option<KeepAlive>,
+    bdp: Option<Bdp>,
     /// The connection's PING handle, shared with the PING before reuse.
     shared: Arc<tokio::sync::Mutex<Option<PingPong>>>,
+    /// Keep-alive: the end of the interval, or the PING's deadline.
     timer: Pin<Box<tokio::time::Sleep>>,
-    /// Reads counted when the interval began, or when the PING went.
-    reads: u64,
-    /// A PING of ours awaits its PONG, the handle held meanwhile.
-    waiting: Option<tokio::sync::OwnedMutexGuard<Option<PingPong>>>,
+    /// Bytes read when the keep-alive interval began.
+    seen: u64,
+    /// The PING out, if any.
+    out: Option<Out>,
+}
+
+/// A PING of the task's that awaits its PONG.
+struct Out {
+    /// The handle, held meanwhile.
+    guard: tokio::sync::OwnedMutexGuard<Option<PingPong>>,
+    /// Bytes read, and the time, when it went.
+    bytes: u64,
+    at: Instant,
+    /// Its PONG is due by the keep-alive timer.
+    due: bool,
+}
+
+/// `http2_adaptive_window`: the stream and connection windows follow the
+/// bandwidth-delay product, sampled as the bytes read during a PING's round trip: a sample
+/// of two thirds of the window or more (the window held the sender back) doubles it, up
+/// to [`ADAPTIVE_MAX`].
+struct Bdp {
+    window: u32,
+    /// Bytes read when the last sample ended: a new one starts only once more came.
+    seen: u64,
+    /// When the next sample may start, and the wait after one that did not grow.
+    next: Instant,
+    wait: Duration,
+}
+
+impl Bdp {
+    /// A sample of `bytes` over `rtt`, ending at `now` with `read` bytes read: the new
+    /// window when it grows.
+    fn sample(&mut self, bytes: u64, rtt: Duration, now: Instant, read: u64) -> Option<u32> {
+        self.seen = read;
+        if bytes.saturating_mul(3) >= u64::from(self.window) * 2 && self.window < ADAPTIVE_MAX {
+            let grown = bytes.saturating_mul(2).max(u64::from(self.window) * 2);
+            self.window = u32::try_from(grown)
+                .unwrap_or(ADAPTIVE_MAX)
+                .min(ADAPTIVE_MAX);
+            self.wait = rtt;
+            self.next = clock::after(now, rtt).unwrap_or(now);
+            return Some(self.window);
+        }
+        self.wait = (self.wait * 2).max(rtt).min(BDP_WAIT_MAX);
+        self.next = clock::after(now, self.wait).unwrap_or(now);
+        None
+    }
+
+    /// Whether to start a sample now: data came since the last, its wait is over, and
+    /// the window can still grow.
+    fn wants(&self, read: u64, now: Instant) -> bool {
+        read > self.seen && now >= self.next && self.window < ADAPTIVE_MAX
+    }
 }
 
 impl Pinger {
-    fn new(every: KeepAlive, shared: Arc<tokio::sync::Mutex<Option<PingPong>>>) -> Pinger {
-        let every = KeepAlive {
+    fn new(
+        keep_alive: Option<KeepAlive>,
+        adaptive_from: Option<u32>,
+        shared: Arc<tokio::sync::Mutex<Option<PingPong>>>,
+    ) -> Pinger {
+        let keep_alive = keep_alive.map(|every| KeepAlive {
             interval: every
                 .interval
                 .clamp(Duration::from_millis(1), KEEP_ALIVE_CAP),
@@ -385,13 +480,22 @@ impl Pinger {
                 .timeout
                 .clamp(Duration::from_millis(1), KEEP_ALIVE_CAP),
             while_idle: every.while_idle,
-        };
+        });
+        let now = clock::now();
         Pinger {
-            timer: Box::pin(tokio::time::sleep(every.interval)),
-            every,
+            timer: Box::pin(tokio::time::sleep(
+                keep_alive.map_or(KEEP_ALIVE_CAP, |k| k.interval),
+            )),
+            keep_alive,
+            bdp: adaptive_from.map(|window| Bdp {
+                window,
+                seen: 0,
+                next: now,
+                wait: Duration::ZERO,
+            }),
             shared,
-            reads: 0,
-            waiting: None,
+            seen: 0,
+            out: None,
         }
     }
 
@@ -402,59 +506,97 @@ impl Pinger {
         self.timer.as_mut().reset(at);
     }
 
-    /// Ready when a PING went unanswered for the timeout.
-    fn poll(&mut self, cx: &mut Context<'_>, state: &H2State) -> Poll<()> {
+    /// Sends a PING, unless the PING before reuse is out (then `false`: it closes the
+    /// connection if unanswered).
+    fn send(&mut self, cx: &mut Context<'_>, read: u64, due: bool) -> bool {
+        let Ok(mut guard) = self.shared.clone().try_lock_owned() else {
+            return false;
+        };
+        if let Some(pinger) = guard.as_mut() {
+            // A PONG left for a waiter that went away is taken first, so that it is not
+            // counted for this PING.
+            let _ = pinger.poll_pong(cx);
+            // Fails only with a PING already out (then its PONG will do) or the
+            // connection gone (its own poll says so).
+            let _ = pinger.send_ping(h2::Ping::opaque());
+        }
+        self.out = Some(Out {
+            guard,
+            bytes: read,
+            at: clock::now(),
+            due,
+        });
+        true
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>, state: &H2State) -> Poll<Pinged> {
         loop {
-            if let Some(guard) = self.waiting.as_mut() {
-                let heard = state.reads.load(Ordering::Relaxed) != self.reads;
-                let pong = match guard.as_mut() {
+            let read = state.read_bytes.load(Ordering::Relaxed);
+            if let Some(out) = self.out.as_mut() {
+                let pong = match out.guard.as_mut() {
                     Some(pinger) => pinger.poll_pong(cx).is_ready(),
+                    // No handle (or the connection ending: its own poll says so).
                     None => true,
                 };
-                // A PONG, anything else read since the PING went, or the connection
-                // ending (its own poll says so).
-                if pong || heard {
-                    if pong {
-                        state
-                            .alive_at
-                            .store(state.stamp(clock::now()), Ordering::Relaxed);
+                if pong {
+                    let now = clock::now();
+                    state.alive_at.store(state.stamp(now), Ordering::Relaxed);
+                    let Some(out) = self.out.take() else {
+                        continue;
+                    };
+                    if let Some(every) = self.keep_alive {
+                        self.seen = read;
+                        self.set_timer(every.interval);
                     }
-                    self.waiting = None;
-                    self.reads = state.reads.load(Ordering::Relaxed);
-                    self.set_timer(self.every.interval);
+                    let rtt = now.saturating_duration_since(out.at);
+                    let bytes = read.saturating_sub(out.bytes);
+                    if let Some(grown) = self
+                        .bdp
+                        .as_mut()
+                        .and_then(|bdp| bdp.sample(bytes, rtt, now, read))
+                    {
+                        return Poll::Ready(Pinged::Grow(grown));
+                    }
                     continue;
                 }
-                if self.timer.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
+                let (due, every) = (out.due, self.keep_alive);
+                match every {
+                    Some(_) if due && self.timer.as_mut().poll(cx).is_ready() => {
+                        return Poll::Ready(Pinged::Unanswered)
+                    }
+                    // A sampling PING out when the keep-alive interval ends: it is the
+                    // keep-alive PING too, due from now.
+                    Some(every) if !due && self.timer.as_mut().poll(cx).is_ready() => {
+                        if read != self.seen {
+                            self.seen = read;
+                            self.set_timer(every.interval);
+                        } else if let Some(out) = self.out.as_mut() {
+                            out.due = true;
+                            self.set_timer(every.timeout);
+                        }
+                        continue;
+                    }
+                    _ => return Poll::Pending,
                 }
-                return Poll::Pending;
             }
+            if let Some(bdp) = &self.bdp {
+                if bdp.wants(read, clock::now()) && self.send(cx, read, false) {
+                    continue;
+                }
+            }
+            let Some(every) = self.keep_alive else {
+                return Poll::Pending;
+            };
             if self.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            let reads = state.reads.load(Ordering::Relaxed);
             let idle = state.streams.load(Ordering::Relaxed) == 0;
-            if reads != self.reads || (idle && !self.every.while_idle) {
-                self.reads = reads;
-                self.set_timer(self.every.interval);
+            if read != self.seen || (idle && !every.while_idle) || !self.send(cx, read, true) {
+                self.seen = read;
+                self.set_timer(every.interval);
                 continue;
             }
-            match self.shared.clone().try_lock_owned() {
-                Ok(mut guard) => {
-                    if let Some(pinger) = guard.as_mut() {
-                        // A PONG left for a waiter that went away is taken first, so
-                        // that it is not counted for this PING.
-                        let _ = pinger.poll_pong(cx);
-                        // Fails only with a PING already out (then its PONG will do)
-                        // or the connection gone (its own poll says so).
-                        let _ = pinger.send_ping(h2::Ping::opaque());
-                    }
-                    self.waiting = Some(guard);
-                    self.set_timer(self.every.timeout);
-                }
-                // A PING before reuse is out: it closes the connection if unanswered.
-                Err(_) => self.set_timer(self.every.interval),
-            }
+            self.set_timer(every.timeout);
         }
     }
 }
@@ -922,10 +1064,11 @@ impl AsyncRead for Sniffed {
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
-            if buf.filled().len() > before {
+            let n = (buf.filled().len() - before) as u64;
+            if n > 0 {
                 // This reader alone counts: no read-modify-write needed.
-                let reads = &this.state.reads;
-                reads.store(reads.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                let read = &this.state.read_bytes;
+                read.store(read.load(Ordering::Relaxed) + n, Ordering::Relaxed);
             }
             this.sniff(&buf.filled()[before..]);
         }
@@ -1187,6 +1330,40 @@ mod tests {
             scan.feed(piece, |s, first| seen.push((first, s.collect())));
         }
         seen
+    }
+
+    #[test]
+    fn the_window_doubles_on_samples_of_two_thirds_of_it_and_backs_off_otherwise() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let mut bdp = Bdp {
+            window: 64 * 1024,
+            seen: 0,
+            next: now,
+            wait: Duration::ZERO,
+        };
+        // Under two thirds: no growth, and the next sample waits a round trip, then twice
+        // as long each time, up to the most.
+        assert_eq!(bdp.sample(40_000, ms(10), now, 40_000), None);
+        assert_eq!((bdp.wait, bdp.seen), (ms(10), 40_000));
+        assert!(!bdp.wants(40_000, now + ms(20)), "no new bytes");
+        assert!(!bdp.wants(50_000, now + ms(5)), "too soon");
+        assert!(bdp.wants(50_000, now + ms(10)));
+        assert_eq!(bdp.sample(40_000, ms(10), now, 0), None);
+        assert_eq!(bdp.wait, ms(20));
+        for _ in 0..20 {
+            bdp.sample(0, ms(10), now, 0);
+        }
+        assert_eq!(bdp.wait, BDP_WAIT_MAX);
+        // Two thirds or more: twice the window, or twice the sample if larger; the wait
+        // back to one round trip.
+        assert_eq!(bdp.sample(43_691, ms(10), now, 0), Some(128 * 1024));
+        assert_eq!(bdp.wait, ms(10));
+        assert_eq!(bdp.sample(400_000, ms(10), now, 0), Some(800_000));
+        // Up to the most, then no more samples.
+        assert_eq!(bdp.sample(u64::MAX, ms(10), now, 0), Some(ADAPTIVE_MAX));
+        assert_eq!(bdp.sample(u64::MAX, ms(10), now, 0), None);
+        assert!(!bdp.wants(u64::MAX, now + BDP_WAIT_MAX));
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct H2Stats {
     pub late_body_bytes: usize,
     /// Expectations refused (and the body bytes after them counted).
     pub refusals: usize,
+    /// The most a response body could be sent at once: the client's windows, as h2
+    /// grants them to a stream that reserves its whole body.
+    pub max_send_capacity: usize,
 }
 
 #[derive(Default)]
@@ -140,6 +143,10 @@ impl H2Server {
             _lifetime: stop_after(task.clone()),
             task,
         }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     pub fn url(&self, host: &str, path: &str) -> String {
@@ -381,9 +388,12 @@ async fn handle(
         tokio::time::sleep(script.slow).await;
     }
     while !rest.is_empty() {
-        send.reserve_capacity(rest.len().min(64 * 1024));
+        send.reserve_capacity(rest.len());
         match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
             Some(Ok(n)) if n > 0 => {
+                let mut s = state.lock().unwrap();
+                s.stats.max_send_capacity = s.stats.max_send_capacity.max(n);
+                drop(s);
                 let piece = rest.split_to(n.min(rest.len()));
                 if send.send_data(piece, rest.is_empty()).is_err() {
                     break;
