@@ -1104,7 +1104,7 @@ impl ClientBuilder {
 
     /// How long a keep-alive PING waits for its answer (default
     /// [`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`](crate::DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT)).
-    /// Only its PONG answers it (a body still arriving does not).
+    /// Its PONG answers it, and so does anything else read from the server meanwhile.
     ///
     /// ```
     /// let client = tether::Client::builder()

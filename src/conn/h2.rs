@@ -559,6 +559,16 @@ impl Pinger {
                     }
                     continue;
                 }
+                // Bytes read since a keep-alive PING went show the connection alive: the
+                // PONG is still awaited (for its sample), but no longer by a deadline.
+                if out.due && read != out.bytes {
+                    out.due = false;
+                    if let Some(every) = self.keep_alive {
+                        self.seen = read;
+                        self.set_timer(every.interval);
+                    }
+                    continue;
+                }
                 let (due, every) = (out.due, self.keep_alive);
                 match every {
                     Some(_) if due && self.timer.as_mut().poll(cx).is_ready() => {
@@ -733,7 +743,16 @@ impl H2Conn {
     /// PONG came.
     pub async fn ping(&self, timeout: Duration) -> bool {
         let asked = clock::now();
-        let mut guard = self.ping.lock().await;
+        // The task's own PING may hold the handle: one unanswered for as long as this
+        // one may wait is as good as this one unanswered.
+        let Ok(mut guard) = tokio::time::timeout(timeout, self.ping.lock()).await else {
+            let alive_at = self.state.at(self.state.alive_at.load(Ordering::Relaxed));
+            if alive_at.is_some_and(|t| t >= asked) {
+                return true;
+            }
+            self.close();
+            return false;
+        };
         // Another request's PING was answered while this one waited for the lock.
         let alive_at = self.state.at(self.state.alive_at.load(Ordering::Relaxed));
         if alive_at.is_some_and(|t| t >= asked) {
