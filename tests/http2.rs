@@ -28,6 +28,20 @@ async fn plain(script: H2Script) -> H2Server {
     H2Server::start(script).await
 }
 
+/// A server over TLS with `cert`, offering the ALPN protocols `alpn`.
+async fn over_tls(cert: support::tls::CertKey, alpn: &[&[u8]]) -> H2Server {
+    H2Server::start(H2Script {
+        tls: Some((cert, alpn.iter().map(|p| p.to_vec()).collect())),
+        ..H2Script::default()
+    })
+    .await
+}
+
+/// A client that trusts `ca`.
+fn trusting(ca: &TestCa) -> tether::ClientBuilder {
+    Client::builder().add_root_certificate(ca.certificate())
+}
+
 /// `n` GETs of `url` at once, each reading its body as text.
 fn spawn_gets(
     client: &Client,
@@ -246,18 +260,8 @@ async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
 #[tokio::test]
 async fn alpn_chooses_http2_over_tls_and_http1_only_keeps_http11() {
     let ca = TestCa::new("test CA");
-    let server = H2Server::start(H2Script {
-        tls: Some((
-            ca.server_cert(NAMES),
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-        )),
-        ..H2Script::default()
-    })
-    .await;
-    let client = Client::builder()
-        .add_root_certificate(ca.certificate())
-        .build()
-        .unwrap();
+    let server = over_tls(ca.server_cert(NAMES), &[b"h2", b"http/1.1"]).await;
+    let client = trusting(&ca).build().unwrap();
     let resp = client
         .get(server.url("localhost", "/"))
         .send()
@@ -267,11 +271,7 @@ async fn alpn_chooses_http2_over_tls_and_http1_only_keeps_http11() {
     assert_eq!(resp.text().await.unwrap(), "ok");
     assert_eq!(client.stats().http2_connections_opened, 1);
 
-    let http1 = Client::builder()
-        .add_root_certificate(ca.certificate())
-        .http1_only()
-        .build()
-        .unwrap();
+    let http1 = trusting(&ca).http1_only().build().unwrap();
     let resp = http1
         .get(server.url("localhost", "/"))
         .send()
@@ -285,15 +285,8 @@ async fn alpn_chooses_http2_over_tls_and_http1_only_keeps_http11() {
 #[tokio::test]
 async fn a_tls_server_that_picks_http11_is_spoken_to_in_http11_and_requests_stop_waiting() {
     let ca = TestCa::new("test CA");
-    let server = H2Server::start(H2Script {
-        tls: Some((ca.server_cert(NAMES), vec![b"http/1.1".to_vec()])),
-        ..H2Script::default()
-    })
-    .await;
-    let client = Client::builder()
-        .add_root_certificate(ca.certificate())
-        .build()
-        .unwrap();
+    let server = over_tls(ca.server_cert(NAMES), &[b"http/1.1"]).await;
+    let client = trusting(&ca).build().unwrap();
     let url = server.url("localhost", "/");
     let mut tasks = Vec::new();
     for _ in 0..6 {
@@ -1147,16 +1140,8 @@ async fn tls_info_comes_with_http2_responses_too() {
     let ca = TestCa::new("test CA");
     let cert = ca.server_cert(NAMES);
     let der = cert.cert_der.to_vec();
-    let server = H2Server::start(H2Script {
-        tls: Some((cert, vec![b"h2".to_vec()])),
-        ..H2Script::default()
-    })
-    .await;
-    let client = Client::builder()
-        .add_root_certificate(ca.certificate())
-        .tls_info(true)
-        .build()
-        .unwrap();
+    let server = over_tls(cert, &[b"h2"]).await;
+    let client = trusting(&ca).tls_info(true).build().unwrap();
     for _ in 0..2 {
         let resp = client
             .get(server.url("localhost", "/"))
@@ -1173,20 +1158,9 @@ async fn tls_info_comes_with_http2_responses_too() {
 #[tokio::test]
 async fn version_http2_is_sent_over_http2_and_refused_unsent_where_http11_is_spoken() {
     let ca = TestCa::new("test CA");
-    let h2 = H2Server::start(H2Script {
-        tls: Some((ca.server_cert(NAMES), vec![b"h2".to_vec()])),
-        ..H2Script::default()
-    })
-    .await;
-    let h1 = H2Server::start(H2Script {
-        tls: Some((ca.server_cert(NAMES), vec![b"http/1.1".to_vec()])),
-        ..H2Script::default()
-    })
-    .await;
-    let client = Client::builder()
-        .add_root_certificate(ca.certificate())
-        .build()
-        .unwrap();
+    let h2 = over_tls(ca.server_cert(NAMES), &[b"h2"]).await;
+    let h1 = over_tls(ca.server_cert(NAMES), &[b"http/1.1"]).await;
+    let client = trusting(&ca).build().unwrap();
     for version in [http::Version::HTTP_2, http::Version::HTTP_10] {
         let resp = client
             .get(h2.url("localhost", "/"))
