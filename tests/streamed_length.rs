@@ -149,3 +149,38 @@ async fn over_http2_the_length_is_sent_and_held_to_as_well() {
     // Only the first request reached the server whole.
     assert_eq!(server.seen().len(), 1);
 }
+
+/// A `tokio::fs::File` as a body: read as it is sent, chunked without a length, with the
+/// request's `Content-Length` when it sets one; every byte arrives (several read pieces).
+#[tokio::test]
+async fn a_file_is_a_body_read_as_it_is_sent() {
+    let dir = std::env::temp_dir().join(format!("tether-file-body-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("upload.bin");
+    let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    std::fs::write(&path, &data).expect("the file written");
+    let server = TestServer::start(Script::new()).await;
+    let client = tether::Client::new();
+    let file = tokio::fs::File::open(&path).await.unwrap();
+    client
+        .put(server.url("/a"))
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    let file = tokio::fs::File::open(&path).await.unwrap();
+    client
+        .put(server.url("/b"))
+        .header(CONTENT_LENGTH, data.len())
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let seen = server.requests();
+    assert_eq!(seen[0].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(seen[1].header("content-length"), Some("300000"));
+    for request in &seen {
+        assert!(request.body == data, "{} bytes", request.body.len());
+    }
+}

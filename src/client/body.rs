@@ -132,6 +132,68 @@ impl From<&'static [u8]> for Body {
     }
 }
 
+/// A file's contents, read as they are sent (in pieces of up to 64 KiB, chunked unless
+/// the request sets `Content-Length`), as reqwest's `Body` takes a `tokio::fs::File`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let file = tokio::fs::File::open("upload.bin").await?;
+/// let length = file.metadata().await?.len();
+/// tether::Client::new()
+///     .put("http://127.0.0.1:8080/upload")
+///     .header(http::header::CONTENT_LENGTH, length)
+///     .body(file)
+///     .send()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+impl From<tokio::fs::File> for Body {
+    fn from(file: tokio::fs::File) -> Body {
+        Body::wrap_stream(FileChunks {
+            file,
+            buf: bytes::BytesMut::new(),
+        })
+    }
+}
+
+/// Bytes a file body reads at a time.
+const FILE_PIECE: usize = 64 * 1024;
+
+/// A file, as a stream of pieces of up to [`FILE_PIECE`] bytes.
+struct FileChunks {
+    file: tokio::fs::File,
+    buf: bytes::BytesMut,
+}
+
+impl Stream for FileChunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        use tokio::io::AsyncRead;
+        let this = self.get_mut();
+        // Zeroed room: a safe `ReadBuf` over initialized bytes, at a file's pace.
+        this.buf.resize(FILE_PIECE, 0);
+        let mut room = tokio::io::ReadBuf::new(&mut this.buf[..]);
+        match std::pin::Pin::new(&mut this.file).poll_read(cx, &mut room) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = room.filled().len();
+                if n == 0 {
+                    return Poll::Ready(None);
+                }
+                this.buf.truncate(n);
+                Poll::Ready(Some(Ok(this.buf.split().freeze())))
+            }
+        }
+    }
+}
+
 impl From<()> for Body {
     fn from((): ()) -> Body {
         Body::empty()

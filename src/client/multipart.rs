@@ -282,11 +282,7 @@ impl Part {
         let path = path.as_ref();
         let file = tokio::fs::File::open(path).await?;
         let length = file.metadata().await?.len();
-        let chunks = FileChunks {
-            file,
-            buf: BytesMut::new(),
-        };
-        let mut part = Part::stream_with_length(Body::wrap_stream(chunks), length);
+        let mut part = Part::stream_with_length(Body::from(file), length);
         if let Some(name) = path.file_name() {
             part.file_name = Some(Cow::Owned(name.to_string_lossy().into_owned()));
         }
@@ -418,41 +414,6 @@ fn is_media_type(mime: &str) -> bool {
     matches!(essence.split_once('/'), Some((t, s)) if token(t) && token(s))
 }
 
-/// Appends `s` as a quoted-string's content, as browsers do: `"` → `%22`, CR → `%0D`,
-/// LF → `%0A`, everything else (UTF-8 included) as it is.
-/// Bytes a file part reads at a time.
-const FILE_PIECE: usize = 64 * 1024;
-
-/// A file, as a stream of pieces of up to [`FILE_PIECE`] bytes.
-struct FileChunks {
-    file: tokio::fs::File,
-    buf: BytesMut,
-}
-
-impl Stream for FileChunks {
-    type Item = io::Result<Bytes>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        use tokio::io::AsyncRead;
-        let this = self.get_mut();
-        // Zeroed room: a safe `ReadBuf` over initialized bytes, at a file's pace.
-        this.buf.resize(FILE_PIECE, 0);
-        let mut room = tokio::io::ReadBuf::new(&mut this.buf[..]);
-        match Pin::new(&mut this.file).poll_read(cx, &mut room) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Ok(())) => {
-                let n = room.filled().len();
-                if n == 0 {
-                    return Poll::Ready(None);
-                }
-                this.buf.truncate(n);
-                Poll::Ready(Some(Ok(this.buf.split().freeze())))
-            }
-        }
-    }
-}
-
 /// The media type of a file by its extension, for the common ones.
 fn media_type_of(path: &Path) -> &'static str {
     let extension = path
@@ -488,6 +449,8 @@ fn media_type_of(path: &Path) -> &'static str {
     }
 }
 
+/// Appends `s` as a quoted-string's content, as browsers do: `"` → `%22`, CR → `%0D`,
+/// LF → `%0A`, everything else (UTF-8 included) as it is.
 fn escape_into(s: &str, out: &mut Vec<u8>) {
     for b in s.bytes() {
         match b {
