@@ -184,3 +184,35 @@ async fn a_file_is_a_body_read_as_it_is_sent() {
         assert!(request.body == data, "{} bytes", request.body.len());
     }
 }
+
+/// A response as the body of another request: relayed as it arrives, with the response's
+/// length as `Content-Length` when it had one, chunked when it did not; every byte arrives.
+#[tokio::test]
+async fn a_response_is_relayed_as_a_request_body() {
+    let data: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    let source = TestServer::start(Script::new().respond({
+        let data = data.clone();
+        move |req| match req.target.as_str() {
+            "/chunked" => Reply::chunked(data.clone(), 7_000),
+            _ => Reply::ok(data.clone()),
+        }
+    }))
+    .await;
+    let sink = TestServer::start(Script::new()).await;
+    let client = tether::Client::new();
+    for path in ["/length", "/chunked"] {
+        let download = client.get(source.url(path)).send().await.unwrap();
+        client
+            .put(sink.url(path))
+            .body(download)
+            .send()
+            .await
+            .unwrap();
+    }
+    let seen = sink.requests();
+    assert_eq!(seen[0].header("content-length"), Some("200000"));
+    assert_eq!(seen[1].header("transfer-encoding"), Some("chunked"));
+    for request in &seen {
+        assert!(request.body == data, "{} bytes", request.body.len());
+    }
+}

@@ -157,6 +157,29 @@ impl From<tokio::fs::File> for Body {
     }
 }
 
+/// A response's body as the body of a request, relayed as it arrives (reqwest's
+/// `From<Response>`): with the response's length as `Content-Length` when it gave one (and
+/// held to it), chunked otherwise; decoded, when the client decodes the response.
+///
+/// ```no_run
+/// # async fn run() -> tether::Result<()> {
+/// let client = tether::Client::new();
+/// let download = client.get("http://127.0.0.1:8080/object").send().await?;
+/// client.put("http://127.0.0.1:9090/copy").body(download).send().await?;
+/// # Ok(())
+/// # }
+/// ```
+impl From<crate::Response> for Body {
+    fn from(response: crate::Response) -> Body {
+        let length = response.content_length();
+        let mut body = Body::wrap_stream(response.bytes_stream());
+        if let conn::Body::Stream(_, declared) = &mut body.inner {
+            *declared = length;
+        }
+        body
+    }
+}
+
 /// Bytes a file body reads at a time.
 const FILE_PIECE: usize = 64 * 1024;
 
