@@ -514,6 +514,39 @@ impl Error {
         self
     }
 
+    /// Whether the host's name did not resolve (reqwest's name): the resolver failed or
+    /// gave no address. A `Connect` error too ([`is_connect`](Self::is_connect)); a
+    /// refused or unreachable address is not this.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// let client = tether::Client::new();
+    /// let refused = client.get(format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+    /// assert!(refused.is_connect() && !refused.is_dns());
+    /// # }
+    /// ```
+    pub fn is_dns(&self) -> bool {
+        self.inner.kind == ErrorKind::Connect
+            && self
+                .inner
+                .source
+                .as_ref()
+                .is_some_and(|s| s.is::<crate::conn::NotResolved>())
+    }
+
+    /// Whether the request could not be sent as given (reqwest's name for
+    /// [`is_invalid_request`](Self::is_invalid_request)): nothing of it was sent.
+    ///
+    /// ```
+    /// let err = tether::Client::new().get("not a url").build().unwrap_err();
+    /// assert!(err.is_builder());
+    /// ```
+    pub fn is_builder(&self) -> bool {
+        self.is_invalid_request()
+    }
+
     /// Whether a body was the trouble (reqwest's name): one larger than `max_body_bytes`,
     /// a request body stream that failed, or a response body cut short
     /// ([`ErrorKind::Body`], [`ErrorKind::IncompleteBody`]).

@@ -123,8 +123,19 @@ async fn an_answer_expires_after_the_ttl_and_a_failure_is_kept_briefly() {
             .expect_err("no address");
         assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
         assert!(err.to_string().contains("resolving missing.test"), "{err}");
+        assert!(err.is_dns() && err.is_connect(), "{err:?}");
         assert!(!err.request_written());
     }
+    // A refused address is a connect error, not a name's.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let refused = tether::Client::new()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(refused.is_connect() && !refused.is_dns(), "{refused:?}");
     assert_eq!(failing.calls(), 1, "the failure was kept");
     // Failed dials are counted too: one lookup, one answer from the cache, no attempt.
     let stats = client.stats();

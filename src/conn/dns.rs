@@ -178,5 +178,17 @@ impl DnsCache {
 }
 
 fn resolve_error(name: &str, message: String) -> Error {
-    Error::msg(ErrorKind::Connect, format!("resolving {name}: {message}"))
+    Error::new(ErrorKind::Connect, NotResolved(message)).context(format!("resolving {name}"))
 }
+
+/// Why a name did not resolve: the source of the error, by which `Error::is_dns` knows it.
+#[derive(Debug)]
+pub(crate) struct NotResolved(String);
+
+impl std::fmt::Display for NotResolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotResolved {}

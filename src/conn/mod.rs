@@ -42,6 +42,7 @@ use tokio_rustls::client::TlsStream;
 use crate::clock;
 use crate::error::{Error, ErrorKind};
 
+pub(crate) use dns::NotResolved;
 pub use dns::{Resolve, Resolving};
 pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Progress, Timeouts};
 #[cfg(feature = "hickory-dns")]
