@@ -919,3 +919,36 @@ async fn a_custom_proxy_is_chosen_per_request_and_its_connections_are_shared() {
     assert_eq!(err.kind(), tether::ErrorKind::Proxy, "{err}");
     assert!(err.to_string().contains("ftp"), "{err}");
 }
+
+/// `custom_http_auth`: the proxy gets that `Proxy-Authorization` (a bearer token here) on
+/// `CONNECT` in place of the URL's credentials; through `Proxy::custom` too.
+#[tokio::test]
+async fn custom_http_auth_is_the_proxy_authorization_sent() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let proxy = raw_proxy(seen.clone(), |mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    })
+    .await;
+    let token = http::HeaderValue::from_static("Bearer t0k3n");
+    let addr = proxy.addr();
+    let rules = [
+        tether::Proxy::https(format!("http://bob:pw@{addr}"))
+            .expect("proxy")
+            .custom_http_auth(token.clone()),
+        tether::Proxy::custom(move |_| Some(format!("http://{addr}"))).custom_http_auth(token),
+    ];
+    for rule in rules {
+        let client = tether::Client::builder()
+            .proxy(rule)
+            .build()
+            .expect("client");
+        let err = client.get("https://origin.test/").send().await.unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN), "{err}");
+    }
+    let heads = seen.lock().unwrap().clone();
+    let want = "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\
+                Proxy-Authorization: Bearer t0k3n\r\n\r\n";
+    assert_eq!(heads, [want, want]);
+}

@@ -70,6 +70,8 @@ type Choose = dyn Fn(&Url) -> Option<String> + Send + Sync;
 struct Custom {
     choose: Arc<Choose>,
     login: Option<(Arc<str>, Arc<str>)>,
+    /// `custom_http_auth`'s value, sent in place of the login's.
+    authorization: Option<HeaderValue>,
 }
 
 /// Which requests a proxy is for.
@@ -142,6 +144,7 @@ impl Proxy {
     pub fn basic_auth(mut self, username: &str, password: &str) -> Proxy {
         if let Some(custom) = &mut self.custom {
             custom.login = Some((username.into(), password.into()));
+            custom.authorization = None;
             return self;
         }
         let Ok(target) = &self.target else {
@@ -156,6 +159,28 @@ impl Proxy {
             Some(Err(why)) => Err(Arc::from(format!("proxy {target}: {why}"))),
             _ => Ok(Arc::new(with)),
         };
+        self
+    }
+
+    /// Sends `value` as the `Proxy-Authorization` to an HTTP proxy (reqwest's name), in
+    /// place of any credentials given before: for schemes other than Basic (a bearer
+    /// token, say). A SOCKS5 proxy has no such header: there it changes nothing.
+    ///
+    /// ```
+    /// let token = http::HeaderValue::from_static("Bearer t0k3n");
+    /// let proxy = tether::Proxy::all("http://proxy.example:3128")?.custom_http_auth(token);
+    /// assert!(!format!("{proxy:?}").contains("t0k3n"));
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn custom_http_auth(mut self, mut value: HeaderValue) -> Proxy {
+        value.set_sensitive(true);
+        if let Some(custom) = &mut self.custom {
+            custom.authorization = Some(value);
+            return self;
+        }
+        if let Ok(target) = &self.target {
+            self.target = Ok(Arc::new(target.with_authorization(value)));
+        }
         self
     }
 
@@ -200,6 +225,7 @@ impl Proxy {
             custom: Some(Custom {
                 choose: Arc::new(move |url| choose(url).map(|u| u.as_ref().to_owned())),
                 login: None,
+                authorization: None,
             }),
         }
     }
@@ -259,6 +285,9 @@ impl Custom {
                     format!("proxy {target}: {why}"),
                 )));
             }
+        }
+        if let Some(value) = &self.authorization {
+            target = target.with_authorization(value.clone());
         }
         Some(Ok(Arc::new(target)))
     }

@@ -152,6 +152,16 @@ impl ProxyTarget {
         self.authorization.as_ref()
     }
 
+    /// The same proxy sending `value` as its `Proxy-Authorization` (an HTTP proxy; a
+    /// SOCKS5 one is left as it is).
+    pub fn with_authorization(&self, value: HeaderValue) -> ProxyTarget {
+        let mut with = self.clone();
+        if let ProxyKind::Http | ProxyKind::Https = self.kind {
+            with.authorization = Some(value);
+        }
+        with
+    }
+
     /// The same proxy with other credentials: `authorization` (`Basic` of both) for an
     /// HTTP proxy, the username and password themselves for a SOCKS5 one.
     pub fn with_credentials(
