@@ -216,3 +216,55 @@ async fn a_response_is_relayed_as_a_request_body() {
         assert!(request.body == data, "{} bytes", request.body.len());
     }
 }
+
+/// A body with trailers at its end: its data frames, then a trailers frame.
+struct WithTrailers(std::collections::VecDeque<http_body::Frame<Bytes>>);
+
+impl http_body::Body for WithTrailers {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+/// `Body::wrap`: an `http_body::Body` of exact size goes with `Content-Length`, one of
+/// unknown size chunked, its data frames whole and its trailers left out.
+#[tokio::test]
+async fn an_http_body_is_wrapped_as_a_request_body() {
+    let server = TestServer::start(Script::new()).await;
+    let client = tether::Client::new();
+    let full = http_body_util::Full::new(Bytes::from_static(b"all at once"));
+    client
+        .post(server.url("/full"))
+        .body(tether::Body::wrap(full))
+        .send()
+        .await
+        .unwrap();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-sum", http::HeaderValue::from_static("1"));
+    let frames = WithTrailers(
+        [
+            http_body::Frame::data(Bytes::from_static(b"in ")),
+            http_body::Frame::data(Bytes::from_static(b"pieces")),
+            http_body::Frame::trailers(trailers),
+        ]
+        .into(),
+    );
+    client
+        .post(server.url("/pieces"))
+        .body(tether::Body::wrap(frames))
+        .send()
+        .await
+        .unwrap();
+    let seen = server.requests();
+    assert_eq!(seen[0].header("content-length"), Some("11"));
+    assert_eq!(seen[0].body, b"all at once");
+    assert_eq!(seen[1].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(seen[1].body, b"in pieces");
+    assert!(!String::from_utf8_lossy(&seen[1].raw_head).contains("x-sum"));
+}

@@ -68,6 +68,29 @@ impl Body {
         }
     }
 
+    /// Any `http_body::Body` as a request body (reqwest's `wrap`): a hyper or tower body
+    /// forwarded, say. Its data frames are sent as they come (trailers are not sent: an
+    /// HTTP/1.1 request has none here); with an exact size hint, as `Content-Length` and
+    /// held to it, else chunked. Sent once, as any stream.
+    ///
+    /// ```
+    /// let body = tether::Body::wrap(http_body_util::Full::new(bytes::Bytes::from("hi")));
+    /// assert!(body.as_bytes().is_none());
+    /// ```
+    pub fn wrap<B>(body: B) -> Body
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Into<Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let exact = body.size_hint().exact();
+        let mut wrapped = Body::wrap_stream(Frames(Box::pin(body)));
+        if let conn::Body::Stream(_, declared) = &mut wrapped.inner {
+            *declared = exact;
+        }
+        wrapped
+    }
+
     /// The bytes of a body held in memory; `None` for a stream.
     ///
     /// ```
@@ -177,6 +200,36 @@ impl From<crate::Response> for Body {
             *declared = length;
         }
         body
+    }
+}
+
+/// The data frames of an `http_body::Body`, as a stream (trailers passed over).
+struct Frames<B>(std::pin::Pin<Box<B>>);
+
+impl<B> Stream for Frames<B>
+where
+    B: http_body::Body,
+    B::Data: Into<Bytes>,
+{
+    type Item = Result<Bytes, B::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        loop {
+            return match self.0.as_mut().poll_frame(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => Poll::Ready(Some(Ok(data.into()))),
+                    // Trailers: nothing to send.
+                    Err(_) => continue,
+                },
+            };
+        }
     }
 }
 
