@@ -350,3 +350,84 @@ async fn nginx_gzip_on_is_decoded_and_the_connection_reused() {
     let log = parse_nginx_log(&nginx.wait_log_lines(4));
     assert_eq!(distinct_connections(&log), 1, "{log:?}");
 }
+
+/// `unix_socket`: every request goes to nginx's Unix domain socket (the URL's host and
+/// port are not dialed: nothing listens there), over one kept-alive connection; `https`
+/// fails unsent.
+#[cfg(unix)]
+#[tokio::test]
+async fn requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection() {
+    let test = "requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection";
+    if !servers::installed("nginx", "-v", test) {
+        return;
+    }
+    let nginx = servers::start_nginx_unix(
+        test,
+        &NginxConf {
+            keepalive_timeout: "60s",
+            keepalive_requests: 1000,
+        },
+    );
+    let client = tether::Client::builder()
+        .unix_socket(nginx.dir().join("nginx.sock"))
+        .build()
+        .unwrap();
+    for i in 1..=5 {
+        let path = format!("/sock/{i}");
+        let resp = client
+            .get(format!("http://localhost:9{path}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e:?}\n{}", nginx.diagnostics()));
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.remote_addr(), None);
+        assert_eq!(resp.text().await.unwrap(), format!("ok {path}\n"));
+    }
+    let log = parse_nginx_log(&nginx.wait_log_lines(5));
+    assert_eq!(distinct_connections(&log), 1, "{log:#?}");
+    let stats = client.stats();
+    assert_eq!(
+        (stats.connections_opened, stats.reuses),
+        (1, 4),
+        "{stats:?}"
+    );
+
+    let err = client.get("https://localhost/").send().await.unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");
+
+    // nginx closing an idle connection is seen (the runtime's readiness of the socket, as
+    // for TCP): the next request opens another, with no retry.
+    let brief = servers::start_nginx_unix(
+        &format!("{test}_brief"),
+        &NginxConf {
+            keepalive_timeout: "1s",
+            keepalive_requests: 1000,
+        },
+    );
+    let client = tether::Client::builder()
+        .unix_socket(brief.dir().join("nginx.sock"))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let resp = client.get("http://localhost/brief").send().await.unwrap();
+        assert_eq!(resp.text().await.unwrap(), "ok /brief\n");
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+    }
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.connections_opened,
+            stats.idle_closed_by_server,
+            stats.retries_close_race
+        ),
+        (2, 1, 0),
+        "{stats:?}"
+    );
+    let missing = tether::Client::builder()
+        .unix_socket(nginx.dir().join("absent.sock"))
+        .build()
+        .unwrap();
+    let err = missing.get("http://localhost/").send().await.unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Connect, "{err}");
+    assert!(err.to_string().contains("absent.sock"), "{err}");
+}

@@ -263,6 +263,9 @@ pub(crate) struct ConnectSettings {
     pub local_address: Option<IpAddr>,
     /// The network interface every socket is bound to (`SO_BINDTODEVICE`).
     pub interface: Option<Arc<str>>,
+    /// Every connection goes to this Unix domain socket (`unix_socket`).
+    #[cfg(unix)]
+    pub unix_socket: Option<Arc<std::path::Path>>,
     pub tcp_keepalive: Option<Duration>,
     /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at
     /// `build` unless `resolver` is set.
@@ -282,6 +285,8 @@ impl ConnectSettings {
             pins: self.pins.clone(),
             local_address: self.local_address,
             interface: self.interface.clone(),
+            #[cfg(unix)]
+            unix_socket: self.unix_socket.clone(),
             tcp_keepalive: self.tcp_keepalive,
         }
     }
@@ -295,6 +300,8 @@ impl Default for ConnectSettings {
             pins: HashMap::new(),
             local_address: None,
             interface: None,
+            #[cfg(unix)]
+            unix_socket: None,
             tcp_keepalive: None,
             #[cfg(feature = "hickory-dns")]
             hickory: false,

@@ -746,6 +746,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Sends every request to the Unix domain socket at `path` (reqwest's name; Unix
+    /// only): the URL still gives the request its target and `Host`, but no name is
+    /// resolved and no TCP connection made, proxies included. For local services that
+    /// listen on one, such as Docker's API (`/var/run/docker.sock`). The connections are
+    /// pooled, watched, probed and reused as TCP ones are. Plain HTTP: an `https://` URL
+    /// fails unsent (`InvalidRequest`); a socket that is not there is a `Connect` error.
+    ///
+    /// ```no_run
+    /// # async fn run() -> tether::Result<()> {
+    /// let docker = tether::Client::builder()
+    ///     .unix_socket("/var/run/docker.sock")
+    ///     .build()?;
+    /// let containers = docker.get("http://localhost/v1.43/containers/json").send().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(unix)]
+    pub fn unix_socket(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.config.connect.unix_socket = Some(Arc::from(path.as_ref()));
+        self
+    }
+
     /// Turns on TCP keep-alive probes after this long without traffic (`None`, the
     /// default: off).
     ///

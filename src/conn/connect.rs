@@ -40,6 +40,9 @@ pub(crate) struct Dialer {
     pub local_address: Option<IpAddr>,
     /// Every socket is bound to this network interface (`SO_BINDTODEVICE`).
     pub interface: Option<std::sync::Arc<str>>,
+    /// Every connection goes to this Unix domain socket instead (`unix_socket`).
+    #[cfg(unix)]
+    pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
     pub tcp_keepalive: Option<Duration>,
 }
 

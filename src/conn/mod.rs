@@ -69,6 +69,9 @@ pub(crate) enum Io {
     Tls(Box<TlsStream<TcpStream>>),
     /// TLS to an origin inside a tunnel through an `https://` proxy (TLS to the proxy).
     TlsInTls(Box<TlsStream<TlsStream<TcpStream>>>),
+    /// Plain HTTP over a Unix domain socket (`unix_socket`).
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
 }
 
 impl Io {
@@ -78,6 +81,8 @@ impl Io {
             Io::Tcp(_) => None,
             Io::Tls(s) => Some(tls::tls_info(s.get_ref().1)),
             Io::TlsInTls(s) => Some(tls::tls_info(s.get_ref().1)),
+            #[cfg(unix)]
+            Io::Unix(_) => None,
         }
     }
 }
@@ -92,6 +97,8 @@ impl AsyncRead for Io {
             Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(unix)]
+            Io::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -112,6 +119,8 @@ impl AsyncWrite for Io {
             },
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(unix)]
+            Io::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -120,6 +129,8 @@ impl AsyncWrite for Io {
             Io::Tcp(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(unix)]
+            Io::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -128,6 +139,8 @@ impl AsyncWrite for Io {
             Io::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(unix)]
+            Io::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -214,6 +227,10 @@ impl Connection {
         dialer: &connect::Dialer,
         report: &mut connect::DialReport,
     ) -> Result<Connection, Error> {
+        #[cfg(unix)]
+        if let Some(path) = &dialer.unix_socket {
+            return Connection::open_unix(origin, path, deadline).await;
+        }
         let Some(proxy) = origin.proxy() else {
             let tcp = dialer
                 .connect(
@@ -281,6 +298,39 @@ impl Connection {
         Ok(Connection::new(io, peer))
     }
 
+    /// Connects to the Unix domain socket at `path` for `origin`, by `deadline`: plain
+    /// HTTP, whatever the proxies (an `https` origin is refused: TLS is not spoken over
+    /// such a socket here).
+    #[cfg(unix)]
+    async fn open_unix(
+        origin: &Origin,
+        path: &std::path::Path,
+        deadline: Option<Instant>,
+    ) -> Result<Connection, Error> {
+        if origin.scheme() == Scheme::Https {
+            return Err(Error::msg(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "https over the Unix socket {} is not supported: use an http:// URL",
+                    path.display()
+                ),
+            ));
+        }
+        let connect = tokio::net::UnixStream::connect(path);
+        let connected = match deadline {
+            None => connect.await,
+            Some(d) => match tokio::time::timeout_at(d.into(), connect).await {
+                Ok(r) => r,
+                Err(_) => return Err(Error::timeout("connecting to the Unix socket")),
+            },
+        };
+        let stream = connected.map_err(|e| {
+            Error::new(ErrorKind::Connect, e)
+                .context(format!("connecting to the Unix socket {}", path.display()))
+        })?;
+        Ok(Connection::new(Io::Unix(stream), None))
+    }
+
     fn new(io: Io, peer: Option<std::net::SocketAddr>) -> Connection {
         Connection {
             io,
@@ -320,6 +370,8 @@ impl Connection {
             Io::Tcp(_) => false,
             Io::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
             Io::TlsInTls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            #[cfg(unix)]
+            Io::Unix(_) => false,
         }
     }
 
@@ -492,10 +544,17 @@ impl Connection {
         let watch = self
             .watch
             .get_or_insert_with(|| watch::Watcher::new(self.created));
+        // One call for the TCP sockets, so that it stays inlined on the plain path.
         let tcp = match &self.io {
             Io::Tcp(s) => s,
             Io::Tls(s) => s.get_ref().0,
             Io::TlsInTls(s) => s.get_ref().0.get_ref().0,
+            #[cfg(unix)]
+            Io::Unix(s) => {
+                watch.arm(s);
+                self.watched_since = Some(now);
+                return;
+            }
         };
         watch.arm(tcp);
         self.watched_since = Some(now);
@@ -557,6 +616,8 @@ impl Connection {
         if trusted && self.quiet_on(Some(here)) {
             match &mut self.io {
                 Io::Tcp(_) => return Liveness::Alive,
+                #[cfg(unix)]
+                Io::Unix(_) => return Liveness::Alive,
                 // Nothing arrived since the response, but rustls may hold records read
                 // with it (a `close_notify`): asked of rustls, not of the socket.
                 Io::Tls(s) => return probe::held(s.get_mut().1),
@@ -579,7 +640,9 @@ impl Connection {
             return Liveness::Unsolicited;
         }
         match &mut self.io {
-            Io::Tcp(s) => probe::probe_tcp(s),
+            Io::Tcp(s) => probe::probe_tcp(socket2::SockRef::from(&*s)),
+            #[cfg(unix)]
+            Io::Unix(s) => probe::probe_tcp(socket2::SockRef::from(&*s)),
             Io::Tls(s) => {
                 let (tcp, session) = s.get_mut();
                 probe::probe_tls(tcp, session)

@@ -29,9 +29,8 @@ pub(crate) enum Liveness {
     Unsolicited,
 }
 
-/// Probes a plain TCP connection.
-pub(crate) fn probe_tcp(stream: &TcpStream) -> Liveness {
-    let sock = SockRef::from(stream);
+/// Probes a plain TCP connection (or a Unix domain socket: `sock` is either).
+pub(crate) fn probe_tcp(sock: SockRef<'_>) -> Liveness {
     let mut byte = [MaybeUninit::<u8>::uninit(); 1];
     loop {
         return match sock.peek(&mut byte) {

@@ -49,6 +49,8 @@ impl fmt::Debug for Upgraded {
             Io::Tcp(_) => "tcp",
             Io::Tls(_) => "tls",
             Io::TlsInTls(_) => "tls in tls",
+            #[cfg(unix)]
+            Io::Unix(_) => "unix socket",
         };
         f.debug_struct("Upgraded")
             .field("over", &over)

@@ -22,6 +22,42 @@ use tokio::net::TcpStream;
 
 use crate::clock;
 
+/// A socket the runtime reports read readiness of: TCP, or a Unix domain socket.
+pub(crate) trait Readiness {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+    fn sock(&self) -> SockRef<'_>;
+}
+
+impl Readiness for TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+
+    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        TcpStream::try_io(self, interest, f)
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self)
+    }
+}
+
+#[cfg(unix)]
+impl Readiness for tokio::net::UnixStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        tokio::net::UnixStream::poll_read_ready(self, cx)
+    }
+
+    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        tokio::net::UnixStream::try_io(self, interest, f)
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self)
+    }
+}
+
 /// The waker of an idle connection: notes when it was first woken.
 pub(crate) struct IdleWatch {
     base: Instant,
@@ -87,9 +123,9 @@ impl Watcher {
         Watcher { watch, waker }
     }
 
-    /// Arms the watch on `tcp` (see `arm`).
-    pub fn arm(&self, tcp: &TcpStream) {
-        arm(&self.watch, &self.waker, tcp);
+    /// Arms the watch on `socket` (see `arm`).
+    pub fn arm<S: Readiness>(&self, socket: &S) {
+        arm(&self.watch, &self.waker, socket);
     }
 
     pub fn woken_at(&self) -> Option<Instant> {
@@ -103,7 +139,7 @@ impl Watcher {
 
 /// Arms `watch` (whose waker is `waker`) on `tcp`: cleared, then registered for the next
 /// read readiness. When bytes or a FIN are already there, the watch notes now.
-fn arm(watch: &IdleWatch, waker: &Waker, tcp: &TcpStream) {
+fn arm<S: Readiness>(watch: &IdleWatch, waker: &Waker, tcp: &S) {
     watch.woken.store(0, Ordering::Relaxed);
     watch.armed.store(false, Ordering::Relaxed);
     let mut cx = Context::from_waker(waker);
@@ -115,7 +151,7 @@ fn arm(watch: &IdleWatch, waker: &Waker, tcp: &TcpStream) {
             Poll::Ready(Err(_)) => return watch.note(),
             Poll::Ready(Ok(())) => {
                 let mut byte = [MaybeUninit::<u8>::uninit(); 1];
-                match tcp.try_io(Interest::READABLE, || SockRef::from(tcp).peek(&mut byte)) {
+                match tcp.try_io(Interest::READABLE, || tcp.sock().peek(&mut byte)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     // Bytes, a FIN or an error are there already.
                     _ => return watch.note(),

@@ -198,11 +198,27 @@ const NGINX_TEMPLATE: &str = include_str!("nginx.conf.template");
 /// free port of 127.0.0.1 (another one is tried if it was taken in the meantime).
 /// Ready when it has written its pid file, which it does after binding its socket.
 pub fn start_nginx(label: &str, conf: &NginxConf) -> ServerProcess {
-    start_nginx_with(label, |port| {
+    start_nginx_with(label, |_, port| {
         NGINX_TEMPLATE
             .replace("@PORT@", &port.to_string())
             .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
             .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string())
+            .replace("@UNIX@", "")
+    })
+}
+
+/// [`start_nginx`], listening on the Unix domain socket `nginx.sock` in its directory
+/// too ([`ServerProcess::dir`]).
+pub fn start_nginx_unix(label: &str, conf: &NginxConf) -> ServerProcess {
+    start_nginx_with(label, |dir, port| {
+        NGINX_TEMPLATE
+            .replace("@PORT@", &port.to_string())
+            .replace("@KEEPALIVE_TIMEOUT@", conf.keepalive_timeout)
+            .replace("@KEEPALIVE_REQUESTS@", &conf.keepalive_requests.to_string())
+            .replace(
+                "@UNIX@",
+                &format!("listen unix:{};", dir.join("nginx.sock").display()),
+            )
     })
 }
 
@@ -212,7 +228,7 @@ const NGINX_H2_TEMPLATE: &str = include_str!("nginx-h2.conf.template");
 /// the PEM files `cert` and `key`, at most `max_streams` streams per connection
 /// (`tests/servers/nginx-h2.conf.template`).
 pub fn start_nginx_h2(label: &str, cert: &Path, key: &Path, max_streams: u32) -> ServerProcess {
-    start_nginx_with(label, |port| {
+    start_nginx_with(label, |_, port| {
         NGINX_H2_TEMPLATE
             .replace("@PORT@", &port.to_string())
             .replace("@CERT@", &cert.display().to_string())
@@ -227,14 +243,15 @@ const NGINX_PROXY_TEMPLATE: &str = include_str!("nginx-proxy.conf.template");
 /// it takes absolute-form requests, keeps client connections alive, and logs each request
 /// line with the client connection's serial number and request count on it.
 pub fn start_nginx_forward_proxy(label: &str) -> ServerProcess {
-    start_nginx_with(label, |port| {
+    start_nginx_with(label, |_, port| {
         NGINX_PROXY_TEMPLATE.replace("@PORT@", &port.to_string())
     })
 }
 
-/// Starts nginx with the configuration `text(port)` gives for a free port. Ready when it
-/// has written its pid file, which it does after binding its socket.
-fn start_nginx_with(label: &str, text: impl Fn(u16) -> String) -> ServerProcess {
+/// Starts nginx with the configuration `text(dir, port)` gives for its directory and a
+/// free port. Ready when it has written its pid file, which it does after binding its
+/// sockets.
+fn start_nginx_with(label: &str, text: impl Fn(&Path, u16) -> String) -> ServerProcess {
     let ready = |server: &ServerProcess| server.dir().join("nginx.pid").exists();
     start_child(
         "nginx",
@@ -245,7 +262,7 @@ fn start_nginx_with(label: &str, text: impl Fn(u16) -> String) -> ServerProcess 
         |dir, port| {
             std::fs::create_dir_all(dir.join("tmp")).expect("create nginx tmp dir");
             let conf_path = dir.join("nginx.conf");
-            std::fs::write(&conf_path, text(port)).expect("write nginx.conf");
+            std::fs::write(&conf_path, text(dir, port)).expect("write nginx.conf");
             let mut command = Command::new("nginx");
             command
                 .arg("-p")
