@@ -627,6 +627,32 @@ impl Response {
         self.whole(|r| r.json::<T>())
     }
 
+    /// The connection, for the protocol a `101 Switching Protocols` switched to
+    /// ([`crate::Response::upgrade`]), as a blocking [`Upgraded`]: `Read` and `Write`.
+    ///
+    /// ```no_run
+    /// use std::io::{Read, Write};
+    /// let client = tether::blocking::Client::new();
+    /// let response = client
+    ///     .get("http://127.0.0.1:8080/chat")
+    ///     .header("connection", "upgrade")
+    ///     .header("upgrade", "my-protocol")
+    ///     .send()?;
+    /// let mut socket = response.upgrade()?;
+    /// socket.write_all(b"hello")?;
+    /// let mut answer = [0; 5];
+    /// socket.read_exact(&mut answer)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn upgrade(mut self) -> Result<Upgraded, Error> {
+        let response = self.take_body()?;
+        let upgraded = run_on(&self.background, response.upgrade())??;
+        Ok(Upgraded {
+            io: Some(upgraded),
+            background: self.background.clone(),
+        })
+    }
+
     /// Copies the rest of the body into `writer`; the number of bytes copied.
     pub fn copy_to<W: io::Write + ?Sized>(&mut self, writer: &mut W) -> Result<u64, Error> {
         let mut copied = 0u64;
@@ -664,6 +690,84 @@ impl Drop for Response {
     fn drop(&mut self) {
         if let (Some(body), Ok(background)) = (self.body.take(), &self.background) {
             background.handle.spawn(async move { drop(body) });
+        }
+    }
+}
+
+/// A connection taken over by another protocol ([`Response::upgrade`]), read and written
+/// as a `std::io` stream: each call runs on the client's runtime and waits.
+pub struct Upgraded {
+    /// The async connection: away on the runtime's thread during a call, `None` if it was
+    /// lost there (the runtime stopped).
+    io: Option<crate::Upgraded>,
+    background: Result<Arc<Background>, Arc<str>>,
+}
+
+impl fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("blocking::Upgraded").finish_non_exhaustive()
+    }
+}
+
+impl Upgraded {
+    /// Runs `step` on the connection on the runtime's thread, and waits for it.
+    fn run<T: Send + 'static, F>(
+        &mut self,
+        step: impl FnOnce(crate::Upgraded) -> F,
+    ) -> io::Result<T>
+    where
+        F: std::future::Future<Output = (crate::Upgraded, io::Result<T>)> + Send + 'static,
+    {
+        let io = self.io.take().ok_or_else(|| {
+            io::Error::other("the connection was lost: the blocking client's runtime stopped")
+        })?;
+        let (io, result) = run_on(&self.background, step(io)).map_err(io::Error::other)?;
+        self.io = Some(io);
+        result
+    }
+}
+
+impl io::Read for Upgraded {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        let want = buf.len();
+        let read = self.run(move |mut io| async move {
+            let mut piece = vec![0; want];
+            let n = io.read(&mut piece).await.map(|n| {
+                piece.truncate(n);
+                piece
+            });
+            (io, n)
+        })?;
+        buf[..read.len()].copy_from_slice(&read);
+        Ok(read.len())
+    }
+}
+
+impl io::Write for Upgraded {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use tokio::io::AsyncWriteExt;
+        let data = buf.to_vec();
+        self.run(move |mut io| async move {
+            let n = io.write(&data).await;
+            (io, n)
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.run(|mut io| async move {
+            let done = io.flush().await;
+            (io, done)
+        })
+    }
+}
+
+impl Drop for Upgraded {
+    /// Closed on the runtime's thread, where its socket is registered.
+    fn drop(&mut self) {
+        if let (Some(io), Ok(background)) = (self.io.take(), &self.background) {
+            background.handle.spawn(async move { drop(io) });
         }
     }
 }

@@ -413,3 +413,55 @@ fn the_blocking_get_shares_one_client_across_calls() {
     let seen = server.requests();
     assert_eq!((seen.len(), seen[0].conn, seen[1].conn), (2, 0, 0));
 }
+
+/// `upgrade`: a `101` hands the connection over as a blocking `Read + Write` stream; the
+/// server's first bytes (sent with the `101`) are read first, then what it echoes.
+#[test]
+fn an_upgraded_connection_is_read_and_written_through_std_io() {
+    use std::io::Write;
+    use support::raw::{read_head, RawServer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(RawServer::start(|mut stream, _| async move {
+        if read_head(&mut stream).await.is_empty() {
+            return;
+        }
+        let switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\
+            Connection: upgrade\r\n\r\nREADY";
+        if stream.write_all(switched).await.is_err() {
+            return;
+        }
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            if stream.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }));
+    let client = tether::blocking::Client::new();
+    let response = client
+        .get(format!("http://{}/", server.addr()))
+        .header("upgrade", "echo")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 101);
+    let mut socket = response.upgrade().unwrap();
+    let mut ready = [0u8; 5];
+    socket.read_exact(&mut ready).unwrap();
+    assert_eq!(&ready, b"READY");
+    socket.write_all(b"hello over std::io").unwrap();
+    socket.flush().unwrap();
+    let mut echoed = [0u8; 18];
+    socket.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"hello over std::io");
+
+    // A response that is not a `101` has nothing to hand over.
+    let (_rt, plain) = serve(script());
+    let err = client
+        .get(plain.url("/"))
+        .send()
+        .unwrap()
+        .upgrade()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+}
