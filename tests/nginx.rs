@@ -368,8 +368,10 @@ async fn requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection() {
             keepalive_requests: 1000,
         },
     );
+    // A proxy rule is passed over: the socket is where every request goes.
     let client = tether::Client::builder()
         .unix_socket(nginx.dir().join("nginx.sock"))
+        .proxy(tether::Proxy::all("http://127.0.0.1:9").unwrap())
         .build()
         .unwrap();
     for i in 1..=5 {
@@ -391,6 +393,7 @@ async fn requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection() {
         (1, 4),
         "{stats:?}"
     );
+    assert_eq!(stats.hosts[0].proxy, None, "{stats:?}");
 
     let err = client.get("https://localhost/").send().await.unwrap_err();
     assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");

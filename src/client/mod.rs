@@ -1515,6 +1515,12 @@ impl ClientBuilder {
         } else {
             proxy::Proxies::given(std::mem::take(&mut config.proxy_rules))
         };
+        // Every request goes to the Unix socket: no proxy applies (an environment's
+        // `http_proxy` would otherwise have requests written in absolute-form there).
+        #[cfg(unix)]
+        if config.connect.unix_socket.is_some() {
+            config.proxies = proxy::Proxies::default();
+        }
         let pool = Pool::new(PoolConfig {
             caps: Caps {
                 per_host: config.max_per_host,
