@@ -423,8 +423,8 @@ struct Out {
     /// Bytes read, and the time, when it went.
     bytes: u64,
     at: Instant,
-    /// Its PONG is due by the keep-alive timer.
-    due: bool,
+    /// Its PONG is due by the keep-alive timer: the bytes read when it became so.
+    due: Option<u64>,
 }
 
 /// `http2_adaptive_window`: the stream and connection windows follow the
@@ -509,6 +509,7 @@ impl Pinger {
     /// Sends a PING, unless the PING before reuse is out (then `false`: it closes the
     /// connection if unanswered).
     fn send(&mut self, cx: &mut Context<'_>, read: u64, due: bool) -> bool {
+        let due = due.then_some(read);
         let Ok(mut guard) = self.shared.clone().try_lock_owned() else {
             return false;
         };
@@ -561,15 +562,15 @@ impl Pinger {
                 }
                 // Bytes read since a keep-alive PING went show the connection alive: the
                 // PONG is still awaited (for its sample), but no longer by a deadline.
-                if out.due && read != out.bytes {
-                    out.due = false;
+                if out.due.is_some_and(|since| read != since) {
+                    out.due = None;
                     if let Some(every) = self.keep_alive {
                         self.seen = read;
                         self.set_timer(every.interval);
                     }
                     continue;
                 }
-                let (due, every) = (out.due, self.keep_alive);
+                let (due, every) = (out.due.is_some(), self.keep_alive);
                 match every {
                     Some(_) if due && self.timer.as_mut().poll(cx).is_ready() => {
                         return Poll::Ready(Pinged::Unanswered)
@@ -581,7 +582,7 @@ impl Pinger {
                             self.seen = read;
                             self.set_timer(every.interval);
                         } else if let Some(out) = self.out.as_mut() {
-                            out.due = true;
+                            out.due = Some(read);
                             self.set_timer(every.timeout);
                         }
                         continue;
