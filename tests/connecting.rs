@@ -364,18 +364,42 @@ async fn tcp_keepalive_arms_the_kernels_keepalive_timer() {
     if !std::path::Path::new("/proc/net/tcp").exists() {
         return;
     }
-    for (keepalive, timer) in [(None, 0), (Some(Duration::from_secs(60)), 2)] {
+    let secs = Duration::from_secs;
+    let rows = [
+        ("none", tether::Client::builder(), 0),
+        (
+            "tcp_keepalive(60 s)",
+            tether::Client::builder().tcp_keepalive(secs(60)),
+            2,
+        ),
+        // The interval or the retries alone turn the probes on, after the system's time.
+        (
+            "tcp_keepalive_interval(5 s)",
+            tether::Client::builder().tcp_keepalive_interval(secs(5)),
+            2,
+        ),
+        (
+            "tcp_keepalive_retries(3)",
+            tether::Client::builder().tcp_keepalive_retries(3),
+            2,
+        ),
+        (
+            "tcp_nodelay(false)",
+            tether::Client::builder().tcp_nodelay(false),
+            0,
+        ),
+    ];
+    for (what, builder, timer) in rows {
         let server = TestServer::start(Script::new().always(Reply::ok("ok"))).await;
-        let client = tether::Client::builder()
-            .tcp_keepalive(keepalive)
-            .build()
-            .expect("client");
+        let client = builder.build().expect("client");
         get_ok(&client, &server.url("/")).await;
+        get_ok(&client, &server.url("/")).await;
+        assert_eq!(client.stats().connections_opened, 1, "{what}");
         // The connection is idle in the pool now.
         assert_eq!(
             client_socket_timer(server.addr().port()),
             Some(timer),
-            "tcp_keepalive({keepalive:?})"
+            "{what}"
         );
     }
 }

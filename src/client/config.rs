@@ -266,7 +266,7 @@ pub(crate) struct ConnectSettings {
     /// Every connection goes to this Unix domain socket (`unix_socket`).
     #[cfg(unix)]
     pub unix_socket: Option<Arc<std::path::Path>>,
-    pub tcp_keepalive: Option<Duration>,
+    pub tcp: crate::conn::connect::TcpOptions,
     /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at
     /// `build` unless `resolver` is set.
     #[cfg(feature = "hickory-dns")]
@@ -287,7 +287,7 @@ impl ConnectSettings {
             interface: self.interface.clone(),
             #[cfg(unix)]
             unix_socket: self.unix_socket.clone(),
-            tcp_keepalive: self.tcp_keepalive,
+            tcp: self.tcp,
         }
     }
 }
@@ -302,7 +302,7 @@ impl Default for ConnectSettings {
             interface: None,
             #[cfg(unix)]
             unix_socket: None,
-            tcp_keepalive: None,
+            tcp: Default::default(),
             #[cfg(feature = "hickory-dns")]
             hickory: false,
         }

@@ -23,6 +23,8 @@ mod send;
 mod service;
 mod status_retry;
 mod target;
+#[cfg(all(test, target_os = "linux"))]
+mod tcp_tests;
 mod url_auth;
 mod url_memo;
 
@@ -778,7 +780,63 @@ impl ClientBuilder {
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn tcp_keepalive<D: Into<Option<Duration>>>(mut self, idle: D) -> Self {
-        self.config.connect.tcp_keepalive = idle.into();
+        self.config.connect.tcp.keepalive = idle.into();
+        self
+    }
+
+    /// The time between keep-alive probes that go unanswered (`None`, the default: the
+    /// system's). Setting it turns keep-alive probes on, after `tcp_keepalive`'s idle time
+    /// or, without it, the system's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let client = tether::Client::builder()
+    ///     .tcp_keepalive(Duration::from_secs(60))
+    ///     .tcp_keepalive_interval(Duration::from_secs(10))
+    ///     .tcp_keepalive_retries(3)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tcp_keepalive_interval<D: Into<Option<Duration>>>(mut self, interval: D) -> Self {
+        self.config.connect.tcp.keepalive_interval = interval.into();
+        self
+    }
+
+    /// How many keep-alive probes may go unanswered before the connection is dropped
+    /// (`None`, the default: the system's). Setting it turns keep-alive probes on, as
+    /// `tcp_keepalive_interval` does.
+    pub fn tcp_keepalive_retries<C: Into<Option<u32>>>(mut self, retries: C) -> Self {
+        self.config.connect.tcp.keepalive_retries = retries.into();
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on each connection (default: `true`). tether writes a request's
+    /// head in one write, so turning it off only holds back a body written after its
+    /// head, until the head is acknowledged.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().tcp_nodelay(false).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tcp_nodelay(mut self, enabled: bool) -> Self {
+        self.config.connect.tcp.nodelay = enabled;
+        self
+    }
+
+    /// Sets `TCP_USER_TIMEOUT` on each connection (`None`, the default: the system's):
+    /// how long data sent may go unacknowledged before the kernel drops the connection,
+    /// so that a peer gone without a word is found in this time rather than after the
+    /// many minutes of retransmissions. Linux, Android and Fuchsia only.
+    ///
+    /// ```
+    /// let client = tether::Client::builder()
+    ///     .tcp_user_timeout(std::time::Duration::from_secs(30))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    pub fn tcp_user_timeout<D: Into<Option<Duration>>>(mut self, timeout: D) -> Self {
+        self.config.connect.tcp.user_timeout = timeout.into();
         self
     }
 

@@ -43,7 +43,65 @@ pub(crate) struct Dialer {
     /// Every connection goes to this Unix domain socket instead (`unix_socket`).
     #[cfg(unix)]
     pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
-    pub tcp_keepalive: Option<Duration>,
+    pub tcp: TcpOptions,
+}
+
+/// The options set on each TCP socket once it is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TcpOptions {
+    /// `TCP_NODELAY` (on by default: a request goes out whole in one write, and
+    /// Nagle's algorithm would only hold back a body written after its head).
+    pub nodelay: bool,
+    /// Keep-alive probes after this long idle.
+    pub keepalive: Option<Duration>,
+    /// Between unanswered probes.
+    pub keepalive_interval: Option<Duration>,
+    /// Unanswered probes before the connection is dropped.
+    pub keepalive_retries: Option<u32>,
+    /// `TCP_USER_TIMEOUT`: how long sent data may go unacknowledged (Linux).
+    pub user_timeout: Option<Duration>,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions {
+            nodelay: true,
+            keepalive: None,
+            keepalive_interval: None,
+            keepalive_retries: None,
+            user_timeout: None,
+        }
+    }
+}
+
+impl TcpOptions {
+    /// Sets these options on `stream`. Best effort: a socket that refuses an option
+    /// still works.
+    pub fn apply(&self, stream: &TcpStream) {
+        let _ = stream.set_nodelay(self.nodelay);
+        let socket = SockRef::from(stream);
+        let any_keepalive = self.keepalive.is_some()
+            || self.keepalive_interval.is_some()
+            || self.keepalive_retries.is_some();
+        if any_keepalive {
+            // Each part not given stays the system's (`net.ipv4.tcp_keepalive_*`).
+            let mut keepalive = TcpKeepalive::new();
+            if let Some(idle) = self.keepalive {
+                keepalive = keepalive.with_time(idle);
+            }
+            if let Some(interval) = self.keepalive_interval {
+                keepalive = keepalive.with_interval(interval);
+            }
+            if let Some(retries) = self.keepalive_retries {
+                keepalive = keepalive.with_retries(retries);
+            }
+            let _ = socket.set_tcp_keepalive(&keepalive);
+        }
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+        if let Some(timeout) = self.user_timeout {
+            let _ = socket.set_tcp_user_timeout(Some(timeout));
+        }
+    }
 }
 
 /// How the addresses were found.
@@ -197,12 +255,7 @@ impl Dialer {
         let result = happy_eyeballs(&addrs, &bind, &mut report.attempts).await;
         match result {
             Ok(stream) => {
-                // Best effort: a socket that refuses an option still works.
-                let _ = stream.set_nodelay(true);
-                if let Some(idle) = self.tcp_keepalive {
-                    let _ = SockRef::from(&stream)
-                        .set_tcp_keepalive(&TcpKeepalive::new().with_time(idle));
-                }
+                self.tcp.apply(&stream);
                 Ok(stream)
             }
             Err(e) => {
