@@ -1477,6 +1477,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Writes each TLS connection's secrets to the file the `SSLKEYLOGFILE` environment
+    /// variable names, as it is when the client is built (default: off), in the NSS key
+    /// log format that Wireshark reads to decrypt a capture. For debugging only: anyone
+    /// who can read that file can read the traffic. With the variable unset, nothing is
+    /// written.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().tls_sslkeylogfile(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tls_sslkeylogfile(mut self, on: bool) -> Self {
+        self.config.tls_settings.key_log = on;
+        self
+    }
+
     /// Trusts only `certs` as roots: webpki-roots and any root added before are dropped
     /// (`add_root_certificate` afterwards adds to this set). `build` fails with
     /// `ErrorKind::Tls` if no root is left.

@@ -338,6 +338,9 @@ pub(crate) struct TlsSettings {
     /// `max_tls_version`); `None`: what rustls speaks.
     pub min_version: Option<Version>,
     pub max_version: Option<Version>,
+    /// The session secrets are written to the file `SSLKEYLOGFILE` names
+    /// (`tls_sslkeylogfile`).
+    pub key_log: bool,
 }
 
 impl Default for TlsSettings {
@@ -352,6 +355,7 @@ impl Default for TlsSettings {
             sni: true,
             min_version: None,
             max_version: None,
+            key_log: false,
         }
     }
 }
@@ -427,6 +431,10 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
             })?,
     };
     config.enable_sni = settings.sni;
+    if settings.key_log {
+        // rustls reads `SSLKEYLOGFILE` here, once; unset, nothing is written.
+        config.key_log = Arc::new(rustls::KeyLogFile::new());
+    }
     config.alpn_protocols = if settings.http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {

@@ -8,7 +8,8 @@
 //!   `413` on the head alone and the connection ended with the body unread, any other
 //!   method → its body echoed; `Content-Length` request bodies only). It records every ClientHello (SNI,
 //!   ALPN offered) and every completed handshake (version, resumed or full, client
-//!   certificate presented), counts connections and requests, and can do something to a
+//!   certificate presented), keeps the secrets of each handshake (its side of an NSS key
+//!   log), counts connections and requests, and can do something to a
 //!   connection left idle for a while: send `close_notify`, send a FIN, or send a TLS 1.3
 //!   `KeyUpdate` (a post-handshake message that must not look like data). With
 //!   [`TlsServerBuilder::accept_plain`] the same port also serves plain HTTP (told apart by
@@ -229,7 +230,10 @@ impl TlsServerBuilder {
             .with_single_cert(vec![self.cert.cert_der.clone()], self.cert.private_key())
             .unwrap();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let secrets = Arc::new(Secrets::default());
+        config.key_log = secrets.clone();
         let shared = Arc::new(Shared {
+            secrets,
             config: Arc::new(config),
             idle: self.idle,
             accept_plain: self.accept_plain,
@@ -263,7 +267,20 @@ fn stop_after(task: tokio::task::AbortHandle, lifetime: Duration) -> std::sync::
     tx
 }
 
+/// Every secret the server's handshakes made, as NSS key log lines.
+#[derive(Debug, Default)]
+struct Secrets(std::sync::Mutex<Vec<String>>);
+
+impl rustls::KeyLog for Secrets {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}", hex(client_random), hex(secret));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    }
+}
+
 struct Shared {
+    secrets: Arc<Secrets>,
     config: Arc<ServerConfig>,
     idle: Option<(Duration, IdleAction)>,
     accept_plain: bool,
@@ -311,6 +328,17 @@ impl TlsServer {
     /// A snapshot of what the server saw.
     pub fn stats(&self) -> TlsStats {
         self.shared.stats.borrow().clone()
+    }
+
+    /// The secrets of every handshake so far, as lines of the NSS key log format
+    /// (`LABEL client_random secret`, both in lower-case hex), the server's side of them.
+    pub fn secrets(&self) -> Vec<String> {
+        self.shared
+            .secrets
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Every complete request so far.
