@@ -1116,3 +1116,49 @@ async fn the_crate_level_get_shares_one_client_across_calls() {
     let err = tether::get("not a url").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
 }
+
+/// `http09_responses`: a server that answers with the document alone (no status line, no
+/// head) and closes is refused as `Protocol` by default; with the option its answer is a
+/// `200` of `HTTP/0.9` with no fields whose body is every byte to the close, and that
+/// connection is not reused. Servers that do send a head are read as ever, connection
+/// kept.
+#[tokio::test]
+async fn http09_responses_are_refused_by_default_and_read_to_the_close_when_allowed() {
+    let page: Vec<u8> = b"<html>an old device's page</html>\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(100_000)
+        .collect();
+    let served = page.clone();
+    let server = TestServer::start(Script::new().respond(move |req| {
+        if req.target == "/old" {
+            Reply::RawThenClose(served.clone())
+        } else {
+            Reply::ok("modern")
+        }
+    }))
+    .await;
+    let err = Client::new()
+        .get(server.url("/old"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+
+    let client = Client::builder().http09_responses().build().unwrap();
+    for _ in 0..2 {
+        let resp = client.get(server.url("/old")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.version(), http::Version::HTTP_09);
+        assert!(resp.headers().is_empty(), "{:?}", resp.headers());
+        assert_eq!(resp.bytes().await.unwrap(), page);
+    }
+    assert_eq!(client.stats().connections_opened, 2, "never reused");
+    for _ in 0..2 {
+        let resp = client.get(server.url("/new")).send().await.unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_11);
+        assert_eq!(resp.text().await.unwrap(), "modern");
+    }
+    assert_eq!(client.stats().connections_opened, 3, "a head: kept alive");
+}

@@ -120,6 +120,7 @@ fuzz_target!(|data: &[u8]| {
             spaces_after_name: true,
             obsolete_folding: true,
             invalid_fields: true,
+            http09: true,
         };
     }
     let split = run(&method, limits, chunked, &input.pieces());

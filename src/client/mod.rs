@@ -1092,6 +1092,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Takes a response that does not begin with `HTTP/` as an HTTP/0.9 one (reqwest's
+    /// name; default off: refused as `ErrorKind::Protocol`): a `200` with
+    /// `Version::HTTP_09` and no header fields, whose body is every byte until the server
+    /// closes the connection, which is then not reused. For the oldest of servers and
+    /// devices, which answer with the document alone.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().http09_responses().build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http09_responses(mut self) -> Self {
+        self.config.head_limits.lenient.http09 = true;
+        self
+    }
+
     /// Speaks HTTP/2 to plain `http://` origins from the first byte (prior knowledge,
     /// RFC 9113 §3.3), for servers known to take it. `https://` origins agree on the
     /// protocol by ALPN either way; requests through a proxy stay HTTP/1.1.

@@ -225,6 +225,33 @@ impl ResponseReader {
         if skipped > max {
             return Err(ProtoError::HeadTooLarge);
         }
+        if self.limits.lenient.http09 && interim == 0 {
+            match http09(buf) {
+                None => {
+                    self.state = ReaderState::Head {
+                        interim,
+                        skipped,
+                        scanned: 0,
+                    };
+                    return Ok(Some(Event::NeedMore));
+                }
+                Some(true) => {
+                    let body = if self.head_request {
+                        BodyFraming::Empty
+                    } else {
+                        BodyFraming::CloseDelimited
+                    };
+                    let decoder = BodyDecoder::with_limits(body, self.chunked_limits);
+                    self.state = ReaderState::Body(decoder);
+                    let framing = Framing {
+                        body,
+                        te_with_cl: false,
+                    };
+                    return Ok(Some(Event::Head(ResponseHead::http09(), framing)));
+                }
+                Some(false) => {}
+            }
+        }
         // Re-parse only when a line was completed since the last attempt (and on the first
         // bytes, to refuse a garbage status line early): a head trickling in costs linear
         // time, not quadratic.
@@ -289,6 +316,24 @@ impl ResponseReader {
     }
 }
 
+/// Whether `buf` (past any empty lines) is an HTTP/0.9 response: `Some(true)` when it
+/// cannot begin with `HTTP/` (nor be an empty line), `Some(false)` when it does, `None`
+/// while too short to tell.
+fn http09(buf: &[u8]) -> Option<bool> {
+    const START: &[u8] = b"HTTP/";
+    let n = buf.len().min(START.len());
+    if buf == b"\r" {
+        // Maybe an empty line, to be dropped.
+        None
+    } else if buf.get(..n) != START.get(..n) {
+        Some(true)
+    } else if n == START.len() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Bytes of complete empty lines (CRLF or LF) at the front of `buf`.
 fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut i = 0;
@@ -304,7 +349,7 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::StatusCode;
+    use http::{StatusCode, Version};
 
     /// Everything one response produced: its head, framing and body, or the error.
     #[derive(Debug)]
@@ -397,6 +442,101 @@ mod tests {
 
     fn body_framing_of(out: &Outcome) -> Option<BodyFraming> {
         out.head.as_ref().map(|(_, f)| f.body)
+    }
+
+    #[test]
+    fn http09_responses_are_a_200_whose_body_runs_to_the_close_when_allowed() {
+        let on = HeadLimits {
+            lenient: crate::proto::Lenient {
+                http09: true,
+                ..crate::proto::Lenient::STRICT
+            },
+            ..HeadLimits::default()
+        };
+        // (input, method, then version, status, body and framing, or an error) with
+        // http09 on; every split of the input reads the same.
+        type Read<'a> = Option<(Version, u16, &'a [u8], BodyFraming)>;
+        let rows: &[(&[u8], Method, Read)] = &[
+            (
+                b"<html>hello</html>\n",
+                Method::GET,
+                Some((
+                    Version::HTTP_09,
+                    200,
+                    b"<html>hello</html>\n",
+                    BodyFraming::CloseDelimited,
+                )),
+            ),
+            // Empty lines before it are dropped, as before any head.
+            (
+                b"\r\n\nHTTX",
+                Method::GET,
+                Some((Version::HTTP_09, 200, b"HTTX", BodyFraming::CloseDelimited)),
+            ),
+            // A carriage return that starts no empty line is the body's.
+            (
+                b"\r<p>",
+                Method::GET,
+                Some((Version::HTTP_09, 200, b"\r<p>", BodyFraming::CloseDelimited)),
+            ),
+            // What cannot be told apart from `HTTP/` until it is.
+            (
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                Method::GET,
+                Some((Version::HTTP_11, 204, b"", BodyFraming::Empty)),
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\n\r\nold",
+                Method::GET,
+                Some((Version::HTTP_10, 200, b"old", BodyFraming::CloseDelimited)),
+            ),
+            (
+                b"page",
+                Method::HEAD,
+                Some((Version::HTTP_09, 200, b"", BodyFraming::Empty)),
+            ),
+            // `HTTP/` begun: a head, and a bad one is still an error.
+            (b"HTTP/9 200 OK\r\n\r\n", Method::GET, None),
+            // Too short to tell when the server closed.
+            (b"HTT", Method::GET, None),
+        ];
+        for (input, method, expected) in rows {
+            for step in 1..=input.len() {
+                let out = read(method.clone(), input, step, on);
+                let got = out.result.as_ref().ok().and_then(|()| {
+                    let (head, framing) = out.head.as_ref()?;
+                    Some((
+                        head.version,
+                        head.status.as_u16(),
+                        &out.body[..],
+                        framing.body,
+                    ))
+                });
+                assert_eq!(
+                    got,
+                    *expected,
+                    "{:?} in {step}-byte reads",
+                    String::from_utf8_lossy(input)
+                );
+                if let Some((head, _)) = &out.head {
+                    if head.version == Version::HTTP_09 {
+                        assert!(head.headers().is_empty());
+                    }
+                }
+            }
+        }
+        // Off (the default), the same bytes are refused.
+        let out = read(
+            Method::GET,
+            b"<html>hello</html>\n",
+            64,
+            HeadLimits::default(),
+        );
+        assert!(
+            out.result.is_err() && out.head.is_none(),
+            "{:?}",
+            out.result
+        );
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct Lenient {
     /// A field line that is not one (no colon, a name with a character no name has):
     /// passed over instead of failing the response.
     pub invalid_fields: bool,
+    /// A response that does not begin with `HTTP/` is an HTTP/0.9 one (`http09_responses`):
+    /// no head, a `200` whose body is everything until the server closes. (Read by the
+    /// response reader; nothing to do with field lines.)
+    pub http09: bool,
 }
 
 impl Lenient {
@@ -62,8 +66,10 @@ impl Lenient {
         spaces_after_name: false,
         obsolete_folding: false,
         invalid_fields: false,
+        http09: false,
     };
 
+    /// Whether any field line is read that the RFC forbids (then httparse reads heads).
     fn any(self) -> bool {
         self.spaces_after_name || self.obsolete_folding || self.invalid_fields
     }
@@ -94,6 +100,16 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// What an HTTP/0.9 response stands for: `200`, no fields.
+    pub fn http09() -> ResponseHead {
+        ResponseHead {
+            version: Version::HTTP_09,
+            status: StatusCode::OK,
+            headers: Headers::built(HeaderMap::new()),
+            present: Present::NONE,
+        }
+    }
+
     /// The header fields as the decisions read them.
     pub fn fields(&self) -> FieldView<'_> {
         self.headers.view(self.present)
@@ -1256,6 +1272,7 @@ mod lenient_tests {
         spaces_after_name: true,
         obsolete_folding: true,
         invalid_fields: true,
+        http09: false,
     };
 
     /// The head read by both entry points with `lenient`: its fields as (name, value)
