@@ -952,3 +952,105 @@ async fn custom_http_auth_is_the_proxy_authorization_sent() {
                 Proxy-Authorization: Bearer t0k3n\r\n\r\n";
     assert_eq!(heads, [want, want]);
 }
+
+/// The fields of `Proxy::headers`, as the tests below give them: a token, a name for the
+/// client, and two that would break a head (a second `Host`, a length) and are not sent.
+fn proxy_fields() -> http::HeaderMap {
+    let mut fields = http::HeaderMap::new();
+    fields.insert("x-proxy-token", http::HeaderValue::from_static("t0k3n"));
+    fields.insert("user-agent", http::HeaderValue::from_static("fleet/7"));
+    fields.insert("host", http::HeaderValue::from_static("elsewhere.test"));
+    fields.insert("content-length", http::HeaderValue::from_static("9"));
+    fields
+}
+
+/// `Proxy::headers` on `CONNECT`: after the credentials' `Proxy-Authorization`, the
+/// fields given (not `Host` nor `Content-Length`); through `Proxy::custom` too. Never in
+/// `Debug`.
+#[tokio::test]
+async fn proxy_headers_are_sent_on_connect() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let proxy = raw_proxy(seen.clone(), |mut stream| async move {
+        let _ = stream
+            .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    })
+    .await;
+    let addr = proxy.addr();
+    let rules = [
+        tether::Proxy::https(format!("http://bob:pw@{addr}"))
+            .expect("proxy")
+            .headers(proxy_fields()),
+        tether::Proxy::custom(move |_| Some(format!("http://bob:pw@{addr}")))
+            .headers(proxy_fields()),
+    ];
+    for rule in rules {
+        assert!(!format!("{rule:?}").contains("t0k3n"), "{rule:?}");
+        let client = tether::Client::builder()
+            .proxy(rule)
+            .build()
+            .expect("client");
+        let err = client.get("https://origin.test/").send().await.unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN), "{err}");
+    }
+    let heads = seen.lock().unwrap().clone();
+    // "bob:pw" in base64.
+    let want = "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\
+                Proxy-Authorization: Basic Ym9iOnB3\r\n\
+                x-proxy-token: t0k3n\r\nuser-agent: fleet/7\r\n\r\n";
+    assert_eq!(heads, [want, want]);
+}
+
+/// `Proxy::headers` on plain requests that nginx forwards (every field as it came, a name
+/// twice if it came twice): the origin gets the token;
+/// where the request has a field of the name (its own, or the client's default
+/// `User-Agent`), the request's stands; a length or `Host` given is never sent (the
+/// request would not arrive whole). Requests to a proxy without them carry none.
+#[tokio::test]
+async fn proxy_headers_go_with_each_forwarded_request_where_the_request_has_none() {
+    let Some(proxy) = nginx_proxy("proxy_nginx_headers") else {
+        return;
+    };
+    let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
+    let client = tether::Client::builder()
+        .proxy(
+            tether::Proxy::http(proxy_url(&proxy))
+                .expect("proxy")
+                .headers(proxy_fields()),
+        )
+        .build()
+        .expect("client");
+    let (status, body) = get_text(&client, &origin.url("/default")).await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    let resp = client
+        .get(origin.url("/own"))
+        .header("x-proxy-token", "mine")
+        .send()
+        .await
+        .expect("own token");
+    assert_eq!(resp.text().await.expect("body"), "hello");
+    let (status, _) = get_text(&http_client_via(&proxy), &origin.url("/plain")).await;
+    assert_eq!(status, 200);
+
+    let seen = origin.requests();
+    assert_eq!(seen.len(), 3);
+    let values = |i: usize, name: &str| -> Vec<String> {
+        seen[i]
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(seen[0].target, "/default");
+    assert_eq!(values(0, "x-proxy-token"), ["t0k3n"]);
+    let agent = values(0, "user-agent");
+    assert!(
+        agent.len() == 1 && agent[0].starts_with("tether/"),
+        "{agent:?}"
+    );
+    assert_eq!(values(0, "host"), [origin.addr().to_string()]);
+    assert!(values(0, "content-length").is_empty());
+    assert_eq!(values(1, "x-proxy-token"), ["mine"]);
+    assert!(values(2, "x-proxy-token").is_empty());
+}

@@ -916,6 +916,14 @@ fn prepare(config: &Config, mut parts: RequestParts) -> Result<Prepared, Error> 
         }
         _ => encoded,
     };
+    let with_proxy_fields;
+    let encoded = match key.proxy().and_then(|p| p.headers()) {
+        Some(fields) if forwarded => {
+            with_proxy_fields = proxy_field_lines(encoded, &parts.headers, fields);
+            &with_proxy_fields[..]
+        }
+        _ => encoded,
+    };
     // A caller's `Content-Length` on a streamed body declares its length, as hyper takes
     // it: the stream goes out as it is, held to that length, rather than chunked.
     if let Body::Stream(_, declared @ None) = &mut parts.body {
@@ -1113,6 +1121,33 @@ fn proxy_authorization_line(lines: &[u8], auth: &HeaderValue) -> Vec<u8> {
     out.extend_from_slice(b"Proxy-Authorization: ");
     out.extend_from_slice(auth.as_bytes());
     out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// `lines` followed by the fields `Proxy::headers` gave the proxy, each where neither
+/// `lines` (the client's encoded defaults, the proxy's credentials) nor `headers` (the
+/// request's own) has a field of its name.
+fn proxy_field_lines(
+    lines: &[u8],
+    headers: &[(HeaderName, HeaderValue)],
+    fields: &crate::conn::ProxyHeaders,
+) -> Vec<u8> {
+    let in_lines = |name: &HeaderName| {
+        lines.split(|&b| b == b'\n').any(|line| {
+            line.split(|&b| b == b':')
+                .next()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_str().as_bytes()))
+        })
+    };
+    let mut out = lines.to_vec();
+    for (name, value) in fields.iter() {
+        if !in_lines(name) && !headers.iter().any(|(n, _)| n == name) {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
     out
 }
 

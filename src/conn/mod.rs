@@ -49,7 +49,7 @@ pub(crate) use exchange::{Answer, BodyEvent, Broke, DrainStop, ExchangeError, Pr
 pub use hickory::HickoryResolver;
 pub(crate) use origin::{BuildOriginHasher, Origin, Scheme};
 pub(crate) use probe::Liveness;
-pub(crate) use proxy::{ProxyKind, ProxyTarget, SocksLogin};
+pub(crate) use proxy::{ProxyHeaders, ProxyKind, ProxyTarget, SocksLogin};
 pub(crate) use reuse::{Ended, Expiry, IdleTerms, NoReuse, Reuse, ReuseLimits};
 pub use upgraded::Upgraded;
 pub use write::BoxError;

@@ -29,7 +29,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use http::HeaderValue;
+use http::header::{CONTENT_LENGTH, HOST, PROXY_AUTHORIZATION, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -90,6 +91,41 @@ pub(crate) struct ProxyTarget {
     port: u16,
     authorization: Option<HeaderValue>,
     login: Option<SocksLogin>,
+    /// `Proxy::headers`: sent to an HTTP proxy on `CONNECT` and on each request it
+    /// forwards.
+    headers: Option<ProxyHeaders>,
+}
+
+/// The header fields a proxy is given (`Proxy::headers`), compared, hashed and ordered by
+/// name and value, so that proxies given other fields keep their connections apart.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ProxyHeaders(Arc<[(HeaderName, HeaderValue)]>);
+
+impl ProxyHeaders {
+    /// The fields to send: all but those tether writes itself and the framing's
+    /// (`Host`, `Content-Length`, `Transfer-Encoding`), which would break the head.
+    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        self.0
+            .iter()
+            .filter(|(name, _)| ![HOST, CONTENT_LENGTH, TRANSFER_ENCODING].contains(name))
+            .map(|(name, value)| (name, value))
+    }
+
+    fn key(&self) -> impl Iterator<Item = (&str, &HeaderValue)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value))
+    }
+}
+
+impl PartialOrd for ProxyHeaders {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ProxyHeaders {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
 }
 
 impl ProxyTarget {
@@ -110,6 +146,7 @@ impl ProxyTarget {
             port,
             authorization,
             login: None,
+            headers: None,
         }
     }
 
@@ -121,6 +158,7 @@ impl ProxyTarget {
             port,
             authorization: None,
             login,
+            headers: None,
         }
     }
 
@@ -162,6 +200,30 @@ impl ProxyTarget {
         with
     }
 
+    /// The fields `Proxy::headers` gave an HTTP proxy.
+    pub fn headers(&self) -> Option<&ProxyHeaders> {
+        self.headers.as_ref()
+    }
+
+    /// The same proxy given these header fields (an HTTP proxy; a SOCKS5 one has no
+    /// header and is left as it is). Their values are marked sensitive: they may carry a
+    /// proxy's token.
+    pub fn with_headers(&self, headers: &HeaderMap) -> ProxyTarget {
+        let mut with = self.clone();
+        if let ProxyKind::Http | ProxyKind::Https = self.kind {
+            let fields: Vec<(HeaderName, HeaderValue)> = headers
+                .iter()
+                .map(|(name, value)| {
+                    let mut value = value.clone();
+                    value.set_sensitive(true);
+                    (name.clone(), value)
+                })
+                .collect();
+            with.headers = (!fields.is_empty()).then(|| ProxyHeaders(Arc::from(fields)));
+        }
+        with
+    }
+
     /// The same proxy with other credentials: `authorization` (`Basic` of both) for an
     /// HTTP proxy, the username and password themselves for a SOCKS5 one.
     pub fn with_credentials(
@@ -194,11 +256,17 @@ impl fmt::Display for ProxyTarget {
 impl fmt::Debug for ProxyTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let credentials = self.authorization.is_some() || self.login.is_some();
+        // The fields' names only: a value may be a token.
+        let headers: Option<Vec<&str>> = self
+            .headers
+            .as_ref()
+            .map(|h| h.iter().map(|(name, _)| name.as_str()).collect());
         f.debug_struct("ProxyTarget")
             .field("kind", &self.kind)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("credentials", &credentials.then_some("***"))
+            .field("headers", &headers)
             .finish()
     }
 }
@@ -263,10 +331,18 @@ async fn ask_for_tunnel<S: AsyncRead + AsyncWrite + Unpin>(
         )
     };
     let mut head = Vec::with_capacity(128);
-    let auth = proxy
-        .authorization()
-        .map(|v| (&b"Proxy-Authorization"[..], v.as_bytes()));
-    proto::encode_connect(origin.host(), origin.port(), auth.as_slice(), &mut head)
+    let mut fields: Vec<(&[u8], &[u8])> = Vec::new();
+    if let Some(auth) = proxy.authorization() {
+        fields.push((b"Proxy-Authorization", auth.as_bytes()));
+    }
+    // `Proxy::headers` besides, but for a `Proxy-Authorization` where the proxy's
+    // credentials gave one.
+    for (name, value) in proxy.headers().into_iter().flat_map(ProxyHeaders::iter) {
+        if !(*name == PROXY_AUTHORIZATION && proxy.authorization().is_some()) {
+            fields.push((name.as_str().as_bytes(), value.as_bytes()));
+        }
+    }
+    proto::encode_connect(origin.host(), origin.port(), &fields, &mut head)
         .map_err(Error::proto)?;
     tcp.write_all(&head)
         .await
