@@ -225,38 +225,11 @@ impl ResponseReader {
         if skipped > max {
             return Err(ProtoError::HeadTooLarge);
         }
-        if self.limits.lenient.http09 && interim == 0 {
-            match http09(buf) {
-                None => {
-                    self.state = ReaderState::Head {
-                        interim,
-                        skipped,
-                        scanned: 0,
-                    };
-                    return Ok(Some(Event::NeedMore));
-                }
-                Some(true) => {
-                    let body = if self.head_request {
-                        BodyFraming::Empty
-                    } else {
-                        BodyFraming::CloseDelimited
-                    };
-                    let decoder = BodyDecoder::with_limits(body, self.chunked_limits);
-                    self.state = ReaderState::Body(decoder);
-                    let framing = Framing {
-                        body,
-                        te_with_cl: false,
-                    };
-                    return Ok(Some(Event::Head(ResponseHead::http09(), framing)));
-                }
-                Some(false) => {}
-            }
-        }
-        // Re-parse only when a line was completed since the last attempt (and on the first
-        // bytes, to refuse a garbage status line early): a head trickling in costs linear
-        // time, not quadratic.
+        // Re-parse only when a line was completed since the last attempt (and while the
+        // first five bytes arrive, to refuse a garbage status line early, or to tell an
+        // HTTP/0.9 answer by them): a head trickling in costs linear time, not quadratic.
         let fresh = buf.get(scanned..).unwrap_or(&buf[..]);
-        if buf.is_empty() || (scanned > 0 && !fresh.contains(&b'\n')) {
+        if buf.is_empty() || (scanned >= b"HTTP/".len() && !fresh.contains(&b'\n')) {
             if skipped + buf.len() > max {
                 return Err(ProtoError::HeadTooLarge);
             }
@@ -271,13 +244,19 @@ impl ResponseReader {
             max_head_bytes: max - skipped,
             ..self.limits
         };
-        let Some(head) = take_response_head(buf, &limits)? else {
-            self.state = ReaderState::Head {
-                interim,
-                skipped,
-                scanned: buf.len(),
-            };
-            return Ok(Some(Event::NeedMore));
+        let head = match take_response_head(buf, &limits) {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                self.state = ReaderState::Head {
+                    interim,
+                    skipped,
+                    scanned: buf.len(),
+                };
+                return Ok(Some(Event::NeedMore));
+            }
+            // Bytes that are no head: an HTTP/0.9 answer, if such are taken. (Looked for
+            // here, where a head failed, so that other responses pay nothing for it.)
+            Err(e) => return self.http09_or(e, interim, buf),
         };
         match head.kind() {
             HeadKind::Interim => {
@@ -313,6 +292,33 @@ impl ResponseReader {
                 Ok(Some(Event::Head(head, framing)))
             }
         }
+    }
+}
+
+impl ResponseReader {
+    /// A head failed with `e` on `buf`: with `http09_responses`, first bytes that cannot
+    /// begin `HTTP/` are an HTTP/0.9 answer, the buffer all body; else `e`.
+    #[cold]
+    fn http09_or(
+        &mut self,
+        e: ProtoError,
+        interim: usize,
+        buf: &[u8],
+    ) -> Result<Option<Event>, ProtoError> {
+        if !(self.limits.lenient.http09 && interim == 0 && http09(buf) == Some(true)) {
+            return Err(e);
+        }
+        let body = if self.head_request {
+            BodyFraming::Empty
+        } else {
+            BodyFraming::CloseDelimited
+        };
+        self.state = ReaderState::Body(BodyDecoder::with_limits(body, self.chunked_limits));
+        let framing = Framing {
+            body,
+            te_with_cl: false,
+        };
+        Ok(Some(Event::Head(ResponseHead::http09(), framing)))
     }
 }
 
