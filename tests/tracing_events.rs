@@ -24,6 +24,7 @@ use tracing_subscriber::Layer;
 /// One event: its message and its other fields, as text.
 #[derive(Clone, Debug)]
 struct Recorded {
+    target: String,
     message: String,
     fields: HashMap<String, String>,
 }
@@ -58,6 +59,7 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
         event.record(&mut fields);
         let message = fields.0.remove("message").unwrap_or_default();
         self.0.lock().unwrap().push(Recorded {
+            target: event.metadata().target().to_string(),
             message,
             fields: fields.0,
         });
@@ -386,4 +388,124 @@ async fn each_redirect_hop_is_traced_with_status_from_and_to() {
     assert_eq!(hop.field("to"), Some(server.url("/new").as_str()));
     assert_eq!(hop.field("method"), Some("GET"));
     assert_eq!(client.stats().redirects, 1);
+}
+
+/// The `tether::verbose` events: (conn, "read" or "write", the bytes as escaped, len).
+fn verbose_events(capture: &Capture) -> Vec<(String, String, String, usize)> {
+    capture
+        .all()
+        .into_iter()
+        .filter(|e| e.target == "tether::verbose")
+        .map(|e| {
+            let (way, bytes) = e.message.split_once(": ").expect("way: bytes");
+            (
+                e.field("conn").expect("conn").to_string(),
+                way.to_string(),
+                bytes.to_string(),
+                e.field("len").expect("len").parse().expect("a count"),
+            )
+        })
+        .collect()
+}
+
+/// `connection_verbose`: off by default; on, every byte written is traced (exactly what
+/// the server received) and every byte read (exactly what it sent), each event with the
+/// connection's id and count; over HTTP/2 the frames' bytes, from the preface on.
+#[tokio::test(flavor = "current_thread")]
+async fn connection_verbose_traces_every_byte_read_and_written() {
+    let (capture, _guard) = Capture::install();
+    let server = TestServer::start(Script::new().always(support::Reply::ok("hello"))).await;
+    get_ok(&Client::new(), server.url("/quiet")).await;
+    assert!(verbose_events(&capture).is_empty(), "off by default");
+
+    let client = Client::builder().connection_verbose(true).build().unwrap();
+    let resp = client
+        .post(server.url("/loud"))
+        .body("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "hello");
+    let events = verbose_events(&capture);
+    let joined = |way: &str| -> (String, usize) {
+        let of_way = events.iter().filter(|e| e.1 == way);
+        (
+            of_way.clone().map(|e| e.2.as_str()).collect(),
+            of_way.map(|e| e.3).sum(),
+        )
+    };
+    let sent = server.requests().pop().unwrap();
+    let mut wire = sent.raw_head.clone();
+    wire.extend_from_slice(&sent.body);
+    assert_eq!(
+        joined("write"),
+        (wire.escape_ascii().to_string(), wire.len())
+    );
+    let (read, read_len) = joined("read");
+    assert!(read.starts_with("HTTP/1.1 200 OK\\r\\n"), "{read}");
+    assert!(read.ends_with("\\r\\n\\r\\nhello"), "{read}");
+    assert!(
+        read_len > "hello".len() && read_len <= read.len(),
+        "{read_len}"
+    );
+    assert!(events.iter().all(|e| e.0 == events[0].0), "one connection");
+
+    let h2 = support::h2::H2Server::start(support::h2::H2Script::default()).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .connection_verbose(true)
+        .build()
+        .unwrap();
+    let before = verbose_events(&capture).len();
+    let resp = client.get(h2.url("127.0.0.1", "/")).send().await.unwrap();
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    resp.bytes().await.unwrap();
+    let events = verbose_events(&capture).split_off(before);
+    let first_write = events.iter().find(|e| e.1 == "write").expect("a write");
+    assert!(
+        first_write
+            .2
+            .starts_with("PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n"),
+        "{first_write:?}"
+    );
+    assert!(events.iter().any(|e| e.1 == "read"), "{events:?}");
+
+    // After a `101`, the caller's own protocol on the connection.
+    let switching = support::raw::RawServer::start(|mut stream, _| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        support::raw::read_head(&mut stream).await;
+        let switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: shout\r\n\
+            Connection: upgrade\r\n\r\n";
+        let _ = stream.write_all(switched).await;
+        let mut buf = [0u8; 16];
+        if let Ok(n) = stream.read(&mut buf).await {
+            let _ = stream.write_all(&buf[..n].to_ascii_uppercase()).await;
+        }
+    })
+    .await;
+    let client = Client::builder().connection_verbose(true).build().unwrap();
+    let before = verbose_events(&capture).len();
+    let resp = client
+        .get(switching.url("/"))
+        .header("upgrade", "shout")
+        .send()
+        .await
+        .unwrap();
+    let mut upgraded = resp.upgrade().await.unwrap();
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        upgraded.write_all(b"quiet").await.unwrap();
+        let mut loud = [0u8; 5];
+        upgraded.read_exact(&mut loud).await.unwrap();
+        assert_eq!(&loud, b"QUIET");
+    }
+    let events = verbose_events(&capture).split_off(before);
+    let tail: Vec<(&str, &str)> = events
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|e| (e.1.as_str(), e.2.as_str()))
+        .collect();
+    assert_eq!(tail, [("write", "quiet"), ("read", "QUIET")], "{events:?}");
 }

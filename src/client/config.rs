@@ -267,6 +267,8 @@ pub(crate) struct ConnectSettings {
     #[cfg(unix)]
     pub unix_socket: Option<Arc<std::path::Path>>,
     pub tcp: crate::conn::connect::TcpOptions,
+    /// `connection_verbose`.
+    pub verbose: bool,
     /// `hickory_dns(true)`: hickory-resolver from the system's configuration, made at
     /// `build` unless `resolver` is set.
     #[cfg(feature = "hickory-dns")]
@@ -288,6 +290,7 @@ impl ConnectSettings {
             #[cfg(unix)]
             unix_socket: self.unix_socket.clone(),
             tcp: self.tcp,
+            verbose: self.verbose,
         }
     }
 }
@@ -303,6 +306,7 @@ impl Default for ConnectSettings {
             #[cfg(unix)]
             unix_socket: None,
             tcp: Default::default(),
+            verbose: false,
             #[cfg(feature = "hickory-dns")]
             hickory: false,
         }

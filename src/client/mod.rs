@@ -810,6 +810,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Traces every byte each connection reads and writes (reqwest's name; default off):
+    /// `TRACE` events of target `tether::verbose`, with the connection's id (`conn`) and
+    /// the bytes escaped, for seeing exactly what went over the wire. What is traced is
+    /// what HTTP reads and writes: the plaintext inside TLS, HTTP/2's frames, and an
+    /// upgraded connection's traffic. The request's credentials and cookies are in it:
+    /// for debugging only.
+    ///
+    /// ```
+    /// let client = tether::Client::builder().connection_verbose(true).build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn connection_verbose(mut self, verbose: bool) -> Self {
+        self.config.connect.verbose = verbose;
+        self
+    }
+
     /// Sets `TCP_NODELAY` on each connection (default: `true`). tether writes a request's
     /// head in one write, so turning it off only holds back a body written after its
     /// head, until the head is acknowledged.

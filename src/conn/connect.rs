@@ -44,6 +44,8 @@ pub(crate) struct Dialer {
     #[cfg(unix)]
     pub unix_socket: Option<std::sync::Arc<std::path::Path>>,
     pub tcp: TcpOptions,
+    /// Every connection traces the bytes it reads and writes (`connection_verbose`).
+    pub verbose: bool,
 }
 
 /// The options set on each TCP socket once it is connected.

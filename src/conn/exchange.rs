@@ -295,6 +295,9 @@ impl Connection {
         match tried {
             Ok(0) => Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => {
+                if self.verbose {
+                    super::verbose::wrote(self.id, &[head, payload], n);
+                }
                 progress.written += n as u64;
                 Ok((n < head.len() + payload.len()).then_some(n))
             }

@@ -218,6 +218,7 @@ pub(crate) async fn handshake(
     peer: Option<SocketAddr>,
     settings: H2Settings,
     deadline: Option<Instant>,
+    verbose: Option<u64>,
 ) -> Result<(H2Conn, H2Driver), Error> {
     let windows = settings.windows;
     let stream_window = windows.stream.unwrap_or(STREAM_WINDOW).min(MAX_WINDOW);
@@ -247,6 +248,7 @@ pub(crate) async fn handshake(
         io,
         state: state.clone(),
         scan: FrameScan::default(),
+        verbose,
     };
     let shake = builder.handshake::<Sniffed, Bytes>(io);
     let shaken = match deadline {
@@ -972,6 +974,8 @@ pub(crate) struct Sniffed {
     io: Io,
     state: Arc<H2State>,
     scan: FrameScan,
+    /// `connection_verbose`: the connection's id, every byte traced.
+    verbose: Option<u64>,
 }
 
 impl Sniffed {
@@ -1091,6 +1095,9 @@ impl AsyncRead for Sniffed {
                 read.store(read.load(Ordering::Relaxed) + n, Ordering::Relaxed);
             }
             this.sniff(&buf.filled()[before..]);
+            if let Some(id) = this.verbose {
+                super::verbose::read(id, &buf.filled()[before..]);
+            }
         }
         read
     }
@@ -1102,7 +1109,12 @@ impl AsyncWrite for Sniffed {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        if let (Some(id), Poll::Ready(Ok(n))) = (this.verbose, &written) {
+            super::verbose::wrote(id, &[buf], *n);
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -21,6 +21,7 @@ pub(crate) mod reuse;
 mod spare;
 pub(crate) mod tls;
 mod upgraded;
+mod verbose;
 mod watch;
 mod write;
 
@@ -200,6 +201,8 @@ pub(crate) struct Connection {
     /// The buffer has been more than `READ_CHUNK` since the connection last went idle (a
     /// large head, or reads that filled their room): it is not kept as a spare.
     outgrown: bool,
+    /// Every byte read and written is traced (`connection_verbose`).
+    verbose: bool,
     /// What the server said of its terms so far.
     terms: reuse::ServerTerms,
     /// The server's address, as connected (every response carries it).
@@ -221,6 +224,18 @@ impl Connection {
     /// the origin is https), then TLS for https, all by `deadline` (`None`: no limit).
     /// `report` says what the dial did, whether it succeeded or not.
     pub async fn open(
+        origin: &Origin,
+        deadline: Option<Instant>,
+        tls: Option<&Arc<ClientConfig>>,
+        dialer: &connect::Dialer,
+        report: &mut connect::DialReport,
+    ) -> Result<Connection, Error> {
+        let mut conn = Connection::open_io(origin, deadline, tls, dialer, report).await?;
+        conn.verbose = dialer.verbose;
+        Ok(conn)
+    }
+
+    async fn open_io(
         origin: &Origin,
         deadline: Option<Instant>,
         tls: Option<&Arc<ClientConfig>>,
@@ -337,6 +352,7 @@ impl Connection {
             buf: BytesMut::new(),
             read_size: READ_CHUNK,
             outgrown: false,
+            verbose: false,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             // The pool's clock, which `max_lifetime` is checked against.
             created: clock::now(),
@@ -382,7 +398,8 @@ impl Connection {
         settings: h2::H2Settings,
         deadline: Option<Instant>,
     ) -> Result<(h2::H2Conn, h2::H2Driver), Error> {
-        h2::handshake(self.io, self.id, self.peer, settings, deadline).await
+        let verbose = self.verbose.then_some(self.id);
+        h2::handshake(self.io, self.id, self.peer, settings, deadline, verbose).await
     }
 
     /// The server's address, as connected.
@@ -393,7 +410,7 @@ impl Connection {
     /// The socket, for the protocol a `101` switched to, with the bytes read past the
     /// response's head.
     pub fn into_upgraded(self) -> Upgraded {
-        Upgraded::new(self.io, self.buf)
+        Upgraded::new(self.io, self.buf, self.verbose.then_some(self.id))
     }
 
     /// The runtime the connection was opened on (`None` outside any runtime).
@@ -425,6 +442,9 @@ impl Connection {
         let room = self.buf.capacity() - self.buf.len();
         let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
         if let Poll::Ready(Ok(n)) = read {
+            if self.verbose {
+                verbose::read(self.id, &self.buf[self.buf.len() - n..]);
+            }
             self.received += n as u64;
             if n == room && self.read_size < READ_MAX {
                 self.read_size *= 2;

@@ -35,11 +35,17 @@ pub struct Upgraded {
     io: Io,
     /// What followed the `101`'s head in the same reads: the new protocol's first bytes.
     read_first: BytesMut,
+    /// `connection_verbose`: the connection's id, every byte traced.
+    verbose: Option<u64>,
 }
 
 impl Upgraded {
-    pub(crate) fn new(io: Io, read_first: BytesMut) -> Upgraded {
-        Upgraded { io, read_first }
+    pub(crate) fn new(io: Io, read_first: BytesMut, verbose: Option<u64>) -> Upgraded {
+        Upgraded {
+            io,
+            read_first,
+            verbose,
+        }
     }
 }
 
@@ -72,7 +78,12 @@ impl AsyncRead for Upgraded {
             this.read_first.advance(n);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let (Some(id), Poll::Ready(Ok(()))) = (this.verbose, &read) {
+            super::verbose::read(id, &buf.filled()[before..]);
+        }
+        read
     }
 }
 
@@ -82,7 +93,12 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        if let (Some(id), Poll::Ready(Ok(n))) = (this.verbose, &written) {
+            super::verbose::wrote(id, &[buf], *n);
+        }
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -284,6 +284,9 @@ impl<'a> RequestWriter<'a> {
                     return Poll::Ready(Err(WriteError::Io(io::ErrorKind::WriteZero.into())))
                 }
                 Poll::Ready(Ok(n)) => {
+                    if conn.verbose {
+                        super::verbose::wrote(conn.id, &[rest], n);
+                    }
                     *written += n as u64;
                     self.off += n;
                 }
