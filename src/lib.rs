@@ -51,7 +51,9 @@ pub mod cookie {
 /// certificates.
 pub mod tls {
     pub use crate::conn::tls::Version;
-    pub use crate::conn::tls::{Certificate, Identity, PemError, TlsInfo};
+    pub use crate::conn::tls::{
+        Certificate, CertificateRevocationList, Identity, PemError, TlsInfo,
+    };
 }
 pub use client::multipart;
 pub use client::redirect;

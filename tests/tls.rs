@@ -265,6 +265,80 @@ async fn expired_certificate_fails_with_a_tls_error_and_is_not_retried() {
     expect_tls_failure(&client, &server, server.url("localhost", "/"), "expired").await;
 }
 
+/// `add_crl`: a server whose certificate the CA's CRL lists is refused ("revoked"), not
+/// retried, also with `danger_accept_invalid_hostnames`; one of the same CA the CRL does
+/// not list is served; a server of another CA, which has no CRL given, is not refused for
+/// that. A CRL in PEM that is not one is a `PemError`.
+#[tokio::test]
+async fn a_certificate_a_crl_lists_is_refused_as_revoked() {
+    let ca = TestCa::new("test CA");
+    let other = TestCa::new("other CA");
+    let revoked = TlsServer::builder(ca.server_cert_numbered(NAMES, 7))
+        .start()
+        .await;
+    let kept = TlsServer::builder(ca.server_cert_numbered(NAMES, 8))
+        .start()
+        .await;
+    let elsewhere = TlsServer::builder(other.server_cert(NAMES)).start().await;
+    let crl =
+        tether::tls::CertificateRevocationList::from_pem(ca.crl_pem(&[7, 9]).as_bytes()).unwrap();
+    let with_crl = || {
+        Client::builder()
+            .add_root_certificate(ca.certificate())
+            .add_root_certificate(other.certificate())
+            .add_crl(crl.clone())
+    };
+    let client = with_crl().build().unwrap();
+    expect_tls_failure(&client, &revoked, revoked.url("localhost", "/"), "revoked").await;
+    // Without it, the same server is served.
+    let plain = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .build()
+        .unwrap();
+    get_hello(&plain, revoked.url("localhost", "/")).await;
+    get_hello(&client, kept.url("localhost", "/")).await;
+    get_hello(&client, elsewhere.url("localhost", "/")).await;
+
+    let lenient = with_crl()
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .unwrap();
+    let err = lenient
+        .get(revoked.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    let lenient = Client::builder()
+        .add_root_certificate(ca.certificate())
+        .add_crls(
+            tether::tls::CertificateRevocationList::from_pem_bundle(ca.crl_pem(&[8]).as_bytes())
+                .unwrap(),
+        )
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .unwrap();
+    let err = lenient
+        .get(kept.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    get_hello(&lenient, revoked.url("localhost", "/")).await;
+
+    for (pem, want) in [
+        (ca.cert_pem(), PemError::NoCrl),
+        (
+            "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".to_string(),
+            PemError::InvalidCrl,
+        ),
+    ] {
+        let err = tether::tls::CertificateRevocationList::from_pem(pem.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        assert_eq!(pem_error(&err), Some(want), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn host_name_mismatch_fails_with_a_tls_error_and_is_not_retried() {
     let ca = TestCa::new("test CA");

@@ -1508,6 +1508,33 @@ impl ClientBuilder {
         self
     }
 
+    /// Refuses the certificates `crl` lists as revoked (reqwest's name), wherever they
+    /// appear in a server's chain, as `ErrorKind::Tls` ("has been revoked"). A
+    /// certificate whose issuer has no CRL given is not checked: a CRL added for an
+    /// internal CA leaves other servers as they were. Checked by webpki against the
+    /// issuer's signature on the list.
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("internal-ca.crl.pem").unwrap();
+    /// let client = tether::Client::builder()
+    ///     .add_crl(tether::tls::CertificateRevocationList::from_pem(&pem)?)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn add_crl(mut self, crl: crate::tls::CertificateRevocationList) -> Self {
+        self.config.tls_settings.crls.push(crl);
+        self
+    }
+
+    /// [`add_crl`](Self::add_crl) for each of `crls`.
+    pub fn add_crls(
+        mut self,
+        crls: impl IntoIterator<Item = crate::tls::CertificateRevocationList>,
+    ) -> Self {
+        self.config.tls_settings.crls.extend(crls);
+        self
+    }
+
     /// Writes each TLS connection's secrets to the file the `SSLKEYLOGFILE` environment
     /// variable names, as it is when the client is built (default: off), in the NSS key
     /// log format that Wireshark reads to decrypt a capture. For debugging only: anyone

@@ -20,7 +20,7 @@ use std::io;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::{self, PemObject};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
@@ -51,6 +51,10 @@ pub enum PemError {
     InvalidCertificate,
     /// The private key is of a kind or shape the crypto provider cannot use.
     InvalidPrivateKey,
+    /// No `X509 CRL` section was found.
+    NoCrl,
+    /// A CRL's DER could not be parsed as an X.509 certificate revocation list.
+    InvalidCrl,
 }
 
 impl fmt::Display for PemError {
@@ -61,6 +65,8 @@ impl fmt::Display for PemError {
             PemError::NoPrivateKey => "no private key section in the PEM input",
             PemError::InvalidCertificate => "the certificate is not valid X.509 DER",
             PemError::InvalidPrivateKey => "the private key cannot be used",
+            PemError::NoCrl => "no X509 CRL section in the PEM input",
+            PemError::InvalidCrl => "the CRL is not a valid X.509 revocation list",
         })
     }
 }
@@ -203,6 +209,75 @@ impl fmt::Debug for Certificate {
     }
 }
 
+/// A certificate revocation list (reqwest's `tls::CertificateRevocationList`): the
+/// certificates its issuer revoked, which the client then refuses (see
+/// `ClientBuilder::add_crl`).
+///
+/// ```no_run
+/// let pem = std::fs::read("internal-ca.crl.pem").unwrap();
+/// let crl = tether::tls::CertificateRevocationList::from_pem(&pem)?;
+/// let client = tether::Client::builder().add_crl(crl).build()?;
+/// # Ok::<(), tether::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateRevocationList {
+    der: CertificateRevocationListDer<'static>,
+}
+
+impl CertificateRevocationList {
+    /// The first `X509 CRL` section of PEM text. Errors (`ErrorKind::Tls`, with a
+    /// [`PemError`] as source): malformed PEM, no CRL section, or one that is not a CRL.
+    pub fn from_pem(pem: &[u8]) -> Result<CertificateRevocationList, Error> {
+        CertificateRevocationList::from_pem_bundle(pem)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| pem_error(PemError::NoCrl))
+    }
+
+    /// Every `X509 CRL` section of PEM text, in order; at least one.
+    pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<CertificateRevocationList>, Error> {
+        let crls = CertificateRevocationListDer::pem_slice_iter(pem)
+            .map(|der| match der {
+                Ok(der) => CertificateRevocationList::checked(der),
+                Err(e) => Err(malformed(e)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if crls.is_empty() {
+            return Err(pem_error(PemError::NoCrl));
+        }
+        Ok(crls)
+    }
+
+    /// From DER.
+    pub fn from_der(der: impl Into<Vec<u8>>) -> Result<CertificateRevocationList, Error> {
+        CertificateRevocationList::checked(CertificateRevocationListDer::from(der.into()))
+    }
+
+    fn checked(
+        der: CertificateRevocationListDer<'static>,
+    ) -> Result<CertificateRevocationList, Error> {
+        // Parsed as the client's verifier will parse it (which needs a root to be built).
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().take(1).cloned());
+        rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(provider()),
+        )
+        .with_crls([der.clone()])
+        .build()
+        .map_err(|_| pem_error(PemError::InvalidCrl))?;
+        Ok(CertificateRevocationList { der })
+    }
+}
+
+impl fmt::Debug for CertificateRevocationList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertificateRevocationList")
+            .field("der_len", &self.der.len())
+            .finish()
+    }
+}
+
 /// A client certificate chain and its private key, for mutual TLS (see
 /// `ClientBuilder::identity`).
 ///
@@ -334,6 +409,8 @@ pub(crate) struct TlsSettings {
     pub accept_invalid_hostnames: bool,
     /// The host name is sent in the ClientHello (`tls_sni`).
     pub sni: bool,
+    /// Certificates listed in these are refused (`add_crl`).
+    pub crls: Vec<CertificateRevocationList>,
     /// The oldest and newest protocol versions offered (`min_tls_version`,
     /// `max_tls_version`); `None`: what rustls speaks.
     pub min_version: Option<Version>,
@@ -353,6 +430,7 @@ impl Default for TlsSettings {
             accept_invalid_certs: false,
             accept_invalid_hostnames: false,
             sni: true,
+            crls: Vec::new(),
             min_version: None,
             max_version: None,
             key_log: false,
@@ -405,22 +483,15 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         let roots = if settings.accept_invalid_certs {
             None
         } else {
-            let roots = Arc::new(roots);
-            let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                roots,
-                provider.clone(),
-            );
-            Some(
-                verifier
-                    .build()
-                    .map_err(|e| Error::new(ErrorKind::Tls, e))?,
-            )
+            Some(webpki_verifier(roots, &provider, &settings.crls)?)
         };
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Lenient { provider, roots }))
-    } else {
+    } else if settings.crls.is_empty() {
         builder.with_root_certificates(roots)
+    } else {
+        builder.with_webpki_verifier(webpki_verifier(roots, &provider, &settings.crls)?)
     };
     let mut config = match &settings.identity {
         None => builder.with_no_client_auth(),
@@ -441,6 +512,26 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         vec![b"http/1.1".to_vec()]
     };
     Ok(Arc::new(config))
+}
+
+/// webpki's verifier of `roots`, checking revocation against `crls` where one of them is
+/// the issuer's: a certificate whose issuer has no CRL given is not refused for it (the
+/// CRLs given are lists of what to refuse, not a demand that every issuer publish one).
+fn webpki_verifier(
+    roots: RootCertStore,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    crls: &[CertificateRevocationList],
+) -> Result<Arc<rustls::client::WebPkiServerVerifier>, Error> {
+    let mut verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    );
+    if !crls.is_empty() {
+        verifier = verifier
+            .with_crls(crls.iter().map(|crl| crl.der.clone()))
+            .allow_unknown_revocation_status();
+    }
+    verifier.build().map_err(|e| Error::new(ErrorKind::Tls, e))
 }
 
 /// The verifier of the `danger_` options. `danger_accept_invalid_certs` (`roots: None`):

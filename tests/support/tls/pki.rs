@@ -72,6 +72,34 @@ impl TestCa {
         self.issue(names, Leaf::Server { expired: false })
     }
 
+    /// A server certificate for `names`, valid now, with serial number `serial` (for a
+    /// CRL to name).
+    pub fn server_cert_numbered(&self, names: &[&str], serial: u64) -> CertKey {
+        self.issue_numbered(names, Leaf::Server { expired: false }, Some(serial))
+    }
+
+    /// A CRL of this CA, in PEM, revoking the certificates of serial numbers `revoked`.
+    pub fn crl_pem(&self, revoked: &[u64]) -> String {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2020, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|&serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(serial),
+                    revocation_time: rcgen::date_time_ymd(2020, 1, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        params.signed_by(&issuer).unwrap().pem().unwrap()
+    }
+
     /// A server certificate for `names` that expired in 2001.
     pub fn expired_server_cert(&self, names: &[&str]) -> CertKey {
         self.issue(names, Leaf::Server { expired: true })
@@ -83,8 +111,13 @@ impl TestCa {
     }
 
     fn issue(&self, names: &[&str], leaf: Leaf) -> CertKey {
+        self.issue_numbered(names, leaf, None)
+    }
+
+    fn issue_numbered(&self, names: &[&str], leaf: Leaf, serial: Option<u64>) -> CertKey {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).unwrap();
+        params.serial_number = serial.map(rcgen::SerialNumber::from);
         params.distinguished_name.push(
             DnType::CommonName,
             names.first().cloned().unwrap_or_default(),
