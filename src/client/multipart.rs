@@ -41,6 +41,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use http::{HeaderMap, HeaderValue};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS, NON_ALPHANUMERIC};
 
 use super::body::Body;
 use crate::conn::{self, BoxError};
@@ -50,7 +51,49 @@ use crate::error::{Error, ErrorKind};
 pub struct Form {
     boundary: String,
     parts: Vec<(Cow<'static, str>, Part)>,
+    names: NameEncoding,
 }
+
+/// How a part's name is written in its `Content-Disposition` (the `percent_encode_*`
+/// methods of [`Form`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NameEncoding {
+    /// As browsers write it: UTF-8 as it is, `"`, CR and LF percent-encoded.
+    Whatwg,
+    /// `name*=utf-8''…` (RFC 5987 / 2231) when the name has a byte of this set, percent-
+    /// encoded; `name="…"` otherwise.
+    Extended(&'static AsciiSet),
+}
+
+/// What the URL standard percent-encodes in a path segment (its path set, plus `/` and
+/// `%`): reqwest's default for names.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'#')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}')
+    .add(b'/')
+    .add(b'%');
+
+/// Every byte but RFC 5987's `attr-char`s (letters, digits and `!#$&+-.^_`|~`).
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
 
 /// One field of a [`Form`]: its value (text, bytes or a stream), and optionally a file
 /// name, a media type and more header fields.
@@ -78,7 +121,41 @@ impl Form {
         Form {
             boundary: random_boundary(),
             parts: Vec::new(),
+            names: NameEncoding::Whatwg,
         }
+    }
+
+    /// Writes each part's name as `name*=utf-8''…`, percent-encoded, when it has a byte a
+    /// URL's path segment would encode (space, `"`, `/`, `%`, anything not ASCII...), and as
+    /// `name="…"` otherwise (reqwest's default; tether's is browsers' form, which servers
+    /// read more widely: RFC 7578 §4.2 has names sent as they are). Bytes this set
+    /// leaves as they are but RFC 5987 does not allow there (`:`, `=`, `@`, `(`...) end
+    /// the name for a strict parser such as Python's:
+    /// [`percent_encode_attr_chars`](Self::percent_encode_attr_chars) is the strict form.
+    /// File names keep browsers' form.
+    ///
+    /// ```
+    /// let form = tether::multipart::Form::new()
+    ///     .percent_encode_path_segment()
+    ///     .text("prénom", "Zoé");
+    /// ```
+    pub fn percent_encode_path_segment(mut self) -> Form {
+        self.names = NameEncoding::Extended(PATH_SEGMENT);
+        self
+    }
+
+    /// As [`percent_encode_path_segment`](Self::percent_encode_path_segment), with every
+    /// byte but RFC 5987's `attr-char`s encoded.
+    pub fn percent_encode_attr_chars(mut self) -> Form {
+        self.names = NameEncoding::Extended(ATTR_CHAR);
+        self
+    }
+
+    /// Writes names as they are (the default): UTF-8 as it is, only `"`, CR and LF
+    /// percent-encoded, which no name may carry into its header unchanged.
+    pub fn percent_encode_noop(mut self) -> Form {
+        self.names = NameEncoding::Whatwg;
+        self
     }
 
     /// The boundary between the parts (without the leading `--`).
@@ -145,7 +222,7 @@ impl Form {
             .any(|(_, p)| matches!(p.value, conn::Body::Stream(..)));
         let mut pieces = Vec::with_capacity(self.parts.len() * 3 + 1);
         for (name, part) in self.parts {
-            pieces.push(Piece::Bytes(part.head(&self.boundary, &name)));
+            pieces.push(Piece::Bytes(part.head(&self.boundary, &name, self.names)));
             match part.value {
                 conn::Body::Empty => {}
                 conn::Body::Full(bytes) => pieces.push(Piece::Bytes(bytes)),
@@ -357,13 +434,24 @@ impl Part {
     }
 
     /// The boundary line and the part's header section.
-    fn head(&self, boundary: &str, name: &str) -> Bytes {
+    fn head(&self, boundary: &str, name: &str, names: NameEncoding) -> Bytes {
         let mut head = Vec::with_capacity(boundary.len() + name.len() + 96);
         head.extend_from_slice(b"--");
         head.extend_from_slice(boundary.as_bytes());
-        head.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
-        escape_into(name, &mut head);
-        head.push(b'"');
+        head.extend_from_slice(b"\r\nContent-Disposition: form-data; ");
+        let encoded = match names {
+            NameEncoding::Extended(set) => Cow::from(utf8_percent_encode(name, set)),
+            NameEncoding::Whatwg => Cow::Borrowed(name),
+        };
+        if let Cow::Owned(encoded) = encoded {
+            // The set took a byte: the extended form, which carries any.
+            head.extend_from_slice(b"name*=utf-8''");
+            head.extend_from_slice(encoded.as_bytes());
+        } else {
+            head.extend_from_slice(b"name=\"");
+            escape_into(name, &mut head);
+            head.push(b'"');
+        }
         if let Some(file_name) = &self.file_name {
             head.extend_from_slice(b"; filename=\"");
             escape_into(file_name, &mut head);
