@@ -190,7 +190,11 @@ impl Connection {
         {
             // Written here when the socket takes it at once; otherwise the rest goes in a
             // boxed future, so that only such a request carries the writer's state.
-            let written = match self.write_direct(head, body, expect_continue, progress) {
+            let direct = self.write_direct(head, body, expect_continue, progress);
+            if self.verbose {
+                self.trace_direct(head, body, progress.written);
+            }
+            let written = match direct {
                 Ok(None) => Ok(Written::Complete),
                 Ok(Some(sent)) => {
                     let rest =
@@ -295,15 +299,25 @@ impl Connection {
         match tried {
             Ok(0) => Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => {
-                if self.verbose {
-                    super::verbose::wrote(self.id, &[head, payload], n);
-                }
                 progress.written += n as u64;
                 Ok((n < head.len() + payload.len()).then_some(n))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Some(0)),
             Err(e) => Err(WriteError::Io(e)),
         }
+    }
+
+    /// `connection_verbose`: the `n` bytes `write_direct` wrote, of `head` and then the
+    /// body in memory.
+    #[cold]
+    #[inline(never)]
+    fn trace_direct(&self, head: &[u8], body: &Body, n: u64) {
+        let payload: &[u8] = match body {
+            Body::Full(bytes) => bytes,
+            Body::Empty | Body::Stream(..) => &[],
+        };
+        let n = usize::try_from(n).unwrap_or(usize::MAX);
+        super::verbose::wrote(self.id, &[head, payload], n);
     }
 
     /// Writes the rest of the request, past the `sent` bytes `write_direct` wrote, within
