@@ -353,7 +353,7 @@ async fn nginx_gzip_on_is_decoded_and_the_connection_reused() {
 
 /// `unix_socket`: every request goes to nginx's Unix domain socket (the URL's host and
 /// port are not dialed: nothing listens there), over one kept-alive connection; `https`
-/// fails unsent.
+/// is TLS, which a plain socket refuses.
 #[cfg(unix)]
 #[tokio::test]
 async fn requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection() {
@@ -395,8 +395,9 @@ async fn requests_over_a_unix_socket_reach_nginx_and_reuse_one_connection() {
     );
     assert_eq!(stats.hosts[0].proxy, None, "{stats:?}");
 
+    // `https` speaks TLS over the socket, which this nginx does not.
     let err = client.get("https://localhost/").send().await.unwrap_err();
-    assert_eq!(err.kind(), tether::ErrorKind::InvalidRequest, "{err}");
+    assert_eq!(err.kind(), tether::ErrorKind::Tls, "{err}");
 
     // nginx closing an idle connection is seen (the runtime's readiness of the socket, as
     // for TCP): the next request opens another, with no retry.

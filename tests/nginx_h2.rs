@@ -143,3 +143,60 @@ async fn http1_only_speaks_http11_to_the_same_nginx() {
     assert_eq!(resp.text().await.unwrap(), "ok /one\n");
     assert_eq!(client.stats().http2_connections_opened, 0);
 }
+
+/// `unix_socket` with `https://` URLs: TLS over nginx's Unix domain socket, the URL's host
+/// the name checked against the certificate; ALPN picks HTTP/2 (many requests on one
+/// connection), and `http1_only` keeps HTTP/1.1, kept alive. A certificate the client does
+/// not trust fails as over TCP.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_over_a_unix_socket_is_tls_with_the_urls_host() {
+    let Some((nginx, _keys, ca)) = nginx_h2("nginx-h2-unix", 100) else {
+        return;
+    };
+    let socket = nginx.dir().join("tls.sock");
+    for (http1, version) in [
+        (false, http::Version::HTTP_2),
+        (true, http::Version::HTTP_11),
+    ] {
+        let mut builder = tether::Client::builder()
+            .add_root_certificate(ca.certificate())
+            .unix_socket(&socket);
+        if http1 {
+            builder = builder.http1_only();
+        }
+        let client = builder.build().unwrap();
+        for i in 0..3 {
+            let resp = client
+                .get(format!("https://localhost/u{i}"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}\n{}", nginx.diagnostics()));
+            assert_eq!(resp.version(), version);
+            assert_eq!(resp.text().await.unwrap(), format!("ok /u{i}\n"));
+        }
+        assert_eq!(client.stats().connections_opened, 1, "http1_only: {http1}");
+    }
+    // The certificate is for localhost and 127.0.0.1: another name fails its check.
+    let client = tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .unix_socket(&socket)
+        .build()
+        .unwrap();
+    let err = client
+        .get("https://elsewhere.test/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Tls, "{err}");
+    let untrusting = tether::Client::builder()
+        .unix_socket(&socket)
+        .build()
+        .unwrap();
+    let err = untrusting
+        .get("https://localhost/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), tether::ErrorKind::Tls, "{err}");
+}

@@ -752,8 +752,10 @@ impl ClientBuilder {
     /// only): the URL still gives the request its target and `Host`, but no name is
     /// resolved and no TCP connection made, proxies included. For local services that
     /// listen on one, such as Docker's API (`/var/run/docker.sock`). The connections are
-    /// pooled, watched, probed and reused as TCP ones are. Plain HTTP: an `https://` URL
-    /// fails unsent (`InvalidRequest`); a socket that is not there is a `Connect` error.
+    /// pooled, watched, probed and reused as TCP ones are. An `http://` URL is plain HTTP
+    /// on the socket, an `https://` one TLS (the URL's host the name for SNI and the
+    /// certificate; HTTP/2 if ALPN picks it); a socket that is not there is a `Connect`
+    /// error.
     ///
     /// ```no_run
     /// # async fn run() -> tether::Result<()> {

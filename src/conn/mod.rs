@@ -73,6 +73,9 @@ pub(crate) enum Io {
     /// Plain HTTP over a Unix domain socket (`unix_socket`).
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
+    /// TLS over a Unix domain socket (`unix_socket` and an `https` origin).
+    #[cfg(unix)]
+    UnixTls(Box<TlsStream<tokio::net::UnixStream>>),
 }
 
 impl Io {
@@ -84,6 +87,8 @@ impl Io {
             Io::TlsInTls(s) => Some(tls::tls_info(s.get_ref().1)),
             #[cfg(unix)]
             Io::Unix(_) => None,
+            #[cfg(unix)]
+            Io::UnixTls(s) => Some(tls::tls_info(s.get_ref().1)),
         }
     }
 }
@@ -100,6 +105,8 @@ impl AsyncRead for Io {
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             #[cfg(unix)]
             Io::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(unix)]
+            Io::UnixTls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -122,6 +129,8 @@ impl AsyncWrite for Io {
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             #[cfg(unix)]
             Io::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(unix)]
+            Io::UnixTls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -132,6 +141,8 @@ impl AsyncWrite for Io {
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             #[cfg(unix)]
             Io::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(unix)]
+            Io::UnixTls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -142,6 +153,8 @@ impl AsyncWrite for Io {
             Io::TlsInTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             #[cfg(unix)]
             Io::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(unix)]
+            Io::UnixTls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -244,7 +257,7 @@ impl Connection {
     ) -> Result<Connection, Error> {
         #[cfg(unix)]
         if let Some(path) = &dialer.unix_socket {
-            return Connection::open_unix(origin, path, deadline).await;
+            return Connection::open_unix(origin, path, tls, deadline).await;
         }
         let Some(proxy) = origin.proxy() else {
             let tcp = dialer
@@ -313,24 +326,16 @@ impl Connection {
         Ok(Connection::new(io, peer))
     }
 
-    /// Connects to the Unix domain socket at `path` for `origin`, by `deadline`: plain
-    /// HTTP, whatever the proxies (an `https` origin is refused: TLS is not spoken over
-    /// such a socket here).
+    /// Connects to the Unix domain socket at `path` for `origin`, by `deadline`, whatever
+    /// the proxies: plain HTTP for an `http` origin, TLS for an `https` one (the URL's
+    /// host the name for SNI and the certificate, as over TCP).
     #[cfg(unix)]
     async fn open_unix(
         origin: &Origin,
         path: &std::path::Path,
+        tls: Option<&Arc<ClientConfig>>,
         deadline: Option<Instant>,
     ) -> Result<Connection, Error> {
-        if origin.scheme() == Scheme::Https {
-            return Err(Error::msg(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "https over the Unix socket {} is not supported: use an http:// URL",
-                    path.display()
-                ),
-            ));
-        }
         let connect = tokio::net::UnixStream::connect(path);
         let connected = match deadline {
             None => connect.await,
@@ -343,7 +348,13 @@ impl Connection {
             Error::new(ErrorKind::Connect, e)
                 .context(format!("connecting to the Unix socket {}", path.display()))
         })?;
-        Ok(Connection::new(Io::Unix(stream), None))
+        let io = match origin.scheme() {
+            Scheme::Http => Io::Unix(stream),
+            Scheme::Https => Io::UnixTls(Box::new(
+                tls_by(tls, origin.host(), stream, deadline).await?,
+            )),
+        };
+        Ok(Connection::new(io, None))
     }
 
     fn new(io: Io, peer: Option<std::net::SocketAddr>) -> Connection {
@@ -388,6 +399,8 @@ impl Connection {
             Io::TlsInTls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
             #[cfg(unix)]
             Io::Unix(_) => false,
+            #[cfg(unix)]
+            Io::UnixTls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
 
@@ -575,6 +588,12 @@ impl Connection {
                 self.watched_since = Some(now);
                 return;
             }
+            #[cfg(unix)]
+            Io::UnixTls(s) => {
+                watch.arm(s.get_ref().0);
+                self.watched_since = Some(now);
+                return;
+            }
         };
         watch.arm(tcp);
         self.watched_since = Some(now);
@@ -638,6 +657,8 @@ impl Connection {
                 Io::Tcp(_) => return Liveness::Alive,
                 #[cfg(unix)]
                 Io::Unix(_) => return Liveness::Alive,
+                #[cfg(unix)]
+                Io::UnixTls(s) => return probe::held(s.get_mut().1),
                 // Nothing arrived since the response, but rustls may hold records read
                 // with it (a `close_notify`): asked of rustls, not of the socket.
                 Io::Tls(s) => return probe::held(s.get_mut().1),
@@ -663,9 +684,14 @@ impl Connection {
             Io::Tcp(s) => probe::probe_tcp(socket2::SockRef::from(&*s)),
             #[cfg(unix)]
             Io::Unix(s) => probe::probe_tcp(socket2::SockRef::from(&*s)),
+            #[cfg(unix)]
+            Io::UnixTls(s) => {
+                let (unix, session) = s.get_mut();
+                probe::probe_tls(socket2::SockRef::from(&*unix), session)
+            }
             Io::Tls(s) => {
                 let (tcp, session) = s.get_mut();
-                probe::probe_tls(tcp, session)
+                probe::probe_tls(socket2::SockRef::from(&*tcp), session)
             }
             Io::TlsInTls(s) => {
                 let (to_proxy, inner) = s.get_mut();

@@ -55,8 +55,7 @@ pub(crate) fn held(session: &mut ClientConnection) -> Liveness {
 }
 
 /// Probes a TLS connection: reads whatever records wait on the socket into rustls.
-pub(crate) fn probe_tls(tcp: &TcpStream, session: &mut ClientConnection) -> Liveness {
-    let sock = SockRef::from(tcp);
+pub(crate) fn probe_tls(sock: SockRef<'_>, session: &mut ClientConnection) -> Liveness {
     probe_session(session, &mut |raw| (&*sock).read(raw))
 }
 

@@ -57,6 +57,8 @@ impl fmt::Debug for Upgraded {
             Io::TlsInTls(_) => "tls in tls",
             #[cfg(unix)]
             Io::Unix(_) => "unix socket",
+            #[cfg(unix)]
+            Io::UnixTls(_) => "tls over a unix socket",
         };
         f.debug_struct("Upgraded")
             .field("over", &over)

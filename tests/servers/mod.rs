@@ -226,11 +226,16 @@ const NGINX_H2_TEMPLATE: &str = include_str!("nginx-h2.conf.template");
 
 /// Starts nginx speaking HTTP/2 (and HTTP/1.1) over TLS with the certificate and key in
 /// the PEM files `cert` and `key`, at most `max_streams` streams per connection
-/// (`tests/servers/nginx-h2.conf.template`).
+/// (`tests/servers/nginx-h2.conf.template`), on its port and on the Unix domain socket
+/// `tls.sock` in its directory.
 pub fn start_nginx_h2(label: &str, cert: &Path, key: &Path, max_streams: u32) -> ServerProcess {
-    start_nginx_with(label, |_, port| {
+    start_nginx_with(label, |dir, port| {
         NGINX_H2_TEMPLATE
             .replace("@PORT@", &port.to_string())
+            .replace(
+                "@UNIX@",
+                &format!("listen unix:{} ssl http2;", dir.join("tls.sock").display()),
+            )
             .replace("@CERT@", &cert.display().to_string())
             .replace("@KEY@", &key.display().to_string())
             .replace("@MAX_STREAMS@", &max_streams.to_string())
