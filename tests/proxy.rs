@@ -681,7 +681,7 @@ async fn the_environment_sets_the_proxies_read_at_build() {
             "direct",
         ),
         (
-            vec![("http_proxy", "socks4://alice:s3cret@127.0.0.1:1080".into())],
+            vec![("http_proxy", "socks6://alice:s3cret@127.0.0.1:1080".into())],
             &via,
             "error:Proxy",
         ),

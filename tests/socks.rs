@@ -3,9 +3,10 @@
 //! host as the client gave it. Plain requests and TLS (to a local rustls server) go
 //! through it over kept-alive connections, and HTTP/2 by prior knowledge; its
 //! username/password login; its refusals; the environment's `all_proxy`; and raw servers
-//! for proxies that misbehave during the handshake.
+//! for proxies that misbehave during the handshake. SOCKS4 against Dante (`danted`),
+//! and SOCKS4a, which Dante does not speak, against a raw proxy.
 //!
-//! A missing microsocks skips its tests, unless `TETHER_REQUIRE_SERVERS` is set.
+//! A missing microsocks or Dante skips its tests, unless `TETHER_REQUIRE_SERVERS` is set.
 
 mod servers;
 mod support;
@@ -424,4 +425,147 @@ async fn a_proxy_that_never_answers_times_out_within_the_connect_timeout() {
         .expect_err("silent");
     assert!(err.is_timeout(), "{err}");
     assert!(err.to_string().contains("origin.test:80"), "{err}");
+}
+
+// --- SOCKS4 and 4a ----------------------------------------------------------------------
+
+fn dante(test: &str) -> Option<ServerProcess> {
+    servers::installed("danted", "-v", test).then(|| servers::start_dante(test))
+}
+
+/// `socks4://` through Dante: the client resolves the name (pinned here, which only it
+/// knows) and gives the proxy the IPv4 address; plain requests go over one kept-alive
+/// connection and TLS to a rustls origin through one tunnel; a destination the proxy
+/// refuses is a `Proxy` error with SOCKS4's code, nothing sent; of a name's addresses the
+/// first IPv4 one is asked for, and a name with only IPv6 ones cannot be.
+#[tokio::test]
+async fn socks4_through_dante_gives_the_proxy_an_ipv4_address() {
+    let Some(proxy) = dante("socks4_dante") else {
+        return;
+    };
+    let origin = TestServer::start(Script::new().always(Reply::ok("hello"))).await;
+    let port = origin.addr().port();
+    let client = tether::Client::builder()
+        .resolve("origin.test", origin.addr())
+        .resolve("v6.test", "[::1]:8080".parse().unwrap())
+        .resolve_to_addrs(
+            "both.test",
+            &[format!("[::1]:{port}").parse().unwrap(), origin.addr()],
+        )
+        .proxy(tether::Proxy::all(proxy_url("socks4", &proxy)).expect("proxy"))
+        .build()
+        .expect("client");
+    for i in 0..5 {
+        let (status, body) = get_text(&client, &format!("http://origin.test:{port}/{i}")).await;
+        assert_eq!((status, body.as_str()), (200, "hello"));
+    }
+    proxy.wait_for_log(&format!("127.0.0.1.{port}"));
+    assert_eq!(
+        origin.requests()[4].header("host"),
+        Some(format!("origin.test:{port}").as_str())
+    );
+    let stats = client.stats();
+    assert_eq!(
+        (
+            stats.connections_opened,
+            stats.reuses,
+            stats.socks_connections
+        ),
+        (1, 4, 1),
+        "{stats:?}"
+    );
+
+    let ca = TestCa::new("socks4 CA");
+    let tls = TlsServer::builder(ca.server_cert(&["localhost"]))
+        .start()
+        .await;
+    let tls_client = tether::Client::builder()
+        .add_root_certificate(ca.certificate())
+        .proxy(tether::Proxy::all(proxy_url("socks4", &proxy)).expect("proxy"))
+        .build()
+        .expect("client");
+    for _ in 0..3 {
+        let (status, body) = get_text(&tls_client, &tls.url("localhost", "/")).await;
+        assert_eq!((status, body.as_str()), (200, "hello"));
+    }
+    assert_eq!(tls.stats().sessions.len(), 1, "one handshake");
+
+    let err = client
+        .post("http://127.0.0.1:9/")
+        .body("not sent")
+        .send()
+        .await
+        .expect_err("refused");
+    assert_eq!(err.kind(), tether::ErrorKind::Proxy, "{err}");
+    assert!(err.to_string().contains("the proxy answered 91"), "{err}");
+    assert!(!err.request_written());
+
+    // An IPv6 address first: the IPv4 one is asked for.
+    let (status, _) = get_text(&client, &format!("http://both.test:{port}/")).await;
+    assert_eq!(status, 200);
+    let err = client
+        .get("http://v6.test:8080/")
+        .send()
+        .await
+        .expect_err("IPv6 only");
+    assert_eq!(err.kind(), tether::ErrorKind::Proxy, "{err}");
+    assert!(err.to_string().contains("IPv4 addresses only"), "{err}");
+}
+
+/// `socks4a://` (which Dante does not speak, so a raw proxy here that then serves the
+/// origin itself on the tunnel): the request carries the URL's user as its user id and
+/// the host name after it, behind the address 0.0.0.1; the client resolves nothing. An
+/// IPv4 literal goes as an address.
+#[tokio::test]
+async fn socks4a_gives_the_proxy_the_name_and_the_user_id() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let proxy = RawServer::start(move |mut stream, _| {
+        let seen = recorded.clone();
+        async move {
+            // The request: 8 bytes, then the user id and maybe the name, each NUL-ended.
+            let mut request = vec![0u8; 8];
+            if stream.read_exact(&mut request).await.is_err() {
+                return;
+            }
+            let ends = if request[4..7] == [0, 0, 0] { 2 } else { 1 };
+            let mut nuls = 0;
+            while nuls < ends {
+                let mut byte = [0u8; 1];
+                if stream.read_exact(&mut byte).await.is_err() {
+                    return;
+                }
+                nuls += usize::from(byte[0] == 0);
+                request.push(byte[0]);
+            }
+            seen.lock().unwrap().push(request);
+            let _ = stream.write_all(&[0, 90, 0, 0, 0, 0, 0, 0]).await;
+            support::raw::read_head(&mut stream).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                .await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    })
+    .await;
+    let resolver = Arc::new(RefusingResolver::default());
+    let client = tether::Client::builder()
+        .dns_resolver(resolver.clone())
+        .proxy(tether::Proxy::all(format!("socks4a://alice@{}", proxy.addr())).expect("proxy"))
+        .build()
+        .expect("client");
+    for url in ["http://origin.test:8080/", "http://10.1.2.3:80/"] {
+        let (status, body) = get_text(&client, url).await;
+        assert_eq!((status, body.as_str()), (200, "hello"), "{url}");
+    }
+    assert_eq!(resolver.calls(), 0);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            b"\x04\x01\x1f\x90\x00\x00\x00\x01alice\x00origin.test\x00".to_vec(),
+            b"\x04\x01\x00\x50\x0a\x01\x02\x03alice\x00".to_vec(),
+        ]
+    );
+    assert_eq!(client.stats().socks_connections, 2);
 }

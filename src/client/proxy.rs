@@ -9,7 +9,8 @@
 //! - `no_proxy` (or `NO_PROXY`): hosts that bypass all of them (`no_proxy.rs`).
 //! - Empty values count as unset (an empty `http_proxy` lets `HTTP_PROXY` count, as in Go).
 //!   A value without a scheme is taken as `http://`.
-//! - Values may name `http://`, `https://`, `socks5://` or `socks5h://` proxies (`all_proxy=socks5h://..`
+//! - Values may name `http://`, `https://`, `socks4://`, `socks4a://`, `socks5://` or
+//!   `socks5h://` proxies (`all_proxy=socks5h://..`
 //!   is the usual way to send everything through SOCKS).
 //! - A value that cannot be used (it does not parse, or names another kind of proxy) is not
 //!   skipped, which would send the traffic it was meant to carry past the proxy: the
@@ -33,7 +34,7 @@ use crate::error::{Error, ErrorKind};
 
 /// A proxy for some requests of a client: `http://` ones, `https://` ones, or all.
 ///
-/// Two kinds of proxy are supported:
+/// These kinds of proxy are supported:
 /// - HTTP (`http://`, or no scheme; `https://` for the same over TLS to the proxy, under
 ///   its name, checked against the client's roots): plain requests are forwarded to it in
 ///   absolute-form, and `https://` requests go through a `CONNECT` tunnel, with TLS to the
@@ -43,6 +44,9 @@ use crate::error::{Error, ErrorKind};
 ///   address; `socks5h://`, where the proxy resolves the name; port 1080 by default):
 ///   every request goes through a connection the proxy opens to its origin, with TLS
 ///   inside it for `https://`. Credentials log in with SOCKS5's username and password.
+/// - SOCKS4, for older proxies (`socks4://`, given the first IPv4 address tether resolves;
+///   `socks4a://`, given the name; port 1080 by default): the same, with the URL's user
+///   as SOCKS4's user id (it has no password).
 ///
 /// Credentials are never shown in `Debug`, errors or tracing.
 ///
@@ -98,13 +102,14 @@ impl Proxy {
     /// A proxy for `http://` requests.
     ///
     /// Errors (`ErrorKind::Proxy`): the URL does not parse, or its scheme is none of
-    /// `http`, `https`, `socks5` and `socks5h`. A URL without a scheme (`proxy.example:3128`) is
+    /// `http`, `https`, `socks4`, `socks4a`, `socks5` and `socks5h`. A URL without a scheme (`proxy.example:3128`) is
     /// taken as `http://`.
     ///
     /// ```
     /// let proxy = tether::Proxy::http("http://127.0.0.1:3128")?;
     /// let proxy = tether::Proxy::http("socks5h://127.0.0.1:1080")?;
-    /// assert!(tether::Proxy::http("socks4://127.0.0.1:1080").is_err());
+    /// let proxy = tether::Proxy::http("socks4a://127.0.0.1:1080")?;
+    /// assert!(tether::Proxy::http("socks6://127.0.0.1:1080").is_err());
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn http(url: impl AsRef<str>) -> Result<Proxy, Error> {
@@ -157,7 +162,7 @@ impl Proxy {
             return self;
         };
         let with = target.with_credentials(username, password, value);
-        self.target = match with.login().map(check_login) {
+        self.target = match with.login().map(|login| check_login(with.kind(), login)) {
             Some(Err(why)) => Err(Arc::from(format!("proxy {target}: {why}"))),
             _ => Ok(Arc::new(with)),
         };
@@ -308,7 +313,10 @@ impl Custom {
             if let Ok(value) = url_auth::basic_value(credentials.as_bytes()) {
                 target = target.with_credentials(username, password, value);
             }
-            if let Some(Err(why)) = target.login().map(check_login) {
+            if let Some(Err(why)) = target
+                .login()
+                .map(|login| check_login(target.kind(), login))
+            {
                 return Some(Err(Error::msg(
                     ErrorKind::Proxy,
                     format!("proxy {target}: {why}"),
@@ -357,9 +365,11 @@ fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
         "https" => ProxyKind::Https,
         "socks5" => ProxyKind::Socks5,
         "socks5h" => ProxyKind::Socks5h,
+        "socks4" => ProxyKind::Socks4,
+        "socks4a" => ProxyKind::Socks4a,
         other => {
             return Err(format!(
-                "proxy URL {shown:?}: scheme {other} is not supported (http://, https://, socks5:// and socks5h:// proxies are)"
+                "proxy URL {shown:?}: scheme {other} is not supported (http://, https://, socks4://, socks4a://, socks5:// and socks5h:// proxies are)"
             ))
         }
     };
@@ -386,20 +396,27 @@ fn parse_proxy_url(raw: &str) -> Result<ProxyTarget, String> {
                     .collect::<Vec<u8>>()
                     .into(),
             };
-            check_login(&login).map_err(|why| format!("proxy URL {shown:?}: {why}"))?;
+            check_login(kind, &login).map_err(|why| format!("proxy URL {shown:?}: {why}"))?;
             Some(login)
         }
     };
     Ok(ProxyTarget::socks(kind, host, port, login))
 }
 
-/// A SOCKS5 login fits its message (RFC 1929): a username of 1 to 255 bytes, a password
-/// of at most 255.
-fn check_login(login: &SocksLogin) -> Result<(), &'static str> {
-    if (1..=255).contains(&login.username.len()) && login.password.len() <= 255 {
-        Ok(())
-    } else {
-        Err("a SOCKS5 username must be 1 to 255 bytes, and a password at most 255")
+/// A login fits its proxy's message: for SOCKS5 (RFC 1929) a username of 1 to 255 bytes
+/// and a password of at most 255; for SOCKS4, which sends the username alone as its user
+/// id, at most 255 bytes and no NUL.
+fn check_login(kind: ProxyKind, login: &SocksLogin) -> Result<(), &'static str> {
+    match kind {
+        ProxyKind::Socks4 | ProxyKind::Socks4a => {
+            if login.username.len() <= 255 && !login.username.contains(&0) {
+                Ok(())
+            } else {
+                Err("a SOCKS4 user id must be at most 255 bytes, none of them NUL")
+            }
+        }
+        _ if (1..=255).contains(&login.username.len()) && login.password.len() <= 255 => Ok(()),
+        _ => Err("a SOCKS5 username must be 1 to 255 bytes, and a password at most 255"),
     }
 }
 
@@ -638,7 +655,7 @@ mod tests {
                 "socks5://p:9",
             ),
             // An unusable value fails the requests it would carry, not the others.
-            (&[("http_proxy", "socks4://p:1")], "http://a.test/", "error"),
+            (&[("http_proxy", "socks6://p:1")], "http://a.test/", "error"),
             (&[("http_proxy", "http://[::1")], "http://a.test/", "error"),
             (
                 &[("all_proxy", "socks5://:x@p:1")],
@@ -646,7 +663,7 @@ mod tests {
                 "error",
             ),
             (
-                &[("http_proxy", "socks4://p:1")],
+                &[("http_proxy", "socks6://p:1")],
                 "https://a.test/",
                 "direct",
             ),
@@ -676,7 +693,7 @@ mod tests {
         let long = "u".repeat(256);
         let long_user = format!("socks5://{long}:p@p:1");
         for bad in [
-            "socks4://p:1",
+            "socks6://p:1",
             "socks5://:password@p:1",
             long_user.as_str(),
             "http://",
@@ -686,7 +703,7 @@ mod tests {
             let err = Proxy::all(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Proxy, "{bad}");
         }
-        let err = Proxy::all("socks4://alice:s3cret@p:1").unwrap_err();
+        let err = Proxy::all("socks6://alice:s3cret@p:1").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
         // An `https://` proxy: HTTP spoken over TLS, port 443 by default.
         let proxy = Proxy::all("https://alice:s3cret@p").unwrap();
@@ -730,6 +747,26 @@ mod tests {
         let unusable = Proxy::all("socks5://p").unwrap().basic_auth("", "pw");
         let err = unusable.route_for("http://a.test/").unwrap().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Proxy);
+        // SOCKS4: port 1080; the user alone is its user id, which may be empty but
+        // holds no NUL.
+        for (url, shown) in [
+            ("socks4://p", "socks4://p:1080"),
+            ("socks4a://bob@p:9", "socks4a://p:9"),
+        ] {
+            let target = Proxy::all(url)
+                .unwrap()
+                .route_for("http://a.test/")
+                .unwrap()
+                .unwrap();
+            assert_eq!(target.to_string(), shown);
+            assert!(!target.forwards_http());
+        }
+        let empty_user = Proxy::all("socks4://p").unwrap().basic_auth("", "");
+        assert!(empty_user.route_for("http://a.test/").unwrap().is_ok());
+        assert!(Proxy::all("socks4a://b%00b@p").is_err());
+        let nul = Proxy::all("socks4://p").unwrap().basic_auth("b\0b", "");
+        let err = nul.route_for("http://a.test/").unwrap().unwrap_err();
+        assert!(err.to_string().contains("SOCKS4 user id"), "{err}");
 
         let replaced = Proxy::all("http://x:y@p:1")
             .unwrap()

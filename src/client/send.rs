@@ -1478,7 +1478,8 @@ fn count_dial(client: &Client, key: &PoolKey, conn: Option<u64>, report: DialRep
         }
         Via::Socks => {
             pool.count(Count::SocksConnection);
-            "socks5"
+            // The proxy's scheme: socks4, socks4a, socks5 or socks5h.
+            key.proxy().map_or("socks", |p| p.kind().scheme())
         }
     };
     tracing::debug!(host = %key, conn, dns, attempts = report.attempts, via, "dialed");

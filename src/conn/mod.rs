@@ -311,7 +311,10 @@ impl Connection {
                     }
                 }
             }
-            (ProxyKind::Socks5 | ProxyKind::Socks5h, scheme) => {
+            (
+                ProxyKind::Socks5 | ProxyKind::Socks5h | ProxyKind::Socks4 | ProxyKind::Socks4a,
+                scheme,
+            ) => {
                 proxy::socks_connect(&mut tcp, proxy, origin, dialer, deadline, report).await?;
                 let io = match scheme {
                     Scheme::Http => Io::Tcp(tcp),

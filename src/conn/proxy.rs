@@ -51,6 +51,10 @@ pub(crate) enum ProxyKind {
     Socks5,
     /// SOCKS5, given the host name to resolve itself (`socks5h://`).
     Socks5h,
+    /// SOCKS4, given the IPv4 address the client resolved (`socks4://`).
+    Socks4,
+    /// SOCKS4a, given the host name to resolve itself (`socks4a://`).
+    Socks4a,
 }
 
 impl ProxyKind {
@@ -61,6 +65,8 @@ impl ProxyKind {
             ProxyKind::Https => "https",
             ProxyKind::Socks5 => "socks5",
             ProxyKind::Socks5h => "socks5h",
+            ProxyKind::Socks4 => "socks4",
+            ProxyKind::Socks4a => "socks4a",
         }
     }
 
@@ -69,7 +75,7 @@ impl ProxyKind {
         match self {
             ProxyKind::Http => 80,
             ProxyKind::Https => 443,
-            ProxyKind::Socks5 | ProxyKind::Socks5h => 1080,
+            ProxyKind::Socks5 | ProxyKind::Socks5h | ProxyKind::Socks4 | ProxyKind::Socks4a => 1080,
         }
     }
 }
@@ -235,7 +241,7 @@ impl ProxyTarget {
         let mut with = self.clone();
         match self.kind {
             ProxyKind::Http | ProxyKind::Https => with.authorization = Some(authorization),
-            ProxyKind::Socks5 | ProxyKind::Socks5h => {
+            ProxyKind::Socks5 | ProxyKind::Socks5h | ProxyKind::Socks4 | ProxyKind::Socks4a => {
                 with.login = Some(SocksLogin {
                     username: Arc::from(username.as_bytes()),
                     password: Arc::from(password.as_bytes()),
@@ -435,24 +441,55 @@ async fn ask_socks(
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(origin.host());
-    // An IP literal is sent as an address either way.
+    let socks4 = matches!(proxy.kind, ProxyKind::Socks4 | ProxyKind::Socks4a);
+    // An IP literal is sent as an address (but an IPv6 one to SOCKS4a, which takes it as
+    // a name); a name is resolved here for `socks5://` and `socks4://` (to its first
+    // address, IPv4 for SOCKS4), and sent for the proxy to resolve otherwise.
     let ip;
-    let to = match (name.parse(), proxy.kind) {
+    let to = match (name.parse::<std::net::IpAddr>(), proxy.kind) {
+        (Ok(literal), ProxyKind::Socks4a) if literal.is_ipv6() => Destination::Name(name),
         (Ok(literal), _) => Destination::Ip(literal),
-        (Err(_), ProxyKind::Socks5h) => Destination::Name(name),
+        (Err(_), ProxyKind::Socks5h | ProxyKind::Socks4a) => Destination::Name(name),
         (Err(_), _) => {
             let ips = dialer.resolve(origin.host(), report).await?;
-            ip = *ips.first().ok_or_else(|| {
-                Error::msg(
-                    ErrorKind::Connect,
-                    format!("resolving {}: no address", origin.host()),
-                )
-            })?;
+            let first = if socks4 {
+                ips.iter().find(|ip| ip.is_ipv4())
+            } else {
+                ips.first()
+            };
+            ip = match first {
+                Some(ip) => *ip,
+                None if socks4 && !ips.is_empty() => return Err(failed(&SocksError::NotIpv4)),
+                None => {
+                    return Err(Error::msg(
+                        ErrorKind::Connect,
+                        format!("resolving {}: no address", origin.host()),
+                    ))
+                }
+            };
             Destination::Ip(ip)
+        }
+    };
+    // A pinned name's port serves a URL that names none, as for a direct connection.
+    let port = match to {
+        Destination::Name(_) => origin.port(),
+        Destination::Ip(_) => {
+            dialer.port_of(origin.host(), origin.port(), origin.scheme().default_port())
         }
     };
     let mut out = Vec::with_capacity(64);
     let mut buf = BytesMut::with_capacity(64);
+    if socks4 {
+        let user_id = proxy.login.as_ref().map_or(&[][..], |l| &l.username[..]);
+        socks::encode_connect4(to, port, user_id, &mut out).map_err(|e| failed(&e))?;
+        send(tcp, &out).await.map_err(|e| failed(&e))?;
+        receive(tcp, &mut buf, |b| {
+            Ok(socks::read_reply4(b)?.map(|n| ((), n)))
+        })
+        .await
+        .map_err(|e| failed(&e))?;
+        return no_bytes_after(&buf).map_err(|why| failed(&why));
+    }
     socks::encode_greeting(proxy.login.is_some(), &mut out);
     send(tcp, &out).await.map_err(|e| failed(&e))?;
     let offered_login = proxy.login.is_some();
@@ -470,13 +507,6 @@ async fn ask_socks(
         .map_err(|e| failed(&e))?;
     }
     out.clear();
-    // A pinned name's port serves a URL that names none, as for a direct connection.
-    let port = match to {
-        Destination::Name(_) => origin.port(),
-        Destination::Ip(_) => {
-            dialer.port_of(origin.host(), origin.port(), origin.scheme().default_port())
-        }
-    };
     socks::encode_connect(to, port, &mut out).map_err(|e| failed(&e))?;
     send(tcp, &out).await.map_err(|e| failed(&e))?;
     receive(
@@ -486,12 +516,17 @@ async fn ask_socks(
     )
     .await
     .map_err(|e| failed(&e))?;
-    // The origin speaks first only after our request or ClientHello: bytes here are not
-    // the tunnel's.
-    if !buf.is_empty() {
-        return Err(failed(&"bytes followed the proxy's reply"));
+    no_bytes_after(&buf).map_err(|why| failed(&why))
+}
+
+/// The origin speaks first only after our request or ClientHello: bytes after the
+/// proxy's reply are not the tunnel's.
+fn no_bytes_after(buf: &[u8]) -> Result<(), &'static str> {
+    if buf.is_empty() {
+        Ok(())
+    } else {
+        Err("bytes followed the proxy's reply")
     }
-    Ok(())
 }
 
 /// A failure of one SOCKS step: the proxy's answer, or the socket.

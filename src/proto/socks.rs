@@ -8,6 +8,10 @@
 //! host. Each reader takes the front of a buffer and says how many bytes the message took,
 //! or that more are needed (`Ok(None)`).
 //!
+//! SOCKS4 and its 4a extension, for older proxies: one request (`CONNECT` to an IPv4
+//! address, or for 4a to a host name the proxy resolves, with a user id and no password)
+//! and its 8-byte reply.
+//!
 //! Does not cover: the socket, deadlines, which address to ask for (`conn/proxy.rs`).
 
 use std::fmt;
@@ -44,6 +48,14 @@ pub(crate) enum SocksError {
     Refused(u8),
     /// The reply is malformed (a reserved byte set, an unknown address type).
     MalformedReply,
+    /// The proxy's answer to a SOCKS4 request is not a SOCKS4 reply.
+    NotSocks4,
+    /// A SOCKS4 proxy refused the connection (the reply's code, 91 to 93, or another).
+    Refused4(u8),
+    /// SOCKS4 reaches IPv4 addresses only.
+    NotIpv4,
+    /// A SOCKS4 user id or 4a host name holds a NUL byte, or is longer than 255 bytes.
+    BadSocks4Field,
 }
 
 impl fmt::Display for SocksError {
@@ -77,6 +89,16 @@ impl fmt::Display for SocksError {
                 write!(f, "the proxy answered {code}: {}", reply_reason(*code))
             }
             SocksError::MalformedReply => f.write_str("the proxy's reply is malformed"),
+            SocksError::NotSocks4 => f.write_str("the proxy does not speak SOCKS4"),
+            SocksError::Refused4(code) => {
+                write!(f, "the proxy answered {code}: {}", reply_reason4(*code))
+            }
+            SocksError::NotIpv4 => f.write_str(
+                "SOCKS4 reaches IPv4 addresses only, and the host has none (socks4a:// or socks5:// may reach it)",
+            ),
+            SocksError::BadSocks4Field => f.write_str(
+                "a SOCKS4 user id or host name must be at most 255 bytes, none of them NUL",
+            ),
         }
     }
 }
@@ -95,6 +117,71 @@ pub(crate) fn reply_reason(code: u8) -> &'static str {
         7 => "command not supported",
         8 => "address type not supported",
         _ => "unassigned reply code",
+    }
+}
+
+/// What a SOCKS4 reply code means.
+fn reply_reason4(code: u8) -> &'static str {
+    match code {
+        91 => "request rejected or failed",
+        92 => "request rejected: the proxy cannot reach the client's identd",
+        93 => "request rejected: the user id does not match identd's",
+        _ => "unknown reply code",
+    }
+}
+
+/// SOCKS4's version byte, and the reply's code for "granted".
+const VERSION4: u8 = 4;
+const GRANTED4: u8 = 90;
+
+/// Appends a SOCKS4 `CONNECT` for `to`, `port` with `user_id`: to an IPv4 address, or
+/// (SOCKS4a) to a name, sent after the user id with the address `0.0.0.1` that says so.
+/// An IPv6 address cannot be asked for. On error nothing is appended.
+pub(crate) fn encode_connect4(
+    to: Destination<'_>,
+    port: u16,
+    user_id: &[u8],
+    dst: &mut Vec<u8>,
+) -> Result<(), SocksError> {
+    let field = |b: &[u8]| b.len() <= 255 && !b.contains(&0);
+    if !field(user_id) {
+        return Err(SocksError::BadSocks4Field);
+    }
+    let (address, name) = match to {
+        Destination::Ip(IpAddr::V4(ip)) => (ip.octets(), None),
+        Destination::Ip(IpAddr::V6(_)) => return Err(SocksError::NotIpv4),
+        Destination::Name(name) if name.is_empty() || !field(name.as_bytes()) => {
+            return Err(SocksError::BadSocks4Field)
+        }
+        Destination::Name(name) => ([0, 0, 0, 1], Some(name)),
+    };
+    dst.extend_from_slice(&[VERSION4, CMD_CONNECT]);
+    dst.extend_from_slice(&port.to_be_bytes());
+    dst.extend_from_slice(&address);
+    dst.extend_from_slice(user_id);
+    dst.push(0);
+    if let Some(name) = name {
+        dst.extend_from_slice(name.as_bytes());
+        dst.push(0);
+    }
+    Ok(())
+}
+
+/// Reads a SOCKS4 reply: `Ok(Some(8))` when the tunnel is open after its 8 bytes. Its
+/// version byte is 0 (some proxies answer 4); the address and port in it mean nothing
+/// for `CONNECT`.
+pub(crate) fn read_reply4(buf: &[u8]) -> Result<Option<usize>, SocksError> {
+    let Some(&version) = buf.first() else {
+        return Ok(None);
+    };
+    if version != 0 && version != VERSION4 {
+        return Err(SocksError::NotSocks4);
+    }
+    match buf.get(1) {
+        None => Ok(None),
+        Some(&GRANTED4) => Ok((buf.len() >= 8).then_some(8)),
+        Some(&code) if (91..=93).contains(&code) => Err(SocksError::Refused4(code)),
+        Some(_) => Err(SocksError::NotSocks4),
     }
 }
 
@@ -260,6 +347,57 @@ mod tests {
             assert_eq!(read(&whole[..cut]), Ok(None), "cut at {cut} of {whole:?}");
         }
         assert_eq!(read(whole), Ok(Some(expected)));
+    }
+
+    #[test]
+    fn socks4_requests_carry_an_ipv4_address_or_a_4a_name_after_the_user_id() {
+        let ip = Destination::Ip(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)));
+        type Row<'a> = (Destination<'a>, &'a [u8], Result<&'a [u8], SocksError>);
+        let rows: &[Row<'_>] = &[
+            (ip, b"", Ok(b"\x04\x01\x1f\x90\x0a\x01\x02\x03\x00")),
+            (ip, b"bob", Ok(b"\x04\x01\x1f\x90\x0a\x01\x02\x03bob\x00")),
+            (
+                Destination::Name("example.test"),
+                b"bob",
+                Ok(b"\x04\x01\x1f\x90\x00\x00\x00\x01bob\x00example.test\x00"),
+            ),
+            (
+                Destination::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+                b"",
+                Err(SocksError::NotIpv4),
+            ),
+            (ip, b"b\x00b", Err(SocksError::BadSocks4Field)),
+            (ip, &[b'u'; 256], Err(SocksError::BadSocks4Field)),
+            (Destination::Name(""), b"", Err(SocksError::BadSocks4Field)),
+            (
+                Destination::Name("a\0b"),
+                b"",
+                Err(SocksError::BadSocks4Field),
+            ),
+        ];
+        for (to, user, expected) in rows {
+            let mut out = vec![9];
+            let got = encode_connect4(*to, 8080, user, &mut out).map(|()| out[1..].to_vec());
+            match expected {
+                Ok(bytes) => assert_eq!(got.as_deref(), Ok(*bytes), "{to:?}"),
+                Err(e) => {
+                    assert_eq!(got, Err(e.clone()), "{to:?}");
+                    assert_eq!(out, [9], "nothing appended");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn socks4_replies_grant_or_refuse() {
+        check_prefixes(&[0, 90, 0, 0, 0, 0, 0, 0], read_reply4, 8);
+        check_prefixes(&[4, 90, 1, 2, 3, 4, 5, 6], read_reply4, 8);
+        for code in [91, 92, 93] {
+            assert_eq!(read_reply4(&[0, code]), Err(SocksError::Refused4(code)));
+        }
+        assert_eq!(read_reply4(&[5, 0]), Err(SocksError::NotSocks4));
+        assert_eq!(read_reply4(b"HTTP/1.1"), Err(SocksError::NotSocks4));
+        assert_eq!(read_reply4(&[0, 7]), Err(SocksError::NotSocks4));
     }
 
     #[test]

@@ -395,6 +395,48 @@ pub fn start_microsocks(label: &str, login: Option<(&str, &str)>) -> ServerProce
     )
 }
 
+/// Starts Dante (`danted`), a SOCKS4 and SOCKS5 proxy, in the foreground on a free port
+/// of 127.0.0.1 with `tests/servers/danted.conf.template`: no authentication, every
+/// destination but port 9, which it refuses. SOCKS4 only (it does not take 4a's host
+/// names). Its log (`danted.log`) has a line per connection it opens, naming the address
+/// it connected to as `A.B.C.D.PORT`. Ready when the port answers a SOCKS5 greeting.
+pub fn start_dante(label: &str) -> ServerProcess {
+    let ready = |server: &ServerProcess| {
+        use std::io::{Read, Write};
+        let Ok(mut probe) = std::net::TcpStream::connect(("127.0.0.1", server.port())) else {
+            return false;
+        };
+        let _ = probe.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut choice = [0u8; 2];
+        probe.write_all(&[5, 1, 0]).is_ok()
+            && probe.read_exact(&mut choice).is_ok()
+            && choice == [5, 0]
+    };
+    start_child(
+        "danted",
+        label,
+        "danted.log",
+        free_port,
+        ready,
+        |dir, port| {
+            let text = DANTE_TEMPLATE
+                .replace("@PORT@", &port.to_string())
+                .replace("@LOG@", &dir.join("danted.log").display().to_string());
+            let conf_path = dir.join("danted.conf");
+            std::fs::write(&conf_path, text).expect("write danted.conf");
+            let mut command = Command::new("danted");
+            command
+                .arg("-f")
+                .arg(&conf_path)
+                .arg("-p")
+                .arg(dir.join("danted.pid"));
+            command
+        },
+    )
+}
+
+const DANTE_TEMPLATE: &str = include_str!("danted.conf.template");
+
 /// Starts dnsmasq in the foreground as a DNS server on a free UDP port of 127.0.0.1 that
 /// answers `names` (each `(domain, address)`: the domain and every name under it) and
 /// nothing else (no upstream servers, no `/etc/hosts`), logging every query to
