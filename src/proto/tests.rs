@@ -123,6 +123,11 @@ struct Read {
 /// Feeds `input` cut at `cuts`, calling `eof` at the end, with a bound on iterations that
 /// proves the reader always makes progress.
 fn read_in_pieces(input: &[u8], cuts: &[usize]) -> Read {
+    read_in_pieces_with(input, cuts, HeadLimits::default())
+}
+
+/// `read_in_pieces` with `limits`.
+fn read_in_pieces_with(input: &[u8], cuts: &[usize], limits: HeadLimits) -> Read {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
     points.push(0);
     points.push(input.len());
@@ -130,7 +135,7 @@ fn read_in_pieces(input: &[u8], cuts: &[usize]) -> Read {
     points.dedup();
     let mut pieces = points.windows(2).map(|w| &input[w[0]..w[1]]);
 
-    let mut reader = ResponseReader::new(&Method::GET, HeadLimits::default());
+    let mut reader = ResponseReader::new(&Method::GET, limits);
     let mut buf = BytesMut::new();
     let mut out = Read {
         head: None,
@@ -158,7 +163,11 @@ fn read_in_pieces(input: &[u8], cuts: &[usize]) -> Read {
                 }
             }
             Ok(Event::Head(head, framing)) => {
-                assert!(buf.len() < before, "Head consumed nothing");
+                // (An HTTP/0.9 answer has no head to consume: all of it is body.)
+                assert!(
+                    buf.len() < before || head.version == http::Version::HTTP_09,
+                    "Head consumed nothing"
+                );
                 assert!(out.head.is_none(), "second Head");
                 let headers = head
                     .headers()
@@ -260,6 +269,42 @@ proptest! {
         // error), but never disagree on success.
         if whole.result.is_ok() && split.result.is_ok() {
             prop_assert_eq!(whole, split);
+        }
+    }
+
+    #[test]
+    fn with_http09_responses_split_reads_agree_and_a_headless_answer_is_all_body(
+        prefix in head_prefix(),
+        noise in fuzz_bytes(),
+        cuts in prop::collection::vec(any::<usize>(), 0..20),
+    ) {
+        let limits = HeadLimits {
+            lenient: super::Lenient {
+                http09: true,
+                ..super::Lenient::STRICT
+            },
+            ..HeadLimits::default()
+        };
+        let mut input = prefix;
+        input.extend_from_slice(&noise);
+        let whole = read_in_pieces_with(&input, &[], limits);
+        let split = read_in_pieces_with(&input, &cuts, limits);
+        if whole.result.is_ok() && split.result.is_ok() {
+            prop_assert_eq!(&whole, &split);
+        }
+        // Past any empty lines, bytes that cannot begin `HTTP/` are a 200 whose body is
+        // every one of them.
+        let mut rest = &input[..];
+        while let [b'\r', b'\n', tail @ ..] | [b'\n', tail @ ..] = rest {
+            rest = tail;
+        }
+        let n = rest.len().min(5);
+        if rest[..n] != b"HTTP/"[..n] && rest != b"\r" {
+            for read in [&whole, &split] {
+                prop_assert_eq!(&read.result, &Ok(()));
+                prop_assert_eq!(read.head.as_ref().map(|h| h.0), Some(200));
+                prop_assert_eq!(&read.body[..], rest);
+            }
         }
     }
 
