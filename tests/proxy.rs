@@ -920,6 +920,19 @@ async fn a_custom_proxy_is_chosen_per_request_and_its_connections_are_shared() {
     assert!(err.to_string().contains("ftp"), "{err}");
 }
 
+/// A GET of `https://origin.test/` through each of `rules`, whose proxy answers its
+/// `CONNECT` with 403: each is refused with that status.
+async fn connect_refused_through(rules: impl IntoIterator<Item = tether::Proxy>) {
+    for rule in rules {
+        let client = tether::Client::builder()
+            .proxy(rule)
+            .build()
+            .expect("client");
+        let err = client.get("https://origin.test/").send().await.unwrap_err();
+        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN), "{err}");
+    }
+}
+
 /// `custom_http_auth`: the proxy gets that `Proxy-Authorization` (a bearer token here) on
 /// `CONNECT` in place of the URL's credentials; through `Proxy::custom` too.
 #[tokio::test]
@@ -939,14 +952,7 @@ async fn custom_http_auth_is_the_proxy_authorization_sent() {
             .custom_http_auth(token.clone()),
         tether::Proxy::custom(move |_| Some(format!("http://{addr}"))).custom_http_auth(token),
     ];
-    for rule in rules {
-        let client = tether::Client::builder()
-            .proxy(rule)
-            .build()
-            .expect("client");
-        let err = client.get("https://origin.test/").send().await.unwrap_err();
-        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN), "{err}");
-    }
+    connect_refused_through(rules).await;
     let heads = seen.lock().unwrap().clone();
     let want = "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\
                 Proxy-Authorization: Bearer t0k3n\r\n\r\n";
@@ -984,15 +990,10 @@ async fn proxy_headers_are_sent_on_connect() {
         tether::Proxy::custom(move |_| Some(format!("http://bob:pw@{addr}")))
             .headers(proxy_fields()),
     ];
-    for rule in rules {
+    for rule in &rules {
         assert!(!format!("{rule:?}").contains("t0k3n"), "{rule:?}");
-        let client = tether::Client::builder()
-            .proxy(rule)
-            .build()
-            .expect("client");
-        let err = client.get("https://origin.test/").send().await.unwrap_err();
-        assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN), "{err}");
     }
+    connect_refused_through(rules).await;
     let heads = seen.lock().unwrap().clone();
     // "bob:pw" in base64.
     let want = "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\

@@ -77,6 +77,25 @@ fn pem_error(err: PemError) -> Error {
     Error::new(ErrorKind::Tls, err)
 }
 
+/// Every section of `D`'s kind in PEM text, in order, each made into a `T` by `check`: at
+/// least one, else the error `none`.
+fn pem_sections<D: PemObject, T>(
+    pem: &[u8],
+    check: impl Fn(D) -> Result<T, Error>,
+    none: PemError,
+) -> Result<Vec<T>, Error> {
+    let sections = D::pem_slice_iter(pem)
+        .map(|der| match der {
+            Ok(der) => check(der),
+            Err(e) => Err(malformed(e)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if sections.is_empty() {
+        return Err(pem_error(none));
+    }
+    Ok(sections)
+}
+
 /// The TLS side of a response from an `https://` origin, in its extensions when the client
 /// was built with [`tls_info(true)`](crate::ClientBuilder::tls_info), as in reqwest.
 ///
@@ -155,16 +174,7 @@ impl Certificate {
     /// # Ok::<(), tether::Error>(())
     /// ```
     pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<Certificate>, Error> {
-        let certs = CertificateDer::pem_slice_iter(pem)
-            .map(|der| match der {
-                Ok(der) => Certificate::checked(der),
-                Err(e) => Err(malformed(e)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if certs.is_empty() {
-            return Err(pem_error(PemError::NoCertificate));
-        }
-        Ok(certs)
+        pem_sections(pem, Certificate::checked, PemError::NoCertificate)
     }
 
     /// A DER-encoded certificate. Errors with [`PemError::InvalidCertificate`] when it does
@@ -236,16 +246,7 @@ impl CertificateRevocationList {
 
     /// Every `X509 CRL` section of PEM text, in order; at least one.
     pub fn from_pem_bundle(pem: &[u8]) -> Result<Vec<CertificateRevocationList>, Error> {
-        let crls = CertificateRevocationListDer::pem_slice_iter(pem)
-            .map(|der| match der {
-                Ok(der) => CertificateRevocationList::checked(der),
-                Err(e) => Err(malformed(e)),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if crls.is_empty() {
-            return Err(pem_error(PemError::NoCrl));
-        }
-        Ok(crls)
+        pem_sections(pem, CertificateRevocationList::checked, PemError::NoCrl)
     }
 
     /// From DER.
