@@ -1013,3 +1013,110 @@ async fn without_the_built_in_roots_only_the_added_ones_are_trusted() {
         .build()
         .unwrap();
 }
+
+/// A rustls configuration made by the caller, trusting `ca` alone, with `alpn` offered.
+fn own_rustls_config(ca: &TestCa, alpn: &[&[u8]]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.cert_der()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+/// `tls_backend_preconfigured`: the caller's rustls configuration is the one used (its
+/// roots: the test CA is trusted with no `add_root_certificate`; its versions: TLS 1.2
+/// alone), given `h2` and `http/1.1` by ALPN when it names none and its own protocols
+/// otherwise; as an `Arc` too. Anything but a rustls configuration fails `build`.
+#[tokio::test]
+async fn a_preconfigured_rustls_config_is_the_one_used() {
+    let ca = TestCa::new("own config CA");
+    let server = TlsServer::builder(ca.server_cert(NAMES)).start().await;
+    let err = Client::new()
+        .get(server.url("localhost", "/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "untrusted by default: {err}");
+
+    let offered: [(rustls::ClientConfig, &[&str]); 2] = [
+        (own_rustls_config(&ca, &[]), &["h2", "http/1.1"]),
+        (own_rustls_config(&ca, &[b"http/1.1"]), &["http/1.1"]),
+    ];
+    for (i, (config, alpn)) in offered.into_iter().enumerate() {
+        let client = Client::builder()
+            .tls_backend_preconfigured(config)
+            .build()
+            .unwrap();
+        get_hello(&client, server.url("localhost", "/")).await;
+        let stats = server.stats();
+        let hello = stats.hellos.last().unwrap();
+        let alpn: Vec<String> = alpn.iter().map(|p| p.to_string()).collect();
+        assert_eq!(hello.alpn, alpn, "config {i}");
+        assert_eq!(
+            stats.sessions.last().unwrap().version,
+            "TLSv1_2",
+            "config {i}"
+        );
+    }
+    let shared = std::sync::Arc::new(own_rustls_config(&ca, &[]));
+    let client = Client::builder()
+        .use_preconfigured_tls(shared)
+        .build()
+        .unwrap();
+    get_hello(&client, server.url("localhost", "/")).await;
+
+    let err = Client::builder()
+        .tls_backend_preconfigured(String::from("not rustls"))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert!(err.to_string().contains("rustls::ClientConfig"), "{err}");
+}
+
+/// reqwest's newer TLS names: `tls_certs_only` (the built-in roots dropped, the test CA
+/// trusted), `tls_certs_merge`, `tls_version_max`, `tls_danger_accept_invalid_hostnames`.
+#[tokio::test]
+async fn reqwests_newer_tls_names_do_what_the_older_ones_do() {
+    let ca = TestCa::new("names CA");
+    let server = TlsServer::builder(ca.server_cert(&["example.com"]))
+        .start()
+        .await;
+    let url = server.url("localhost", "/");
+    let only = Client::builder()
+        .tls_backend_rustls()
+        .tls_certs_only([ca.certificate()])
+        .tls_danger_accept_invalid_hostnames(true)
+        .tls_version_max(tether::tls::Version::TLS_1_2)
+        .build()
+        .unwrap();
+    get_hello(&only, url.clone()).await;
+    assert_eq!(server.stats().sessions.last().unwrap().version, "TLSv1_2");
+    let merged = Client::builder()
+        .use_rustls_tls()
+        .tls_certs_merge([ca.certificate()])
+        .tls_danger_accept_invalid_hostnames(true)
+        .tls_version_min(tether::tls::Version::TLS_1_3)
+        .build()
+        .unwrap();
+    get_hello(&merged, url.clone()).await;
+    assert_eq!(server.stats().sessions.last().unwrap().version, "TLSv1_3");
+    // Without the name forgiven, the certificate for example.com is refused.
+    let strict = Client::builder()
+        .tls_certs_only([ca.certificate()])
+        .build()
+        .unwrap();
+    let err = strict.get(url).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    // No root at all is refused when built.
+    let none = Client::builder()
+        .tls_certs_only(Vec::new())
+        .build()
+        .unwrap_err();
+    assert_eq!(none.kind(), ErrorKind::Tls, "{none}");
+}

@@ -661,6 +661,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Resolves names with the system's resolver, not hickory-resolver (reqwest's name;
+    /// the default, so only needed to undo `hickory_dns(true)`).
+    pub fn no_hickory_dns(self) -> Self {
+        #[cfg(feature = "hickory-dns")]
+        {
+            self.hickory_dns(false)
+        }
+        #[cfg(not(feature = "hickory-dns"))]
+        {
+            self
+        }
+    }
+
     /// How long a name's addresses are kept (default 30 s; a failed lookup is kept at most
     /// 1 s). `Duration::ZERO` asks the resolver for every new connection.
     ///
@@ -1465,6 +1478,110 @@ impl ClientBuilder {
         self
     }
 
+    /// Uses `tls`, a `rustls::ClientConfig` the caller made (or an `Arc` of one), for
+    /// every TLS connection (reqwest's name): its roots, verifier, client certificate,
+    /// versions and key log, in place of every other TLS option of this builder. If it
+    /// names no ALPN protocols, tether offers `h2` and `http/1.1` (`http/1.1` alone with
+    /// `http1_only`); an `https://` proxy is still offered `http/1.1` alone. It must be of
+    /// the rustls version tether uses (0.23): anything else makes `build` fail with
+    /// `ErrorKind::Tls`.
+    ///
+    /// ```
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    /// let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()
+    /// .unwrap()
+    /// .with_root_certificates(roots)
+    /// .with_no_client_auth();
+    /// let client = tether::Client::builder().tls_backend_preconfigured(tls).build()?;
+    /// assert!(tether::Client::builder().tls_backend_preconfigured("no").build().is_err());
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn tls_backend_preconfigured(mut self, tls: impl std::any::Any) -> Self {
+        let mut tls = Some(tls);
+        let any = &mut tls as &mut dyn std::any::Any;
+        let preconfigured = if let Some(config) = any
+            .downcast_mut::<Option<rustls::ClientConfig>>()
+            .and_then(Option::take)
+        {
+            crate::conn::tls::Preconfigured::Rustls(Arc::new(config))
+        } else if let Some(config) = any
+            .downcast_mut::<Option<Arc<rustls::ClientConfig>>>()
+            .and_then(Option::take)
+        {
+            crate::conn::tls::Preconfigured::Rustls(config)
+        } else {
+            crate::conn::tls::Preconfigured::Unknown
+        };
+        self.config.tls_settings.preconfigured = Some(preconfigured);
+        self
+    }
+
+    /// [`tls_backend_preconfigured`](Self::tls_backend_preconfigured), by its older name.
+    pub fn use_preconfigured_tls(self, tls: impl std::any::Any) -> Self {
+        self.tls_backend_preconfigured(tls)
+    }
+
+    /// Chooses rustls for TLS (reqwest's name): what tether always uses, so this changes
+    /// nothing; it is here so that code written for reqwest builds.
+    pub fn tls_backend_rustls(self) -> Self {
+        self
+    }
+
+    /// [`tls_backend_rustls`](Self::tls_backend_rustls), by its older name.
+    pub fn use_rustls_tls(self) -> Self {
+        self
+    }
+
+    /// Trusts `certs` as roots besides the built-in ones (reqwest's newer name for
+    /// [`add_root_certificate`](Self::add_root_certificate), for many at once).
+    pub fn tls_certs_merge(mut self, certs: impl IntoIterator<Item = Certificate>) -> Self {
+        self.config.tls_settings.roots.extend(certs);
+        self
+    }
+
+    /// Trusts `certs` and the roots added before them, and not the built-in ones
+    /// (reqwest's name; [`tls_roots_only`](Self::tls_roots_only) drops the roots added
+    /// before too). `build` fails with `ErrorKind::Tls` if no root is left.
+    pub fn tls_certs_only(mut self, certs: impl IntoIterator<Item = Certificate>) -> Self {
+        self.config.tls_settings.roots.extend(certs);
+        self.config.tls_settings.built_in_roots = false;
+        self
+    }
+
+    /// [`add_crls`](Self::add_crls), by reqwest's newer name (which, unlike reqwest,
+    /// does not need [`tls_certs_only`](Self::tls_certs_only)).
+    pub fn tls_crls_only(
+        self,
+        crls: impl IntoIterator<Item = crate::tls::CertificateRevocationList>,
+    ) -> Self {
+        self.add_crls(crls)
+    }
+
+    /// [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs), by reqwest's
+    /// newer name.
+    pub fn tls_danger_accept_invalid_certs(self, accept: bool) -> Self {
+        self.danger_accept_invalid_certs(accept)
+    }
+
+    /// [`danger_accept_invalid_hostnames`](Self::danger_accept_invalid_hostnames), by
+    /// reqwest's newer name.
+    pub fn tls_danger_accept_invalid_hostnames(self, accept: bool) -> Self {
+        self.danger_accept_invalid_hostnames(accept)
+    }
+
+    /// [`min_tls_version`](Self::min_tls_version), by reqwest's newer name.
+    pub fn tls_version_min(self, version: crate::tls::Version) -> Self {
+        self.min_tls_version(version)
+    }
+
+    /// [`max_tls_version`](Self::max_tls_version), by reqwest's newer name.
+    pub fn tls_version_max(self, version: crate::tls::Version) -> Self {
+        self.max_tls_version(version)
+    }
     /// Whether responses from `https` origins carry a [`TlsInfo`](crate::tls::TlsInfo)
     /// in their [`extensions`](crate::Response::extensions): the server's certificate,
     /// for pinning or logging (default off, as in reqwest; on, each HTTP/1.1 response

@@ -419,6 +419,17 @@ pub(crate) struct TlsSettings {
     /// The session secrets are written to the file `SSLKEYLOGFILE` names
     /// (`tls_sslkeylogfile`).
     pub key_log: bool,
+    /// A configuration the caller made (`tls_backend_preconfigured`), used in place of
+    /// all of the above.
+    pub preconfigured: Option<Preconfigured>,
+}
+
+/// What `tls_backend_preconfigured` was given.
+#[derive(Clone, Debug)]
+pub(crate) enum Preconfigured {
+    Rustls(Arc<ClientConfig>),
+    /// Anything else: `build` fails, as tether speaks TLS through rustls only.
+    Unknown,
 }
 
 impl Default for TlsSettings {
@@ -435,6 +446,7 @@ impl Default for TlsSettings {
             min_version: None,
             max_version: None,
             key_log: false,
+            preconfigured: None,
         }
     }
 }
@@ -449,8 +461,27 @@ pub(crate) fn default_config() -> Result<Arc<ClientConfig>, Error> {
     client_config(&TlsSettings::default())
 }
 
-/// The client configuration for `settings`, with the ring provider.
+/// The client configuration for `settings`, with the ring provider; or the caller's own,
+/// given ALPN's protocols if it names none.
 pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, Error> {
+    match &settings.preconfigured {
+        None => {}
+        Some(Preconfigured::Rustls(config)) if !config.alpn_protocols.is_empty() => {
+            return Ok(config.clone())
+        }
+        Some(Preconfigured::Rustls(config)) => {
+            let mut config = ClientConfig::clone(config);
+            config.alpn_protocols = alpn(settings.http2);
+            return Ok(Arc::new(config));
+        }
+        Some(Preconfigured::Unknown) => {
+            return Err(Error::msg(
+                ErrorKind::Tls,
+                "the preconfigured TLS backend is not a rustls::ClientConfig (tether speaks \
+                 TLS through rustls only)",
+            ))
+        }
+    }
     let mut roots = RootCertStore::empty();
     if settings.built_in_roots {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -507,12 +538,17 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         // rustls reads `SSLKEYLOGFILE` here, once; unset, nothing is written.
         config.key_log = Arc::new(rustls::KeyLogFile::new());
     }
-    config.alpn_protocols = if settings.http2 {
+    config.alpn_protocols = alpn(settings.http2);
+    Ok(Arc::new(config))
+}
+
+/// The protocols offered by ALPN: `h2` first unless `http1_only`, then `http/1.1`.
+fn alpn(http2: bool) -> Vec<Vec<u8>> {
+    if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
         vec![b"http/1.1".to_vec()]
-    };
-    Ok(Arc::new(config))
+    }
 }
 
 /// webpki's verifier of `roots`, checking revocation against `crls` where one of them is
