@@ -90,6 +90,7 @@ pub(crate) fn accept_encoding(codings: Codings) -> Option<HeaderValue> {
 /// The coding to decode a response with: its `Content-Encoding` names exactly one coding,
 /// and one of `codings`. `identity`, stacked codings and unknown or unasked ones pass
 /// through.
+#[inline]
 pub(crate) fn coding_of<'a>(
     headers: impl Into<crate::proto::FieldView<'a>>,
     codings: Codings,

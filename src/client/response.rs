@@ -172,6 +172,7 @@ impl Response {
     /// takes only when the request asked for it) holds its connection, with whatever
     /// followed the head, for [`upgrade`](Self::upgrade); dropped without, the connection
     /// is closed.
+    #[inline]
     pub(crate) fn new(
         answer: Answer,
         keep_alive: KeepAlive,

@@ -73,6 +73,7 @@ impl Plain {
             .get(usize::from(self.host_at)..usize::from(self.path_at))
     }
 
+    #[inline]
     fn path_and_query(&self) -> (&str, Option<&str>) {
         let path_at = usize::from(self.path_at);
         match self.query_at.map(usize::from) {
@@ -119,6 +120,7 @@ impl Target {
     }
 
     /// A string: checked and split when plain, parsed (through the memo) otherwise.
+    #[inline]
     pub(crate) fn from_str(s: &str) -> Result<Target, url::ParseError> {
         match remembered_plain(s) {
             Some(plain) => Ok(Target::plain(plain)),
@@ -164,6 +166,7 @@ impl Target {
     }
 
     /// The pool's key for this URL; `None` when it is not http(s) or has no host.
+    #[inline]
     pub(crate) fn origin(&self) -> Option<Origin> {
         match &self.plain {
             Some(plain) => Some(super::url_memo::plain_origin(
@@ -177,6 +180,7 @@ impl Target {
     }
 
     /// What the request head is written from.
+    #[inline]
     pub(crate) fn parts(&self) -> UrlParts<'_> {
         match &self.plain {
             Some(p) => {

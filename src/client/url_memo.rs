@@ -168,6 +168,7 @@ thread_local! {
 /// origin, whose host the map's comparison finds equal by address; kept at the second
 /// miss, every later key would be another allocation of the same host, compared byte by
 /// byte.
+#[inline]
 pub(crate) fn plain_origin(authority: &str, scheme: Scheme, host: &str, port: u16) -> Origin {
     let hash = hash_of(authority);
     let same = |o: &Origin| {

@@ -132,6 +132,7 @@ pub(crate) enum Reuse {
 }
 
 /// The decision, and the server's terms to carry to the next response.
+#[inline]
 pub(crate) fn decide(
     now: Instant,
     history: History,
@@ -183,6 +184,7 @@ pub(crate) fn decide(
 
 /// Idle until `idle_timeout` after `now`, or earlier when the server's timeout or the
 /// connection's lifetime says so; an error when no idle time is left at all.
+#[inline]
 pub(crate) fn idle_terms(
     now: Instant,
     idle_timeout: Duration,

@@ -23,6 +23,7 @@ thread_local! {
 
 /// Keeps `buf` (empty, of a connection going idle) for the next read on this thread, or
 /// drops it when enough are kept.
+#[inline]
 pub(super) fn give(buf: BytesMut) {
     debug_assert!(buf.is_empty());
     if buf.capacity() == 0 {

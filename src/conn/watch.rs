@@ -139,6 +139,7 @@ impl Watcher {
 
 /// Arms `watch` (whose waker is `waker`) on `tcp`: cleared, then registered for the next
 /// read readiness. When bytes or a FIN are already there, the watch notes now.
+#[inline]
 fn arm<S: Readiness>(watch: &IdleWatch, waker: &Waker, tcp: &S) {
     watch.woken.store(0, Ordering::Relaxed);
     watch.armed.store(false, Ordering::Relaxed);

@@ -221,6 +221,7 @@ impl<C> PoolState<C> {
     /// `fresh` skips idle connections: the caller must not reuse one (a retry). `own` tells
     /// the caller's connections (those of its runtime) from the others, which are left idle
     /// for their own runtime, or closed when their slot is needed.
+    #[inline]
     pub fn checkout(
         &mut self,
         key: &PoolKey,
@@ -334,6 +335,7 @@ impl<C> PoolState<C> {
     /// connection and its terms (learned from) come back for `put_idle_contended`. `seen`
     /// is called only for a host that has learned something: most have not, and their
     /// releases work out no durations.
+    #[inline]
     fn idle_at_once(
         &mut self,
         key: &PoolKey,
@@ -595,6 +597,7 @@ impl<C> PoolState<C> {
     /// first round trip): learned first (by a host already learning), and its idle terms
     /// ended earlier when the host's learned idle timeout says so. One lookup of the host
     /// for all of it when nobody waits, as this runs once per request.
+    #[inline]
     pub fn put_idle_learning(
         &mut self,
         key: &PoolKey,

@@ -68,6 +68,7 @@ impl BodyDecoder {
 
     /// Consumes from the front of `buf`: `Data` with what it could, `NeedMore` when `buf`
     /// holds nothing usable, `End` once the body is complete (leaving following bytes).
+    #[inline]
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ProtoError> {
         match &mut self.state {
             DecoderState::Done => Ok(Decoded::End),

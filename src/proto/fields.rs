@@ -101,6 +101,7 @@ impl Present {
     }
 
     /// Notes a field of the head by its name as received; its bit is returned.
+    #[inline]
     pub(crate) fn note_bytes(&mut self, name: &[u8]) -> u8 {
         let bit = Present::bit_of_bytes(name);
         self.0 |= bit;
@@ -193,6 +194,7 @@ impl<'a> FieldView<'a> {
     /// `Err` when it is there more than once, for the caller to go through every value.
     /// One pass over a raw head's spans, where `field` makes an iterator and asks it
     /// twice.
+    #[inline]
     pub(crate) fn once(self, field: Field) -> Result<Option<&'a [u8]>, Repeated> {
         if !self.may_have(field) {
             return Ok(None);

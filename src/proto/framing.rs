@@ -46,6 +46,7 @@ pub struct Framing {
 
 /// Decides how the body of a response to `method` with this status and headers is
 /// delimited (RFC 9112 §6.3).
+#[inline]
 pub fn body_framing<'a>(
     method: &Method,
     status: StatusCode,
@@ -95,6 +96,7 @@ fn last_coding_is_chunked(headers: FieldView<'_>) -> bool {
 ///
 /// Every comma-separated value over all fields must be 1+ ASCII digits fitting u64, and all
 /// must be equal (RFC 9110 §8.6 allows a recipient to accept `42, 42`).
+#[inline]
 pub fn content_length<'a>(headers: impl Into<FieldView<'a>>) -> Result<Option<u64>, ProtoError> {
     let headers = headers.into();
     // The usual field: there once, digits only.

@@ -57,6 +57,7 @@ pub struct KeepAlive {
 
 /// Decides whether the connection may be reused after this exchange; `request_headers` are
 /// what we sent (always as HTTP/1.1).
+#[inline]
 pub fn keep_alive<'r, 's>(
     request_headers: impl Into<FieldView<'r>>,
     response_version: Version,

@@ -90,6 +90,7 @@ impl<'a> UrlParts<'a> {
 /// Validates first: on error nothing is appended. The method must be a token, header names
 /// tokens and values free of CR, LF and NUL; the raw bytes are checked even though the
 /// `http` types usually guarantee this, because unchecked constructors exist.
+#[inline]
 pub fn encode_request_head(head: &RequestHead<'_>, dst: &mut Vec<u8>) -> Result<(), ProtoError> {
     let headers = head
         .headers
@@ -108,6 +109,7 @@ pub fn encode_request_head(head: &RequestHead<'_>, dst: &mut Vec<u8>) -> Result<
 
 /// [`encode_request_head`] on raw bytes, so that the validation is independent of the
 /// guarantees of the `http` types. `headers` is walked twice: to validate, then to write.
+#[inline]
 fn encode_raw<'h, H>(
     method: &[u8],
     url: UrlParts<'_>,

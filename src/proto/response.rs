@@ -369,6 +369,7 @@ pub fn parse_response_head(
 /// built when first asked for ([`Headers`]), from a copy of the head that its values share
 /// (a reference count each) instead of being copied one by one into allocations of their
 /// own. Otherwise as [`parse_response_head`].
+#[inline]
 pub fn take_response_head(
     buf: &mut BytesMut,
     limits: &HeadLimits,
@@ -410,6 +411,7 @@ fn unfold(value: &mut [u8]) {
 
 /// The head with its map left to build, when it is short enough and has few enough
 /// fields; its bytes are copied (`RawFields::head`).
+#[inline]
 fn lazy(line: &StatusLine, spans: &Spans, head: &[u8]) -> Option<ResponseHead> {
     if spans.count() > LAZY_FIELDS || head.len() > usize::from(u16::MAX) {
         return None;
