@@ -121,6 +121,57 @@ async fn a_true_content_length_still_reads_a_large_body_whole() {
     assert!(body.iter().all(|&b| b == b'y'));
 }
 
+/// The peak of memory while `bytes()` reads a body of `len` bytes of `w`, which the server
+/// writes `first` bytes of at once, then the rest in pieces of `piece` bytes, 1 ms apart.
+async fn peak_reading_whole(len: usize, first: usize, piece: usize) -> usize {
+    let server = RawServer::start(move |mut stream, _| async move {
+        read_head(&mut stream).await;
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n");
+        let _ = stream.write_all(head.as_bytes()).await;
+        let mut sent = 0;
+        while sent < len {
+            let n = if sent == 0 { first } else { piece }.min(len - sent);
+            if stream.write_all(&vec![b'w'; n]).await.is_err() {
+                return;
+            }
+            sent += n;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+    let client = tether::Client::new();
+    let resp = client.get(server.url("/whole")).send().await.unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let body = resp.bytes().await.unwrap();
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    assert_eq!(body.len(), len);
+    assert!(body.iter().all(|&b| b == b'w'));
+    peak
+}
+
+#[tokio::test]
+async fn a_body_of_a_power_of_two_grows_its_buffer_to_its_size_not_past_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    const LEN: usize = 1 << 20;
+    // Doubling on once most of the body is in ends in a 2 MiB buffer, 3 MiB at its last
+    // growth (this allocator's `realloc` copies: old and new are both live). Growing to
+    // the body's size once a third of it has arrived ends at that size, or at twice what
+    // the buffer had when the doubling is larger: here 1.5 MiB at the copy, and at most
+    // about 2 MiB whatever the pieces the reads get. Written at once, the reads fill
+    // their room and ask for more each time; in pieces, they do not; and a first part at
+    // once, then pieces, leaves the reads asking for more room than the rest needs.
+    for (first, piece) in [(LEN, LEN), (64 * 1024, 64 * 1024), (600 * 1024, 50 * 1024)] {
+        let peak = peak_reading_whole(LEN, first, piece).await;
+        assert!(
+            peak <= 2 * LEN + LEN / 4,
+            "peak {peak} bytes for a body of {LEN} sent {first} bytes first, then in \
+             pieces of {piece}"
+        );
+    }
+}
+
 /// A gzip member of `len` bytes of `byte`, compressed once.
 fn gzip_member(byte: u8, len: usize) -> Vec<u8> {
     use std::io::Write;

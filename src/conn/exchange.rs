@@ -494,6 +494,7 @@ impl Connection {
         if let Some(remaining) = reader.body_remaining() {
             let want = usize::try_from(remaining).unwrap_or(usize::MAX);
             while self.buf.len() < want {
+                self.room_for_rest(want - self.buf.len());
                 match self.read_more().await {
                     Ok(0) => return Err(Error::proto(ProtoError::IncompleteBody)),
                     Ok(_) => {}

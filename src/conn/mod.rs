@@ -452,6 +452,24 @@ impl Connection {
         }
     }
 
+    /// Room for the `rest` of a body read whole (`read_whole_body`), of which `buf` holds
+    /// the beginning. Once a third of it or more is in, the buffer grows to the body's
+    /// size at once, where reading on would double it past that size (a 1 MiB body would
+    /// end in 2 MiB, moved or copied at its last growth); and when the rest fits, no read
+    /// asks for more room. The buffer stays within three times what has arrived: the
+    /// length the server declared still allocates nothing ahead of its bytes.
+    fn room_for_rest(&mut self, rest: usize) {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < rest && rest <= len.saturating_mul(2) {
+            self.buf.reserve(rest);
+            self.outgrown |= self.buf.capacity() > READ_CHUNK;
+        }
+        let room = self.buf.capacity() - len;
+        if room >= rest {
+            self.read_size = self.read_size.min(room.saturating_mul(2));
+        }
+    }
+
     /// Polls one read into the buffer; 0 means the peer closed.
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         self.reserve_for_read();
