@@ -1,7 +1,8 @@
 //! `Response::bytes` never allocates on a server's `Content-Length` alone: a body of known
 //! length is read into one buffer that grows as bytes arrive, so a server that claims a
 //! gigabyte and sends a little costs a little memory; the length is used only to refuse a
-//! body past `max_body_bytes` before reading it. Measured with a counting global
+//! body past `max_body_bytes` before reading it. And a warm request allocates next to
+//! nothing, one that waits at a cap little more. Measured with a counting global
 //! allocator (this file is its own test binary, one test at a time).
 
 mod support;
@@ -23,8 +24,9 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// them (`WATCHED`): other tests' threads start runtimes (whose event lists are as large)
 /// at any time.
 static LARGE: AtomicUsize = AtomicUsize::new(0);
-/// Allocations of any size made so far on threads that watch for them.
+/// Allocations of any size made so far on threads that watch for them, and their bytes.
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static WATCHED: Cell<bool> = const { Cell::new(false) };
@@ -38,6 +40,7 @@ unsafe impl GlobalAlloc for Counting {
         if !p.is_null() {
             if WATCHED.try_with(Cell::get).unwrap_or(false) {
                 ALLOCS.fetch_add(1, Ordering::Relaxed);
+                ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
                 if layout.size() >= READ_BUFFER {
                     LARGE.fetch_add(1, Ordering::Relaxed);
                 }
@@ -413,6 +416,46 @@ async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
     assert!(
         allocs < REQUESTS / 10,
         "{allocs} allocations for {REQUESTS} warm requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_request_waiting_at_the_per_host_cap_allocates_little() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // One connection per host and two GETs at once: the second waits for the first's
+    // connection (the server runs on the runtime's worker; the client on this thread).
+    let server = letters_server().await;
+    let client = tether::Client::builder()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let url = server.url("/");
+    let get = || async {
+        let body = client.get(&url).send().await.unwrap();
+        let body = body.bytes().await.unwrap();
+        assert_eq!(body.len(), 1000);
+    };
+    for _ in 0..10 {
+        tokio::join!(get(), get());
+    }
+    const PAIRS: usize = 100;
+    WATCHED.with(|w| w.set(true));
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    for _ in 0..PAIRS {
+        tokio::join!(get(), get());
+    }
+    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
+    WATCHED.with(|w| w.set(false));
+    assert_eq!(
+        server.accepted(),
+        1,
+        "the second of each pair waited for the first's"
+    );
+    // The wait's own state and its place in the host's queue: nothing of a dial.
+    assert!(
+        bytes / PAIRS < 1536,
+        "{} bytes allocated per waiting request",
+        bytes / PAIRS
     );
 }
 

@@ -1256,49 +1256,59 @@ fn http2_ask(config: &Config, key: &PoolKey, avoid: Option<u64>) -> Option<Http2
 
 /// Goes on from what `acquire` could not finish: dials, checks an HTTP/2 stream's
 /// connection, or waits, and checks out again as often as needed.
-async fn acquire_later(
-    client: &Client,
-    key: &PoolKey,
+///
+/// Every request that waits at a cap boxes this future, so it is kept small: an `async`
+/// block (an `async fn` keeps its arguments twice), `first` taken and put back in place
+/// (not moved into a second local), and the dial boxed on its own.
+#[allow(clippy::manual_async_fn)]
+fn acquire_later<'a>(
+    client: &'a Client,
+    key: &'a PoolKey,
     need: Need,
     avoid: Option<u64>,
     deadline: Option<Instant>,
-    runtime: &Handle,
-    first: AcquireLater,
-) -> Result<Acquired, Error> {
-    let config = &client.inner.config;
-    let http2 = http2_ask(config, key, avoid);
-    let mut next = first.0;
-    loop {
-        let lease = match next {
-            Ok(lease) => lease,
-            Err(wait) => {
-                let wait_until = pool_wait_until(config, deadline);
-                client
-                    .inner
-                    .pool
-                    .checkout_after(wait, key, need, wait_until, runtime, http2)
-                    .await?
-            }
-        };
-        match lease {
-            Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
-            Lease::Stream(stream) => {
-                let conn = stream.conn();
-                let now = now();
-                let spent = config.max_lifetime.is_some_and(|l| conn.age(now) >= l)
-                    || config
-                        .max_requests_per_connection
-                        .is_some_and(|m| conn.started() > u64::from(m));
-                if spent {
-                    stream.retire();
-                } else if alive(config, &stream, deadline).await {
-                    return Ok(Acquired::H2(stream));
+    runtime: &'a Handle,
+    mut first: AcquireLater,
+) -> impl Future<Output = Result<Acquired, Error>> + 'a {
+    async move {
+        let config = &client.inner.config;
+        let http2 = http2_ask(config, key, avoid);
+        loop {
+            let lease = match first.0 {
+                Ok(lease) => lease,
+                Err(wait) => {
+                    let wait_until = pool_wait_until(config, deadline);
+                    client
+                        .inner
+                        .pool
+                        .checkout_after(wait, key, need, wait_until, runtime, http2)
+                        .await?
                 }
-                // The connection is let go of; the request looks again.
+            };
+            match lease {
+                Lease::Reused(pooled) => return Ok(Acquired::H1(pooled)),
+                Lease::Stream(stream) => {
+                    let conn = stream.conn();
+                    let now = now();
+                    let spent = config.max_lifetime.is_some_and(|l| conn.age(now) >= l)
+                        || config
+                            .max_requests_per_connection
+                            .is_some_and(|m| conn.started() > u64::from(m));
+                    if spent {
+                        stream.retire();
+                    } else if alive(config, &stream, deadline).await {
+                        return Ok(Acquired::H2(stream));
+                    }
+                    // The connection is let go of; the request looks again.
+                }
+                // Boxed: a dial's state (the connect, TLS and proxy futures) is some 6.5
+                // KiB; inline, every request that waits would box and copy it too.
+                Lease::Open(slot) => {
+                    return Box::pin(dial(client, key, slot, deadline, runtime)).await
+                }
             }
-            Lease::Open(slot) => return dial(client, key, slot, deadline, runtime).await,
+            first.0 = client.inner.pool.try_checkout(key, need, runtime, http2);
         }
-        next = client.inner.pool.try_checkout(key, need, runtime, http2);
     }
 }
 
