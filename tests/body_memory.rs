@@ -387,6 +387,13 @@ async fn gets_one_after_another_take_back_the_read_buffer_and_never_overwrite_a_
     assert_eq!(server.accepted(), 1, "one connection throughout");
 }
 
+/// A GET of `letters_server`'s answer, read with `bytes()`.
+async fn get_letters(client: &tether::Client, url: &str) {
+    let body = client.get(url).send().await.unwrap();
+    let body = body.bytes().await.unwrap();
+    assert_eq!(body.len(), 1000);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -395,11 +402,7 @@ async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
     let server = letters_server().await;
     let client = tether::Client::new();
     let url = server.url("/");
-    let get = || async {
-        let body = client.get(&url).send().await.unwrap();
-        let body = body.bytes().await.unwrap();
-        assert_eq!(body.len(), 1000);
-    };
+    let get = || get_letters(&client, &url);
     for _ in 0..10 {
         get().await;
     }
@@ -430,11 +433,7 @@ async fn a_request_waiting_at_the_per_host_cap_allocates_little() {
         .build()
         .unwrap();
     let url = server.url("/");
-    let get = || async {
-        let body = client.get(&url).send().await.unwrap();
-        let body = body.bytes().await.unwrap();
-        assert_eq!(body.len(), 1000);
-    };
+    let get = || get_letters(&client, &url);
     for _ in 0..10 {
         tokio::join!(get(), get());
     }
