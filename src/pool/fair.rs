@@ -12,8 +12,9 @@
 //! Pure: no clock, no sockets; generic over the key so it is tested with numbers. Places
 //! are left behind lazily (a host that leaves and joins again gets a new generation, and
 //! its old place is skipped) and swept out when they outnumber the hosts in the round, so
-//! joining and leaving cost O(1) amortized; `next` scans from the front past hosts at
-//! their cap, of which there are at most as many as the global cap allows open.
+//! joining, leaving and going to the back ([`Turns::send_to_back`]) cost O(1) amortized;
+//! `next` scans from the front past hosts at their cap, of which there are at most as
+//! many as the global cap allows open.
 //!
 //! ```text
 //!   join(k) ──► [ a  b  c  k ] ──next──► a served ──► [ b  c  k  a ]  (a still waits)
@@ -72,6 +73,25 @@ impl<K: Clone + Eq + Hash> Turns<K> {
     /// `key` leaves the round (its place is skipped from now on).
     pub fn leave(&mut self, key: &K) {
         self.members.remove(key);
+        self.sweep_if_sparse();
+    }
+
+    /// `key` used its turn without [`Turns::next`] (it took a connection of its own): it
+    /// goes to the back of the round if it is in it, as `next` would have moved it, in
+    /// O(1) (a new generation; the old place is skipped) rather than by scanning the
+    /// round for its place.
+    pub fn send_to_back(&mut self, key: &K) {
+        let Some(generation) = self.members.get_mut(key) else {
+            return;
+        };
+        *generation = self.next_generation;
+        self.round.push_back((key.clone(), self.next_generation));
+        self.next_generation += 1;
+        self.sweep_if_sparse();
+    }
+
+    /// Drops the places left behind once they outnumber the hosts in the round.
+    fn sweep_if_sparse(&mut self) {
         if self.round.len() > 2 * self.members.len() + 16 {
             let members = &self.members;
             self.round.retain(|(k, g)| members.get(k) == Some(g));
@@ -204,6 +224,49 @@ mod tests {
         round.leave(&1);
         assert_eq!(round.next(|_| Turn::Ready), None);
         assert_eq!(round.len(), 0);
+    }
+
+    #[test]
+    fn send_to_back_moves_a_host_as_its_turn_would_and_leaves_others_be() {
+        // (hosts that join, `send_to_back` calls in order, the order `next` then serves)
+        let rows: &[(&[u32], &[u32], &[u32])] = &[
+            (&[0, 1, 2], &[0], &[1, 2, 0]),
+            (&[0, 1, 2], &[1], &[0, 2, 1]),
+            (&[0, 1, 2], &[2], &[0, 1, 2]),
+            (&[0, 1, 2], &[0, 1], &[2, 0, 1]),
+            (&[0, 1, 2], &[0, 0, 0], &[1, 2, 0]),
+            // Not in the round (nobody waits there): nothing changes, nobody joins.
+            (&[0, 1], &[7], &[0, 1]),
+        ];
+        for &(joined, moved, expected) in rows {
+            let mut round = Turns::default();
+            for k in joined {
+                round.join(k);
+            }
+            for k in moved {
+                round.send_to_back(k);
+            }
+            assert_eq!(round.len(), joined.len());
+            let served: Vec<u32> = (0..joined.len())
+                .filter_map(|_| round.next(|_| Turn::Ready))
+                .collect();
+            assert_eq!(served, expected, "joined {joined:?}, moved {moved:?}");
+        }
+    }
+
+    #[test]
+    fn places_left_behind_by_send_to_back_do_not_pile_up() {
+        let mut round = Turns::default();
+        for k in 0..4u32 {
+            round.join(&k);
+        }
+        for i in 0..10_000u32 {
+            round.send_to_back(&(i % 4));
+        }
+        assert!(round.round.len() <= 2 * 4 + 16, "{}", round.round.len());
+        // 10,000 moves end with 3 last (9,999 % 4): the order is 0, 1, 2, 3.
+        let served: Vec<u32> = (0..4).filter_map(|_| round.next(|_| Turn::Ready)).collect();
+        assert_eq!(served, [0, 1, 2, 3]);
     }
 
     #[test]

@@ -176,6 +176,9 @@ pub(crate) struct PoolState<C> {
     idle_order: Lru<PoolKey>,
     /// HTTP/2 connections let go of at the global cap, not yet counted.
     shared_evictions: usize,
+    /// HTTP/2 connections in the hosts' lists, all hosts together: with none, a request
+    /// at the global cap does not look through every host for one to let go of.
+    shared_conns: usize,
 }
 
 impl<C> PoolState<C> {
@@ -190,6 +193,7 @@ impl<C> PoolState<C> {
             turns: Turns::default(),
             idle_order: Lru::default(),
             shared_evictions: 0,
+            shared_conns: 0,
         }
     }
 
@@ -377,25 +381,12 @@ impl<C> PoolState<C> {
         let mut conn = conn;
         if self.waiting > 0 && self.total_open >= self.caps.total {
             // Hosts compete for slots. A host within its share of the global cap keeps the
-            // connection for its own next waiter; one above it gives the slot to the next
-            // host in the round that can use one. Either way the taker's turn is used up.
-            let keep = !self.above_share(key);
-            let per_host = self.caps.per_host;
-            let hosts = &self.hosts;
-            let next = self.turns.next(|k| match hosts.get(k) {
-                Some(h) if k == key && h.waiters_len() == 0 => Turn::Gone,
-                Some(_) if k == key => {
-                    if keep {
-                        Turn::Ready
-                    } else {
-                        Turn::Blocked
-                    }
-                }
-                Some(_) if keep => Turn::Blocked,
-                Some(h) => turn_for_slot(h, per_host),
-                None => Turn::Gone,
-            });
-            if let Some(other) = next.filter(|k| k != key) {
+            // connection for its own next waiter (and goes to the back of the round, if it
+            // has one); one above it gives the slot to the next host in the round that can
+            // use one. Either way the taker's turn is used up.
+            if !self.above_share(key) {
+                self.turns.send_to_back(key);
+            } else if let Some(other) = self.next_turn_but(key) {
                 self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
                 self.grant_slot_to(&other);
                 self.grant_slots(now, out);
@@ -650,7 +641,11 @@ impl<C> PoolState<C> {
     ) -> Option<(Arc<H2Conn>, Option<Instant>)> {
         let host = self.hosts.get_mut(key)?;
         let shared = host.shared.as_mut()?;
+        let before = shared.conns.len();
         shared.conns.retain(|c| !c.closing());
+        self.shared_conns = self
+            .shared_conns
+            .saturating_sub(before - shared.conns.len());
         let found = shared.conns.iter().find_map(|c| {
             if !own(c) {
                 return None;
@@ -720,6 +715,7 @@ impl<C> PoolState<C> {
             return;
         };
         host.shared.get_or_insert_default().conns.push(conn.clone());
+        self.shared_conns += 1;
         self.serve_with_streams(key, &conn, now);
     }
 
@@ -727,7 +723,11 @@ impl<C> PoolState<C> {
     pub fn remove_shared(&mut self, key: &PoolKey, id: u64) {
         if let Some(host) = self.hosts.get_mut(key) {
             if let Some(shared) = host.shared.as_mut() {
+                let before = shared.conns.len();
                 shared.conns.retain(|c| c.id() != id);
+                self.shared_conns = self
+                    .shared_conns
+                    .saturating_sub(before - shared.conns.len());
             }
             tidy_shared(host);
         }
@@ -769,10 +769,13 @@ impl<C> PoolState<C> {
 
     /// Lets go of an HTTP/2 connection of a host other than `except` that carries no
     /// stream: it takes no new stream and closes (h2 closes it once nothing holds it),
-    /// and its task frees its slot. Looks at every host with HTTP/2 connections: only a
-    /// request about to wait at the global cap, with no idle HTTP/1.1 connection left to
-    /// close, asks.
+    /// and its task frees its slot. Looks at every host when the pool holds an HTTP/2
+    /// connection at all (else answers at once): only a request about to wait at the
+    /// global cap, with no idle HTTP/1.1 connection left to close, asks.
     fn evict_idle_shared(&mut self, except: &PoolKey) -> bool {
+        if self.shared_conns == 0 {
+            return false;
+        }
         for (key, host) in self.hosts.iter_mut() {
             if key == except {
                 continue;
@@ -788,6 +791,7 @@ impl<C> PoolState<C> {
                 continue;
             };
             let conn = shared.conns.remove(at);
+            self.shared_conns = self.shared_conns.saturating_sub(1);
             conn.close();
             self.shared_evictions += 1;
             tidy_shared(host);
@@ -903,6 +907,19 @@ impl<C> PoolState<C> {
     fn above_share(&self, key: &PoolKey) -> bool {
         let share = (self.caps.total / self.turns.len().max(1)).max(1);
         self.hosts.get(key).is_some_and(|h| h.open() > share)
+    }
+
+    /// The next host in the round that can take a freed slot, other than `key` (which
+    /// keeps its place, or leaves the round if nobody waits there).
+    fn next_turn_but(&mut self, key: &PoolKey) -> Option<PoolKey> {
+        let per_host = self.caps.per_host;
+        let hosts = &self.hosts;
+        self.turns.next(|k| match hosts.get(k) {
+            Some(h) if k == key && h.waiters_len() == 0 => Turn::Gone,
+            Some(_) if k == key => Turn::Blocked,
+            Some(h) => turn_for_slot(h, per_host),
+            None => Turn::Gone,
+        })
     }
 
     /// Whether some host in the round could take a freed slot now.
