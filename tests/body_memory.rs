@@ -458,6 +458,51 @@ async fn a_request_waiting_at_the_per_host_cap_allocates_little() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_plain_dial_allocates_little() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // Every answer closes its connection: each GET dials (on this thread, where the
+    // allocations are counted; the server runs on the runtime's worker).
+    let server = RawServer::start(|mut stream, _| async move {
+        read_head(&mut stream).await;
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        let _ = stream.write_all(answer).await;
+    })
+    .await;
+    let client = tether::Client::new();
+    let url = server.url("/");
+    let get = || async {
+        let body = client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"ok");
+    };
+    for _ in 0..10 {
+        get().await;
+    }
+    const DIALS: usize = 50;
+    WATCHED.with(|w| w.set(true));
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    for _ in 0..DIALS {
+        get().await;
+    }
+    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
+    WATCHED.with(|w| w.set(false));
+    assert_eq!(server.accepted(), 10 + DIALS, "each GET dialed");
+    // The wait's box, the dial's, the connection's, the socket's registration and the
+    // read buffer: the TLS, proxy and HTTP/2 handshakes' state is not among them.
+    assert!(
+        bytes / DIALS < 12 * 1024,
+        "{} bytes allocated per dial",
+        bytes / DIALS
+    );
+}
+
 /// A keep-alive server whose answer depends on the path: `/small` (5 bytes with the head),
 /// `/slow` (`SLOW_LEN` bytes, the second half 50 ms after the first) and `/chunked` (two
 /// chunks).

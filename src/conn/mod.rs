@@ -248,6 +248,10 @@ impl Connection {
         Ok(conn)
     }
 
+    /// A dial's state is boxed by whoever dials, so only the plain TCP connect is inline
+    /// here: TLS, a proxy and a Unix socket each go on in a box of their own (their
+    /// handshakes cost far more than the allocation), which keeps a crawler's many plain
+    /// dials from allocating and copying the largest path's state (TLS inside TLS).
     async fn open_io(
         origin: &Origin,
         deadline: Option<Instant>,
@@ -257,27 +261,43 @@ impl Connection {
     ) -> Result<Connection, Error> {
         #[cfg(unix)]
         if let Some(path) = &dialer.unix_socket {
-            return Connection::open_unix(origin, path, tls, deadline).await;
+            return Box::pin(Connection::open_unix(origin, path, tls, deadline)).await;
         }
-        let Some(proxy) = origin.proxy() else {
-            let tcp = dialer
-                .connect(
-                    origin.host(),
-                    origin.port(),
-                    origin.scheme().default_port(),
-                    deadline,
-                    report,
-                )
-                .await?;
-            let peer = tcp.peer_addr().ok();
-            let io = match origin.scheme() {
-                Scheme::Http => Io::Tcp(tcp),
-                Scheme::Https => {
-                    Io::Tls(Box::new(tls_by(tls, origin.host(), tcp, deadline).await?))
-                }
-            };
-            return Ok(Connection::new(io, peer));
+        if let Some(proxy) = origin.proxy() {
+            return Box::pin(Connection::open_via_proxy(
+                origin, proxy, deadline, tls, dialer, report,
+            ))
+            .await;
+        }
+        let tcp = dialer
+            .connect(
+                origin.host(),
+                origin.port(),
+                origin.scheme().default_port(),
+                deadline,
+                report,
+            )
+            .await?;
+        let peer = tcp.peer_addr().ok();
+        let io = match origin.scheme() {
+            Scheme::Http => Io::Tcp(tcp),
+            Scheme::Https => Io::Tls(Box::new(
+                Box::pin(tls_by(tls, origin.host(), tcp, deadline)).await?,
+            )),
         };
+        Ok(Connection::new(io, peer))
+    }
+
+    /// Dials `origin` through `proxy`: TCP to the proxy, then what its kind asks (a
+    /// tunnel, TLS to the proxy, a SOCKS handshake), then TLS to an https origin.
+    async fn open_via_proxy(
+        origin: &Origin,
+        proxy: &ProxyTarget,
+        deadline: Option<Instant>,
+        tls: Option<&Arc<ClientConfig>>,
+        dialer: &connect::Dialer,
+        report: &mut connect::DialReport,
+    ) -> Result<Connection, Error> {
         let mut tcp = dialer
             .connect(
                 proxy.host(),
