@@ -575,7 +575,7 @@ impl Connection {
 
     /// The exchange's response is complete and its connection is offered for reuse: the
     /// one place the reuse decision is made. An idle connection keeps no read buffer: it goes to
-    /// this thread's spares (`spare`), for the next read.
+    /// this thread's spares (`spare`), for the next read; so does a closing one's, if empty.
     pub fn finish_exchange(&mut self, ended: Ended, now: Instant, limits: &ReuseLimits) -> Reuse {
         self.responses = self.responses.saturating_add(1);
         let history = reuse::History {
@@ -589,7 +589,10 @@ impl Connection {
         };
         let (answer, terms) = reuse::decide(now, history, ended, limits);
         self.terms = terms;
-        if let Reuse::Idle(_) = answer {
+        // A connection about to close gives its buffer too (when nothing is left in it):
+        // a crawler at its caps closes and dials all the time, and each dial would read
+        // into a new buffer.
+        if matches!(answer, Reuse::Idle(_)) || self.buf.is_empty() {
             let buf = std::mem::take(&mut self.buf);
             // A buffer grown for a large head or body goes back to the allocator.
             if !std::mem::take(&mut self.outgrown) {
