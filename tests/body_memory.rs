@@ -394,6 +394,28 @@ async fn get_letters(client: &tether::Client, url: &str) {
     assert_eq!(body.len(), 1000);
 }
 
+/// Runs `work` `times` times with this thread's allocations counted: how many were made,
+/// and their bytes.
+async fn counted<F, W>(times: usize, mut work: F) -> (usize, usize)
+where
+    F: FnMut() -> W,
+    W: std::future::Future<Output = ()>,
+{
+    WATCHED.with(|w| w.set(true));
+    let (allocs, bytes) = (
+        ALLOCS.load(Ordering::Relaxed),
+        ALLOCATED.load(Ordering::Relaxed),
+    );
+    for _ in 0..times {
+        work().await;
+    }
+    WATCHED.with(|w| w.set(false));
+    (
+        ALLOCS.load(Ordering::Relaxed) - allocs,
+        ALLOCATED.load(Ordering::Relaxed) - bytes,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
     let _serial = ONE_AT_A_TIME.lock().await;
@@ -409,13 +431,7 @@ async fn a_warm_small_get_read_with_bytes_allocates_next_to_nothing() {
     // Warm: the request's head buffer, the response's field spans and its body state are
     // the thread's spares, taken and given back; the read buffer is the connection's.
     const REQUESTS: usize = 200;
-    WATCHED.with(|w| w.set(true));
-    let before = ALLOCS.load(Ordering::Relaxed);
-    for _ in 0..REQUESTS {
-        get().await;
-    }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
-    WATCHED.with(|w| w.set(false));
+    let (allocs, _) = counted(REQUESTS, get).await;
     assert!(
         allocs < REQUESTS / 10,
         "{allocs} allocations for {REQUESTS} warm requests"
@@ -438,13 +454,10 @@ async fn a_request_waiting_at_the_per_host_cap_allocates_little() {
         tokio::join!(get(), get());
     }
     const PAIRS: usize = 100;
-    WATCHED.with(|w| w.set(true));
-    let before = ALLOCATED.load(Ordering::Relaxed);
-    for _ in 0..PAIRS {
+    let (_, bytes) = counted(PAIRS, || async {
         tokio::join!(get(), get());
-    }
-    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
-    WATCHED.with(|w| w.set(false));
+    })
+    .await;
     assert_eq!(
         server.accepted(),
         1,
@@ -486,13 +499,7 @@ async fn a_plain_dial_allocates_little() {
         get().await;
     }
     const DIALS: usize = 50;
-    WATCHED.with(|w| w.set(true));
-    let before = ALLOCATED.load(Ordering::Relaxed);
-    for _ in 0..DIALS {
-        get().await;
-    }
-    let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
-    WATCHED.with(|w| w.set(false));
+    let (_, bytes) = counted(DIALS, get).await;
     assert_eq!(server.accepted(), 10 + DIALS, "each GET dialed");
     // The wait's box, the dial's, the connection's and the socket's registration: not
     // the TLS, proxy and HTTP/2 handshakes' state, nor a read buffer (the last closed
