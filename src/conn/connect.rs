@@ -7,7 +7,7 @@
 //! Happy Eyeballs: the addresses are interleaved by family, starting with the family the
 //! resolver put first; an attempt starts every [`ATTEMPT_DELAY`], or at once when the
 //! previous one fails; the first to connect wins and the others are dropped (closing
-//! their sockets). All of it happens inside the one slot the pool reserved for this
+//! their sockets). A single address is simply connected to: no timer, no race. All of it happens inside the one slot the pool reserved for this
 //! dial. With `local_address`, each socket is bound to it first, and addresses of the
 //! other family are skipped.
 //!
@@ -183,11 +183,7 @@ impl Dialer {
         host: &str,
         report: &mut DialReport,
     ) -> Result<Arc<[IpAddr]>, Error> {
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
+        if let Some(ip) = ip_literal(host) {
             report.found = Some(Found::Literal);
             return Ok(Arc::from([ip]));
         }
@@ -217,33 +213,55 @@ impl Dialer {
         default_port: u16,
         report: &mut DialReport,
     ) -> Result<TcpStream, Error> {
-        let addrs: Vec<SocketAddr> = match self.pins.get(host) {
-            Some(pins) => {
-                report.found = Some(Found::Pinned);
-                pins.iter()
-                    .map(|pin| SocketAddr::new(pin.ip(), pinned_port(pin, port, default_port)))
-                    .collect()
-            }
-            None => self
-                .resolve(host, report)
-                .await?
+        // One address (an IP literal, what a crawler of addresses dials; most names)
+        // allocates no list.
+        let (one, many);
+        let found: &[SocketAddr] = if let Some(pins) = self.pins.get(host) {
+            report.found = Some(Found::Pinned);
+            many = pins
                 .iter()
-                .map(|&ip| SocketAddr::new(ip, port))
-                .collect(),
+                .map(|pin| SocketAddr::new(pin.ip(), pinned_port(pin, port, default_port)))
+                .collect::<Vec<_>>();
+            &many
+        } else if let Some(ip) = ip_literal(host) {
+            report.found = Some(Found::Literal);
+            one = [SocketAddr::new(ip, port)];
+            &one
+        } else {
+            match self.resolve(host, report).await?[..] {
+                [ip] => {
+                    one = [SocketAddr::new(ip, port)];
+                    &one
+                }
+                ref ips => {
+                    many = ips
+                        .iter()
+                        .map(|&ip| SocketAddr::new(ip, port))
+                        .collect::<Vec<_>>();
+                    &many
+                }
+            }
         };
-        if addrs.is_empty() {
+        if found.is_empty() {
             return Err(Error::msg(
                 ErrorKind::Connect,
                 format!("{host} has no address"),
             ));
         }
-        let addrs: Vec<SocketAddr> = interleave(&addrs)
-            .into_iter()
-            .filter(|addr| {
-                self.local_address
-                    .is_none_or(|l| l.is_ipv4() == addr.is_ipv4())
-            })
-            .collect();
+        // One address (an IP literal, most names) needs no reordering.
+        let ordered;
+        let addrs = if found.len() > 1 || self.local_address.is_some() {
+            ordered = interleave(found)
+                .into_iter()
+                .filter(|addr| {
+                    self.local_address
+                        .is_none_or(|l| l.is_ipv4() == addr.is_ipv4())
+                })
+                .collect::<Vec<_>>();
+            &ordered[..]
+        } else {
+            found
+        };
         if addrs.is_empty() {
             return Err(Error::msg(
                 ErrorKind::Connect,
@@ -254,7 +272,7 @@ impl Dialer {
             local: self.local_address,
             interface: self.interface.clone(),
         };
-        let result = happy_eyeballs(&addrs, &bind, &mut report.attempts).await;
+        let result = happy_eyeballs(addrs, &bind, &mut report.attempts).await;
         match result {
             Ok(stream) => {
                 self.tcp.apply(&stream);
@@ -271,6 +289,15 @@ impl Dialer {
             }
         }
     }
+}
+
+/// The address `host` spells, if it is an IP literal (IPv6 in brackets or not).
+fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .parse()
+        .ok()
 }
 
 /// A pin's port for a URL whose port is `port` and whose scheme's is `default_port`.
@@ -309,23 +336,29 @@ struct Bind {
     interface: Option<std::sync::Arc<str>>,
 }
 
-/// One connection attempt, bound as `bind` says first.
+/// One connection attempt, bound as `bind` says first, boxed to run beside others.
 fn attempt(addr: SocketAddr, bind: &Bind) -> Attempt {
-    let (local, interface) = (bind.local, bind.interface.clone());
-    Box::pin(async move {
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(name) = interface {
-            bind_device(&socket, &name)?;
-        }
-        if let Some(local) = local {
-            socket.bind(SocketAddr::new(local, 0))?;
-        }
-        socket.connect(addr).await
-    })
+    Box::pin(connect_to(addr, bind.local, bind.interface.clone()))
+}
+
+/// Connects to `addr` from a socket bound to `local` and `interface` first.
+async fn connect_to(
+    addr: SocketAddr,
+    local: Option<IpAddr>,
+    interface: Option<Arc<str>>,
+) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(name) = interface {
+        bind_device(&socket, &name)?;
+    }
+    if let Some(local) = local {
+        socket.bind(SocketAddr::new(local, 0))?;
+    }
+    socket.connect(addr).await
 }
 
 #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
@@ -350,9 +383,14 @@ async fn happy_eyeballs(
     bind: &Bind,
     started: &mut u32,
 ) -> io::Result<TcpStream> {
+    // One address races nothing: no timer, no list of attempts, no box.
+    if let [addr] = addrs {
+        *started += 1;
+        return connect_to(*addr, bind.local, bind.interface.clone()).await;
+    }
     let mut running: Vec<Attempt> = Vec::new();
     let mut next = 0;
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+    let mut last = None;
     let mut timer = Box::pin(tokio::time::sleep(ATTEMPT_DELAY));
     std::future::poll_fn(|cx| loop {
         // Start the next attempt when none runs, or when the delay has passed.
@@ -372,7 +410,7 @@ async fn happy_eyeballs(
             match running[i].as_mut().poll(cx) {
                 Poll::Ready(Ok(stream)) => return Poll::Ready(Ok(stream)),
                 Poll::Ready(Err(e)) => {
-                    last = e;
+                    last = Some(e);
                     drop(running.swap_remove(i));
                     failed = true;
                 }
@@ -380,10 +418,10 @@ async fn happy_eyeballs(
             }
         }
         if running.is_empty() && next >= addrs.len() {
-            return Poll::Ready(Err(std::mem::replace(
-                &mut last,
-                io::Error::other("no addresses"),
-            )));
+            let last = last
+                .take()
+                .unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no addresses"));
+            return Poll::Ready(Err(last));
         }
         // A failure starts the next attempt at once; otherwise wait for a wake.
         if !(failed || start) {

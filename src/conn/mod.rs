@@ -94,6 +94,7 @@ impl Io {
 }
 
 impl AsyncRead for Io {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
