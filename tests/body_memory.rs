@@ -332,14 +332,19 @@ async fn letters_server() -> RawServer {
             if read_head(&mut stream).await.is_empty() {
                 return;
             }
-            let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
-            answer.extend_from_slice(&[letter(n); 1000]);
-            if stream.write_all(&answer).await.is_err() {
+            if stream.write_all(&answer_of(letter(n))).await.is_err() {
                 return;
             }
         }
     })
     .await
+}
+
+/// An answer whose body is 1,000 bytes of `byte`.
+fn answer_of(byte: u8) -> Vec<u8> {
+    let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+    answer.extend_from_slice(&[byte; 1000]);
+    answer
 }
 
 fn letter(n: usize) -> u8 {
@@ -385,6 +390,73 @@ async fn gets_one_after_another_take_back_the_read_buffer_and_never_overwrite_a_
         );
     }
     assert_eq!(server.accepted(), 1, "one connection throughout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn requests_waiting_for_their_responses_hold_no_read_buffer() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    // Every answer waits until all N requests of its round have come in, so that all N
+    // wait for their responses at once (the server runs on the runtime's worker; the
+    // client on this thread, where the allocations are counted).
+    const N: usize = 24;
+    let round = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    let server = RawServer::start(move |mut stream, _| {
+        let round = round.clone();
+        async move {
+            loop {
+                if read_head(&mut stream).await.is_empty() {
+                    return;
+                }
+                round.wait().await;
+                if stream.write_all(&answer_of(b'z')).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let client = tether::Client::builder()
+        .max_connections_per_host(N)
+        .build()
+        .unwrap();
+    let url = server.url("/");
+    let gets = || all((0..N).map(|_| get_letters(&client, &url)).collect());
+    gets().await;
+    assert_eq!(server.accepted(), N, "one connection per request");
+    WATCHED.with(|w| w.set(true));
+    let before = LARGE.load(Ordering::Relaxed);
+    gets().await;
+    let large = LARGE.load(Ordering::Relaxed) - before;
+    WATCHED.with(|w| w.set(false));
+    assert_eq!(server.accepted(), N, "the connections were reused");
+    // A request takes a buffer when its response is there to read, and gives it back
+    // when nothing is: the thread's spares serve all N. Holding one from the write on,
+    // N requests in flight would hold N buffers, past the thread's spares.
+    assert!(
+        large <= 1,
+        "{large} read buffers allocated for {N} requests at once"
+    );
+}
+
+/// Runs `futures` concurrently on this task (so that their allocations are this thread's).
+async fn all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        for slot in futures.iter_mut() {
+            if let Some(f) = slot {
+                if f.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                }
+            }
+        }
+        if futures.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 /// A GET of `letters_server`'s answer, read with `bytes()`.

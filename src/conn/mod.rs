@@ -492,18 +492,32 @@ impl Connection {
     }
 
     /// Polls one read into the buffer; 0 means the peer closed.
+    ///
+    /// A connection without a buffer (its last went to the spares when its exchange
+    /// ended) takes one for the read, and gives it back if nothing has come: a request
+    /// waiting for its response holds no buffer, and the read that finds it takes the
+    /// spare given back last, still in cache, rather than one taken when the request was
+    /// written and cold by the time its response comes (64 requests in flight held 64
+    /// buffers, 512 KiB, and a thread's 8 spares ran out whenever requests waited).
     fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let lent = self.buf.capacity() == 0;
         self.reserve_for_read();
         let room = self.buf.capacity() - self.buf.len();
         let read = pin!(self.io.read_buf(&mut self.buf)).poll(cx);
-        if let Poll::Ready(Ok(n)) = read {
-            if self.verbose {
-                verbose::read(self.id, &self.buf[self.buf.len() - n..]);
+        match read {
+            Poll::Ready(Ok(n)) => {
+                if self.verbose {
+                    verbose::read(self.id, &self.buf[self.buf.len() - n..]);
+                }
+                self.received += n as u64;
+                if n == room && self.read_size < READ_MAX {
+                    self.read_size *= 2;
+                }
             }
-            self.received += n as u64;
-            if n == room && self.read_size < READ_MAX {
-                self.read_size *= 2;
+            Poll::Pending if lent && self.buf.is_empty() && !self.outgrown => {
+                spare::give(std::mem::take(&mut self.buf));
             }
+            _ => {}
         }
         read
     }
