@@ -7,9 +7,10 @@
 //! Happy Eyeballs: the addresses are interleaved by family, starting with the family the
 //! resolver put first; an attempt starts every [`ATTEMPT_DELAY`], or at once when the
 //! previous one fails; the first to connect wins and the others are dropped (closing
-//! their sockets). A single address is simply connected to: no timer, no race. All of it happens inside the one slot the pool reserved for this
-//! dial. With `local_address`, each socket is bound to it first, and addresses of the
-//! other family are skipped.
+//! their sockets). A single address is simply connected to: no timer, no race. All of
+//! it happens inside the one slot the pool reserved for this dial. With
+//! `local_address`, each socket is bound to it first, and addresses of the other family
+//! are skipped.
 //!
 //! TLS on top of the TCP stream is `tls.rs`; this file knows nothing of it.
 
