@@ -256,3 +256,117 @@ async fn a_fin_is_timed_when_it_arrives() {
     );
     assert_eq!(stats.connections_opened, 2, "{stats:?}");
 }
+
+/// A server that ends every connection 20 ms after its first response, without
+/// `Connection: close`, reading nothing meanwhile: the next request on the connection,
+/// sent microseconds after the response, meets the close. Every such GET is a close race,
+/// retried on a new connection while the client's retry budget lasts (a fifth of the
+/// requests, plus one a second over 10 s), then lost; every such POST is lost. Learning
+/// takes the responses the server gives a connection from two agreeing ends and closes
+/// connections at that count: after the two races that teach it, nothing is lost.
+#[tokio::test]
+async fn a_server_ending_connections_after_each_response_is_learned_and_loses_nothing() {
+    async fn server() -> TestServer {
+        TestServer::start(
+            Script::new()
+                .always(Reply::ok("ok"))
+                .conn_policy(ConnPolicy {
+                    close_after: Some(1),
+                    close_delay: Some(Duration::from_millis(20)),
+                    ..ConnPolicy::default()
+                }),
+        )
+        .await
+    }
+    /// Sequential requests; how many failed, all of them for the close.
+    async fn run(client: &tether::Client, url: &str, post: bool, n: usize) -> usize {
+        let mut lost = 0;
+        for i in 0..n {
+            let req = if post {
+                client.post(format!("{url}{i}")).body("payload")
+            } else {
+                client.get(format!("{url}{i}"))
+            };
+            match req.send().await {
+                Ok(resp) => {
+                    resp.bytes()
+                        .await
+                        .unwrap_or_else(|e| panic!("request {i}: {e}"));
+                }
+                Err(e) if e.kind() == tether::ErrorKind::ClosedBeforeResponse => lost += 1,
+                Err(e) => panic!("request {i}: {e}"),
+            }
+        }
+        lost
+    }
+    let (off_server, on_server) = tokio::join!(server(), server());
+    let (off, on) = (client(false), client(true));
+    let gets_off = run(&off, &off_server.url("/get/"), false, 100).await;
+    let posts_off = run(&off, &off_server.url("/post/"), true, 20).await;
+    let gets_on = run(&on, &on_server.url("/get/"), false, 100).await;
+    let learning = on.stats();
+    let posts_on = run(&on, &on_server.url("/post/"), true, 20).await;
+    let stats = on.stats();
+    println!(
+        "learning off: {gets_off} of 100 GETs and {posts_off} of 20 POSTs lost; on: \
+         {gets_on} GETs and {posts_on} POSTs lost, {} close races, {} connections closed \
+         at the learned count",
+        stats.retries_close_race, stats.expired_learned_max
+    );
+    assert!(gets_off > 0 && posts_off > 0, "{:?}", off.stats());
+    assert_eq!((gets_on, posts_on), (0, 0), "{stats:?}");
+    assert!(learning.retries_close_race <= 2, "{learning:?}");
+    assert_eq!(stats.retries_close_race, learning.retries_close_race);
+    assert!(stats.expired_learned_max >= 115, "{stats:?}");
+    let learned = stats.hosts.iter().find_map(|h| h.learned_max_responses);
+    assert_eq!(learned, Some(1), "{stats:?}");
+}
+
+/// The same server, with requests waiting at the host's cap of two: a connection goes
+/// from one response straight to the next waiting request, never idle, and its close
+/// races are learned from all the same.
+#[tokio::test]
+async fn responses_per_connection_are_learned_from_connections_handed_to_waiting_requests() {
+    let server = TestServer::start(
+        Script::new()
+            .always(Reply::ok("ok"))
+            .conn_policy(ConnPolicy {
+                close_after: Some(1),
+                close_delay: Some(Duration::from_millis(20)),
+                ..ConnPolicy::default()
+            }),
+    )
+    .await;
+    let client = tether::Client::builder()
+        .max_connections_per_host(2)
+        .build()
+        .expect("client");
+    /// Sends `n` requests at once; how many failed.
+    async fn lost(client: &tether::Client, url: String, post: bool, n: usize) -> usize {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (client, url) = (client.clone(), format!("{url}{i}"));
+            set.spawn(async move {
+                let req = if post {
+                    client.post(url).body("payload")
+                } else {
+                    client.get(url)
+                };
+                req.send().await?.bytes().await
+            });
+        }
+        set.join_all().await.iter().filter(|r| r.is_err()).count()
+    }
+    let gets = lost(&client, server.url("/get/"), false, 100).await;
+    let learning = client.stats();
+    let posts = lost(&client, server.url("/post/"), true, 40).await;
+    let stats = client.stats();
+    assert_eq!((gets, posts), (0, 0), "{stats:?}");
+    assert!(learning.retries_close_race <= 4, "{learning:?}");
+    assert_eq!(
+        stats.retries_close_race, learning.retries_close_race,
+        "{stats:?}"
+    );
+    let learned = stats.hosts.iter().find_map(|h| h.learned_max_responses);
+    assert_eq!(learned, Some(1), "{stats:?}");
+}

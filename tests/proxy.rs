@@ -152,15 +152,21 @@ async fn plain_requests_through_tinyproxy_succeed_although_it_closes_after_each(
     assert_eq!(origin.stats().requests, 10);
     // tinyproxy answers HTTP/1.1 without `Connection: close`, then closes: each close is
     // found before reuse (or met and the GET retried; or, on a slow machine, the
-    // connection outlives the idle time learned from those closes), never returned.
+    // connection outlives the idle time learned from those closes), never returned. Once
+    // two closes after one response agree, connections are closed after their response
+    // (`expired_learned_max`) rather than kept for the proxy to close: then the last one
+    // too, which without that would be left idle.
     assert_eq!(
         stats.proxy_connections, stats.connections_opened,
         "{stats:?}"
     );
     assert_eq!(stats.connections_opened, 10, "{stats:?}");
-    assert_eq!(
-        stats.idle_closed_by_server + stats.retries_close_race + stats.expired_learned_timeout,
-        9,
+    let ended = stats.idle_closed_by_server
+        + stats.retries_close_race
+        + stats.expired_learned_timeout
+        + stats.expired_learned_max;
+    assert!(
+        ended == 9 || (ended == 10 && stats.expired_learned_max > 0),
         "{stats:?}"
     );
     proxy.wait_for_log(&format!("GET http://127.0.0.1:{}/9", origin.addr().port()));

@@ -609,9 +609,14 @@ impl ClientBuilder {
     /// meets a closed connection, and a POST cannot be retried. With learning on, the time
     /// each idle connection's FIN arrives is noted (the socket is watched while idle), close
     /// races are remembered, and the host's connections stop being reused before that
-    /// time, less the round trip measured on each new connection and a small margin.
-    /// What is learned is in [`Stats`](crate::Stats) (`expired_learned_timeout`, and each
-    /// host's `learned_idle_timeout`) and in tracing; it is forgotten with the host.
+    /// time, less the round trip measured on each new connection and a small margin. A
+    /// server that ends its connections soon after a response whatever the idle time (one
+    /// request per connection, without saying so) is learned too: once two such ends
+    /// agree on the responses a connection was given, connections are closed at that
+    /// count rather than reused into the close. What is learned is in
+    /// [`Stats`](crate::Stats) (`expired_learned_timeout`, `expired_learned_max`, and each
+    /// host's `learned_idle_timeout` and `learned_max_responses`) and in tracing; it is
+    /// forgotten with the host.
     ///
     /// `false` keeps only the client's own idle timeout and the server's `Keep-Alive`.
     ///

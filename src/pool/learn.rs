@@ -25,6 +25,19 @@
 //! has aged out, nothing is known and connections idle on the client's other terms until
 //! the next FIN teaches the timeout again: that is how an estimate rises when the server's
 //! timeout grows and no request can show it.
+//!
+//! Some servers close a connection soon after a response whatever the idle time, without
+//! `Connection: close` or `Keep-Alive: max`: after every response (one request per
+//! connection), or after a fixed number. No idle horizon helps there: the next request
+//! goes out microseconds after the response and meets the close. So a connection ended
+//! sooner after its last response than [`FLOOR`] (a FIN, or a close race counting its
+//! round trip) bounds the responses the server gives a connection by those it had given.
+//! The last two such ends, both within [`MEMORY`], make the limit when they agree: a
+//! server that closes after `n` responses ends every connection at `n`, while a restart
+//! or an idle timeout under the floor ends connections at whatever count each had. A
+//! connection that has given that many responses is then closed rather than kept idle
+//! (two close races, or two FINs, teach it); a reused connection answering past an end
+//! drops it.
 
 use std::time::{Duration, Instant};
 
@@ -54,6 +67,12 @@ pub(crate) enum Seen {
     Raced(Duration),
     /// A round trip: connect time, or the time to a response's first byte.
     RoundTrip(Duration),
+    /// The server ended a connection that had given `responses` responses, `idle` after
+    /// the last (a FIN or an unasked response; for a close race, the request's idle time
+    /// plus the round trip).
+    Ended { responses: u32, idle: Duration },
+    /// A reused connection gave its `n`-th response.
+    Served(u32),
 }
 
 /// A host's learned idle timeout.
@@ -65,8 +84,19 @@ pub(crate) struct Learned {
     upper: [Option<Bound>; SAMPLES],
     next: u8,
     rtt: WindowedMin,
+    /// Connections the server ended soon after a response: how many responses each had
+    /// given, in a ring of two.
+    ends: [Option<End>; 2],
+    next_end: u8,
     /// Milliseconds since `base` of the last observation.
     last_seen_ms: u32,
+}
+
+/// A connection ended soon after its `responses`-th response, `at_ms` after `base`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct End {
+    responses: u32,
+    at_ms: u32,
 }
 
 /// An upper bound, kept small: microseconds, and milliseconds since `base`.
@@ -95,6 +125,8 @@ impl Learned {
             upper: [None; SAMPLES],
             next: 0,
             rtt: WindowedMin::default(),
+            ends: [None; 2],
+            next_end: 0,
             last_seen_ms: 0,
         }
     }
@@ -115,6 +147,41 @@ impl Learned {
                     }
                 }
             }
+            Seen::Ended { responses, idle } if idle < FLOOR && responses > 0 => {
+                let slot = usize::from(self.next_end) % self.ends.len();
+                self.ends[slot] = Some(End {
+                    responses,
+                    at_ms: self.ms_since_base(now),
+                });
+                self.next_end = ((slot + 1) % self.ends.len()) as u8;
+            }
+            // Ended later than the floor: an idle timeout, bounded above.
+            Seen::Ended { .. } => {}
+            Seen::Served(n) => {
+                // A connection gave more responses than an end said: that end was not
+                // the server's limit.
+                for slot in &mut self.ends {
+                    if slot.is_some_and(|e| e.responses < n) {
+                        *slot = None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The responses a connection of this host is given before the server ends it, when
+    /// the last two ends soon after a response, both recent, agree on it (`None`: no
+    /// limit known).
+    pub fn max_responses(&self, now: Instant) -> Option<u32> {
+        let now_ms = self.ms_since_base(now);
+        let memory_ms = units(MEMORY, MS);
+        let recent = |end: Option<End>| {
+            end.filter(|e| now_ms.saturating_sub(e.at_ms) < memory_ms)
+                .map(|e| e.responses)
+        };
+        match (recent(self.ends[0]), recent(self.ends[1])) {
+            (Some(a), Some(b)) if a == b => Some(a),
+            _ => None,
         }
     }
 

@@ -221,3 +221,107 @@ fn bounded_and_forgotten() {
     assert!(!learned.stale(last));
     assert!(learned.stale(last + MEMORY));
 }
+
+#[test]
+fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_response() {
+    let soon = |responses| Seen::Ended {
+        responses,
+        idle: ms(3),
+    };
+    let late = |responses| Seen::Ended {
+        responses,
+        idle: FLOOR,
+    };
+    let memory = MEMORY.as_millis() as u64;
+    // (what, observations at ms, when asked, expected limit)
+    #[allow(clippy::type_complexity)]
+    let rows: &[(&str, Vec<(u64, Seen)>, u64, Option<u32>)] = &[
+        ("nothing seen", vec![], 0, None),
+        ("one end", vec![(0, soon(1))], 10, None),
+        (
+            "two ends after one response",
+            vec![(0, soon(1)), (5, soon(1))],
+            10,
+            Some(1),
+        ),
+        (
+            "two ends after 100",
+            vec![(0, soon(100)), (5, soon(100))],
+            10,
+            Some(100),
+        ),
+        (
+            "ends that disagree: a restart",
+            vec![(0, soon(37)), (5, soon(112))],
+            10,
+            None,
+        ),
+        (
+            "the last two count",
+            vec![(0, soon(3)), (1, soon(1)), (2, soon(1))],
+            10,
+            Some(1),
+        ),
+        (
+            "the last two disagree",
+            vec![(0, soon(1)), (1, soon(1)), (2, soon(4))],
+            10,
+            None,
+        ),
+        (
+            "an end at the floor is an idle timeout's",
+            vec![(0, late(1)), (5, soon(1))],
+            10,
+            None,
+        ),
+        (
+            "a fresh connection's end says nothing",
+            vec![(0, soon(0)), (5, soon(0))],
+            10,
+            None,
+        ),
+        (
+            "a connection answering past the ends drops them",
+            vec![(0, soon(1)), (5, soon(1)), (6, Seen::Served(2))],
+            10,
+            None,
+        ),
+        (
+            "an answer within the limit keeps it",
+            vec![(0, soon(2)), (5, soon(2)), (6, Seen::Served(2))],
+            10,
+            Some(2),
+        ),
+        (
+            "trusted for MEMORY",
+            vec![(0, soon(1)), (5, soon(1))],
+            memory - 1,
+            Some(1),
+        ),
+        (
+            "then forgotten",
+            vec![(0, soon(1)), (5, soon(1))],
+            memory + 5,
+            None,
+        ),
+        (
+            "idle-timeout evidence leaves it alone",
+            vec![
+                (0, soon(1)),
+                (5, soon(1)),
+                (6, Closed(ms(700))),
+                (7, Answered(ms(900))),
+            ],
+            10,
+            Some(1),
+        ),
+    ];
+    for (what, seen, ask, want) in rows {
+        let start = Instant::now();
+        let mut learned = Learned::new(start);
+        for (at, s) in seen {
+            learned.observe(*s, start + ms(*at));
+        }
+        assert_eq!(learned.max_responses(start + ms(*ask)), *want, "{what}");
+    }
+}

@@ -43,7 +43,7 @@ use crate::error::Error;
 use learn::Seen;
 
 pub(crate) use host::Grant;
-pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, Part, PoolState};
+pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, Learning, Part, PoolState};
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
 
@@ -213,6 +213,7 @@ impl Pool {
                 in_use: h.open - h.idle,
                 waiters: h.waiters,
                 learned_idle_timeout: h.learned_timeout,
+                learned_max_responses: h.learned_max,
                 http2: h.http2,
                 streams: h.streams,
             })
@@ -396,6 +397,14 @@ impl Pool {
                     // Closed here; a new connection is opened in its slot (the slot stays
                     // counted against the caps).
                     tracing::debug!(host = %key, conn = conn.id(), cause, "handed a released connection that cannot serve this request: closing it");
+                    if what == Count::IdleClosedByServer && self.inner.config.learn {
+                        // Ended by the server as its response did.
+                        let ended = Seen::Ended {
+                            responses: conn.responses(),
+                            idle: Duration::ZERO,
+                        };
+                        self.inner.lock().learn(key, ended, now());
+                    }
                     self.inner.counters.count(what);
                     drop(conn);
                     return Ok(Some(Lease::Open(self.slot(key))));
@@ -490,6 +499,10 @@ impl PoolInner {
                 }
                 DropCause::Probe(_) => (Count::IdleClosedByServer, "closed by server"),
                 DropCause::Evicted => (Count::Evicted, "evicted for another host"),
+                DropCause::LearnedMax => (
+                    Count::ExpiredLearnedMax,
+                    "gave the responses its server was learned to give a connection",
+                ),
                 DropCause::OverIdleLimit => (Count::ClosedOverIdleLimit, "over idle limit"),
                 DropCause::OtherRuntime => (Count::ClosedOtherRuntime, "opened on another runtime"),
             };
@@ -514,6 +527,8 @@ impl PoolInner {
             let since = now.checked_sub(d.idle_for).unwrap_or(now);
             let idle = at.saturating_duration_since(since);
             locked.learn(&d.key, Seen::Closed(idle), now);
+            let responses = d.conn.responses();
+            locked.learn(&d.key, Seen::Ended { responses, idle }, now);
             if let Some(rtt) = d.conn.rtt() {
                 locked.learn(&d.key, Seen::RoundTrip(rtt), now);
             }
@@ -872,19 +887,34 @@ impl Pooled {
     }
 
     /// The request on this reused connection found it closed (a close race): the host's
-    /// learned idle timeout takes it in.
+    /// learned idle timeout takes it in (for a connection taken idle), and so does what is
+    /// learned of the responses its server gives a connection (for one handed over
+    /// straight from a response too).
     pub fn close_race(&self) {
         let pool = &self.slot.pool;
-        let Some(idle) = self.idle.filter(|_| pool.config.learn).map(Idled::length) else {
+        let responses = self.conn.responses();
+        if !pool.config.learn || responses == 0 {
             return;
-        };
-        let now = now();
-        let mut locked = pool.lock();
-        locked.learn(&self.slot.key, Seen::Raced(idle), now);
-        if let Some(rtt) = self.conn.rtt() {
-            locked.learn(&self.slot.key, Seen::RoundTrip(rtt), now);
         }
-        tracing::debug!(host = %self.slot.key, conn = self.conn.id(), idle_ms = idle.as_millis() as u64, learned_ms = locked.learned_timeout(&self.slot.key, now).map(|t| t.as_millis() as u64), "close race: learning the server's idle timeout");
+        let idle = self.idle.map(Idled::length);
+        let rtt = self.conn.rtt();
+        let now = now();
+        let key = &self.slot.key;
+        let mut locked = pool.lock();
+        if let Some(idle) = idle {
+            locked.learn(key, Seen::Raced(idle), now);
+            if let Some(rtt) = rtt {
+                locked.learn(key, Seen::RoundTrip(rtt), now);
+            }
+        }
+        let idle = idle.unwrap_or_default();
+        let since_response = idle.saturating_add(rtt.unwrap_or_default());
+        let ended = Seen::Ended {
+            responses,
+            idle: since_response,
+        };
+        locked.learn(key, ended, now);
+        tracing::debug!(host = %key, conn = self.conn.id(), idle_ms = idle.as_millis() as u64, responses, learned_ms = locked.learned_timeout(key, now).map(|t| t.as_millis() as u64), learned_max = locked.learned_max(key, now), "close race: learning the server's idle timeout and responses per connection");
     }
 
     /// Counts an event on this connection's pool.
@@ -962,12 +992,21 @@ impl Pooled {
             if learn {
                 // The round trip is read for a first response only: it lies on a line of
                 // the connection a request does not otherwise touch.
-                let rtt = (conn.responses() == 1).then(|| conn.rtt()).flatten();
+                let responses = conn.responses();
+                let rtt = (responses == 1).then(|| conn.rtt()).flatten();
                 let seen = || {
                     let answered = idle.map(|i| Seen::Answered(i.length()));
-                    [answered, rtt.map(Seen::RoundTrip)]
+                    let served = (responses > 1).then_some(Seen::Served(responses));
+                    [answered, served, rtt.map(Seen::RoundTrip)]
                 };
-                locked.put_idle_learning(&slot.key, conn, now, seen, terms, &mut out);
+                locked.put_idle_learning(
+                    &slot.key,
+                    conn,
+                    now,
+                    Learning { responses, seen },
+                    terms,
+                    &mut out,
+                );
             } else {
                 locked.put_idle(&slot.key, conn, now, terms, &mut out);
             }

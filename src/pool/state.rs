@@ -65,6 +65,27 @@ pub(crate) enum DropCause {
     OverIdleLimit,
     /// Opened on another runtime, and its slot was needed on this one.
     OtherRuntime,
+    /// It gave as many responses as its host's server was learned to give a connection.
+    LearnedMax,
+}
+
+/// What a released connection's exchange showed its host's estimates.
+pub(crate) type Observations = [Option<Seen>; 3];
+
+/// What a released connection tells its host's learned estimates: the responses it has
+/// given, and what its exchange showed (`seen`, asked only of a host that has learned
+/// something).
+pub(crate) struct Learning<F> {
+    pub responses: u32,
+    pub seen: F,
+}
+
+/// What `idle_at_once` gives back when the connection did not go on the idle stack.
+enum NotIdle<C> {
+    /// Hosts wait, or the idle stack is full: for `put_idle_contended`.
+    Contended(C, IdleTerms),
+    /// It gave as many responses as the host's server gives a connection: to be closed.
+    Spent(C),
 }
 
 /// A connection the state let go of, to be closed by the caller.
@@ -83,6 +104,7 @@ pub(crate) struct HostCounts {
     pub idle: usize,
     pub waiters: usize,
     pub learned_timeout: Option<Duration>,
+    pub learned_max: Option<u32>,
     /// HTTP/2 connections open, and streams in use on them.
     pub http2: usize,
     pub streams: usize,
@@ -327,46 +349,71 @@ impl<C> PoolState<C> {
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
-        let seen: Option<fn() -> [Option<Seen>; 2]> = None;
-        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, seen, terms) {
-            self.put_idle_contended(key, conn, now, terms, out);
+        let learning: Option<Learning<fn() -> Observations>> = None;
+        if let Err(not) = self.idle_at_once(key, conn, now, learning, terms) {
+            self.not_idle(key, not, now, out);
         }
     }
 
     /// The usual release, with one lookup of the host: nobody waits and the host has room
     /// on its idle stack, so the connection goes there (its host learning from what `seen`
     /// gives first, and its terms ended earlier by what was learned). Otherwise the
-    /// connection and its terms (learned from) come back for `put_idle_contended`. `seen`
-    /// is called only for a host that has learned something: most have not, and their
-    /// releases work out no durations.
+    /// connection and its terms (learned from) come back for `put_idle_contended`, or the
+    /// connection alone when it has given the `responses` the host's server is learned to
+    /// give one. `seen` is called only for a host that has learned something: most have
+    /// not, and their releases work out no durations.
     #[inline]
     fn idle_at_once(
         &mut self,
         key: &PoolKey,
         conn: C,
         now: Instant,
-        seen: Option<impl FnOnce() -> [Option<Seen>; 2]>,
+        learning: Option<Learning<impl FnOnce() -> Observations>>,
         terms: IdleTerms,
-    ) -> Result<(), (C, IdleTerms)> {
+    ) -> Result<(), NotIdle<C>> {
         let Some(host) = self.hosts.get_mut(key) else {
             debug_assert!(false, "released a connection of an unknown host");
             return Ok(());
         };
-        let terms = match (seen, host.learned.as_deref_mut()) {
-            (Some(seen), Some(learned)) => {
+        let terms = match (learning, host.learned.as_deref_mut()) {
+            (Some(Learning { responses, seen }), Some(learned)) => {
                 for seen in seen().into_iter().flatten() {
                     learned.observe(seen, now);
+                }
+                if learned
+                    .max_responses(now)
+                    .is_some_and(|most| responses >= most)
+                {
+                    return Err(NotIdle::Spent(conn));
                 }
                 learned_terms(Some(learned), now, terms)
             }
             _ => terms,
         };
         if self.waiting > 0 || host.idle_len() >= self.caps.idle_per_host {
-            return Err((conn, terms));
+            return Err(NotIdle::Contended(conn, terms));
         }
         let lru = self.idle_order.push_back(key.clone());
         host.push_idle(conn, now, lru, terms);
         Ok(())
+    }
+
+    /// A released connection that `idle_at_once` did not put on the idle stack.
+    fn not_idle(
+        &mut self,
+        key: &PoolKey,
+        not: NotIdle<C>,
+        now: Instant,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        match not {
+            NotIdle::Contended(conn, terms) => self.put_idle_contended(key, conn, now, terms, out),
+            NotIdle::Spent(conn) => {
+                self.drop_idle_slot(key, conn, now, now, DropCause::LearnedMax, out);
+                self.grant_slots(now, out);
+                self.forget_if_unused(key, now);
+            }
+        }
     }
 
     /// `put_idle` when hosts wait or the idle stack is full.
@@ -559,7 +606,7 @@ impl<C> PoolState<C> {
     /// The host's entry is made if it is gone: the sweep may just have forgotten it with
     /// its last connection.
     pub fn learn(&mut self, key: &PoolKey, seen: Seen, now: Instant) {
-        let starts = matches!(seen, Seen::Closed(_) | Seen::Raced(_));
+        let starts = matches!(seen, Seen::Closed(_) | Seen::Raced(_) | Seen::Ended { .. });
         let host = match self.hosts.get_mut(key) {
             Some(host) => host,
             None if starts => self.hosts.entry(key.clone()).or_default(),
@@ -584,22 +631,24 @@ impl<C> PoolState<C> {
         learned_terms(learned, now, terms)
     }
 
-    /// `put_idle` for a connection whose exchange showed `seen` (an answered reuse, a
-    /// first round trip): learned first (by a host already learning), and its idle terms
-    /// ended earlier when the host's learned idle timeout says so. One lookup of the host
-    /// for all of it when nobody waits, as this runs once per request.
+    /// `put_idle` for a connection that has given `responses` responses and whose
+    /// exchange showed `seen` (an answered reuse, a first round trip): learned first (by a
+    /// host already learning), and its idle terms ended earlier when the host's learned
+    /// idle timeout says so; closed instead when the host's server is learned to end its
+    /// connections after that many responses. One lookup of the host for all of it when
+    /// nobody waits, as this runs once per request.
     #[inline]
     pub fn put_idle_learning(
         &mut self,
         key: &PoolKey,
         conn: C,
         now: Instant,
-        seen: impl FnOnce() -> [Option<Seen>; 2],
+        learning: Learning<impl FnOnce() -> Observations>,
         terms: IdleTerms,
         out: &mut Vec<Dropped<C>>,
     ) {
-        if let Err((conn, terms)) = self.idle_at_once(key, conn, now, Some(seen), terms) {
-            self.put_idle_contended(key, conn, now, terms, out);
+        if let Err(not) = self.idle_at_once(key, conn, now, Some(learning), terms) {
+            self.not_idle(key, not, now, out);
         }
     }
 
@@ -609,6 +658,14 @@ impl<C> PoolState<C> {
             .get(key)
             .and_then(|h| h.learned.as_ref())
             .and_then(|l| l.timeout(now))
+    }
+
+    /// The responses per connection learned for `key`'s server, if known.
+    pub fn learned_max(&self, key: &PoolKey, now: Instant) -> Option<u32> {
+        self.hosts
+            .get(key)
+            .and_then(|h| h.learned.as_ref())
+            .and_then(|l| l.max_responses(now))
     }
 
     /// Per-host counts, for statistics.
@@ -622,6 +679,7 @@ impl<C> PoolState<C> {
                 idle: h.idle_len(),
                 waiters: h.waiters_len(),
                 learned_timeout: h.learned.as_ref().and_then(|l| l.timeout(now)),
+                learned_max: h.learned.as_ref().and_then(|l| l.max_responses(now)),
                 http2: h.shared.as_ref().map_or(0, |s| s.conns.len()),
                 streams: h.shared.as_ref().map_or(0, |s| s.streams()),
             })

@@ -497,8 +497,12 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     assert!(is_connect(
         &s.checkout(&a, now, false, any, alive, &mut out)
     ));
-    let seen = [Some(Seen::Answered(Duration::from_secs(1))), None];
-    s.put_idle_learning(&a, 7, now, || seen, terms(now, 90), &mut out);
+    let seen = [Some(Seen::Answered(Duration::from_secs(1))), None, None];
+    let learning = Learning {
+        responses: 2,
+        seen: || seen,
+    };
+    s.put_idle_learning(&a, 7, now, learning, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(6);
     assert!(is_connect(
         &s.checkout(&a, later, false, any, alive, &mut out)
@@ -517,6 +521,61 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     s.sweep(now + MEMORY, Part::WHOLE, alive, &mut out);
     assert!(s.host_counts(now).is_empty());
     assert_eq!(s.learned_timeout(&a, now), None);
+    assert!(s.idle_order_consistent());
+}
+
+#[test]
+fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a_waiter() {
+    use super::super::learn::Seen;
+    let now = Instant::now();
+    let mut s: PoolState<u32> = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    let nothing = || [None, None, None];
+    assert!(is_connect(
+        &s.checkout(&a, now, false, any, alive, &mut out)
+    ));
+    // One end soon after a first response teaches nothing yet: the connection idles.
+    let ended = Seen::Ended {
+        responses: 1,
+        idle: Duration::from_millis(2),
+    };
+    s.learn(&a, ended, now);
+    assert_eq!(s.learned_max(&a, now), None);
+    let first = Learning {
+        responses: 1,
+        seen: nothing,
+    };
+    s.put_idle_learning(&a, 1, now, first, terms(now, 90), &mut out);
+    assert_eq!(s.idle_count(), 1);
+    assert!(matches!(
+        s.checkout(&a, now, false, any, alive, &mut out),
+        Checkout::Idle(1, _)
+    ));
+    // A second agreeing end: a connection that gave one response is closed, not idled,
+    // and the slot it held goes to the request waiting at the cap of one.
+    s.learn(&a, ended, now);
+    assert_eq!(s.learned_max(&a, now), Some(1));
+    let (_id, mut rx) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let again = Learning {
+        responses: 1,
+        seen: nothing,
+    };
+    s.put_idle_learning(&a, 1, now, again, terms(now, 90), &mut out);
+    let gone: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(gone, vec![(1, DropCause::LearnedMax)]);
+    assert_eq!(s.idle_count(), 0);
+    assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
+    assert_eq!(s.total_open(), 1);
+    // A reused connection answering its second response shows the end was no limit.
+    let served = Learning {
+        responses: 2,
+        seen: || [None, Some(Seen::Served(2)), None],
+    };
+    s.put_idle_learning(&a, 2, now, served, terms(now, 90), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(s.learned_max(&a, now), None);
+    assert_eq!(s.idle_count(), 1);
     assert!(s.idle_order_consistent());
 }
 

@@ -30,6 +30,7 @@ pub(crate) enum Count {
     RetryStatus,
     RetryRefusedByBudget,
     ExpiredLearnedTimeout,
+    ExpiredLearnedMax,
     DnsLookup,
     DnsCacheHit,
     DialAttempt,
@@ -102,6 +103,7 @@ impl Counters {
             retries_status: self.get(Count::RetryStatus),
             retries_refused_by_budget: self.get(Count::RetryRefusedByBudget),
             expired_learned_timeout: self.get(Count::ExpiredLearnedTimeout),
+            expired_learned_max: self.get(Count::ExpiredLearnedMax),
             dns_lookups: self.get(Count::DnsLookup),
             dns_cache_hits: self.get(Count::DnsCacheHit),
             dial_attempts: self.get(Count::DialAttempt),
@@ -193,6 +195,12 @@ pub struct Stats {
     /// Idle connections not reused because they reached the idle timeout learned for
     /// their host (the server's own, estimated from the closes seen, less the round trip).
     pub expired_learned_timeout: u64,
+    /// Connections closed after a response instead of kept idle, because their host's
+    /// server was seen to end its connections soon after that many responses without
+    /// saying so (`Keep-Alive: max` says it): learned from two such ends (a FIN or a
+    /// close race within 50 ms of a response), so that the next request is not sent on
+    /// a connection the server is closing.
+    pub expired_learned_max: u64,
     /// Names the resolver was asked for (cache misses).
     pub dns_lookups: u64,
     /// Names answered from the client's DNS cache (or by a lookup already in flight).
@@ -265,6 +273,9 @@ pub struct HostStats {
     /// The idle timeout learned for the host's server, if one is known: see
     /// `ClientBuilder::learn_idle_timeouts`.
     pub learned_idle_timeout: Option<std::time::Duration>,
+    /// The responses the host's server was learned to give a connection before ending it,
+    /// if it is known (`expired_learned_max`).
+    pub learned_max_responses: Option<u32>,
 }
 
 impl Stats {

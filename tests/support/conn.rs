@@ -119,6 +119,9 @@ async fn request_loop(
     let mut answered = 0;
     loop {
         if policy.close_after.is_some_and(|n| answered >= n) {
+            if let Some(delay) = policy.close_delay {
+                tokio::time::sleep(delay).await;
+            }
             return End::Close;
         }
         let parsed = match read_request(stream, buf, idle.map(|(d, _)| d)).await {

@@ -112,6 +112,9 @@ pub struct ConnPolicy {
     /// Close (FIN) right after N responses on this connection; `Some(0)` closes a
     /// connection as soon as it is accepted (after `accept_delay`).
     pub close_after: Option<usize>,
+    /// With `close_after`: close this long after the last response rather than right
+    /// after it, reading nothing meanwhile (a request sent in that time meets the close).
+    pub close_delay: Option<Duration>,
     /// Close (FIN) when idle this long between requests (or before the first).
     pub idle_close: Option<Duration>,
     /// When idle this long: send an unsolicited `408 Request Timeout`
