@@ -103,7 +103,7 @@ async fn run(client: &tether::Client, url: &str, post: bool, gaps: &[Duration]) 
             Err(e) if e.kind() == tether::ErrorKind::ClosedBeforeResponse => lost.push(i),
             Err(e) => panic!("request {i}: {e}"),
         }
-        if let Some(gap) = gaps.get(i) {
+        if let Some(gap) = gaps.get(i).filter(|g| !g.is_zero()) {
             tokio::time::sleep(*gap).await;
         }
     }
@@ -257,6 +257,21 @@ async fn a_fin_is_timed_when_it_arrives() {
     assert_eq!(stats.connections_opened, 2, "{stats:?}");
 }
 
+/// The scripted server ending every connection 20 ms after its first response, reading
+/// nothing meanwhile.
+async fn ending_server() -> TestServer {
+    TestServer::start(
+        Script::new()
+            .always(Reply::ok("ok"))
+            .conn_policy(ConnPolicy {
+                close_after: Some(1),
+                close_delay: Some(Duration::from_millis(20)),
+                ..ConnPolicy::default()
+            }),
+    )
+    .await
+}
+
 /// A server that ends every connection 20 ms after its first response, without
 /// `Connection: close`, reading nothing meanwhile: the next request on the connection,
 /// sent microseconds after the response, meets the close. Every such GET is a close race,
@@ -266,46 +281,20 @@ async fn a_fin_is_timed_when_it_arrives() {
 /// connections at that count: after the two races that teach it, nothing is lost.
 #[tokio::test]
 async fn a_server_ending_connections_after_each_response_is_learned_and_loses_nothing() {
-    async fn server() -> TestServer {
-        TestServer::start(
-            Script::new()
-                .always(Reply::ok("ok"))
-                .conn_policy(ConnPolicy {
-                    close_after: Some(1),
-                    close_delay: Some(Duration::from_millis(20)),
-                    ..ConnPolicy::default()
-                }),
-        )
-        .await
+    /// Sequential requests, one right after another; how many failed.
+    async fn lost(client: &tether::Client, url: &str, post: bool, n: usize) -> usize {
+        run(client, url, post, &vec![Duration::ZERO; n - 1])
+            .await
+            .lost
+            .len()
     }
-    /// Sequential requests; how many failed, all of them for the close.
-    async fn run(client: &tether::Client, url: &str, post: bool, n: usize) -> usize {
-        let mut lost = 0;
-        for i in 0..n {
-            let req = if post {
-                client.post(format!("{url}{i}")).body("payload")
-            } else {
-                client.get(format!("{url}{i}"))
-            };
-            match req.send().await {
-                Ok(resp) => {
-                    resp.bytes()
-                        .await
-                        .unwrap_or_else(|e| panic!("request {i}: {e}"));
-                }
-                Err(e) if e.kind() == tether::ErrorKind::ClosedBeforeResponse => lost += 1,
-                Err(e) => panic!("request {i}: {e}"),
-            }
-        }
-        lost
-    }
-    let (off_server, on_server) = tokio::join!(server(), server());
+    let (off_server, on_server) = tokio::join!(ending_server(), ending_server());
     let (off, on) = (client(false), client(true));
-    let gets_off = run(&off, &off_server.url("/get/"), false, 100).await;
-    let posts_off = run(&off, &off_server.url("/post/"), true, 20).await;
-    let gets_on = run(&on, &on_server.url("/get/"), false, 100).await;
+    let gets_off = lost(&off, &off_server.url("/get/"), false, 100).await;
+    let posts_off = lost(&off, &off_server.url("/post/"), true, 20).await;
+    let gets_on = lost(&on, &on_server.url("/get/"), false, 100).await;
     let learning = on.stats();
-    let posts_on = run(&on, &on_server.url("/post/"), true, 20).await;
+    let posts_on = lost(&on, &on_server.url("/post/"), true, 20).await;
     let stats = on.stats();
     println!(
         "learning off: {gets_off} of 100 GETs and {posts_off} of 20 POSTs lost; on: \
@@ -327,16 +316,7 @@ async fn a_server_ending_connections_after_each_response_is_learned_and_loses_no
 /// races are learned from all the same.
 #[tokio::test]
 async fn responses_per_connection_are_learned_from_connections_handed_to_waiting_requests() {
-    let server = TestServer::start(
-        Script::new()
-            .always(Reply::ok("ok"))
-            .conn_policy(ConnPolicy {
-                close_after: Some(1),
-                close_delay: Some(Duration::from_millis(20)),
-                ..ConnPolicy::default()
-            }),
-    )
-    .await;
+    let server = ending_server().await;
     let client = tether::Client::builder()
         .max_connections_per_host(2)
         .build()
