@@ -176,6 +176,15 @@ impl Error {
     /// Records how much of the request was written (`written` bytes, all of it or not) and
     /// whether the connection was reused.
     #[cold]
+    /// An error on a later hop of a redirect chain, whose first hop the server answered
+    /// (`complete`: all of that request had been written): the server has acted on the
+    /// request, whatever became of the hops after.
+    pub(crate) fn after_answered_hop(mut self, complete: bool) -> Error {
+        self.inner.request_written = true;
+        self.inner.request_complete |= complete;
+        self
+    }
+
     pub(crate) fn with_attempt(mut self, written: u64, complete: bool, reused: bool) -> Error {
         self.inner.request_written = written > 0 || complete;
         self.inner.request_complete = complete;
@@ -303,7 +312,8 @@ impl Error {
     }
 
     /// Whether any byte of the (last attempt of the) request was written to the server.
-    /// When false, the server cannot have acted on it: repeating it is safe.
+    /// When false, the server cannot have acted on it: repeating it is safe. A request
+    /// the server answered with a redirect was written, whatever failed on a later hop.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -321,6 +321,11 @@ impl Response {
         self.url.url()
     }
 
+    /// Whether all of the request this answers had been written.
+    pub(crate) fn request_complete(&self) -> bool {
+        self.body.request_complete
+    }
+
     /// The URL answered, as the request had it.
     pub(crate) fn target(&self) -> &Target {
         &self.url
@@ -420,7 +425,8 @@ impl Response {
     /// ```
     pub fn error_for_status_ref(&self) -> Result<&Response, Error> {
         if self.status.is_client_error() || self.status.is_server_error() {
-            return Err(Error::status_code(self.status, self.url.url()));
+            let e = Error::status_code(self.status, self.url.url());
+            return Err(self.body.attempted(e));
         }
         Ok(self)
     }
@@ -450,15 +456,17 @@ impl Response {
                     self.status
                 ),
             );
-            return Err(e.for_url(self.url()));
+            return Err(self.body.attempted(e).for_url(self.url()));
         }
         match self.body.conn.take() {
             Some(pooled) => Ok(pooled.into_upgraded()),
-            None => Err(Error::msg(
-                crate::ErrorKind::Protocol,
-                "the connection of this 101 Switching Protocols is gone",
-            )
-            .for_url(self.url())),
+            None => {
+                let e = Error::msg(
+                    crate::ErrorKind::Protocol,
+                    "the connection of this 101 Switching Protocols is gone",
+                );
+                Err(self.body.attempted(e).for_url(self.url()))
+            }
         }
     }
 
@@ -492,10 +500,12 @@ impl Response {
     #[cfg(feature = "json")]
     pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
         let url = self.url.clone();
+        let attempt = (self.body.request_complete, self.body.reused);
         let bytes = self.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             Error::new(crate::ErrorKind::Decode, e)
                 .context("the body is not the JSON asked for")
+                .with_attempt(1, attempt.0, attempt.1)
                 .for_url(url.url())
         })
     }
@@ -549,7 +559,7 @@ impl Response {
             match limit {
                 Some(max) if total > max => {
                     body.fail();
-                    Err(too_large(max).for_url(self.url.url()))
+                    Err(body.attempted(too_large(max)).for_url(self.url.url()))
                 }
                 _ => Ok(()),
             }
@@ -1005,8 +1015,9 @@ impl BodyReader {
         }
     }
 
-    /// The facts of the attempt, on a body error: the whole request had been written
-    /// unless the server answered early.
+    /// The facts of the attempt, on an error after its head (of the body, or of what the
+    /// caller asked of the response): the whole request had been written unless the
+    /// server answered early.
     fn attempted(&self, e: Error) -> Error {
         e.with_attempt(1, self.request_complete, self.reused)
     }
@@ -1024,7 +1035,7 @@ impl BodyReader {
         let whole = self.pending.first.take().unwrap_or_default();
         if let Some(max) = limit.filter(|&max| whole.len() as u64 > max) {
             self.fail();
-            return Some(Err(too_large(max)));
+            return Some(Err(self.attempted(too_large(max))));
         }
         Some(Ok(whole))
     }
@@ -1043,7 +1054,7 @@ impl BodyReader {
         self.started = true;
         if let Some(max) = limit.filter(|&max| remaining > max) {
             self.fail();
-            return Some(Err(too_large(max)));
+            return Some(Err(self.attempted(too_large(max))));
         }
         let event = pooled.conn().read_whole_body(&mut self.reader).await;
         Some(self.take_event(event).map(Option::unwrap_or_default))

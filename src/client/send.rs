@@ -90,7 +90,11 @@ async fn after_first(
     if !resp.status().is_redirection() {
         return Ok(resp);
     }
-    follow(client, request, resp, deadline, runtime).await
+    // The server answered the request: an error on a later hop does not make it unsent.
+    let complete = resp.request_complete();
+    follow(client, request, resp, deadline, runtime)
+        .await
+        .map_err(|e| e.after_answered_hop(complete))
 }
 
 /// Follows redirects from `resp`, the answer to `request`, until the policy says stop.
