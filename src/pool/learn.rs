@@ -34,10 +34,11 @@
 //! round trip) bounds the responses the server gives a connection by those it had given.
 //! The last two such ends, both within [`MEMORY`], make the limit when they agree: a
 //! server that closes after `n` responses ends every connection at `n`, while a restart
-//! or an idle timeout under the floor ends connections at whatever count each had. A
-//! connection that has given that many responses is then closed rather than kept idle
-//! (two close races, or two FINs, teach it); a reused connection answering past an end
-//! drops it.
+//! ends connections at whatever count each had. A connection that has given that many
+//! responses is then closed rather than kept idle (two close races, or two FINs, teach
+//! it); a reused connection answering past an end drops it. An idle timeout under the
+//! floor whose connections keep ending after the same count is taken for such a limit:
+//! its connections are then opened anew, which loses no request where reuse lost some.
 
 use std::time::{Duration, Instant};
 
