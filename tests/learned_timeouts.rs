@@ -350,3 +350,95 @@ async fn responses_per_connection_are_learned_from_connections_handed_to_waiting
     let learned = stats.hosts.iter().find_map(|h| h.learned_max_responses);
     assert_eq!(learned, Some(1), "{stats:?}");
 }
+
+/// The same server, for longer than a lesson is trusted (5 minutes): once the limit is
+/// learned, the client closes every connection at it, so the server's close is never seen
+/// again and the two ends that taught it age. A POST must still not go out on a
+/// connection that has given the learned count (it would meet the close and be lost); a
+/// GET may, and its close race, retried, makes the limit known again. The clock is
+/// paused and moved on by hand; the host is used every 55 s meanwhile, so it is not
+/// forgotten.
+#[tokio::test(start_paused = true)]
+async fn an_aged_response_limit_still_keeps_posts_out_of_the_close_race() {
+    let server = ending_server().await;
+    let client = client(true);
+    let url = server.url("/");
+    let gets = run(&client, &url, false, &[Duration::ZERO; 9]).await;
+    assert!(gets.lost.is_empty(), "{:?}", client.stats());
+    let learned = |c: &tether::Client| c.stats().hosts.iter().find_map(|h| h.learned_max_responses);
+    assert_eq!(learned(&client), Some(1), "{:?}", client.stats());
+    let taught = client.stats().retries_close_race;
+    for _ in 0..6 {
+        tokio::time::advance(Duration::from_secs(55)).await;
+        let resp = client.get(&url).send().await.expect("GET");
+        resp.bytes().await.expect("body");
+    }
+    // 330 s on: the ends have aged, and no longer say for certain.
+    assert_eq!(learned(&client), None, "{:?}", client.stats());
+    let posts = run(&client, &url, true, &[Duration::ZERO; 19]).await;
+    let stats = client.stats();
+    assert!(
+        posts.lost.is_empty(),
+        "POSTs lost: {:?}; {stats:?}",
+        posts.lost
+    );
+    assert_eq!(stats.retries_close_race, taught, "{stats:?}");
+    // GETs put the aged limit to the test: their close races are retried and teach it.
+    let gets = run(&client, &url, false, &[Duration::ZERO; 9]).await;
+    let stats = client.stats();
+    println!(
+        "after the limit aged: {} of 20 POSTs and {} of 10 GETs lost, {} close races \
+         retried to learn it again",
+        posts.lost.len(),
+        gets.lost.len(),
+        stats.retries_close_race - taught
+    );
+    assert!(
+        gets.lost.is_empty(),
+        "GETs lost: {:?}; {stats:?}",
+        gets.lost
+    );
+    assert!(stats.retries_close_race > taught, "{stats:?}");
+    assert_eq!(learned(&client), Some(1), "{stats:?}");
+}
+
+/// The same with requests waiting at the host's cap of two, each connection going from
+/// one response straight to the next waiting request: a POST is not handed a connection at
+/// the aged limit either.
+#[tokio::test(start_paused = true)]
+async fn an_aged_response_limit_keeps_posts_off_connections_handed_to_them() {
+    let server = ending_server().await;
+    let client = tether::Client::builder()
+        .max_connections_per_host(2)
+        .build()
+        .expect("client");
+    /// Sends `n` requests at once; how many failed.
+    async fn lost(client: &tether::Client, url: String, post: bool, n: usize) -> usize {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let (client, url) = (client.clone(), format!("{url}{i}"));
+            set.spawn(async move {
+                let req = if post {
+                    client.post(url).body("payload")
+                } else {
+                    client.get(url)
+                };
+                req.send().await?.bytes().await
+            });
+        }
+        set.join_all().await.iter().filter(|r| r.is_err()).count()
+    }
+    let learned = |c: &tether::Client| c.stats().hosts.iter().find_map(|h| h.learned_max_responses);
+    assert_eq!(lost(&client, server.url("/get/"), false, 40).await, 0);
+    assert_eq!(learned(&client), Some(1), "{:?}", client.stats());
+    for _ in 0..6 {
+        tokio::time::advance(Duration::from_secs(55)).await;
+        assert_eq!(lost(&client, server.url("/get/"), false, 1).await, 0);
+    }
+    assert_eq!(learned(&client), None, "{:?}", client.stats());
+    let races = client.stats().retries_close_race;
+    let posts = lost(&client, server.url("/post/"), true, 40).await;
+    let stats = client.stats();
+    assert_eq!(posts, 0, "{stats:?}");
+    assert_eq!(stats.retries_close_race, races, "{stats:?}");
+}

@@ -613,7 +613,10 @@ impl ClientBuilder {
     /// server that ends its connections soon after a response whatever the idle time (one
     /// request per connection, without saying so) is learned too: once two such ends
     /// agree on the responses a connection was given, connections are closed at that
-    /// count rather than reused into the close. What is learned is in
+    /// count rather than reused into the close. Closing them there hides whether the
+    /// server still does so: after 5 minutes, a connection at that count is given only to
+    /// a request that a close race would retry (a GET), whose answer or retried race
+    /// settles it, never to a POST. What is learned is in
     /// [`Stats`](crate::Stats) (`expired_learned_timeout`, `expired_learned_max`, and each
     /// host's `learned_idle_timeout` and `learned_max_responses`) and in tracing; it is
     /// forgotten with the host.

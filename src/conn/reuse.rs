@@ -43,6 +43,10 @@ pub(crate) enum Expiry {
 pub(crate) struct IdleTerms {
     pub expires_at: Option<Instant>,
     pub expiry: Expiry,
+    /// For a request that a close race would retry, and no other: the connection has
+    /// given the responses its server was learned to give one, a lesson aged without news
+    /// (`ResponseLimit::Aged`).
+    pub retryable_only: bool,
 }
 
 impl IdleTerms {
@@ -195,6 +199,7 @@ pub(crate) fn idle_terms(
     let mut terms = IdleTerms {
         expires_at: clock::after(now, idle_timeout),
         expiry: Expiry::IdleTimeout,
+        retryable_only: false,
     };
     let mut tighten = |at: Option<Instant>, expiry| {
         if let Some(at) = at {
@@ -202,6 +207,7 @@ pub(crate) fn idle_terms(
                 terms = IdleTerms {
                     expires_at: Some(at),
                     expiry,
+                    retryable_only: false,
                 };
             }
         }

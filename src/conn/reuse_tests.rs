@@ -45,6 +45,7 @@ fn the_table() {
         Reuse::Idle(IdleTerms {
             expires_at: at,
             expiry,
+            retryable_only: false,
         })
     };
     let with_ka = |timeout: Option<u64>, max: Option<u32>| Ended {
@@ -277,11 +278,13 @@ fn expiry_without_a_deadline_never_comes() {
     let never = IdleTerms {
         expires_at: None,
         expiry: Expiry::IdleTimeout,
+        retryable_only: false,
     };
     assert!(!never.expired(now + secs(1_000_000)));
     let soon = IdleTerms {
         expires_at: Some(now + secs(1)),
         expiry: Expiry::IdleTimeout,
+        retryable_only: false,
     };
     assert!(!soon.expired(now));
     assert!(soon.expired(now + secs(1)));

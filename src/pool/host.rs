@@ -246,6 +246,7 @@ mod tests {
         let terms = IdleTerms {
             expires_at: Some(now + Duration::from_secs(90)),
             expiry: crate::conn::Expiry::IdleTimeout,
+            retryable_only: false,
         };
         let mut host: Host<u32> = Host::default();
         host.push_idle(1, now, 1, terms);

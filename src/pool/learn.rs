@@ -39,6 +39,12 @@
 //! it); a reused connection answering past an end drops it. An idle timeout under the
 //! floor whose connections keep ending after the same count is taken for such a limit:
 //! its connections are then opened anew, which loses no request where reuse lost some.
+//! A limit whose ends have aged past [`MEMORY`] is not simply forgotten: the client closed
+//! its connections at the count meanwhile, so nothing could have shown it still holds,
+//! and the next request to find out would meet the close. Until something contradicts
+//! it, a connection at the count goes only to a request that a close race would retry:
+//! if the server answers it, the limit is gone; if not, the request is retried and the
+//! end it shows makes the limit known again.
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +97,18 @@ pub(crate) struct Learned {
     next_end: u8,
     /// Milliseconds since `base` of the last observation.
     last_seen_ms: u32,
+}
+
+/// What a host's server was learned to give a connection before ending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseLimit {
+    /// The last two ends agree and are recent: a connection that has given this many
+    /// responses is closed.
+    Known(u32),
+    /// They agree, but one is older than [`MEMORY`] and nothing since contradicted it: a
+    /// connection that has given this many goes only to a request that a close race would
+    /// retry, which puts the limit to the test.
+    Aged(u32),
 }
 
 /// A connection ended soon after its `responses`-th response, `at_ms` after `base`.
@@ -170,18 +188,32 @@ impl Learned {
         }
     }
 
+    /// What the last two ends soon after a response say of the responses a connection
+    /// of this host is given before the server ends it (`None`: nothing, or they
+    /// disagree).
+    pub fn response_limit(&self, now: Instant) -> Option<ResponseLimit> {
+        let (Some(a), Some(b)) = (self.ends[0], self.ends[1]) else {
+            return None;
+        };
+        if a.responses != b.responses {
+            return None;
+        }
+        let now_ms = self.ms_since_base(now);
+        let memory_ms = units(MEMORY, MS);
+        let recent = |e: End| now_ms.saturating_sub(e.at_ms) < memory_ms;
+        Some(if recent(a) && recent(b) {
+            ResponseLimit::Known(a.responses)
+        } else {
+            ResponseLimit::Aged(a.responses)
+        })
+    }
+
     /// The responses a connection of this host is given before the server ends it, when
     /// the last two ends soon after a response, both recent, agree on it (`None`: no
     /// limit known).
     pub fn max_responses(&self, now: Instant) -> Option<u32> {
-        let now_ms = self.ms_since_base(now);
-        let memory_ms = units(MEMORY, MS);
-        let recent = |end: Option<End>| {
-            end.filter(|e| now_ms.saturating_sub(e.at_ms) < memory_ms)
-                .map(|e| e.responses)
-        };
-        match (recent(self.ends[0]), recent(self.ends[1])) {
-            (Some(a), Some(b)) if a == b => Some(a),
+        match self.response_limit(now) {
+            Some(ResponseLimit::Known(n)) => Some(n),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ fn run(seen: &[(u64, Seen)], ask_ms: u64) -> Option<Duration> {
     learned.horizon(start + ms(ask_ms))
 }
 
+use ResponseLimit::{Aged, Known};
 use Seen::{Answered, Closed, Raced, RoundTrip};
 
 #[test]
@@ -223,7 +224,7 @@ fn bounded_and_forgotten() {
 }
 
 #[test]
-fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_response() {
+fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_response_and_age() {
     let soon = |responses| Seen::Ended {
         responses,
         idle: ms(3),
@@ -235,20 +236,20 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
     let memory = MEMORY.as_millis() as u64;
     // (what, observations at ms, when asked, expected limit)
     #[allow(clippy::type_complexity)]
-    let rows: &[(&str, Vec<(u64, Seen)>, u64, Option<u32>)] = &[
+    let rows: &[(&str, Vec<(u64, Seen)>, u64, Option<ResponseLimit>)] = &[
         ("nothing seen", vec![], 0, None),
         ("one end", vec![(0, soon(1))], 10, None),
         (
             "two ends after one response",
             vec![(0, soon(1)), (5, soon(1))],
             10,
-            Some(1),
+            Some(Known(1)),
         ),
         (
             "two ends after 100",
             vec![(0, soon(100)), (5, soon(100))],
             10,
-            Some(100),
+            Some(Known(100)),
         ),
         (
             "ends that disagree: a restart",
@@ -260,7 +261,7 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
             "the last two count",
             vec![(0, soon(3)), (1, soon(1)), (2, soon(1))],
             10,
-            Some(1),
+            Some(Known(1)),
         ),
         (
             "the last two disagree",
@@ -290,18 +291,47 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
             "an answer within the limit keeps it",
             vec![(0, soon(2)), (5, soon(2)), (6, Seen::Served(2))],
             10,
-            Some(2),
+            Some(Known(2)),
         ),
         (
             "trusted for MEMORY",
             vec![(0, soon(1)), (5, soon(1))],
             memory - 1,
-            Some(1),
+            Some(Known(1)),
         ),
         (
-            "then forgotten",
+            "then aged: kept for requests that would be retried",
             vec![(0, soon(1)), (5, soon(1))],
             memory + 5,
+            Some(Aged(1)),
+        ),
+        (
+            "aged until an answer past it",
+            vec![(0, soon(1)), (5, soon(1)), (memory + 6, Seen::Served(2))],
+            memory + 10,
+            None,
+        ),
+        (
+            "an aged end and a new one agreeing: still aged",
+            vec![(0, soon(1)), (5, soon(1)), (memory + 6, soon(1))],
+            memory + 10,
+            Some(Aged(1)),
+        ),
+        (
+            "two new ends: known again",
+            vec![
+                (0, soon(1)),
+                (5, soon(1)),
+                (memory + 6, soon(1)),
+                (memory + 7, soon(1)),
+            ],
+            memory + 10,
+            Some(Known(1)),
+        ),
+        (
+            "an aged end and a new one disagreeing: nothing",
+            vec![(0, soon(1)), (5, soon(1)), (memory + 6, soon(2))],
+            memory + 10,
             None,
         ),
         (
@@ -313,7 +343,7 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
                 (7, Answered(ms(900))),
             ],
             10,
-            Some(1),
+            Some(Known(1)),
         ),
     ];
     for (what, seen, ask, want) in rows {
@@ -322,6 +352,12 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
         for (at, s) in seen {
             learned.observe(*s, start + ms(*at));
         }
-        assert_eq!(learned.max_responses(start + ms(*ask)), *want, "{what}");
+        let limit = learned.response_limit(start + ms(*ask));
+        assert_eq!(limit, *want, "{what}");
+        let known = limit.and_then(|l| match l {
+            Known(n) => Some(n),
+            Aged(_) => None,
+        });
+        assert_eq!(learned.max_responses(start + ms(*ask)), known, "{what}");
     }
 }

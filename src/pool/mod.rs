@@ -313,7 +313,7 @@ impl Pool {
             let outcome = locked.checkout(
                 key,
                 now,
-                need.fresh,
+                need,
                 |c| c.runtime() == Some(id),
                 |c: &mut Box<Connection>| c.checkout_probe(id, now, need.retryable),
                 &mut out,
@@ -376,12 +376,17 @@ impl Pool {
         };
         guard.done = true;
         match got {
-            Ok(Grant::Conn(mut conn, _)) => {
+            Ok(Grant::Conn(mut conn, terms)) => {
                 // Handed over straight from a response that just ended, without idling:
                 // it must still suit this request.
                 let unusable = if need.fresh {
                     // A retry must not reuse a connection.
                     Some((Count::Evicted, "a retry needs a new connection"))
+                } else if terms.retryable_only && !need.retryable {
+                    Some((
+                        Count::ExpiredLearnedMax,
+                        "gave the responses its server was learned to give a connection",
+                    ))
                 } else if conn.runtime() != Some(runtime) {
                     Some((Count::ClosedOtherRuntime, "opened on another runtime"))
                 } else {

@@ -26,9 +26,9 @@ use tokio::sync::oneshot;
 
 use super::fair::{Turn, Turns};
 use super::host::{Grant, Host, Waiter};
-use super::learn::{Learned, Seen};
+use super::learn::{Learned, ResponseLimit, Seen};
 use super::lru::Lru;
-use super::PoolKey;
+use super::{Need, PoolKey};
 use crate::clock;
 use crate::conn::h2::H2Conn;
 use crate::conn::{BuildOriginHasher, Expiry, IdleTerms, Liveness};
@@ -244,7 +244,9 @@ impl<C> PoolState<C> {
     }
 
     /// Takes an idle connection (probing it), reserves a slot, or queues the caller.
-    /// `fresh` skips idle connections: the caller must not reuse one (a retry). `own` tells
+    /// `need.fresh` skips idle connections: the caller must not reuse one (a retry). An
+    /// idle connection kept for retryable requests only is closed unless `need.retryable`
+    /// (a request that a close race would retry). `own` tells
     /// the caller's connections (those of its runtime) from the others, which are left idle
     /// for their own runtime, or closed when their slot is needed.
     #[inline]
@@ -252,7 +254,7 @@ impl<C> PoolState<C> {
         &mut self,
         key: &PoolKey,
         now: Instant,
-        fresh: bool,
+        need: Need,
         mut own: impl FnMut(&C) -> bool,
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
@@ -263,11 +265,14 @@ impl<C> PoolState<C> {
             Some(host) => host,
             None => self.hosts.entry(key.clone()).or_default(),
         };
+        let fresh = need.fresh;
         if !fresh {
             while let Some(mut idle) = host.take_freshest(&mut own) {
                 self.idle_order.remove(idle.lru);
                 let cause = if idle.terms.expired(now) {
                     DropCause::Expired(idle.terms.expiry)
+                } else if idle.terms.retryable_only && !need.retryable {
+                    DropCause::LearnedMax
                 } else {
                     match probe(&mut idle.conn) {
                         Liveness::Alive => return Checkout::Idle(idle.conn, idle.since),
@@ -380,13 +385,17 @@ impl<C> PoolState<C> {
                 for seen in seen().into_iter().flatten() {
                     learned.observe(seen, now);
                 }
-                if learned
-                    .max_responses(now)
-                    .is_some_and(|most| responses >= most)
-                {
-                    return Err(NotIdle::Spent(conn));
+                let retryable_only = match learned.response_limit(now) {
+                    Some(ResponseLimit::Known(most)) if responses >= most => {
+                        return Err(NotIdle::Spent(conn));
+                    }
+                    Some(ResponseLimit::Aged(most)) => responses >= most,
+                    _ => false,
+                };
+                IdleTerms {
+                    retryable_only,
+                    ..learned_terms(Some(learned), now, terms)
                 }
-                learned_terms(Some(learned), now, terms)
             }
             _ => terms,
         };
@@ -1036,6 +1045,7 @@ fn learned_terms(learned: Option<&Learned>, now: Instant, terms: IdleTerms) -> I
         Some(at) if terms.expires_at.is_none_or(|e| at < e) => IdleTerms {
             expires_at: Some(at),
             expiry: Expiry::Learned,
+            ..terms
         },
         _ => terms,
     }

@@ -18,8 +18,20 @@ fn terms(now: Instant, secs: u64) -> IdleTerms {
     IdleTerms {
         expires_at: Some(now + Duration::from_secs(secs)),
         expiry: Expiry::IdleTimeout,
+        retryable_only: false,
     }
 }
+
+/// A first attempt, taking an idle connection if there is one.
+const REUSE: Need = Need {
+    fresh: false,
+    retryable: true,
+};
+/// A retry: a new connection only.
+const RETRY: Need = Need {
+    fresh: true,
+    retryable: true,
+};
 
 fn any(_: &u32) -> bool {
     true
@@ -47,12 +59,12 @@ fn per_host_cap_makes_the_next_request_wait() {
     let mut out = Vec::new();
     let a = key("a");
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    let _w = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let _w = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
     assert_eq!(s.total_open(), 2);
     assert_eq!(s.host_counts(Instant::now())[0].waiters, 1);
     assert!(s.idle_order_consistent());
@@ -65,10 +77,10 @@ fn released_connection_goes_to_the_oldest_waiter() {
     let mut out = Vec::new();
     let a = key("a");
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    let (_, mut first) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
-    let (_, mut second) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (_, mut first) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
+    let (_, mut second) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
     s.put_idle(&a, 41, now, terms(now, 90), &mut out);
     assert!(matches!(first.try_recv(), Ok(Grant::Conn(41, _))));
     assert!(second.try_recv().is_err());
@@ -85,10 +97,10 @@ fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
     let mut out = Vec::new();
     let a = key("a");
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    let (_, gone) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
-    let (_, mut live) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (_, gone) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
+    let (_, mut live) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
     drop(gone);
     s.release_slot(&a, now, &mut out);
     assert!(matches!(live.try_recv(), Ok(Grant::Slot)));
@@ -97,7 +109,7 @@ fn freed_slot_skips_waiters_that_gave_up_and_leaks_nothing() {
     s.release_slot(&a, now, &mut out);
     assert_eq!(s.total_open(), 0);
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     assert!(s.idle_order_consistent());
 }
@@ -109,9 +121,9 @@ fn cancelled_waiter_is_removed_from_the_line() {
     let mut out = Vec::new();
     let a = key("a");
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    let (id, _rx) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (id, _rx) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
     assert!(s.cancel_waiter(&a, id));
     assert!(!s.cancel_waiter(&a, id));
     assert_eq!(s.host_counts(Instant::now())[0].waiters, 0);
@@ -124,13 +136,13 @@ fn idle_connections_are_reused_last_in_first_out() {
     let mut s = PoolState::new(caps(2, 10));
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, any, alive, &mut out);
-    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(1);
     s.put_idle(&a, 2, later, terms(later, 90), &mut out);
     let at = later + Duration::from_secs(3);
-    match s.checkout(&a, at, false, any, alive, &mut out) {
+    match s.checkout(&a, at, REUSE, any, alive, &mut out) {
         Checkout::Idle(c, since) => {
             assert_eq!(c, 2);
             assert_eq!(at.saturating_duration_since(since), Duration::from_secs(3));
@@ -147,7 +159,7 @@ fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
     let mut out = Vec::new();
     let a = key("a");
     for _ in 0..3 {
-        s.checkout(&a, now, false, any, alive, &mut out);
+        s.checkout(&a, now, REUSE, any, alive, &mut out);
     }
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     s.put_idle(&a, 2, now, terms(now, 5), &mut out);
@@ -160,7 +172,7 @@ fn expired_and_dead_idle_connections_are_skipped_at_checkout() {
             Liveness::Alive
         }
     };
-    match s.checkout(&a, at, false, any, probe, &mut out) {
+    match s.checkout(&a, at, REUSE, any, probe, &mut out) {
         Checkout::Idle(c, _) => assert_eq!(c, 1),
         _ => panic!("expected connection 1"),
     }
@@ -182,10 +194,12 @@ fn fresh_checkout_does_not_reuse_idle_connections() {
     let mut s = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     // At the host cap, the idle connection is traded for a new one.
-    assert!(is_connect(&s.checkout(&a, now, true, any, alive, &mut out)));
+    assert!(is_connect(
+        &s.checkout(&a, now, RETRY, any, alive, &mut out)
+    ));
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].cause, DropCause::Evicted);
     assert_eq!(s.total_open(), 1);
@@ -198,13 +212,13 @@ fn global_cap_evicts_least_recently_used_idle_connection_of_another_host() {
     let mut s = PoolState::new(caps(2, 2));
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
-    s.checkout(&a, now, false, any, alive, &mut out);
-    s.checkout(&b, now, false, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
+    s.checkout(&b, now, REUSE, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(1);
     s.put_idle(&b, 2, later, terms(later, 90), &mut out);
     assert!(is_connect(
-        &s.checkout(&c, later, false, any, alive, &mut out)
+        &s.checkout(&c, later, REUSE, any, alive, &mut out)
     ));
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].key.host(), out[0].conn), ("a", 1));
@@ -219,9 +233,9 @@ fn global_waiter_gets_the_slot_of_a_connection_released_elsewhere() {
     let mut out = Vec::new();
     let (a, b) = (key("a"), key("b"));
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    let (_, mut rx) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
+    let (_, mut rx) = waiter(s.checkout(&b, now, REUSE, any, alive, &mut out));
     // a's connection finishes: instead of idling it is closed and b gets the slot.
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
@@ -236,9 +250,9 @@ fn global_slot_goes_to_the_oldest_waiter_across_hosts() {
     let mut s = PoolState::new(caps(1, 1));
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
-    s.checkout(&a, now, false, any, alive, &mut out);
-    let (_, mut rb) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
-    let (_, mut rc) = waiter(s.checkout(&c, now, false, any, alive, &mut out));
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
+    let (_, mut rb) = waiter(s.checkout(&b, now, REUSE, any, alive, &mut out));
+    let (_, mut rc) = waiter(s.checkout(&c, now, REUSE, any, alive, &mut out));
     s.release_slot(&a, now, &mut out);
     assert!(matches!(rb.try_recv(), Ok(Grant::Slot)));
     assert!(rc.try_recv().is_err());
@@ -257,8 +271,8 @@ fn over_idle_limit_closes_the_oldest_idle_connection() {
     });
     let mut out = Vec::new();
     let a = key("a");
-    s.checkout(&a, now, false, any, alive, &mut out);
-    s.checkout(&a, now, false, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     s.put_idle(&a, 2, now, terms(now, 90), &mut out);
     assert_eq!(out.len(), 1);
@@ -273,9 +287,9 @@ fn sweep_closes_expired_and_dead_connections_and_forgets_empty_hosts() {
     let mut s = PoolState::new(caps(2, 10));
     let mut out = Vec::new();
     let (a, b) = (key("a"), key("b"));
-    s.checkout(&a, now, false, any, alive, &mut out);
-    s.checkout(&b, now, false, any, alive, &mut out);
-    s.checkout(&b, now, false, any, alive, &mut out);
+    s.checkout(&a, now, REUSE, any, alive, &mut out);
+    s.checkout(&b, now, REUSE, any, alive, &mut out);
+    s.checkout(&b, now, REUSE, any, alive, &mut out);
     s.put_idle(&a, 1, now, terms(now, 5), &mut out);
     s.put_idle(&b, 2, now, terms(now, 90), &mut out);
     s.put_idle(&b, 3, now, terms(now, 90), &mut out);
@@ -310,7 +324,7 @@ fn hosts_with_one_idle(n: u32, caps: Caps, now: Instant) -> (PoolState<u32>, Vec
     let mut out = Vec::new();
     let keys: Vec<PoolKey> = (0..n).map(|i| key(&format!("h{i}.test"))).collect();
     for (conn, k) in (0u32..).zip(&keys) {
-        s.checkout(k, now, false, any, alive, &mut out);
+        s.checkout(k, now, REUSE, any, alive, &mut out);
         s.put_idle(k, conn, now, terms(now, 5), &mut out);
     }
     assert!(out.is_empty());
@@ -356,7 +370,7 @@ fn a_round_visits_connections_in_reused_places_and_keeps_live_ones() {
     let mut out = Vec::new();
     // Three taken and given back: their places are freed and taken again, out of order.
     for k in [&keys[7], &keys[2], &keys[10]] {
-        match s.checkout(k, now, false, any, alive, &mut out) {
+        match s.checkout(k, now, REUSE, any, alive, &mut out) {
             Checkout::Idle(conn, _) => s.put_idle(k, conn + 100, now, terms(now, 60), &mut out),
             _ => panic!("an idle connection was there"),
         }
@@ -442,26 +456,26 @@ fn idle_connections_of_another_runtime_are_left_for_it() {
     let a = key("a");
     for _ in 0..3 {
         assert!(is_connect(
-            &s.checkout(&a, now, false, any, alive, &mut out)
+            &s.checkout(&a, now, REUSE, any, alive, &mut out)
         ));
     }
     for conn in [1, 2, 4] {
         s.put_idle(&a, conn, now, terms(now, 90), &mut out);
     }
     let mine = |c: &u32| c % 2 == 1;
-    match s.checkout(&a, now, false, mine, alive, &mut out) {
+    match s.checkout(&a, now, REUSE, mine, alive, &mut out) {
         Checkout::Idle(conn, _) => assert_eq!(conn, 1, "the freshest of its own, under others'"),
         _ => panic!("expected the idle connection of this runtime"),
     }
     // None of its own is left: at the host cap, it trades the oldest foreign one.
     assert!(is_connect(
-        &s.checkout(&a, now, false, mine, alive, &mut out)
+        &s.checkout(&a, now, REUSE, mine, alive, &mut out)
     ));
     assert_eq!(out.len(), 1);
     assert_eq!((out[0].conn, out[0].cause), (2, DropCause::OtherRuntime));
     assert_eq!(s.total_open(), 3);
     let theirs = |c: &u32| c % 2 == 0;
-    match s.checkout(&a, now, false, theirs, alive, &mut out) {
+    match s.checkout(&a, now, REUSE, theirs, alive, &mut out) {
         Checkout::Idle(conn, _) => assert_eq!(conn, 4, "the other runtime still has its own"),
         _ => panic!("expected the other runtime's idle connection"),
     }
@@ -495,7 +509,7 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     assert_eq!(s.learned_terms(&a, now, terms(now, 2)), terms(now, 2));
     // A connection released after an answered reuse idles on the learned terms.
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     let seen = [Some(Seen::Answered(Duration::from_secs(1))), None, None];
     let learning = Learning {
@@ -505,7 +519,7 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     s.put_idle_learning(&a, 7, now, learning, terms(now, 90), &mut out);
     let later = now + Duration::from_secs(6);
     assert!(is_connect(
-        &s.checkout(&a, later, false, any, alive, &mut out)
+        &s.checkout(&a, later, REUSE, any, alive, &mut out)
     ));
     let gone: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
     assert_eq!(gone, vec![(7, DropCause::Expired(Expiry::Learned))]);
@@ -533,7 +547,7 @@ fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a
     let a = key("a");
     let nothing = || [None, None, None];
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     // One end soon after a first response teaches nothing yet: the connection idles.
     let ended = Seen::Ended {
@@ -549,14 +563,14 @@ fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a
     s.put_idle_learning(&a, 1, now, first, terms(now, 90), &mut out);
     assert_eq!(s.idle_count(), 1);
     assert!(matches!(
-        s.checkout(&a, now, false, any, alive, &mut out),
+        s.checkout(&a, now, REUSE, any, alive, &mut out),
         Checkout::Idle(1, _)
     ));
     // A second agreeing end: a connection that gave one response is closed, not idled,
     // and the slot it held goes to the request waiting at the cap of one.
     s.learn(&a, ended, now);
     assert_eq!(s.learned_max(&a, now), Some(1));
-    let (_id, mut rx) = waiter(s.checkout(&a, now, false, any, alive, &mut out));
+    let (_id, mut rx) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
     let again = Learning {
         responses: 1,
         seen: nothing,
@@ -580,6 +594,94 @@ fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a
 }
 
 #[test]
+fn a_connection_at_an_aged_learned_limit_goes_only_to_a_request_a_close_race_would_retry() {
+    use super::super::learn::{Seen, MEMORY};
+    let start = Instant::now();
+    let mut s: PoolState<u32> = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    let nothing = || [None, None, None];
+    let one = || Learning {
+        responses: 1,
+        seen: nothing,
+    };
+    let ended = Seen::Ended {
+        responses: 1,
+        idle: Duration::from_millis(2),
+    };
+    let careful = Need {
+        fresh: false,
+        retryable: false,
+    };
+    assert!(is_connect(
+        &s.checkout(&a, start, REUSE, any, alive, &mut out)
+    ));
+    s.learn(&a, ended, start);
+    s.learn(&a, ended, start);
+    assert_eq!(s.learned_max(&a, start), Some(1));
+    // The ends age with nothing new: the client closed its connections at the count.
+    let now = start + MEMORY + Duration::from_secs(1);
+    assert_eq!(s.learned_max(&a, now), None);
+    s.put_idle_learning(&a, 1, now, one(), terms(now, 90), &mut out);
+    assert!(out.is_empty(), "idled, not closed");
+    // A request a close race would not retry (a POST) does not take it: it is closed
+    // and the request opens a connection in its slot.
+    assert!(is_connect(
+        &s.checkout(&a, now, careful, any, alive, &mut out)
+    ));
+    let gone: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(gone, vec![(1, DropCause::LearnedMax)]);
+    assert_eq!(s.total_open(), 1);
+    // One that would be retried (a GET) takes the next such connection...
+    s.put_idle_learning(&a, 2, now, one(), terms(now, 90), &mut out);
+    assert!(matches!(
+        s.checkout(&a, now, REUSE, any, alive, &mut out),
+        Checkout::Idle(2, _)
+    ));
+    // ...and a request waiting at the cap is handed it only with the mark.
+    let (_id, mut rx) = waiter(s.checkout(&a, now, careful, any, alive, &mut out));
+    s.put_idle_learning(&a, 2, now, one(), terms(now, 90), &mut out);
+    match rx.try_recv() {
+        Ok(Grant::Conn(2, terms)) => assert!(terms.retryable_only),
+        _ => panic!("expected the connection, handed over"),
+    }
+    // Served past the count, it shows the limit is gone: nothing is marked.
+    let served = Learning {
+        responses: 2,
+        seen: || [None, Some(Seen::Served(2)), None],
+    };
+    s.put_idle_learning(&a, 2, now, served, terms(now, 90), &mut out);
+    assert!(matches!(
+        s.checkout(&a, now, careful, any, alive, &mut out),
+        Checkout::Idle(2, _)
+    ));
+    // A connection below the count is never marked.
+    s.learn(
+        &a,
+        Seen::Ended {
+            responses: 3,
+            idle: Duration::from_millis(2),
+        },
+        now,
+    );
+    s.learn(
+        &a,
+        Seen::Ended {
+            responses: 3,
+            idle: Duration::from_millis(2),
+        },
+        now,
+    );
+    let later = now + MEMORY + Duration::from_secs(1);
+    s.put_idle_learning(&a, 2, later, one(), terms(later, 90), &mut out);
+    assert!(matches!(
+        s.checkout(&a, later, careful, any, alive, &mut out),
+        Checkout::Idle(2, _)
+    ));
+    assert!(s.idle_order_consistent());
+}
+
+#[test]
 fn at_the_global_cap_hosts_with_waiters_take_turns() {
     let now = Instant::now();
     // The per-host cap is the global cap: one busy host could hold every slot.
@@ -587,16 +689,16 @@ fn at_the_global_cap_hosts_with_waiters_take_turns() {
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     assert!(is_connect(
-        &s.checkout(&a, now, false, any, alive, &mut out)
+        &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
     let mut a_waiting: Vec<_> = (0..4)
-        .map(|_| waiter(s.checkout(&a, now, false, any, alive, &mut out)).1)
+        .map(|_| waiter(s.checkout(&a, now, REUSE, any, alive, &mut out)).1)
         .collect();
-    let (_, mut rb) = waiter(s.checkout(&b, now, false, any, alive, &mut out));
-    let (_, mut rc) = waiter(s.checkout(&c, now, false, any, alive, &mut out));
+    let (_, mut rb) = waiter(s.checkout(&b, now, REUSE, any, alive, &mut out));
+    let (_, mut rc) = waiter(s.checkout(&c, now, REUSE, any, alive, &mut out));
 
     // Three hosts wait for two slots: a's share is one connection and it holds two. Its
     // release goes to the next host in the round, b: a's connection is closed and b gets
@@ -634,7 +736,7 @@ fn a_crawl_over_many_hosts_holds_state_only_for_hosts_in_use() {
         let now = t0 + Duration::from_millis(u64::from(i));
         let k = key(&format!("h{i}"));
         assert!(is_connect(
-            &s.checkout(&k, now, false, any, alive, &mut out)
+            &s.checkout(&k, now, REUSE, any, alive, &mut out)
         ));
         s.put_idle(&k, i, now, terms(now, 90), &mut out);
         evicted.extend(out.drain(..).map(|d| (d.conn, d.cause)));
@@ -653,7 +755,7 @@ fn a_crawl_over_many_hosts_holds_state_only_for_hosts_in_use() {
     let k = key("failed-dial");
     let mut s = PoolState::<u32>::new(caps(2, 4));
     assert!(is_connect(
-        &s.checkout(&k, now, false, any, alive, &mut out)
+        &s.checkout(&k, now, REUSE, any, alive, &mut out)
     ));
     assert_eq!(s.hosts_held(), 1);
     s.release_slot(&k, now, &mut out);
@@ -670,9 +772,9 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     let mut out = Vec::new();
     let (a, b, c) = (key("a"), key("b"), key("c"));
     // a idles first, then b, then a again (its second connection).
-    assert!(is_connect(&s.checkout(&a, t0, false, any, alive, &mut out)));
-    assert!(is_connect(&s.checkout(&b, t0, false, any, alive, &mut out)));
-    assert!(is_connect(&s.checkout(&a, t0, false, any, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&b, t0, REUSE, any, alive, &mut out)));
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
     s.put_idle(&a, 1, t0, terms(t0, 90), &mut out);
     s.put_idle(&b, 2, s1, terms(s1, 90), &mut out);
     s.put_idle(&a, 3, s2, terms(s2, 90), &mut out);
@@ -680,16 +782,16 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     // oldest idle connection of the pool is now b's.
     let now = t0 + Duration::from_secs(3);
     assert!(matches!(
-        s.checkout(&a, now, false, any, alive, &mut out),
+        s.checkout(&a, now, REUSE, any, alive, &mut out),
         Checkout::Idle(3, _)
     ));
     assert!(matches!(
-        s.checkout(&a, now, false, any, alive, &mut out),
+        s.checkout(&a, now, REUSE, any, alive, &mut out),
         Checkout::Idle(1, _)
     ));
     s.put_idle(&a, 1, now, terms(now, 90), &mut out);
     assert!(is_connect(
-        &s.checkout(&c, now, false, any, alive, &mut out)
+        &s.checkout(&c, now, REUSE, any, alive, &mut out)
     ));
     let gone: Vec<u32> = out.drain(..).map(|d| d.conn).collect();
     assert_eq!(gone, vec![2], "b's connection was the least recently used");
@@ -698,7 +800,7 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     assert!(is_connect(&s.checkout(
         &key("d"),
         now,
-        false,
+        REUSE,
         any,
         alive,
         &mut out
@@ -707,7 +809,7 @@ fn eviction_skips_connections_taken_since_and_the_asking_host() {
     assert_eq!(gone, vec![1]);
     assert_eq!(s.hosts_held(), 3);
     // Nothing idle is left: the next new host waits.
-    let _w = waiter(s.checkout(&key("e"), now, false, any, alive, &mut out));
+    let _w = waiter(s.checkout(&key("e"), now, REUSE, any, alive, &mut out));
     assert!(out.is_empty());
     assert!(s.idle_order_consistent());
 }

@@ -199,7 +199,9 @@ pub struct Stats {
     /// server was seen to end its connections soon after that many responses without
     /// saying so (`Keep-Alive: max` says it): learned from two such ends (a FIN or a
     /// close race within 50 ms of a response), so that the next request is not sent on
-    /// a connection the server is closing.
+    /// a connection the server is closing. Also counts idle or handed-over connections
+    /// at a count learned more than 5 minutes ago, closed rather than given to a request
+    /// that a close race would not retry.
     pub expired_learned_max: u64,
     /// Names the resolver was asked for (cache misses).
     pub dns_lookups: u64,
@@ -274,7 +276,8 @@ pub struct HostStats {
     /// `ClientBuilder::learn_idle_timeouts`.
     pub learned_idle_timeout: Option<std::time::Duration>,
     /// The responses the host's server was learned to give a connection before ending it,
-    /// if it is known (`expired_learned_max`).
+    /// if it is known (`expired_learned_max`): `None` too once the ends that taught it are
+    /// older than 5 minutes, when only requests that would be retried test it.
     pub learned_max_responses: Option<u32>,
 }
 
