@@ -272,6 +272,24 @@ async fn ending_server() -> TestServer {
     .await
 }
 
+/// Sends `n` requests at once (POSTs, or GETs) to `url` with a number after it; how many
+/// failed.
+async fn lost_at_once(client: &tether::Client, url: String, post: bool, n: usize) -> usize {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (client, url) = (client.clone(), format!("{url}{i}"));
+        set.spawn(async move {
+            let req = if post {
+                client.post(url).body("payload")
+            } else {
+                client.get(url)
+            };
+            req.send().await?.bytes().await
+        });
+    }
+    set.join_all().await.iter().filter(|r| r.is_err()).count()
+}
+
 /// A server that ends every connection 20 ms after its first response, without
 /// `Connection: close`, reading nothing meanwhile: the next request on the connection,
 /// sent microseconds after the response, meets the close. Every such GET is a close race,
@@ -321,25 +339,9 @@ async fn responses_per_connection_are_learned_from_connections_handed_to_waiting
         .max_connections_per_host(2)
         .build()
         .expect("client");
-    /// Sends `n` requests at once; how many failed.
-    async fn lost(client: &tether::Client, url: String, post: bool, n: usize) -> usize {
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..n {
-            let (client, url) = (client.clone(), format!("{url}{i}"));
-            set.spawn(async move {
-                let req = if post {
-                    client.post(url).body("payload")
-                } else {
-                    client.get(url)
-                };
-                req.send().await?.bytes().await
-            });
-        }
-        set.join_all().await.iter().filter(|r| r.is_err()).count()
-    }
-    let gets = lost(&client, server.url("/get/"), false, 100).await;
+    let gets = lost_at_once(&client, server.url("/get/"), false, 100).await;
     let learning = client.stats();
-    let posts = lost(&client, server.url("/post/"), true, 40).await;
+    let posts = lost_at_once(&client, server.url("/post/"), true, 40).await;
     let stats = client.stats();
     assert_eq!((gets, posts), (0, 0), "{stats:?}");
     assert!(learning.retries_close_race <= 4, "{learning:?}");
@@ -412,32 +414,22 @@ async fn an_aged_response_limit_keeps_posts_off_connections_handed_to_them() {
         .max_connections_per_host(2)
         .build()
         .expect("client");
-    /// Sends `n` requests at once; how many failed.
-    async fn lost(client: &tether::Client, url: String, post: bool, n: usize) -> usize {
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..n {
-            let (client, url) = (client.clone(), format!("{url}{i}"));
-            set.spawn(async move {
-                let req = if post {
-                    client.post(url).body("payload")
-                } else {
-                    client.get(url)
-                };
-                req.send().await?.bytes().await
-            });
-        }
-        set.join_all().await.iter().filter(|r| r.is_err()).count()
-    }
     let learned = |c: &tether::Client| c.stats().hosts.iter().find_map(|h| h.learned_max_responses);
-    assert_eq!(lost(&client, server.url("/get/"), false, 40).await, 0);
+    assert_eq!(
+        lost_at_once(&client, server.url("/get/"), false, 40).await,
+        0
+    );
     assert_eq!(learned(&client), Some(1), "{:?}", client.stats());
     for _ in 0..6 {
         tokio::time::advance(Duration::from_secs(55)).await;
-        assert_eq!(lost(&client, server.url("/get/"), false, 1).await, 0);
+        assert_eq!(
+            lost_at_once(&client, server.url("/get/"), false, 1).await,
+            0
+        );
     }
     assert_eq!(learned(&client), None, "{:?}", client.stats());
     let races = client.stats().retries_close_race;
-    let posts = lost(&client, server.url("/post/"), true, 40).await;
+    let posts = lost_at_once(&client, server.url("/post/"), true, 40).await;
     let stats = client.stats();
     assert_eq!(posts, 0, "{stats:?}");
     assert_eq!(stats.retries_close_race, races, "{stats:?}");

@@ -538,29 +538,50 @@ fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     assert!(s.idle_order_consistent());
 }
 
-#[test]
-fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a_waiter() {
-    use super::super::learn::Seen;
-    let now = Instant::now();
+/// A state with a cap of one and host `a` holding its one connection (just opened), for
+/// the tests of the learned responses per connection.
+fn one_open_connection(now: Instant) -> (PoolState<u32>, Vec<Dropped<u32>>, PoolKey) {
     let mut s: PoolState<u32> = PoolState::new(caps(1, 10));
     let mut out = Vec::new();
     let a = key("a");
-    let nothing = || [None, None, None];
     assert!(is_connect(
         &s.checkout(&a, now, REUSE, any, alive, &mut out)
     ));
-    // One end soon after a first response teaches nothing yet: the connection idles.
-    let ended = Seen::Ended {
-        responses: 1,
+    (s, out, a)
+}
+
+/// A connection's end 2 ms after its `responses`-th response.
+fn ended_soon(responses: u32) -> super::super::learn::Seen {
+    super::super::learn::Seen::Ended {
+        responses,
         idle: Duration::from_millis(2),
-    };
-    s.learn(&a, ended, now);
+    }
+}
+
+/// The release of a connection that has given `responses`, showing nothing.
+fn released(responses: u32) -> Learning<fn() -> Observations> {
+    Learning {
+        responses,
+        seen: || [None, None, None],
+    }
+}
+
+/// The release of a reused connection that has given `n` responses, the last answered.
+fn served(n: u32) -> Learning<impl FnOnce() -> Observations> {
+    Learning {
+        responses: n,
+        seen: move || [None, Some(super::super::learn::Seen::Served(n)), None],
+    }
+}
+
+#[test]
+fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a_waiter() {
+    let now = Instant::now();
+    let (mut s, mut out, a) = one_open_connection(now);
+    // One end soon after a first response teaches nothing yet: the connection idles.
+    s.learn(&a, ended_soon(1), now);
     assert_eq!(s.learned_max(&a, now), None);
-    let first = Learning {
-        responses: 1,
-        seen: nothing,
-    };
-    s.put_idle_learning(&a, 1, now, first, terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 1, now, released(1), terms(now, 90), &mut out);
     assert_eq!(s.idle_count(), 1);
     assert!(matches!(
         s.checkout(&a, now, REUSE, any, alive, &mut out),
@@ -568,25 +589,17 @@ fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a
     ));
     // A second agreeing end: a connection that gave one response is closed, not idled,
     // and the slot it held goes to the request waiting at the cap of one.
-    s.learn(&a, ended, now);
+    s.learn(&a, ended_soon(1), now);
     assert_eq!(s.learned_max(&a, now), Some(1));
     let (_id, mut rx) = waiter(s.checkout(&a, now, REUSE, any, alive, &mut out));
-    let again = Learning {
-        responses: 1,
-        seen: nothing,
-    };
-    s.put_idle_learning(&a, 1, now, again, terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 1, now, released(1), terms(now, 90), &mut out);
     let gone: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
     assert_eq!(gone, vec![(1, DropCause::LearnedMax)]);
     assert_eq!(s.idle_count(), 0);
     assert!(matches!(rx.try_recv(), Ok(Grant::Slot)));
     assert_eq!(s.total_open(), 1);
     // A reused connection answering its second response shows the end was no limit.
-    let served = Learning {
-        responses: 2,
-        seen: || [None, Some(Seen::Served(2)), None],
-    };
-    s.put_idle_learning(&a, 2, now, served, terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 2, now, served(2), terms(now, 90), &mut out);
     assert!(out.is_empty());
     assert_eq!(s.learned_max(&a, now), None);
     assert_eq!(s.idle_count(), 1);
@@ -595,34 +608,19 @@ fn a_connection_that_gave_the_learned_responses_is_closed_and_its_slot_goes_to_a
 
 #[test]
 fn a_connection_at_an_aged_learned_limit_goes_only_to_a_request_a_close_race_would_retry() {
-    use super::super::learn::{Seen, MEMORY};
     let start = Instant::now();
-    let mut s: PoolState<u32> = PoolState::new(caps(1, 10));
-    let mut out = Vec::new();
-    let a = key("a");
-    let nothing = || [None, None, None];
-    let one = || Learning {
-        responses: 1,
-        seen: nothing,
-    };
-    let ended = Seen::Ended {
-        responses: 1,
-        idle: Duration::from_millis(2),
-    };
+    let (mut s, mut out, a) = one_open_connection(start);
     let careful = Need {
         fresh: false,
         retryable: false,
     };
-    assert!(is_connect(
-        &s.checkout(&a, start, REUSE, any, alive, &mut out)
-    ));
-    s.learn(&a, ended, start);
-    s.learn(&a, ended, start);
+    s.learn(&a, ended_soon(1), start);
+    s.learn(&a, ended_soon(1), start);
     assert_eq!(s.learned_max(&a, start), Some(1));
     // The ends age with nothing new: the client closed its connections at the count.
-    let now = start + MEMORY + Duration::from_secs(1);
+    let now = start + super::super::learn::MEMORY + Duration::from_secs(1);
     assert_eq!(s.learned_max(&a, now), None);
-    s.put_idle_learning(&a, 1, now, one(), terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 1, now, released(1), terms(now, 90), &mut out);
     assert!(out.is_empty(), "idled, not closed");
     // A request a close race would not retry (a POST) does not take it: it is closed
     // and the request opens a connection in its slot.
@@ -633,47 +631,29 @@ fn a_connection_at_an_aged_learned_limit_goes_only_to_a_request_a_close_race_wou
     assert_eq!(gone, vec![(1, DropCause::LearnedMax)]);
     assert_eq!(s.total_open(), 1);
     // One that would be retried (a GET) takes the next such connection...
-    s.put_idle_learning(&a, 2, now, one(), terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 2, now, released(1), terms(now, 90), &mut out);
     assert!(matches!(
         s.checkout(&a, now, REUSE, any, alive, &mut out),
         Checkout::Idle(2, _)
     ));
     // ...and a request waiting at the cap is handed it only with the mark.
     let (_id, mut rx) = waiter(s.checkout(&a, now, careful, any, alive, &mut out));
-    s.put_idle_learning(&a, 2, now, one(), terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 2, now, released(1), terms(now, 90), &mut out);
     match rx.try_recv() {
         Ok(Grant::Conn(2, terms)) => assert!(terms.retryable_only),
         _ => panic!("expected the connection, handed over"),
     }
     // Served past the count, it shows the limit is gone: nothing is marked.
-    let served = Learning {
-        responses: 2,
-        seen: || [None, Some(Seen::Served(2)), None],
-    };
-    s.put_idle_learning(&a, 2, now, served, terms(now, 90), &mut out);
+    s.put_idle_learning(&a, 2, now, served(2), terms(now, 90), &mut out);
     assert!(matches!(
         s.checkout(&a, now, careful, any, alive, &mut out),
         Checkout::Idle(2, _)
     ));
     // A connection below the count is never marked.
-    s.learn(
-        &a,
-        Seen::Ended {
-            responses: 3,
-            idle: Duration::from_millis(2),
-        },
-        now,
-    );
-    s.learn(
-        &a,
-        Seen::Ended {
-            responses: 3,
-            idle: Duration::from_millis(2),
-        },
-        now,
-    );
-    let later = now + MEMORY + Duration::from_secs(1);
-    s.put_idle_learning(&a, 2, later, one(), terms(later, 90), &mut out);
+    s.learn(&a, ended_soon(3), now);
+    s.learn(&a, ended_soon(3), now);
+    let later = now + super::super::learn::MEMORY + Duration::from_secs(1);
+    s.put_idle_learning(&a, 2, later, released(1), terms(later, 90), &mut out);
     assert!(matches!(
         s.checkout(&a, later, careful, any, alive, &mut out),
         Checkout::Idle(2, _)
