@@ -401,3 +401,36 @@ async fn each_hop_says_where_it_came_from() {
         assert_eq!(r.header_all("referer"), [mine], "{}", r.target);
     }
 }
+
+/// A redirect whose body stalls after a few bytes does not hold the request: its body is
+/// read for `drain_timeout` at most, its connection closed, and the redirect followed.
+/// Before, a client without timeouts waited for the rest of the body forever.
+#[tokio::test]
+async fn a_redirect_whose_body_stalls_is_followed_after_the_drain_timeout() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target == "/start" {
+            Reply::StallMidBody {
+                head: b"HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 100\r\n\r\n"
+                    .to_vec(),
+                sent: b"moved".to_vec(),
+            }
+        } else {
+            Reply::ok("arrived")
+        }
+    }))
+    .await;
+    let client = Client::builder()
+        .drain_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sent = client.get(server.url("/start")).send();
+    let resp = tokio::time::timeout(support::WAIT_LIMIT, sent)
+        .await
+        .expect("the redirect is followed, not waited on")
+        .unwrap();
+    assert_eq!(resp.url().path(), "/next");
+    assert_eq!(resp.text().await.unwrap(), "arrived");
+    assert_eq!(client.stats().redirects, 1);
+    // The stalled connection was closed; the next hop went on a new one.
+    assert_eq!(server.stats().accepted, 2);
+}

@@ -181,3 +181,34 @@ async fn a_host_that_answers_503_to_everything_gets_only_the_budget_in_retries()
         REQUESTS + stats.retries_status
     );
 }
+
+/// A `503` whose body stalls after a few bytes: the body is read only until the retry is
+/// due, its connection closed, and the retry goes out when `Retry-After` said, inside the
+/// deadline. Before, the body was read until the deadline and the wait taken after it, so
+/// the retry could only fail.
+#[tokio::test]
+async fn a_503_whose_body_stalls_is_still_asked_again_when_retry_after_says() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.seq == 0 {
+            Reply::StallMidBody {
+                head: b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\n\
+                        Content-Length: 100\r\n\r\n"
+                    .to_vec(),
+                sent: b"busy".to_vec(),
+            }
+        } else {
+            Reply::ok("second time lucky")
+        }
+    }))
+    .await;
+    let client = Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let resp = client.get(server.url("/flaky")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "second time lucky");
+    assert_eq!(client.stats().retries_status, 1);
+    // The stalled connection was closed; the retry went on a new one.
+    assert_eq!(server.stats().accepted, 2);
+}

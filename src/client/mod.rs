@@ -433,7 +433,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long that drain may take.
+    /// How long that drain may take. The same bounds hold the body of an answer tether
+    /// reads itself and does not return (a redirect before its next hop, an answer that
+    /// is retried): past them, its connection is closed.
     ///
     /// ```
     /// let client = tether::Client::builder()

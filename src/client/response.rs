@@ -591,21 +591,31 @@ impl Response {
         Ok(all.freeze())
     }
 
-    /// Reads the rest of the body and discards it, at most `limit` bytes; past that, or on
-    /// an error, the connection is closed. Either way its slot is free on return.
-    pub(crate) async fn discard(mut self, limit: u64) {
-        let mut read = 0u64;
-        loop {
-            match self.body.wire_chunk().await {
-                Ok(Some(piece)) => {
-                    read += piece.len() as u64;
-                    if read > limit {
-                        self.body.fail();
-                        return;
+    /// Reads the rest of the body and discards it, at most `limit` bytes and until `by`
+    /// (`None`: the exchange's own deadlines only); past either, or on an error, the
+    /// connection is closed. Either way its slot is free on return.
+    pub(crate) async fn discard(mut self, limit: u64, by: Option<std::time::Instant>) {
+        let ended = {
+            let mut read = 0u64;
+            let body = &mut self.body;
+            let rest = std::pin::pin!(async move {
+                loop {
+                    match body.wire_chunk().await {
+                        Ok(Some(piece)) => {
+                            read += piece.len() as u64;
+                            if read > limit {
+                                return false;
+                            }
+                        }
+                        // An error has closed the connection already.
+                        Ok(None) | Err(_) => return true,
                     }
                 }
-                Ok(None) | Err(_) => return,
-            }
+            });
+            clock::within(by, rest).await
+        };
+        if ended != Some(true) {
+            self.body.fail();
         }
     }
 

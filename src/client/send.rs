@@ -122,11 +122,11 @@ async fn follow(
         let hop = match decided {
             Next::Return => return Ok(resp),
             Next::Fail(e) => {
-                resp.discard(client.inner.config.drain_limit).await;
+                discard(&client.inner.config, resp, None).await;
                 return Err(e);
             }
             Next::Follow(hop) if client.inner.config.https_only && hop.url.scheme() != "https" => {
-                resp.discard(client.inner.config.drain_limit).await;
+                discard(&client.inner.config, resp, None).await;
                 return Err(not_https(ErrorKind::Redirect, &hop.url));
             }
             Next::Follow(hop) => hop,
@@ -142,7 +142,7 @@ async fn follow(
         );
         // The 3xx body is read (or its connection closed) before the next hop, so a chain
         // holds at most one slot at a time.
-        resp.discard(client.inner.config.drain_limit).await;
+        discard(&client.inner.config, resp, None).await;
         *request = prepare(
             &client.inner.config,
             request.next_hop(&client.inner.config, hop),
@@ -233,7 +233,7 @@ async fn without_expectation(
 ) -> Result<Response, Error> {
     // The URL the answer took goes back to the request.
     request.url = Some(resp.target().clone());
-    resp.discard(client.inner.config.drain_limit).await;
+    discard(&client.inner.config, resp, None).await;
     tracing::debug!(host = %request.key, "417 to Expect: 100-continue: sending again without the expectation");
     request.headers.retain(|(n, _)| *n != EXPECT);
     proto::remove_field(&mut request.head, EXPECT.as_str());
@@ -283,16 +283,29 @@ async fn retry_statuses(
             "retrying after a status"
         );
         // The answer's body is read (or its connection closed) before the wait, so the
-        // wait holds no slot; the URL it took goes back to the request.
+        // wait holds no slot; the URL it took goes back to the request. The wait ends
+        // when planned, however long the reading took: within the deadline.
         request.url = Some(resp.target().clone());
-        resp.discard(config.drain_limit).await;
-        tokio::time::sleep(wait).await;
+        discard(config, resp, resume).await;
+        match resume {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => tokio::time::sleep(wait).await,
+        }
         resp = send_one(client, request, deadline, runtime).await?;
         if !config.retry.covers(resp.status()) {
             break;
         }
     }
     Ok(resp)
+}
+
+/// Reads and drops the body of an answer that is not returned (a redirect, an answer
+/// retried), so that its connection can serve the next request: within `drain_limit`
+/// bytes, `drain_timeout` and `until`; past any of them the connection is closed. A body
+/// that stalls never holds the request longer than that.
+async fn discard(config: &Config, resp: Response, until: Option<Instant>) {
+    let by = clock::earliest(until, clock::after(now(), config.drain_timeout));
+    resp.discard(config.drain_limit, by).await;
 }
 
 /// A `429` or `503` with `Retry-After` holds back every request to its host for that long
