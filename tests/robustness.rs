@@ -1,6 +1,6 @@
 //! No panic from anything a server or a caller controls: numbers too large for an
 //! `Instant` (a 20-digit `Keep-Alive: timeout`, `Duration::MAX` given to every duration
-//! knob) mean "no limit"; a runtime without timers or I/O, or no runtime at all, is a
+//! knob) mean "no limit", and so does the largest number given to every limit; a runtime without timers or I/O, or no runtime at all, is a
 //! typed error.
 
 mod support;
@@ -83,6 +83,50 @@ async fn a_margin_of_duration_max_stops_reuse_before_any_server_timeout() {
         assert_eq!(resp.text().await.unwrap(), "ok");
     }
     assert_eq!(server.stats().accepted, 2);
+}
+
+#[tokio::test]
+async fn the_largest_number_on_every_limit_knob_means_no_limit() {
+    // The head comes in two writes, so that it is also parsed while incomplete (the
+    // general parser, with room for `max_headers` fields).
+    let server = support::raw::RawServer::start(|mut stream, _| async move {
+        use tokio::io::AsyncWriteExt;
+        loop {
+            if support::raw::read_head(&mut stream).await.is_empty() {
+                return;
+            }
+            let pieces: [&[u8]; 2] = [
+                b"HTTP/1.1 200 OK\r\nX-One: 1\r\n",
+                b"Content-Length: 2\r\n\r\nok",
+            ];
+            for piece in pieces {
+                if stream.write_all(piece).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .max_headers(usize::MAX)
+        .max_head_bytes(usize::MAX)
+        .max_connections_per_host(usize::MAX)
+        .max_connections_total(usize::MAX)
+        .max_idle_per_host(usize::MAX)
+        .max_requests_per_connection(u32::MAX)
+        .max_retries(u32::MAX)
+        .drain_limit(u64::MAX)
+        .expect_continue(u64::MAX)
+        .max_body_bytes(u64::MAX)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let resp = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(resp.headers()["x-one"], "1");
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    assert_eq!(server.accepted(), 1);
 }
 
 /// Runs `client.get(url)` on a runtime made by `build` and returns the error it gives.

@@ -546,8 +546,11 @@ fn scan_httparse(
         let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
         scan_with(buf, limits, &mut slots[..limits.max_headers], spans)
     } else {
-        let mut slots = Vec::with_capacity(limits.max_headers);
-        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
+        // No more slots than the bytes could hold fields (each takes at least `n:` and a
+        // line end): a caller's `max_headers(usize::MAX)` allocates by what arrived.
+        let slots_needed = limits.max_headers.min(buf.len() / 3 + 1);
+        let mut slots = Vec::with_capacity(slots_needed);
+        slots.resize_with(slots_needed, MaybeUninit::uninit);
         scan_with(buf, limits, &mut slots, spans)
     }
 }
