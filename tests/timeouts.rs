@@ -25,9 +25,69 @@ async fn connect_that_does_not_complete_times_out() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.is_timeout());
     assert!(!err.request_written());
+    assert!(
+        err.to_string().contains(&format!(
+            "connect to {}:{} timed out",
+            addr.ip(),
+            addr.port()
+        )),
+        "{err}"
+    );
     let stats = client.stats();
     assert_eq!(stats.connect_errors, 1);
     assert_eq!((stats.open, stats.waiters), (0, 0), "the slot was freed");
+}
+
+/// A resolver whose lookups never end.
+struct NeverResolves;
+
+impl tether::Resolve for NeverResolves {
+    fn resolve(&self, _name: &str) -> tether::Resolving {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_that_does_not_end_times_out_as_resolving_the_name() {
+    let client = Client::builder()
+        .dns_resolver(std::sync::Arc::new(NeverResolves))
+        .connect_timeout(SHORT)
+        .build()
+        .unwrap();
+    let err = client
+        .get("http://never.test:8080/")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("resolving never.test (to connect to never.test:8080) timed out"),
+        "{err}"
+    );
+    assert!(!err.request_written());
+}
+
+#[tokio::test]
+async fn a_request_whose_time_is_gone_before_it_dials_says_so() {
+    // A zero timeout: the deadline has passed by the time the dial begins (a lookup that
+    // never ends keeps the dial from finishing inside the timer's grain).
+    let client = Client::builder()
+        .dns_resolver(std::sync::Arc::new(NeverResolves))
+        .build()
+        .unwrap();
+    let err = client
+        .get("http://never.test:8080/")
+        .timeout(Duration::ZERO)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no time was left to connect to never.test:8080"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -118,6 +118,18 @@ pub(crate) enum Found {
     Looked(Looked),
 }
 
+/// What a dial that ran out of time says: whether the time ran out before it began, while
+/// the name was being resolved, or while connecting.
+fn dial_timed_out(host: &str, port: u16, report: &DialReport, had_time: bool) -> String {
+    if !had_time {
+        format!("no time was left to connect to {host}:{port}: the deadline had passed")
+    } else if report.found.is_none() {
+        format!("resolving {host} (to connect to {host}:{port}) timed out")
+    } else {
+        format!("connect to {host}:{port} timed out")
+    }
+}
+
 /// How a connection reaches its origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Via {
@@ -164,15 +176,15 @@ impl Dialer {
         deadline: Option<Instant>,
         report: &mut DialReport,
     ) -> Result<TcpStream, Error> {
-        let dial = self.dial(host, port, default_port, report);
         let Some(deadline) = deadline else {
-            return dial.await;
+            return self.dial(host, port, default_port, report).await;
         };
+        let had_time = crate::clock::now() < deadline;
+        let dial = self.dial(host, port, default_port, report);
         match tokio::time::timeout_at(deadline.into(), dial).await {
             Ok(result) => result,
             Err(_) => {
-                Err(Error::timeout("connect")
-                    .context(format!("connect to {host}:{port} timed out")))
+                Err(Error::timeout("connect").context(dial_timed_out(host, port, report, had_time)))
             }
         }
     }
