@@ -188,8 +188,23 @@ async fn errors_never_show_the_password() {
         .await
         .unwrap_err();
     assert!(ftp.is_invalid_request(), "{ftp:?}");
-    for e in [&err, &bad, &ftp] {
-        let shown = format!("{e} {e:?}");
+    // Written without a scheme, or with one slash: the password still stands before the
+    // last `@` of what would be the authority.
+    let bare = client
+        .get(format!("alice:{SECRET}@127.0.0.1:99999/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(bare.is_invalid_request(), "{bare:?}");
+    let one_slash = client
+        .get(format!("http:/alice:{SECRET}@127.0.0.1:99999/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(one_slash.is_invalid_request(), "{one_slash:?}");
+    let proxy = tether::Proxy::all(format!("alice:{SECRET}@proxy.test:99999")).unwrap_err();
+    for e in [&err, &bad, &ftp, &bare, &one_slash, &proxy] {
+        let shown = format!("{e} {e:?} {:?}", e.url().map(|u| u.as_str()));
         assert!(!shown.contains(SECRET), "{shown}");
     }
     let traced = traced.text();

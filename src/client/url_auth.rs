@@ -51,6 +51,11 @@ pub(crate) struct Redacted<'a>(pub &'a Url);
 
 impl fmt::Display for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.0.has_host() {
+            // Not a URL tether can request (`alice:s3cret@host` reads as scheme `alice`
+            // with a path): what was meant as a password is in the path.
+            return f.write_str(&redact_str(self.0.as_str()));
+        }
         if self.0.password().is_none() {
             return f.write_str(self.0.as_str());
         }
@@ -61,11 +66,11 @@ impl fmt::Display for Redacted<'_> {
 }
 
 /// A string that was meant as a URL, with whatever stands where a password would
-/// (between `scheme://user:` and the last `@` of the authority) replaced by `***`.
+/// (between `user:` and the last `@` of the authority) replaced by `***`. The authority
+/// starts after `scheme:` and its slashes, or at the start when there is no scheme
+/// followed by a slash (`alice:s3cret@proxy:3128`, a proxy written without one).
 pub(crate) fn redact_str(s: &str) -> String {
-    let Some(start) = s.find("://").map(|i| i + 3) else {
-        return s.to_owned();
-    };
+    let start = authority_start(s);
     let authority_end = s[start..]
         .find(['/', '?', '#'])
         .map_or(s.len(), |i| start + i);
@@ -83,6 +88,30 @@ pub(crate) fn redact_str(s: &str) -> String {
         &userinfo[..colon],
         &s[start + at..]
     )
+}
+
+/// Where the authority of a URL-like string begins: after the first `://` when it comes
+/// before any `@`; else after `scheme:` and the slashes (or backslashes) that follow it;
+/// else at 0.
+fn authority_start(s: &str) -> usize {
+    if let Some(i) = s.find("://") {
+        if s.find('@').is_none_or(|at| i < at) {
+            return i + 3;
+        }
+    }
+    let scheme_end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .filter(|&i| i > 0 && s[i..].starts_with(':'));
+    let Some(colon) = scheme_end else {
+        return 0;
+    };
+    let rest = &s[colon + 1..];
+    let slashes = rest.len() - rest.trim_start_matches(['/', '\\']).len();
+    if slashes == 0 {
+        0
+    } else {
+        colon + 1 + slashes
+    }
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
@@ -163,11 +192,22 @@ mod tests {
             "http://alice:s3cret@exa mple.com/",
             "http://alice:s3cret@host:99999/",
             "ht!tp://alice:s3cret@host/a@b",
+            "alice:s3cret@proxy.test:99999",
+            "http:/alice:s3cret@host:99999/",
+            "http:\\\\alice:s3cret@host:99999/",
+            "http:alice:s3cret@host:99999/",
+            "alice:s3cret@[::1/",
+            "alice:s3cret@host:99999/x://y",
         ] {
             let shown = redact_str(s);
             assert!(!shown.contains("s3cret"), "{s} -> {shown}");
         }
         assert_eq!(redact_str("http://host/a:b@c"), "http://host/a:b@c");
         assert_eq!(redact_str("not a url"), "not a url");
+        assert_eq!(redact_str("host:99999/a:b@c"), "host:99999/a:b@c");
+        assert_eq!(
+            redact_str("alice:s3cret@proxy.test:99999"),
+            "alice:***@proxy.test:99999"
+        );
     }
 }
