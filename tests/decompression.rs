@@ -111,6 +111,69 @@ async fn decoded_bodies_stream_in_pieces() {
     assert!(pieces > 1, "a 108 KB body comes in several decoded pieces");
 }
 
+/// Every piece `bytes_stream` yields, gathered.
+async fn streamed(resp: tether::Response) -> Vec<u8> {
+    let mut stream = std::pin::pin!(resp.bytes_stream());
+    let mut got = Vec::new();
+    while let Some(piece) =
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(stream.as_mut(), cx)).await
+    {
+        got.extend_from_slice(&piece.unwrap());
+    }
+    got
+}
+
+/// A body of each size `bytes_stream_yields_every_decoded_byte` asks for.
+fn sized(size: &str) -> Vec<u8> {
+    match size {
+        // Whole with the head: the wire has ended before the first piece is asked for.
+        "s" => b"a small body, whole with its head".to_vec(),
+        // Coded, still over 100 KB: read in many pieces after the head.
+        "r" => {
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            (0..200_000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect()
+        }
+        _ => text(),
+    }
+}
+
+#[tokio::test]
+async fn bytes_stream_yields_every_decoded_byte() {
+    let server = TestServer::start(Script::new().respond(|req| {
+        let (coding, size) = req.target.trim_start_matches('/').split_at(1);
+        let plain = sized(size);
+        let (name, body) = match coding {
+            "g" => ("gzip", gzip(&plain)),
+            "d" => ("deflate", deflate(&plain)),
+            "b" => ("br", brotli(&plain)),
+            _ => ("zstd", zstd(&plain)),
+        };
+        Reply::ok(body).with_header("Content-Encoding", name)
+    }))
+    .await;
+    let client = Client::new();
+    for coding in ["g", "d", "b", "z"] {
+        for size in ["s", "t", "r"] {
+            let path = format!("/{coding}{size}");
+            let resp = client.get(server.url(&path)).send().await.unwrap();
+            let (got, plain) = (streamed(resp).await, sized(size));
+            assert!(
+                got == plain,
+                "{path}: {} bytes of {}",
+                got.len(),
+                plain.len()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_callers_accept_encoding_means_the_body_comes_as_sent() {
     let server = TestServer::start(coded_server()).await;

@@ -186,7 +186,8 @@ async fn a_file_is_a_body_read_as_it_is_sent() {
 }
 
 /// A response as the body of another request: relayed as it arrives, with the response's
-/// length as `Content-Length` when it had one, chunked when it did not; every byte arrives.
+/// length as `Content-Length` when it had one, chunked when it did not (or when it came
+/// coded, and is relayed decoded); every byte arrives.
 #[tokio::test]
 async fn a_response_is_relayed_as_a_request_body() {
     let data: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
@@ -194,13 +195,20 @@ async fn a_response_is_relayed_as_a_request_body() {
         let data = data.clone();
         move |req| match req.target.as_str() {
             "/chunked" => Reply::chunked(data.clone(), 7_000),
+            "/gzip" => {
+                use std::io::Write;
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(&data).unwrap();
+                Reply::ok(e.finish().unwrap()).with_header("Content-Encoding", "gzip")
+            }
             _ => Reply::ok(data.clone()),
         }
     }))
     .await;
     let sink = TestServer::start(Script::new()).await;
     let client = tether::Client::new();
-    for path in ["/length", "/chunked"] {
+    for path in ["/length", "/chunked", "/gzip"] {
         let download = client.get(source.url(path)).send().await.unwrap();
         client
             .put(sink.url(path))
@@ -212,6 +220,7 @@ async fn a_response_is_relayed_as_a_request_body() {
     let seen = sink.requests();
     assert_eq!(seen[0].header("content-length"), Some("200000"));
     assert_eq!(seen[1].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(seen[2].header("transfer-encoding"), Some("chunked"));
     for request in &seen {
         assert!(request.body == data, "{} bytes", request.body.len());
     }

@@ -786,7 +786,10 @@ impl ResponseBody {
                         self.state = BodyState::Ready(body);
                         return Poll::Ready(Some(Ok(piece)));
                     }
-                    if body.done && body.error.is_none() {
+                    // Ended, with nothing left to yield: a coded body may still hold
+                    // pieces read with its head, and its decoder output, which `chunk`
+                    // gives.
+                    if body.done && body.error.is_none() && body.decoding.is_none() {
                         return Poll::Ready(None);
                     }
                     self.state = BodyState::Reading(Box::pin(async move {
