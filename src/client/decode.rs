@@ -241,9 +241,72 @@ impl Decoder {
     }
 }
 
-/// One step of a flate2 `Decompress` (raw deflate, or with the zlib wrapper).
+#[cfg(any(feature = "gzip", feature = "deflate"))]
+thread_local! {
+    /// Inflaters of finished gzip and deflate bodies, for the thread's next ones: each is
+    /// 43 KiB (its 32 KiB window included), which a new one allocates, clears and moves
+    /// into its box, where a kept one is only cleared (`reset`, which zeroes the window,
+    /// so nothing of an earlier body can be reached from the next).
+    static INFLATERS: crate::kept::Kept<flate2::Decompress> = const { crate::kept::Kept::new(8) };
+}
+
+/// A flate2 `Decompress` (with the zlib wrapper or raw), the thread's kept one when there
+/// is one; it goes back to be kept when dropped.
+#[cfg(any(feature = "gzip", feature = "deflate"))]
+struct Inflater(Option<flate2::Decompress>);
+
+#[cfg(any(feature = "gzip", feature = "deflate"))]
+impl Inflater {
+    fn new(zlib: bool) -> Inflater {
+        let inflate = match crate::kept::Kept::take(&INFLATERS) {
+            Some(mut kept) => {
+                kept.reset(zlib);
+                kept
+            }
+            None => flate2::Decompress::new(zlib),
+        };
+        Inflater(Some(inflate))
+    }
+
+    fn get(&mut self) -> Option<&mut flate2::Decompress> {
+        self.0.as_mut()
+    }
+
+    /// Ready for another stream (the next gzip member).
+    #[cfg(feature = "gzip")]
+    fn reset(&mut self, zlib: bool) {
+        if let Some(inflate) = self.0.as_mut() {
+            inflate.reset(zlib);
+        }
+    }
+}
+
+#[cfg(any(feature = "gzip", feature = "deflate"))]
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        if let Some(inflate) = self.0.take() {
+            crate::kept::Kept::give(&INFLATERS, inflate);
+        }
+    }
+}
+
+/// One step of an `Inflater` (raw deflate, or with the zlib wrapper).
 #[cfg(any(feature = "gzip", feature = "deflate"))]
 fn inflate_step(
+    inflater: &mut Inflater,
+    input: &[u8],
+    output: &mut [u8],
+    what: &str,
+) -> Result<Step, DecodeError> {
+    let Some(inflate) = inflater.get() else {
+        return Err(corrupt(what));
+    };
+    inflate_with(inflate, input, output, what)
+}
+
+/// One step of a flate2 `Decompress`.
+#[cfg(any(feature = "gzip", feature = "deflate"))]
+fn inflate_with(
     inflate: &mut flate2::Decompress,
     input: &[u8],
     output: &mut [u8],
@@ -265,12 +328,12 @@ fn inflate_step(
 
 #[cfg(feature = "deflate")]
 mod deflate {
-    use super::{inflate_step, DecodeError, Step};
+    use super::{inflate_step, DecodeError, Inflater, Step};
 
     /// `deflate`: zlib-wrapped as RFC 9110 says, or raw deflate as some servers send;
     /// which one is told by the first two bytes (a zlib header is a multiple of 31).
     pub(super) struct Deflate {
-        inflate: Option<flate2::Decompress>,
+        inflate: Option<Inflater>,
         /// The first bytes, held until the wrapper is known, then fed first.
         start: Vec<u8>,
     }
@@ -300,7 +363,7 @@ mod deflate {
                 }
                 let (cmf, flg) = (self.start[0], self.start[1]);
                 let zlib = cmf & 0x0f == 8 && (u16::from(cmf) << 8 | u16::from(flg)) % 31 == 0;
-                self.inflate = Some(flate2::Decompress::new(zlib));
+                self.inflate = Some(Inflater::new(zlib));
                 let rest = self.step(&input[take..], output)?;
                 return Ok(Step {
                     consumed: take + rest.consumed,
@@ -330,7 +393,7 @@ mod deflate {
 
 #[cfg(feature = "gzip")]
 mod gzip {
-    use super::{corrupt, inflate_step, DecodeError, Step};
+    use super::{corrupt, inflate_step, DecodeError, Inflater, Step};
 
     /// Where a gzip member is.
     enum Part {
@@ -347,7 +410,7 @@ mod gzip {
     /// gzip (RFC 1952), one member or several in a row.
     pub(super) struct Gzip {
         part: Part,
-        inflate: flate2::Decompress,
+        inflate: Inflater,
         crc: flate2::Crc,
     }
 
@@ -363,7 +426,7 @@ mod gzip {
         pub(super) fn new() -> Self {
             Gzip {
                 part: Part::Header(Vec::new()),
-                inflate: flate2::Decompress::new(false),
+                inflate: Inflater::new(false),
                 crc: flate2::Crc::new(),
             }
         }
@@ -619,6 +682,9 @@ const PIECE: usize = 32 * 1024;
 pub(crate) struct Decoding {
     decoder: Decoder,
     input: bytes::Bytes,
+    /// A piece's room that the last call left unused (it had no input to decode): the next
+    /// call writes into it rather than clearing 32 KiB anew.
+    room: Vec<u8>,
     wire_ended: bool,
     finished: bool,
 }
@@ -628,6 +694,7 @@ impl Decoding {
         Ok(Decoding {
             decoder: Decoder::new(coding)?,
             input: bytes::Bytes::new(),
+            room: Vec::new(),
             wire_ended: false,
             finished: false,
         })
@@ -641,7 +708,10 @@ impl Decoding {
             self.input = bytes::Bytes::new();
             return Ok(None);
         }
-        let mut out = vec![0u8; PIECE];
+        let mut out = std::mem::take(&mut self.room);
+        if out.len() != PIECE {
+            out = vec![0u8; PIECE];
+        }
         let mut filled = 0;
         loop {
             let step = self
@@ -662,9 +732,17 @@ impl Decoding {
             if self.wire_ended && !self.finished {
                 return Err(DecodeError("the body ended inside the coded stream".into()));
             }
+            if !self.finished {
+                self.room = out;
+            }
             return Ok(None);
         }
         out.truncate(filled);
+        // A small piece (a short body's whole) does not hold on to the 32 KiB it had room
+        // for: the allocator shrinks the block where it stands.
+        if filled <= PIECE / 4 {
+            out.shrink_to_fit();
+        }
         Ok(Some(bytes::Bytes::from(out)))
     }
 

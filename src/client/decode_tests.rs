@@ -242,3 +242,51 @@ fn a_next_member_or_frame_in_the_next_read_is_not_lost() {
         );
     }
 }
+
+/// A raw deflate stream (one fixed-Huffman block) that starts with a back-reference: 3
+/// bytes copied from 1 before its start, where nothing of its own is.
+fn reaching_back_before_its_start() -> Vec<u8> {
+    let mut bits: Vec<bool> = vec![true, true, false]; // BFINAL, BTYPE = 01 (fixed)
+    let mut code = |value: u32, len: u32| {
+        for i in (0..len).rev() {
+            bits.push(value >> i & 1 == 1);
+        }
+    };
+    code(0b0000001, 7); // 257: length 3
+    code(0b00000, 5); // distance code 0: distance 1
+    code(0b0000000, 7); // 256: end of block
+    let mut out = vec![0u8; bits.len().div_ceil(8)];
+    for (i, &bit) in bits.iter().enumerate() {
+        if bit {
+            out[i / 8] |= 1 << (i % 8);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_kept_inflater_shows_nothing_of_the_body_before() {
+    // A corrupt body leaves its inflater failed; kept, it is whole again for the next.
+    let secret = b"SECRET ".repeat(5000);
+    let mut corrupt = gzip(&secret);
+    for b in &mut corrupt[20..60] {
+        *b ^= 0x5a;
+    }
+    assert!(decode_all(Coding::Gzip, &corrupt, 1000).is_err());
+    // Decoded, then its inflater is kept by the thread for the next body.
+    assert_eq!(
+        decode_all(Coding::Deflate, &zlib(&secret), 1000).unwrap(),
+        secret
+    );
+    assert_eq!(
+        decode_all(Coding::Gzip, &gzip(&secret), 1000).unwrap(),
+        secret
+    );
+    // The next body on the thread reaches back before its own start: an error, or bytes
+    // that are none of the secret's.
+    for _ in 0..2 {
+        if let Ok(out) = decode_all(Coding::Deflate, &reaching_back_before_its_start(), 100) {
+            assert!(out.iter().all(|b| !secret.contains(b)), "{out:?}");
+        }
+    }
+}
