@@ -676,6 +676,8 @@ mod zstd_codec {
 
 /// How much decoded output one piece holds at most.
 const PIECE: usize = 32 * 1024;
+/// The room first given to a call with no input to decode.
+const FLUSH_ROOM: usize = 1024;
 
 /// A decoder and the body bytes it has not used yet; fed by the body reader, read a piece
 /// at a time.
@@ -708,9 +710,16 @@ impl Decoding {
             self.input = bytes::Bytes::new();
             return Ok(None);
         }
+        // With input, room for a whole piece; without (the call that learns the stream
+        // ended, or flushes what the codec holds), a little, grown if it fills.
+        let want = if self.input.is_empty() {
+            FLUSH_ROOM
+        } else {
+            PIECE
+        };
         let mut out = std::mem::take(&mut self.room);
-        if out.len() != PIECE {
-            out = vec![0u8; PIECE];
+        if out.len() < want {
+            out = vec![0u8; want];
         }
         let mut filled = 0;
         loop {
@@ -724,7 +733,12 @@ impl Decoding {
                 self.finished = true;
                 break;
             }
-            if filled == out.len() || (step.consumed == 0 && step.produced == 0) {
+            if filled == out.len() {
+                if out.len() >= PIECE {
+                    break;
+                }
+                out.resize(PIECE, 0);
+            } else if step.consumed == 0 && step.produced == 0 {
                 break;
             }
         }
