@@ -47,45 +47,39 @@ impl tether::Resolve for NeverResolves {
     }
 }
 
-#[tokio::test]
-async fn a_lookup_that_does_not_end_times_out_as_resolving_the_name() {
-    let client = Client::builder()
+/// The error of a GET of a name whose lookup never ends, from `client` (with its timeout
+/// `request` too, when given).
+async fn never_resolving(client: tether::ClientBuilder, request: Option<Duration>) -> String {
+    let client = client
         .dns_resolver(std::sync::Arc::new(NeverResolves))
-        .connect_timeout(SHORT)
         .build()
         .unwrap();
-    let err = client
-        .get("http://never.test:8080/")
-        .send()
-        .await
-        .unwrap_err();
+    let mut get = client.get("http://never.test:8080/");
+    if let Some(timeout) = request {
+        get = get.timeout(timeout);
+    }
+    let err = get.send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(!err.request_written());
+    err.to_string()
+}
+
+#[tokio::test]
+async fn a_lookup_that_does_not_end_times_out_as_resolving_the_name() {
+    let err = never_resolving(Client::builder().connect_timeout(SHORT), None).await;
     assert!(
-        err.to_string()
-            .contains("resolving never.test (to connect to never.test:8080) timed out"),
+        err.contains("resolving never.test (to connect to never.test:8080) timed out"),
         "{err}"
     );
-    assert!(!err.request_written());
 }
 
 #[tokio::test]
 async fn a_request_whose_time_is_gone_before_it_dials_says_so() {
-    // A zero timeout: the deadline has passed by the time the dial begins (a lookup that
+    // A zero timeout: the deadline has passed by the time the dial begins (the lookup that
     // never ends keeps the dial from finishing inside the timer's grain).
-    let client = Client::builder()
-        .dns_resolver(std::sync::Arc::new(NeverResolves))
-        .build()
-        .unwrap();
-    let err = client
-        .get("http://never.test:8080/")
-        .timeout(Duration::ZERO)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    let err = never_resolving(Client::builder(), Some(Duration::ZERO)).await;
     assert!(
-        err.to_string()
-            .contains("no time was left to connect to never.test:8080"),
+        err.contains("no time was left to connect to never.test:8080"),
         "{err}"
     );
 }
