@@ -141,7 +141,8 @@ pub struct Stats {
     pub open: usize,
     /// Idle connections, all hosts.
     pub idle: usize,
-    /// Connections in use or being opened, all hosts.
+    /// Connections in use or being opened, all hosts. An HTTP/2 connection counts as in
+    /// use while it is open, even with no stream (`streams` says how many it carries).
     pub in_use: usize,
     /// Requests waiting for a connection, all hosts.
     pub waiters: usize,
