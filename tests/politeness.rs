@@ -168,3 +168,100 @@ async fn a_pause_is_bounded_and_a_deadline_inside_it_fails_at_once() {
     assert!(timed_get(&unpaused, busy.url("/"), t1).await < SECOND / 10);
     assert_eq!(unpaused.stats().host_pauses, 0);
 }
+
+/// A server that notes when (real time) each request arrived, and drips its first answer
+/// over `slow` (the connection is busy that long); `then` answers the others in order.
+fn noting_arrivals(
+    slow: Duration,
+    then: Vec<Reply>,
+) -> (Script, Arc<Mutex<Vec<std::time::Instant>>>) {
+    let arrivals: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let seen = arrivals.clone();
+    let script = Script::new().respond(move |req| {
+        seen.lock().unwrap().push(std::time::Instant::now());
+        match req.seq {
+            0 => Reply::Drip {
+                head: b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n".to_vec(),
+                body: b"slow".to_vec(),
+                every: slow / 4,
+            },
+            n => then.get(n - 1).cloned().unwrap_or_else(|| Reply::ok("ok")),
+        }
+    });
+    (script, arrivals)
+}
+
+/// Sends a slow GET, then `more` GETs that wait behind it at the host's cap of one, and
+/// returns when each request reached the server.
+async fn slow_then_queued(
+    client: &tether::Client,
+    server: &TestServer,
+    arrivals: &Mutex<Vec<std::time::Instant>>,
+    more: usize,
+) -> Vec<std::time::Instant> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let (c, url) = (client.clone(), server.url("/slow"));
+    tasks.spawn(async move { c.get(url).send().await?.bytes().await.map(drop) });
+    while arrivals.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for i in 0..more {
+        let (c, url) = (client.clone(), server.url(&format!("/queued/{i}")));
+        tasks.spawn(async move { c.get(url).send().await?.bytes().await.map(drop) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task").expect("GET");
+    }
+    arrivals.lock().unwrap().clone()
+}
+
+// Real time (lower bounds only, which a slow machine cannot break): the server's clock
+// must see the requests apart, and a paused tokio clock would pass in no real time.
+#[tokio::test]
+async fn requests_queued_behind_a_slow_response_still_go_out_spaced() {
+    let delay = Duration::from_millis(200);
+    let (script, arrivals) = noting_arrivals(Duration::from_millis(600), vec![]);
+    let server = TestServer::start(script).await;
+    let client = tether::Client::builder()
+        .min_delay_per_host(delay)
+        .max_connections_per_host(1)
+        .build()
+        .expect("client");
+    let seen = slow_then_queued(&client, &server, &arrivals, 3).await;
+    assert_eq!(seen.len(), 4);
+    // The three that waited behind the slow answer had their starts long past when it
+    // ended; they still go out `delay` apart, not back to back.
+    let slack = Duration::from_millis(20);
+    for (i, pair) in seen.windows(2).enumerate() {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap + slack >= delay,
+            "requests {i} and {} {gap:?} apart",
+            i + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pause_holds_back_requests_already_waiting_in_line() {
+    let (script, arrivals) = noting_arrivals(
+        Duration::from_millis(400),
+        vec![Reply::status(429).with_header("retry-after", "1")],
+    );
+    let server = TestServer::start(script).await;
+    let client = tether::Client::builder()
+        .retry(tether::RetryPolicy::never())
+        .max_connections_per_host(1)
+        .build()
+        .expect("client");
+    let seen = slow_then_queued(&client, &server, &arrivals, 3).await;
+    assert_eq!(seen.len(), 4);
+    // The second answered 429 with `Retry-After: 1`; the two in line behind it were
+    // queued before the pause, and still wait it out.
+    let waited = seen[2] - seen[1];
+    assert!(
+        waited + Duration::from_millis(100) >= SECOND,
+        "the next went {waited:?} after the 429"
+    );
+    assert_eq!(client.stats().host_pauses, 1);
+}

@@ -881,10 +881,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Keeps the starts of requests to one host at least `delay` apart (default: none), as
-    /// a crawler's politeness delay (Scrapy's `DOWNLOAD_DELAY`, colly's `Delay`). A request
-    /// waits for its start before it asks the pool for a connection, so waiting holds no
-    /// slot. One that would start past its deadline fails at once with
+    /// Keeps the requests sent to one host at least `delay` apart (default: none), as a
+    /// crawler's politeness delay (Scrapy's `DOWNLOAD_DELAY`, colly's `Delay`). The
+    /// spacing is kept where a request is given its connection, so requests that waited
+    /// in line at the host's cap go out `delay` apart too. Waiting holds no slot and no
+    /// connection. One that would start past its deadline fails at once with
     /// `ErrorKind::Timeout`, nothing sent.
     ///
     /// ```
@@ -1786,6 +1787,7 @@ impl ClientBuilder {
                 per_host: config.max_per_host,
                 total: config.max_total,
                 idle_per_host: config.max_idle_per_host.unwrap_or(config.max_per_host),
+                spacing: config.min_delay_per_host,
             },
             sweep_interval: config.sweep_interval,
             learn: config.learn_idle_timeouts,

@@ -182,20 +182,18 @@ async fn send_hop(
     Box::pin(settle(client, request, resp, deadline, runtime)).await
 }
 
-/// Whether a hop's answer stands as it is: no failed expectation to repeat, no host to
-/// pause, no status the retry policy covers.
+/// Whether a hop's answer stands as it is: no failed expectation to repeat, no status the
+/// retry policy covers. (A `429` or `503` paused its host already, in `respond`.)
 fn settled(client: &Client, request: &Prepared, resp: &Response) -> bool {
     let status = resp.status();
     let policy = &client.inner.config.retry;
     !(status == StatusCode::EXPECTATION_FAILED && request.expect_continue)
-        && status != StatusCode::TOO_MANY_REQUESTS
-        && status != StatusCode::SERVICE_UNAVAILABLE
         && (policy.is_off() || !policy.covers(status))
 }
 
 /// The rest of a hop whose answer did not stand (boxed by its callers: only such a request
-/// pays for its state): the request again without its expectation, the host paused, the
-/// status retries the policy asks for.
+/// pays for its state): the request again without its expectation, the status retries the
+/// policy asks for.
 async fn settle(
     client: &Client,
     request: &mut Prepared,
@@ -208,10 +206,6 @@ async fn settle(
         && request.body.is_replayable()
     {
         resp = without_expectation(client, request, resp, deadline, runtime).await?;
-    }
-    let status = resp.status();
-    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-        pause_host(client, &request.key, &resp);
     }
     let policy = &client.inner.config.retry;
     if policy.is_off() || !policy.covers(resp.status()) {
@@ -310,10 +304,19 @@ async fn discard(config: &Config, resp: Response, until: Option<Instant>) {
 
 /// A `429` or `503` with `Retry-After` holds back every request to its host for that long
 /// (at most `max_host_pause`).
-fn pause_host(client: &Client, key: &PoolKey, resp: &Response) {
+/// A `429` or `503`: with `Retry-After`, it pauses its host. Asked when the response head
+/// is read, before the connection can be released: a request waiting in line for it would
+/// otherwise be sent before the pause is set.
+fn pauses(status: StatusCode) -> bool {
+    // One comparison for the usual answer, below both.
+    status.as_u16() >= 429
+        && (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+}
+
+#[cold]
+fn pause_host(client: &Client, key: &PoolKey, headers: &HeaderMap) {
     let limit = client.inner.config.max_host_pause;
-    let wait = resp
-        .headers()
+    let wait = headers
         .get(RETRY_AFTER)
         .and_then(|value| status_retry::parse_retry_after(value, std::time::SystemTime::now()));
     if let Some(wait) = wait.map(|w| w.min(limit)).filter(|w| !w.is_zero()) {
@@ -321,20 +324,19 @@ fn pause_host(client: &Client, key: &PoolKey, resp: &Response) {
     }
 }
 
-/// Waits for the request's start when its host is paused or its starts are spaced, holding
-/// no slot; one that could not start before its deadline fails at once, nothing sent.
+/// Waits, holding no slot, while the request's host is paused or its last request was
+/// sent less than `min_delay_per_host` ago; one that could not start before its deadline
+/// fails at once, nothing sent. Nothing is taken here: the pool keeps the gate when it
+/// gives a connection (a request that finds it closed again waits in line, holding
+/// nothing, and is told when to come back). True when it waited.
 async fn wait_for_start(
     client: &Client,
     key: &PoolKey,
     url: Option<&Target>,
     deadline: Option<Instant>,
-) -> Result<(), Error> {
-    let Some(start) = client
-        .inner
-        .pool
-        .start_at(key, client.inner.config.min_delay_per_host)
-    else {
-        return Ok(());
+) -> Result<bool, Error> {
+    let Some(start) = client.inner.pool.gate(key) else {
+        return Ok(false);
     };
     if deadline.is_some_and(|d| start >= d) {
         return Err(Error::msg(
@@ -346,13 +348,14 @@ async fn wait_for_start(
         )
         .or_url(url.map(Target::url)));
     }
+    client.inner.pool.count(Count::PoliteWait);
     tracing::debug!(
         host = %key,
         wait_ms = start.saturating_duration_since(now()).as_millis() as u64,
         "waiting for the host's turn to start"
     );
     tokio::time::sleep_until(start.into()).await;
-    Ok(())
+    Ok(true)
 }
 
 /// One request (one hop of a chain), with its retries.
@@ -367,9 +370,10 @@ fn send_one<'a>(
     runtime: &'a Handle,
 ) -> impl Future<Output = Result<Response, Error>> + 'a {
     async move {
+        let mut waited_turn = false;
         if client.inner.config.min_delay_per_host.is_some() || client.inner.pool.any_paused() {
             // Boxed: only a request that may have to wait pays for the wait's state.
-            Box::pin(wait_for_start(
+            waited_turn = Box::pin(wait_for_start(
                 client,
                 &request.key,
                 request.url.as_ref(),
@@ -392,6 +396,8 @@ fn send_one<'a>(
         'attempts: loop {
             let need = Need {
                 fresh: attempt.retries > 0,
+                front: false,
+                waited: waited_turn,
                 retryable: should_retry(
                     Failure::ClosedBeforeResponse,
                     Attempt {
@@ -682,6 +688,9 @@ fn respond_h2(
     if let Some(jar) = &client.inner.config.cookies {
         jar.store(url.url(), &head.headers);
     }
+    if pauses(head.status) {
+        pause_host(client, &request.key, &head.headers);
+    }
     let bodiless = request.method == Method::HEAD
         || head.status == StatusCode::NO_CONTENT
         || head.status == StatusCode::NOT_MODIFIED;
@@ -723,6 +732,11 @@ fn respond(
             "the request was already answered",
         ));
     };
+    // Paused before the connection can go to a request waiting in line, which would
+    // otherwise be sent at once.
+    if pauses(answer.head.status) {
+        pause_host(client, &request.key, answer.head.headers());
+    }
     let sent = match &request.sent_connection {
         Some(map) => proto::FieldView::from(&**map),
         None => proto::FieldView::empty(),

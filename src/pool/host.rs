@@ -40,6 +40,11 @@ pub(crate) enum Grant<C> {
     Slot,
     /// A stream reserved on an HTTP/2 connection.
     Stream(Arc<H2Conn>),
+    /// Nothing yet: the host may send nothing before this instant (a pause, or the
+    /// spacing of its requests). The waiter, taken out of the line, holds nothing while it
+    /// waits; then it checks out again at the front of the line. One waiter of a host at
+    /// a time is told so (`Host::baton`), so the line goes on as the gate opens.
+    Retry(Instant),
 }
 
 /// A request waiting for a connection or a slot.
@@ -51,8 +56,9 @@ pub(crate) struct Waiter<C> {
 /// One host's idle connections, open count and waiters.
 ///
 /// On cache lines of its own (`align(64)`), the idle stack first: a checkout reads the
-/// key's line and the host's first line only, a release one line more (the open count
-/// and the waiters). At thousands of hosts each is cold, and a host laid across line
+/// key's line and the host's first line only (and the second, with the gate, once starts
+/// are spaced or some host was paused), a release one line more (the open count and the
+/// waiters). At thousands of hosts each is cold, and a host laid across line
 /// boundaries cost a miss more, more often than not.
 #[repr(C, align(64))]
 pub(crate) struct Host<C> {
@@ -61,17 +67,22 @@ pub(crate) struct Host<C> {
     /// apart would be one more cold line per checkout and per release.
     idle: SmallVec<[Idle<C>; 1]>,
     /// Connections open or being opened, idle ones included: the number the cap bounds.
-    open: usize,
+    /// (A `u32`, so that it, the two flags and the gate share the second line with the
+    /// waiters.)
+    open: u32,
+    /// A waiter was told to come back when the host's gate opens (`Grant::Retry`) and has
+    /// not yet: no other waiter is told.
+    pub baton: bool,
+    /// A dial offering HTTP/2 got HTTP/1.1: requests no longer wait for dials.
+    pub speaks_http1: bool,
+    /// No request may be sent before this: the host is paused (`Retry-After`) or its
+    /// requests are spaced (`min_delay_per_host`).
+    pub not_before: Option<Instant>,
     waiters: VecDeque<Waiter<C>>,
     /// Its server's idle timeout as learned so far (boxed: most hosts never need one).
     pub learned: Option<Box<Learned>>,
-    /// No request may start before this: the host is paused (`Retry-After`) or its
-    /// requests are spaced (`min_delay_per_host`).
-    pub not_before: Option<Instant>,
     /// Its HTTP/2 connections and dials (boxed: most hosts never have any).
     pub shared: Option<Box<Shared>>,
-    /// A dial offering HTTP/2 got HTTP/1.1: requests no longer wait for dials.
-    pub speaks_http1: bool,
 }
 
 /// A host's HTTP/2 connections, and the requests waiting for a dial that may give one.
@@ -102,11 +113,12 @@ impl<C> Default for Host<C> {
         Host {
             idle: SmallVec::new(),
             open: 0,
+            baton: false,
+            speaks_http1: false,
+            not_before: None,
             waiters: VecDeque::new(),
             learned: None,
-            not_before: None,
             shared: None,
-            speaks_http1: false,
         }
     }
 }
@@ -114,12 +126,12 @@ impl<C> Default for Host<C> {
 impl<C> Host<C> {
     /// Connections open or being opened.
     pub fn open(&self) -> usize {
-        self.open
+        self.open as usize
     }
 
     /// Counts one more connection against this host.
     pub fn add_open(&mut self) {
-        self.open += 1;
+        self.open = self.open.saturating_add(1);
     }
 
     /// Counts one connection less.
@@ -193,6 +205,11 @@ impl<C> Host<C> {
         self.waiters.push_back(waiter);
     }
 
+    /// Goes back to the front of the line (a waiter told to come back that must wait on).
+    pub fn push_front_waiter(&mut self, waiter: Waiter<C>) {
+        self.waiters.push_front(waiter);
+    }
+
     /// Leaves the front of the line.
     pub fn pop_waiter(&mut self) -> Option<Waiter<C>> {
         self.waiters.pop_front()
@@ -220,14 +237,27 @@ impl<C> Host<C> {
             && self.learned.as_ref().is_none_or(|l| l.stale(now))
     }
 
-    /// When a request may start, if it asks at `now`: the start is taken, and the next
-    /// one may start `spacing` later.
-    pub fn take_start(&mut self, now: Instant, spacing: Option<Duration>) -> Instant {
-        let start = self.not_before.map_or(now, |t| t.max(now));
-        if let Some(spacing) = spacing {
-            self.not_before = clock::after(start, spacing).or(Some(start));
+    /// While the host may send nothing (paused, or its requests spaced), until when.
+    pub fn gate(&self, now: Instant) -> Option<Instant> {
+        self.not_before.filter(|&t| t > now)
+    }
+
+    /// Whether a request asking at `now` must wait: the gate is closed, or a waiter told
+    /// to come back is owed the next turn (unless `front`: that waiter itself, whose
+    /// return is noted).
+    pub fn gated(&mut self, now: Instant, front: bool) -> bool {
+        if front {
+            self.baton = false;
         }
-        start
+        self.gate(now).is_some() || self.baton
+    }
+
+    /// A request is sent at `now` (its gate open): with `spacing`, the next may be sent
+    /// that much later.
+    pub fn started(&mut self, now: Instant, spacing: Option<Duration>) {
+        if let Some(spacing) = spacing {
+            self.not_before = clock::after(now, spacing).or(Some(now));
+        }
     }
 
     /// No request starts before `until`.
@@ -262,33 +292,36 @@ mod tests {
     }
 
     #[test]
-    fn starts_are_spaced_and_pauses_push_them_back() {
+    fn a_start_closes_the_gate_for_the_spacing_and_a_pause_never_shortens() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let mut host: Host<u32> = Host::default();
-        // No spacing, no pause: every request starts when it asks.
-        assert_eq!(host.take_start(t0, None), t0);
-        assert_eq!(host.take_start(t0, None), t0);
-        // Spaced by 2 s: starts at 0, 2, 4 for three asking at once; one asking later
-        // than the next free start goes at once.
-        assert_eq!(host.take_start(t0, Some(s(2))), t0);
-        assert_eq!(host.take_start(t0, Some(s(2))), t0 + s(2));
-        assert_eq!(host.take_start(t0, Some(s(2))), t0 + s(4));
-        assert_eq!(host.take_start(t0 + s(10), Some(s(2))), t0 + s(10));
+        // No spacing, no pause: the gate stays open.
+        host.started(t0, None);
+        assert_eq!(host.gate(t0), None);
+        // Spaced by 2 s: a start closes the gate until 2 s later.
+        host.started(t0, Some(s(2)));
+        assert_eq!(host.gate(t0), Some(t0 + s(2)));
+        assert_eq!(host.gate(t0 + s(1)), Some(t0 + s(2)));
+        assert_eq!(
+            host.gate(t0 + s(2)),
+            None,
+            "open again at the instant itself"
+        );
         assert!(
-            !host.is_unused(t0 + s(11)),
+            !host.is_unused(t0 + s(1)),
             "the spacing is kept until it has passed"
         );
-        assert!(host.is_unused(t0 + s(12)));
-        // A pause pushes every start back, and never shortens a longer one.
+        assert!(host.is_unused(t0 + s(2)));
+        // A pause closes the gate, and never shortens a longer one.
         host.pause_until(t0 + s(30));
         host.pause_until(t0 + s(20));
-        assert_eq!(host.take_start(t0 + s(13), None), t0 + s(30));
-        assert_eq!(host.take_start(t0 + s(31), None), t0 + s(31));
-        // A spacing too long for an Instant holds the next start at this one.
+        assert_eq!(host.gate(t0 + s(13)), Some(t0 + s(30)));
+        assert_eq!(host.gate(t0 + s(31)), None);
+        // A spacing too long for an Instant holds the gate at the start itself.
         let mut far: Host<u32> = Host::default();
-        assert_eq!(far.take_start(t0, Some(Duration::MAX)), t0);
-        assert_eq!(far.take_start(t0 + s(1), Some(Duration::MAX)), t0 + s(1));
+        far.started(t0, Some(Duration::MAX));
+        assert_eq!(far.gate(t0 + s(1)), None);
     }
 
     #[test]

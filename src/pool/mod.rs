@@ -119,6 +119,11 @@ pub(crate) enum Lease {
 pub(crate) struct Need {
     /// A retry: only a new connection will do.
     pub fresh: bool,
+    /// Told to come back when its host's gate opened (`Grant::Retry`): it goes before
+    /// the line.
+    pub front: bool,
+    /// It waited for its host's turn already (counted in `Stats::polite_waits` once).
+    pub waited: bool,
     /// Should the connection turn out closed before the response begins, the request is
     /// retried on a new one; so an idle connection whose watch has seen nothing arrive is
     /// taken as alive without asking the socket (`Connection::checkout_probe`).
@@ -140,6 +145,15 @@ pub(crate) enum Wait {
     Dial(oneshot::Receiver<()>),
 }
 
+/// How a wait in line ended.
+enum Waited {
+    Lease(Lease),
+    /// Look again (a stream on another runtime's connection was given back).
+    Again,
+    /// Come back to the front of the line when the host's gate opens, at this instant.
+    Retry(Instant),
+}
+
 impl Pool {
     /// An empty pool.
     pub fn new(config: PoolConfig) -> Pool {
@@ -157,21 +171,19 @@ impl Pool {
         }
     }
 
-    /// When a request to `key` may start, if not at once: the host is paused by a
-    /// `Retry-After`, or its starts are kept `spacing` apart (`min_delay_per_host`). The
-    /// start is taken. Without spacing, and before any host was paused, this takes no
-    /// lock.
-    pub fn start_at(&self, key: &PoolKey, spacing: Option<Duration>) -> Option<Instant> {
+    /// When `key`'s gate opens, if it is closed now: the host is paused by a
+    /// `Retry-After`, or its last request was sent less than `min_delay_per_host` ago.
+    /// Nothing is taken: the gate is kept at checkout, where a request is given its
+    /// connection. Without spacing, and before any host was paused, this takes no lock.
+    pub fn gate(&self, key: &PoolKey) -> Option<Instant> {
         use std::sync::atomic::Ordering;
-        if spacing.is_none() && !self.inner.paused_any.load(Ordering::Relaxed) {
+        if self.inner.config.caps.spacing.is_none()
+            && !self.inner.paused_any.load(Ordering::Relaxed)
+        {
             return None;
         }
         let now = now();
-        let start = self.inner.lock().take_start(key, now, spacing);
-        (start > now).then(|| {
-            self.count(Count::PoliteWait);
-            start
-        })
+        self.inner.lock().gate(key, now)
     }
 
     /// Whether some host was ever paused (so starts must be asked for).
@@ -184,11 +196,12 @@ impl Pool {
     /// Holds every request to `key` back for `pause` (a `Retry-After` answer).
     pub fn pause(&self, key: &PoolKey, pause: Duration) {
         use std::sync::atomic::Ordering;
-        let Some(until) = crate::clock::after(now(), pause) else {
+        let now = now();
+        let Some(until) = crate::clock::after(now, pause) else {
             return;
         };
         self.inner.paused_any.store(true, Ordering::Relaxed);
-        self.inner.lock().pause(key, until);
+        self.inner.lock().pause(key, until, now);
         self.count(Count::HostPaused);
         tracing::debug!(host = %key, pause_ms = pause.as_millis() as u64, "host paused");
     }
@@ -257,14 +270,24 @@ impl Pool {
         http2: Option<Http2>,
     ) -> Result<Lease, Error> {
         let mut waited = false;
+        let mut need = need;
         loop {
             match wait {
                 Wait::Line(waiter, rx) => {
-                    let got = self
+                    match self
                         .wait(key, waiter, rx, need, deadline, runtime.id())
-                        .await?;
-                    if let Some(lease) = got {
-                        return Ok(lease);
+                        .await?
+                    {
+                        Waited::Lease(lease) => return Ok(lease),
+                        Waited::Again => {}
+                        Waited::Retry(at) => {
+                            if !need.waited {
+                                self.inner.counters.count(Count::PoliteWait);
+                                need.waited = true;
+                            }
+                            self.wait_for_gate(key, at, deadline).await?;
+                            need.front = true;
+                        }
                     }
                 }
                 Wait::Dial(rx) => {
@@ -279,7 +302,34 @@ impl Pool {
                 Ok(lease) => return Ok(lease),
                 Err(next) => next,
             };
+            need.front = false;
         }
+    }
+
+    /// A waiter told to come back when `key`'s gate opens at `at` waits for it, holding
+    /// nothing; should it give up first (dropped, or `deadline` before `at`), the next in
+    /// line is told instead.
+    async fn wait_for_gate(
+        &self,
+        key: &PoolKey,
+        at: Instant,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        let mut baton = Baton {
+            pool: self.inner.clone(),
+            key: key.clone(),
+            armed: true,
+        };
+        if deadline.is_some_and(|d| at >= d) {
+            return Err(Error::msg(
+                crate::ErrorKind::Timeout,
+                format!("{} is paused or spaced past the deadline", key.site()),
+            ));
+        }
+        tracing::debug!(host = %key, wait_ms = at.saturating_duration_since(now()).as_millis() as u64, "waiting for the host's turn to send");
+        tokio::time::sleep_until(at.into()).await;
+        baton.armed = false;
+        Ok(())
     }
 
     fn checkout_step(
@@ -297,7 +347,7 @@ impl Pool {
             let mut locked = self.inner.lock();
             if let Some(ask) = http2 {
                 let own = |c: &H2Conn| c.runtime() == Some(id) && Some(c.id()) != ask.avoid;
-                if let Some((conn, idle)) = locked.take_stream(key, own) {
+                if let Some((conn, idle)) = locked.take_stream(key, now, need.front, own) {
                     drop(locked);
                     tracing::debug!(host = %key, conn = conn.id(), streams = conn.streams(), "stream on a shared connection");
                     let mut stream = self.stream(key, conn);
@@ -362,7 +412,7 @@ impl Pool {
         need: Need,
         deadline: Option<Instant>,
         runtime: tokio::runtime::Id,
-    ) -> Result<Option<Lease>, Error> {
+    ) -> Result<Waited, Error> {
         tracing::debug!(host = %key, waiter = id, "waiting for a connection");
         let mut guard = WaitGuard {
             pool: self.inner.clone(),
@@ -412,21 +462,22 @@ impl Pool {
                     }
                     self.inner.counters.count(what);
                     drop(conn);
-                    return Ok(Some(Lease::Open(self.slot(key))));
+                    return Ok(Waited::Lease(Lease::Open(self.slot(key))));
                 }
                 tracing::debug!(host = %key, conn = conn.id(), reused = true, idle_ms = 0u64, "handed a released connection");
-                Ok(Some(Lease::Reused(self.pooled(key, conn, None))))
+                Ok(Waited::Lease(Lease::Reused(self.pooled(key, conn, None))))
             }
-            Ok(Grant::Slot) => Ok(Some(Lease::Open(self.slot(key)))),
+            Ok(Grant::Slot) => Ok(Waited::Lease(Lease::Open(self.slot(key)))),
+            Ok(Grant::Retry(at)) => Ok(Waited::Retry(at)),
             Ok(Grant::Stream(conn)) => {
                 let stream = self.stream(key, conn);
                 if stream.conn.runtime() != Some(runtime) {
                     // Given back (to the next in line); this request looks again.
                     drop(stream);
-                    return Ok(None);
+                    return Ok(Waited::Again);
                 }
                 tracing::debug!(host = %key, conn = stream.conn.id(), "handed a stream on a shared connection");
-                Ok(Some(Lease::Stream(stream)))
+                Ok(Waited::Lease(Lease::Stream(stream)))
             }
             Err(_) => Err(Error::msg(crate::ErrorKind::Io, "the pool was dropped")),
         }
@@ -1020,6 +1071,25 @@ impl Pooled {
     }
 }
 
+/// A waiter told to come back when its host's gate opens (`Grant::Retry`), until it has:
+/// dropped on the way, it has the next in line told instead.
+struct Baton {
+    pool: Arc<PoolInner>,
+    key: PoolKey,
+    armed: bool,
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut out = Vec::new();
+        self.pool.lock().baton_dropped(&self.key, now(), &mut out);
+        self.pool.finish(out);
+    }
+}
+
 /// Leaves the line when a waiter gives up, and gives back a grant that arrived too late.
 struct WaitGuard {
     pool: Arc<PoolInner>,
@@ -1058,6 +1128,14 @@ impl Drop for WaitGuard {
             }
             // A granted slot is freed by dropping `back`.
             Ok(Grant::Slot) => drop(back),
+            Ok(Grant::Retry(_)) => {
+                back.armed = false;
+                drop(Baton {
+                    pool: self.pool.clone(),
+                    key: self.key.clone(),
+                    armed: true,
+                });
+            }
             Ok(Grant::Stream(conn)) => {
                 back.armed = false;
                 drop(Stream {

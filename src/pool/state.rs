@@ -39,6 +39,8 @@ pub(crate) struct Caps {
     pub per_host: usize,
     pub total: usize,
     pub idle_per_host: usize,
+    /// `min_delay_per_host`: the least time between two requests sent to one host.
+    pub spacing: Option<Duration>,
 }
 
 /// What the caller of `checkout` does next.
@@ -187,6 +189,9 @@ pub(crate) struct PoolState<C> {
     /// Hashed by the hash each origin carries.
     hosts: HashMap<PoolKey, Host<C>, BuildOriginHasher>,
     caps: Caps,
+    /// Some host's gate may be closed: starts are spaced, or some host was paused. Until
+    /// then no checkout or release looks at a host's gate (another cache line per host).
+    gating: bool,
     total_open: usize,
     waiting: usize,
     next_waiter: u64,
@@ -209,6 +214,7 @@ impl<C> PoolState<C> {
         PoolState {
             hosts: HashMap::default(),
             caps,
+            gating: caps.spacing.is_some(),
             total_open: 0,
             waiting: 0,
             next_waiter: 0,
@@ -265,8 +271,11 @@ impl<C> PoolState<C> {
             Some(host) => host,
             None => self.hosts.entry(key.clone()).or_default(),
         };
+        // The gate is closed (a pause, or the spacing of starts), or a waiter told to come
+        // back when it opens is owed the next turn: no connection is taken before it.
+        let gated = self.gating && host.gated(now, need.front);
         let fresh = need.fresh;
-        if !fresh {
+        if !fresh && !gated {
             while let Some(mut idle) = host.take_freshest(&mut own) {
                 self.idle_order.remove(idle.lru);
                 let cause = if idle.terms.expired(now) {
@@ -275,7 +284,10 @@ impl<C> PoolState<C> {
                     DropCause::LearnedMax
                 } else {
                     match probe(&mut idle.conn) {
-                        Liveness::Alive => return Checkout::Idle(idle.conn, idle.since),
+                        Liveness::Alive => {
+                            self.started(key, now, out);
+                            return Checkout::Idle(idle.conn, idle.since);
+                        }
                         dead => DropCause::Probe(dead),
                     }
                 };
@@ -291,9 +303,11 @@ impl<C> PoolState<C> {
                 });
             }
         }
-        let no_line = host.waiters_len() == 0;
+        // A request told to come back goes before the line; the others join its back.
+        let no_line = !gated && (need.front || host.waiters_len() == 0);
         if no_line && host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
             self.reserve(key);
+            self.started(key, now, out);
             return Checkout::Connect;
         }
         if no_line {
@@ -317,6 +331,7 @@ impl<C> PoolState<C> {
                 };
                 self.drop_idle_slot(key, idle.conn, idle.since, now, cause, out);
                 self.reserve(key);
+                self.started(key, now, out);
                 return Checkout::Connect;
             }
         }
@@ -336,10 +351,17 @@ impl<C> PoolState<C> {
         let id = self.next_waiter;
         self.next_waiter += 1;
         if let Some(host) = self.host_mut(key) {
-            host.push_waiter(Waiter { id, tx });
+            if need.front {
+                host.push_front_waiter(Waiter { id, tx });
+            } else {
+                host.push_waiter(Waiter { id, tx });
+            }
         }
         self.waiting += 1;
         self.turns.join(key);
+        if gated {
+            self.pass_baton(key, now);
+        }
         Checkout::Wait(id, rx)
     }
 
@@ -442,27 +464,34 @@ impl<C> PoolState<C> {
             // use one. Either way the taker's turn is used up.
             if !self.above_share(key) {
                 self.turns.send_to_back(key);
-            } else if let Some(other) = self.next_turn_but(key) {
+            } else if let Some(other) = self.next_turn_but(key, now) {
                 self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
-                self.grant_slot_to(&other);
+                self.grant_slot_to(&other, now);
                 self.grant_slots(now, out);
                 self.forget_if_unused(key, now);
                 return;
             }
         }
-        if self.waiting > 0 {
+        let gated = self.gating && self.hosts.get(key).and_then(|h| h.gate(now)).is_some();
+        if gated {
+            self.pass_baton(key, now);
+        }
+        if self.waiting > 0 && !gated {
             while let Some(waiter) = self.pop_waiter(key) {
                 match waiter.tx.send(Grant::Conn(conn, terms)) {
-                    Ok(()) => return,
+                    Ok(()) => {
+                        self.started(key, now, out);
+                        return;
+                    }
                     Err(Grant::Conn(back, _)) => conn = back,
-                    Err(Grant::Slot | Grant::Stream(_)) => {
+                    Err(Grant::Slot | Grant::Stream(_) | Grant::Retry(_)) => {
                         debug_assert!(false, "a connection grant came back as another");
                         return;
                     }
                 }
             }
         }
-        if self.waiting > 0 && self.total_open >= self.caps.total && self.has_ready_turn() {
+        if self.waiting > 0 && self.total_open >= self.caps.total && self.has_ready_turn(now) {
             self.drop_idle_slot(key, conn, now, now, DropCause::Evicted, out);
             self.grant_slots(now, out);
             self.forget_if_unused(key, now);
@@ -583,31 +612,30 @@ impl<C> PoolState<C> {
         self.grant_slots(now, out);
     }
 
-    /// When a request to `key` asking at `now` may start (taking that start): later than
-    /// `now` while the host is paused, or when `spacing` keeps starts apart.
-    pub fn take_start(
-        &mut self,
-        key: &PoolKey,
-        now: Instant,
-        spacing: Option<Duration>,
-    ) -> Instant {
-        match self.hosts.get_mut(key) {
-            Some(host) => host.take_start(now, spacing),
-            None if spacing.is_none() => now,
-            None => self
-                .hosts
-                .entry(key.clone())
-                .or_default()
-                .take_start(now, spacing),
-        }
+    /// When `key`'s gate opens, if it is closed at `now` (`Host::gate`).
+    pub fn gate(&self, key: &PoolKey, now: Instant) -> Option<Instant> {
+        self.hosts.get(key).and_then(|h| h.gate(now))
     }
 
     /// No request to `key` starts before `until` (a `Retry-After`).
-    pub fn pause(&mut self, key: &PoolKey, until: Instant) {
+    pub fn pause(&mut self, key: &PoolKey, until: Instant, now: Instant) {
+        self.gating = true;
         self.hosts
             .entry(key.clone())
             .or_default()
             .pause_until(until);
+        // Requests already in line wait too (one is told when to come back).
+        self.pass_baton(key, now);
+    }
+
+    /// A waiter told to come back (`Grant::Retry`) gave up before it did: another in line
+    /// is told, or served if the gate has opened meanwhile.
+    pub fn baton_dropped(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            host.baton = false;
+            self.serve_line(key, now, out);
+            self.forget_if_unused(key, now);
+        }
     }
 
     /// Takes in what a connection of `key` showed, for the host's learned idle timeout. A
@@ -704,9 +732,14 @@ impl<C> PoolState<C> {
     pub fn take_stream(
         &mut self,
         key: &PoolKey,
+        now: Instant,
+        front: bool,
         own: impl Fn(&H2Conn) -> bool,
     ) -> Option<(Arc<H2Conn>, Option<Instant>)> {
         let host = self.hosts.get_mut(key)?;
+        if self.gating && host.gated(now, front) {
+            return None;
+        }
         let shared = host.shared.as_mut()?;
         let before = shared.conns.len();
         shared.conns.retain(|c| !c.closing());
@@ -720,6 +753,9 @@ impl<C> PoolState<C> {
             c.reserve_noting_idle().map(|idle| (c.clone(), idle))
         });
         tidy_shared(host);
+        if found.is_some() && self.gating {
+            host.started(now, self.caps.spacing);
+        }
         found
     }
 
@@ -819,7 +855,14 @@ impl<C> PoolState<C> {
 
     /// Hands streams of `conn` to the waiters of `key` while it has room.
     fn serve_with_streams(&mut self, key: &PoolKey, conn: &Arc<H2Conn>, now: Instant) {
-        while self.hosts.get(key).is_some_and(|h| h.waiters_len() > 0) && conn.try_reserve() {
+        while self.hosts.get(key).is_some_and(|h| h.waiters_len() > 0) {
+            if self.gating && self.hosts.get(key).is_some_and(|h| h.gate(now).is_some()) {
+                self.pass_baton(key, now);
+                return;
+            }
+            if !conn.try_reserve() {
+                return;
+            }
             let mut served = false;
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
@@ -830,6 +873,9 @@ impl<C> PoolState<C> {
             if !served {
                 conn.unreserve(now);
                 return;
+            }
+            if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
+                host.started(now, self.caps.spacing);
             }
         }
     }
@@ -870,6 +916,105 @@ impl<C> PoolState<C> {
     /// HTTP/2 connections let go of at the global cap since the last call.
     pub fn take_shared_evictions(&mut self) -> usize {
         std::mem::take(&mut self.shared_evictions)
+    }
+
+    /// A request of `key` is sent at `now` (on a connection or slot it was just given):
+    /// the host's gate closes for the spacing, and its line goes on.
+    #[inline]
+    fn started(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        if self.gating {
+            self.started_gating(key, now, out);
+        }
+    }
+
+    /// `started` once some gate may close: out of line, so that the usual checkout does
+    /// not carry its code.
+    #[inline(never)]
+    fn started_gating(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        if let Some(host) = self.hosts.get_mut(key) {
+            host.started(now, self.caps.spacing);
+            if host.waiters_len() > 0 {
+                self.serve_line(key, now, out);
+            }
+        }
+    }
+
+    /// Serves `key`'s line as far as its gate and caps allow: its idle connections, then
+    /// free slots, go to its waiters in order. Where the gate is closed, the first waiter
+    /// is told when to come back (`pass_baton`). Called where a gate may have opened or
+    /// closed with waiters in line; a release serves one waiter itself.
+    fn serve_line(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        loop {
+            let Some(host) = self.hosts.get_mut(key) else {
+                return;
+            };
+            if host.waiters_len() == 0 {
+                return;
+            }
+            if host.gate(now).is_some() {
+                self.pass_baton(key, now);
+                return;
+            }
+            if let Some(idle) = host.take_freshest(|_| true) {
+                self.idle_order.remove(idle.lru);
+                let mut left = Some(idle.conn);
+                while let Some(waiter) = self.pop_waiter(key) {
+                    let Some(conn) = left.take() else {
+                        break;
+                    };
+                    match waiter.tx.send(Grant::Conn(conn, idle.terms)) {
+                        Ok(()) => break,
+                        Err(Grant::Conn(back, _)) => left = Some(back),
+                        Err(_) => {
+                            debug_assert!(false, "a connection grant came back as another");
+                            return;
+                        }
+                    }
+                }
+                if let Some(conn) = left {
+                    // Everyone in line had gone: the connection goes back to rest.
+                    let lru = self.idle_order.push_back(key.clone());
+                    if let Some(host) = self.hosts.get_mut(key) {
+                        host.push_idle(conn, idle.since, lru, idle.terms);
+                    }
+                    return;
+                }
+                if let Some(host) = self.hosts.get_mut(key) {
+                    host.started(now, self.caps.spacing);
+                }
+                continue;
+            }
+            if host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
+                let before = self.waiting;
+                self.grant_slot_to(key, now);
+                if self.waiting == before {
+                    return;
+                }
+                continue;
+            }
+            return;
+        }
+    }
+
+    /// Tells the first waiter of `key` when its closed gate opens (`Grant::Retry`),
+    /// unless one was told already: it leaves the line, holding nothing, and comes back
+    /// to its front then.
+    fn pass_baton(&mut self, key: &PoolKey, now: Instant) {
+        let Some(at) = self
+            .hosts
+            .get(key)
+            .and_then(|h| if h.baton { None } else { h.gate(now) })
+        else {
+            return;
+        };
+        while let Some(waiter) = self.pop_waiter(key) {
+            if waiter.tx.send(Grant::Retry(at)).is_ok() {
+                if let Some(host) = self.hosts.get_mut(key) {
+                    host.baton = true;
+                }
+                return;
+            }
+        }
     }
 
     /// The oldest waiter of `key`, out of the line.
@@ -978,30 +1123,31 @@ impl<C> PoolState<C> {
 
     /// The next host in the round that can take a freed slot, other than `key` (which
     /// keeps its place, or leaves the round if nobody waits there).
-    fn next_turn_but(&mut self, key: &PoolKey) -> Option<PoolKey> {
+    fn next_turn_but(&mut self, key: &PoolKey, now: Instant) -> Option<PoolKey> {
         let per_host = self.caps.per_host;
+        let gate_at = self.gating.then_some(now);
         let hosts = &self.hosts;
         self.turns.next(|k| match hosts.get(k) {
             Some(h) if k == key && h.waiters_len() == 0 => Turn::Gone,
             Some(_) if k == key => Turn::Blocked,
-            Some(h) => turn_for_slot(h, per_host),
+            Some(h) => turn_for_slot(h, per_host, gate_at),
             None => Turn::Gone,
         })
     }
 
     /// Whether some host in the round could take a freed slot now.
-    fn has_ready_turn(&self) -> bool {
+    fn has_ready_turn(&self, now: Instant) -> bool {
         self.waiting > 0
             && self.turns.members().any(|k| {
-                self.hosts
-                    .get(k)
-                    .is_some_and(|h| turn_for_slot(h, self.caps.per_host) == Turn::Ready)
+                self.hosts.get(k).is_some_and(|h| {
+                    turn_for_slot(h, self.caps.per_host, self.gating.then_some(now)) == Turn::Ready
+                })
             })
     }
 
     /// Gives a slot to the oldest waiter of `key` (counted against both caps); if that
     /// waiter is gone, the slot is given back.
-    fn grant_slot_to(&mut self, key: &PoolKey) {
+    fn grant_slot_to(&mut self, key: &PoolKey, now: Instant) {
         let Some(waiter) = self.pop_waiter(key) else {
             return;
         };
@@ -1012,6 +1158,16 @@ impl<C> PoolState<C> {
                 host.remove_open();
             }
             self.remove_total();
+            return;
+        }
+        if !self.gating {
+            return;
+        }
+        if let Some(host) = self.hosts.get_mut(key) {
+            host.started(now, self.caps.spacing);
+            if host.waiters_len() > 0 {
+                self.pass_baton(key, now);
+            }
         }
     }
 
@@ -1023,9 +1179,10 @@ impl<C> PoolState<C> {
                 return;
             }
             let per_host = self.caps.per_host;
+            let gate_at = self.gating.then_some(now);
             let hosts = &self.hosts;
             let Some(key) = self.turns.next(|k| match hosts.get(k) {
-                Some(h) => turn_for_slot(h, per_host),
+                Some(h) => turn_for_slot(h, per_host, gate_at),
                 None => Turn::Gone,
             }) else {
                 return;
@@ -1033,7 +1190,7 @@ impl<C> PoolState<C> {
             if self.total_open >= self.caps.total && !self.evict_lru(None, now, out) {
                 return;
             }
-            self.grant_slot_to(&key);
+            self.grant_slot_to(&key, now);
         }
     }
 }
@@ -1059,10 +1216,10 @@ fn tidy_shared<C>(host: &mut Host<C>) {
 }
 
 /// What `host` can do with a freed slot.
-fn turn_for_slot<C>(host: &Host<C>, per_host: usize) -> Turn {
+fn turn_for_slot<C>(host: &Host<C>, per_host: usize, gate_at: Option<Instant>) -> Turn {
     if host.waiters_len() == 0 {
         Turn::Gone
-    } else if host.open() >= per_host {
+    } else if host.open() >= per_host || gate_at.is_some_and(|now| host.gate(now).is_some()) {
         Turn::Blocked
     } else {
         Turn::Ready

@@ -11,6 +11,7 @@ fn caps(per_host: usize, total: usize) -> Caps {
         per_host,
         total,
         idle_per_host: per_host,
+        spacing: None,
     }
 }
 
@@ -25,11 +26,15 @@ fn terms(now: Instant, secs: u64) -> IdleTerms {
 /// A first attempt, taking an idle connection if there is one.
 const REUSE: Need = Need {
     fresh: false,
+    front: false,
+    waited: false,
     retryable: true,
 };
 /// A retry: a new connection only.
 const RETRY: Need = Need {
     fresh: true,
+    front: false,
+    waited: false,
     retryable: true,
 };
 
@@ -268,6 +273,7 @@ fn over_idle_limit_closes_the_oldest_idle_connection() {
         per_host: 3,
         total: 10,
         idle_per_host: 1,
+        spacing: None,
     });
     let mut out = Vec::new();
     let a = key("a");
@@ -395,7 +401,11 @@ fn hosts_with_nothing_left_are_forgotten_by_the_last_part_of_a_round() {
     let mut out = Vec::new();
     // Paused hosts, with nothing open: the pause is all the pool holds for them.
     for i in 0..5 {
-        s.pause(&key(&format!("p{i}.test")), now + Duration::from_secs(1));
+        s.pause(
+            &key(&format!("p{i}.test")),
+            now + Duration::from_secs(1),
+            now,
+        );
     }
     let later = now + Duration::from_secs(2);
     s.sweep(later, Part { index: 0, of: 2 }, alive, &mut out);
@@ -612,6 +622,8 @@ fn a_connection_at_an_aged_learned_limit_goes_only_to_a_request_a_close_race_wou
     let (mut s, mut out, a) = one_open_connection(start);
     let careful = Need {
         fresh: false,
+        front: false,
+        waited: false,
         retryable: false,
     };
     s.learn(&a, ended_soon(1), start);
@@ -820,4 +832,137 @@ fn a_host_entry_starts_its_idle_stack_on_a_line_of_its_own() {
 #[test]
 fn an_idle_order_entry_fills_one_line() {
     assert_eq!(super::super::lru::node_size::<PoolKey>(), 64);
+}
+
+fn retry_at(rx: &mut oneshot::Receiver<Grant<u32>>) -> Option<Instant> {
+    match rx.try_recv() {
+        Ok(Grant::Retry(at)) => Some(at),
+        _ => None,
+    }
+}
+
+const FRONT: Need = Need {
+    fresh: false,
+    front: true,
+    waited: false,
+    retryable: true,
+};
+
+#[test]
+fn a_pause_holds_back_the_line_and_its_first_is_told_when_to_come_back() {
+    let t0 = Instant::now();
+    let s10 = Duration::from_secs(10);
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    let (_, mut w1) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut w2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    // A 429 paused the host: the first in line is told when to come back; the second
+    // waits in line, told nothing.
+    s.pause(&a, t0 + s10, t0);
+    assert_eq!(retry_at(&mut w1), Some(t0 + s10));
+    assert!(w2.try_recv().is_err());
+    // The connection in use comes back during the pause: it rests, handed to nobody.
+    let t1 = t0 + Duration::from_secs(1);
+    s.put_idle(&a, 41, t1, terms(t1, 90), &mut out);
+    assert!(w2.try_recv().is_err());
+    assert_eq!(s.host_counts(t1)[0].idle, 1);
+    // A new request during the pause joins the line, and is told nothing either.
+    let (_, mut late) = waiter(s.checkout(&a, t1, REUSE, any, alive, &mut out));
+    assert!(late.try_recv().is_err());
+    // The first comes back when the pause ends, before the line, and takes the connection.
+    let t10 = t0 + s10;
+    assert!(matches!(
+        s.checkout(&a, t10, FRONT, any, alive, &mut out),
+        Checkout::Idle(41, _)
+    ));
+    // Then the line goes on in order as connections come back.
+    s.put_idle(&a, 41, t10, terms(t10, 90), &mut out);
+    assert!(matches!(w2.try_recv(), Ok(Grant::Conn(41, _))));
+    s.put_idle(&a, 41, t10, terms(t10, 90), &mut out);
+    assert!(matches!(late.try_recv(), Ok(Grant::Conn(41, _))));
+    assert!(out.is_empty(), "nothing closed");
+    assert!(s.idle_order_consistent());
+}
+
+#[test]
+fn spacing_at_the_cap_keeps_sends_apart_after_a_slow_response() {
+    let t0 = Instant::now();
+    let s = |n: u64| Duration::from_millis(n);
+    let mut st = PoolState::new(Caps {
+        spacing: Some(s(2000)),
+        ..caps(1, 10)
+    });
+    let mut out = Vec::new();
+    let a = key("a");
+    // Sent at 0 (its response will be slow); two more queue behind it.
+    assert!(is_connect(
+        &st.checkout(&a, t0, REUSE, any, alive, &mut out)
+    ));
+    let (_, mut w1) = waiter(st.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut w2) = waiter(st.checkout(&a, t0, REUSE, any, alive, &mut out));
+    assert_eq!(retry_at(&mut w1), Some(t0 + s(2000)), "the first told when");
+    assert!(w2.try_recv().is_err());
+    // At 2 s the first comes back; the connection is still in use: it waits at the front.
+    let (_, mut w1) = waiter(st.checkout(&a, t0 + s(2000), FRONT, any, alive, &mut out));
+    // The slow response ends at 5 s: the connection goes to the first, sent at 5 s; the
+    // next is told to come back at 7 s.
+    let t5 = t0 + s(5000);
+    st.put_idle(&a, 41, t5, terms(t5, 90), &mut out);
+    assert!(matches!(w1.try_recv(), Ok(Grant::Conn(41, _))));
+    assert_eq!(retry_at(&mut w2), Some(t0 + s(7000)));
+    // Its response is quick: back at 5.1 s, the connection rests rather than go out at
+    // once (which it did before: queued requests went out back to back).
+    let t51 = t0 + s(5100);
+    st.put_idle(&a, 41, t51, terms(t51, 90), &mut out);
+    assert_eq!(st.host_counts(t51)[0].idle, 1);
+    // At 7 s the next comes back and takes it.
+    assert!(matches!(
+        st.checkout(&a, t0 + s(7000), FRONT, any, alive, &mut out),
+        Checkout::Idle(41, _)
+    ));
+    assert_eq!(st.gate(&a, t0 + s(7000)), Some(t0 + s(9000)));
+    assert!(st.idle_order_consistent());
+}
+
+#[test]
+fn a_waiter_told_to_come_back_that_gives_up_passes_the_turn_on() {
+    let t0 = Instant::now();
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    let (_, mut w1) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut w2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    s.pause(&a, t0 + Duration::from_secs(10), t0);
+    assert!(retry_at(&mut w1).is_some());
+    // The first gives up while the host is still paused: the next is told.
+    s.baton_dropped(&a, t0 + Duration::from_secs(1), &mut out);
+    assert_eq!(retry_at(&mut w2), Some(t0 + Duration::from_secs(10)));
+    // Had the pause ended, the next would have been served at once instead.
+    let (_, mut w3) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let t11 = t0 + Duration::from_secs(11);
+    s.put_idle(&a, 41, t0, terms(t0, 90), &mut out);
+    s.baton_dropped(&a, t11, &mut out);
+    assert!(matches!(w3.try_recv(), Ok(Grant::Conn(41, _))));
+}
+
+#[test]
+fn at_the_global_cap_a_closed_gate_lets_other_hosts_take_the_slot() {
+    let t0 = Instant::now();
+    let mut s = PoolState::new(caps(2, 1));
+    let mut out = Vec::new();
+    let (a, b) = (key("a"), key("b"));
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    let (_, mut wa) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut wa2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut wb) = waiter(s.checkout(&b, t0, REUSE, any, alive, &mut out));
+    s.pause(&a, t0 + Duration::from_secs(10), t0);
+    assert!(retry_at(&mut wa).is_some());
+    // a's connection closes during the pause: its slot goes to b, though a is first in
+    // the round and still has a request in line.
+    s.release_slot(&a, t0, &mut out);
+    assert!(wa2.try_recv().is_err());
+    assert!(matches!(wb.try_recv(), Ok(Grant::Slot)));
 }

@@ -217,8 +217,9 @@ pub struct Stats {
     pub proxy_tunnels: u64,
     /// Connections opened through a SOCKS5 proxy (to `http://` or `https://` origins).
     pub socks_connections: u64,
-    /// Requests that waited before starting: their host was paused by a `Retry-After`,
-    /// or `min_delay_per_host` spaced them from the one before.
+    /// Requests that waited for their host's turn: it was paused by a `Retry-After`, or
+    /// `min_delay_per_host` spaced them from the one before (before asking for a
+    /// connection, or in the host's line).
     pub polite_waits: u64,
     /// `429` and `503` answers whose `Retry-After` paused their host.
     pub host_pauses: u64,
