@@ -252,11 +252,12 @@ impl<C> Host<C> {
         self.gate(now).is_some() || self.baton
     }
 
-    /// A request is sent at `now` (its gate open): with `spacing`, the next may be sent
-    /// that much later.
+    /// A request is sent at `now`: with `spacing`, the next may be sent no sooner than that
+    /// much later (a later gate, such as a pause, stays).
     pub fn started(&mut self, now: Instant, spacing: Option<Duration>) {
         if let Some(spacing) = spacing {
-            self.not_before = clock::after(now, spacing).or(Some(now));
+            let next = clock::after(now, spacing).unwrap_or(now);
+            self.not_before = Some(self.not_before.map_or(next, |t| t.max(next)));
         }
     }
 

@@ -636,6 +636,9 @@ impl Slot {
         if std::mem::take(&mut self.dial) {
             self.pool.lock().dial_ended(&self.key, Dialed::Http1, now());
         }
+        if self.pool.config.caps.spacing.is_some() {
+            self.pool.lock().sent_after_dial(&self.key, now());
+        }
         self.pool.counters.count(Count::ConnectionOpened);
         tracing::debug!(host = %self.key, conn = conn.id(), reused = false, "opened connection");
         Pooled {
@@ -662,6 +665,9 @@ impl Slot {
     ) -> Stream {
         let pool = self.pool.clone();
         let key = self.key.clone();
+        if pool.config.caps.spacing.is_some() {
+            pool.lock().sent_after_dial(&key, now());
+        }
         pool.counters.count(Count::ConnectionOpened);
         pool.counters.count(Count::Http2Opened);
         tracing::debug!(host = %key, conn = conn.id(), reused = false, "opened HTTP/2 connection");

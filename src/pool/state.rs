@@ -628,6 +628,14 @@ impl<C> PoolState<C> {
         self.pass_baton(key, now);
     }
 
+    /// A request of `key` that was given a slot has its connection now, and is sent: the
+    /// spacing counts from here, so that a dial's time does not come out of it.
+    pub fn sent_after_dial(&mut self, key: &PoolKey, now: Instant) {
+        if let (Some(spacing), Some(host)) = (self.caps.spacing, self.hosts.get_mut(key)) {
+            host.started(now, Some(spacing));
+        }
+    }
+
     /// A waiter told to come back (`Grant::Retry`) gave up before it did: another in line
     /// is told, or served if the gate has opened meanwhile.
     pub fn baton_dropped(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {

@@ -966,3 +966,24 @@ fn at_the_global_cap_a_closed_gate_lets_other_hosts_take_the_slot() {
     assert!(wa2.try_recv().is_err());
     assert!(matches!(wb.try_recv(), Ok(Grant::Slot)));
 }
+
+#[test]
+fn the_spacing_counts_from_when_a_dialed_request_is_sent() {
+    let t0 = Instant::now();
+    let ms = |n: u64| Duration::from_millis(n);
+    let mut s = PoolState::new(Caps {
+        spacing: Some(ms(2000)),
+        ..caps(2, 10)
+    });
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    assert_eq!(s.gate(&a, t0), Some(t0 + ms(2000)));
+    // The dial took half a second: the next request may go 2 s after the send.
+    s.sent_after_dial(&a, t0 + ms(500));
+    assert_eq!(s.gate(&a, t0 + ms(500)), Some(t0 + ms(2500)));
+    // A pause that ends later stays.
+    s.pause(&a, t0 + ms(9000), t0 + ms(600));
+    s.sent_after_dial(&a, t0 + ms(700));
+    assert_eq!(s.gate(&a, t0 + ms(700)), Some(t0 + ms(9000)));
+}
