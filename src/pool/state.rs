@@ -992,6 +992,9 @@ impl<C> PoolState<C> {
                 }
                 continue;
             }
+            // As a checkout does: at the global cap, another host's least recently used
+            // idle connection is closed for room (a line never waits beside idle
+            // connections it could have).
             if host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
                 let before = self.waiting;
                 self.grant_slot_to(key, now);
