@@ -1322,3 +1322,39 @@ async fn adaptive_windows_grow_on_a_long_path_and_stay_put_without() {
         }
     }
 }
+
+/// `min_delay_per_host` over HTTP/2: streams on the one shared connection are spaced as
+/// requests on connections of their own are (the gate is kept where a stream is given,
+/// and the requests that waited for the first dial wait for the gate after it). Real
+/// clock, lower bounds only; the answers come back at once, so each is timed as sent.
+#[tokio::test]
+async fn streams_to_one_host_are_spaced_by_the_delay() {
+    let server = plain(H2Script::default()).await;
+    let delay = Duration::from_millis(150);
+    let client = prior_knowledge().min_delay_per_host(delay).build().unwrap();
+    let url = server.url("127.0.0.1", "/");
+    let t0 = std::time::Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let resp = client.get(url).send().await?;
+                let at = t0.elapsed();
+                resp.text().await.map(|_| at)
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for task in tasks {
+        answered.push(task.await.unwrap().unwrap());
+    }
+    answered.sort();
+    for pair in answered.windows(2) {
+        assert!(
+            pair[1] - pair[0] + Duration::from_millis(20) >= delay,
+            "{answered:?}"
+        );
+    }
+    assert_eq!(server.stats().connections, 1, "one shared connection");
+    assert_eq!(client.stats().polite_waits, 3);
+}

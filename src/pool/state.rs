@@ -763,6 +763,9 @@ impl<C> PoolState<C> {
         tidy_shared(host);
         if found.is_some() && self.gating {
             host.started(now, self.caps.spacing);
+            if host.waiters_len() > 0 {
+                self.pass_baton(key, now);
+            }
         }
         found
     }
@@ -847,9 +850,18 @@ impl<C> PoolState<C> {
     /// A stream of `conn` ended: the oldest waiter of `key` gets it, if the connection
     /// still takes streams within the server's limit; else it is given back.
     pub fn release_stream(&mut self, key: &PoolKey, conn: &Arc<H2Conn>, now: Instant) {
-        if conn.may_pass_on() {
+        let gated = self.gating && self.hosts.get(key).is_some_and(|h| h.gate(now).is_some());
+        if gated {
+            self.pass_baton(key, now);
+        } else if conn.may_pass_on() {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
+                    if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
+                        host.started(now, self.caps.spacing);
+                        if host.waiters_len() > 0 {
+                            self.pass_baton(key, now);
+                        }
+                    }
                     return;
                 }
             }
