@@ -841,6 +841,36 @@ fn retry_at(rx: &mut oneshot::Receiver<Grant<u32>>) -> Option<Instant> {
     }
 }
 
+/// A pool whose requests to one host are kept `spacing` apart, at most `per_host`
+/// connections per host and 10 in all; its output list, and host a.
+fn spaced(per_host: usize, spacing: Duration) -> (PoolState<u32>, Vec<Dropped<u32>>, PoolKey) {
+    let state = PoolState::new(Caps {
+        spacing: Some(spacing),
+        ..caps(per_host, 10)
+    });
+    (state, Vec::new(), key("a"))
+}
+
+/// Host a at its cap of one (10 in all): one request sent at `t0`, two in line.
+#[allow(clippy::type_complexity)]
+fn one_sent_two_in_line(
+    t0: Instant,
+) -> (
+    PoolState<u32>,
+    Vec<Dropped<u32>>,
+    PoolKey,
+    oneshot::Receiver<Grant<u32>>,
+    oneshot::Receiver<Grant<u32>>,
+) {
+    let mut s = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    let (_, w1) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, w2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    (s, out, a, w1, w2)
+}
+
 const FRONT: Need = Need {
     fresh: false,
     front: true,
@@ -852,12 +882,7 @@ const FRONT: Need = Need {
 fn a_pause_holds_back_the_line_and_its_first_is_told_when_to_come_back() {
     let t0 = Instant::now();
     let s10 = Duration::from_secs(10);
-    let mut s = PoolState::new(caps(1, 10));
-    let mut out = Vec::new();
-    let a = key("a");
-    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
-    let (_, mut w1) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
-    let (_, mut w2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (mut s, mut out, a, mut w1, mut w2) = one_sent_two_in_line(t0);
     // A 429 paused the host: the first in line is told when to come back; the second
     // waits in line, told nothing.
     s.pause(&a, t0 + s10, t0);
@@ -890,12 +915,7 @@ fn a_pause_holds_back_the_line_and_its_first_is_told_when_to_come_back() {
 fn spacing_at_the_cap_keeps_sends_apart_after_a_slow_response() {
     let t0 = Instant::now();
     let s = |n: u64| Duration::from_millis(n);
-    let mut st = PoolState::new(Caps {
-        spacing: Some(s(2000)),
-        ..caps(1, 10)
-    });
-    let mut out = Vec::new();
-    let a = key("a");
+    let (mut st, mut out, a) = spaced(1, s(2000));
     // Sent at 0 (its response will be slow); two more queue behind it.
     assert!(is_connect(
         &st.checkout(&a, t0, REUSE, any, alive, &mut out)
@@ -929,12 +949,7 @@ fn spacing_at_the_cap_keeps_sends_apart_after_a_slow_response() {
 #[test]
 fn a_waiter_told_to_come_back_that_gives_up_passes_the_turn_on() {
     let t0 = Instant::now();
-    let mut s = PoolState::new(caps(1, 10));
-    let mut out = Vec::new();
-    let a = key("a");
-    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
-    let (_, mut w1) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
-    let (_, mut w2) = waiter(s.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (mut s, mut out, a, mut w1, mut w2) = one_sent_two_in_line(t0);
     s.pause(&a, t0 + Duration::from_secs(10), t0);
     assert!(retry_at(&mut w1).is_some());
     // The first gives up while the host is still paused: the next is told.
@@ -971,12 +986,7 @@ fn at_the_global_cap_a_closed_gate_lets_other_hosts_take_the_slot() {
 fn the_spacing_counts_from_when_a_dialed_request_is_sent() {
     let t0 = Instant::now();
     let ms = |n: u64| Duration::from_millis(n);
-    let mut s = PoolState::new(Caps {
-        spacing: Some(ms(2000)),
-        ..caps(2, 10)
-    });
-    let mut out = Vec::new();
-    let a = key("a");
+    let (mut s, mut out, a) = spaced(2, ms(2000));
     assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
     assert_eq!(s.gate(&a, t0), Some(t0 + ms(2000)));
     // The dial took half a second: the next request may go 2 s after the send.
