@@ -977,6 +977,12 @@ impl<C> PoolState<C> {
             }
             if let Some(idle) = host.take_freshest(|_| true) {
                 self.idle_order.remove(idle.lru);
+                if idle.terms.expired(now) {
+                    // It rested past its terms while the gate was closed.
+                    let cause = DropCause::Expired(idle.terms.expiry);
+                    self.drop_idle_slot(key, idle.conn, idle.since, now, cause, out);
+                    continue;
+                }
                 let mut left = Some(idle.conn);
                 while let Some(waiter) = self.pop_waiter(key) {
                     let Some(conn) = left.take() else {

@@ -997,3 +997,18 @@ fn the_spacing_counts_from_when_a_dialed_request_is_sent() {
     s.sent_after_dial(&a, t0 + ms(700));
     assert_eq!(s.gate(&a, t0 + ms(700)), Some(t0 + ms(9000)));
 }
+
+#[test]
+fn a_connection_that_expired_while_the_gate_was_closed_is_closed_not_handed_on() {
+    let t0 = Instant::now();
+    let (mut s, mut out, a, mut w1, mut w2) = one_sent_two_in_line(t0);
+    s.pause(&a, t0 + Duration::from_secs(10), t0);
+    assert!(retry_at(&mut w1).is_some());
+    // Back during the pause, on terms that end at 5 s.
+    s.put_idle(&a, 41, t0, terms(t0, 5), &mut out);
+    // The first gives up at 11 s: the line is served, but not with the expired one.
+    s.baton_dropped(&a, t0 + Duration::from_secs(11), &mut out);
+    assert!(matches!(w2.try_recv(), Ok(Grant::Slot)));
+    assert_eq!(out.len(), 1, "the expired connection closed");
+    assert_eq!(s.total_open(), 1, "only the slot given");
+}
