@@ -1358,3 +1358,41 @@ async fn streams_to_one_host_are_spaced_by_the_delay() {
     assert_eq!(server.stats().connections, 1, "one shared connection");
     assert_eq!(client.stats().polite_waits, 3);
 }
+
+/// At the global cap, an HTTP/2 connection whose last stream has ended is let go of for a
+/// request of another host waiting for the slot, as a released HTTP/1.1 connection is
+/// closed then. Before, it held the slot until its idle timeout (here a minute): the
+/// other host's request waited that long.
+#[tokio::test]
+async fn at_the_global_cap_an_http2_connection_done_with_its_streams_gives_its_slot_up() {
+    let a = plain(H2Script {
+        slow: Duration::from_millis(100),
+        ..H2Script::default()
+    })
+    .await;
+    let b = plain(H2Script::default()).await;
+    let client = prior_knowledge()
+        .max_connections_total(1)
+        .idle_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let slow = {
+        let (client, url) = (client.clone(), a.url("127.0.0.1", "/slow"));
+        tokio::spawn(async move { client.get(url).send().await?.text().await })
+    };
+    // b's request waits at the global cap while a's stream is in use.
+    while a.seen().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let answer = client
+        .get(b.url("127.0.0.1", "/"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("the slot came free when a's stream ended");
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    assert_eq!(slow.await.unwrap().unwrap(), "ok");
+    let stats = client.stats();
+    assert!(stats.evicted >= 1, "{stats:?}");
+    assert_eq!(b.stats().connections, 1);
+}

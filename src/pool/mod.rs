@@ -852,9 +852,14 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.pool
-            .lock()
-            .release_stream(&self.key, &self.conn, now());
+        let mut locked = self.pool.lock();
+        locked.release_stream(&self.key, &self.conn, now());
+        let evicted = locked.take_shared_evictions();
+        drop(locked);
+        for _ in 0..evicted {
+            self.pool.counters.count(Count::Evicted);
+            tracing::debug!(host = %self.key, "letting go of an HTTP/2 connection done with its streams: another host waits for its slot");
+        }
     }
 }
 

@@ -870,6 +870,18 @@ impl<C> PoolState<C> {
         if conn.closing() {
             // No new stream on it: let go of it, so that it closes when its streams end.
             self.remove_shared(key, conn.id());
+        } else if conn.streams() == 0
+            && self.waiting > 0
+            && self.total_open >= self.caps.total
+            && self.has_ready_turn(now)
+        {
+            // Its last stream ended while another host waits at the global cap: let go of
+            // it, as a released HTTP/1.1 connection is closed then, so that its slot (freed
+            // when it has closed) goes to that host. Kept, it would hold the slot until its
+            // idle timeout.
+            conn.close();
+            self.remove_shared(key, conn.id());
+            self.shared_evictions += 1;
         }
     }
 

@@ -178,8 +178,9 @@ pub struct Stats {
     pub expired_server_max: u64,
     /// Connections closed at the client's maximum lifetime or request count.
     pub expired_lifetime: u64,
-    /// Connections closed to make room: an idle one for another host at the global cap, or
-    /// one a retry would otherwise have reused (a retry always takes a new connection).
+    /// Connections closed to make room: an idle one (or an HTTP/2 one carrying no stream)
+    /// for another host at the global cap, or one a retry would otherwise have reused (a
+    /// retry always takes a new connection).
     pub evicted: u64,
     /// Idle connections closed because the host had more than `max_idle_per_host`.
     pub closed_over_idle_limit: u64,
