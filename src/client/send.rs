@@ -302,8 +302,6 @@ async fn discard(config: &Config, resp: Response, until: Option<Instant>) {
     resp.discard(config.drain_limit, by).await;
 }
 
-/// A `429` or `503` with `Retry-After` holds back every request to its host for that long
-/// (at most `max_host_pause`).
 /// A `429` or `503`: with `Retry-After`, it pauses its host. Asked when the response head
 /// is read, before the connection can be released: a request waiting in line for it would
 /// otherwise be sent before the pause is set.
@@ -313,6 +311,8 @@ fn pauses(status: StatusCode) -> bool {
         && (status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
 }
 
+/// A `429` or `503` with `Retry-After` holds back every request to its host for that long
+/// (at most `max_host_pause`).
 #[cold]
 fn pause_host(client: &Client, key: &PoolKey, headers: &HeaderMap) {
     let limit = client.inner.config.max_host_pause;
