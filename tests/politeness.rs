@@ -80,6 +80,39 @@ async fn min_delay_per_host_spaces_starts_to_one_host_and_holds_no_slot() {
     assert_eq!(a.stats().requests, 4);
 }
 
+#[tokio::test(start_paused = true)]
+async fn random_delay_per_host_adds_a_fresh_draw_to_each_spacing() {
+    let server = TestServer::start(Script::new().always(Reply::ok("a"))).await;
+    let client = tether::Client::builder()
+        .min_delay_per_host(SECOND)
+        .random_delay_per_host(SECOND)
+        .build()
+        .expect("client");
+    let t0 = Instant::now();
+    let mut answered = Vec::new();
+    for _ in 0..12 {
+        answered.push(timed_get(&client, server.url("/"), t0).await);
+    }
+    let gaps: Vec<Duration> = answered.windows(2).map(|w| w[1] - w[0]).collect();
+    // Each request waits the least delay and at most as much again, never less.
+    for gap in &gaps {
+        assert!(
+            *gap >= SECOND - SECOND / 20 && *gap < 2 * SECOND + SECOND / 20,
+            "{gaps:?}"
+        );
+    }
+    // The extra is drawn anew for each request: eleven draws do not fall within a fifth
+    // of a second of each other (with uniform draws, about once in a million runs).
+    let spread = gaps
+        .iter()
+        .max()
+        .zip(gaps.iter().min())
+        .map(|(m, l)| *m - *l);
+    assert!(spread.is_some_and(|s| s > SECOND / 5), "{gaps:?}");
+    assert_eq!(client.stats().polite_waits, 11);
+    assert_eq!(server.stats().requests, 12);
+}
+
 /// A client without status retries (the pause alone is under test), pausing at most
 /// `max_pause`.
 fn client_pausing_at_most(max_pause: Duration) -> tether::Client {

@@ -224,6 +224,8 @@ pub(crate) struct Config {
     pub dialer: Arc<Dialer>,
     /// Request starts to one host are kept at least this far apart.
     pub min_delay_per_host: Option<Duration>,
+    /// With each start, a random extra below this is added to the spacing (jitter).
+    pub random_delay_per_host: Duration,
     /// The longest a `429`/`503` with `Retry-After` pauses its host (`ZERO`: never).
     pub max_host_pause: Duration,
     /// Read the environment's proxies at `build` (until `proxy` or `no_proxy` is called).
@@ -375,6 +377,7 @@ impl Default for Config {
             connect: ConnectSettings::default(),
             dialer: Arc::new(ConnectSettings::default().dialer()),
             min_delay_per_host: None,
+            random_delay_per_host: Duration::ZERO,
             max_host_pause: DEFAULT_MAX_HOST_PAUSE,
             proxies_from_env: true,
             proxy_rules: Vec::new(),
@@ -391,5 +394,19 @@ impl Default for Config {
             tls_info: false,
             http2_windows: crate::conn::h2::H2Windows::default(),
         }
+    }
+}
+
+impl Config {
+    /// How far apart requests to one host are kept, if the builder asked for any spacing.
+    #[inline]
+    pub fn spacing(&self) -> Option<crate::pool::Spacing> {
+        if self.min_delay_per_host.is_none() && self.random_delay_per_host.is_zero() {
+            return None;
+        }
+        Some(crate::pool::Spacing {
+            min: self.min_delay_per_host.unwrap_or_default(),
+            random: self.random_delay_per_host,
+        })
     }
 }

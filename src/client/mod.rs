@@ -274,7 +274,7 @@ impl std::fmt::Debug for Client {
 /// | TLS versions (`min_tls_version`, `max_tls_version`) | 1.2 and 1.3 |
 /// | TLS roots | webpki-roots (`add_root_certificate` adds, `tls_roots_only` replaces; `danger_accept_invalid_certs` takes any certificate) |
 /// | client certificate (`identity`) | none |
-/// | `min_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / 60 s |
+/// | `min_delay_per_host` / `random_delay_per_host` / `max_host_pause` (a `Retry-After` pauses the host) | none / none / 60 s |
 /// | proxies (`proxy`, `no_proxy`) | from the environment: `http_proxy`, `https_proxy`, `all_proxy`, `no_proxy` |
 /// | `dns_cache_ttl` / Happy Eyeballs delay | 30 s / 250 ms |
 /// | HTTP/2 (`http1_only`, `http2_prior_knowledge`) | by ALPN over TLS; plain `http://` only with prior knowledge |
@@ -897,6 +897,27 @@ impl ClientBuilder {
     /// ```
     pub fn min_delay_per_host(mut self, delay: Duration) -> Self {
         self.config.min_delay_per_host = (!delay.is_zero()).then_some(delay);
+        self
+    }
+
+    /// Adds jitter to the spacing of requests to one host (default: none): at each
+    /// request sent, a random extra between zero and `extra` is drawn and added to
+    /// `min_delay_per_host` (or stands alone without it), so that a crawler's requests
+    /// to a host do not come at a fixed beat (colly's `RandomDelay`; Scrapy's
+    /// `RANDOMIZE_DOWNLOAD_DELAY` varies the delay itself, down to half of it, where this
+    /// never goes below `min_delay_per_host`). Waiting holds no slot, as for
+    /// `min_delay_per_host`.
+    ///
+    /// ```
+    /// // Requests to one host 1 to 1.5 s apart.
+    /// let crawler = tether::Client::builder()
+    ///     .min_delay_per_host(std::time::Duration::from_secs(1))
+    ///     .random_delay_per_host(std::time::Duration::from_millis(500))
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn random_delay_per_host(mut self, extra: Duration) -> Self {
+        self.config.random_delay_per_host = extra;
         self
     }
 
@@ -1787,7 +1808,7 @@ impl ClientBuilder {
                 per_host: config.max_per_host,
                 total: config.max_total,
                 idle_per_host: config.max_idle_per_host.unwrap_or(config.max_per_host),
-                spacing: config.min_delay_per_host,
+                spacing: config.spacing(),
             },
             sweep_interval: config.sweep_interval,
             learn: config.learn_idle_timeouts,

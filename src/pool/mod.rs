@@ -43,7 +43,9 @@ use crate::error::Error;
 use learn::Seen;
 
 pub(crate) use host::Grant;
-pub(crate) use state::{Caps, Checkout, Dialed, DropCause, Dropped, Learning, Part, PoolState};
+pub(crate) use state::{
+    Caps, Checkout, Dialed, DropCause, Dropped, Learning, Part, PoolState, Spacing,
+};
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
 

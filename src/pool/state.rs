@@ -39,8 +39,60 @@ pub(crate) struct Caps {
     pub per_host: usize,
     pub total: usize,
     pub idle_per_host: usize,
-    /// `min_delay_per_host`: the least time between two requests sent to one host.
-    pub spacing: Option<Duration>,
+    /// How far apart requests sent to one host are kept, if at all.
+    pub spacing: Option<Spacing>,
+}
+
+/// The spacing of request starts to one host: `min_delay_per_host`, plus a random extra
+/// up to `random_delay_per_host` drawn anew at each start (jitter, so that a crawler's
+/// requests to a host do not come at a fixed beat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Spacing {
+    pub min: Duration,
+    pub random: Duration,
+}
+
+/// Draws the random part of the spacing: xorshift64*, seeded from the standard library's
+/// per-process random hash keys, so that two clients do not draw alike. Not for secrets;
+/// only for spreading starts.
+#[derive(Debug)]
+pub(crate) struct Jitter(u64);
+
+impl Jitter {
+    /// A generator seeded afresh.
+    pub fn seeded() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        // xorshift never leaves zero.
+        Jitter(seed | 1)
+    }
+
+    /// The spacing after a start made now: the least delay, plus a draw below the random
+    /// part when there is one.
+    #[inline]
+    pub fn spacing(&mut self, spacing: Option<Spacing>) -> Option<Duration> {
+        let spacing = spacing?;
+        if spacing.random.is_zero() {
+            return Some(spacing.min);
+        }
+        Some(spacing.min.saturating_add(self.below(spacing.random)))
+    }
+
+    /// A duration drawn uniformly from `[0, limit)` (to the nanosecond, up to 584 years).
+    fn below(&mut self, limit: Duration) -> Duration {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        let draw = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        // The high half of the 128-bit product: below `nanos`, and as even as the draw.
+        let scaled = (u128::from(draw) * u128::from(nanos)) >> 64;
+        Duration::from_nanos(u64::try_from(scaled).unwrap_or(u64::MAX))
+    }
 }
 
 /// What the caller of `checkout` does next.
@@ -206,6 +258,8 @@ pub(crate) struct PoolState<C> {
     /// HTTP/2 connections in the hosts' lists, all hosts together: with none, a request
     /// at the global cap does not look through every host for one to let go of.
     shared_conns: usize,
+    /// Draws the random part of each start's spacing (`random_delay_per_host`).
+    jitter: Jitter,
 }
 
 impl<C> PoolState<C> {
@@ -222,6 +276,7 @@ impl<C> PoolState<C> {
             idle_order: Lru::default(),
             shared_evictions: 0,
             shared_conns: 0,
+            jitter: Jitter::seeded(),
         }
     }
 
@@ -631,8 +686,8 @@ impl<C> PoolState<C> {
     /// A request of `key` that was given a slot has its connection now, and is sent: the
     /// spacing counts from here, so that a dial's time does not come out of it.
     pub fn sent_after_dial(&mut self, key: &PoolKey, now: Instant) {
-        if let (Some(spacing), Some(host)) = (self.caps.spacing, self.hosts.get_mut(key)) {
-            host.started(now, Some(spacing));
+        if let (Some(_), Some(host)) = (self.caps.spacing, self.hosts.get_mut(key)) {
+            host.started(now, self.jitter.spacing(self.caps.spacing));
         }
     }
 
@@ -762,7 +817,7 @@ impl<C> PoolState<C> {
         });
         tidy_shared(host);
         if found.is_some() && self.gating {
-            host.started(now, self.caps.spacing);
+            host.started(now, self.jitter.spacing(self.caps.spacing));
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }
@@ -857,7 +912,7 @@ impl<C> PoolState<C> {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
                     if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                        host.started(now, self.caps.spacing);
+                        host.started(now, self.jitter.spacing(self.caps.spacing));
                         if host.waiters_len() > 0 {
                             self.pass_baton(key, now);
                         }
@@ -907,7 +962,7 @@ impl<C> PoolState<C> {
                 return;
             }
             if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                host.started(now, self.caps.spacing);
+                host.started(now, self.jitter.spacing(self.caps.spacing));
             }
         }
     }
@@ -964,7 +1019,7 @@ impl<C> PoolState<C> {
     #[inline(never)]
     fn started_gating(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(now, self.caps.spacing);
+            host.started(now, self.jitter.spacing(self.caps.spacing));
             if host.waiters_len() > 0 {
                 self.serve_line(key, now, out);
             }
@@ -1018,7 +1073,7 @@ impl<C> PoolState<C> {
                     return;
                 }
                 if let Some(host) = self.hosts.get_mut(key) {
-                    host.started(now, self.caps.spacing);
+                    host.started(now, self.jitter.spacing(self.caps.spacing));
                 }
                 continue;
             }
@@ -1205,7 +1260,7 @@ impl<C> PoolState<C> {
             return;
         }
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(now, self.caps.spacing);
+            host.started(now, self.jitter.spacing(self.caps.spacing));
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }

@@ -844,8 +844,17 @@ fn retry_at(rx: &mut oneshot::Receiver<Grant<u32>>) -> Option<Instant> {
 /// A pool whose requests to one host are kept `spacing` apart, at most `per_host`
 /// connections per host and 10 in all; its output list, and host a.
 fn spaced(per_host: usize, spacing: Duration) -> (PoolState<u32>, Vec<Dropped<u32>>, PoolKey) {
+    jittered(per_host, spacing, Duration::ZERO)
+}
+
+/// As `spaced`, with a random extra below `random` added at each start.
+fn jittered(
+    per_host: usize,
+    min: Duration,
+    random: Duration,
+) -> (PoolState<u32>, Vec<Dropped<u32>>, PoolKey) {
     let state = PoolState::new(Caps {
-        spacing: Some(spacing),
+        spacing: Some(Spacing { min, random }),
         ..caps(per_host, 10)
     });
     (state, Vec::new(), key("a"))
@@ -1011,4 +1020,76 @@ fn a_connection_that_expired_while_the_gate_was_closed_is_closed_not_handed_on()
     assert!(matches!(w2.try_recv(), Ok(Grant::Slot)));
     assert_eq!(out.len(), 1, "the expired connection closed");
     assert_eq!(s.total_open(), 1, "only the slot given");
+}
+
+#[test]
+fn with_jitter_each_start_is_spaced_by_the_least_delay_and_a_fresh_draw() {
+    let t0 = Instant::now();
+    let (second, ms) = (Duration::from_secs(1), Duration::from_millis);
+    let (mut s, mut out, a) = jittered(1, second, ms(500));
+    // One connection, used 200 times, each time as soon as the gate lets it.
+    assert!(is_connect(&s.checkout(&a, t0, REUSE, any, alive, &mut out)));
+    s.put_idle(&a, 41, t0, terms(t0, 900), &mut out);
+    let mut at = t0;
+    let mut gaps = Vec::new();
+    for _ in 0..200 {
+        let Some(open) = s.gate(&a, at) else {
+            panic!("a start closes the gate")
+        };
+        // Just before the gate opens, the request waits; at the instant, it is served.
+        let early = open - Duration::from_nanos(1);
+        let (_, mut w) = waiter(s.checkout(&a, early, REUSE, any, alive, &mut out));
+        assert_eq!(retry_at(&mut w), Some(open));
+        assert!(matches!(
+            s.checkout(&a, open, FRONT, any, alive, &mut out),
+            Checkout::Idle(41, _)
+        ));
+        s.put_idle(&a, 41, open, terms(open, 900), &mut out);
+        gaps.push(open - at);
+        at = open;
+    }
+    let (least, most) = (gaps.iter().min(), gaps.iter().max());
+    assert!(
+        least.is_some_and(|g| *g >= second) && most.is_some_and(|g| *g < second + ms(500)),
+        "every gap in [1 s, 1.5 s): {least:?} to {most:?}"
+    );
+    // Drawn anew each time: 200 uniform draws over half a second span most of it, and
+    // their mean is near the middle.
+    let spread = most.zip(least).map(|(m, l)| *m - *l);
+    assert!(spread.is_some_and(|s| s > ms(400)), "{spread:?}");
+    let mean = gaps.iter().sum::<Duration>() / 200;
+    assert!(mean > ms(1150) && mean < ms(1350), "mean gap {mean:?}");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn jitter_draws_stay_below_their_limit_and_without_one_the_spacing_is_exact() {
+    let mut jitter = Jitter::seeded();
+    let (second, ms) = (Duration::from_secs(1), Duration::from_millis);
+    assert_eq!(jitter.spacing(None), None);
+    let exact = Spacing {
+        min: second,
+        random: Duration::ZERO,
+    };
+    assert_eq!(jitter.spacing(Some(exact)), Some(second));
+    // Jitter alone, without a least delay.
+    let alone = Spacing {
+        min: Duration::ZERO,
+        random: ms(10),
+    };
+    for _ in 0..1000 {
+        assert!(jitter.spacing(Some(alone)).is_some_and(|d| d < ms(10)));
+    }
+    // Limits past what nanoseconds in a u64 hold, and sums past `Duration::MAX`, saturate.
+    let huge = Spacing {
+        min: Duration::MAX,
+        random: Duration::MAX,
+    };
+    assert_eq!(jitter.spacing(Some(huge)), Some(Duration::MAX));
+    // Two generators seeded apart draw apart.
+    let mut other = Jitter::seeded();
+    let draws = |j: &mut Jitter| -> Vec<Option<Duration>> {
+        (0..8).map(|_| j.spacing(Some(alone))).collect()
+    };
+    assert_ne!(draws(&mut jitter), draws(&mut other));
 }
