@@ -33,6 +33,8 @@ const PER_HOST: usize = 2;
 const TOTAL: usize = 128;
 const IN_FLIGHT: usize = 64;
 const DELAY: Duration = Duration::from_millis(10);
+/// A random extra, drawn for each request, on top of `DELAY` (jitter).
+const JITTER: Duration = Duration::from_millis(5);
 /// The host whose first answer is a 429.
 const BUSY_HOST: usize = 42;
 
@@ -75,13 +77,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_connections_per_host(PER_HOST)
         .max_connections_total(TOTAL)
         .min_delay_per_host(DELAY)
+        .random_delay_per_host(JITTER)
         .build()?;
 
     let seed = format!("http://{}/p/0", addrs[0]);
     println!(
         "crawling {HOSTS} hosts x {PAGES} pages from {seed}\n\
-         caps: {PER_HOST} connections per host, {TOTAL} in all; {} ms between starts to a host\n",
-        DELAY.as_millis()
+         caps: {PER_HOST} connections per host, {TOTAL} in all; {} to {} ms between starts to a host\n",
+        DELAY.as_millis(),
+        (DELAY + JITTER).as_millis()
     );
     let started = Instant::now();
     let mut seen: HashSet<String> = HashSet::from([seed.clone()]);
