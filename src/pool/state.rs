@@ -65,7 +65,7 @@ impl Jitter {
         let seed = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
-        // xorshift never leaves zero.
+        // xorshift needs a state other than zero (from which it never moves).
         Jitter(seed | 1)
     }
 
