@@ -145,6 +145,8 @@ impl Client {
     }
 
     fn reqwest(ca_pem: &str) -> Client {
+        // ring, as tether (deprecated from rustls 0.23.48, which prefers aws-lc-rs).
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         let ca = rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).expect("CA");
@@ -251,6 +253,7 @@ fn server_main(dir: &str) {
     let key = std::fs::read(dir.join("key.pem")).expect("key");
     let certs = vec![rustls::pki_types::CertificateDer::from_pem_slice(&cert).expect("cert")];
     let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key).expect("key");
+    #[allow(deprecated)]
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -179,7 +179,9 @@ impl AnyClient {
             }
             Which::Reqwest => {
                 // reqwest is built without a crypto provider of its own (no aws-lc): ring,
-                // for the TLS stack it builds even for plain http.
+                // for the TLS stack it builds even for plain http (deprecated from rustls
+                // 0.23.48, which prefers aws-lc-rs).
+                #[allow(deprecated)]
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let client = reqwest::Client::builder()
                     .pool_max_idle_per_host(caps.per_host)

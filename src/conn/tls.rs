@@ -451,6 +451,11 @@ impl Default for TlsSettings {
     }
 }
 
+/// The ring provider. rustls 0.23.48 marks it deprecated (ring has no post-quantum key
+/// exchange) and points to aws-lc-rs, which tether does not build on (see the README's
+/// "Crypto provider: ring"); the lint is allowed here, once, so that a lockfile at 0.23.48
+/// or later still builds without warnings.
+#[allow(deprecated)]
 fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }

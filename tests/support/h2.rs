@@ -122,14 +122,12 @@ impl H2Server {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let acceptor = script.tls.as_ref().map(|(cert, alpn)| {
-            let mut config = ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.cert_der.clone()], cert.private_key())
-            .unwrap();
+            let mut config = ServerConfig::builder_with_provider(super::tls::provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert_der.clone()], cert.private_key())
+                .unwrap();
             config.alpn_protocols = alpn.clone();
             TlsAcceptor::from(Arc::new(config))
         });

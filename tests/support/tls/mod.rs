@@ -59,7 +59,10 @@ pub const BIG_BODY: usize = 1 << 20;
 /// How long a server runs at most (real time) unless told otherwise.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+/// The ring provider, for test servers and clients (deprecated from rustls 0.23.48, which
+/// prefers aws-lc-rs; tether stays on ring).
+#[allow(deprecated)]
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
