@@ -113,6 +113,90 @@ async fn random_delay_per_host_adds_a_fresh_draw_to_each_spacing() {
     assert_eq!(server.stats().requests, 12);
 }
 
+/// The gaps between the starts of `n` GETs of `url` in a row.
+async fn gaps_of(client: &tether::Client, url: String, n: usize) -> Vec<Duration> {
+    let t0 = Instant::now();
+    let mut answered = Vec::new();
+    for _ in 0..n {
+        answered.push(timed_get(client, url.clone(), t0).await);
+    }
+    answered.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Each gap is `want` (within a twentieth of a second, the paused clock's slack).
+fn all_near(gaps: &[Duration], want: Duration) -> bool {
+    gaps.iter().all(|g| *g >= want && *g < want + SECOND / 20)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_origin_given_its_own_delay_is_spaced_by_it_and_the_others_by_the_clients() {
+    let slow = TestServer::start(Script::new().always(Reply::ok("slow"))).await;
+    let own = TestServer::start(Script::new().always(Reply::ok("own"))).await;
+    let other = TestServer::start(Script::new().always(Reply::ok("other"))).await;
+    let client = tether::Client::builder()
+        .min_delay_per_host(SECOND)
+        .build()
+        .expect("client");
+    // The slow site's robots.txt asked for 3 s; the crawler's own server needs none.
+    client
+        .set_min_delay_for_host(slow.url("/robots.txt"), Some(3 * SECOND))
+        .expect("delay set");
+    client
+        .set_min_delay_for_host(own.url("/"), Some(Duration::ZERO))
+        .expect("delay set");
+    let gaps = gaps_of(&client, slow.url("/page"), 4).await;
+    assert!(all_near(&gaps, 3 * SECOND), "slow: {gaps:?}");
+    let gaps = gaps_of(&client, own.url("/page"), 4).await;
+    assert!(gaps.iter().all(|g| *g < SECOND / 20), "own: {gaps:?}");
+    let gaps = gaps_of(&client, other.url("/page"), 4).await;
+    assert!(all_near(&gaps, SECOND), "other: {gaps:?}");
+    // A clone shares the delays; cleared, the slow site is spaced by the client's again.
+    let clone = client.clone();
+    clone
+        .set_min_delay_for_host(slow.url("/"), None)
+        .expect("delay cleared");
+    tokio::time::sleep(3 * SECOND).await;
+    let gaps = gaps_of(&client, slow.url("/page"), 3).await;
+    assert!(all_near(&gaps, SECOND), "slow, cleared: {gaps:?}");
+    assert_eq!(slow.stats().requests, 7);
+    // Only http and https URLs with a host name an origin.
+    for bad in ["ftp://127.0.0.1/", "not a url", "data:text/plain,x"] {
+        let err = client
+            .set_min_delay_for_host(bad, Some(SECOND))
+            .expect_err(bad);
+        assert!(err.is_builder(), "{bad}: {err:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_origins_own_delay_holds_without_any_client_delay_and_queued_requests_keep_it() {
+    let slow = TestServer::start(Script::new().always(Reply::ok("slow"))).await;
+    let client = tether::Client::builder().build().expect("client");
+    client
+        .set_min_delay_for_host(slow.url("/"), Some(2 * SECOND))
+        .expect("delay set");
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (client, url) = (client.clone(), slow.url("/page"));
+        tasks.spawn(async move { timed_get(&client, url, t0).await });
+    }
+    // The three waiting for their start wait before the pool, not in its line.
+    tokio::time::sleep(SECOND).await;
+    let stats = client.stats();
+    assert_eq!((stats.waiters, stats.polite_waits), (0, 3), "{stats:?}");
+    let mut starts = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        starts.push(done.expect("task"));
+    }
+    starts.sort();
+    for (i, at) in starts.iter().enumerate() {
+        let due = 2 * SECOND * i as u32;
+        assert!(*at >= due && *at < due + SECOND / 10, "{starts:?}");
+    }
+    assert_eq!(client.stats().polite_waits, 3);
+}
+
 /// A client without status retries (the pause alone is under test), pausing at most
 /// `max_pause`.
 fn client_pausing_at_most(max_pause: Duration) -> tether::Client {

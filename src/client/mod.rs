@@ -216,6 +216,47 @@ impl Client {
     pub fn stats(&self) -> Stats {
         self.inner.pool.stats()
     }
+
+    /// Keeps the requests sent to `url`'s origin (its scheme, host and port) at least
+    /// `delay` apart, in place of `min_delay_per_host` for that origin: a crawler's delay
+    /// for one site, such as the `Crawl-delay` of its robots.txt. It may be longer or
+    /// shorter than the client's, or zero; any `random_delay_per_host` is still added, and
+    /// a `Retry-After` pause still holds. `None` gives the origin the client's delay again.
+    /// It holds from the next request sent there, for this client and its clones, and
+    /// through any proxy. Waiting holds no slot and no connection, as for
+    /// `min_delay_per_host`.
+    ///
+    /// The client keeps each delay until it is cleared, whatever else of the host it
+    /// forgets: a crawler that sets one per site clears it when done with the site.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let crawler = tether::Client::builder()
+    ///     .min_delay_per_host(Duration::from_millis(250))
+    ///     .build()?;
+    /// // robots.txt of this site asked for `Crawl-delay: 5`.
+    /// crawler.set_min_delay_for_host("https://slow.example/", Some(Duration::from_secs(5)))?;
+    /// // Done with the site.
+    /// crawler.set_min_delay_for_host("https://slow.example/", None)?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn set_min_delay_for_host(
+        &self,
+        url: impl IntoUrl,
+        delay: Option<Duration>,
+    ) -> Result<(), Error> {
+        let target = url.into_target()?;
+        let Some(origin) = target.origin() else {
+            return Err(
+                Error::proto(crate::proto::ProtoError::InvalidUrl).context(format!(
+                    "cannot set a delay for {}: not an http or https URL with a host",
+                    url_auth::Redacted(target.url())
+                )),
+            );
+        };
+        self.inner.pool.set_delay(origin, delay);
+        Ok(())
+    }
 }
 
 impl Client {
@@ -886,7 +927,8 @@ impl ClientBuilder {
     /// spacing is kept where a request is given its connection, so requests that waited
     /// in line at the host's cap go out `delay` apart too. Waiting holds no slot and no
     /// connection. One that would start past its deadline fails at once with
-    /// `ErrorKind::Timeout`, nothing sent.
+    /// `ErrorKind::Timeout`, nothing sent. One origin can be given a delay of its own
+    /// on the running client with [`Client::set_min_delay_for_host`].
     ///
     /// ```
     /// let crawler = tether::Client::builder()

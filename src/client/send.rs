@@ -325,9 +325,9 @@ fn pause_host(client: &Client, key: &PoolKey, headers: &HeaderMap) {
 }
 
 /// Waits, holding no slot, while the request's host is paused or its last request was
-/// sent less than its spacing ago (`min_delay_per_host`, plus any `random_delay_per_host`
-/// drawn at that start); one that could not start before its deadline fails at once,
-/// nothing sent. Nothing is taken here: the pool keeps the gate when it gives a
+/// sent less than its spacing ago (`min_delay_per_host` or the origin's own delay, plus
+/// any `random_delay_per_host` drawn at that start); one that could not start before its
+/// deadline fails at once, nothing sent. Nothing is taken here: the pool keeps the gate when it gives a
 /// connection (a request that finds it closed again waits in line, holding nothing, and
 /// is told when to come back). True when it waited.
 async fn wait_for_start(
@@ -372,7 +372,7 @@ fn send_one<'a>(
 ) -> impl Future<Output = Result<Response, Error>> + 'a {
     async move {
         let mut waited_turn = false;
-        if client.inner.config.spacing().is_some() || client.inner.pool.any_paused() {
+        if client.inner.config.spacing().is_some() || client.inner.pool.any_gated() {
             // Boxed: only a request that may have to wait pays for the wait's state.
             waited_turn = Box::pin(wait_for_start(
                 client,

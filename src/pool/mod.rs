@@ -77,8 +77,12 @@ pub(crate) struct PoolInner {
     state: Mutex<Locked>,
     config: PoolConfig,
     counters: Counters,
-    /// Some host was ever paused: from then on, starts are asked of the state.
-    paused_any: std::sync::atomic::AtomicBool,
+    /// Some host was ever paused, or given a delay of its own: from then on, starts are
+    /// asked of the state.
+    gated_any: std::sync::atomic::AtomicBool,
+    /// Some origin was ever given a delay of its own: a request that dialed tells the
+    /// state when it is sent.
+    delays_any: std::sync::atomic::AtomicBool,
 }
 
 /// What the pool's one mutex guards.
@@ -168,31 +172,42 @@ impl Pool {
                 }),
                 config,
                 counters: Counters::default(),
-                paused_any: std::sync::atomic::AtomicBool::new(false),
+                gated_any: std::sync::atomic::AtomicBool::new(false),
+                delays_any: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
 
     /// When `key`'s gate opens, if it is closed now: the host is paused by a
-    /// `Retry-After`, or its last request was sent less than `min_delay_per_host` ago.
-    /// Nothing is taken: the gate is kept at checkout, where a request is given its
-    /// connection. Without spacing, and before any host was paused, this takes no lock.
+    /// `Retry-After`, or its last request was sent less than its spacing ago
+    /// (`min_delay_per_host`, or its own). Nothing is taken: the gate is kept at checkout,
+    /// where a request is given its connection. Without spacing, and before any host was
+    /// paused or given a delay, this takes no lock.
     pub fn gate(&self, key: &PoolKey) -> Option<Instant> {
-        use std::sync::atomic::Ordering;
-        if self.inner.config.caps.spacing.is_none()
-            && !self.inner.paused_any.load(Ordering::Relaxed)
-        {
+        if self.inner.config.caps.spacing.is_none() && !self.any_gated() {
             return None;
         }
         let now = now();
         self.inner.lock().gate(key, now)
     }
 
-    /// Whether some host was ever paused (so starts must be asked for).
-    pub fn any_paused(&self) -> bool {
+    /// Whether some host was ever paused or given a delay of its own (so starts must be
+    /// asked for).
+    pub fn any_gated(&self) -> bool {
         self.inner
-            .paused_any
+            .gated_any
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets (or with `None` clears) the least delay between starts to `origin`, in place
+    /// of `min_delay_per_host`.
+    pub fn set_delay(&self, origin: PoolKey, delay: Option<Duration>) {
+        use std::sync::atomic::Ordering;
+        if delay.is_some() {
+            self.inner.gated_any.store(true, Ordering::Relaxed);
+            self.inner.delays_any.store(true, Ordering::Relaxed);
+        }
+        self.inner.lock().set_delay(origin, delay);
     }
 
     /// Holds every request to `key` back for `pause` (a `Retry-After` answer).
@@ -202,7 +217,7 @@ impl Pool {
         let Some(until) = crate::clock::after(now, pause) else {
             return;
         };
-        self.inner.paused_any.store(true, Ordering::Relaxed);
+        self.inner.gated_any.store(true, Ordering::Relaxed);
         self.inner.lock().pause(key, until, now);
         self.count(Count::HostPaused);
         tracing::debug!(host = %key, pause_ms = pause.as_millis() as u64, "host paused");
@@ -516,6 +531,12 @@ impl Pool {
 }
 
 impl PoolInner {
+    /// Whether the spacing of starts must be noted when a dialed request is sent.
+    fn spaced(&self) -> bool {
+        self.config.caps.spacing.is_some()
+            || self.delays_any.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Locked> {
         // A panic while holding the lock leaves consistent-enough counts; keep serving.
         self.state
@@ -638,7 +659,7 @@ impl Slot {
         if std::mem::take(&mut self.dial) {
             self.pool.lock().dial_ended(&self.key, Dialed::Http1, now());
         }
-        if self.pool.config.caps.spacing.is_some() {
+        if self.pool.spaced() {
             self.pool.lock().sent_after_dial(&self.key, now());
         }
         self.pool.counters.count(Count::ConnectionOpened);
@@ -667,7 +688,7 @@ impl Slot {
     ) -> Stream {
         let pool = self.pool.clone();
         let key = self.key.clone();
-        if pool.config.caps.spacing.is_some() {
+        if pool.spaced() {
             pool.lock().sent_after_dial(&key, now());
         }
         pool.counters.count(Count::ConnectionOpened);

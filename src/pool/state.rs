@@ -260,6 +260,34 @@ pub(crate) struct PoolState<C> {
     shared_conns: usize,
     /// Draws the random part of each start's spacing (`random_delay_per_host`).
     jitter: Jitter,
+    /// Least delays set for single origins (`Client::set_min_delay_for_host`), in place of
+    /// the caps' own; keyed by the origin without its proxy. Held until cleared: the caller
+    /// sets each, so it bounds them.
+    delays: HashMap<PoolKey, Duration, BuildOriginHasher>,
+}
+
+/// The spacing of starts to `key`: its origin's own least delay if one was set (the
+/// random part stays the client's), else the caps'.
+#[inline]
+fn spacing_of(
+    delays: &HashMap<PoolKey, Duration, BuildOriginHasher>,
+    caps: Option<Spacing>,
+    key: &PoolKey,
+) -> Option<Spacing> {
+    if delays.is_empty() {
+        return caps;
+    }
+    let own = match key.proxy() {
+        None => delays.get(key),
+        Some(_) => delays.get(&key.clone().via(None)),
+    };
+    match own {
+        Some(&min) => Some(Spacing {
+            min,
+            random: caps.map_or(Duration::ZERO, |s| s.random),
+        }),
+        None => caps,
+    }
 }
 
 impl<C> PoolState<C> {
@@ -277,6 +305,7 @@ impl<C> PoolState<C> {
             shared_evictions: 0,
             shared_conns: 0,
             jitter: Jitter::seeded(),
+            delays: HashMap::default(),
         }
     }
 
@@ -672,6 +701,20 @@ impl<C> PoolState<C> {
         self.hosts.get(key).and_then(|h| h.gate(now))
     }
 
+    /// Sets (or with `None` clears) the least delay between starts to `origin` (given
+    /// without a proxy), in place of the caps' own; it holds from the next start.
+    pub fn set_delay(&mut self, origin: PoolKey, delay: Option<Duration>) {
+        match delay {
+            Some(delay) => {
+                self.gating = true;
+                self.delays.insert(origin, delay);
+            }
+            None => {
+                self.delays.remove(&origin);
+            }
+        }
+    }
+
     /// No request to `key` starts before `until` (a `Retry-After`).
     pub fn pause(&mut self, key: &PoolKey, until: Instant, now: Instant) {
         self.gating = true;
@@ -686,8 +729,9 @@ impl<C> PoolState<C> {
     /// A request of `key` that was given a slot has its connection now, and is sent: the
     /// spacing counts from here, so that a dial's time does not come out of it.
     pub fn sent_after_dial(&mut self, key: &PoolKey, now: Instant) {
-        if let (Some(_), Some(host)) = (self.caps.spacing, self.hosts.get_mut(key)) {
-            host.started(now, self.jitter.spacing(self.caps.spacing));
+        let spacing = spacing_of(&self.delays, self.caps.spacing, key);
+        if let (Some(_), Some(host)) = (spacing, self.hosts.get_mut(key)) {
+            host.started(now, self.jitter.spacing(spacing));
         }
     }
 
@@ -817,7 +861,11 @@ impl<C> PoolState<C> {
         });
         tidy_shared(host);
         if found.is_some() && self.gating {
-            host.started(now, self.jitter.spacing(self.caps.spacing));
+            host.started(
+                now,
+                self.jitter
+                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+            );
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }
@@ -912,7 +960,11 @@ impl<C> PoolState<C> {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
                     if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                        host.started(now, self.jitter.spacing(self.caps.spacing));
+                        host.started(
+                            now,
+                            self.jitter
+                                .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+                        );
                         if host.waiters_len() > 0 {
                             self.pass_baton(key, now);
                         }
@@ -962,7 +1014,11 @@ impl<C> PoolState<C> {
                 return;
             }
             if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                host.started(now, self.jitter.spacing(self.caps.spacing));
+                host.started(
+                    now,
+                    self.jitter
+                        .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+                );
             }
         }
     }
@@ -1019,7 +1075,11 @@ impl<C> PoolState<C> {
     #[inline(never)]
     fn started_gating(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(now, self.jitter.spacing(self.caps.spacing));
+            host.started(
+                now,
+                self.jitter
+                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+            );
             if host.waiters_len() > 0 {
                 self.serve_line(key, now, out);
             }
@@ -1073,7 +1133,11 @@ impl<C> PoolState<C> {
                     return;
                 }
                 if let Some(host) = self.hosts.get_mut(key) {
-                    host.started(now, self.jitter.spacing(self.caps.spacing));
+                    host.started(
+                        now,
+                        self.jitter
+                            .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+                    );
                 }
                 continue;
             }
@@ -1260,7 +1324,11 @@ impl<C> PoolState<C> {
             return;
         }
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(now, self.jitter.spacing(self.caps.spacing));
+            host.started(
+                now,
+                self.jitter
+                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
+            );
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }

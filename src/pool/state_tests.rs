@@ -1093,3 +1093,115 @@ fn jitter_draws_stay_below_their_limit_and_without_one_the_spacing_is_exact() {
     };
     assert_ne!(draws(&mut jitter), draws(&mut other));
 }
+
+#[test]
+fn an_origin_given_its_own_delay_is_spaced_by_it_in_place_of_the_clients() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    // A step of the table: with these delays set, one start at t0 to `key` leaves its
+    // gate closed until this, if at all.
+    fn gate_after_start(
+        client: Option<Duration>,
+        own: &[(&PoolKey, Option<Duration>)],
+        key: &PoolKey,
+        t0: Instant,
+    ) -> Option<Instant> {
+        let mut st = PoolState::new(Caps {
+            spacing: client.map(|min| Spacing {
+                min,
+                random: Duration::ZERO,
+            }),
+            ..caps(2, 10)
+        });
+        for (origin, delay) in own {
+            st.set_delay((*origin).clone(), *delay);
+        }
+        let mut out = Vec::new();
+        assert!(is_connect(
+            &st.checkout(key, t0, REUSE, any, alive, &mut out)
+        ));
+        st.gate(key, t0)
+    }
+    let (a, b) = (key("a"), key("b"));
+    let proxy = Arc::new(crate::conn::ProxyTarget::new(false, "proxy", 3128, None));
+    let a_via_proxy = a.clone().via(Some(proxy));
+    /// The client's delay, the origins' own delays set in order, the key started, and
+    /// when its gate opens again.
+    type Row<'a> = (
+        Option<Duration>,
+        &'a [(&'a PoolKey, Option<Duration>)],
+        &'a PoolKey,
+        Option<Instant>,
+    );
+    let table: [Row; 9] = [
+        // No delay anywhere: no gate.
+        (None, &[], &a, None),
+        // A delay for a alone: a is spaced, b is not.
+        (None, &[(&a, Some(s(5)))], &a, Some(t0 + s(5))),
+        (None, &[(&a, Some(s(5)))], &b, None),
+        // Longer or shorter than the client's, in place of it for a only.
+        (Some(s(1)), &[(&a, Some(s(5)))], &a, Some(t0 + s(5))),
+        (Some(s(3)), &[(&a, Some(s(1)))], &a, Some(t0 + s(1))),
+        (Some(s(3)), &[(&a, Some(s(1)))], &b, Some(t0 + s(3))),
+        // Zero: no spacing for a, whatever the client's.
+        (Some(s(3)), &[(&a, Some(Duration::ZERO))], &a, None),
+        // Cleared: the client's again.
+        (
+            Some(s(3)),
+            &[(&a, Some(s(9))), (&a, None)],
+            &a,
+            Some(t0 + s(3)),
+        ),
+        // Through a proxy, the origin's own delay holds.
+        (None, &[(&a, Some(s(5)))], &a_via_proxy, Some(t0 + s(5))),
+    ];
+    for (i, (client, own, key, want)) in table.into_iter().enumerate() {
+        assert_eq!(gate_after_start(client, own, key, t0), want, "row {i}");
+    }
+}
+
+#[test]
+fn an_origins_delay_keeps_its_line_apart_and_holds_after_the_host_is_forgotten() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut st = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    st.set_delay(a.clone(), Some(s(2)));
+    // Sent at 0; two in line at the cap: the first is told to come back at 2 s.
+    assert!(is_connect(
+        &st.checkout(&a, t0, REUSE, any, alive, &mut out)
+    ));
+    let (_, mut w1) = waiter(st.checkout(&a, t0, REUSE, any, alive, &mut out));
+    let (_, mut w2) = waiter(st.checkout(&a, t0, REUSE, any, alive, &mut out));
+    assert_eq!(retry_at(&mut w1), Some(t0 + s(2)));
+    st.put_idle(&a, 41, t0, terms(t0, 90), &mut out);
+    assert!(
+        w2.try_recv().is_err(),
+        "the connection rests while the gate is closed"
+    );
+    let t2 = t0 + s(2);
+    assert!(matches!(
+        st.checkout(&a, t2, FRONT, any, alive, &mut out),
+        Checkout::Idle(41, _)
+    ));
+    // The next start is 2 s after that one, and the next in line is told so.
+    assert_eq!(st.gate(&a, t2), Some(t0 + s(4)));
+    assert_eq!(retry_at(&mut w2), Some(t0 + s(4)));
+    let t4 = t0 + s(4);
+    st.put_idle(&a, 41, t2, terms(t2, 90), &mut out);
+    assert!(matches!(
+        st.checkout(&a, t4, FRONT, any, alive, &mut out),
+        Checkout::Idle(41, _)
+    ));
+    // The line has ended: the connection closes and the sweep forgets the host. The
+    // delay stays with the client, and the next start closes the gate again.
+    st.release_slot(&a, t0 + s(5), &mut out);
+    let t9 = t0 + s(9);
+    st.sweep(t9, Part::WHOLE, |_: &mut u32| Liveness::Alive, &mut out);
+    assert_eq!(st.hosts_held(), 0, "the host is forgotten");
+    assert!(is_connect(
+        &st.checkout(&a, t9, REUSE, any, alive, &mut out)
+    ));
+    assert_eq!(st.gate(&a, t9), Some(t9 + s(2)));
+}
