@@ -5,8 +5,13 @@
 //!
 //! Every host serves 15 HTML pages. Each page links to two pages of its own host, to pages
 //! of two other hosts, and every fifth page to a page that does not exist (404). One host
-//! answers its first request with `429 Too Many Requests` and `Retry-After: 1`: the client
-//! pauses that host for a second and tries again.
+//! answers its first page request with `429 Too Many Requests` and `Retry-After: 1`: the
+//! client pauses that host for a second and tries again.
+//!
+//! As crawlers do, it reads each host's `/robots.txt` before the host's first page. One
+//! host's asks for `Crawl-delay: 0.1`: the crawler gives that host a delay of its own
+//! (`Client::set_min_delay_for_host`), so its requests go out at least 100 ms apart while
+//! the other hosts keep the client's 10 to 15 ms.
 //!
 //! While it runs, one line is rewritten in place: requests done, in flight, the most
 //! connections any one host had open at once (as the servers count them), connections
@@ -35,8 +40,11 @@ const IN_FLIGHT: usize = 64;
 const DELAY: Duration = Duration::from_millis(10);
 /// A random extra, drawn for each request, on top of `DELAY` (jitter).
 const JITTER: Duration = Duration::from_millis(5);
-/// The host whose first answer is a 429.
+/// The host whose first page request is answered with a 429.
 const BUSY_HOST: usize = 42;
+/// The host whose robots.txt asks for a `Crawl-delay` of `CRAWL_DELAY`.
+const SLOW_HOST: usize = 7;
+const CRAWL_DELAY: Duration = Duration::from_millis(100);
 
 /// What one host's server counts.
 #[derive(Default)]
@@ -47,6 +55,20 @@ struct HostCounts {
     next_id: AtomicU64,
     max_open: AtomicUsize,
     requests: AtomicUsize,
+    /// The busy host has answered its 429.
+    answered_busy: std::sync::atomic::AtomicBool,
+    /// When each request after the robots.txt arrived.
+    arrivals: Mutex<Vec<Instant>>,
+}
+
+/// What the crawler learned from robots.txt files, shared by the fetches.
+#[derive(Default)]
+struct Robots {
+    /// Per origin, whether its robots.txt has been read (the first fetch of a host reads
+    /// it; the others wait for that).
+    read: Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
+    files: AtomicUsize,
+    delays_set: AtomicUsize,
 }
 
 /// What a fetch came back with.
@@ -80,6 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .random_delay_per_host(JITTER)
         .build()?;
 
+    let robots = Arc::new(Robots::default());
     let seed = format!("http://{}/p/0", addrs[0]);
     println!(
         "crawling {HOSTS} hosts x {PAGES} pages from {seed}\n\
@@ -101,8 +124,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let Some(url) = frontier.pop_front() else {
                 break;
             };
-            let client = client.clone();
-            tasks.spawn(async move { fetch(&client, &url).await });
+            let (client, robots) = (client.clone(), robots.clone());
+            tasks.spawn(async move { fetch(&client, &robots, &url).await });
         }
         if tasks.is_empty() {
             break;
@@ -149,6 +172,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter(|c| c.requests.load(Ordering::Relaxed) > 0)
         .count();
+    let slow_gap = least_gap(&counts[SLOW_HOST]);
+    let ms = |gap: Option<Duration>| {
+        gap.map_or("-".to_string(), |g| {
+            format!("{:.0} ms", g.as_secs_f64() * 1e3)
+        })
+    };
+    let (robots_files, delays_set) = (
+        robots.files.load(Ordering::Relaxed),
+        robots.delays_set.load(Ordering::Relaxed),
+    );
     let rows: Vec<(&str, String)> = vec![
         ("hosts visited", format!("{hosts_visited} of {HOSTS}")),
         ("pages fetched (200)", pages.to_string()),
@@ -183,20 +216,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("hosts paused by Retry-After", stats.host_pauses.to_string()),
         ("status retries", stats.retries_status.to_string()),
+        ("robots.txt files read", robots_files.to_string()),
+        ("hosts with a Crawl-delay", delays_set.to_string()),
+        (
+            "least gap, Crawl-delay host",
+            format!("{}, {} asked", ms(slow_gap), ms(Some(CRAWL_DELAY))),
+        ),
     ];
-    println!("| {:<30} | {:>14} |", "crawl", "");
-    println!("|{:-<32}|{:->16}|", "", "");
+    println!("| {:<30} | {:>20} |", "crawl", "");
+    println!("|{:-<32}|{:->22}|", "", "");
     for (name, value) in rows {
-        println!("| {name:<30} | {value:>14} |");
+        println!("| {name:<30} | {value:>20} |");
     }
-    if max_per_host > PER_HOST || errors > 0 || pages != HOSTS * PAGES {
+    // The servers see the gaps a little off the client's spacing (a request read late,
+    // on a new connection not yet accepted, then one read at once): the check allows
+    // half of the Crawl-delay, still over three times the client's own spacing.
+    let slow_kept = slow_gap.is_some_and(|g| g >= CRAWL_DELAY / 2);
+    if max_per_host > PER_HOST
+        || errors > 0
+        || pages != HOSTS * PAGES
+        || robots_files != HOSTS
+        || delays_set != 1
+        || !slow_kept
+    {
         return Err("the crawl did not go as expected".into());
     }
     Ok(())
 }
 
-/// GETs `url` and reads its links.
-async fn fetch(client: &tether::Client, url: &str) -> Fetched {
+/// GETs `url` and reads its links, after its host's robots.txt.
+async fn fetch(client: &tether::Client, robots: &Robots, url: &str) -> Fetched {
+    if let Ok(page) = url::Url::parse(url) {
+        let origin = page.origin().ascii_serialization();
+        let once = {
+            let mut read = robots.read.lock().unwrap_or_else(|e| e.into_inner());
+            read.entry(origin.clone()).or_default().clone()
+        };
+        once.get_or_init(|| read_robots(client, robots, origin))
+            .await;
+    }
     let resp = match client.get(url).send().await {
         Ok(resp) => resp,
         Err(e) => return Fetched::Failed(format!("{url}: {e}")),
@@ -215,6 +273,42 @@ async fn fetch(client: &tether::Client, url: &str) -> Fetched {
         .map(|u| u.to_string())
         .collect();
     Fetched::Page(links)
+}
+
+/// Reads `origin`'s robots.txt and gives the origin its `Crawl-delay`, if it asks for
+/// one. (A real crawler would also keep its `Disallow` rules.)
+async fn read_robots(client: &tether::Client, robots: &Robots, origin: String) {
+    let Ok(resp) = client.get(format!("{origin}/robots.txt")).send().await else {
+        return;
+    };
+    if resp.status() != 200 {
+        return;
+    }
+    let Ok(text) = resp.text().await else {
+        return;
+    };
+    robots.files.fetch_add(1, Ordering::Relaxed);
+    let delay = text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        if !name.trim().eq_ignore_ascii_case("crawl-delay") {
+            return None;
+        }
+        let secs: f64 = value.trim().parse().ok()?;
+        Duration::try_from_secs_f64(secs).ok()
+    });
+    if let Some(delay) = delay {
+        if client.set_min_delay_for_host(&origin, Some(delay)).is_ok() {
+            robots.delays_set.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The least time between two requests' arrivals at a host's server, after its
+/// robots.txt (the first page's start was spaced from the robots.txt's by the client's
+/// delay: the Crawl-delay holds from the next).
+fn least_gap(counts: &HostCounts) -> Option<Duration> {
+    let arrivals = counts.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+    arrivals.windows(2).map(|w| w[1] - w[0]).min()
 }
 
 /// The `href="…"` values of a page.
@@ -368,17 +462,37 @@ async fn connection(
             }
         };
         buf.drain(..head_len);
-        let nth = counts.requests.fetch_add(1, Ordering::Relaxed);
+        counts.requests.fetch_add(1, Ordering::Relaxed);
+        if path != "/robots.txt" {
+            counts
+                .arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Instant::now());
+        }
         let page_no = path
             .strip_prefix("/p/")
             .and_then(|p| p.parse::<usize>().ok())
             .filter(|p| *p < PAGES);
         let (status, extra, body) = match page_no {
-            _ if host == BUSY_HOST && nth == 0 => (
-                "429 Too Many Requests",
-                "Retry-After: 1\r\n",
-                "busy\n".to_string(),
-            ),
+            _ if path == "/robots.txt" => {
+                let rules = if host == SLOW_HOST {
+                    format!(
+                        "User-agent: *\nCrawl-delay: {}\n",
+                        CRAWL_DELAY.as_secs_f64()
+                    )
+                } else {
+                    "User-agent: *\nDisallow:\n".to_string()
+                };
+                ("200 OK", "Content-Type: text/plain\r\n", rules)
+            }
+            Some(_) if host == BUSY_HOST && !counts.answered_busy.swap(true, Ordering::Relaxed) => {
+                (
+                    "429 Too Many Requests",
+                    "Retry-After: 1\r\n",
+                    "busy\n".to_string(),
+                )
+            }
             Some(p) => ("200 OK", "Content-Type: text/html\r\n", page(host, p)),
             None => ("404 Not Found", "", "not here\n".to_string()),
         };
