@@ -1332,7 +1332,25 @@ async fn streams_to_one_host_are_spaced_by_the_delay() {
     let server = plain(H2Script::default()).await;
     let delay = Duration::from_millis(150);
     let client = prior_knowledge().min_delay_per_host(delay).build().unwrap();
+    four_streams_spaced_by(&client, server.url("127.0.0.1", "/"), delay).await;
+    assert_eq!(server.stats().connections, 1, "one shared connection");
+}
+
+/// The same with the delay set for the one origin (`set_min_delay_for_host`), the client
+/// having none.
+#[tokio::test]
+async fn streams_to_an_origin_with_its_own_delay_are_spaced_by_it() {
+    let server = plain(H2Script::default()).await;
+    let delay = Duration::from_millis(150);
+    let client = prior_knowledge().build().unwrap();
     let url = server.url("127.0.0.1", "/");
+    client.set_min_delay_for_host(&url, Some(delay)).unwrap();
+    four_streams_spaced_by(&client, url, delay).await;
+    assert_eq!(server.stats().connections, 1, "one shared connection");
+}
+
+/// Four GETs of `url` started together go out at least `delay` apart (less 20 ms).
+async fn four_streams_spaced_by(client: &tether::Client, url: String, delay: Duration) {
     let t0 = std::time::Instant::now();
     let tasks: Vec<_> = (0..4)
         .map(|_| {
@@ -1355,7 +1373,6 @@ async fn streams_to_one_host_are_spaced_by_the_delay() {
             "{answered:?}"
         );
     }
-    assert_eq!(server.stats().connections, 1, "one shared connection");
     assert_eq!(client.stats().polite_waits, 3);
 }
 
