@@ -258,35 +258,50 @@ pub(crate) struct PoolState<C> {
     /// HTTP/2 connections in the hosts' lists, all hosts together: with none, a request
     /// at the global cap does not look through every host for one to let go of.
     shared_conns: usize,
-    /// Draws the random part of each start's spacing (`random_delay_per_host`).
-    jitter: Jitter,
+    /// What each start's spacing is: the caps', or an origin's own.
+    spacer: Spacer,
+}
+
+/// The spacing of starts to each host: the client's (`min_delay_per_host`, with its random
+/// part drawn at each start), or an origin's own least delay.
+#[derive(Debug)]
+struct Spacer {
+    /// The caps' spacing.
+    spacing: Option<Spacing>,
     /// Least delays set for single origins (`Client::set_min_delay_for_host`), in place of
     /// the caps' own; keyed by the origin without its proxy. Held until cleared: the caller
     /// sets each, so it bounds them.
     delays: HashMap<PoolKey, Duration, BuildOriginHasher>,
+    /// Draws the random part of each start's spacing (`random_delay_per_host`).
+    jitter: Jitter,
 }
 
-/// The spacing of starts to `key`: its origin's own least delay if one was set (the
-/// random part stays the client's), else the caps'.
-#[inline]
-fn spacing_of(
-    delays: &HashMap<PoolKey, Duration, BuildOriginHasher>,
-    caps: Option<Spacing>,
-    key: &PoolKey,
-) -> Option<Spacing> {
-    if delays.is_empty() {
-        return caps;
+impl Spacer {
+    /// The spacing of starts to `key`: its origin's own least delay if one was set (the
+    /// random part stays the client's), else the caps'.
+    #[inline]
+    fn spacing_of(&self, key: &PoolKey) -> Option<Spacing> {
+        if self.delays.is_empty() {
+            return self.spacing;
+        }
+        let own = match key.proxy() {
+            None => self.delays.get(key),
+            Some(_) => self.delays.get(&key.clone().via(None)),
+        };
+        match own {
+            Some(&min) => Some(Spacing {
+                min,
+                random: self.spacing.map_or(Duration::ZERO, |s| s.random),
+            }),
+            None => self.spacing,
+        }
     }
-    let own = match key.proxy() {
-        None => delays.get(key),
-        Some(_) => delays.get(&key.clone().via(None)),
-    };
-    match own {
-        Some(&min) => Some(Spacing {
-            min,
-            random: caps.map_or(Duration::ZERO, |s| s.random),
-        }),
-        None => caps,
+
+    /// How long after a start to `key` made now the next may be made, if it is spaced.
+    #[inline]
+    fn draw(&mut self, key: &PoolKey) -> Option<Duration> {
+        let spacing = self.spacing_of(key);
+        self.jitter.spacing(spacing)
     }
 }
 
@@ -304,8 +319,11 @@ impl<C> PoolState<C> {
             idle_order: Lru::default(),
             shared_evictions: 0,
             shared_conns: 0,
-            jitter: Jitter::seeded(),
-            delays: HashMap::default(),
+            spacer: Spacer {
+                spacing: caps.spacing,
+                delays: HashMap::default(),
+                jitter: Jitter::seeded(),
+            },
         }
     }
 
@@ -707,10 +725,10 @@ impl<C> PoolState<C> {
         match delay {
             Some(delay) => {
                 self.gating = true;
-                self.delays.insert(origin, delay);
+                self.spacer.delays.insert(origin, delay);
             }
             None => {
-                self.delays.remove(&origin);
+                self.spacer.delays.remove(&origin);
             }
         }
     }
@@ -729,9 +747,8 @@ impl<C> PoolState<C> {
     /// A request of `key` that was given a slot has its connection now, and is sent: the
     /// spacing counts from here, so that a dial's time does not come out of it.
     pub fn sent_after_dial(&mut self, key: &PoolKey, now: Instant) {
-        let spacing = spacing_of(&self.delays, self.caps.spacing, key);
-        if let (Some(_), Some(host)) = (spacing, self.hosts.get_mut(key)) {
-            host.started(now, self.jitter.spacing(spacing));
+        if let (Some(host), Some(spacing)) = (self.hosts.get_mut(key), self.spacer.draw(key)) {
+            host.started(now, Some(spacing));
         }
     }
 
@@ -861,11 +878,7 @@ impl<C> PoolState<C> {
         });
         tidy_shared(host);
         if found.is_some() && self.gating {
-            host.started(
-                now,
-                self.jitter
-                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-            );
+            host.started(now, self.spacer.draw(key));
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }
@@ -960,11 +973,7 @@ impl<C> PoolState<C> {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
                     if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                        host.started(
-                            now,
-                            self.jitter
-                                .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-                        );
+                        host.started(now, self.spacer.draw(key));
                         if host.waiters_len() > 0 {
                             self.pass_baton(key, now);
                         }
@@ -1014,11 +1023,7 @@ impl<C> PoolState<C> {
                 return;
             }
             if let (true, Some(host)) = (self.gating, self.hosts.get_mut(key)) {
-                host.started(
-                    now,
-                    self.jitter
-                        .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-                );
+                host.started(now, self.spacer.draw(key));
             }
         }
     }
@@ -1075,11 +1080,7 @@ impl<C> PoolState<C> {
     #[inline(never)]
     fn started_gating(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(
-                now,
-                self.jitter
-                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-            );
+            host.started(now, self.spacer.draw(key));
             if host.waiters_len() > 0 {
                 self.serve_line(key, now, out);
             }
@@ -1133,11 +1134,7 @@ impl<C> PoolState<C> {
                     return;
                 }
                 if let Some(host) = self.hosts.get_mut(key) {
-                    host.started(
-                        now,
-                        self.jitter
-                            .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-                    );
+                    host.started(now, self.spacer.draw(key));
                 }
                 continue;
             }
@@ -1324,11 +1321,7 @@ impl<C> PoolState<C> {
             return;
         }
         if let Some(host) = self.hosts.get_mut(key) {
-            host.started(
-                now,
-                self.jitter
-                    .spacing(spacing_of(&self.delays, self.caps.spacing, key)),
-            );
+            host.started(now, self.spacer.draw(key));
             if host.waiters_len() > 0 {
                 self.pass_baton(key, now);
             }
