@@ -243,6 +243,26 @@ impl Client {
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
+
+    /// Gives `url`'s origin a least delay between requests of its own, or with `None`
+    /// the client's again ([`crate::Client::set_min_delay_for_host`]).
+    pub fn set_min_delay_for_host(
+        &self,
+        url: impl IntoUrl,
+        delay: Option<Duration>,
+    ) -> Result<(), Error> {
+        self.inner.set_min_delay_for_host(url, delay)
+    }
+
+    /// Gives `url`'s origin a connection cap of its own, or with `None` the client's
+    /// again ([`crate::Client::set_max_connections_for_host`]).
+    pub fn set_max_connections_for_host(
+        &self,
+        url: impl IntoUrl,
+        max: Option<usize>,
+    ) -> Result<(), Error> {
+        self.inner.set_max_connections_for_host(url, max)
+    }
 }
 
 /// Runs `work` on `background`, or fails as it could not start.

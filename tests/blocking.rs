@@ -465,3 +465,41 @@ fn an_upgraded_connection_is_read_and_written_through_std_io() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
 }
+
+#[test]
+fn an_origins_own_cap_and_delay_are_set_through_the_blocking_client() {
+    let (_rt, server) = serve(script());
+    let client = tether::blocking::Client::new();
+    client
+        .set_max_connections_for_host(server.url("/"), Some(1))
+        .unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, url) = (client.clone(), server.url("/medium"));
+            std::thread::spawn(move || client.get(url).send().unwrap().bytes().unwrap().len())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 100_000);
+    }
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.max_open), (1, 1), "{stats:?}");
+
+    let delay = Duration::from_millis(100);
+    client
+        .set_min_delay_for_host(server.url("/"), Some(delay))
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(server.url("/")).send().unwrap().text().unwrap(),
+            "hello"
+        );
+    }
+    // The first may go at once; the next two wait for the delay each.
+    assert!(started.elapsed() >= 2 * delay, "{:?}", started.elapsed());
+    let err = client
+        .set_max_connections_for_host("ftp://files.example/", Some(1))
+        .unwrap_err();
+    assert!(err.is_builder(), "{err:?}");
+}

@@ -384,3 +384,154 @@ async fn waiter_dropped_right_after_it_was_handed_a_connection_gives_it_back() {
     assert_eq!(server.stats().accepted, 1);
     assert_eq!(client.stats().waiters, 0);
 }
+
+#[tokio::test]
+async fn an_origin_given_its_own_cap_opens_that_many_and_the_others_the_clients() {
+    let fragile = TestServer::start(Script::new()).await;
+    let owned = TestServer::start(Script::new()).await;
+    let other = TestServer::start(Script::new()).await;
+    let client = Client::builder()
+        .max_connections_per_host(6)
+        .max_connections_for_host(fragile.url("/robots.txt"), 2)
+        .build()
+        .unwrap();
+    client
+        .set_max_connections_for_host(owned.url("/"), Some(12))
+        .unwrap();
+    tokio::join!(
+        run_concurrent_gets(&client, &fragile, 200),
+        run_concurrent_gets(&client, &owned, 200),
+        run_concurrent_gets(&client, &other, 200),
+    );
+    // 200 requests at once to each: every cap is reached, none passed.
+    for (server, cap) in [(&fragile, 2), (&owned, 12), (&other, 6)] {
+        let stats = server.stats();
+        assert_eq!(stats.requests, 200);
+        assert_eq!((stats.max_open, stats.accepted), (cap, cap), "{stats:?}");
+    }
+    // With the cap cleared (through a clone), the client's 6 again.
+    let clone = client.clone();
+    clone
+        .set_max_connections_for_host(fragile.url("/"), None)
+        .unwrap();
+    run_concurrent_gets(&client, &fragile, 200).await;
+    assert_eq!(fragile.stats().max_open, 6);
+    // A URL that names no origin is a builder error, in the builder or on the client.
+    let err = Client::builder()
+        .max_connections_for_host("mailto:someone@example.com", 1)
+        .build()
+        .unwrap_err();
+    assert!(err.is_builder(), "{err:?}");
+    for bad in ["not a url", "file:///tmp/x"] {
+        let err = client
+            .set_max_connections_for_host(bad, Some(1))
+            .unwrap_err();
+        assert!(err.is_builder(), "{bad}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn raising_an_origins_cap_lets_the_requests_waiting_for_it_connect_at_once() {
+    let server = TestServer::start(hold_or_ok()).await;
+    let client = Client::builder()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    let first = client.get(server.url("/hold/0")).send().await.unwrap();
+    let mut set = JoinSet::new();
+    for i in 1..=2 {
+        let c = client.clone();
+        let url = server.url(&format!("/hold/{i}"));
+        set.spawn(async move { c.get(url).send().await.map(|r| r.status()) });
+    }
+    eventually("two wait at the cap", || client.stats().waiters == 2).await;
+    assert_eq!(server.stats().accepted, 1);
+    client
+        .set_max_connections_for_host(server.url("/"), Some(3))
+        .unwrap();
+    // Both waiters are answered while the first still holds its connection.
+    while let Some(joined) = set.join_next().await {
+        assert_eq!(joined.unwrap().unwrap(), 200);
+    }
+    let stats = server.stats();
+    assert_eq!((stats.accepted, stats.max_open), (3, 3), "{stats:?}");
+    assert_eq!(client.stats().waiters, 0);
+    drop(first);
+}
+
+#[tokio::test]
+async fn under_a_lowered_cap_the_connections_past_it_close_as_their_requests_end() {
+    // `/slow/...` is answered `ok` a byte every 400 ms, on a connection kept open.
+    let server = TestServer::start(Script::new().respond(|req| {
+        if req.target.starts_with("/slow") {
+            Reply::Drip {
+                head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n".to_vec(),
+                body: b"ok".to_vec(),
+                every: Duration::from_millis(400),
+            }
+        } else {
+            Reply::ok("ok")
+        }
+    }))
+    .await;
+    let client = Client::builder()
+        .max_connections_per_host(3)
+        .build()
+        .unwrap();
+    // Three responses whose bodies are still coming: three connections in use.
+    let mut held: Vec<Response> = Vec::new();
+    for i in 0..3 {
+        held.push(
+            client
+                .get(server.url(&format!("/slow/{i}")))
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(server.stats().accepted, 3);
+    client
+        .set_max_connections_for_host(server.url("/"), Some(1))
+        .unwrap();
+    // Two more requests wait: three are open, the cap is one.
+    let mut set = JoinSet::new();
+    for i in 3..5 {
+        let c = client.clone();
+        let url = server.url(&format!("/{i}"));
+        set.spawn(async move { get_ok(&c, url).await });
+    }
+    eventually("two wait", || client.stats().waiters == 2).await;
+    // As each held request ends, its connection is closed until one is left, which
+    // then serves the two in line one after the other.
+    for resp in held {
+        assert_eq!(resp.text().await.unwrap(), "ok");
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.unwrap();
+    }
+    let stats = client.stats();
+    assert_eq!(stats.closed_over_idle_limit, 2, "{stats:?}");
+    assert_eq!((stats.open, stats.idle), (1, 1), "{stats:?}");
+    eventually("the server sees the two closed", || {
+        server.stats().closed_by_client == 2
+    })
+    .await;
+    let s = server.stats();
+    assert_eq!((s.accepted, s.requests), (3, 5), "no new connection: {s:?}");
+    let conn_of = |target: &str| {
+        server
+            .requests()
+            .into_iter()
+            .find(|r| r.target == target)
+            .map(|r| r.conn)
+    };
+    assert_eq!(
+        conn_of("/3"),
+        conn_of("/4"),
+        "the two in line shared one connection"
+    );
+    // From now on one connection at a time.
+    run_concurrent_gets(&client, &server, 20).await;
+    let s = server.stats();
+    assert_eq!((s.accepted, s.open), (3, 1), "{s:?}");
+}

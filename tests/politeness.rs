@@ -197,6 +197,26 @@ async fn an_origins_own_delay_holds_without_any_client_delay_and_queued_requests
     assert_eq!(client.stats().polite_waits, 3);
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_origins_delay_given_to_the_builder_holds_from_its_first_request() {
+    let slow = TestServer::start(Script::new().always(Reply::ok("slow"))).await;
+    let other = TestServer::start(Script::new().always(Reply::ok("other"))).await;
+    let client = tether::Client::builder()
+        .min_delay_for_host(slow.url("/"), 2 * SECOND)
+        .build()
+        .expect("client");
+    let gaps = gaps_of(&client, slow.url("/page"), 4).await;
+    assert!(all_near(&gaps, 2 * SECOND), "slow: {gaps:?}");
+    let gaps = gaps_of(&client, other.url("/page"), 4).await;
+    assert!(gaps.iter().all(|g| *g < SECOND / 20), "other: {gaps:?}");
+    assert_eq!(client.stats().polite_waits, 3);
+    let err = tether::Client::builder()
+        .min_delay_for_host("ftp://127.0.0.1/", SECOND)
+        .build()
+        .expect_err("an ftp URL names no origin of this client");
+    assert!(err.is_builder(), "{err:?}");
+}
+
 /// A client without status retries (the pause alone is under test), pausing at most
 /// `max_pause`.
 fn client_pausing_at_most(max_pause: Duration) -> tether::Client {

@@ -245,21 +245,94 @@ impl Client {
         url: impl IntoUrl,
         delay: Option<Duration>,
     ) -> Result<(), Error> {
-        let target = url.into_target()?;
-        let Some(origin) = target.origin() else {
-            return Err(
-                Error::proto(crate::proto::ProtoError::InvalidUrl).context(format!(
-                    "cannot set a delay for {}: not an http or https URL with a host",
-                    url_auth::Redacted(target.url())
-                )),
-            );
-        };
+        let origin = origin_of(url, "a delay")?;
         self.inner.pool.set_delay(origin, delay);
+        Ok(())
+    }
+
+    /// Caps the connections open to `url`'s origin (its scheme, host and port) at `max`
+    /// (at least 1), in place of `max_connections_per_host` for that origin: fewer for a
+    /// fragile site, more for a server the crawler owns (Scrapy's per-slot `concurrency`,
+    /// colly's `Parallelism` per domain). The global cap still holds, and so does
+    /// `max_idle_per_host` if it was set (else the origin keeps up to `max` idle). `None`
+    /// gives the origin the client's cap again. It holds for this client and its clones,
+    /// and through any proxy (for each proxy apart, as the client's cap does).
+    ///
+    /// A higher cap lets requests waiting for the origin's connections open more at once.
+    /// Under a lower one, nothing is cut short: requests under way finish, and the
+    /// connections past the cap are closed as they come free (counted in
+    /// `closed_over_idle_limit`). Over HTTP/2, as for the client's cap, it counts
+    /// connections, not the streams that share them.
+    ///
+    /// The client keeps each cap until it is cleared, whatever else of the host it
+    /// forgets.
+    ///
+    /// ```
+    /// let crawler = tether::Client::builder().polite().build()?;
+    /// // One connection at a time to a site that asks for care.
+    /// crawler.set_max_connections_for_host("https://fragile.example/", Some(1))?;
+    /// // Back to the client's two.
+    /// crawler.set_max_connections_for_host("https://fragile.example/", None)?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn set_max_connections_for_host(
+        &self,
+        url: impl IntoUrl,
+        max: Option<usize>,
+    ) -> Result<(), Error> {
+        let origin = origin_of(url, "a connection cap")?;
+        let cap = max.map(|max| self.host_cap(max));
+        self.inner.pool.set_cap(origin, cap);
         Ok(())
     }
 }
 
+/// The origin (scheme, host and port) of `url`, for setting `what` for it; an
+/// `is_builder()` error when the URL names none (not http or https, or no host).
+fn origin_of(url: impl IntoUrl, what: &str) -> Result<crate::pool::PoolKey, Error> {
+    let target = url.into_target()?;
+    target.origin().ok_or_else(|| {
+        Error::proto(crate::proto::ProtoError::InvalidUrl).context(format!(
+            "cannot set {what} for {}: not an http or https URL with a host",
+            url_auth::Redacted(target.url())
+        ))
+    })
+}
+
+/// A setting the builder was given for one origin, made on the client it builds.
+#[derive(Debug, Clone, Copy)]
+enum OriginSetting {
+    /// `min_delay_for_host`.
+    Delay(Duration),
+    /// `max_connections_for_host`.
+    MaxConnections(usize),
+}
+
 impl Client {
+    /// An origin's connection caps for `max_connections_for_host(max)`: `max` open (at
+    /// least 1), and as many idle, or `max_idle_per_host` if that was set and is fewer.
+    fn host_cap(&self, max: usize) -> crate::pool::HostCap {
+        let open = max.max(1);
+        let idle = self
+            .inner
+            .config
+            .max_idle_per_host
+            .map_or(open, |i| i.min(open));
+        crate::pool::HostCap { open, idle }
+    }
+
+    /// Makes the settings the builder was given for single origins.
+    fn set_for_origins(&self, origins: Vec<(crate::pool::PoolKey, OriginSetting)>) {
+        for (origin, setting) in origins {
+            match setting {
+                OriginSetting::Delay(delay) => self.inner.pool.set_delay(origin, Some(delay)),
+                OriginSetting::MaxConnections(max) => {
+                    self.inner.pool.set_cap(origin, Some(self.host_cap(max)));
+                }
+            }
+        }
+    }
+
     /// Counts a request (one hop, not each attempt) into the retry budget.
     fn budget_request(&self) {
         self.inner.budget.request();
@@ -343,6 +416,8 @@ pub struct ClientBuilder {
     config: Config,
     /// A setting that could not be used, returned by `build`.
     error: Option<Error>,
+    /// Settings for single origins, in the order given.
+    origins: Vec<(crate::pool::PoolKey, OriginSetting)>,
 }
 
 impl Default for ClientBuilder {
@@ -362,6 +437,7 @@ impl ClientBuilder {
         ClientBuilder {
             config: Config::default(),
             error: None,
+            origins: Vec::new(),
         }
     }
 
@@ -939,6 +1015,48 @@ impl ClientBuilder {
     /// ```
     pub fn min_delay_per_host(mut self, delay: Duration) -> Self {
         self.config.min_delay_per_host = (!delay.is_zero()).then_some(delay);
+        self
+    }
+
+    /// Keeps the requests sent to `url`'s origin at least `delay` apart, in place of
+    /// `min_delay_per_host` for that origin: what
+    /// [`Client::set_min_delay_for_host`] does on a running client, for an origin known
+    /// before the crawl starts. A URL that names no origin fails `build` (`is_builder()`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let crawler = tether::Client::builder()
+    ///     .min_delay_per_host(Duration::from_secs(1))
+    ///     .min_delay_for_host("https://our-own.example/", Duration::ZERO)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn min_delay_for_host(self, url: impl IntoUrl, delay: Duration) -> Self {
+        self.for_origin(url, "a delay", OriginSetting::Delay(delay))
+    }
+
+    /// Caps the connections open to `url`'s origin at `max` (at least 1), in place of
+    /// `max_connections_per_host` for that origin: what
+    /// [`Client::set_max_connections_for_host`] does on a running client. A URL that names
+    /// no origin fails `build` (`is_builder()`).
+    ///
+    /// ```
+    /// let crawler = tether::Client::builder()
+    ///     .polite()
+    ///     .max_connections_for_host("https://our-own.example/", 16)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn max_connections_for_host(self, url: impl IntoUrl, max: usize) -> Self {
+        self.for_origin(url, "a connection cap", OriginSetting::MaxConnections(max))
+    }
+
+    /// Keeps `setting` for `url`'s origin, or the error for `build`.
+    fn for_origin(mut self, url: impl IntoUrl, what: &str, setting: OriginSetting) -> Self {
+        match origin_of(url, what) {
+            Ok(origin) => self.origins.push((origin, setting)),
+            Err(e) => self.error = Some(e),
+        }
         self
     }
 
@@ -1802,7 +1920,9 @@ impl ClientBuilder {
         if config.connect.hickory && config.connect.resolver.is_none() {
             config.connect.resolver = Some(Arc::new(HickoryResolver::from_system_conf()?));
         }
-        Ok(Self::assemble(config))
+        let client = Self::assemble(config);
+        client.set_for_origins(self.origins);
+        Ok(client)
     }
 
     /// Builds a [`blocking::Client`](crate::blocking::Client) with these settings: the

@@ -44,7 +44,7 @@ use learn::Seen;
 
 pub(crate) use host::Grant;
 pub(crate) use state::{
-    Caps, Checkout, Dialed, DropCause, Dropped, Learning, Part, PoolState, Spacing,
+    Caps, Checkout, Dialed, DropCause, Dropped, HostCap, Learning, Part, PoolState, Spacing,
 };
 pub(crate) use stats::{Count, Counters};
 pub use stats::{HostStats, Stats};
@@ -208,6 +208,14 @@ impl Pool {
             self.inner.delays_any.store(true, Ordering::Relaxed);
         }
         self.inner.lock().set_delay(origin, delay);
+    }
+
+    /// Sets (or with `None` clears) the connection caps of `origin`, in place of the
+    /// client's per-host caps.
+    pub fn set_cap(&self, origin: PoolKey, cap: Option<HostCap>) {
+        let mut out = Vec::new();
+        self.inner.lock().set_cap(origin, cap, now(), &mut out);
+        self.inner.finish(out);
     }
 
     /// Holds every request to `key` back for `pause` (a `Retry-After` answer).

@@ -43,6 +43,16 @@ pub(crate) struct Caps {
     pub spacing: Option<Spacing>,
 }
 
+/// One origin's own connection caps (`Client::set_max_connections_for_host`), in place of
+/// the caps' `per_host` and `idle_per_host`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HostCap {
+    /// Connections open or being opened.
+    pub open: usize,
+    /// Idle connections kept.
+    pub idle: usize,
+}
+
 /// The spacing of request starts to one host: `min_delay_per_host`, plus a random extra
 /// up to `random_delay_per_host` drawn anew at each start (jitter, so that a crawler's
 /// requests to a host do not come at a fixed beat).
@@ -260,6 +270,50 @@ pub(crate) struct PoolState<C> {
     shared_conns: usize,
     /// What each start's spacing is: the caps', or an origin's own.
     spacer: Spacer,
+    /// How many connections each host may have: the caps', or its origin's own.
+    limits: Limits,
+}
+
+/// The connection caps of each host: the client's (`per_host`, `idle_per_host`), or its
+/// origin's own.
+#[derive(Debug)]
+struct Limits {
+    /// The caps' own.
+    usual: HostCap,
+    /// Caps set for single origins (`Client::set_max_connections_for_host`); keyed by the
+    /// origin without its proxy, and held until cleared, as `Spacer::delays`.
+    own: HashMap<PoolKey, HostCap, BuildOriginHasher>,
+}
+
+impl Limits {
+    /// `key`'s caps: its origin's own if some were set, else the caps'.
+    #[inline]
+    fn of(&self, key: &PoolKey) -> HostCap {
+        if self.own.is_empty() {
+            return self.usual;
+        }
+        origin_entry(&self.own, key).copied().unwrap_or(self.usual)
+    }
+
+    /// Whether `host` holds more connections than `key`'s cap, lowered since it opened
+    /// them: one that comes free is closed rather than used again. Never so while no
+    /// origin has caps of its own (nothing opens past the usual cap).
+    #[inline]
+    fn over<C>(&self, key: &PoolKey, host: &Host<C>) -> bool {
+        !self.own.is_empty() && host.open() > self.of(key).open
+    }
+}
+
+/// What `map` holds for `key`'s origin, whatever proxy `key` goes through.
+#[inline]
+fn origin_entry<'m, V>(
+    map: &'m HashMap<PoolKey, V, BuildOriginHasher>,
+    key: &PoolKey,
+) -> Option<&'m V> {
+    match key.proxy() {
+        None => map.get(key),
+        Some(_) => map.get(&key.clone().via(None)),
+    }
 }
 
 /// The spacing of starts to each host: the client's (`min_delay_per_host`, with its random
@@ -284,11 +338,7 @@ impl Spacer {
         if self.delays.is_empty() {
             return self.spacing;
         }
-        let own = match key.proxy() {
-            None => self.delays.get(key),
-            Some(_) => self.delays.get(&key.clone().via(None)),
-        };
-        match own {
+        match origin_entry(&self.delays, key) {
             Some(&min) => Some(Spacing {
                 min,
                 random: self.spacing.map_or(Duration::ZERO, |s| s.random),
@@ -323,6 +373,13 @@ impl<C> PoolState<C> {
                 spacing: caps.spacing,
                 delays: HashMap::default(),
                 jitter: Jitter::seeded(),
+            },
+            limits: Limits {
+                usual: HostCap {
+                    open: caps.per_host,
+                    idle: caps.idle_per_host,
+                },
+                own: HashMap::default(),
             },
         }
     }
@@ -384,6 +441,8 @@ impl<C> PoolState<C> {
                     DropCause::Expired(idle.terms.expiry)
                 } else if idle.terms.retryable_only && !need.retryable {
                     DropCause::LearnedMax
+                } else if self.limits.over(key, host) {
+                    DropCause::OverIdleLimit
                 } else {
                     match probe(&mut idle.conn) {
                         Liveness::Alive => {
@@ -407,7 +466,8 @@ impl<C> PoolState<C> {
         }
         // A request told to come back goes before the line; the others join its back.
         let no_line = !gated && (need.front || host.waiters_len() == 0);
-        if no_line && host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
+        if no_line && host.open() < self.limits.of(key).open && self.take_global_slot(key, now, out)
+        {
             self.reserve(key);
             self.started(key, now, out);
             return Checkout::Connect;
@@ -442,7 +502,7 @@ impl<C> PoolState<C> {
             && self
                 .hosts
                 .get(key)
-                .is_some_and(|h| h.open() < self.caps.per_host)
+                .is_some_and(|h| h.open() < self.limits.of(key).open)
         {
             // At the global cap with no idle HTTP/1.1 connection to close: an HTTP/2
             // connection of another host that carries no stream is let go of; its slot
@@ -523,7 +583,10 @@ impl<C> PoolState<C> {
             }
             _ => terms,
         };
-        if self.waiting > 0 || host.idle_len() >= self.caps.idle_per_host {
+        if self.waiting > 0
+            || host.idle_len() >= self.limits.of(key).idle
+            || self.limits.over(key, host)
+        {
             return Err(NotIdle::Contended(conn, terms));
         }
         let lru = self.idle_order.push_back(key.clone());
@@ -559,6 +622,17 @@ impl<C> PoolState<C> {
         out: &mut Vec<Dropped<C>>,
     ) {
         let mut conn = conn;
+        if self
+            .hosts
+            .get(key)
+            .is_some_and(|h| self.limits.over(key, h))
+        {
+            // Its origin's cap was lowered below what it has open.
+            self.drop_idle_slot(key, conn, now, now, DropCause::OverIdleLimit, out);
+            self.grant_slots(now, out);
+            self.forget_if_unused(key, now);
+            return;
+        }
         if self.waiting > 0 && self.total_open >= self.caps.total {
             // Hosts compete for slots. A host within its share of the global cap keeps the
             // connection for its own next waiter (and goes to the back of the round, if it
@@ -605,7 +679,7 @@ impl<C> PoolState<C> {
         };
         let lru = self.idle_order.push_back(key.clone());
         host.push_idle(conn, now, lru, terms);
-        let over = if host.idle_len() > self.caps.idle_per_host {
+        let over = if host.idle_len() > self.limits.of(key).idle {
             host.pop_oldest_idle()
         } else {
             None
@@ -731,6 +805,28 @@ impl<C> PoolState<C> {
                 self.spacer.delays.remove(&origin);
             }
         }
+    }
+
+    /// Sets (or with `None` clears) the connection caps of `origin` (given without a
+    /// proxy), in place of the caps' own. A higher cap serves the lines it frees at once;
+    /// under a lower one, connections past it are closed as they come free (at release,
+    /// or when a checkout finds one idle), and none is opened until the host is below it.
+    pub fn set_cap(
+        &mut self,
+        origin: PoolKey,
+        cap: Option<HostCap>,
+        now: Instant,
+        out: &mut Vec<Dropped<C>>,
+    ) {
+        match cap {
+            Some(cap) => {
+                self.limits.own.insert(origin, cap);
+            }
+            None => {
+                self.limits.own.remove(&origin);
+            }
+        }
+        self.grant_slots(now, out);
     }
 
     /// No request to `key` starts before `until` (a `Retry-After`).
@@ -1141,7 +1237,7 @@ impl<C> PoolState<C> {
             // As a checkout does: at the global cap, another host's least recently used
             // idle connection is closed for room (a line never waits beside idle
             // connections it could have).
-            if host.open() < self.caps.per_host && self.take_global_slot(key, now, out) {
+            if host.open() < self.limits.of(key).open && self.take_global_slot(key, now, out) {
                 let before = self.waiting;
                 self.grant_slot_to(key, now);
                 if self.waiting == before {
@@ -1281,13 +1377,12 @@ impl<C> PoolState<C> {
     /// The next host in the round that can take a freed slot, other than `key` (which
     /// keeps its place, or leaves the round if nobody waits there).
     fn next_turn_but(&mut self, key: &PoolKey, now: Instant) -> Option<PoolKey> {
-        let per_host = self.caps.per_host;
         let gate_at = self.gating.then_some(now);
-        let hosts = &self.hosts;
+        let (hosts, limits) = (&self.hosts, &self.limits);
         self.turns.next(|k| match hosts.get(k) {
             Some(h) if k == key && h.waiters_len() == 0 => Turn::Gone,
             Some(_) if k == key => Turn::Blocked,
-            Some(h) => turn_for_slot(h, per_host, gate_at),
+            Some(h) => turn_for_slot(h, limits.of(k).open, gate_at),
             None => Turn::Gone,
         })
     }
@@ -1297,7 +1392,8 @@ impl<C> PoolState<C> {
         self.waiting > 0
             && self.turns.members().any(|k| {
                 self.hosts.get(k).is_some_and(|h| {
-                    turn_for_slot(h, self.caps.per_host, self.gating.then_some(now)) == Turn::Ready
+                    let cap = self.limits.of(k).open;
+                    turn_for_slot(h, cap, self.gating.then_some(now)) == Turn::Ready
                 })
             })
     }
@@ -1335,11 +1431,10 @@ impl<C> PoolState<C> {
             if self.total_open >= self.caps.total && self.idle_order.is_empty() {
                 return;
             }
-            let per_host = self.caps.per_host;
             let gate_at = self.gating.then_some(now);
-            let hosts = &self.hosts;
+            let (hosts, limits) = (&self.hosts, &self.limits);
             let Some(key) = self.turns.next(|k| match hosts.get(k) {
-                Some(h) => turn_for_slot(h, per_host, gate_at),
+                Some(h) => turn_for_slot(h, limits.of(k).open, gate_at),
                 None => Turn::Gone,
             }) else {
                 return;

@@ -1205,3 +1205,116 @@ fn an_origins_delay_keeps_its_line_apart_and_holds_after_the_host_is_forgotten()
     ));
     assert_eq!(st.gate(&a, t9), Some(t9 + s(2)));
 }
+
+/// `open` connections of `key` checked out at once (each must dial).
+fn open_n(st: &mut PoolState<u32>, key: &PoolKey, n: usize, now: Instant) {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        assert!(is_connect(
+            &st.checkout(key, now, REUSE, any, alive, &mut out)
+        ));
+    }
+}
+
+#[test]
+fn an_origin_given_its_own_cap_opens_that_many_in_place_of_the_clients() {
+    let now = Instant::now();
+    let cap = |open| Some(HostCap { open, idle: open });
+    let (a, b) = (key("a"), key("b"));
+    let proxy = Arc::new(crate::conn::ProxyTarget::new(false, "proxy", 3128, None));
+    let a_via_proxy = a.clone().via(Some(proxy));
+    /// The origins' own caps set in order, the key checked out, and how many of its
+    /// checkouts in a row dial before one must wait (the client's cap is 3).
+    type Row<'a> = (&'a [(&'a PoolKey, Option<HostCap>)], &'a PoolKey, usize);
+    let table: [Row; 7] = [
+        (&[], &a, 3),
+        // Lower or higher for a alone.
+        (&[(&a, cap(1))], &a, 1),
+        (&[(&a, cap(1))], &b, 3),
+        (&[(&a, cap(5))], &a, 5),
+        // Cleared: the client's again.
+        (&[(&a, cap(5)), (&a, None)], &a, 3),
+        // Through a proxy, the origin's own cap holds.
+        (&[(&a, cap(1))], &a_via_proxy, 1),
+        // The global cap (10) still holds above it.
+        (&[(&a, cap(50))], &a, 10),
+    ];
+    for (i, (own, key, want)) in table.into_iter().enumerate() {
+        let mut st = PoolState::new(caps(3, 10));
+        let mut out = Vec::new();
+        for (origin, cap) in own {
+            st.set_cap((*origin).clone(), *cap, now, &mut out);
+        }
+        let mut dialed = 0;
+        while is_connect(&st.checkout(key, now, REUSE, any, alive, &mut out)) {
+            dialed += 1;
+            assert!(dialed <= 50, "row {i}: no cap");
+        }
+        assert_eq!(dialed, want, "row {i}");
+        assert!(out.is_empty(), "row {i}");
+    }
+}
+
+#[test]
+fn a_raised_cap_serves_the_line_at_once_and_its_idle_stack_grows_with_it() {
+    let now = Instant::now();
+    let mut st = PoolState::new(caps(1, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    open_n(&mut st, &a, 1, now);
+    let (_, mut w1) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
+    let (_, mut w2) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
+    let (_, mut w3) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
+    st.set_cap(a.clone(), Some(HostCap { open: 3, idle: 3 }), now, &mut out);
+    assert!(matches!(w1.try_recv(), Ok(Grant::Slot)));
+    assert!(matches!(w2.try_recv(), Ok(Grant::Slot)));
+    assert!(w3.try_recv().is_err(), "the third waits: 3 are open");
+    assert_eq!(st.total_open(), 3);
+    // The three come back with the last one served by the first of them; then all rest
+    // (the client's idle cap is 1, the origin's 3).
+    st.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    assert!(matches!(w3.try_recv(), Ok(Grant::Conn(1, _))));
+    for conn in 1..=3 {
+        st.put_idle(&a, conn, now, terms(now, 90), &mut out);
+    }
+    assert!(out.is_empty(), "{} closed", out.len());
+    assert_eq!(st.host_counts(now)[0].idle, 3);
+    assert!(st.idle_order_consistent());
+}
+
+#[test]
+fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
+    let now = Instant::now();
+    let mut st = PoolState::new(caps(4, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    open_n(&mut st, &a, 4, now);
+    // Two rest, two are in use, when a's cap comes down to 1.
+    st.put_idle(&a, 1, now, terms(now, 90), &mut out);
+    st.put_idle(&a, 2, now, terms(now, 90), &mut out);
+    st.set_cap(a.clone(), Some(HostCap { open: 1, idle: 1 }), now, &mut out);
+    assert!(out.is_empty(), "nothing is closed when the cap is set");
+    // A checkout closes the idle ones past the cap, and waits: 2 are still in use.
+    let (_, mut w) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
+    let closed: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(
+        closed,
+        [(2, DropCause::OverIdleLimit), (1, DropCause::OverIdleLimit)]
+    );
+    // The first back is closed too (2 open, cap 1); the second goes to the waiter.
+    st.put_idle(&a, 3, now, terms(now, 90), &mut out);
+    assert_eq!(out.drain(..).map(|d| d.conn).collect::<Vec<_>>(), [3]);
+    assert!(w.try_recv().is_err(), "still one over the cap");
+    st.put_idle(&a, 4, now, terms(now, 90), &mut out);
+    assert!(matches!(w.try_recv(), Ok(Grant::Conn(4, _))));
+    assert!(out.is_empty());
+    assert_eq!(st.total_open(), 1);
+    // Under the cap now: the connection comes back to rest and is used again.
+    st.put_idle(&a, 4, now, terms(now, 90), &mut out);
+    assert!(matches!(
+        st.checkout(&a, now, REUSE, any, alive, &mut out),
+        Checkout::Idle(4, _)
+    ));
+    assert!(out.is_empty());
+    assert!(st.idle_order_consistent());
+}
