@@ -424,6 +424,9 @@ impl<C> PoolState<C> {
         mut probe: impl FnMut(&mut C) -> Liveness,
         out: &mut Vec<Dropped<C>>,
     ) -> Checkout<C> {
+        if !self.limits.own.is_empty() {
+            self.shed_over_cap(key, now, out);
+        }
         // Looked up before a key is cloned: a host the pool knows (most checkouts) costs
         // no reference count taken and given back.
         let host = match self.hosts.get_mut(key) {
@@ -441,8 +444,6 @@ impl<C> PoolState<C> {
                     DropCause::Expired(idle.terms.expiry)
                 } else if idle.terms.retryable_only && !need.retryable {
                     DropCause::LearnedMax
-                } else if self.limits.over(key, host) {
-                    DropCause::OverIdleLimit
                 } else {
                     match probe(&mut idle.conn) {
                         Liveness::Alive => {
@@ -829,6 +830,24 @@ impl<C> PoolState<C> {
         self.grant_slots(now, out);
     }
 
+    /// Closes `key`'s idle connections, oldest first, while it has more open than its
+    /// origin's cap (lowered since they opened), of whichever runtime: none of them may
+    /// carry a request before the host is back under its cap.
+    #[inline(never)]
+    fn shed_over_cap(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        while let Some(host) = self.hosts.get_mut(key) {
+            if !self.limits.over(key, host) {
+                return;
+            }
+            let Some(idle) = host.pop_oldest_idle() else {
+                return;
+            };
+            self.idle_order.remove(idle.lru);
+            let cause = DropCause::OverIdleLimit;
+            self.drop_idle_slot(key, idle.conn, idle.since, now, cause, out);
+        }
+    }
+
     /// No request to `key` starts before `until` (a `Retry-After`).
     pub fn pause(&mut self, key: &PoolKey, until: Instant, now: Instant) {
         self.gating = true;
@@ -1188,6 +1207,9 @@ impl<C> PoolState<C> {
     /// is told when to come back (`pass_baton`). Called where a gate may have opened or
     /// closed with waiters in line; a release serves one waiter itself.
     fn serve_line(&mut self, key: &PoolKey, now: Instant, out: &mut Vec<Dropped<C>>) {
+        if !self.limits.own.is_empty() {
+            self.shed_over_cap(key, now, out);
+        }
         loop {
             let Some(host) = self.hosts.get_mut(key) else {
                 return;

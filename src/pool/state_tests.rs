@@ -1294,12 +1294,13 @@ fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
     st.put_idle(&a, 2, now, terms(now, 90), &mut out);
     st.set_cap(a.clone(), Some(HostCap { open: 1, idle: 1 }), now, &mut out);
     assert!(out.is_empty(), "nothing is closed when the cap is set");
-    // A checkout closes the idle ones past the cap, and waits: 2 are still in use.
+    // A checkout closes the idle ones past the cap, oldest first, and waits: 2 are
+    // still in use.
     let (_, mut w) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
     let closed: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
     assert_eq!(
         closed,
-        [(2, DropCause::OverIdleLimit), (1, DropCause::OverIdleLimit)]
+        [(1, DropCause::OverIdleLimit), (2, DropCause::OverIdleLimit)]
     );
     // The first back is closed too (2 open, cap 1); the second goes to the waiter.
     st.put_idle(&a, 3, now, terms(now, 90), &mut out);
@@ -1316,5 +1317,35 @@ fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
         Checkout::Idle(4, _)
     ));
     assert!(out.is_empty());
+    assert!(st.idle_order_consistent());
+}
+
+#[test]
+fn under_a_lowered_cap_idle_connections_of_another_runtime_are_closed_too() {
+    let now = Instant::now();
+    let mut st = PoolState::new(caps(3, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    // Three connections opened on another runtime (numbered from 100), all resting.
+    open_n(&mut st, &a, 3, now);
+    for conn in 100..103 {
+        st.put_idle(&a, conn, now, terms(now, 90), &mut out);
+    }
+    st.set_cap(a.clone(), Some(HostCap { open: 1, idle: 1 }), now, &mut out);
+    // A checkout on this runtime, which cannot use them: the two oldest are closed for
+    // the cap, the last is traded for a connection of its own, and nothing waits.
+    let mine = |c: &u32| *c < 100;
+    let got = st.checkout(&a, now, REUSE, mine, alive, &mut out);
+    assert!(is_connect(&got));
+    let closed: Vec<_> = out.drain(..).map(|d| (d.conn, d.cause)).collect();
+    assert_eq!(
+        closed,
+        [
+            (100, DropCause::OverIdleLimit),
+            (101, DropCause::OverIdleLimit),
+            (102, DropCause::OtherRuntime)
+        ]
+    );
+    assert_eq!(st.total_open(), 1);
     assert!(st.idle_order_consistent());
 }
