@@ -232,6 +232,59 @@ async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
 }
 
 #[tokio::test]
+async fn the_clients_own_stream_limit_holds_below_the_servers() {
+    // The server allows 100 streams at once; the client takes 2 per connection, on at
+    // most 2 connections.
+    let server = plain(H2Script {
+        max_streams: Some(100),
+        slow: Duration::from_millis(50),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .max_connections_per_host(2)
+        .http2_max_streams_per_connection(2)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    let tasks = spawn_gets(&client, &url, 20);
+    // The burst fills both connections' two streams; the rest wait in the host's line.
+    support::eventually("the line forms", || client.stats().waiters > 0).await;
+    let stats = client.stats();
+    assert!(stats.streams <= 4, "{stats:?}");
+    all_ok(tasks).await;
+    let stats = server.stats();
+    assert_eq!(stats.connections, 2, "{stats:?}");
+    assert_eq!(stats.max_streams_open, 2, "{stats:?}");
+    assert_eq!(stats.refused, 0);
+    assert_eq!(server.seen().len(), 21);
+    // `None` is the server's limit again: a burst shares one connection.
+    let server = plain(H2Script {
+        max_streams: Some(100),
+        slow: Duration::from_millis(50),
+        ..H2Script::default()
+    })
+    .await;
+    let client = prior_knowledge()
+        .http2_max_streams_per_connection(None)
+        .build()
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    all_ok(spawn_gets(&client, &url, 20)).await;
+    let stats = server.stats();
+    assert_eq!(stats.connections, 1, "{stats:?}");
+    assert!(stats.max_streams_open > 2, "{stats:?}");
+}
+
+#[tokio::test]
 async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
     // The server's SETTINGS come late: until they do, only the dialer's stream goes out,
     // and the burst is then sent within the server's limit, none of it refused.

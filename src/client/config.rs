@@ -254,6 +254,8 @@ pub(crate) struct Config {
     pub tls_info: bool,
     /// What HTTP/2 connections announce (`None`: tether's defaults).
     pub http2_windows: crate::conn::h2::H2Windows,
+    /// `http2_max_streams_per_connection` (`None`: the server's limit alone).
+    pub http2_max_streams: Option<usize>,
 }
 
 /// How to connect: the resolver, its cache, pinned names, socket options.
@@ -393,6 +395,7 @@ impl Default for Config {
             http2_keep_alive_while_idle: false,
             tls_info: false,
             http2_windows: crate::conn::h2::H2Windows::default(),
+            http2_max_streams: None,
         }
     }
 }

@@ -1520,6 +1520,27 @@ impl ClientBuilder {
         self
     }
 
+    /// The most requests at once on one HTTP/2 connection (default `None`: as many as
+    /// the server's `SETTINGS_MAX_CONCURRENT_STREAMS` allows, often 100 or more; `Some(0)`
+    /// counts as 1). Past it, a request takes a stream on another of the host's
+    /// connections, opens one within `max_connections_per_host`, or waits in the host's
+    /// line. The per-host cap counts connections, so over HTTP/2 a host gets up to this
+    /// many requests at once per connection: a crawler that wants no more at once from a
+    /// site over HTTP/2 than over HTTP/1.1 sets 1.
+    ///
+    /// ```
+    /// // At most 2 requests at once to any host, over HTTP/1.1 or HTTP/2.
+    /// let crawler = tether::Client::builder()
+    ///     .polite()
+    ///     .http2_max_streams_per_connection(1)
+    ///     .build()?;
+    /// # Ok::<(), tether::Error>(())
+    /// ```
+    pub fn http2_max_streams_per_connection(mut self, max: impl Into<Option<usize>>) -> Self {
+        self.config.http2_max_streams = max.into().map(|n| n.max(1));
+        self
+    }
+
     /// The largest response head an HTTP/2 server may send, announced as
     /// `SETTINGS_MAX_HEADER_LIST_SIZE` (by default
     /// [`max_head_bytes`](Self::max_head_bytes), which HTTP/1.1 heads are held to as well).

@@ -1421,6 +1421,7 @@ fn dial<'a>(
                 head_limits: config.head_limits,
                 tls_info: config.tls_info,
                 windows: config.http2_windows,
+                max_streams: config.http2_max_streams,
                 keep_alive: config.http2_keep_alive_interval.map(|interval| KeepAlive {
                     interval,
                     timeout: config.http2_keep_alive_timeout,

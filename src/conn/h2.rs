@@ -61,6 +61,9 @@ pub(crate) struct H2Settings {
     /// Keep what the TLS session tells of the server, for the responses.
     pub tls_info: bool,
     pub windows: H2Windows,
+    /// The most streams at once on one connection, below the server's own limit
+    /// (`http2_max_streams_per_connection`; `None`: the server's alone).
+    pub max_streams: Option<usize>,
 }
 
 /// The caller's choices of what an HTTP/2 connection announces (`None`: tether's own).
@@ -190,6 +193,8 @@ pub(crate) struct H2Conn {
     peer: Option<SocketAddr>,
     head_limits: HeadLimits,
     tls_info: Option<crate::tls::TlsInfo>,
+    /// The client's own limit of streams at once (`usize::MAX`: none).
+    max_streams: usize,
 }
 
 /// The h2 connection itself, to be driven by [`drive`] on a task of its own.
@@ -271,6 +276,7 @@ pub(crate) async fn handshake(
             peer,
             head_limits: settings.head_limits,
             tls_info,
+            max_streams: settings.max_streams.unwrap_or(usize::MAX),
         },
         H2Driver {
             conn,
@@ -677,7 +683,7 @@ impl H2Conn {
         if self.closing() {
             return None;
         }
-        let max = self.send.current_max_send_streams();
+        let max = self.stream_limit();
         let n = self.state.streams.load(Ordering::Relaxed);
         if n >= max {
             self.close_if_allowed_none(n, max);
@@ -705,14 +711,20 @@ impl H2Conn {
                 .idle_since
                 .store(self.state.stamp(now), Ordering::Relaxed);
         }
-        self.close_if_allowed_none(n, self.send.current_max_send_streams());
+        self.close_if_allowed_none(n, self.stream_limit());
     }
 
     /// Whether a request may take the place of one of its streams that ends: it takes new
     /// streams, and the server's limit, which it may have lowered since, still leaves
     /// room once that stream is gone.
     pub fn may_pass_on(&self) -> bool {
-        !self.closing() && self.streams() <= self.send.current_max_send_streams()
+        !self.closing() && self.streams() <= self.stream_limit()
+    }
+
+    /// The most streams it may carry at once: the server's limit, or the client's own
+    /// where that is lower.
+    fn stream_limit(&self) -> usize {
+        self.send.current_max_send_streams().min(self.max_streams)
     }
 
     /// With `n` streams in use, a server limit `max` of 0 and none in use leaves nothing
