@@ -31,6 +31,23 @@ fn hold_or_ok() -> Script {
     })
 }
 
+/// `/slow...` is answered with `body`, a byte every `every`, on a connection kept open;
+/// anything else `200 ok`.
+fn slow_or_ok(body: &'static [u8], every: Duration) -> Script {
+    Script::new().respond(move |req| {
+        if req.target.starts_with("/slow") {
+            Reply::Drip {
+                head: format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                    .into_bytes(),
+                body: body.to_vec(),
+                every,
+            }
+        } else {
+            Reply::ok("ok")
+        }
+    })
+}
+
 async fn get_ok(client: &Client, url: String) {
     let resp = client.get(url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -343,18 +360,7 @@ async fn waiter_dropped_right_after_it_was_granted_a_slot_gives_it_back() {
 async fn waiter_dropped_right_after_it_was_handed_a_connection_gives_it_back() {
     // Keep-alive responses held by their body: releasing one hands the connection itself
     // to the waiter.
-    let server = TestServer::start(Script::new().respond(|req| {
-        if req.target.starts_with("/slow") {
-            Reply::Drip {
-                head: b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n".to_vec(),
-                body: b"abc".to_vec(),
-                every: Duration::from_millis(1),
-            }
-        } else {
-            Reply::ok("ok")
-        }
-    }))
-    .await;
+    let server = TestServer::start(slow_or_ok(b"abc", Duration::from_millis(1))).await;
     let client = Client::builder()
         .max_connections_per_host(1)
         .build()
@@ -462,18 +468,7 @@ async fn raising_an_origins_cap_lets_the_requests_waiting_for_it_connect_at_once
 #[tokio::test]
 async fn under_a_lowered_cap_the_connections_past_it_close_as_their_requests_end() {
     // `/slow/...` is answered `ok` a byte every 400 ms, on a connection kept open.
-    let server = TestServer::start(Script::new().respond(|req| {
-        if req.target.starts_with("/slow") {
-            Reply::Drip {
-                head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n".to_vec(),
-                body: b"ok".to_vec(),
-                every: Duration::from_millis(400),
-            }
-        } else {
-            Reply::ok("ok")
-        }
-    }))
-    .await;
+    let server = TestServer::start(slow_or_ok(b"ok", Duration::from_millis(400))).await;
     let client = Client::builder()
         .max_connections_per_host(3)
         .build()

@@ -202,26 +202,35 @@ async fn a_hundred_requests_at_once_open_one_connection() {
     assert_eq!(client.stats().connections_opened, 1);
 }
 
-#[tokio::test]
-async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
-    let server = plain(H2Script {
-        max_streams: Some(4),
+/// A server allowing `max_streams` at once, whose `/slow` answers after 50 ms.
+async fn slow_server(max_streams: u32) -> H2Server {
+    plain(H2Script {
+        max_streams: Some(max_streams),
         slow: Duration::from_millis(50),
         ..H2Script::default()
     })
-    .await;
-    let client = prior_knowledge()
-        .max_connections_per_host(2)
-        .build()
-        .unwrap();
+    .await
+}
+
+/// `n` GETs at once of `server`'s `/slow` through `client`, after one alone, so that the
+/// server's SETTINGS are known before the burst.
+async fn burst_after_one(client: &Client, server: &H2Server, n: usize) {
     let url = server.url("127.0.0.1", "/slow");
-    // One request first, so the server's SETTINGS are known before the burst.
     assert_eq!(
         client.get(&url).send().await.unwrap().text().await.unwrap(),
         "ok"
     );
-    let tasks = spawn_gets(&client, &url, 20);
-    all_ok(tasks).await;
+    all_ok(spawn_gets(client, &url, n)).await;
+}
+
+#[tokio::test]
+async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
+    let server = slow_server(4).await;
+    let client = prior_knowledge()
+        .max_connections_per_host(2)
+        .build()
+        .unwrap();
+    burst_after_one(&client, &server, 20).await;
     let stats = server.stats();
     assert_eq!(stats.connections, 2, "{stats:?}");
     assert!(stats.max_streams_open <= 4, "{stats:?}");
@@ -235,50 +244,33 @@ async fn past_the_servers_stream_limit_a_second_connection_then_the_line() {
 async fn the_clients_own_stream_limit_holds_below_the_servers() {
     // The server allows 100 streams at once; the client takes 2 per connection, on at
     // most 2 connections.
-    let server = plain(H2Script {
-        max_streams: Some(100),
-        slow: Duration::from_millis(50),
-        ..H2Script::default()
-    })
-    .await;
+    let server = slow_server(100).await;
     let client = prior_knowledge()
         .max_connections_per_host(2)
         .http2_max_streams_per_connection(2)
         .build()
         .unwrap();
-    let url = server.url("127.0.0.1", "/slow");
-    assert_eq!(
-        client.get(&url).send().await.unwrap().text().await.unwrap(),
-        "ok"
-    );
-    let tasks = spawn_gets(&client, &url, 20);
-    // The burst fills both connections' two streams; the rest wait in the host's line.
-    support::eventually("the line forms", || client.stats().waiters > 0).await;
-    let stats = client.stats();
-    assert!(stats.streams <= 4, "{stats:?}");
-    all_ok(tasks).await;
+    let burst = burst_after_one(&client, &server, 20);
+    let watch = async {
+        // The burst fills both connections' two streams; the rest wait in the host's
+        // line.
+        support::eventually("the line forms", || client.stats().waiters > 0).await;
+        client.stats().streams
+    };
+    let ((), streams) = tokio::join!(burst, watch);
+    assert!(streams <= 4, "{streams} streams at once");
     let stats = server.stats();
     assert_eq!(stats.connections, 2, "{stats:?}");
     assert_eq!(stats.max_streams_open, 2, "{stats:?}");
     assert_eq!(stats.refused, 0);
     assert_eq!(server.seen().len(), 21);
     // `None` is the server's limit again: a burst shares one connection.
-    let server = plain(H2Script {
-        max_streams: Some(100),
-        slow: Duration::from_millis(50),
-        ..H2Script::default()
-    })
-    .await;
+    let server = slow_server(100).await;
     let client = prior_knowledge()
         .http2_max_streams_per_connection(None)
         .build()
         .unwrap();
-    let url = server.url("127.0.0.1", "/slow");
-    assert_eq!(
-        client.get(&url).send().await.unwrap().text().await.unwrap(),
-        "ok"
-    );
-    all_ok(spawn_gets(&client, &url, 20)).await;
+    burst_after_one(&client, &server, 20).await;
     let stats = server.stats();
     assert_eq!(stats.connections, 1, "{stats:?}");
     assert!(stats.max_streams_open > 2, "{stats:?}");
