@@ -277,6 +277,27 @@ async fn the_clients_own_stream_limit_holds_below_the_servers() {
 }
 
 #[tokio::test]
+async fn the_polite_preset_holds_a_site_to_two_requests_at_once_over_http2_too() {
+    let server = slow_server(100).await;
+    let client = prior_knowledge().polite().build().unwrap();
+    burst_after_one(&client, &server, 12).await;
+    let stats = server.stats();
+    assert_eq!(stats.connections, 2, "{stats:?}");
+    assert_eq!(stats.max_streams_open, 1, "{stats:?}");
+    // A setting made after the preset takes its place.
+    let server = slow_server(100).await;
+    let client = prior_knowledge()
+        .polite()
+        .http2_max_streams_per_connection(None)
+        .build()
+        .unwrap();
+    burst_after_one(&client, &server, 12).await;
+    let stats = server.stats();
+    assert_eq!(stats.connections, 1, "{stats:?}");
+    assert!(stats.max_streams_open > 1, "{stats:?}");
+}
+
+#[tokio::test]
 async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
     // The server's SETTINGS come late: until they do, only the dialer's stream goes out,
     // and the burst is then sent within the server's limit, none of it refused.

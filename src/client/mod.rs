@@ -452,7 +452,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The polite preset: at most 2 connections per host (RFC 2616 §8.1.4), for crawlers.
+    /// The polite preset, for crawlers: at most 2 connections per host (RFC 2616 §8.1.4),
+    /// and one request at a time on each HTTP/2 connection
+    /// ([`http2_max_streams_per_connection(1)`](Self::http2_max_streams_per_connection)),
+    /// so that a site gets at most 2 requests at once over either protocol. Settings made
+    /// after it take their place.
     ///
     /// ```
     /// let crawler = tether::Client::builder()
@@ -463,6 +467,7 @@ impl ClientBuilder {
     /// ```
     pub fn polite(self) -> Self {
         self.max_connections_per_host(POLITE_MAX_CONNECTIONS_PER_HOST)
+            .http2_max_streams_per_connection(1)
     }
 
     /// Most connections open (or being opened) over all hosts together.
@@ -1526,13 +1531,13 @@ impl ClientBuilder {
     /// connections, opens one within `max_connections_per_host`, or waits in the host's
     /// line. The per-host cap counts connections, so over HTTP/2 a host gets up to this
     /// many requests at once per connection: a crawler that wants no more at once from a
-    /// site over HTTP/2 than over HTTP/1.1 sets 1.
+    /// site over HTTP/2 than over HTTP/1.1 sets 1, as [`polite`](Self::polite) does.
     ///
     /// ```
-    /// // At most 2 requests at once to any host, over HTTP/1.1 or HTTP/2.
-    /// let crawler = tether::Client::builder()
-    ///     .polite()
-    ///     .http2_max_streams_per_connection(1)
+    /// // At most 4 connections per host, each carrying at most 8 requests at once.
+    /// let client = tether::Client::builder()
+    ///     .max_connections_per_host(4)
+    ///     .http2_max_streams_per_connection(8)
     ///     .build()?;
     /// # Ok::<(), tether::Error>(())
     /// ```
