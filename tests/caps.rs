@@ -530,3 +530,39 @@ async fn under_a_lowered_cap_the_connections_past_it_close_as_their_requests_end
     let s = server.stats();
     assert_eq!((s.accepted, s.open), (3, 1), "{s:?}");
 }
+
+#[tokio::test]
+async fn a_lowered_cap_closes_the_idle_connections_past_it_at_once() {
+    // Four connections to rest: four slow responses read to their end.
+    let server = TestServer::start(slow_or_ok(b"ok", Duration::from_millis(50))).await;
+    let client = Client::builder()
+        .max_connections_per_host(4)
+        .build()
+        .unwrap();
+    let mut set = JoinSet::new();
+    for i in 0..4 {
+        let c = client.clone();
+        let url = server.url(&format!("/slow/{i}"));
+        set.spawn(async move { c.get(url).send().await.unwrap().text().await.unwrap() });
+    }
+    while let Some(joined) = set.join_next().await {
+        assert_eq!(joined.unwrap(), "ok");
+    }
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (4, 4), "{stats:?}");
+    // Lowered to 1: three close before the call returns, not at the next request.
+    client
+        .set_max_connections_for_host(server.url("/"), Some(1))
+        .unwrap();
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (1, 1), "{stats:?}");
+    assert_eq!(stats.closed_over_idle_limit, 3, "{stats:?}");
+    eventually("the server sees the three closed", || {
+        server.stats().closed_by_client == 3
+    })
+    .await;
+    // The one left serves what comes next.
+    run_concurrent_gets(&client, &server, 10).await;
+    let s = server.stats();
+    assert_eq!((s.accepted, s.open), (4, 1), "{s:?}");
+}

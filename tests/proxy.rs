@@ -138,6 +138,48 @@ async fn caps_through_a_proxy_stay_per_origin_and_all_of_it_within_the_global_ca
 }
 
 #[tokio::test]
+async fn an_origins_lowered_cap_closes_its_idle_connections_to_the_proxy_at_once() {
+    let Some(proxy) = nginx_proxy("proxy_nginx_lowered_cap") else {
+        return;
+    };
+    // Each answer comes a byte every 50 ms, so three requests at once take three
+    // connections to the proxy.
+    let origin = TestServer::start(Script::new().always(Reply::Drip {
+        head: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n".to_vec(),
+        body: b"ok".to_vec(),
+        every: Duration::from_millis(50),
+    }))
+    .await;
+    let client = tether::Client::builder()
+        .proxy(tether::Proxy::http(proxy_url(&proxy)).expect("proxy"))
+        .max_connections_per_host(3)
+        .build()
+        .expect("client");
+    let mut gets = tokio::task::JoinSet::new();
+    for i in 0..3 {
+        let (client, url) = (client.clone(), origin.url(&format!("/{i}")));
+        gets.spawn(async move { get_text(&client, &url).await });
+    }
+    while let Some(got) = gets.join_next().await {
+        let (status, body) = got.expect("task");
+        assert_eq!((status, body.as_str()), (200, "ok"));
+    }
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle, stats.proxy_connections), (3, 3, 3));
+    // The origin's cap lowered to 1: two of its connections to the proxy close before
+    // the call returns.
+    client
+        .set_max_connections_for_host(origin.url("/"), Some(1))
+        .expect("cap");
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.idle), (1, 1), "{stats:?}");
+    assert_eq!(stats.closed_over_idle_limit, 2, "{stats:?}");
+    let (status, body) = get_text(&client, &origin.url("/again")).await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!(client.stats().proxy_connections, 3, "the one left is used");
+}
+
+#[tokio::test]
 async fn plain_requests_through_tinyproxy_succeed_although_it_closes_after_each() {
     let Some(proxy) = tinyproxy("proxy_tinyproxy_plain", None) else {
         return;

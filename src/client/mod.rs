@@ -259,10 +259,10 @@ impl Client {
     /// and through any proxy (for each proxy apart, as the client's cap does).
     ///
     /// A higher cap lets requests waiting for the origin's connections open more at once.
-    /// Under a lower one, nothing is cut short: requests under way finish, and the
-    /// connections past the cap are closed as they come free (counted in
-    /// `closed_over_idle_limit`). Over HTTP/2, as for the client's cap, it counts
-    /// connections, not the streams that share them.
+    /// A lower one closes the origin's idle connections past it at once and cuts nothing
+    /// short: requests under way finish, and the connections past the cap they hold are
+    /// closed as they come free (all counted in `closed_over_idle_limit`). Over HTTP/2, as
+    /// for the client's cap, it counts connections, not the streams that share them.
     ///
     /// The client keeps each cap until it is cleared, whatever else of the host it
     /// forgets.
@@ -280,9 +280,20 @@ impl Client {
         url: impl IntoUrl,
         max: Option<usize>,
     ) -> Result<(), Error> {
-        let origin = origin_of(url, "a connection cap")?;
+        let target = url.into_target()?;
+        let origin = target_origin(&target, "a connection cap")?;
+        // The origin through the proxy that routes it, if one does: its idle connections
+        // past a lowered cap close at once too. (A routing error only fails requests.)
+        let proxies = &self.inner.config.proxies;
+        let routed = match proxies.is_empty() {
+            true => None,
+            false => (proxies.route(&origin, &|| target.url().clone()))
+                .ok()
+                .flatten()
+                .map(|proxy| origin.clone().via(Some(proxy))),
+        };
         let cap = max.map(|max| self.host_cap(max));
-        self.inner.pool.set_cap(origin, cap);
+        self.inner.pool.set_cap(origin, cap, routed);
         Ok(())
     }
 }
@@ -290,7 +301,11 @@ impl Client {
 /// The origin (scheme, host and port) of `url`, for setting `what` for it; an
 /// `is_builder()` error when the URL names none (not http or https, or no host).
 fn origin_of(url: impl IntoUrl, what: &str) -> Result<crate::pool::PoolKey, Error> {
-    let target = url.into_target()?;
+    target_origin(&url.into_target()?, what)
+}
+
+/// `target`'s origin, as [`origin_of`] gives it.
+fn target_origin(target: &target::Target, what: &str) -> Result<crate::pool::PoolKey, Error> {
     target.origin().ok_or_else(|| {
         Error::proto(crate::proto::ProtoError::InvalidUrl).context(format!(
             "cannot set {what} for {}: not an http or https URL with a host",
@@ -327,7 +342,9 @@ impl Client {
             match setting {
                 OriginSetting::Delay(delay) => self.inner.pool.set_delay(origin, Some(delay)),
                 OriginSetting::MaxConnections(max) => {
-                    self.inner.pool.set_cap(origin, Some(self.host_cap(max)));
+                    // Nothing is open yet that a cap could close.
+                    let cap = Some(self.host_cap(max));
+                    self.inner.pool.set_cap(origin, cap, None);
                 }
             }
         }

@@ -211,10 +211,14 @@ impl Pool {
     }
 
     /// Sets (or with `None` clears) the connection caps of `origin`, in place of the
-    /// client's per-host caps.
-    pub fn set_cap(&self, origin: PoolKey, cap: Option<HostCap>) {
+    /// client's per-host caps; the idle connections past a lowered cap close at once, of
+    /// the origin direct and of `routed` (it through the proxy that routes it).
+    pub fn set_cap(&self, origin: PoolKey, cap: Option<HostCap>, routed: Option<PoolKey>) {
         let mut out = Vec::new();
-        self.inner.lock().set_cap(origin, cap, now(), &mut out);
+        let trim: Vec<PoolKey> = std::iter::once(origin.clone()).chain(routed).collect();
+        self.inner
+            .lock()
+            .set_cap(origin, cap, &trim, now(), &mut out);
         self.inner.finish(out);
     }
 

@@ -316,6 +316,14 @@ fn origin_entry<'m, V>(
     }
 }
 
+/// Whether `key` is `origin` (an origin without a proxy), direct or through a proxy.
+fn same_origin(key: &PoolKey, origin: &PoolKey) -> bool {
+    match key.proxy() {
+        None => key == origin,
+        Some(_) => key.clone().via(None) == *origin,
+    }
+}
+
 /// The spacing of starts to each host: the client's (`min_delay_per_host`, with its random
 /// part drawn at each start), or an origin's own least delay.
 #[derive(Debug)]
@@ -810,15 +818,18 @@ impl<C> PoolState<C> {
 
     /// Sets (or with `None` clears) the connection caps of `origin` (given without a
     /// proxy), in place of the caps' own. A higher cap serves the lines it frees at once;
-    /// under a lower one, connections past it are closed as they come free (at release,
-    /// or when a checkout finds one idle), and none is opened until the host is below it.
+    /// a lower one closes the idle connections past it at once (those of the hosts in
+    /// `trim`: the origin direct, and through the proxy it takes), and those in use as
+    /// they come free, and none is opened until the host is below it.
     pub fn set_cap(
         &mut self,
         origin: PoolKey,
         cap: Option<HostCap>,
+        trim: &[PoolKey],
         now: Instant,
         out: &mut Vec<Dropped<C>>,
     ) {
+        debug_assert!(trim.iter().all(|key| same_origin(key, &origin)));
         match cap {
             Some(cap) => {
                 self.limits.own.insert(origin, cap);
@@ -826,6 +837,12 @@ impl<C> PoolState<C> {
             None => {
                 self.limits.own.remove(&origin);
             }
+        }
+        // A lowered cap closes the idle connections past it now, rather than at the
+        // host's next checkout or release.
+        for key in trim {
+            self.shed_over_cap(key, now, out);
+            self.forget_if_unused(key, now);
         }
         self.grant_slots(now, out);
     }

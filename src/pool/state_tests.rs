@@ -1243,7 +1243,7 @@ fn an_origin_given_its_own_cap_opens_that_many_in_place_of_the_clients() {
         let mut st = PoolState::new(caps(3, 10));
         let mut out = Vec::new();
         for (origin, cap) in own {
-            st.set_cap((*origin).clone(), *cap, now, &mut out);
+            st.set_cap((*origin).clone(), *cap, &[], now, &mut out);
         }
         let mut dialed = 0;
         while is_connect(&st.checkout(key, now, REUSE, any, alive, &mut out)) {
@@ -1265,7 +1265,13 @@ fn a_raised_cap_serves_the_line_at_once_and_its_idle_stack_grows_with_it() {
     let (_, mut w1) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
     let (_, mut w2) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
     let (_, mut w3) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
-    st.set_cap(a.clone(), Some(HostCap { open: 3, idle: 3 }), now, &mut out);
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 3, idle: 3 }),
+        &[],
+        now,
+        &mut out,
+    );
     assert!(matches!(w1.try_recv(), Ok(Grant::Slot)));
     assert!(matches!(w2.try_recv(), Ok(Grant::Slot)));
     assert!(w3.try_recv().is_err(), "the third waits: 3 are open");
@@ -1292,7 +1298,13 @@ fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
     // Two rest, two are in use, when a's cap comes down to 1.
     st.put_idle(&a, 1, now, terms(now, 90), &mut out);
     st.put_idle(&a, 2, now, terms(now, 90), &mut out);
-    st.set_cap(a.clone(), Some(HostCap { open: 1, idle: 1 }), now, &mut out);
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 1, idle: 1 }),
+        &[],
+        now,
+        &mut out,
+    );
     assert!(out.is_empty(), "nothing is closed when the cap is set");
     // A checkout closes the idle ones past the cap, oldest first, and waits: 2 are
     // still in use.
@@ -1321,6 +1333,83 @@ fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
 }
 
 #[test]
+fn a_lowered_cap_closes_the_idle_connections_past_it_at_once_direct_and_through_a_proxy() {
+    let now = Instant::now();
+    let mut st = PoolState::new(caps(4, 20));
+    let mut out = Vec::new();
+    let (a, b) = (key("a"), key("b"));
+    let proxy = Arc::new(crate::conn::ProxyTarget::new(false, "proxy", 3128, None));
+    let a_via_proxy = a.clone().via(Some(proxy));
+    // a direct: 4 open, 3 resting (1 in use). a through the proxy: 3 open, all resting.
+    // b: 4 resting, which a's cap does not touch.
+    open_n(&mut st, &a, 4, now);
+    for conn in 1..4 {
+        st.put_idle(
+            &a,
+            conn,
+            now + Duration::from_secs(conn.into()),
+            terms(now, 90),
+            &mut out,
+        );
+    }
+    open_n(&mut st, &a_via_proxy, 3, now);
+    for conn in 11..14 {
+        st.put_idle(&a_via_proxy, conn, now, terms(now, 90), &mut out);
+    }
+    open_n(&mut st, &b, 4, now);
+    for conn in 21..25 {
+        st.put_idle(&b, conn, now, terms(now, 90), &mut out);
+    }
+    assert!(out.is_empty());
+    let trim = [a.clone(), a_via_proxy.clone()];
+    let later = now + Duration::from_secs(5);
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 2, idle: 2 }),
+        &trim,
+        later,
+        &mut out,
+    );
+    // Direct, the two oldest resting go (the one in use runs on); through the proxy,
+    // the oldest.
+    assert!(out.iter().all(|d| d.cause == DropCause::OverIdleLimit));
+    let mut closed: Vec<_> = out.drain(..).map(|d| d.conn).collect();
+    closed.sort();
+    assert_eq!(closed, [1, 2, 11]);
+    assert_eq!(st.total_open(), 4 - 2 + 3 - 1 + 4);
+    // The one in use comes back to rest: a is at its cap.
+    st.put_idle(&a, 4, later, terms(later, 90), &mut out);
+    assert!(out.is_empty());
+    // Raising the cap closes nothing.
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 3, idle: 3 }),
+        &trim,
+        later,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(st.total_open(), 2 + 2 + 4);
+    // Lowered to 1: each of a's hosts keeps its newest, and nothing of b is closed.
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 1, idle: 1 }),
+        &trim,
+        later,
+        &mut out,
+    );
+    let mut closed: Vec<_> = out.drain(..).map(|d| d.conn).collect();
+    closed.sort();
+    assert_eq!(closed, [3, 12]);
+    assert!(matches!(
+        st.checkout(&a, later, REUSE, any, alive, &mut out),
+        Checkout::Idle(4, _)
+    ));
+    assert_eq!(st.total_open(), 1 + 1 + 4);
+    assert!(st.idle_order_consistent());
+}
+
+#[test]
 fn under_a_lowered_cap_idle_connections_of_another_runtime_are_closed_too() {
     let now = Instant::now();
     let mut st = PoolState::new(caps(3, 10));
@@ -1331,7 +1420,13 @@ fn under_a_lowered_cap_idle_connections_of_another_runtime_are_closed_too() {
     for conn in 100..103 {
         st.put_idle(&a, conn, now, terms(now, 90), &mut out);
     }
-    st.set_cap(a.clone(), Some(HostCap { open: 1, idle: 1 }), now, &mut out);
+    st.set_cap(
+        a.clone(),
+        Some(HostCap { open: 1, idle: 1 }),
+        &[],
+        now,
+        &mut out,
+    );
     // A checkout on this runtime, which cannot use them: the two oldest are closed for
     // the cap, the last is traded for a connection of its own, and nothing waits.
     let mine = |c: &u32| *c < 100;
