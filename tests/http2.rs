@@ -298,6 +298,57 @@ async fn the_polite_preset_holds_a_site_to_two_requests_at_once_over_http2_too()
 }
 
 #[tokio::test]
+async fn a_lowered_cap_lets_go_of_the_http2_connections_past_it() {
+    // One stream per connection, three connections: three requests at once.
+    let server = slow_server(100).await;
+    let client = prior_knowledge()
+        .max_connections_per_host(3)
+        .http2_max_streams_per_connection(1)
+        .build()
+        .unwrap();
+    burst_after_one(&client, &server, 9).await;
+    assert_eq!(server.stats().connections, 3);
+    assert_eq!(server.stats().max_open_in_all, 3);
+    let stats = client.stats();
+    assert_eq!((stats.open, stats.streams), (3, 0), "{stats:?}");
+    // Lowered to 1 while they rest: two are let go, and close at once.
+    client
+        .set_max_connections_for_host(server.url("127.0.0.1", "/"), Some(1))
+        .unwrap();
+    assert_eq!(client.stats().closed_over_idle_limit, 2);
+    support::eventually("two close", || client.stats().open == 1).await;
+    // From now on one request at a time, on the one connection left.
+    server.reset_max_open_in_all();
+    all_ok(spawn_gets(&client, &server.url("127.0.0.1", "/slow"), 6)).await;
+    let stats = server.stats();
+    assert_eq!(
+        (stats.connections, stats.max_open_in_all),
+        (3, 1),
+        "{stats:?}"
+    );
+    // Raised to 3 and lowered to 2 while all three carry a stream: the one with the
+    // fewest is let go once its stream ends, and no more than two run at once after.
+    client
+        .set_max_connections_for_host(server.url("127.0.0.1", "/"), Some(3))
+        .unwrap();
+    let url = server.url("127.0.0.1", "/slow");
+    let first = spawn_gets(&client, &url, 3);
+    support::eventually("three at once", || client.stats().streams == 3).await;
+    client
+        .set_max_connections_for_host(server.url("127.0.0.1", "/"), Some(2))
+        .unwrap();
+    let second = spawn_gets(&client, &url, 6);
+    all_ok(first).await;
+    support::eventually("one closes", || client.stats().open == 2).await;
+    server.reset_max_open_in_all();
+    all_ok(second).await;
+    all_ok(spawn_gets(&client, &url, 6)).await;
+    let stats = server.stats();
+    assert!(stats.max_open_in_all <= 2, "{stats:?}");
+    assert_eq!(client.stats().closed_over_idle_limit, 3);
+}
+
+#[tokio::test]
 async fn a_burst_before_the_servers_settings_waits_for_its_stream_limit() {
     // The server's SETTINGS come late: until they do, only the dialer's stream goes out,
     // and the burst is then sent within the server's limit, none of it refused.

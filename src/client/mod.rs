@@ -262,7 +262,9 @@ impl Client {
     /// A lower one closes the origin's idle connections past it at once and cuts nothing
     /// short: requests under way finish, and the connections past the cap they hold are
     /// closed as they come free (all counted in `closed_over_idle_limit`). Over HTTP/2, as
-    /// for the client's cap, it counts connections, not the streams that share them.
+    /// for the client's cap, it counts connections, not the streams that share them; a
+    /// lower cap lets go of the HTTP/2 connections past it (those carrying the fewest
+    /// streams first), which take no new stream and close when their last one ends.
     ///
     /// The client keeps each cap until it is cleared, whatever else of the host it
     /// forgets.

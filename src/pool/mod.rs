@@ -216,9 +216,10 @@ impl Pool {
     pub fn set_cap(&self, origin: PoolKey, cap: Option<HostCap>, routed: Option<PoolKey>) {
         let mut out = Vec::new();
         let trim: Vec<PoolKey> = std::iter::once(origin.clone()).chain(routed).collect();
-        self.inner
-            .lock()
-            .set_cap(origin, cap, &trim, now(), &mut out);
+        let let_go = (self.inner.lock()).set_cap(origin, cap, &trim, now(), &mut out);
+        for _ in 0..let_go {
+            self.count(Count::ClosedOverIdleLimit);
+        }
         self.inner.finish(out);
     }
 

@@ -828,7 +828,7 @@ impl<C> PoolState<C> {
         trim: &[PoolKey],
         now: Instant,
         out: &mut Vec<Dropped<C>>,
-    ) {
+    ) -> usize {
         debug_assert!(trim.iter().all(|key| same_origin(key, &origin)));
         match cap {
             Some(cap) => {
@@ -839,12 +839,49 @@ impl<C> PoolState<C> {
             }
         }
         // A lowered cap closes the idle connections past it now, rather than at the
-        // host's next checkout or release.
+        // host's next checkout or release, and lets go of the HTTP/2 connections past it.
+        let mut let_go = 0;
         for key in trim {
             self.shed_over_cap(key, now, out);
+            let_go += self.let_go_shared_over_cap(key);
             self.forget_if_unused(key, now);
         }
         self.grant_slots(now, out);
+        let_go
+    }
+
+    /// Lets go of `key`'s HTTP/2 connections past its cap, lowered since they opened, so
+    /// that no more than the cap's worth take new streams: those carrying the fewest
+    /// streams first. One let go takes no new stream and closes when its last one ends
+    /// (at once if it carries none), and its slot is freed then; HTTP/1.1 connections and
+    /// HTTP/2 ones already closing count against the cap meanwhile. How many it let go.
+    fn let_go_shared_over_cap(&mut self, key: &PoolKey) -> usize {
+        let Some(host) = self.hosts.get_mut(key) else {
+            return 0;
+        };
+        if !self.limits.over(key, host) {
+            return 0;
+        }
+        let cap = self.limits.of(key).open;
+        let open = host.open();
+        let Some(shared) = host.shared.as_mut() else {
+            return 0;
+        };
+        let mut live: Vec<Arc<H2Conn>> = (shared.conns.iter())
+            .filter(|c| !c.closing())
+            .cloned()
+            .collect();
+        let keep = cap.saturating_sub(open.saturating_sub(live.len()));
+        if live.len() <= keep {
+            return 0;
+        }
+        live.sort_by_key(|c| c.streams());
+        let surplus = live.len() - keep;
+        for conn in &live[..surplus] {
+            conn.close();
+            self.remove_shared(key, conn.id());
+        }
+        surplus
     }
 
     /// Closes `key`'s idle connections, oldest first, while it has more open than its

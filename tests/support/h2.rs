@@ -80,6 +80,8 @@ pub struct H2Stats {
     pub refused: usize,
     /// Most streams open at once on one connection.
     pub max_streams_open: usize,
+    /// Most streams open at once over all connections (since `reset_max_open_in_all`).
+    pub max_open_in_all: usize,
     /// Streams the client reset before their response ended.
     pub resets_seen: usize,
     /// Requests with `Expect: 100-continue` whose body had begun to arrive 200 ms after
@@ -158,6 +160,12 @@ impl H2Server {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
+    }
+
+    /// Starts `max_open_in_all` again from the streams open now.
+    pub fn reset_max_open_in_all(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.stats.max_open_in_all = s.open_now.values().sum();
     }
 }
 
@@ -291,6 +299,8 @@ async fn handle(
         *open += 1;
         let open = *open;
         s.stats.max_streams_open = s.stats.max_streams_open.max(open);
+        let in_all = s.open_now.values().sum();
+        s.stats.max_open_in_all = s.stats.max_open_in_all.max(in_all);
     }
     let (parts, mut body) = request.into_parts();
     let mut received = BytesMut::new();
