@@ -1207,6 +1207,24 @@ fn an_origins_delay_keeps_its_line_apart_and_holds_after_the_host_is_forgotten()
 }
 
 /// `open` connections of `key` checked out at once (each must dial).
+/// Gives `key`'s origin a cap of `open` (as many idle), trimming the hosts in `trim`.
+fn cap_of(
+    st: &mut PoolState<u32>,
+    key: &PoolKey,
+    open: usize,
+    trim: &[PoolKey],
+    now: Instant,
+    out: &mut Vec<Dropped<u32>>,
+) {
+    st.set_cap(
+        key.clone(),
+        Some(HostCap { open, idle: open }),
+        trim,
+        now,
+        out,
+    );
+}
+
 fn open_n(st: &mut PoolState<u32>, key: &PoolKey, n: usize, now: Instant) {
     let mut out = Vec::new();
     for _ in 0..n {
@@ -1265,13 +1283,7 @@ fn a_raised_cap_serves_the_line_at_once_and_its_idle_stack_grows_with_it() {
     let (_, mut w1) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
     let (_, mut w2) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
     let (_, mut w3) = waiter(st.checkout(&a, now, REUSE, any, alive, &mut out));
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 3, idle: 3 }),
-        &[],
-        now,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 3, &[], now, &mut out);
     assert!(matches!(w1.try_recv(), Ok(Grant::Slot)));
     assert!(matches!(w2.try_recv(), Ok(Grant::Slot)));
     assert!(w3.try_recv().is_err(), "the third waits: 3 are open");
@@ -1298,13 +1310,7 @@ fn under_a_lowered_cap_connections_past_it_close_as_they_come_free() {
     // Two rest, two are in use, when a's cap comes down to 1.
     st.put_idle(&a, 1, now, terms(now, 90), &mut out);
     st.put_idle(&a, 2, now, terms(now, 90), &mut out);
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 1, idle: 1 }),
-        &[],
-        now,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 1, &[], now, &mut out);
     assert!(out.is_empty(), "nothing is closed when the cap is set");
     // A checkout closes the idle ones past the cap, oldest first, and waits: 2 are
     // still in use.
@@ -1363,13 +1369,7 @@ fn a_lowered_cap_closes_the_idle_connections_past_it_at_once_direct_and_through_
     assert!(out.is_empty());
     let trim = [a.clone(), a_via_proxy.clone()];
     let later = now + Duration::from_secs(5);
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 2, idle: 2 }),
-        &trim,
-        later,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 2, &trim, later, &mut out);
     // Direct, the two oldest resting go (the one in use runs on); through the proxy,
     // the oldest.
     assert!(out.iter().all(|d| d.cause == DropCause::OverIdleLimit));
@@ -1381,23 +1381,11 @@ fn a_lowered_cap_closes_the_idle_connections_past_it_at_once_direct_and_through_
     st.put_idle(&a, 4, later, terms(later, 90), &mut out);
     assert!(out.is_empty());
     // Raising the cap closes nothing.
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 3, idle: 3 }),
-        &trim,
-        later,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 3, &trim, later, &mut out);
     assert!(out.is_empty());
     assert_eq!(st.total_open(), 2 + 2 + 4);
     // Lowered to 1: each of a's hosts keeps its newest, and nothing of b is closed.
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 1, idle: 1 }),
-        &trim,
-        later,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 1, &trim, later, &mut out);
     let mut closed: Vec<_> = out.drain(..).map(|d| d.conn).collect();
     closed.sort();
     assert_eq!(closed, [3, 12]);
@@ -1420,13 +1408,7 @@ fn under_a_lowered_cap_idle_connections_of_another_runtime_are_closed_too() {
     for conn in 100..103 {
         st.put_idle(&a, conn, now, terms(now, 90), &mut out);
     }
-    st.set_cap(
-        a.clone(),
-        Some(HostCap { open: 1, idle: 1 }),
-        &[],
-        now,
-        &mut out,
-    );
+    cap_of(&mut st, &a, 1, &[], now, &mut out);
     // A checkout on this runtime, which cannot use them: the two oldest are closed for
     // the cap, the last is traded for a connection of its own, and nothing waits.
     let mine = |c: &u32| *c < 100;
