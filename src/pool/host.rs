@@ -226,15 +226,14 @@ impl<C> Host<C> {
         }
     }
 
-    /// Nothing open, nobody waiting, no pause or spacing still to keep, and nothing
-    /// learned lately: the host can be forgotten, and its learned idle timeout with it.
+    /// Nothing open, nobody waiting, and no pause or spacing still to keep: the host can
+    /// be forgotten (what was learned of its server is kept apart, `learn::Remembered`).
     pub fn is_unused(&self, now: Instant) -> bool {
         self.open == 0
             && self.waiters.is_empty()
             && self.idle.is_empty()
             && self.not_before.is_none_or(|t| t <= now)
             && self.shared.is_none()
-            && self.learned.as_ref().is_none_or(|l| l.stale(now))
     }
 
     /// While the host may send nothing (paused, or its requests spaced), until when.

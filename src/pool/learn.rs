@@ -46,12 +46,17 @@
 //! if the server answers it, the limit is gone; if not, the request is retried and the
 //! end it shows makes the limit known again.
 
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
 
 /// Upper bounds remembered.
 pub(crate) const SAMPLES: usize = 8;
 /// How long an upper bound is trusted, and a host's estimate kept without news.
 pub(crate) const MEMORY: Duration = Duration::from_secs(300);
+/// The most forgotten hosts whose servers' estimates are kept (`Remembered`): at some
+/// 300 bytes each, 1.2 MiB at most, whatever a crawl's hosts.
+pub(crate) const REMEMBERED: usize = 4096;
 /// The horizon is never shorter: a server that closes sooner is not learned from.
 pub(crate) const FLOOR: Duration = Duration::from_millis(50);
 /// Round-trip samples per window of the windowed minimum.
@@ -316,6 +321,100 @@ impl WindowedMin {
     fn get(&self) -> Option<Duration> {
         let best = self.previous.min(self.current);
         (best != u32::MAX).then(|| Duration::from_micros(u64::from(best)))
+    }
+}
+
+/// What was learned of the servers of hosts the pool has forgotten (nothing open, nothing
+/// waiting): kept apart from the hosts, and bounded, so that the pool's hosts are those in
+/// use while a host seen again within [`MEMORY`] still knows its server. At most `cap`
+/// estimates, the oldest let go first; a stale one is dropped when asked for.
+#[derive(Debug)]
+pub(crate) struct Remembered<K, S> {
+    /// Each forgotten host's estimate, with the number it was put under.
+    kept: HashMap<K, (u64, Box<Learned>), S>,
+    /// The order they were put in (a number no longer in `kept` was taken back).
+    order: VecDeque<(K, u64)>,
+    /// The next number.
+    next: u64,
+    cap: usize,
+}
+
+impl<K: Hash + Eq + Clone, S: BuildHasher + Default> Remembered<K, S> {
+    /// Room for `cap` estimates.
+    pub fn new(cap: usize) -> Self {
+        Remembered {
+            kept: HashMap::default(),
+            order: VecDeque::new(),
+            next: 0,
+            cap,
+        }
+    }
+
+    /// Keeps `learned`, the estimate of `key`'s server, unless it is stale; lets go of the
+    /// oldest past the cap.
+    pub fn keep(&mut self, key: K, learned: Box<Learned>, now: Instant) {
+        if self.cap == 0 || learned.stale(now) {
+            return;
+        }
+        let n = self.next;
+        self.next += 1;
+        self.kept.insert(key.clone(), (n, learned));
+        self.order.push_back((key, n));
+        while self.kept.len() > self.cap {
+            self.pop_oldest();
+        }
+        // Numbers taken back leave places behind in the order: clear them out once they
+        // outnumber the estimates kept.
+        if self.order.len() > 2 * self.cap.max(self.kept.len()) {
+            let kept = &self.kept;
+            self.order
+                .retain(|(k, n)| kept.get(k).is_some_and(|(m, _)| m == n));
+        }
+    }
+
+    /// Takes back what was kept of `key`'s server, if it is not stale.
+    pub fn take(&mut self, key: &K, now: Instant) -> Option<Box<Learned>> {
+        if self.kept.is_empty() {
+            return None;
+        }
+        let (_, learned) = self.kept.remove(key)?;
+        (!learned.stale(now)).then_some(learned)
+    }
+
+    /// What is kept of `key`'s server.
+    pub fn get(&self, key: &K) -> Option<&Learned> {
+        self.kept.get(key).map(|(_, l)| &**l)
+    }
+
+    /// How many estimates are kept.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// The estimates kept, with their hosts.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &Learned)> {
+        self.kept.iter().map(|(k, (_, l))| (k, &**l))
+    }
+
+    /// Drops the estimates gone stale at `now`.
+    pub fn purge_stale(&mut self, now: Instant) {
+        if self.kept.is_empty() {
+            return;
+        }
+        self.kept.retain(|_, (_, l)| !l.stale(now));
+        let kept = &self.kept;
+        self.order
+            .retain(|(k, n)| kept.get(k).is_some_and(|(m, _)| m == n));
+    }
+
+    fn pop_oldest(&mut self) {
+        while let Some((key, n)) = self.order.pop_front() {
+            if self.kept.get(&key).is_some_and(|(m, _)| *m == n) {
+                self.kept.remove(&key);
+                return;
+            }
+        }
     }
 }
 

@@ -361,3 +361,61 @@ fn responses_per_connection_are_learned_from_two_agreeing_ends_soon_after_a_resp
         assert_eq!(learned.max_responses(start + ms(*ask)), known, "{what}");
     }
 }
+
+/// An estimate that has seen a FIN at `secs` of idle time, at `now`.
+fn closed_at(secs: u64, now: Instant) -> Box<Learned> {
+    let mut learned = Box::new(Learned::new(now));
+    learned.observe(Closed(Duration::from_secs(secs)), now);
+    learned
+}
+
+type Kept = Remembered<u32, std::collections::hash_map::RandomState>;
+
+#[test]
+fn forgotten_hosts_estimates_are_kept_up_to_the_cap_the_oldest_let_go_first() {
+    let now = Instant::now();
+    let mut kept = Kept::new(3);
+    for host in 0..5 {
+        kept.keep(host, closed_at(10 + u64::from(host), now), now);
+    }
+    assert_eq!(kept.len(), 3);
+    assert!(kept.get(&0).is_none() && kept.get(&1).is_none());
+    // Taken back whole, once.
+    let two = kept.take(&2, now).expect("kept");
+    assert_eq!(two.timeout(now), Some(Duration::from_secs(12)));
+    assert!(kept.take(&2, now).is_none());
+    // Kept again, it is the newest: the next let go is 3, then 4, not it.
+    kept.keep(2, two, now);
+    kept.keep(5, closed_at(15, now), now);
+    kept.keep(6, closed_at(16, now), now);
+    let mut left: Vec<u32> = kept.iter().map(|(k, _)| *k).collect();
+    left.sort();
+    assert_eq!(left, [2, 5, 6]);
+    // The order's places of estimates taken back are cleared out: it stays bounded.
+    for _ in 0..100 {
+        let learned = kept.take(&6, now).expect("kept");
+        kept.keep(6, learned, now);
+    }
+    assert!(kept.order.len() <= 2 * 3, "{}", kept.order.len());
+}
+
+#[test]
+fn a_stale_estimate_is_neither_kept_nor_given_back() {
+    let now = Instant::now();
+    let later = now + MEMORY;
+    let mut kept = Kept::new(8);
+    kept.keep(1, closed_at(10, now), later);
+    assert_eq!(kept.len(), 0, "stale when kept");
+    kept.keep(2, closed_at(10, now), now);
+    assert!(kept.take(&2, later).is_none(), "stale when taken");
+    kept.keep(3, closed_at(10, now), now);
+    kept.keep(4, closed_at(10, later), later);
+    kept.purge_stale(later);
+    assert!(kept.get(&3).is_none());
+    assert!(kept.get(&4).is_some());
+    assert_eq!(kept.len(), 1);
+    // Nothing at all with no room.
+    let mut none = Kept::new(0);
+    none.keep(1, closed_at(10, now), now);
+    assert_eq!(none.len(), 0);
+}

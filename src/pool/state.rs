@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use super::fair::{Turn, Turns};
 use super::host::{Grant, Host, Waiter};
-use super::learn::{Learned, ResponseLimit, Seen};
+use super::learn::{Learned, Remembered, ResponseLimit, Seen, REMEMBERED};
 use super::lru::Lru;
 use super::{Need, PoolKey};
 use crate::clock;
@@ -250,6 +250,8 @@ impl Part {
 pub(crate) struct PoolState<C> {
     /// Hashed by the hash each origin carries.
     hosts: HashMap<PoolKey, Host<C>, BuildOriginHasher>,
+    /// What was learned of forgotten hosts' servers, for when they come back.
+    remembered: Remembered<PoolKey, BuildOriginHasher>,
     caps: Caps,
     /// Some host's gate may be closed: starts are spaced, or some host was paused. Until
     /// then no checkout or release looks at a host's gate (another cache line per host).
@@ -316,6 +318,21 @@ fn origin_entry<'m, V>(
     }
 }
 
+/// Makes `key`'s entry in `hosts`, with what was learned of its server before it was
+/// forgotten.
+#[inline(never)]
+fn new_host<'h, C>(
+    hosts: &'h mut HashMap<PoolKey, Host<C>, BuildOriginHasher>,
+    remembered: &mut Remembered<PoolKey, BuildOriginHasher>,
+    key: &PoolKey,
+    now: Instant,
+) -> &'h mut Host<C> {
+    let learned = remembered.take(key, now);
+    let host = hosts.entry(key.clone()).or_default();
+    host.learned = learned;
+    host
+}
+
 /// Whether `key` is `origin` (an origin without a proxy), direct or through a proxy.
 fn same_origin(key: &PoolKey, origin: &PoolKey) -> bool {
     match key.proxy() {
@@ -368,6 +385,7 @@ impl<C> PoolState<C> {
     pub fn new(caps: Caps) -> Self {
         PoolState {
             hosts: HashMap::default(),
+            remembered: Remembered::new(REMEMBERED),
             caps,
             gating: caps.spacing.is_some(),
             total_open: 0,
@@ -439,7 +457,7 @@ impl<C> PoolState<C> {
         // no reference count taken and given back.
         let host = match self.hosts.get_mut(key) {
             Some(host) => host,
-            None => self.hosts.entry(key.clone()).or_default(),
+            None => new_host(&mut self.hosts, &mut self.remembered, key, now),
         };
         // The gate is closed (a pause, or the spacing of starts), or a waiter told to come
         // back when it opens is owed the next turn: no connection is taken before it.
@@ -783,16 +801,20 @@ impl<C> PoolState<C> {
         // The hosts of this tick's closes are at hand; the others are looked at once a
         // round, not once a tick: at thousands of hosts, a look at each is a cache miss.
         for dropped in out.iter() {
-            if self
-                .hosts
-                .get(&dropped.key)
-                .is_some_and(|h| h.is_unused(now))
-            {
-                self.hosts.remove(&dropped.key);
-            }
+            self.forget_if_unused(&dropped.key, now);
         }
         if part.is_last() {
-            self.hosts.retain(|_, h| !h.is_unused(now));
+            let remembered = &mut self.remembered;
+            self.hosts.retain(|key, host| {
+                if !host.is_unused(now) {
+                    return true;
+                }
+                if let Some(learned) = host.learned.take() {
+                    remembered.keep(key.clone(), learned, now);
+                }
+                false
+            });
+            self.remembered.purge_stale(now);
         }
         self.grant_slots(now, out);
     }
@@ -905,10 +927,11 @@ impl<C> PoolState<C> {
     /// No request to `key` starts before `until` (a `Retry-After`).
     pub fn pause(&mut self, key: &PoolKey, until: Instant, now: Instant) {
         self.gating = true;
-        self.hosts
-            .entry(key.clone())
-            .or_default()
-            .pause_until(until);
+        match self.hosts.get_mut(key) {
+            Some(host) => host,
+            None => new_host(&mut self.hosts, &mut self.remembered, key, now),
+        }
+        .pause_until(until);
         // Requests already in line wait too (one is told when to come back).
         self.pass_baton(key, now);
     }
@@ -939,7 +962,7 @@ impl<C> PoolState<C> {
         let starts = matches!(seen, Seen::Closed(_) | Seen::Raced(_) | Seen::Ended { .. });
         let host = match self.hosts.get_mut(key) {
             Some(host) => host,
-            None if starts => self.hosts.entry(key.clone()).or_default(),
+            None if starts => new_host(&mut self.hosts, &mut self.remembered, key, now),
             None => return,
         };
         match &mut host.learned {
@@ -984,18 +1007,28 @@ impl<C> PoolState<C> {
 
     /// The server idle timeout learned for `key`, if one is known.
     pub fn learned_timeout(&self, key: &PoolKey, now: Instant) -> Option<Duration> {
-        self.hosts
-            .get(key)
-            .and_then(|h| h.learned.as_ref())
-            .and_then(|l| l.timeout(now))
+        self.learned_of(key).and_then(|l| l.timeout(now))
     }
 
     /// The responses per connection learned for `key`'s server, if known.
     pub fn learned_max(&self, key: &PoolKey, now: Instant) -> Option<u32> {
-        self.hosts
-            .get(key)
-            .and_then(|h| h.learned.as_ref())
-            .and_then(|l| l.max_responses(now))
+        self.learned_of(key).and_then(|l| l.max_responses(now))
+    }
+
+    /// What is learned of `key`'s server: its host's, or what was kept when it was
+    /// forgotten.
+    fn learned_of(&self, key: &PoolKey) -> Option<&Learned> {
+        match self.hosts.get(key) {
+            Some(host) => host.learned.as_deref(),
+            None => self.remembered.get(key),
+        }
+    }
+
+    /// Forgets `key`'s entry, keeping what was learned of its server apart.
+    fn forget(&mut self, key: &PoolKey, now: Instant) {
+        if let Some(learned) = self.hosts.remove(key).and_then(|h| h.learned) {
+            self.remembered.keep(key.clone(), learned, now);
+        }
     }
 
     /// Per-host counts, for statistics.
@@ -1014,6 +1047,22 @@ impl<C> PoolState<C> {
                 streams: h.shared.as_ref().map_or(0, |s| s.streams()),
             })
             .collect();
+        // Forgotten hosts whose servers' estimates are still kept and tell something:
+        // nothing open.
+        let remembered = (self.remembered.iter())
+            .filter(|(key, learned)| !learned.stale(now) && !self.hosts.contains_key(*key))
+            .map(|(key, learned)| HostCounts {
+                key: key.clone(),
+                open: 0,
+                idle: 0,
+                waiters: 0,
+                learned_timeout: learned.timeout(now),
+                learned_max: learned.max_responses(now),
+                http2: 0,
+                streams: 0,
+            })
+            .filter(|h| h.learned_timeout.is_some() || h.learned_max.is_some());
+        v.extend(remembered);
         v.sort_by(|a, b| a.key.cmp(&b.key));
         v
     }
@@ -1416,7 +1465,7 @@ impl<C> PoolState<C> {
     /// hosts holds state only for those in use.
     fn forget_if_unused(&mut self, key: &PoolKey, now: Instant) {
         if self.hosts.get(key).is_some_and(|h| h.is_unused(now)) {
-            self.hosts.remove(key);
+            self.forget(key, now);
         }
     }
 

@@ -493,6 +493,52 @@ fn idle_connections_of_another_runtime_are_left_for_it() {
 }
 
 #[test]
+fn a_host_with_nothing_left_is_forgotten_and_what_was_learned_of_it_kept_apart() {
+    use super::super::learn::{Seen, MEMORY, REMEMBERED};
+    let now = Instant::now();
+    let mut s: PoolState<u32> = PoolState::new(caps(2, 10));
+    let mut out = Vec::new();
+    let a = key("a");
+    // a's server closed a connection idle for 5 s; nothing of a is open.
+    s.learn(&a, Seen::Closed(Duration::from_secs(5)), now);
+    s.sweep(now, Part::WHOLE, alive, &mut out);
+    assert!(s.hosts.is_empty(), "the pool holds no entry for a");
+    // Still listed, with what was learned.
+    let listed = s.host_counts(now);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].open, listed[0].learned_timeout),
+        (0, Some(Duration::from_secs(5)))
+    );
+    // Back: its connections idle on the learned terms again.
+    let later = now + Duration::from_secs(60);
+    assert!(is_connect(
+        &s.checkout(&a, later, REUSE, any, alive, &mut out)
+    ));
+    assert_eq!(s.learned_timeout(&a, later), Some(Duration::from_secs(5)));
+    s.put_idle(&a, 1, later, terms(later, 90), &mut out);
+    let ended = s.learned_terms(&a, later, terms(later, 90));
+    assert_eq!(ended.expiry, Expiry::Learned);
+    assert_eq!(s.host_counts(later).len(), 1, "listed once");
+    // A crawl over many hosts, each teaching something and then left: the pool keeps an
+    // entry for none of them, and estimates for the last REMEMBERED only.
+    for i in 0..REMEMBERED + 500 {
+        let host = key(&format!("h{i}"));
+        s.learn(&host, Seen::Closed(Duration::from_secs(5)), later);
+    }
+    s.sweep(later, Part::WHOLE, alive, &mut out);
+    assert_eq!(s.hosts.len(), 1, "a alone, which has a connection");
+    assert_eq!(s.remembered.len(), REMEMBERED);
+    let known = (0..REMEMBERED + 500)
+        .filter(|i| s.learned_timeout(&key(&format!("h{i}")), later).is_some())
+        .count();
+    assert_eq!(known, REMEMBERED);
+    // Stale estimates go with the sweep.
+    s.sweep(later + MEMORY, Part::WHOLE, alive, &mut out);
+    assert_eq!(s.remembered.len(), 0);
+}
+
+#[test]
 fn a_learned_timeout_ends_idle_terms_and_is_forgotten_with_the_host() {
     use super::super::learn::{Seen, MEMORY};
     let now = Instant::now();

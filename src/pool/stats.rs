@@ -238,8 +238,9 @@ pub struct Stats {
     /// request was not processed.
     pub retries_without_expectation: u64,
     /// Per host, sorted by scheme, host and port. A host with nothing open stays listed
-    /// while it keeps an idle timeout learned from its server (5 minutes after the last
-    /// thing its connections showed).
+    /// while an idle timeout or a limit learned of its server is kept (5 minutes after the
+    /// last thing its connections showed, for at most the 4,096 hosts forgotten last; the
+    /// pool itself holds no entry for it).
     pub hosts: Vec<HostStats>,
 }
 
