@@ -894,7 +894,7 @@ impl Drop for Stream {
         drop(locked);
         for _ in 0..evicted {
             self.pool.counters.count(Count::Evicted);
-            tracing::debug!(host = %self.key, "letting go of an HTTP/2 connection done with its streams: another host waits for its slot");
+            tracing::debug!(host = %self.key, "letting go of an HTTP/2 connection: another host waits for its slot");
         }
     }
 }

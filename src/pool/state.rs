@@ -1187,6 +1187,16 @@ impl<C> PoolState<C> {
         let gated = self.gating && self.hosts.get(key).is_some_and(|h| h.gate(now).is_some());
         if gated {
             self.pass_baton(key, now);
+        } else if self.gives_up_shared(key, conn, now) {
+            // Hosts compete for slots and this one holds more than its share: the
+            // connection takes no new stream, its streams in flight end on it, and the
+            // slot it frees when it has closed goes to the round, as a released HTTP/1.1
+            // connection's does. Its own waiters wait for their turn.
+            conn.unreserve(now);
+            conn.close();
+            self.remove_shared(key, conn.id());
+            self.shared_evictions += 1;
+            return;
         } else if conn.may_pass_on() {
             while let Some(waiter) = self.pop_waiter(key) {
                 if waiter.tx.send(Grant::Stream(conn.clone())).is_ok() {
@@ -1217,6 +1227,26 @@ impl<C> PoolState<C> {
             self.remove_shared(key, conn.id());
             self.shared_evictions += 1;
         }
+    }
+
+    /// Whether `key`, one of whose streams on `conn` just ended while it has waiters, must
+    /// let go of `conn` for the round: the pool is at the global cap, another host could
+    /// take a freed slot now, and `key` holds more than its share. Its share is counted in
+    /// the HTTP/2 connections that still take streams, so each one let go counts at once,
+    /// while it still holds its slot: a host lets go of only as many as it holds past its
+    /// share, and keeps at least one.
+    fn gives_up_shared(&self, key: &PoolKey, conn: &H2Conn, now: Instant) -> bool {
+        if self.waiting == 0 || self.total_open < self.caps.total || conn.closing() {
+            return false;
+        }
+        let Some(host) = self.hosts.get(key) else {
+            return false;
+        };
+        let Some(shared) = host.shared.as_ref() else {
+            return false;
+        };
+        let live = shared.conns.iter().filter(|c| !c.closing()).count();
+        host.waiters_len() > 0 && live > self.share() && self.has_ready_turn_but(key, now)
     }
 
     /// Hands streams of `conn` to the waiters of `key` while it has room.
@@ -1495,8 +1525,14 @@ impl<C> PoolState<C> {
     /// Whether `key` holds more than its share of the global cap: the cap divided among
     /// the hosts with waiters (at least one connection each).
     fn above_share(&self, key: &PoolKey) -> bool {
-        let share = (self.caps.total / self.turns.len().max(1)).max(1);
+        let share = self.share();
         self.hosts.get(key).is_some_and(|h| h.open() > share)
+    }
+
+    /// A host's share of the global cap while hosts wait for slots: the cap divided
+    /// among the hosts in the round, at least one connection.
+    fn share(&self) -> usize {
+        (self.caps.total / self.turns.len().max(1)).max(1)
     }
 
     /// The next host in the round that can take a freed slot, other than `key` (which
@@ -1514,13 +1550,24 @@ impl<C> PoolState<C> {
 
     /// Whether some host in the round could take a freed slot now.
     fn has_ready_turn(&self, now: Instant) -> bool {
+        self.waiting > 0 && self.turns.members().any(|k| self.is_ready(k, now))
+    }
+
+    /// Whether some host in the round other than `key` could take a freed slot now.
+    fn has_ready_turn_but(&self, key: &PoolKey, now: Instant) -> bool {
         self.waiting > 0
-            && self.turns.members().any(|k| {
-                self.hosts.get(k).is_some_and(|h| {
-                    let cap = self.limits.of(k).open;
-                    turn_for_slot(h, cap, self.gating.then_some(now)) == Turn::Ready
-                })
-            })
+            && self
+                .turns
+                .members()
+                .any(|k| k != key && self.is_ready(k, now))
+    }
+
+    /// Whether `key` could take a freed slot now.
+    fn is_ready(&self, key: &PoolKey, now: Instant) -> bool {
+        self.hosts.get(key).is_some_and(|h| {
+            let cap = self.limits.of(key).open;
+            turn_for_slot(h, cap, self.gating.then_some(now)) == Turn::Ready
+        })
     }
 
     /// Gives a slot to the oldest waiter of `key` (counted against both caps); if that
