@@ -922,6 +922,45 @@ async fn at_the_global_cap_an_idle_http2_connection_of_another_host_makes_room()
     assert!(stats.open <= 1, "{stats:?}");
 }
 
+/// The same, round after round over more hosts than the cap: each request at the cap
+/// finds an idle HTTP/2 connection of another host to let go of, among hosts whose
+/// connections were let go of before (the pool looks only at the hosts given one, and
+/// drops those left with none on the way).
+#[tokio::test]
+async fn round_after_round_at_the_global_cap_idle_http2_connections_make_room() {
+    const HOSTS: usize = 6;
+    const CAP: usize = 2;
+    let mut servers = Vec::new();
+    for _ in 0..HOSTS {
+        servers.push(plain(H2Script::default()).await);
+    }
+    let client = prior_knowledge()
+        .max_connections_total(CAP)
+        .idle_timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for round in 0..3 {
+        for (h, server) in servers.iter().enumerate() {
+            let resp = client.get(server.url("127.0.0.1", "/")).send().await;
+            let resp = resp.unwrap_or_else(|e| {
+                panic!("round {round}, host {h}: {e} (no idle connection was let go of)")
+            });
+            assert_eq!(resp.text().await.unwrap(), "ok");
+            assert!(client.stats().open <= CAP, "{:?}", client.stats());
+        }
+    }
+    // Which connection is let go of is not said, so a later round may find its host's
+    // still open; at most `CAP` are, so each round opens at least `HOSTS - CAP`.
+    let stats = client.stats();
+    let (opened, reused) = (stats.http2_connections_opened, stats.reuses);
+    assert_eq!(opened + reused, 3 * HOSTS as u64, "{stats:?}");
+    assert_eq!(stats.evicted, opened - CAP as u64, "{stats:?}");
+    assert!(stats.evicted >= 3 * (HOSTS - CAP) as u64, "{stats:?}");
+    let dialed: usize = servers.iter().map(|s| s.stats().connections).sum();
+    assert_eq!(dialed as u64, opened);
+}
+
 #[tokio::test]
 async fn expect_continue_holds_the_body_until_the_100_or_a_refusal() {
     let server = plain(H2Script::default()).await;

@@ -18,7 +18,7 @@
 //! A slot is one unit of both caps. It is taken when a connection starts being opened and
 //! given back only when that connection is gone; an idle connection keeps its slot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -268,8 +268,14 @@ pub(crate) struct PoolState<C> {
     /// HTTP/2 connections let go of at the global cap, not yet counted.
     shared_evictions: usize,
     /// HTTP/2 connections in the hosts' lists, all hosts together: with none, a request
-    /// at the global cap does not look through every host for one to let go of.
+    /// at the global cap does not look for one to let go of.
     shared_conns: usize,
+    /// The hosts that were given an HTTP/2 connection since they were last looked at
+    /// here: where a request at the global cap looks for one to let go of, rather than
+    /// through every host. Each connection holds a slot, so the hosts holding one are at
+    /// most the global cap; one whose connections have all gone leaves at the next look,
+    /// and a host forgotten leaves at once.
+    shared_hosts: HashSet<PoolKey, BuildOriginHasher>,
     /// What each start's spacing is: the caps', or an origin's own.
     spacer: Spacer,
     /// How many connections each host may have: the caps', or its origin's own.
@@ -395,6 +401,7 @@ impl<C> PoolState<C> {
             idle_order: Lru::default(),
             shared_evictions: 0,
             shared_conns: 0,
+            shared_hosts: HashSet::default(),
             spacer: Spacer {
                 spacing: caps.spacing,
                 delays: HashMap::default(),
@@ -804,11 +811,12 @@ impl<C> PoolState<C> {
             self.forget_if_unused(&dropped.key, now);
         }
         if part.is_last() {
-            let remembered = &mut self.remembered;
+            let (remembered, shared_hosts) = (&mut self.remembered, &mut self.shared_hosts);
             self.hosts.retain(|key, host| {
                 if !host.is_unused(now) {
                     return true;
                 }
+                shared_hosts.remove(key);
                 if let Some(learned) = host.learned.take() {
                     remembered.keep(key.clone(), learned, now);
                 }
@@ -1026,6 +1034,7 @@ impl<C> PoolState<C> {
 
     /// Forgets `key`'s entry, keeping what was learned of its server apart.
     fn forget(&mut self, key: &PoolKey, now: Instant) {
+        self.shared_hosts.remove(key);
         if let Some(learned) = self.hosts.remove(key).and_then(|h| h.learned) {
             self.remembered.keep(key.clone(), learned, now);
         }
@@ -1164,6 +1173,9 @@ impl<C> PoolState<C> {
         };
         host.shared.get_or_insert_default().conns.push(conn.clone());
         self.shared_conns += 1;
+        if !self.shared_hosts.contains(key) {
+            self.shared_hosts.insert(key.clone());
+        }
         self.serve_with_streams(key, &conn, now);
     }
 
@@ -1278,35 +1290,39 @@ impl<C> PoolState<C> {
 
     /// Lets go of an HTTP/2 connection of a host other than `except` that carries no
     /// stream: it takes no new stream and closes (h2 closes it once nothing holds it),
-    /// and its task frees its slot. Looks at every host when the pool holds an HTTP/2
-    /// connection at all (else answers at once): only a request about to wait at the
-    /// global cap, with no idle HTTP/1.1 connection left to close, asks.
+    /// and its task frees its slot. Looks only at the hosts given an HTTP/2 connection
+    /// (`shared_hosts`), and not at all while the pool holds none: only a request about
+    /// to wait at the global cap, with no idle HTTP/1.1 connection left to close, asks.
+    /// Hosts whose connections have all gone leave `shared_hosts` on the way.
     fn evict_idle_shared(&mut self, except: &PoolKey) -> bool {
         if self.shared_conns == 0 {
             return false;
         }
-        for (key, host) in self.hosts.iter_mut() {
-            if key == except {
-                continue;
+        let hosts = &mut self.hosts;
+        let mut let_go = false;
+        self.shared_hosts.retain(|key| {
+            let Some(host) = hosts.get_mut(key) else {
+                return false;
+            };
+            let Some(shared) = host.shared.as_mut().filter(|s| !s.conns.is_empty()) else {
+                return false;
+            };
+            if let_go || key == except {
+                return true;
             }
-            let Some(shared) = host.shared.as_mut() else {
-                continue;
-            };
-            let Some(at) = shared
-                .conns
-                .iter()
-                .position(|c| c.streams() == 0 && !c.closing())
-            else {
-                continue;
-            };
-            let conn = shared.conns.remove(at);
-            self.shared_conns = self.shared_conns.saturating_sub(1);
-            conn.close();
-            self.shared_evictions += 1;
+            if let Some(at) = (shared.conns.iter()).position(|c| c.streams() == 0 && !c.closing()) {
+                shared.conns.remove(at).close();
+                let_go = true;
+            }
+            let left = !shared.conns.is_empty();
             tidy_shared(host);
-            return true;
+            left
+        });
+        if let_go {
+            self.shared_conns = self.shared_conns.saturating_sub(1);
+            self.shared_evictions += 1;
         }
-        false
+        let_go
     }
 
     /// HTTP/2 connections let go of at the global cap since the last call.
