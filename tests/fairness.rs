@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::fair::Completions;
 use support::{eventually, Reply, Script, TestServer};
 
 /// A server whose answers take a couple of milliseconds, so that requests overlap.
@@ -38,70 +37,45 @@ async fn one_host_with_a_thousand_queued_requests_does_not_starve_twenty_small_o
         .max_connections_total(8)
         .build()
         .expect("client");
-    // Completions in order: `None` for the big host, `Some(i)` for small host `i`.
-    let done: Arc<Mutex<Vec<Option<usize>>>> = Arc::default();
+    let done = Completions::default();
     let mut tasks = tokio::task::JoinSet::new();
-    let spawn = |tasks: &mut tokio::task::JoinSet<()>, url: String, who: Option<usize>| {
-        let (client, done) = (client.clone(), done.clone());
-        tasks.spawn(async move {
-            let resp = client.get(&url).send().await.expect("GET");
-            assert_eq!(resp.bytes().await.expect("body"), "ok");
-            done.lock().unwrap().push(who);
-        });
-    };
     for i in 0..BIG {
-        spawn(&mut tasks, big.url(&format!("/big/{i}")), None);
+        done.spawn(&mut tasks, &client, big.url(&format!("/big/{i}")), None);
     }
     eventually("the big host's requests queue", || {
-        client.stats().waiters + done.lock().unwrap().len() >= BIG - 8
+        client.stats().waiters + done.len() >= BIG - 8
     })
     .await;
     for (h, server) in small.iter().enumerate() {
         for i in 0..SMALL {
-            spawn(&mut tasks, server.url(&format!("/small/{i}")), Some(h));
+            done.spawn(
+                &mut tasks,
+                &client,
+                server.url(&format!("/small/{i}")),
+                Some(h),
+            );
         }
     }
     // The most connections open at once, sampled while the requests run.
-    let most = Arc::new(AtomicUsize::new(0));
-    let watch = {
-        let (client, most) = (client.clone(), most.clone());
-        tokio::spawn(async move {
-            loop {
-                most.fetch_max(client.stats().open, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
-    while let Some(finished) = tasks.join_next().await {
-        finished.expect("request task");
-    }
-    watch.abort();
-    let most = most.load(Ordering::Relaxed);
+    let most = support::most_open_until_done(&client, &mut tasks).await;
     assert!(
         (1..=8).contains(&most),
         "{most} open at once; the global cap is 8"
     );
 
-    let done = done.lock().unwrap().clone();
     assert_eq!(done.len(), BIG + SMALL_HOSTS * SMALL);
-    let big_done_by = |pos: usize| done[..pos].iter().filter(|w| w.is_none()).count();
     for h in 0..SMALL_HOSTS {
-        let last = done
-            .iter()
-            .rposition(|w| *w == Some(h))
-            .expect("the small host finished");
+        let big_done = done.big_done_when_done(h);
         assert!(
-            big_done_by(last) < BIG / 3,
-            "small host {h} finished after {} of the big host's {BIG} requests",
-            big_done_by(last)
+            big_done < BIG / 3,
+            "small host {h} finished after {big_done} of the big host's {BIG} requests"
         );
     }
-    let last_small = done.iter().rposition(Option::is_some).unwrap_or(0);
     let stats = client.stats();
     println!(
-        "all small hosts done after {} of {BIG} big-host requests (position {last_small}); \
+        "all small hosts done after {} of {BIG} big-host requests; \
          {} connections opened, {} reuses",
-        big_done_by(last_small),
+        done.big_done_when_all_done(),
         stats.connections_opened,
         stats.reuses
     );

@@ -1584,8 +1584,7 @@ async fn at_the_global_cap_a_host_above_its_share_gives_http2_slots_to_the_other
 }
 
 async fn fair_over_http2(streams: usize) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
+    use support::fair::Completions;
 
     const CAP: usize = 4;
     const BIG: usize = 240;
@@ -1606,69 +1605,47 @@ async fn fair_over_http2(streams: usize) {
         .http2_max_streams_per_connection(streams)
         .build()
         .unwrap();
-    // Completions in order: `None` for the big host, `Some(i)` for small host `i`.
-    let done: Arc<Mutex<Vec<Option<usize>>>> = Arc::default();
+    let done = Completions::default();
     let mut tasks = tokio::task::JoinSet::new();
-    let spawn = |tasks: &mut tokio::task::JoinSet<()>, url: String, who: Option<usize>| {
-        let (client, done) = (client.clone(), done.clone());
-        tasks.spawn(async move {
-            let resp = client.get(&url).send().await.expect("GET");
-            assert_eq!(resp.text().await.expect("body"), "ok");
-            done.lock().unwrap().push(who);
-        });
-    };
     for _ in 0..BIG {
-        spawn(&mut tasks, big.url("127.0.0.1", "/slow"), None);
+        done.spawn(&mut tasks, &client, big.url("127.0.0.1", "/slow"), None);
     }
     let in_flight = CAP * streams;
-    while client.stats().waiters + done.lock().unwrap().len() < BIG - in_flight {
+    while client.stats().waiters + done.len() < BIG - in_flight {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     for (h, server) in small.iter().enumerate() {
         for _ in 0..SMALL {
-            spawn(&mut tasks, server.url("127.0.0.1", "/slow"), Some(h));
+            done.spawn(
+                &mut tasks,
+                &client,
+                server.url("127.0.0.1", "/slow"),
+                Some(h),
+            );
         }
     }
-    let most = Arc::new(AtomicUsize::new(0));
-    let watch = {
-        let (client, most) = (client.clone(), most.clone());
-        tokio::spawn(async move {
-            loop {
-                most.fetch_max(client.stats().open, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        })
-    };
-    while let Some(finished) = tasks.join_next().await {
-        finished.expect("request task");
-    }
-    watch.abort();
-    let most = most.load(Ordering::Relaxed);
+    let most = support::most_open_until_done(&client, &mut tasks).await;
     assert!(
         (1..=CAP).contains(&most),
         "{most} open at once; the cap is {CAP}"
     );
-    let done = done.lock().unwrap().clone();
     assert_eq!(done.len(), BIG + SMALL_HOSTS * SMALL);
-    let big_done_by = |pos: usize| done[..pos].iter().filter(|w| w.is_none()).count();
     for h in 0..SMALL_HOSTS {
-        let last = done.iter().rposition(|w| *w == Some(h)).unwrap();
+        let big_done = done.big_done_when_done(h);
         assert!(
-            big_done_by(last) < BIG / 2,
-            "{streams} stream(s) per connection: small host {h} finished after {} of the \
-             big host's {BIG} requests",
-            big_done_by(last)
+            big_done < BIG / 2,
+            "{streams} stream(s) per connection: small host {h} finished after {big_done} \
+             of the big host's {BIG} requests"
         );
     }
     for server in small.iter().chain([&big]) {
         assert!(server.stats().max_streams_open <= streams);
     }
-    let last_small = done.iter().rposition(Option::is_some).unwrap_or(0);
     let stats = client.stats();
     println!(
         "{streams} stream(s) per connection: all small hosts done after {} of {BIG} \
          big-host requests; {} connections opened, {} let go for another host",
-        big_done_by(last_small),
+        done.big_done_when_all_done(),
         stats.connections_opened,
         stats.evicted
     );

@@ -28,6 +28,7 @@ pub mod client;
 mod conn;
 pub mod delay;
 pub mod elsewhere;
+pub mod fair;
 pub mod h2;
 mod poll;
 pub mod raw;
@@ -39,7 +40,7 @@ pub mod tls;
 
 // Each test binary uses only some of these.
 #[allow(unused_imports)]
-pub use poll::{eventually, POLL_LIMIT};
+pub use poll::{eventually, most_open_until_done, POLL_LIMIT};
 #[allow(unused_imports)]
 pub use script::{BodyMode, ConnPolicy, Reply, ResponseSpec, Script};
 

@@ -24,3 +24,22 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+
+/// Joins every task in `tasks` (a task's panic fails the test), sampling `client`'s open
+/// connections every millisecond meanwhile: the most seen open at once.
+pub async fn most_open_until_done(
+    client: &tether::Client,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> usize {
+    let mut most = client.stats().open;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    loop {
+        tokio::select! {
+            finished = tasks.join_next() => match finished {
+                Some(result) => result.expect("request task"),
+                None => return most,
+            },
+            _ = tick.tick() => most = most.max(client.stats().open),
+        }
+    }
+}
