@@ -1,6 +1,7 @@
 //! A client survives runtimes: used by one `#[tokio::test]` after another, by one
-//! `Runtime::block_on` per call, by two runtimes at once, or after a runtime that is alive
-//! but no longer driven. A connection belongs to the runtime that opened it and is never
+//! `Runtime::block_on` per call, by two runtimes at once, after a runtime that is alive
+//! but no longer driven, or after one shut down with requests in flight (their slots come
+//! back). A connection belongs to the runtime that opened it and is never
 //! handed to a request on another; the background sweep runs on whichever runtime the
 //! client is used from now.
 //!
@@ -169,6 +170,53 @@ fn the_sweep_moves_to_the_runtime_in_use() {
             "{stats:?}"
         );
     });
+}
+
+/// Requests that hold every slot (their server never answers) on a runtime that is then
+/// shut down, by `drop` or by `shutdown_background`: their tasks go with it, and so must
+/// their slots, or the next runtime's request waits for a slot that never comes back.
+fn slots_come_back_from_a_runtime_shut_down(shut_down: fn(tokio::runtime::Runtime)) {
+    let elsewhere = Elsewhere::new();
+    let server = elsewhere.server_blocking(Script::new().stall_at("/never"));
+    let client = Client::builder()
+        .max_connections_per_host(2)
+        .max_connections_total(2)
+        .build()
+        .unwrap();
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    for who in ["doomed-1", "doomed-2"] {
+        let (client, url) = (client.clone(), server.url("/never"));
+        doomed.spawn(async move {
+            let _ = client.get(&url).header("x-runtime", who).send().await;
+        });
+    }
+    let next = current_thread();
+    next.block_on(async {
+        server.wait_until(|s| s.requests == 2).await;
+        eventually("both slots in use", || client.stats().in_use == 2).await;
+    });
+    shut_down(doomed);
+    next.block_on(async {
+        assert_eq!(get(&client, &server.url("/"), "next").await, "ok");
+        assert_eq!(get(&client, &server.url("/"), "next").await, "ok");
+        let stats = client.stats();
+        assert!(stats.open <= 2 && stats.in_use == 0, "{stats:?}");
+    });
+    assert_one_runtime_per_connection(&server);
+}
+
+#[test]
+fn a_runtime_dropped_with_requests_in_flight_gives_their_slots_back() {
+    slots_come_back_from_a_runtime_shut_down(drop);
+}
+
+#[test]
+fn a_runtime_shut_down_in_the_background_gives_its_requests_slots_back() {
+    slots_come_back_from_a_runtime_shut_down(tokio::runtime::Runtime::shutdown_background);
 }
 
 /// One client and one server for the tests below, each a `#[tokio::test]` with a runtime
