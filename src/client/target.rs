@@ -327,49 +327,58 @@ fn check_plain(s: &str) -> Option<Plain> {
 /// IPv4 address in its normal form (four decimal octets, no leading zeros), or a name of
 /// lower-case letters, digits and hyphens in dot-separated labels of 1 to 63, none
 /// starting `xn--` (the parse decodes those), the last starting with a letter (the parse
-/// reads a host whose last label is a number as an IPv4 address). One pass over the
-/// host, reading it as labels and as octets at once.
+/// reads a host whose last label is a number as an IPv4 address). One pass over the host
+/// finds its end and checks its labels, and its octets should it be an address: a byte
+/// costs a table lookup, only a dot more.
 fn plain_host(b: &[u8], at: usize) -> Option<usize> {
     let rest = b.get(at..)?;
-    let mut label_at = 0;
-    // Whether every byte so far is a digit or a dot; the octets ended, and the current
-    // one's value and digits; whether each octet so far is in normal form.
-    let mut numeric = true;
-    let (mut octets, mut value, mut digits, mut normal) = (0u32, 0u32, 0u32, true);
-    for (i, &c) in rest.iter().enumerate() {
-        if c.is_ascii_digit() {
-            // A digit after a leading zero, or a fourth one, is not the normal form (and
-            // is not added in: the value stays below 1,000).
-            normal &= digits < 3 && !(digits == 1 && value == 0);
-            if digits < 3 {
-                value = value * 10 + u32::from(c - b'0');
-            }
-            digits += 1;
-        } else if CLASSES[usize::from(c)] & 1 != 0 {
-            numeric = false;
-        } else if c == b'.' || c == b':' || c == b'/' {
-            let label = rest.get(label_at..i)?;
-            if label.is_empty() || label.len() > 63 || label.starts_with(b"xn--") {
+    // The bits every byte of the host has (`DIGIT_OR_DOT` stays for an address), its
+    // labels, and whether each is an octet in normal form.
+    let mut all = HOST_OR_DOT | DIGIT_OR_DOT;
+    let (mut labels, mut octets) = (0, true);
+    let mut label = |label: &[u8]| {
+        labels += 1;
+        octets &= octet_normal(label);
+        !label.is_empty() && label.len() <= 63 && !label.starts_with(b"xn--")
+    };
+    let (mut len, mut label_at) = (0, 0);
+    let end = loop {
+        let c = *rest.get(len)?;
+        let class = CLASSES[usize::from(c)];
+        if class & HOST_OR_DOT == 0 {
+            break c;
+        }
+        all &= class;
+        if c == b'.' {
+            if !label(&rest[label_at..len]) {
                 return None;
             }
-            normal &= value <= 255;
-            octets += 1;
-            (value, digits) = (0, 0);
-            if c == b'.' {
-                label_at = i + 1;
-                continue;
-            }
-            let ok = if numeric {
-                normal && octets == 4
-            } else {
-                i <= 253 && label.first().is_some_and(u8::is_ascii_lowercase)
-            };
-            return ok.then_some(at + i);
-        } else {
-            return None;
+            label_at = len + 1;
         }
+        len += 1;
+    };
+    if !matches!(end, b':' | b'/') || !label(&rest[label_at..len]) {
+        return None;
     }
-    None
+    let ok = if all & DIGIT_OR_DOT != 0 {
+        octets && labels == 4
+    } else {
+        len <= 253 && rest.get(label_at).is_some_and(u8::is_ascii_lowercase)
+    };
+    ok.then_some(at + len)
+}
+
+/// Whether `label`, if it is all digits, is an octet of at most 255 without a leading
+/// zero.
+#[inline]
+fn octet_normal(label: &[u8]) -> bool {
+    let digit = |d: u8| u32::from(d.wrapping_sub(b'0'));
+    match *label {
+        [_] => true,
+        [a, _] => a != b'0',
+        [a, b, c] => a != b'0' && digit(a) * 100 + digit(b) * 10 + digit(c) <= 255,
+        _ => false,
+    }
 }
 
 /// 1 to 65535 without leading zeros.
@@ -397,9 +406,20 @@ fn parse_digits(digits: &[u8]) -> Option<u32> {
     Some(n)
 }
 
-/// Bytes by what they may be in a plain URL: bit 1 a host name's, bit 2 a path
-/// segment's (RFC 3986's `pchar` but `%`), bit 4 a query's (the same, `/` and `?`, but
-/// not `'`, which the parse escapes in the query of an http(s) URL).
+/// A host name's byte (a lower-case letter, a digit or `-`).
+const HOST: u8 = 1;
+/// A path segment's byte (RFC 3986's `pchar` but `%`).
+const PATH: u8 = 2;
+/// A query's byte (the same, `/` and `?`, but not `'`, which the parse escapes in the
+/// query of an http(s) URL).
+const QUERY: u8 = 4;
+/// A host name's byte or a dot.
+const HOST_OR_DOT: u8 = 8;
+/// A digit or a dot.
+const DIGIT_OR_DOT: u8 = 16;
+
+/// Bytes by what they may be in a plain URL: `HOST`, `PATH`, `QUERY`, `HOST_OR_DOT` and
+/// `DIGIT_OR_DOT` bits.
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
     let others = b"-._~!$&'()*+,;=:@";
@@ -407,7 +427,13 @@ const CLASSES: [u8; 256] = {
     while c < 256 {
         let b = c as u8;
         if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
-            t[c] |= 1;
+            t[c] |= HOST | HOST_OR_DOT;
+        }
+        if b.is_ascii_digit() || b == b'.' {
+            t[c] |= DIGIT_OR_DOT;
+        }
+        if b == b'.' {
+            t[c] |= HOST_OR_DOT;
         }
         let mut pchar = b.is_ascii_alphanumeric();
         let mut i = 0;
@@ -416,10 +442,10 @@ const CLASSES: [u8; 256] = {
             i += 1;
         }
         if pchar {
-            t[c] |= 2;
+            t[c] |= PATH;
         }
         if (pchar || b == b'/' || b == b'?') && b != b'\'' {
-            t[c] |= 4;
+            t[c] |= QUERY;
         }
         c += 1;
     }
@@ -431,35 +457,40 @@ const CLASSES: [u8; 256] = {
 /// both RFC 3986 and the WHATWG parse leave as they are) and `%XX` escapes, none of them
 /// a dot segment (`.` or `..`, however escaped), which the parse would remove; then,
 /// after a `?`, a query of query bytes and escapes. `Some(where the `?` is)` when it is
-/// all plain.
+/// all plain. A byte of its part costs a table lookup; only the others are looked at.
 fn plain_path_and_query(b: &[u8], path_at: usize) -> Option<Option<usize>> {
     if b.get(path_at) != Some(&b'/') {
         return None;
     }
     let mut query_at = None;
     let mut segment_at = path_at + 1;
-    let mut class = 2;
+    let mut class = PATH;
     let mut i = segment_at;
-    while i < b.len() {
-        let c = b[i];
-        if c == b'%' {
-            if !b.get(i + 1..i + 3)?.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            i += 3;
+    while let Some(&c) = b.get(i) {
+        if CLASSES[usize::from(c)] & class != 0 {
+            i += 1;
             continue;
         }
-        if query_at.is_none() && (c == b'/' || c == b'?') {
-            if dot_segment(&b[segment_at..i]) {
-                return None;
+        match c {
+            b'%' => {
+                if !b.get(i + 1..i + 3)?.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                i += 3;
+                continue;
             }
-            segment_at = i + 1;
-            if c == b'?' {
-                query_at = Some(i);
-                class = 4;
+            // In the path (in the query both are query bytes).
+            b'/' | b'?' => {
+                if dot_segment(&b[segment_at..i]) {
+                    return None;
+                }
+                segment_at = i + 1;
+                if c == b'?' {
+                    query_at = Some(i);
+                    class = QUERY;
+                }
             }
-        } else if CLASSES[usize::from(c)] & class == 0 {
-            return None;
+            _ => return None,
         }
         i += 1;
     }
@@ -469,8 +500,13 @@ fn plain_path_and_query(b: &[u8], path_at: usize) -> Option<Option<usize>> {
     Some(query_at)
 }
 
-/// `.` or `..`, each dot possibly escaped as `%2e`.
+/// `.` or `..`, each dot possibly escaped as `%2e`. Inline: most segments start with
+/// neither, and are told so at once.
+#[inline]
 fn dot_segment(segment: &[u8]) -> bool {
+    if !matches!(segment.first(), Some(b'.' | b'%')) {
+        return false;
+    }
     let dot = |s: &[u8]| s == b"." || s.eq_ignore_ascii_case(b"%2e");
     match segment.len() {
         1 | 3 => dot(segment),
