@@ -406,19 +406,17 @@ fn parse_digits(digits: &[u8]) -> Option<u32> {
     Some(n)
 }
 
-/// A host name's byte (a lower-case letter, a digit or `-`).
-const HOST: u8 = 1;
+/// A host name's byte (a lower-case letter, a digit or `-`) or a dot.
+const HOST_OR_DOT: u8 = 1;
 /// A path segment's byte (RFC 3986's `pchar` but `%`).
 const PATH: u8 = 2;
 /// A query's byte (the same, `/` and `?`, but not `'`, which the parse escapes in the
 /// query of an http(s) URL).
 const QUERY: u8 = 4;
-/// A host name's byte or a dot.
-const HOST_OR_DOT: u8 = 8;
 /// A digit or a dot.
-const DIGIT_OR_DOT: u8 = 16;
+const DIGIT_OR_DOT: u8 = 8;
 
-/// Bytes by what they may be in a plain URL: `HOST`, `PATH`, `QUERY`, `HOST_OR_DOT` and
+/// Bytes by what they may be in a plain URL: `HOST_OR_DOT`, `PATH`, `QUERY` and
 /// `DIGIT_OR_DOT` bits.
 const CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -426,14 +424,11 @@ const CLASSES: [u8; 256] = {
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
-            t[c] |= HOST | HOST_OR_DOT;
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.' {
+            t[c] |= HOST_OR_DOT;
         }
         if b.is_ascii_digit() || b == b'.' {
             t[c] |= DIGIT_OR_DOT;
-        }
-        if b == b'.' {
-            t[c] |= HOST_OR_DOT;
         }
         let mut pchar = b.is_ascii_alphanumeric();
         let mut i = 0;
