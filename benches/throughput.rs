@@ -8,7 +8,9 @@
 //! the table shows medians, and each client's CPU split into user and system time per
 //! request (`/proc/self/stat`, in clock ticks of 10 ms, so a rough split: the system part
 //! is the `sendto`, `recvfrom` and `epoll_wait` every client makes alike, and the user
-//! part is what a client can still save). Every client is given the same URL strings; `tether (Url)` is
+//! part is what a client can still save). "server µs" is the server child's CPU time per
+//! request over the same runs: the other half of each request's cost on this machine,
+//! whose two CPUs the client and the server share. Every client is given the same URL strings; `tether (Url)` is
 //! tether given a `url::Url` parsed once, to show what parsing the string costs per request;
 //! `tether (no_proxy)` is tether built with proxies in the environment and the server in
 //! `no_proxy`, to show what matching each request against `no_proxy` costs.
@@ -121,6 +123,8 @@ struct Sample {
     /// User and system time (clock ticks of 10 ms: a rough split of `cpu_ns`).
     user_ns: u64,
     sys_ns: u64,
+    /// The server's CPU time over the run (its process, not the client's).
+    server_ns: u64,
 }
 
 /// Runs `w.requests` requests, `w.concurrency` at a time, on the current runtime.
@@ -157,6 +161,7 @@ async fn run(client: &Arc<AnyClient>, url: &Arc<str>, w: &Workload) -> Sample {
         cpu_ns: common::process_cpu_ns() - cpu0,
         user_ns: user1.saturating_sub(user0),
         sys_ns: sys1.saturating_sub(sys0),
+        server_ns: 0,
     }
 }
 
@@ -167,6 +172,8 @@ struct Row {
     /// Medians of user and system time per request, µs.
     user_us: f64,
     sys_us: f64,
+    /// Median of the server's CPU time per request, µs.
+    server_us: f64,
     conns: usize,
 }
 
@@ -245,8 +252,11 @@ fn main() {
             for rep in 0..reps {
                 for k in 0..clients.len() {
                     let i = (rep + k) % clients.len();
-                    samples[i].push(rt.block_on(run(&clients[i].1, &url, &w)));
-                    conns[i] += server.stats().accepted;
+                    let mut sample = rt.block_on(run(&clients[i].1, &url, &w));
+                    let stats = server.stats();
+                    conns[i] += stats.accepted;
+                    sample.server_ns = stats.cpu_ns;
+                    samples[i].push(sample);
                 }
             }
             let rows: Vec<Row> = clients
@@ -275,6 +285,7 @@ fn main() {
                         per_cpu_s: common::median(&per_cpu),
                         user_us: per_request(|s| s.user_ns),
                         sys_us: per_request(|s| s.sys_ns),
+                        server_us: per_request(|s| s.server_ns),
                         conns,
                     }
                 })
@@ -329,19 +340,20 @@ fn print_table(w: &Workload, rows: &[Row]) {
     let (base, base_name) = baseline(rows);
     println!("{} ({} requests per run)", w.name, w.requests);
     println!(
-        "| client              | requests/s | requests per client CPU-s | vs {base_name:<10} | user + system µs | connections opened |"
+        "| client              | requests/s | requests per client CPU-s | vs {base_name:<10} | user + system µs | server µs | connections opened |"
     );
     println!(
-        "|---------------------|-----------:|--------------------------:|--------------:|-----------------:|-------------------:|"
+        "|---------------------|-----------:|--------------------------:|--------------:|-----------------:|----------:|-------------------:|"
     );
     for r in rows {
         println!(
-            "| {:<19} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>16} | {:>18} |",
+            "| {:<19} | {:>10.0} | {:>25.0} | {:>12.2}x | {:>16} | {:>9.2} | {:>18} |",
             r.which.name(),
             r.rps,
             r.per_cpu_s,
             r.per_cpu_s / base,
             format!("{:.2} + {:.2}", r.user_us, r.sys_us),
+            r.server_us,
             r.conns
         );
     }

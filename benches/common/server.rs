@@ -10,8 +10,9 @@
 //!
 //! The parent talks to it over the child's stdin/stdout, one line each way:
 //! - at start the child prints `LISTEN <ip>:<port>` per listener, then `READY`;
-//! - `stats` → `STATS <accepted> <requests> <max_open_per_host> <open> <max_open_total>`,
-//!   counted since the previous `stats`; the maxima start again from what is open now;
+//! - `stats` → `STATS <accepted> <requests> <max_open_per_host> <open> <max_open_total>
+//!   <cpu_ns>`, counted since the previous `stats`; the maxima start again from what is
+//!   open now; `cpu_ns` is the child's own CPU time;
 //! - end of stdin → the child exits (so it never outlives the benchmark).
 //!
 //! Many hosts are spread over several children of at most [`HOSTS_PER_CHILD`] listeners
@@ -148,8 +149,12 @@ async fn serve(first: usize, hosts: usize) {
             }
         }
     });
+    let mut cpu_before = super::process_cpu_ns();
     while let Some(cmd) = cmd_rx.recv().await {
         if cmd.trim() == "stats" {
+            let cpu = super::process_cpu_ns();
+            let cpu_ns = cpu.saturating_sub(cpu_before);
+            cpu_before = cpu;
             let mut max_open = 0;
             let mut open = 0;
             for h in &all {
@@ -164,7 +169,7 @@ async fn serve(first: usize, hosts: usize) {
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "STATS {accepted} {requests} {max_open} {open} {max_total}"
+                "STATS {accepted} {requests} {max_open} {open} {max_total} {cpu_ns}"
             )
             .expect("stdout");
             out.flush().expect("stdout");
@@ -339,6 +344,8 @@ pub struct ServerStats {
     /// The most connections open at once over all listeners (with several children,
     /// the sum of their maxima: an upper bound).
     pub max_open_total: usize,
+    /// CPU time the server children spent, in ns (`/proc/self/task/*/schedstat`).
+    pub cpu_ns: u64,
 }
 
 /// One server child.
@@ -426,6 +433,7 @@ impl Server {
             max_open_per_host: 0,
             open: 0,
             max_open_total: 0,
+            cpu_ns: 0,
         };
         for c in &mut self.children {
             let stdin = c.stdin.as_mut().expect("child stdin");
@@ -435,18 +443,20 @@ impl Server {
         for c in &mut self.children {
             let mut line = String::new();
             c.stdout.read_line(&mut line).expect("read child");
-            let nums: Vec<usize> = line
+            let nums: Vec<u64> = line
                 .trim()
                 .strip_prefix("STATS ")
                 .expect("a STATS line")
                 .split(' ')
                 .map(|n| n.parse().expect("a number"))
                 .collect();
-            sum.accepted += nums[0];
-            sum.requests += nums[1];
-            sum.max_open_per_host = sum.max_open_per_host.max(nums[2]);
-            sum.open += nums[3];
-            sum.max_open_total += nums[4];
+            let n = |i: usize| usize::try_from(nums[i]).expect("a count");
+            sum.accepted += n(0);
+            sum.requests += n(1);
+            sum.max_open_per_host = sum.max_open_per_host.max(n(2));
+            sum.open += n(3);
+            sum.max_open_total += n(4);
+            sum.cpu_ns += nums[5];
         }
         sum
     }
