@@ -344,7 +344,8 @@ pub struct ServerStats {
     /// The most connections open at once over all listeners (with several children,
     /// the sum of their maxima: an upper bound).
     pub max_open_total: usize,
-    /// CPU time the server children spent, in ns (`/proc/self/task/*/schedstat`).
+    /// CPU time the server children spent since the previous `stats`, in ns (each child's
+    /// `/proc/self/task/*/schedstat`).
     pub cpu_ns: u64,
 }
 
